@@ -1,0 +1,1 @@
+//! Virtual Hub's Docker backend: the lab network and containers, on bollard.

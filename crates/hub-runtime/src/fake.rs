@@ -1,0 +1,256 @@
+//! An in-memory runtime that records every call and can be told to fail a chosen operation.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{RuntimeError, RuntimeResult};
+use crate::network::{NetworkInfo, NetworkRuntime, NetworkSpec};
+use crate::runtime::Runtime;
+use crate::spec::{LabContext, WorkloadKind, WorkloadSpec};
+use crate::status::{ExecOutput, WorkloadHandle, WorkloadState, WorkloadStatus};
+
+/// An operation of the [`FakeRuntime`], to inject a failure into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FakeOp {
+    /// [`NetworkRuntime::ensure_network`].
+    EnsureNetwork,
+    /// [`NetworkRuntime::remove_network`].
+    RemoveNetwork,
+    /// [`Runtime::create`].
+    Create,
+    /// [`Runtime::start`].
+    Start,
+    /// [`Runtime::wait_ready`].
+    WaitReady,
+    /// [`Runtime::stop`].
+    Stop,
+    /// [`Runtime::remove`].
+    Remove,
+    /// [`Runtime::exec`].
+    Exec,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    workloads: BTreeMap<(String, String), (WorkloadSpec, WorkloadState)>,
+    networks: BTreeMap<String, NetworkInfo>,
+    calls: Vec<String>,
+    /// `(op, workload name or "*")` pairs that fail.
+    failures: HashSet<(FakeOp, String)>,
+    next_id: u64,
+}
+
+/// An in-memory [`Runtime`] and [`NetworkRuntime`] for tests of the logic above the backends.
+///
+/// Cloning shares the state, so a test can keep a clone to look inside.
+#[derive(Debug, Clone, Default)]
+pub struct FakeRuntime {
+    state: Arc<Mutex<State>>,
+    kinds: Option<Vec<WorkloadKind>>,
+}
+
+impl FakeRuntime {
+    /// A fake that runs every kind of workload.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A fake that runs only these kinds (to stand in for one backend).
+    pub fn for_kinds(kinds: &[WorkloadKind]) -> Self {
+        FakeRuntime { state: Arc::default(), kinds: Some(kinds.to_vec()) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic in another test thread must not hide this test's result.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes `op` fail for the workload `name` (`"*"` for every workload).
+    pub fn fail(&self, op: FakeOp, name: &str) {
+        self.lock().failures.insert((op, name.to_string()));
+    }
+
+    /// Clears every injected failure.
+    pub fn clear_failures(&self) {
+        self.lock().failures.clear();
+    }
+
+    /// Every call so far, as `op name` strings in order.
+    pub fn calls(&self) -> Vec<String> {
+        self.lock().calls.clone()
+    }
+
+    /// Names of the workloads that exist now, for `lab`.
+    pub fn workload_names(&self, lab: &str) -> Vec<String> {
+        self.lock().workloads.keys().filter(|(l, _)| l == lab).map(|(_, n)| n.clone()).collect()
+    }
+
+    /// Whether the lab's network exists.
+    pub fn has_network(&self, lab: &str) -> bool {
+        self.lock().networks.contains_key(lab)
+    }
+
+    fn enter(&self, op: FakeOp, lab: &str, name: &str) -> RuntimeResult<MutexGuard<'_, State>> {
+        let mut st = self.lock();
+        st.calls.push(format!("{op:?} {name}"));
+        if st.failures.contains(&(op, name.to_string())) || st.failures.contains(&(op, "*".into())) {
+            return Err(RuntimeError::Injected(format!("lab {lab:?}: {op:?} {name:?}")));
+        }
+        Ok(st)
+    }
+
+    fn status(lab: &str, name: &str, spec: &WorkloadSpec, state: WorkloadState) -> WorkloadStatus {
+        WorkloadStatus {
+            handle: WorkloadHandle {
+                lab: lab.to_string(),
+                name: name.to_string(),
+                kind: spec.kind(),
+                id: format!("fake-{lab}-{name}"),
+            },
+            state,
+            ip: spec.ip(),
+            mac: match spec {
+                WorkloadSpec::Container(c) => c.mac.clone(),
+                WorkloadSpec::Vm(v) => Some(v.mac.clone()),
+            },
+            exit_code: None,
+            spec_hash: Some(spec.spec_hash().to_string()),
+            role: Some(match spec {
+                WorkloadSpec::Container(c) => c.role.clone(),
+                WorkloadSpec::Vm(_) => "vm".to_string(),
+            }),
+        }
+    }
+
+    fn missing(h: &WorkloadHandle) -> RuntimeError {
+        RuntimeError::NotFound { lab: h.lab.clone(), what: "workload", name: h.name.clone() }
+    }
+}
+
+#[async_trait]
+impl Runtime for FakeRuntime {
+    fn backend(&self) -> &'static str {
+        "fake"
+    }
+
+    fn supports(&self, kind: WorkloadKind) -> bool {
+        self.kinds.as_ref().is_none_or(|k| k.contains(&kind))
+    }
+
+    async fn create(&self, lab: &LabContext, spec: &WorkloadSpec) -> RuntimeResult<WorkloadHandle> {
+        let mut st = self.enter(FakeOp::Create, &lab.name, spec.name())?;
+        let key = (lab.name.clone(), spec.name().to_string());
+        if st.workloads.contains_key(&key) {
+            return Err(RuntimeError::NameTaken {
+                lab: lab.name.clone(),
+                what: "workload",
+                name: spec.name().to_string(),
+            });
+        }
+        st.next_id += 1;
+        st.workloads.insert(key, (spec.clone(), WorkloadState::Created));
+        Ok(Self::status(&lab.name, spec.name(), spec, WorkloadState::Created).handle)
+    }
+
+    async fn start(&self, h: &WorkloadHandle) -> RuntimeResult<()> {
+        let mut st = self.enter(FakeOp::Start, &h.lab, &h.name)?;
+        let w = st.workloads.get_mut(&(h.lab.clone(), h.name.clone())).ok_or_else(|| Self::missing(h))?;
+        w.1 = WorkloadState::Running;
+        Ok(())
+    }
+
+    async fn wait_ready(
+        &self,
+        lab: &LabContext,
+        spec: &WorkloadSpec,
+        _h: &WorkloadHandle,
+        _timeout: Duration,
+        cancel: CancellationToken,
+    ) -> RuntimeResult<()> {
+        drop(self.enter(FakeOp::WaitReady, &lab.name, spec.name())?);
+        if cancel.is_cancelled() {
+            return Err(RuntimeError::Cancelled {
+                lab: lab.name.clone(),
+                workload: spec.name().to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn stop(&self, h: &WorkloadHandle, _grace: Duration) -> RuntimeResult<()> {
+        let mut st = self.enter(FakeOp::Stop, &h.lab, &h.name)?;
+        if let Some(w) = st.workloads.get_mut(&(h.lab.clone(), h.name.clone())) {
+            w.1 = WorkloadState::Stopped;
+        }
+        Ok(())
+    }
+
+    async fn remove(&self, h: &WorkloadHandle) -> RuntimeResult<()> {
+        let mut st = self.enter(FakeOp::Remove, &h.lab, &h.name)?;
+        st.workloads.remove(&(h.lab.clone(), h.name.clone()));
+        Ok(())
+    }
+
+    async fn inspect(&self, h: &WorkloadHandle) -> RuntimeResult<WorkloadStatus> {
+        let st = self.lock();
+        let (spec, state) =
+            st.workloads.get(&(h.lab.clone(), h.name.clone())).ok_or_else(|| Self::missing(h))?;
+        Ok(Self::status(&h.lab, &h.name, spec, *state))
+    }
+
+    async fn list(&self, lab: &str) -> RuntimeResult<Vec<WorkloadStatus>> {
+        let st = self.lock();
+        Ok(st
+            .workloads
+            .iter()
+            .filter(|((l, _), (spec, _))| l == lab && self.supports(spec.kind()))
+            .map(|((l, n), (spec, state))| Self::status(l, n, spec, *state))
+            .collect())
+    }
+
+    async fn logs(&self, _lab: &LabContext, h: &WorkloadHandle, _tail: usize) -> RuntimeResult<String> {
+        let st = self.lock();
+        st.workloads.get(&(h.lab.clone(), h.name.clone())).ok_or_else(|| Self::missing(h))?;
+        Ok(format!("fake log of {}\n", h.name))
+    }
+
+    async fn exec(
+        &self,
+        _lab: &LabContext,
+        h: &WorkloadHandle,
+        cmd: &[String],
+    ) -> RuntimeResult<ExecOutput> {
+        let st = self.enter(FakeOp::Exec, &h.lab, &h.name)?;
+        st.workloads.get(&(h.lab.clone(), h.name.clone())).ok_or_else(|| Self::missing(h))?;
+        Ok(ExecOutput { exit_code: 0, stdout: cmd.join(" "), stderr: String::new() })
+    }
+}
+
+#[async_trait]
+impl NetworkRuntime for FakeRuntime {
+    async fn ensure_network(&self, spec: &NetworkSpec) -> RuntimeResult<NetworkInfo> {
+        let mut st = self.enter(FakeOp::EnsureNetwork, &spec.lab, &spec.name)?;
+        let info = NetworkInfo {
+            id: format!("fake-net-{}", spec.lab),
+            name: spec.attach_to.clone().unwrap_or_else(|| spec.name.clone()),
+            bridge: format!("br-fake{}", st.networks.len()),
+            subnet: spec.subnet,
+            gateway: spec.gateway,
+            owned: spec.attach_to.is_none(),
+        };
+        Ok(st.networks.entry(spec.lab.clone()).or_insert(info).clone())
+    }
+
+    async fn find_network(&self, lab: &str) -> RuntimeResult<Option<NetworkInfo>> {
+        Ok(self.lock().networks.get(lab).cloned())
+    }
+
+    async fn remove_network(&self, lab: &str) -> RuntimeResult<bool> {
+        let mut st = self.enter(FakeOp::RemoveNetwork, lab, "network")?;
+        Ok(st.networks.remove(lab).is_some_and(|n| n.owned))
+    }
+}

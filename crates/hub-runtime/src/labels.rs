@@ -1,0 +1,15 @@
+//! The marks every backend puts on what it creates, so `down` can find a lab's resources
+//! without its state file.
+
+/// Label (Docker) / metadata key (libvirt) holding the lab's name.
+pub const LAB: &str = "io.hub.lab";
+/// Label holding the workload's name inside its lab.
+pub const WORKLOAD: &str = "io.hub.workload";
+/// Label holding the hash of the workload's spec, compared by `up` to decide what changed.
+pub const SPEC_HASH: &str = "io.hub.spec-hash";
+/// Label holding the workload's kind (`container`, `vm`, `netd`).
+pub const KIND: &str = "io.hub.kind";
+/// Label on a lab network the hub created (absent on networks it only attached to).
+pub const OWNED: &str = "io.hub.owned";
+/// The XML namespace of the hub's libvirt domain metadata.
+pub const LIBVIRT_NS: &str = "https://virtual-hub.invalid/xmlns/hub/1";

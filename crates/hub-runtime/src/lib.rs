@@ -1,0 +1,45 @@
+//! The Runtime contract of Virtual Hub.
+//!
+//! A lab is made of workloads (containers and VMs) on one lab network. Each backend
+//! (`hub-docker`, `hub-libvirt`, the in-memory [`FakeRuntime`]) implements [`Runtime`] for the
+//! kinds of workload it runs; the Docker backend also implements [`NetworkRuntime`] for the
+//! lab's bridge network. `hub-core` drives them through `Arc<dyn Runtime>` without knowing which
+//! backend it talks to.
+//!
+//! Everything a runtime creates carries the lab's marks (see [`labels`]), so a lab can be found
+//! and removed after a crash, without its state file.
+//!
+//! ```
+//! use hub_runtime::{FakeRuntime, LabContext, Runtime, WorkloadSpec, ContainerSpec};
+//! # tokio_test_block_on(async {
+//! let rt = FakeRuntime::new();
+//! let lab = LabContext::for_tests("demo");
+//! let spec = WorkloadSpec::Container(ContainerSpec::new("web", "hub-test/busybox:latest"));
+//! let handle = rt.create(&lab, &spec).await.unwrap();
+//! rt.start(&handle).await.unwrap();
+//! assert_eq!(rt.list(&lab.name).await.unwrap().len(), 1);
+//! # });
+//! # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+//! # }
+//! ```
+
+mod error;
+mod fake;
+pub mod labels;
+mod network;
+mod runtime;
+mod spec;
+mod status;
+
+pub use error::{RuntimeError, RuntimeResult};
+pub use fake::{FakeOp, FakeRuntime};
+pub use network::{NetworkInfo, NetworkRuntime, NetworkSpec};
+pub use runtime::Runtime;
+#[cfg(feature = "mock")]
+pub use runtime::{MockNetworkRuntime, MockRuntime};
+pub use spec::{
+    ContainerSpec, Healthcheck, LabContext, Mount, Resources, RestartPolicy, VirtType, VmSpec,
+    WorkloadKind, WorkloadSpec,
+};
+pub use status::{ExecOutput, WorkloadHandle, WorkloadState, WorkloadStatus};

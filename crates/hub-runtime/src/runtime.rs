@@ -1,0 +1,60 @@
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::RuntimeResult;
+use crate::spec::{LabContext, WorkloadKind, WorkloadSpec};
+use crate::status::{ExecOutput, WorkloadHandle, WorkloadStatus};
+
+#[cfg(feature = "mock")]
+pub use crate::network::MockNetworkRuntime;
+
+/// One backend that runs workloads of some kinds. Object-safe: `hub-core` holds
+/// `Arc<dyn Runtime>` per kind.
+///
+/// Every method is idempotent where it can be: removing what is gone is `Ok`.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait Runtime: Send + Sync {
+    /// The backend's name (`docker`, `libvirt`, `fake`), for messages.
+    fn backend(&self) -> &'static str;
+    /// Whether it runs this kind of workload.
+    fn supports(&self, kind: WorkloadKind) -> bool;
+    /// Creates the workload (not started), marked with the lab's labels or metadata.
+    async fn create(&self, lab: &LabContext, spec: &WorkloadSpec) -> RuntimeResult<WorkloadHandle>;
+    /// Starts it.
+    async fn start(&self, handle: &WorkloadHandle) -> RuntimeResult<()>;
+    /// Waits until it is ready (running and healthy; for VMs: SSH answers with the expected host
+    /// key and cloud-init finished), up to `timeout`, or until `cancel` fires.
+    async fn wait_ready(
+        &self,
+        lab: &LabContext,
+        spec: &WorkloadSpec,
+        handle: &WorkloadHandle,
+        timeout: Duration,
+        cancel: CancellationToken,
+    ) -> RuntimeResult<()>;
+    /// Stops it, waiting up to `grace` before killing.
+    async fn stop(&self, handle: &WorkloadHandle, grace: Duration) -> RuntimeResult<()>;
+    /// Removes it and everything the backend made for it (overlays, seeds). Gone is `Ok`.
+    async fn remove(&self, handle: &WorkloadHandle) -> RuntimeResult<()>;
+    /// Its current status.
+    async fn inspect(&self, handle: &WorkloadHandle) -> RuntimeResult<WorkloadStatus>;
+    /// Every workload of the lab this backend holds, found by its marks.
+    async fn list(&self, lab: &str) -> RuntimeResult<Vec<WorkloadStatus>>;
+    /// The last `tail` lines of its logs (console log for VMs).
+    async fn logs(
+        &self,
+        lab: &LabContext,
+        handle: &WorkloadHandle,
+        tail: usize,
+    ) -> RuntimeResult<String>;
+    /// Runs a command in it and collects the output.
+    async fn exec(
+        &self,
+        lab: &LabContext,
+        handle: &WorkloadHandle,
+        cmd: &[String],
+    ) -> RuntimeResult<ExecOutput>;
+}

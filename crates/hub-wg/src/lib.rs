@@ -1,0 +1,1 @@
+//! Virtual Hub's WireGuard keys, wg-quick configs and gateway interface.

@@ -1,0 +1,5 @@
+//! The `hub` command-line tool.
+
+fn main() {
+    println!("hub");
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace against real Docker, libvirt/QEMU and WireGuard:
+# prepares the host first (scripts/setup-host.sh), then format, lints and tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup-host.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+echo "== cargo test"
+cargo test --workspace --all-features --no-fail-fast 2>&1 | tee target/test-output.log
