@@ -30,6 +30,8 @@ packages=(
     dnsutils isc-dhcp-client dnsmasq-base kea-admin dnsperf
     # ssh to VMs, network namespaces
     openssh-client iproute2 procps
+    # HTTP client for the VPN end-to-end test (busybox-static's wget crashes on Debian 12)
+    curl
 )
 
 missing=()

@@ -1,1 +1,84 @@
 //! Virtual Hub: bring up a lab of containers, VMs and a WireGuard gateway from one spec.
+//!
+//! A lab is a bridge network with its own DHCP and DNS (netd), containers and VMs at
+//! reproducible addresses, and optionally a WireGuard gateway for remote clients. Build one in
+//! Rust with [`Hub::builder`] or load a YAML spec with [`Hub::from_file`]; `up` returns a
+//! [`Lab`] when every workload is ready, and dropping the `Lab` removes everything again.
+//!
+//! ```no_run
+//! use hub_core::{Container, Hub, Vm, Vpn};
+//!
+//! # async fn run() -> Result<(), hub_core::HubError> {
+//! let lab = Hub::builder()
+//!     .name("agent-test")
+//!     .network("10.77.0.0/24")
+//!     .container(Container::new("db", "postgres:16").env("POSTGRES_PASSWORD", "x"))
+//!     .vm(Vm::new("agent", "images/debian-12.qcow2").memory_mb(1024).packages(["curl"]))
+//!     .vpn(Vpn::new("10.78.0.0/24").peer("laptop"))
+//!     .up()
+//!     .await?; // returns when every workload is ready
+//! let out = lab.ssh("agent", "getent hosts db").await?;
+//! assert!(out.stdout.contains(&lab.ip("db")?.to_string()));
+//! println!("laptop's config: {}", lab.vpn_config("laptop")?.display());
+//! # Ok(())
+//! # } // dropping `lab` removes everything
+//! ```
+//!
+//! The same lab from a file, kept running after the program ends:
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), hub_core::HubError> {
+//! let lab = hub_core::Hub::from_file("examples/labs/demo.yaml")?.up().await?.keep();
+//! for w in lab.workloads() {
+//!     println!("{} {} {:?}", w.name, w.kind, w.ip);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Features
+//! - `docker` (default): containers and the lab network on Docker, re-exported as [`docker`].
+//! - `libvirt` (default): VMs on libvirt/QEMU, re-exported as [`libvirt`].
+//! - `wireguard` (default): the WireGuard gateway, re-exported as [`wg`].
+//! - `mock`: mockall mocks of the runtime traits in [`runtime`].
+//!
+//! Backends are injectable ([`HubBuilder::container_runtime`] and friends), so the logic runs
+//! on [`runtime::FakeRuntime`] in tests.
+pub mod spec;
+
+mod backends;
+pub mod convert;
+pub mod desired;
+mod drop;
+mod error;
+mod hub;
+mod lab;
+pub mod progress;
+pub mod runtimes;
+pub mod scheduler;
+pub mod services;
+pub mod status;
+pub mod testing;
+pub mod up;
+
+pub use error::{BoxError, HubError, StepError};
+pub use hub::{DEFAULT_PARALLELISM, Hub, HubBuilder, default_state_root};
+pub use lab::Lab;
+pub use progress::Progress;
+pub use spec::{Container, LabSpec, Vm, Vpn};
+pub use status::LabStatus;
+pub use up::{DownReport, UpReport};
+
+#[doc(inline)]
+pub use hub_net as net;
+#[doc(inline)]
+pub use hub_runtime as runtime;
+#[cfg(feature = "docker")]
+#[doc(inline)]
+pub use hub_docker as docker;
+#[cfg(feature = "libvirt")]
+#[doc(inline)]
+pub use hub_libvirt as libvirt;
+#[cfg(feature = "wireguard")]
+#[doc(inline)]
+pub use hub_wg as wg;

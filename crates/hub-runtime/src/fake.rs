@@ -42,6 +42,11 @@ struct State {
     /// `(op, workload name or "*")` pairs that fail.
     failures: HashSet<(FakeOp, String)>,
     next_id: u64,
+    /// How long `wait_ready` takes (a boot), cancellable.
+    ready_delay: Duration,
+    /// `wait_ready` calls in progress now, and the most seen at once.
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 /// An in-memory [`Runtime`] and [`NetworkRuntime`] for tests of the logic above the backends.
@@ -72,6 +77,16 @@ impl FakeRuntime {
     /// Makes `op` fail for the workload `name` (`"*"` for every workload).
     pub fn fail(&self, op: FakeOp, name: &str) {
         self.lock().failures.insert((op, name.to_string()));
+    }
+
+    /// Makes every `wait_ready` take `delay` (cancellable), like a boot.
+    pub fn set_ready_delay(&self, delay: Duration) {
+        self.lock().ready_delay = delay;
+    }
+
+    /// The most `wait_ready` calls that were in progress at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.lock().max_in_flight
     }
 
     /// Clears every injected failure.
@@ -171,7 +186,19 @@ impl Runtime for FakeRuntime {
         _timeout: Duration,
         cancel: CancellationToken,
     ) -> RuntimeResult<()> {
-        drop(self.enter(FakeOp::WaitReady, &lab.name, spec.name())?);
+        let delay = {
+            let mut st = self.enter(FakeOp::WaitReady, &lab.name, spec.name())?;
+            st.in_flight += 1;
+            st.max_in_flight = st.max_in_flight.max(st.in_flight);
+            st.ready_delay
+        };
+        if !delay.is_zero() {
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = cancel.cancelled() => {}
+            }
+        }
+        self.lock().in_flight -= 1;
         if cancel.is_cancelled() {
             return Err(RuntimeError::Cancelled {
                 lab: lab.name.clone(),

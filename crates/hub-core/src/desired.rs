@@ -1,0 +1,178 @@
+//! The lab as the hub wants it: fully resolved (addresses, MACs, spec hashes), ready to be
+//! compared with what runs.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use hub_net::AddressPlan;
+use hub_runtime::{NetworkSpec, WorkloadKind, WorkloadSpec};
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+/// Default time a workload may take to become ready (VMs under TCG need minutes).
+pub const DEFAULT_CONTAINER_TIMEOUT: Duration = Duration::from_secs(120);
+/// Default time a VM may take to become ready.
+pub const DEFAULT_VM_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// One workload the lab should run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredWorkload {
+    /// The resolved spec handed to the runtime.
+    pub spec: WorkloadSpec,
+    /// Workloads that must be ready before this one starts.
+    pub depends_on: Vec<String>,
+    /// How long readiness may take.
+    pub ready_timeout: Duration,
+}
+
+impl DesiredWorkload {
+    /// A workload with no dependencies and the default timeout of its kind.
+    pub fn new(spec: WorkloadSpec) -> Self {
+        let ready_timeout = match spec.kind() {
+            WorkloadKind::Container => DEFAULT_CONTAINER_TIMEOUT,
+            WorkloadKind::Vm => DEFAULT_VM_TIMEOUT,
+        };
+        DesiredWorkload { spec, depends_on: Vec::new(), ready_timeout }
+    }
+
+    /// The workload's name.
+    pub fn name(&self) -> &str {
+        self.spec.name()
+    }
+}
+
+/// One VPN client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VpnPeerPlan {
+    /// The peer's name (its config file is `NAME.conf` in the lab directory).
+    pub name: String,
+    /// Its address in the VPN subnet.
+    pub address: Ipv4Addr,
+}
+
+/// The lab's WireGuard gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VpnPlan {
+    /// The VPN subnet (the gateway is its `.1`).
+    pub subnet: Ipv4Net,
+    /// UDP port the gateway listens on.
+    pub listen_port: u16,
+    /// The endpoint written into client configs (`host:port`); the host's first non-loopback
+    /// address when absent.
+    pub endpoint: Option<String>,
+    /// The clients.
+    pub peers: Vec<VpnPeerPlan>,
+}
+
+/// A name netd answers for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsRecord {
+    /// Host name inside the lab domain (`web`).
+    pub name: String,
+    /// Its address.
+    pub ip: Ipv4Addr,
+}
+
+/// A DHCP reservation netd keeps for a MAC (VMs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DhcpReservation {
+    /// The client's MAC (`52:54:00:..`).
+    pub mac: String,
+    /// The address it gets.
+    pub ip: Ipv4Addr,
+    /// Its host name.
+    pub hostname: String,
+}
+
+/// What netd serves for a lab.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetdPlan {
+    /// netd's own address (`.2`).
+    pub ip: Ipv4Addr,
+    /// The lab's DNS domain.
+    pub domain: String,
+    /// The lab subnet.
+    pub subnet: Ipv4Net,
+    /// The gateway (router option).
+    pub gateway: Ipv4Addr,
+    /// First and last address of the DHCP range for unknown clients.
+    pub dhcp_range: (Ipv4Addr, Ipv4Addr),
+    /// A and PTR records: gateway, netd, every workload and VPN peer.
+    pub records: Vec<DnsRecord>,
+    /// Reservations by MAC.
+    pub reservations: Vec<DhcpReservation>,
+    /// Upstream resolvers for other names (none: answer REFUSED).
+    pub upstreams: Vec<Ipv4Addr>,
+}
+
+/// The lab as the hub wants it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredLab {
+    /// The lab's name.
+    pub name: String,
+    /// The lab network.
+    pub network: NetworkSpec,
+    /// Its address plan.
+    pub plan: AddressPlan,
+    /// Its DNS domain.
+    pub domain: String,
+    /// Whether the lab runs netd (its own DHCP and DNS).
+    pub netd: bool,
+    /// Upstream resolvers netd forwards to.
+    pub upstreams: Vec<Ipv4Addr>,
+    /// The workloads, in spec order.
+    pub workloads: Vec<DesiredWorkload>,
+    /// The WireGuard gateway, when enabled.
+    pub vpn: Option<VpnPlan>,
+}
+
+impl DesiredLab {
+    /// The workload by name.
+    pub fn workload(&self, name: &str) -> Option<&DesiredWorkload> {
+        self.workloads.iter().find(|w| w.name() == name)
+    }
+
+    /// What netd serves for this lab, or `None` when the lab runs no netd.
+    pub fn netd_plan(&self) -> Option<NetdPlan> {
+        if !self.netd {
+            return None;
+        }
+        let subnet = self.network.subnet;
+        let ip = self.plan.netd();
+        let mut records = vec![
+            DnsRecord { name: "gateway".into(), ip: self.network.gateway },
+            DnsRecord { name: "netd".into(), ip },
+        ];
+        let mut reservations = Vec::new();
+        for w in &self.workloads {
+            if let Some(addr) = w.spec.ip() {
+                records.push(DnsRecord { name: w.name().to_string(), ip: addr });
+            }
+            if let WorkloadSpec::Vm(vm) = &w.spec
+                && let Some(addr) = vm.ip
+            {
+                reservations.push(DhcpReservation {
+                    mac: vm.mac.clone(),
+                    ip: addr,
+                    hostname: vm.name.clone(),
+                });
+            }
+        }
+        if let Some(vpn) = &self.vpn {
+            for p in &vpn.peers {
+                records.push(DnsRecord { name: p.name.clone(), ip: p.address });
+            }
+        }
+        let dhcp = self.plan.dhcp_range();
+        Some(NetdPlan {
+            ip,
+            domain: self.domain.clone(),
+            subnet,
+            gateway: self.network.gateway,
+            dhcp_range: (dhcp.start, dhcp.end),
+            records,
+            reservations,
+            upstreams: self.upstreams.clone(),
+        })
+    }
+}

@@ -1,0 +1,386 @@
+//! [`Hub`] and its builder.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hub_runtime::{NetworkRuntime, Runtime};
+use tokio::sync::OnceCell;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::HubError;
+use crate::lab::Lab;
+use crate::progress::{Progress, ProgressFn};
+use crate::runtimes::Runtimes;
+use crate::scheduler::{Epvm, MetricsSource, ProcMetrics, Scheduler};
+use crate::services::{NetdService, VpnService};
+use crate::spec::{Container, LabSpec, Vm, Vpn};
+use crate::status::LabStatus;
+use crate::up::{self, DownReport, UpOptions};
+
+/// Default number of workloads brought up at once.
+pub const DEFAULT_PARALLELISM: usize = 16;
+
+/// A lab spec with the backends and settings to run it. Build one with [`Hub::builder`] or
+/// [`Hub::from_file`].
+pub struct Hub {
+    spec: LabSpec,
+    lab: String,
+    state_root: PathBuf,
+    lab_dir: PathBuf,
+    hub_bin: Option<PathBuf>,
+    parallelism: usize,
+    rollback_on_failure: bool,
+    wait_for_lock: bool,
+    progress: Option<ProgressFn>,
+    cancel: CancellationToken,
+    scheduler: Arc<dyn Scheduler>,
+    metrics: Arc<dyn MetricsSource>,
+    injected: Runtimes,
+    #[cfg(feature = "wireguard")]
+    key_gen: Option<Arc<dyn hub_wg::KeyGen>>,
+    runtimes: OnceCell<Runtimes>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("lab", &self.lab)
+            .field("lab_dir", &self.lab_dir)
+            .field("parallelism", &self.parallelism)
+            .field("injected", &self.injected)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Hub`]: the lab (name, network, containers, VMs, VPN), its backends (Docker and
+/// libvirt by default when their features are on), and how `up` runs.
+#[must_use]
+pub struct HubBuilder {
+    spec: LabSpec,
+    state_root: Option<PathBuf>,
+    hub_bin: Option<PathBuf>,
+    parallelism: usize,
+    rollback_on_failure: bool,
+    wait_for_lock: bool,
+    progress: Option<ProgressFn>,
+    cancel: CancellationToken,
+    scheduler: Option<Arc<dyn Scheduler>>,
+    metrics: Option<Arc<dyn MetricsSource>>,
+    injected: Runtimes,
+    #[cfg(feature = "wireguard")]
+    key_gen: Option<Arc<dyn hub_wg::KeyGen>>,
+}
+
+impl Default for HubBuilder {
+    fn default() -> Self {
+        HubBuilder {
+            spec: LabSpec::new("", ""),
+            state_root: None,
+            hub_bin: None,
+            parallelism: DEFAULT_PARALLELISM,
+            rollback_on_failure: true,
+            wait_for_lock: false,
+            progress: None,
+            cancel: CancellationToken::new(),
+            scheduler: None,
+            metrics: None,
+            injected: Runtimes::default(),
+            #[cfg(feature = "wireguard")]
+            key_gen: None,
+        }
+    }
+}
+
+impl HubBuilder {
+    /// The lab's name (every resource carries it).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.spec.name = Some(name.into());
+        self
+    }
+    /// The lab subnet in CIDR form (`10.77.0.0/24`).
+    pub fn network(mut self, subnet: impl Into<String>) -> Self {
+        self.spec.subnet = subnet.into();
+        self
+    }
+    /// The lab network's name (default: the lab's name).
+    pub fn network_name(mut self, name: impl Into<String>) -> Self {
+        self.spec.network_name = Some(name.into());
+        self
+    }
+    /// The lab's DNS domain (default `<lab>.lab`).
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.spec.domain = Some(domain.into());
+        self
+    }
+    /// The DHCP range for unknown clients (`FIRST-LAST`).
+    pub fn dhcp_range(mut self, range: impl Into<String>) -> Self {
+        self.spec.dhcp_range = Some(range.into());
+        self
+    }
+    /// Attach to this existing network instead of creating one (never removed by the hub).
+    pub fn attach_to(mut self, network: impl Into<String>) -> Self {
+        self.spec.attach_to = Some(network.into());
+        self
+    }
+    /// Adds a container.
+    pub fn container(mut self, c: Container) -> Self {
+        self.spec.containers.push(c);
+        self
+    }
+    /// Adds a VM.
+    pub fn vm(mut self, vm: Vm) -> Self {
+        self.spec.vms.push(vm);
+        self
+    }
+    /// Adds the WireGuard gateway.
+    pub fn vpn(mut self, vpn: Vpn) -> Self {
+        self.spec.wireguard = Some(vpn);
+        self
+    }
+    /// Replaces the whole lab spec (as loaded from a file, say).
+    pub fn spec(mut self, spec: LabSpec) -> Self {
+        self.spec = spec;
+        self
+    }
+    /// The runtime for containers.
+    pub fn container_runtime(mut self, rt: Arc<dyn Runtime>) -> Self {
+        self.injected.containers = Some(rt);
+        self
+    }
+    /// The runtime for VMs.
+    pub fn vm_runtime(mut self, rt: Arc<dyn Runtime>) -> Self {
+        self.injected.vms = Some(rt);
+        self
+    }
+    /// The runtime that makes the lab network.
+    pub fn network_runtime(mut self, rt: Arc<dyn NetworkRuntime>) -> Self {
+        self.injected.network = Some(rt);
+        self
+    }
+    /// The netd service.
+    pub fn netd(mut self, netd: Arc<dyn NetdService>) -> Self {
+        self.injected.netd = Some(netd);
+        self
+    }
+    /// The VPN gateway service.
+    pub fn vpn_gateway(mut self, vpn: Arc<dyn VpnService>) -> Self {
+        self.injected.vpn = Some(vpn);
+        self
+    }
+    /// The key generator of the WireGuard gateway (a seeded one makes keys reproducible).
+    #[cfg(feature = "wireguard")]
+    pub fn key_gen(mut self, key_gen: Arc<dyn hub_wg::KeyGen>) -> Self {
+        self.key_gen = Some(key_gen);
+        self
+    }
+    /// The scheduler used for admission control (default [`Epvm`]).
+    pub fn scheduler(mut self, s: Arc<dyn Scheduler>) -> Self {
+        self.scheduler = Some(s);
+        self
+    }
+    /// Where host metrics come from (default [`ProcMetrics`]).
+    pub fn metrics(mut self, m: Arc<dyn MetricsSource>) -> Self {
+        self.metrics = Some(m);
+        self
+    }
+    /// The state root: the lab directory is `<root>/<lab>` (default `/var/lib/hub` for root,
+    /// else `$XDG_STATE_HOME/hub`).
+    pub fn state_dir(mut self, root: impl Into<PathBuf>) -> Self {
+        self.state_root = Some(root.into());
+        self
+    }
+    /// The `hub` executable netd's image is built from (default: `HUB_BIN`, then the running
+    /// executable when it is `hub`, then `hub` on PATH).
+    pub fn hub_bin(mut self, path: impl Into<PathBuf>) -> Self {
+        self.hub_bin = Some(path.into());
+        self
+    }
+    /// How many workloads are brought up at once (default 16).
+    pub fn parallelism(mut self, n: usize) -> Self {
+        self.parallelism = n.max(1);
+        self
+    }
+    /// Whether a failed `up` removes what it created (default true).
+    pub fn rollback_on_failure(mut self, on: bool) -> Self {
+        self.rollback_on_failure = on;
+        self
+    }
+    /// Wait for the lab lock when another process holds it, instead of failing (default
+    /// false).
+    pub fn wait_for_lock(mut self, on: bool) -> Self {
+        self.wait_for_lock = on;
+        self
+    }
+    /// Calls `f` with each progress event.
+    pub fn on_progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+    /// A token that cancels `up` (Ctrl-C): the work in flight stops and is rolled back.
+    pub fn cancel_token(mut self, token: CancellationToken) -> Self {
+        self.cancel = token;
+        self
+    }
+
+    /// The hub, without bringing anything up (for `down`, `status`, `attach`).
+    pub fn build(self) -> Result<Hub, HubError> {
+        let lab = self
+            .spec
+            .lab_name()
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| HubError::Invalid {
+                what: "the lab".into(),
+                reason: "has no name; set `name` (or `network_name`) in the spec or call .name()".into(),
+            })?
+            .to_string();
+        let state_root = self.state_root.unwrap_or_else(default_state_root);
+        let lab_dir = state_root.join(&lab);
+        Ok(Hub {
+            spec: self.spec,
+            lab,
+            state_root,
+            lab_dir,
+            hub_bin: self.hub_bin,
+            parallelism: self.parallelism,
+            rollback_on_failure: self.rollback_on_failure,
+            wait_for_lock: self.wait_for_lock,
+            progress: self.progress,
+            cancel: self.cancel,
+            scheduler: self.scheduler.unwrap_or_else(|| Arc::new(Epvm)),
+            metrics: self.metrics.unwrap_or_else(|| Arc::new(ProcMetrics::new())),
+            injected: self.injected,
+            #[cfg(feature = "wireguard")]
+            key_gen: self.key_gen,
+            runtimes: OnceCell::new(),
+        })
+    }
+
+    /// Builds the hub and brings the lab up; returns when every workload is ready.
+    pub async fn up(self) -> Result<Lab, HubError> {
+        Arc::new(self.build()?).up().await
+    }
+}
+
+/// `/var/lib/hub` for root, else `$XDG_STATE_HOME/hub` (or `~/.local/state/hub`).
+pub fn default_state_root() -> PathBuf {
+    if is_root() {
+        return PathBuf::from("/var/lib/hub");
+    }
+    if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|x| !x.is_empty()) {
+        return PathBuf::from(x).join("hub");
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => PathBuf::from(h).join(".local/state/hub"),
+        None => std::env::temp_dir().join("hub-state"),
+    }
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|v| v.split_whitespace().nth(1).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
+}
+
+impl Hub {
+    /// A builder with an empty lab.
+    pub fn builder() -> HubBuilder {
+        HubBuilder::default()
+    }
+
+    /// A builder holding the lab spec of a YAML file (relative paths in it are relative to
+    /// its folder).
+    pub fn from_file(path: impl AsRef<Path>) -> Result<HubBuilder, HubError> {
+        let spec = LabSpec::from_file(path.as_ref()).map_err(|e| HubError::Spec(Box::new(e)))?;
+        Ok(Hub::builder().spec(spec))
+    }
+
+    /// The lab's name.
+    pub fn lab_name(&self) -> &str {
+        &self.lab
+    }
+
+    /// The lab spec.
+    pub fn lab_spec(&self) -> &LabSpec {
+        &self.spec
+    }
+
+    /// The lab directory, `<state root>/<lab>`.
+    pub fn lab_dir_path(&self) -> &Path {
+        &self.lab_dir
+    }
+
+    /// The backends, made on first use (the injected ones, the defaults of the enabled
+    /// features for the rest).
+    pub async fn runtimes(&self) -> Result<&Runtimes, HubError> {
+        self.runtimes.get_or_try_init(|| self.make_runtimes()).await
+    }
+
+    async fn make_runtimes(&self) -> Result<Runtimes, HubError> {
+        crate::backends::fill_defaults(
+            &self.lab,
+            self.injected.clone(),
+            &crate::backends::DefaultsConfig {
+                hub_bin: self.hub_bin.clone(),
+                #[cfg(feature = "wireguard")]
+                key_gen: self.key_gen.clone(),
+            },
+        )
+        .await
+    }
+
+    fn options(&self) -> UpOptions {
+        UpOptions {
+            lab_dir: self.lab_dir.clone(),
+            state_root: self.state_root.clone(),
+            parallelism: self.parallelism,
+            rollback_on_failure: self.rollback_on_failure,
+            wait_for_lock: self.wait_for_lock,
+            progress: self.progress.clone(),
+            cancel: self.cancel.clone(),
+            scheduler: self.scheduler.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+
+    /// Brings the lab up (or in line with the spec) and returns its handle. Dropping the
+    /// handle removes the lab unless [`Lab::keep`] is called.
+    pub async fn up(self: Arc<Self>) -> Result<Lab, HubError> {
+        let desired = crate::convert::desired(&self.spec)?;
+        let runtimes = self.runtimes().await?;
+        let (state, report) = up::up(&desired, runtimes, &self.options()).await?;
+        Ok(Lab::new(self.clone(), state, report, false))
+    }
+
+    /// Removes the lab, finding everything by its marks (works without the lab directory).
+    pub async fn down(&self) -> Result<DownReport, HubError> {
+        let runtimes = self.runtimes().await?;
+        up::down(&self.lab, runtimes, &self.options()).await
+    }
+
+    /// `down` with backends made anew (for a `Lab` dropped on a current-thread runtime,
+    /// whose connections belong to the blocked runtime).
+    pub(crate) async fn down_with_fresh_runtimes(&self) -> Result<DownReport, HubError> {
+        let runtimes = self.make_runtimes().await?;
+        up::down(&self.lab, &runtimes, &self.options()).await
+    }
+
+    /// What runs of the lab now, found by its marks, with the state file's VPN details.
+    pub async fn status(&self) -> Result<LabStatus, HubError> {
+        let runtimes = self.runtimes().await?;
+        crate::status::status(&self.lab, &self.lab_dir, runtimes).await
+    }
+
+    /// A handle on a lab that is already up (kept on drop), from its state file.
+    pub async fn attach(self: Arc<Self>) -> Result<Lab, HubError> {
+        let state = up::state::LabState::load(&self.lab, &self.lab_dir)?.ok_or_else(|| HubError::Invalid {
+            what: format!("lab {:?}", self.lab),
+            reason: format!("is not up (no state file in {}); run `hub up` first", self.lab_dir.display()),
+        })?;
+        Ok(Lab::new(self.clone(), state, up::UpReport::default(), true))
+    }
+}

@@ -1,0 +1,105 @@
+//! Progress events of `up` and `down`, for the CLI's progress bars or a test's log.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hub_runtime::WorkloadKind;
+
+/// One step of an `up` or a `down`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Progress {
+    /// The plan: how many workloads will be created, recreated, removed, left alone.
+    Planned {
+        /// To create.
+        create: usize,
+        /// To recreate (their spec changed).
+        recreate: usize,
+        /// To remove (they left the spec).
+        remove: usize,
+        /// Already as specified.
+        unchanged: usize,
+    },
+    /// The lab network exists.
+    NetworkReady {
+        /// Its name.
+        name: String,
+        /// Its subnet.
+        subnet: ipnet::Ipv4Net,
+        /// Time taken.
+        took: Duration,
+    },
+    /// netd runs at this address.
+    NetdReady {
+        /// netd's address.
+        ip: Ipv4Addr,
+        /// The DHCP range.
+        dhcp: (Ipv4Addr, Ipv4Addr),
+        /// The DNS domain.
+        domain: String,
+        /// Time taken.
+        took: Duration,
+    },
+    /// A workload is being created and started.
+    WorkloadStarting {
+        /// Its name.
+        name: String,
+        /// Its kind.
+        kind: WorkloadKind,
+    },
+    /// A workload runs; the hub waits for it to be ready.
+    WorkloadWaiting {
+        /// Its name.
+        name: String,
+        /// Its kind.
+        kind: WorkloadKind,
+    },
+    /// A workload is ready.
+    WorkloadReady {
+        /// Its name.
+        name: String,
+        /// Its kind.
+        kind: WorkloadKind,
+        /// Its address.
+        ip: Option<Ipv4Addr>,
+        /// Time from its creation to ready.
+        took: Duration,
+    },
+    /// A workload failed.
+    WorkloadFailed {
+        /// Its name.
+        name: String,
+        /// The error, as a sentence.
+        error: String,
+    },
+    /// A workload was already as specified.
+    WorkloadUnchanged {
+        /// Its name.
+        name: String,
+    },
+    /// Something was removed (a workload that left the spec, or during `down`/rollback).
+    Removed {
+        /// What (`container "web"`, `network`, `netd`).
+        what: String,
+    },
+    /// The VPN gateway is up and a client config was written.
+    VpnPeer {
+        /// The peer.
+        name: String,
+        /// Its config file.
+        config: PathBuf,
+    },
+    /// A failed or interrupted `up` is removing what it created.
+    RollingBack,
+}
+
+/// A progress callback.
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+pub(crate) fn emit(cb: &Option<ProgressFn>, p: Progress) {
+    if let Some(cb) = cb {
+        cb(&p);
+    }
+}

@@ -1,0 +1,70 @@
+//! The lab services beside the workloads: netd (DHCP + DNS) and the WireGuard gateway.
+//!
+//! Traits so the hub can drive the real ones (hub-docker's netd, hub-wg's gateway) and the
+//! in-memory stand-ins of [`crate::testing`] alike.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use hub_runtime::LabContext;
+use serde::{Deserialize, Serialize};
+
+use crate::desired::{NetdPlan, VpnPlan};
+use crate::error::BoxError;
+
+/// What [`NetdService::ensure`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetdOutcome {
+    /// netd was started by this call.
+    Created,
+    /// netd ran already; its configuration was updated.
+    Updated,
+    /// netd ran already with this configuration.
+    Unchanged,
+}
+
+/// The lab's DHCP and DNS server.
+#[async_trait]
+pub trait NetdService: Send + Sync {
+    /// Starts netd at `plan.ip` on the lab network, or updates its records and reservations.
+    async fn ensure(&self, lab: &LabContext, plan: &NetdPlan) -> Result<NetdOutcome, BoxError>;
+    /// Whether the lab's netd exists (found by its marks).
+    async fn exists(&self, lab: &str) -> Result<bool, BoxError>;
+    /// Removes the lab's netd. Returns whether there was one.
+    async fn remove(&self, lab: &str) -> Result<bool, BoxError>;
+}
+
+/// A VPN client as the gateway set it up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VpnPeerInfo {
+    /// The peer's name.
+    pub name: String,
+    /// Its address in the VPN subnet.
+    pub address: Ipv4Addr,
+    /// Its wg-quick client config (mode 0600).
+    pub config: PathBuf,
+}
+
+/// The WireGuard gateway as it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VpnInfo {
+    /// The gateway's interface.
+    pub interface: String,
+    /// Whether this call created it (false: it ran already and was brought in line).
+    #[serde(skip)]
+    pub created: bool,
+    /// The clients.
+    pub peers: Vec<VpnPeerInfo>,
+}
+
+/// The lab's WireGuard gateway.
+#[async_trait]
+pub trait VpnService: Send + Sync {
+    /// Brings the gateway up (or in line with `plan`) and writes the client configs into the
+    /// lab directory.
+    async fn up(&self, lab: &LabContext, plan: &VpnPlan) -> Result<VpnInfo, BoxError>;
+    /// Removes the lab's gateway (interface, forwarding rules), found by the lab's name.
+    /// Returns whether there was one.
+    async fn down(&self, lab: &str) -> Result<bool, BoxError>;
+}

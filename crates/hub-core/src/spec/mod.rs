@@ -1,0 +1,85 @@
+//! The lab spec: its types, the YAML loader, validation and resolution.
+//!
+//! A spec is written in YAML (the seed's flat form: `network_name`, `subnet`, `network_type`
+//! at the top level; there is no nested `network:` mapping) or built in Rust. Loading reports
+//! every mistake of a file together, each as `FILE:LINE:COL: FIELD: message`:
+//!
+//! ```no_run
+//! use hub_core::spec::LabSpec;
+//! let spec = LabSpec::from_file("examples/labs/seed.yaml")?;
+//! let lab = spec.resolve()?; // validates, then allocates addresses, MACs, hashes
+//! for w in &lab.workloads {
+//!     println!("{} {} {}", w.name, w.ip, w.mac);
+//! }
+//! # Ok::<(), hub_core::spec::SpecErrors>(())
+//! ```
+//!
+//! ```yaml
+//! name: demo                      # lab name (default: network_name)
+//! network_name: demo-net          # Docker network name (default: the lab name)
+//! subnet: 172.19.5.0/24           # /8 to /28
+//! network_type: bridge            # only bridge, for now
+//! attach_to: eth1                 # optional host interface
+//! dhcp_range: 172.19.5.200-172.19.5.254   # optional; default: the plan's tail
+//! domain: demo.lab                # default: <lab>.lab
+//! containers:
+//!   - name: web                   # DNS label: [a-z0-9-], at most 63
+//!     image: nginx:alpine
+//!     ip: 172.19.5.10             # optional; allocated lowest-free otherwise
+//!     cmd: [nginx, -g, daemon off;]
+//!     env: {KEY: value}
+//!     labels: {team: net}
+//!     depends_on: [db]
+//!     healthcheck: {test: [wget, -q, -O-, "http://localhost/"], interval: 5s, timeout: 2s, retries: 3, start_period: 1s}
+//!     cpus: 0.5
+//!     memory_mb: 256
+//!     restart: unless-stopped     # no | on-failure | unless-stopped | always
+//! vms:
+//!   - name: vm1
+//!     image: ./images/debian-12.qcow2   # relative to this file's folder
+//!     memory_mb: 1024
+//!     vcpus: 2
+//!     packages: [curl]
+//!     user: hub                   # default hub
+//!     ip: 172.19.5.30
+//!     cloud_init: {timezone: UTC}  # extra cloud-config
+//!     runcmd: ["echo hi"]
+//!     virt_type: auto             # auto | kvm | qemu
+//! wireguard:
+//!   enabled: true
+//!   subnet: 10.10.0.0/24          # default; the gateway is .1
+//!   endpoint: vpn.example.org:51820
+//!   listen_port: 51820            # default
+//!   peers: [{name: laptop}, {name: phone, address: 10.10.0.9}]
+//!   peer_name: demo-client        # the seed's single-peer form
+//!   address: 10.10.0.2/24
+//! ```
+
+mod de;
+mod duration;
+mod error;
+mod hash;
+mod load;
+mod locations;
+mod names;
+mod node;
+mod resolve;
+mod types;
+mod validate;
+
+pub use duration::SpecDuration;
+pub use error::{SpecError, SpecErrorKind, SpecErrors};
+pub use hash::{canonical_json, derive_mac, spec_hash};
+pub use resolve::{
+    DEFAULT_HC_INTERVAL, DEFAULT_HC_RETRIES, ResolvedLab, ResolvedPeer, ResolvedVpn,
+    ResolvedWorkload, WorkloadDef,
+};
+pub use types::{
+    Container, ContainerHealthcheck, DEFAULT_LISTEN_PORT, DEFAULT_VM_MEMORY_MB, DEFAULT_VM_USER,
+    DEFAULT_VM_VCPUS, DEFAULT_VPN_SUBNET, LabSpec, NETWORK_TYPE_BRIDGE, Vm, Vpn, VpnPeer,
+};
+
+/// Loads, validates and resolves the spec file at `path`, reporting every mistake together.
+pub fn resolve_file(path: impl AsRef<std::path::Path>) -> Result<ResolvedLab, SpecErrors> {
+    LabSpec::from_file(path)?.resolve()
+}

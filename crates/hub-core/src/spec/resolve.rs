@@ -1,0 +1,399 @@
+//! Resolution: from a valid spec to the lab's concrete plan — every workload's address, MAC
+//! and spec hash, the DHCP range, the domain, the VPN peers' addresses. The same spec always
+//! resolves to the same plan.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use hub_net::{AddrRange, AddressPlan, IpAllocator, IpPool, PoolError};
+use hub_runtime::{ContainerSpec, Healthcheck, Resources, VmSpec, WorkloadKind, WorkloadSpec};
+use ipnet::Ipv4Net;
+use serde::Serialize;
+
+use super::error::{SpecErrorKind, SpecErrors};
+use super::hash::{derive_mac, spec_hash};
+use super::types::{Container, LabSpec, Vm};
+use super::validate::{
+    Ctx, parse_ip, parse_peer_addr, parse_subnet, peers, plan_of, vpn_server, workloads,
+};
+
+/// A workload's user spec, as resolved (a VM's image path made absolute).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum WorkloadDef {
+    /// A container.
+    Container(Container),
+    /// A VM.
+    Vm(Vm),
+}
+
+/// One workload of a resolved lab.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResolvedWorkload {
+    /// Name inside the lab.
+    pub name: String,
+    /// Container or VM.
+    pub kind: WorkloadKind,
+    /// Its address on the lab network.
+    pub ip: Ipv4Addr,
+    /// True when the spec gave the address; false when it was allocated.
+    pub static_ip: bool,
+    /// Its MAC, derived from lab and workload name (see [`super::derive_mac`]).
+    pub mac: String,
+    /// Its DNS name, `NAME.DOMAIN`.
+    pub fqdn: String,
+    /// SHA-256 (hex) of the canonical JSON of its spec as written, its address and its MAC:
+    /// changing one workload changes only its hash (and those whose allocated address moves).
+    pub spec_hash: String,
+    /// Workloads to start first.
+    pub depends_on: Vec<String>,
+    /// The spec it was resolved from.
+    pub spec: WorkloadDef,
+}
+
+impl ResolvedWorkload {
+    /// The runtime's view of this workload. For a VM the SSH fields
+    /// (`ssh_authorized_key`, `ssh_host_key_private`, `ssh_host_key_public`) are left empty
+    /// for the caller, which owns the lab's keys, to fill in.
+    pub fn to_workload_spec(&self) -> WorkloadSpec {
+        match &self.spec {
+            WorkloadDef::Container(c) => {
+                let mut s = ContainerSpec::new(&self.name, &c.image);
+                s.cmd = c.cmd.clone();
+                s.env = c.env.clone();
+                s.labels = c.labels.clone();
+                s.ip = Some(self.ip);
+                s.mac = Some(self.mac.clone());
+                s.healthcheck = c.healthcheck.as_ref().map(|h| Healthcheck {
+                    test: h.test.clone(),
+                    interval: h.interval.map_or(DEFAULT_HC_INTERVAL, |d| d.0),
+                    timeout: h.timeout.map_or(DEFAULT_HC_INTERVAL, |d| d.0),
+                    retries: h.retries.unwrap_or(DEFAULT_HC_RETRIES),
+                    start_period: h.start_period.map_or(std::time::Duration::ZERO, |d| d.0),
+                });
+                s.resources = Resources { cpus: c.cpus, memory_mb: c.memory_mb };
+                s.restart = c.restart;
+                s.spec_hash = self.spec_hash.clone();
+                WorkloadSpec::Container(s)
+            }
+            WorkloadDef::Vm(v) => WorkloadSpec::Vm(VmSpec {
+                name: self.name.clone(),
+                image: v.image.clone(),
+                memory_mb: v.memory_mb,
+                vcpus: v.vcpus,
+                packages: v.packages.clone(),
+                user: v.user.clone(),
+                ip: Some(self.ip),
+                static_ip: false,
+                mac: self.mac.clone(),
+                cloud_init: v.cloud_init.clone(),
+                runcmd: v.runcmd.clone(),
+                virt_type: v.virt_type,
+                ssh_authorized_key: String::new(),
+                ssh_host_key_private: String::new(),
+                ssh_host_key_public: String::new(),
+                spec_hash: self.spec_hash.clone(),
+            }),
+        }
+    }
+}
+
+/// Docker's default healthcheck interval and timeout.
+pub const DEFAULT_HC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+/// Docker's default healthcheck retries.
+pub const DEFAULT_HC_RETRIES: u32 = 3;
+
+/// One VPN client, with its address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResolvedPeer {
+    /// The peer's name.
+    pub name: String,
+    /// Its address in the VPN subnet.
+    pub address: Ipv4Addr,
+}
+
+/// The WireGuard gateway, resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResolvedVpn {
+    /// The VPN subnet.
+    pub subnet: Ipv4Net,
+    /// The gateway's address in it (`.1`).
+    pub server: Ipv4Addr,
+    /// The endpoint clients connect to, if the spec gave one.
+    pub endpoint: Option<String>,
+    /// The UDP port.
+    pub listen_port: u16,
+    /// The peers, `peer_name` first, then `peers` in order.
+    pub peers: Vec<ResolvedPeer>,
+}
+
+/// A lab's concrete plan: what `up` creates.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResolvedLab {
+    /// The lab's name (`name`, else `network_name`).
+    pub name: String,
+    /// The lab network's name (`network_name`, else the lab's name).
+    pub network_name: String,
+    /// The network type (`bridge`).
+    pub network_type: String,
+    /// Host interface the bridge is attached to, if any.
+    pub attach_to: Option<String>,
+    /// The lab subnet.
+    pub subnet: Ipv4Net,
+    /// The gateway (`.1`, the bridge).
+    pub gateway: Ipv4Addr,
+    /// netd's address (`.2`).
+    pub netd: Ipv4Addr,
+    /// The DHCP range for unknown clients.
+    pub dhcp_range: AddrRange,
+    /// The static range automatic addresses come from.
+    pub static_range: AddrRange,
+    /// The DNS domain.
+    pub domain: String,
+    /// The address plan.
+    #[serde(skip)]
+    pub plan: AddressPlan,
+    /// Containers then VMs, in spec order.
+    pub workloads: Vec<ResolvedWorkload>,
+    /// The WireGuard gateway, when enabled.
+    pub vpn: Option<ResolvedVpn>,
+    /// The spec file, when loaded from one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+}
+
+impl ResolvedLab {
+    /// The workload called `name`.
+    pub fn workload(&self, name: &str) -> Option<&ResolvedWorkload> {
+        self.workloads.iter().find(|w| w.name == name)
+    }
+}
+
+impl LabSpec {
+    /// Validates the spec and resolves it: addresses (static ones first, then the others
+    /// allocated lowest-free from the static range in spec order, containers then VMs),
+    /// MACs, spec hashes, the domain and the VPN peers' addresses (allocated from `.2` up).
+    pub fn resolve(&self) -> Result<ResolvedLab, SpecErrors> {
+        self.validate()?;
+        let mut cx = Ctx::new(self);
+        let Some(plan) = plan_of(self) else {
+            cx.err(SpecErrorKind::Address, "subnet", "the address plan cannot be made");
+            return Err(SpecErrors { errors: cx.errors });
+        };
+        let name = self.lab_name().unwrap_or_default().to_string();
+        let domain = self.domain.clone().unwrap_or_else(|| format!("{name}.lab"));
+
+        let refs = workloads(self);
+        let pool = IpPool::for_plan(&plan);
+        let mut addrs: Vec<Option<Ipv4Addr>> = Vec::with_capacity(refs.len());
+        for w in &refs {
+            let ip = w.ip.and_then(|s| parse_ip(s).ok());
+            if let Some(ip) = ip {
+                // Statics in the infrastructure block lie outside the pool: nothing to reserve.
+                match pool.reserve(ip) {
+                    Ok(()) | Err(PoolError::OutOfRange { .. }) => {}
+                    Err(e) => cx.err(SpecErrorKind::AddressInUse, format!("{}.ip", w.path), e.to_string()),
+                }
+            }
+            addrs.push(ip);
+        }
+        for (w, slot) in refs.iter().zip(addrs.iter_mut()) {
+            if slot.is_none() {
+                match pool.allocate() {
+                    Ok(ip) => *slot = Some(ip),
+                    Err(_) => cx.err(
+                        SpecErrorKind::Exhausted,
+                        w.path.clone(),
+                        format!(
+                            "no free address is left in the static range {} for \"{}\"; give it an address or use a larger subnet",
+                            plan.static_range(),
+                            w.name
+                        ),
+                    ),
+                }
+            }
+        }
+
+        let mut macs = HashSet::new();
+        let mut out = Vec::with_capacity(refs.len());
+        let defs = self
+            .containers
+            .iter()
+            .map(|c| WorkloadDef::Container(c.clone()))
+            .chain(self.vms.iter().map(|v| WorkloadDef::Vm(v.clone())));
+        for ((w, ip), written) in refs.iter().zip(addrs).zip(defs) {
+            let Some(ip) = ip else { continue };
+            let mut attempt = 0;
+            let mut mac = derive_mac(&name, w.name, attempt);
+            while !macs.insert(mac.clone()) {
+                attempt += 1;
+                mac = derive_mac(&name, w.name, attempt);
+            }
+            let hash = spec_hash(&HashInput { spec: &written, ip, mac: &mac });
+            let (kind, spec) = match written {
+                WorkloadDef::Container(c) => (WorkloadKind::Container, WorkloadDef::Container(c)),
+                WorkloadDef::Vm(mut v) => {
+                    v.image = self.resolve_path(&v.image);
+                    (WorkloadKind::Vm, WorkloadDef::Vm(v))
+                }
+            };
+            out.push(ResolvedWorkload {
+                name: w.name.to_string(),
+                kind,
+                ip,
+                static_ip: w.ip.is_some(),
+                mac,
+                fqdn: format!("{}.{domain}", w.name),
+                spec_hash: hash,
+                depends_on: w.depends_on.to_vec(),
+                spec,
+            });
+        }
+
+        let vpn = self.resolve_vpn(&mut cx);
+        if !cx.errors.is_empty() {
+            return Err(SpecErrors { errors: cx.errors });
+        }
+        Ok(ResolvedLab {
+            network_name: self.network_name.clone().unwrap_or_else(|| name.clone()),
+            name,
+            network_type: self.network_type.clone(),
+            attach_to: self.attach_to.clone(),
+            subnet: plan.subnet(),
+            gateway: plan.gateway(),
+            netd: plan.netd(),
+            dhcp_range: plan.dhcp_range(),
+            static_range: plan.static_range(),
+            domain,
+            plan,
+            workloads: out,
+            vpn,
+            file: self.origin.file.clone(),
+        })
+    }
+
+    fn resolve_vpn(&self, cx: &mut Ctx<'_>) -> Option<ResolvedVpn> {
+        let vpn = self.wireguard.as_ref().filter(|v| v.enabled)?;
+        let subnet = parse_subnet(&vpn.subnet).ok()?;
+        let server = vpn_server(subnet);
+        let list = peers(vpn);
+        let fixed: Vec<Option<Ipv4Addr>> = list
+            .iter()
+            .map(|p| p.address.and_then(|a| parse_peer_addr(a).ok()).map(|(ip, _)| ip))
+            .collect();
+        let mut used: HashSet<Ipv4Addr> = fixed.iter().flatten().copied().collect();
+        let mut next = u32::from(server).saturating_add(1);
+        let last = u32::from(subnet.broadcast()).saturating_sub(1);
+        let mut out = Vec::with_capacity(list.len());
+        for (p, ip) in list.iter().zip(fixed) {
+            let ip = match ip {
+                Some(ip) => ip,
+                None => {
+                    while next <= last && used.contains(&Ipv4Addr::from(next)) {
+                        next += 1;
+                    }
+                    if next > last {
+                        cx.err(
+                            SpecErrorKind::Exhausted,
+                            &p.name_path,
+                            format!("no free address is left in the VPN subnet {subnet} for peer \"{}\"", p.name),
+                        );
+                        continue;
+                    }
+                    let ip = Ipv4Addr::from(next);
+                    used.insert(ip);
+                    ip
+                }
+            };
+            out.push(ResolvedPeer { name: p.name.to_string(), address: ip });
+        }
+        Some(ResolvedVpn {
+            subnet,
+            server,
+            endpoint: vpn.endpoint.clone(),
+            listen_port: vpn.listen_port,
+            peers: out,
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct HashInput<'a> {
+    spec: &'a WorkloadDef,
+    ip: Ipv4Addr,
+    mac: &'a str,
+}
+
+fn table(f: &mut fmt::Formatter<'_>, rows: &[Vec<String>]) -> fmt::Result {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+        .collect();
+    for r in rows {
+        let mut line = String::from("  ");
+        for (c, cell) in r.iter().enumerate() {
+            line.push_str(cell);
+            if c + 1 < r.len() {
+                let pad = widths[c].saturating_sub(cell.chars().count()) + 2;
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        writeln!(f, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for ResolvedLab {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "lab {}: network {} ({}) {}, domain {}",
+            self.name, self.network_name, self.network_type, self.subnet, self.domain
+        )?;
+        let mut infra = vec![
+            vec!["gateway".to_string(), self.gateway.to_string()],
+            vec!["netd".to_string(), format!("{} (DHCP + DNS)", self.netd)],
+            vec!["DHCP range".to_string(), self.dhcp_range.to_string()],
+            vec!["static range".to_string(), self.static_range.to_string()],
+        ];
+        if let Some(a) = &self.attach_to {
+            infra.push(vec!["attached to".to_string(), a.clone()]);
+        }
+        table(f, &infra)?;
+        writeln!(f)?;
+        if self.workloads.is_empty() {
+            writeln!(f, "no workloads")?;
+        } else {
+            let mut rows = vec![vec![
+                "NAME".to_string(),
+                "KIND".to_string(),
+                "ADDRESS".to_string(),
+                "MAC".to_string(),
+                "DEPENDS ON".to_string(),
+            ]];
+            for w in &self.workloads {
+                let addr = if w.static_ip { w.ip.to_string() } else { format!("{} (auto)", w.ip) };
+                let deps = if w.depends_on.is_empty() { "-".to_string() } else { w.depends_on.join(",") };
+                rows.push(vec![w.name.clone(), w.kind.to_string(), addr, w.mac.clone(), deps]);
+            }
+            table(f, &rows)?;
+        }
+        if let Some(v) = &self.vpn {
+            writeln!(f)?;
+            let endpoint = v.endpoint.as_deref().unwrap_or("the host's address");
+            writeln!(
+                f,
+                "vpn {}: gateway {}, port {}, endpoint {endpoint}",
+                v.subnet, v.server, v.listen_port
+            )?;
+            let mut rows = vec![vec!["PEER".to_string(), "ADDRESS".to_string()]];
+            for p in &v.peers {
+                rows.push(vec![p.name.clone(), p.address.to_string()]);
+            }
+            table(f, &rows)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,583 @@
+//! The lab spec's types, as written in YAML and as built in Rust.
+//!
+//! Every type refuses unknown fields. The network is described by flat top-level fields
+//! (`network_name`, `subnet`, `network_type`, `attach_to`, `dhcp_range`, `domain`), the form
+//! of the seed's example; there is no nested `network:` mapping.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hub_runtime::{RestartPolicy, VirtType};
+use serde::{Deserialize, Serialize};
+
+use super::duration::SpecDuration;
+use super::locations::Locations;
+
+/// The only network type supported for now.
+pub const NETWORK_TYPE_BRIDGE: &str = "bridge";
+/// The VPN subnet when the spec gives none.
+pub const DEFAULT_VPN_SUBNET: &str = "10.10.0.0/24";
+/// The WireGuard port when the spec gives none.
+pub const DEFAULT_LISTEN_PORT: u16 = 51820;
+/// A VM's login user when the spec gives none.
+pub const DEFAULT_VM_USER: &str = "hub";
+/// A VM's memory in MiB when the spec gives none.
+pub const DEFAULT_VM_MEMORY_MB: u64 = 1024;
+/// A VM's vCPUs when the spec gives none.
+pub const DEFAULT_VM_VCPUS: u32 = 1;
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+fn default_network_type() -> String {
+    NETWORK_TYPE_BRIDGE.to_string()
+}
+fn is_bridge(s: &str) -> bool {
+    s == NETWORK_TYPE_BRIDGE
+}
+fn default_vpn_subnet() -> String {
+    DEFAULT_VPN_SUBNET.to_string()
+}
+fn default_listen_port() -> u16 {
+    DEFAULT_LISTEN_PORT
+}
+fn default_user() -> String {
+    DEFAULT_VM_USER.to_string()
+}
+fn default_memory() -> u64 {
+    DEFAULT_VM_MEMORY_MB
+}
+fn default_vcpus() -> u32 {
+    DEFAULT_VM_VCPUS
+}
+fn yes() -> bool {
+    true
+}
+
+/// Where a spec came from: its file (for error messages), the folder relative paths are
+/// relative to, and where each field is written.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Origin {
+    pub(crate) file: Option<PathBuf>,
+    pub(crate) base_dir: Option<PathBuf>,
+    pub(crate) locations: Arc<Locations>,
+    /// When some list elements failed to parse: the document index of each element kept.
+    pub(crate) container_index: Option<Vec<usize>>,
+    /// Same for `vms`.
+    pub(crate) vm_index: Option<Vec<usize>>,
+}
+
+impl Origin {
+    /// The field path of the `i`-th container kept (its index in the document).
+    pub(crate) fn container_path(&self, i: usize) -> String {
+        let doc = self.container_index.as_ref().and_then(|m| m.get(i).copied()).unwrap_or(i);
+        format!("containers[{doc}]")
+    }
+    /// The field path of the `i`-th VM kept.
+    pub(crate) fn vm_path(&self, i: usize) -> String {
+        let doc = self.vm_index.as_ref().and_then(|m| m.get(i).copied()).unwrap_or(i);
+        format!("vms[{doc}]")
+    }
+}
+
+/// A whole lab: its network, containers, VMs and WireGuard gateway.
+///
+/// Load one with [`LabSpec::from_file`], or build one in Rust:
+/// ```
+/// use hub_core::spec::{Container, LabSpec, Vm, Vpn};
+/// let spec = LabSpec::new("demo", "10.77.0.0/24")
+///     .container(Container::new("db", "postgres:16").env("POSTGRES_PASSWORD", "x"))
+///     .vm(Vm::new("agent", "images/debian-12.qcow2").memory_mb(1024).packages(["curl"]))
+///     .vpn(Vpn::new("10.78.0.0/24").peer("laptop"));
+/// assert_eq!(spec.lab_name(), Some("demo"));
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabSpec {
+    /// The lab's name; defaults to `network_name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The lab network's name; defaults to the lab's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_name: Option<String>,
+    /// The lab subnet in CIDR form, `/8` to `/28` (`172.19.5.0/24`).
+    pub subnet: String,
+    /// The network type; only `bridge` is supported for now.
+    #[serde(default = "default_network_type", skip_serializing_if = "is_bridge")]
+    pub network_type: String,
+    /// A host interface to attach the lab bridge to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attach_to: Option<String>,
+    /// The DHCP range for unknown clients, `FIRST-LAST` (`172.19.5.200-172.19.5.254`);
+    /// defaults to the address plan's tail of the subnet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dhcp_range: Option<String>,
+    /// The lab's DNS domain; defaults to `<lab>.lab`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// The containers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<Container>,
+    /// The VMs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vms: Vec<Vm>,
+    /// The WireGuard gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wireguard: Option<Vpn>,
+    #[serde(skip)]
+    pub(crate) origin: Origin,
+}
+
+impl LabSpec {
+    /// A lab named `name` on `subnet` (CIDR), with nothing in it yet.
+    pub fn new(name: impl Into<String>, subnet: impl Into<String>) -> Self {
+        LabSpec {
+            name: Some(name.into()),
+            network_name: None,
+            subnet: subnet.into(),
+            network_type: default_network_type(),
+            attach_to: None,
+            dhcp_range: None,
+            domain: None,
+            containers: Vec::new(),
+            vms: Vec::new(),
+            wireguard: None,
+            origin: Origin::default(),
+        }
+    }
+    /// Sets the lab's name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+    /// Sets the lab subnet (CIDR).
+    pub fn subnet(mut self, subnet: impl Into<String>) -> Self {
+        self.subnet = subnet.into();
+        self
+    }
+    /// Sets the lab network's name.
+    pub fn network_name(mut self, name: impl Into<String>) -> Self {
+        self.network_name = Some(name.into());
+        self
+    }
+    /// Attaches the lab bridge to a host interface.
+    pub fn attach_to(mut self, iface: impl Into<String>) -> Self {
+        self.attach_to = Some(iface.into());
+        self
+    }
+    /// Sets the DHCP range (`FIRST-LAST`).
+    pub fn dhcp_range(mut self, range: impl Into<String>) -> Self {
+        self.dhcp_range = Some(range.into());
+        self
+    }
+    /// Sets the DNS domain.
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+    /// Adds a container.
+    pub fn container(mut self, c: Container) -> Self {
+        self.containers.push(c);
+        self
+    }
+    /// Adds a VM.
+    pub fn vm(mut self, vm: Vm) -> Self {
+        self.vms.push(vm);
+        self
+    }
+    /// Sets the WireGuard gateway.
+    pub fn vpn(mut self, vpn: Vpn) -> Self {
+        self.wireguard = Some(vpn);
+        self
+    }
+    /// Sets the folder relative VM image paths are relative to (a spec loaded from a file
+    /// uses the file's folder; a built one the current directory unless this is set).
+    pub fn base_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.origin.base_dir = Some(dir.into());
+        self
+    }
+
+    /// The lab's name: `name`, else `network_name`.
+    pub fn lab_name(&self) -> Option<&str> {
+        self.name.as_deref().or(self.network_name.as_deref())
+    }
+    /// The spec file this was loaded from, if any.
+    pub fn file(&self) -> Option<&Path> {
+        self.origin.file.as_deref()
+    }
+    /// The folder relative paths are resolved against, if set.
+    pub fn base_path(&self) -> Option<&Path> {
+        self.origin.base_dir.as_deref()
+    }
+    /// `path` made absolute against the spec's folder (or the current directory).
+    pub fn resolve_path(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            return path.to_path_buf();
+        }
+        let base = match &self.origin.base_dir {
+            Some(b) => b.clone(),
+            None => std::env::current_dir().unwrap_or_default(),
+        };
+        let rel: PathBuf =
+            path.components().filter(|c| *c != std::path::Component::CurDir).collect();
+        let joined = base.join(rel);
+        if joined.is_absolute() {
+            joined
+        } else {
+            std::env::current_dir().unwrap_or_default().join(joined)
+        }
+    }
+}
+
+/// A container.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Container {
+    /// Name inside the lab (a DNS label: lowercase letters, digits, `-`).
+    pub name: String,
+    /// Image reference (`nginx:alpine`).
+    pub image: String,
+    /// Command, replacing the image's CMD when non-empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cmd: Vec<String>,
+    /// Environment.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Static address; allocated from the static range when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// Docker labels.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Workloads started (and ready) before this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// Healthcheck; readiness waits for `healthy` when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<ContainerHealthcheck>,
+    /// CPU limit (fractional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
+    /// Memory limit in MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<u64>,
+    /// Restart policy: `no` (default), `on-failure`, `unless-stopped`, `always`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub restart: RestartPolicy,
+}
+
+impl Container {
+    /// A container `name` running `image`.
+    pub fn new(name: impl Into<String>, image: impl Into<String>) -> Self {
+        Container {
+            name: name.into(),
+            image: image.into(),
+            cmd: Vec::new(),
+            env: BTreeMap::new(),
+            ip: None,
+            labels: BTreeMap::new(),
+            depends_on: Vec::new(),
+            healthcheck: None,
+            cpus: None,
+            memory_mb: None,
+            restart: RestartPolicy::No,
+        }
+    }
+    /// Sets the command.
+    pub fn cmd<I, S>(mut self, cmd: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.cmd = cmd.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Adds an environment variable.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.insert(key.into(), value.into());
+        self
+    }
+    /// Sets a static address.
+    pub fn ip(mut self, ip: impl Into<String>) -> Self {
+        self.ip = Some(ip.into());
+        self
+    }
+    /// Adds a Docker label.
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.labels.insert(key.into(), value.into());
+        self
+    }
+    /// Adds a dependency.
+    pub fn depends_on(mut self, name: impl Into<String>) -> Self {
+        self.depends_on.push(name.into());
+        self
+    }
+    /// Sets the healthcheck.
+    pub fn healthcheck(mut self, hc: ContainerHealthcheck) -> Self {
+        self.healthcheck = Some(hc);
+        self
+    }
+    /// Sets the CPU limit.
+    pub fn cpus(mut self, cpus: f64) -> Self {
+        self.cpus = Some(cpus);
+        self
+    }
+    /// Sets the memory limit in MiB.
+    pub fn memory_mb(mut self, mb: u64) -> Self {
+        self.memory_mb = Some(mb);
+        self
+    }
+    /// Sets the restart policy.
+    pub fn restart(mut self, policy: RestartPolicy) -> Self {
+        self.restart = policy;
+        self
+    }
+}
+
+/// A container healthcheck (exec form).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerHealthcheck {
+    /// The command, exec form (`["wget", "-q", "-O-", "http://localhost/"]`).
+    pub test: Vec<String>,
+    /// Time between checks (default 30s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<SpecDuration>,
+    /// Time one check may take (default 30s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<SpecDuration>,
+    /// Failures before unhealthy (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    /// Grace period after start (default 0s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_period: Option<SpecDuration>,
+}
+
+impl ContainerHealthcheck {
+    /// A healthcheck running `test`.
+    pub fn new<I, S>(test: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        ContainerHealthcheck {
+            test: test.into_iter().map(Into::into).collect(),
+            interval: None,
+            timeout: None,
+            retries: None,
+            start_period: None,
+        }
+    }
+    /// Sets the interval.
+    pub fn interval(mut self, d: std::time::Duration) -> Self {
+        self.interval = Some(d.into());
+        self
+    }
+    /// Sets the timeout.
+    pub fn timeout(mut self, d: std::time::Duration) -> Self {
+        self.timeout = Some(d.into());
+        self
+    }
+    /// Sets the retries.
+    pub fn retries(mut self, n: u32) -> Self {
+        self.retries = Some(n);
+        self
+    }
+    /// Sets the start period.
+    pub fn start_period(mut self, d: std::time::Duration) -> Self {
+        self.start_period = Some(d.into());
+        self
+    }
+}
+
+/// A VM booted from a qcow2 base image with cloud-init.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vm {
+    /// Name inside the lab (a DNS label).
+    pub name: String,
+    /// The base qcow2 image; a relative path is relative to the spec file's folder.
+    pub image: PathBuf,
+    /// Memory in MiB (default 1024).
+    #[serde(default = "default_memory")]
+    pub memory_mb: u64,
+    /// Virtual CPUs (default 1).
+    #[serde(default = "default_vcpus")]
+    pub vcpus: u32,
+    /// Packages cloud-init installs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<String>,
+    /// The login user cloud-init creates (default `hub`).
+    #[serde(default = "default_user")]
+    pub user: String,
+    /// Static address (reserved for the VM's MAC in netd); allocated when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// Extra cloud-config merged into the generated user-data (a mapping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_init: Option<serde_json::Value>,
+    /// Commands run once at first boot.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runcmd: Vec<String>,
+    /// `auto` (default), `kvm` or `qemu`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub virt_type: VirtType,
+    /// Workloads started (and ready) before this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+}
+
+impl Vm {
+    /// A VM `name` booted from the qcow2 image at `image`.
+    pub fn new(name: impl Into<String>, image: impl Into<PathBuf>) -> Self {
+        Vm {
+            name: name.into(),
+            image: image.into(),
+            memory_mb: DEFAULT_VM_MEMORY_MB,
+            vcpus: DEFAULT_VM_VCPUS,
+            packages: Vec::new(),
+            user: DEFAULT_VM_USER.to_string(),
+            ip: None,
+            cloud_init: None,
+            runcmd: Vec::new(),
+            virt_type: VirtType::Auto,
+            depends_on: Vec::new(),
+        }
+    }
+    /// Sets the memory in MiB.
+    pub fn memory_mb(mut self, mb: u64) -> Self {
+        self.memory_mb = mb;
+        self
+    }
+    /// Sets the vCPUs.
+    pub fn vcpus(mut self, n: u32) -> Self {
+        self.vcpus = n;
+        self
+    }
+    /// Sets the packages to install.
+    pub fn packages<I, S>(mut self, pkgs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.packages = pkgs.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets the login user.
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = user.into();
+        self
+    }
+    /// Sets a static address.
+    pub fn ip(mut self, ip: impl Into<String>) -> Self {
+        self.ip = Some(ip.into());
+        self
+    }
+    /// Sets extra cloud-config (a JSON object).
+    pub fn cloud_init(mut self, cfg: serde_json::Value) -> Self {
+        self.cloud_init = Some(cfg);
+        self
+    }
+    /// Sets the first-boot commands.
+    pub fn runcmd<I, S>(mut self, cmds: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.runcmd = cmds.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets the virtualisation type.
+    pub fn virt_type(mut self, t: VirtType) -> Self {
+        self.virt_type = t;
+        self
+    }
+    /// Adds a dependency.
+    pub fn depends_on(mut self, name: impl Into<String>) -> Self {
+        self.depends_on.push(name.into());
+        self
+    }
+}
+
+/// The WireGuard gateway and its peers.
+///
+/// Peers are listed under `peers`, or (the seed's form) one peer as `peer_name` + `address`;
+/// both may be used together, the `peer_name` one first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vpn {
+    /// Whether the gateway is brought up (default true).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The VPN subnet (default `10.10.0.0/24`); the gateway is its `.1`.
+    #[serde(default = "default_vpn_subnet")]
+    pub subnet: String,
+    /// The endpoint clients connect to (`host` or `host:port`); defaults to the host's address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The UDP port (default 51820).
+    #[serde(default = "default_listen_port")]
+    pub listen_port: u16,
+    /// The peers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<VpnPeer>,
+    /// The seed's single-peer form: the peer's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_name: Option<String>,
+    /// The seed's single-peer form: the peer's address (`10.10.0.2/24` or `10.10.0.2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+impl Vpn {
+    /// A gateway on `subnet` (CIDR) with no peers yet.
+    pub fn new(subnet: impl Into<String>) -> Self {
+        Vpn {
+            enabled: true,
+            subnet: subnet.into(),
+            endpoint: None,
+            listen_port: DEFAULT_LISTEN_PORT,
+            peers: Vec::new(),
+            peer_name: None,
+            address: None,
+        }
+    }
+    /// Adds a peer whose address is allocated.
+    pub fn peer(mut self, name: impl Into<String>) -> Self {
+        self.peers.push(VpnPeer { name: name.into(), address: None });
+        self
+    }
+    /// Adds a peer with a fixed address.
+    pub fn peer_with_address(mut self, name: impl Into<String>, addr: impl Into<String>) -> Self {
+        self.peers.push(VpnPeer { name: name.into(), address: Some(addr.into()) });
+        self
+    }
+    /// Sets the endpoint clients connect to.
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+    /// Sets the UDP port.
+    pub fn listen_port(mut self, port: u16) -> Self {
+        self.listen_port = port;
+        self
+    }
+    /// Enables or disables the gateway.
+    pub fn enabled(mut self, on: bool) -> Self {
+        self.enabled = on;
+        self
+    }
+}
+
+/// One VPN client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VpnPeer {
+    /// The peer's name (a DNS label).
+    pub name: String,
+    /// Its address in the VPN subnet; allocated from `.2` up when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}

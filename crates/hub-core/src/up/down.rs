@@ -1,0 +1,132 @@
+//! `down`: find everything by the lab's marks (not the state file) and remove it in
+//! dependency order: VPN, workloads, netd, network, then the lab directory.
+
+use std::fmt;
+use std::path::Path;
+
+use tracing::Instrument;
+
+use super::lock::LabLock;
+use super::plan::{NETD_ROLE, list_actual};
+use super::UpOptions;
+use crate::error::{HubError, StepError};
+use crate::progress::{Progress, emit};
+use crate::runtimes::Runtimes;
+
+/// What a `down` removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DownReport {
+    /// Each thing removed, in order (`vpn gateway`, `container "web"`, `netd`, `network`,
+    /// `lab directory`).
+    pub removed: Vec<String>,
+}
+
+impl fmt::Display for DownReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.removed.is_empty() {
+            f.write_str("nothing to remove")
+        } else {
+            write!(f, "removed {}", self.removed.join(", "))
+        }
+    }
+}
+
+/// Removes the lab `lab`. Idempotent: a second call removes nothing and succeeds.
+pub async fn down(lab: &str, runtimes: &Runtimes, opts: &UpOptions) -> Result<DownReport, HubError> {
+    let span = tracing::info_span!("down", lab = %lab);
+    async {
+        let _lock = LabLock::acquire(&opts.state_root, lab, opts.wait_for_lock).await?;
+        down_unlocked(lab, runtimes, &opts.lab_dir, opts).await
+    }
+    .instrument(span)
+    .await
+}
+
+async fn down_unlocked(
+    lab: &str,
+    runtimes: &Runtimes,
+    lab_dir: &Path,
+    opts: &UpOptions,
+) -> Result<DownReport, HubError> {
+    let mut report = DownReport::default();
+    let mut errors = Vec::new();
+    let removed = |what: String, report: &mut DownReport| {
+        emit(&opts.progress, Progress::Removed { what: what.clone() });
+        report.removed.push(what);
+    };
+
+    if let Some(vpn) = &runtimes.vpn {
+        match vpn.down(lab).await {
+            Ok(true) => removed("vpn gateway".into(), &mut report),
+            Ok(false) => {}
+            Err(e) => errors.push(StepError::new("vpn gateway", e)),
+        }
+    }
+
+    let actual = match list_actual(runtimes, lab).await {
+        Ok(a) => a,
+        Err(e) => {
+            errors.push(StepError::new("listing the lab's workloads", e));
+            Vec::new()
+        }
+    };
+    let (netd_containers, workloads): (Vec<_>, Vec<_>) =
+        actual.into_iter().partition(|s| s.role.as_deref() == Some(NETD_ROLE));
+    let removals = workloads.iter().map(|s| async move {
+        let what = format!("{} {:?}", s.handle.kind, s.handle.name);
+        let rt = runtimes.for_kind(lab, s.handle.kind).map_err(|e| StepError::new(&what, e))?;
+        rt.remove(&s.handle).await.map(|()| what.clone()).map_err(|e| StepError::new(what, e))
+    });
+    for r in futures::future::join_all(removals).await {
+        match r {
+            Ok(what) => removed(what, &mut report),
+            Err(e) => errors.push(e),
+        }
+    }
+
+    let mut netd_gone = false;
+    if let Some(netd) = &runtimes.netd {
+        match netd.remove(lab).await {
+            Ok(true) => {
+                netd_gone = true;
+                removed("netd".into(), &mut report);
+            }
+            Ok(false) => netd_gone = true,
+            Err(e) => errors.push(StepError::new("netd", e)),
+        }
+    }
+    if !netd_gone || runtimes.netd.is_none() {
+        // Without the netd service, its container is still a container with the lab's marks.
+        for s in &netd_containers {
+            if let Ok(rt) = runtimes.for_kind(lab, s.handle.kind) {
+                match rt.remove(&s.handle).await {
+                    Ok(()) => removed("netd".into(), &mut report),
+                    Err(e) => errors.push(StepError::new("netd", e)),
+                }
+            }
+        }
+    }
+
+    if let Some(net) = &runtimes.network {
+        match net.remove_network(lab).await {
+            Ok(true) => removed("network".into(), &mut report),
+            Ok(false) => {}
+            Err(e) => errors.push(StepError::new("network", e)),
+        }
+    }
+
+    if errors.is_empty() {
+        // Keys, client configs, overlays, seeds, known_hosts: nothing secret stays behind.
+        match std::fs::remove_dir_all(lab_dir) {
+            Ok(()) => removed("lab directory".into(), &mut report),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => errors.push(StepError::new(format!("lab directory {}", lab_dir.display()), e)),
+        }
+    }
+    if errors.is_empty() {
+        tracing::info!(%report, "down done");
+        Ok(report)
+    } else {
+        Err(HubError::Down { lab: lab.to_string(), errors })
+    }
+}

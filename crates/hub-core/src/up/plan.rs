@@ -1,0 +1,103 @@
+//! The plan of an `up`: what runs compared with what the spec wants, by spec hash.
+
+use std::collections::BTreeMap;
+
+use hub_runtime::{WorkloadState, WorkloadStatus};
+
+use crate::desired::DesiredLab;
+use crate::error::HubError;
+use crate::runtimes::Runtimes;
+
+/// The role label of netd's container; it is not a workload of the spec.
+pub const NETD_ROLE: &str = "netd";
+
+/// Why a workload is recreated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecreateReason {
+    /// Its spec changed.
+    SpecChanged,
+    /// It exists but is not running.
+    NotRunning(WorkloadState),
+    /// It exists as another kind (a container became a VM).
+    KindChanged,
+}
+
+/// What an `up` will do to the workloads.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Names of workloads to create.
+    pub create: Vec<String>,
+    /// Workloads to remove and create again, with why.
+    pub recreate: Vec<(WorkloadStatus, RecreateReason)>,
+    /// Workloads that left the spec.
+    pub remove: Vec<WorkloadStatus>,
+    /// Workloads already as specified.
+    pub unchanged: Vec<WorkloadStatus>,
+}
+
+impl Plan {
+    /// True when the plan changes no workload.
+    pub fn is_noop(&self) -> bool {
+        self.create.is_empty() && self.recreate.is_empty() && self.remove.is_empty()
+    }
+
+    /// Names of the workloads this plan (re)creates.
+    pub fn to_start(&self) -> Vec<String> {
+        let mut v = self.create.clone();
+        v.extend(self.recreate.iter().map(|(s, _)| s.handle.name.clone()));
+        v
+    }
+}
+
+/// Compares the spec with what runs.
+pub fn diff(desired: &DesiredLab, actual: &[WorkloadStatus]) -> Plan {
+    let mut by_name: BTreeMap<&str, &WorkloadStatus> = BTreeMap::new();
+    for s in actual.iter().filter(|s| s.role.as_deref() != Some(NETD_ROLE)) {
+        by_name.insert(&s.handle.name, s);
+    }
+    let mut plan = Plan::default();
+    for w in &desired.workloads {
+        match by_name.remove(w.name()) {
+            None => plan.create.push(w.name().to_string()),
+            Some(s) => {
+                let reason = if s.handle.kind != w.spec.kind() {
+                    Some(RecreateReason::KindChanged)
+                } else if s.spec_hash.as_deref() != Some(w.spec.spec_hash()) {
+                    Some(RecreateReason::SpecChanged)
+                } else if !matches!(s.state, WorkloadState::Running | WorkloadState::Starting) {
+                    Some(RecreateReason::NotRunning(s.state))
+                } else {
+                    None
+                };
+                match reason {
+                    Some(r) => plan.recreate.push((s.clone(), r)),
+                    None => plan.unchanged.push(s.clone()),
+                }
+            }
+        }
+    }
+    plan.remove = by_name.into_values().cloned().collect();
+    plan
+}
+
+/// Every workload of the lab in every runtime (netd's container included), each from the
+/// runtime responsible for its kind.
+pub async fn list_actual(runtimes: &Runtimes, lab: &str) -> Result<Vec<WorkloadStatus>, HubError> {
+    let mut out: Vec<WorkloadStatus> = Vec::new();
+    for (rt, kinds) in runtimes.distinct() {
+        let listed = rt.list(lab).await.map_err(|source| HubError::Runtime {
+            lab: lab.to_string(),
+            context: format!("listing the lab's workloads in {}", rt.backend()),
+            source,
+        })?;
+        for s in listed {
+            let netd = s.role.as_deref() == Some(NETD_ROLE);
+            if (netd || kinds.contains(&s.handle.kind))
+                && !out.iter().any(|o| o.handle.name == s.handle.name && o.handle.kind == s.handle.kind)
+            {
+                out.push(s);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,316 @@
+//! `up`: validate, lock, plan, admit, network, netd, workloads (parallel, bounded, in
+//! dependency order), VPN, state.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use hub_runtime::{LabContext, Runtime, WorkloadHandle, WorkloadSpec, WorkloadStatus};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use super::deps::{self, DepBoard, DepState};
+use super::lock::LabLock;
+use super::plan::{Plan, diff, list_actual};
+use super::rollback::{Journal, rollback};
+use super::state::{LabState, STATE_VERSION, WorkloadRecord};
+use super::workload::{self, Shared};
+use super::{UpOptions, UpReport};
+use crate::desired::DesiredLab;
+use crate::error::{HubError, StepError};
+use crate::progress::{Progress, emit};
+use crate::runtimes::Runtimes;
+use crate::scheduler::{LabDemand, admit};
+use crate::services::{NetdOutcome, VpnInfo};
+
+type Created = Vec<(Arc<dyn Runtime>, WorkloadHandle)>;
+
+/// Brings the lab to what `desired` says and returns its state and what changed.
+///
+/// On failure every error of every branch is returned together, after the rollback of what
+/// this call created (unless `opts.rollback_on_failure` is off). When `opts.cancel` fires the
+/// work in flight stops, is rolled back, and the error is [`HubError::Interrupted`].
+pub async fn up(
+    desired: &DesiredLab,
+    runtimes: &Runtimes,
+    opts: &UpOptions,
+) -> Result<(LabState, UpReport), HubError> {
+    let span = tracing::info_span!("up", lab = %desired.name);
+    up_locked(desired, runtimes, opts).instrument(span).await
+}
+
+async fn up_locked(
+    desired: &DesiredLab,
+    runtimes: &Runtimes,
+    opts: &UpOptions,
+) -> Result<(LabState, UpReport), HubError> {
+    let lab = desired.name.as_str();
+    deps::check(desired)?;
+    for w in &desired.workloads {
+        runtimes.for_kind(lab, w.spec.kind())?;
+    }
+    runtimes.network(lab)?;
+    if desired.vpn.is_some() && runtimes.vpn.is_none() {
+        return Err(HubError::Invalid {
+            what: format!("lab {lab:?}"),
+            reason: "the spec enables WireGuard but the hub has no VPN gateway; enable hub-core's \
+                     feature `wireguard` or inject one with the builder"
+                .into(),
+        });
+    }
+    let _lock = tokio::select! {
+        l = LabLock::acquire(&opts.state_root, lab, opts.wait_for_lock) => l?,
+        () = opts.cancel.cancelled() => return Err(HubError::Interrupted { lab: lab.into(), errors: vec![] }),
+    };
+    let actual = list_actual(runtimes, lab).await?;
+    let plan = diff(desired, &actual);
+    tracing::info!(
+        create = plan.create.len(),
+        recreate = plan.recreate.len(),
+        remove = plan.remove.len(),
+        unchanged = plan.unchanged.len(),
+        "planned"
+    );
+    emit(
+        &opts.progress,
+        Progress::Planned {
+            create: plan.create.len(),
+            recreate: plan.recreate.len(),
+            remove: plan.remove.len(),
+            unchanged: plan.unchanged.len(),
+        },
+    );
+    let to_start = plan.to_start();
+    if !to_start.is_empty() {
+        admit(lab, &demand(desired, &to_start), opts.scheduler.as_ref(), opts.metrics.as_ref())?;
+    }
+    let mut journal = Journal { to_start, ..Journal::default() };
+    let mut created: Created = Vec::new();
+    match converge(desired, runtimes, opts, &plan, &mut journal, &mut created).await {
+        Ok(done) => Ok(done),
+        Err(mut errors) => {
+            let interrupted = opts.cancel.is_cancelled();
+            if interrupted {
+                // Branches that stopped because of the interruption are not failures.
+                errors.clear();
+            }
+            let rolled_back = opts.rollback_on_failure;
+            if rolled_back {
+                errors.extend(
+                    rollback(lab, runtimes, &opts.lab_dir, &journal, created, &opts.progress).await,
+                );
+            }
+            if interrupted {
+                Err(HubError::Interrupted { lab: lab.into(), errors })
+            } else {
+                Err(HubError::Up { lab: lab.into(), errors, rolled_back })
+            }
+        }
+    }
+}
+
+/// What the workloads about to start ask of the host.
+fn demand(desired: &DesiredLab, names: &[String]) -> LabDemand {
+    let mut d = LabDemand::default();
+    for w in desired.workloads.iter().filter(|w| names.iter().any(|n| n == w.name())) {
+        match &w.spec {
+            WorkloadSpec::Vm(vm) => {
+                d.vm_memory_mb += vm.memory_mb;
+                d.vm_cpus += f64::from(vm.vcpus);
+            }
+            WorkloadSpec::Container(c) => {
+                d.container_memory_mb += c.resources.memory_mb.unwrap_or(0);
+                d.container_cpus += c.resources.cpus.unwrap_or(0.0);
+            }
+        }
+    }
+    d
+}
+
+fn make_lab_dir(dir: &Path) -> std::io::Result<bool> {
+    if dir.is_dir() {
+        return Ok(false);
+    }
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)?;
+    Ok(true)
+}
+
+async fn converge(
+    desired: &DesiredLab,
+    runtimes: &Runtimes,
+    opts: &UpOptions,
+    plan: &Plan,
+    journal: &mut Journal,
+    created: &mut Created,
+) -> Result<(LabState, UpReport), Vec<StepError>> {
+    let lab = desired.name.as_str();
+    let one = |subject: &str, e: HubError| vec![StepError::new(subject, e)];
+    let mut report = UpReport::default();
+
+    journal.lab_dir_created = make_lab_dir(&opts.lab_dir)
+        .map_err(|e| vec![StepError::new(format!("lab directory {}", opts.lab_dir.display()), e)])?;
+
+    // The network.
+    let net = runtimes.network(lab).map_err(|e| one("network", e))?;
+    let t = Instant::now();
+    let existed = net.find_network(lab).await.map_err(|e| vec![StepError::new("network", e)])?;
+    let info = net.ensure_network(&desired.network).await.map_err(|e| vec![StepError::new("network", e)])?;
+    journal.network_created = existed.is_none() && info.owned;
+    report.network_created = journal.network_created;
+    emit(
+        &opts.progress,
+        Progress::NetworkReady { name: info.name.clone(), subnet: info.subnet, took: t.elapsed() },
+    );
+    let netd_plan = if runtimes.netd.is_some() { desired.netd_plan() } else { None };
+    if desired.netd && netd_plan.is_none() {
+        tracing::warn!("the hub has no netd service; the lab runs without its own DHCP and DNS");
+    }
+    let ctx = LabContext {
+        name: lab.to_string(),
+        dir: opts.lab_dir.clone(),
+        network: info.clone(),
+        dns: netd_plan.iter().map(|p| p.ip).collect(),
+        domain: desired.domain.clone(),
+    };
+    if opts.cancel.is_cancelled() {
+        return Err(vec![]);
+    }
+
+    // Workloads that left the spec.
+    let removals = plan.remove.iter().map(|s| async move {
+        let rt = runtimes.for_kind(lab, s.handle.kind).map_err(|e| StepError::new(&s.handle.name, e))?;
+        rt.remove(&s.handle)
+            .await
+            .map(|()| s.handle.name.clone())
+            .map_err(|e| StepError::new(format!("{} {:?}", s.handle.kind, s.handle.name), e))
+    });
+    let mut errors = Vec::new();
+    for r in futures::future::join_all(removals).await {
+        match r {
+            Ok(name) => {
+                emit(&opts.progress, Progress::Removed { what: name.clone() });
+                report.removed.push(name);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
+    // netd.
+    if let (Some(netd), Some(np)) = (&runtimes.netd, &netd_plan) {
+        let t = Instant::now();
+        let outcome = netd.ensure(&ctx, np).await.map_err(|e| vec![StepError::new("netd", e)])?;
+        journal.netd_created = outcome == NetdOutcome::Created;
+        report.netd = Some(outcome);
+        emit(
+            &opts.progress,
+            Progress::NetdReady { ip: np.ip, dhcp: np.dhcp_range, domain: np.domain.clone(), took: t.elapsed() },
+        );
+    }
+    if opts.cancel.is_cancelled() {
+        return Err(vec![]);
+    }
+
+    // Workloads, in parallel, bounded, in dependency order.
+    let shared = Arc::new(Shared {
+        ctx: ctx.clone(),
+        board: DepBoard::new(desired.workloads.iter().map(|w| w.name())),
+        slots: Semaphore::new(opts.parallelism.max(1)),
+        cancel: opts.cancel.clone(),
+        progress: opts.progress.clone(),
+        created: Mutex::new(Vec::new()),
+    });
+    let mut statuses: BTreeMap<String, WorkloadStatus> = BTreeMap::new();
+    for s in &plan.unchanged {
+        shared.board.set(&s.handle.name, DepState::Ready);
+        emit(&opts.progress, Progress::WorkloadUnchanged { name: s.handle.name.clone() });
+        statuses.insert(s.handle.name.clone(), s.clone());
+    }
+    let old: BTreeMap<&str, &WorkloadStatus> =
+        plan.recreate.iter().map(|(s, _)| (s.handle.name.as_str(), s)).collect();
+    let mut set = JoinSet::new();
+    for w in desired.workloads.iter().filter(|w| journal.to_start.iter().any(|n| n == w.name())) {
+        let rt = runtimes.for_kind(lab, w.spec.kind()).map_err(|e| one(w.name(), e))?.clone();
+        let prev = old.get(w.name()).map(|s| (*s).clone());
+        set.spawn(workload::run(shared.clone(), rt, w.clone(), prev));
+    }
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(Ok(status)) => {
+                statuses.insert(status.handle.name.clone(), status);
+            }
+            Ok(Err(e)) => errors.push(e),
+            Err(e) => errors.push(StepError::new("a workload task", e)),
+        }
+    }
+    created.extend(shared.created.lock().unwrap_or_else(|e| e.into_inner()).drain(..));
+    if !errors.is_empty() || opts.cancel.is_cancelled() {
+        return Err(errors);
+    }
+    for (s, _) in &plan.recreate {
+        report.recreated.push(s.handle.name.clone());
+    }
+    report.created = plan.create.clone();
+    report.unchanged = plan.unchanged.iter().map(|s| s.handle.name.clone()).collect();
+
+    // The VPN gateway.
+    let mut vpn_info = None;
+    if let (Some(vpn), Some(vp)) = (&runtimes.vpn, &desired.vpn) {
+        let info = vpn.up(&ctx, vp).await.map_err(|e| vec![StepError::new("vpn gateway", e)])?;
+        journal.vpn_created = info.created;
+        report.vpn_created = info.created;
+        for p in &info.peers {
+            emit(&opts.progress, Progress::VpnPeer { name: p.name.clone(), config: p.config.clone() });
+        }
+        // The state records what runs, not what this call did.
+        vpn_info = Some(VpnInfo { created: false, ..info });
+    }
+    if opts.cancel.is_cancelled() {
+        return Err(vec![]);
+    }
+
+    // The state file.
+    let workloads = desired
+        .workloads
+        .iter()
+        .map(|w| {
+            let s = statuses.get(w.name());
+            WorkloadRecord {
+                name: w.name().to_string(),
+                kind: w.spec.kind(),
+                id: s.map(|s| s.handle.id.clone()).unwrap_or_default(),
+                ip: s.and_then(|s| s.ip).or(w.spec.ip()),
+                mac: s.and_then(|s| s.mac.clone()).or_else(|| match &w.spec {
+                    WorkloadSpec::Container(c) => c.mac.clone(),
+                    WorkloadSpec::Vm(v) => Some(v.mac.clone()),
+                }),
+                spec_hash: w.spec.spec_hash().to_string(),
+                state: s.map(|s| s.state).unwrap_or(hub_runtime::WorkloadState::Unknown),
+            }
+        })
+        .collect();
+    let state = LabState {
+        version: STATE_VERSION,
+        lab: lab.to_string(),
+        network: info,
+        domain: desired.domain.clone(),
+        netd: netd_plan.map(|p| p.ip),
+        workloads,
+        vpn: vpn_info,
+    };
+    let unchanged_state = report.is_unchanged()
+        && LabState::load(lab, &opts.lab_dir).ok().flatten().as_ref() == Some(&state);
+    if !unchanged_state {
+        state.save(&opts.lab_dir).map_err(|e| one("state file", e))?;
+    }
+    tracing::info!(%report, "up done");
+    Ok((state, report))
+}

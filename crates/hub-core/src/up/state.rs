@@ -1,0 +1,109 @@
+//! The lab's state file: `<lab dir>/state.json`, written atomically (temp file, fsync,
+//! rename), with no secrets in it.
+
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use hub_runtime::{NetworkInfo, WorkloadKind, WorkloadState};
+use serde::{Deserialize, Serialize};
+
+use crate::error::HubError;
+use crate::services::VpnInfo;
+
+/// The state file's format version.
+pub const STATE_VERSION: u32 = 1;
+
+/// One workload as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkloadRecord {
+    /// Its name in the lab.
+    pub name: String,
+    /// Its kind.
+    pub kind: WorkloadKind,
+    /// Backend id (container id, domain name).
+    pub id: String,
+    /// Its address.
+    pub ip: Option<Ipv4Addr>,
+    /// Its MAC.
+    pub mac: Option<String>,
+    /// The spec hash it runs.
+    pub spec_hash: String,
+    /// Its state when recorded.
+    pub state: WorkloadState,
+}
+
+/// What the hub knows of a lab after `up`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabState {
+    /// Format version.
+    pub version: u32,
+    /// The lab.
+    pub lab: String,
+    /// The lab network.
+    pub network: NetworkInfo,
+    /// The DNS domain.
+    pub domain: String,
+    /// netd's address, when the lab runs netd.
+    pub netd: Option<Ipv4Addr>,
+    /// The workloads, in spec order.
+    pub workloads: Vec<WorkloadRecord>,
+    /// The VPN gateway.
+    pub vpn: Option<VpnInfo>,
+}
+
+impl LabState {
+    /// The state file of a lab directory.
+    pub fn path(lab_dir: &Path) -> PathBuf {
+        lab_dir.join("state.json")
+    }
+
+    /// Reads the state file, `None` when there is none.
+    pub fn load(lab: &str, lab_dir: &Path) -> Result<Option<LabState>, HubError> {
+        let path = Self::path(lab_dir);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|source| HubError::State { lab: lab.to_string(), path, source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(HubError::Io {
+                lab: lab.to_string(),
+                context: "reading the state file".into(),
+                path,
+                source,
+            }),
+        }
+    }
+
+    /// Writes the state file atomically: a reader sees the old file or the new one, never a
+    /// part of it.
+    pub fn save(&self, lab_dir: &Path) -> Result<(), HubError> {
+        let path = Self::path(lab_dir);
+        let tmp = lab_dir.join(format!(".state.json.{}.tmp", std::process::id()));
+        let io = |context: &str, source| HubError::Io {
+            lab: self.lab.clone(),
+            context: context.to_string(),
+            path: path.clone(),
+            source,
+        };
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| io("encoding", e.into()))?;
+        std::fs::create_dir_all(lab_dir).map_err(|e| io("creating the directory of", e))?;
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            // Make the rename itself durable.
+            std::fs::File::open(lab_dir)?.sync_all()
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            io("writing the state file", e)
+        })
+    }
+
+    /// The workload record by name.
+    pub fn workload(&self, name: &str) -> Option<&WorkloadRecord> {
+        self.workloads.iter().find(|w| w.name == name)
+    }
+}

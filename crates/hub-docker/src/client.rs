@@ -1,0 +1,108 @@
+//! The Docker backend's handle: the bollard client, the negotiated API version, and the pull
+//! settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::{API_DEFAULT_VERSION, BollardRequest, Docker};
+use hub_runtime::{RuntimeError, RuntimeResult};
+
+use crate::compat;
+use crate::error::{self, BACKEND};
+use crate::image::PullProgress;
+
+/// A callback receiving image pull progress, for the CLI to render.
+pub type PullProgressFn = Arc<dyn Fn(PullProgress) + Send + Sync>;
+
+/// How long a pull may go without any progress message before it is abandoned.
+pub const DEFAULT_PULL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Seconds bollard waits for an answer to one request.
+const REQUEST_TIMEOUT_SECS: u64 = 120;
+
+/// Containers and the lab network on a Docker Engine; implements
+/// [`hub_runtime::Runtime`] (containers only) and [`hub_runtime::NetworkRuntime`].
+///
+/// Cloning is cheap and shares the connection settings.
+#[derive(Clone)]
+pub struct DockerRuntime {
+    pub(crate) docker: Docker,
+    pub(crate) pull_progress: Option<PullProgressFn>,
+    pub(crate) pull_idle_timeout: Duration,
+}
+
+impl std::fmt::Debug for DockerRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = self.docker.client_version();
+        f.debug_struct("DockerRuntime")
+            .field("api", &format_args!("{}.{}", v.major_version, v.minor_version))
+            .field("pull_progress", &self.pull_progress.is_some())
+            .field("pull_idle_timeout", &self.pull_idle_timeout)
+            .finish()
+    }
+}
+
+fn with_compat(docker: Docker) -> Docker {
+    docker.with_request_modifier(|req: BollardRequest| compat::legacy_mac_address(req))
+}
+
+impl DockerRuntime {
+    /// Connects to the local engine (`DOCKER_HOST` or `/var/run/docker.sock`) and negotiates
+    /// the API version (Debian 12's engine speaks 1.41).
+    pub async fn connect() -> RuntimeResult<Self> {
+        let docker = Docker::connect_with_local_defaults()
+            .map_err(|e| error::backend("-", "connecting to the Docker Engine", e))?;
+        Self::negotiate(docker).await
+    }
+
+    /// Connects to the engine at the Unix socket `path` and negotiates the API version.
+    pub async fn connect_with_socket(path: &str) -> RuntimeResult<Self> {
+        let docker = Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
+            .map_err(|e| error::backend("-", format!("connecting to the Docker Engine at {path}"), e))?;
+        Self::negotiate(docker).await
+    }
+
+    async fn negotiate(docker: Docker) -> RuntimeResult<Self> {
+        let docker = with_compat(docker)
+            .negotiate_version()
+            .await
+            .map_err(|e| match error::transport_error(e, "connecting to the Docker Engine") {
+                Ok(mapped) => mapped,
+                Err(e) => RuntimeError::DaemonUnavailable {
+                    backend: BACKEND,
+                    hint: "the Docker Engine did not tell its API version; check dockerd".into(),
+                    source: Some(Box::new(e)),
+                },
+            })?;
+        Ok(Self::from_client(docker))
+    }
+
+    /// Wraps a client that is already connected (and negotiated, if it should be).
+    pub fn from_client(docker: Docker) -> Self {
+        DockerRuntime { docker, pull_progress: None, pull_idle_timeout: DEFAULT_PULL_IDLE_TIMEOUT }
+    }
+
+    /// Reports image pull progress to `f`.
+    pub fn with_pull_progress(mut self, f: PullProgressFn) -> Self {
+        self.pull_progress = Some(f);
+        self
+    }
+
+    /// Abandons a pull that makes no progress for `idle` (default 30 s), so an unreachable
+    /// registry fails the workload instead of hanging it.
+    pub fn with_pull_idle_timeout(mut self, idle: Duration) -> Self {
+        self.pull_idle_timeout = idle;
+        self
+    }
+
+    /// The bollard client, for what this crate does not wrap.
+    pub fn client(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// The negotiated API version as `(major, minor)`.
+    pub fn api_version(&self) -> (usize, usize) {
+        let v = self.docker.client_version();
+        (v.major_version, v.minor_version)
+    }
+}

@@ -1,0 +1,357 @@
+//! Pure functions from the hub's specs to Docker's request bodies and back from Docker's
+//! answers to the hub's status. No I/O here, so all of it is unit-tested.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummary,
+    ContainerSummaryStateEnum, EndpointIpamConfig, EndpointSettings, HealthConfig,
+    HealthStatusEnum, HostConfig, Ipam, IpamConfig, NetworkCreateRequest, NetworkingConfig,
+    RestartPolicy as DockerRestart, RestartPolicyNameEnum,
+};
+use hub_runtime::{
+    ContainerSpec, Healthcheck, LabContext, NetworkSpec, RestartPolicy, WorkloadHandle,
+    WorkloadKind, WorkloadState, WorkloadStatus, labels,
+};
+use sha2::{Digest, Sha256};
+
+/// The Docker option naming a bridge network's Linux interface.
+pub const BRIDGE_NAME_OPTION: &str = "com.docker.network.bridge.name";
+
+/// The Docker name of a lab's container: `LAB-NAME`.
+pub fn container_name(lab: &str, name: &str) -> String {
+    format!("{lab}-{name}")
+}
+
+/// The Linux bridge name of a lab network the hub creates: `hub-` and up to 5 characters of the
+/// lab's name, a dash and 5 hex digits of a hash of the full name; at most 15 characters (the
+/// kernel's limit), the same for the same lab every time.
+pub fn bridge_name(lab: &str) -> String {
+    let short: String = lab
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .take(5)
+        .collect();
+    let hash = Sha256::digest(lab.as_bytes());
+    let hex: String = hash.iter().take(3).map(|b| format!("{b:02x}")).collect();
+    format!("hub-{short}-{}", &hex[..5])
+}
+
+/// The labels of a lab's container: the user's, then the hub's marks (which win).
+pub fn container_labels(lab: &str, spec: &ContainerSpec) -> HashMap<String, String> {
+    let mut out: HashMap<String, String> =
+        spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    out.insert(labels::LAB.to_string(), lab.to_string());
+    out.insert(labels::WORKLOAD.to_string(), spec.name.clone());
+    out.insert(labels::SPEC_HASH.to_string(), spec.spec_hash.clone());
+    out.insert(labels::KIND.to_string(), spec.role.clone());
+    out
+}
+
+/// The labels of a lab network the hub creates.
+pub fn network_labels(spec: &NetworkSpec) -> HashMap<String, String> {
+    let mut out: HashMap<String, String> =
+        spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    out.insert(labels::LAB.to_string(), spec.lab.clone());
+    out.insert(labels::OWNED.to_string(), "true".to_string());
+    out
+}
+
+/// The request creating the lab network: a bridge with the lab's subnet and gateway, a
+/// deterministic interface name, and the lab's labels.
+pub fn network_request(spec: &NetworkSpec) -> NetworkCreateRequest {
+    NetworkCreateRequest {
+        name: spec.name.clone(),
+        driver: Some("bridge".to_string()),
+        ipam: Some(Ipam {
+            driver: Some("default".to_string()),
+            config: Some(vec![IpamConfig {
+                subnet: Some(spec.subnet.to_string()),
+                gateway: Some(spec.gateway.to_string()),
+                ..Default::default()
+            }]),
+            options: None,
+        }),
+        options: Some(HashMap::from([(BRIDGE_NAME_OPTION.to_string(), bridge_name(&spec.lab))])),
+        labels: Some(network_labels(spec)),
+        ..Default::default()
+    }
+}
+
+fn nanos(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+/// Docker's healthcheck: the hub's exec-form command becomes `["CMD", ...]`; a command that
+/// already starts with `CMD`, `CMD-SHELL` or `NONE` is passed as is.
+pub fn health_config(h: &Healthcheck) -> HealthConfig {
+    let test = match h.test.first().map(String::as_str) {
+        Some("CMD" | "CMD-SHELL" | "NONE") => h.test.clone(),
+        _ => std::iter::once("CMD".to_string()).chain(h.test.iter().cloned()).collect(),
+    };
+    HealthConfig {
+        test: Some(test),
+        interval: Some(nanos(h.interval)),
+        timeout: Some(nanos(h.timeout)),
+        retries: Some(i64::from(h.retries)),
+        start_period: Some(nanos(h.start_period)),
+        start_interval: None,
+    }
+}
+
+fn restart_policy(r: RestartPolicy) -> DockerRestart {
+    let name = match r {
+        RestartPolicy::No => RestartPolicyNameEnum::NO,
+        RestartPolicy::OnFailure => RestartPolicyNameEnum::ON_FAILURE,
+        RestartPolicy::UnlessStopped => RestartPolicyNameEnum::UNLESS_STOPPED,
+        RestartPolicy::Always => RestartPolicyNameEnum::ALWAYS,
+    };
+    DockerRestart { name: Some(name), maximum_retry_count: None }
+}
+
+/// The request creating a lab's container. It joins the lab network only (`NetworkMode` is the
+/// lab network, so it is not also on Docker's default bridge; below API 1.44 a container can
+/// join only one network at create time), at its static address and MAC when given; DNS points
+/// at the lab's resolvers (netd) with the lab's domain as search domain when the lab has them.
+pub fn container_body(lab: &LabContext, spec: &ContainerSpec) -> ContainerCreateBody {
+    let net = lab.network.name.clone();
+    let endpoint = EndpointSettings {
+        ipam_config: spec.ip.map(|ip| EndpointIpamConfig {
+            ipv4_address: Some(ip.to_string()),
+            ..Default::default()
+        }),
+        mac_address: spec.mac.clone(),
+        ..Default::default()
+    };
+    let has_dns = !lab.dns.is_empty();
+    let host_config = HostConfig {
+        network_mode: Some(net.clone()),
+        restart_policy: Some(restart_policy(spec.restart)),
+        nano_cpus: spec.resources.cpus.map(|c| (c * 1e9).round() as i64),
+        memory: spec
+            .resources
+            .memory_mb
+            .map(|mb| i64::try_from(mb.saturating_mul(1024 * 1024)).unwrap_or(i64::MAX)),
+        cap_add: (!spec.cap_add.is_empty()).then(|| spec.cap_add.clone()),
+        binds: (!spec.mounts.is_empty()).then(|| {
+            spec.mounts
+                .iter()
+                .map(|m| {
+                    let ro = if m.read_only { ":ro" } else { "" };
+                    format!("{}:{}{ro}", m.source.display(), m.target)
+                })
+                .collect()
+        }),
+        dns: has_dns.then(|| lab.dns.iter().map(Ipv4Addr::to_string).collect()),
+        dns_search: (has_dns && !lab.domain.is_empty()).then(|| vec![lab.domain.clone()]),
+        ..Default::default()
+    };
+    ContainerCreateBody {
+        hostname: Some(spec.name.clone()),
+        image: Some(spec.image.clone()),
+        cmd: (!spec.cmd.is_empty()).then(|| spec.cmd.clone()),
+        env: (!spec.env.is_empty())
+            .then(|| spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        labels: Some(container_labels(&lab.name, spec)),
+        healthcheck: spec.healthcheck.as_ref().map(health_config),
+        host_config: Some(host_config),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(net, endpoint)])),
+        }),
+        ..Default::default()
+    }
+}
+
+/// Maps Docker's container state and health to the hub's.
+pub fn state_of(status: Option<&str>, health: Option<&str>) -> WorkloadState {
+    match (status.unwrap_or(""), health.unwrap_or("")) {
+        ("running", "starting") => WorkloadState::Starting,
+        ("running", "unhealthy") => WorkloadState::Unhealthy,
+        ("running", _) => WorkloadState::Running,
+        ("restarting", _) => WorkloadState::Starting,
+        ("created", _) => WorkloadState::Created,
+        ("exited" | "dead", _) => WorkloadState::Stopped,
+        _ => WorkloadState::Unknown,
+    }
+}
+
+fn container_status_str(s: ContainerStateStatusEnum) -> &'static str {
+    match s {
+        ContainerStateStatusEnum::CREATED => "created",
+        ContainerStateStatusEnum::RUNNING => "running",
+        ContainerStateStatusEnum::PAUSED => "paused",
+        ContainerStateStatusEnum::RESTARTING => "restarting",
+        ContainerStateStatusEnum::REMOVING => "removing",
+        ContainerStateStatusEnum::EXITED => "exited",
+        ContainerStateStatusEnum::DEAD => "dead",
+        _ => "",
+    }
+}
+
+fn health_str(h: HealthStatusEnum) -> &'static str {
+    match h {
+        HealthStatusEnum::STARTING => "starting",
+        HealthStatusEnum::HEALTHY => "healthy",
+        HealthStatusEnum::UNHEALTHY => "unhealthy",
+        _ => "none",
+    }
+}
+
+/// The status and health of an inspected container as plain strings (`running`, `healthy`).
+pub fn inspect_state(i: &ContainerInspectResponse) -> (&'static str, &'static str) {
+    let st = i.state.as_ref();
+    let status = st.and_then(|s| s.status).map(container_status_str).unwrap_or("");
+    let health = st
+        .and_then(|s| s.health.as_ref())
+        .and_then(|h| h.status)
+        .map(health_str)
+        .unwrap_or("none");
+    (status, health)
+}
+
+/// The container's endpoint on its network: the lab network when it is among them, else the
+/// only one it has.
+fn endpoint<'a>(
+    networks: Option<&'a HashMap<String, EndpointSettings>>,
+    lab_network: Option<&str>,
+) -> Option<&'a EndpointSettings> {
+    let nets = networks?;
+    lab_network.and_then(|n| nets.get(n)).or_else(|| {
+        let mut it = nets.values().filter(|e| e.ip_address.as_deref().is_some_and(|a| !a.is_empty()));
+        it.next().or_else(|| nets.values().next())
+    })
+}
+
+fn parse_ip(e: &EndpointSettings) -> Option<Ipv4Addr> {
+    e.ip_address.as_deref().and_then(|a| a.parse().ok()).or_else(|| {
+        e.ipam_config.as_ref()?.ipv4_address.as_deref()?.parse().ok()
+    })
+}
+
+fn mac_of(e: &EndpointSettings) -> Option<String> {
+    e.mac_address.clone().filter(|m| !m.is_empty())
+}
+
+/// The address the container asked for on its network (what Docker refuses with "Address
+/// already in use").
+pub fn requested_ip(i: &ContainerInspectResponse) -> Option<Ipv4Addr> {
+    let nets = i.network_settings.as_ref()?.networks.as_ref()?;
+    nets.values()
+        .find_map(|e| e.ipam_config.as_ref()?.ipv4_address.as_deref()?.parse().ok())
+}
+
+/// The hub's status of an inspected container of lab `lab`.
+pub fn status_from_inspect(lab: &str, i: &ContainerInspectResponse) -> WorkloadStatus {
+    let labels = i.config.as_ref().and_then(|c| c.labels.as_ref());
+    let label = |k: &str| labels.and_then(|l| l.get(k)).cloned();
+    let name = label(labels::WORKLOAD).unwrap_or_else(|| {
+        let docker = i.name.as_deref().unwrap_or("").trim_start_matches('/');
+        docker.strip_prefix(&format!("{lab}-")).unwrap_or(docker).to_string()
+    });
+    let (status, health) = inspect_state(i);
+    let state = state_of(Some(status), Some(health));
+    let net_mode = i.host_config.as_ref().and_then(|h| h.network_mode.as_deref());
+    let ep = endpoint(i.network_settings.as_ref().and_then(|n| n.networks.as_ref()), net_mode);
+    let exit_code = match state {
+        WorkloadState::Stopped => i.state.as_ref().and_then(|s| s.exit_code),
+        _ => None,
+    };
+    WorkloadStatus {
+        handle: WorkloadHandle {
+            lab: lab.to_string(),
+            name,
+            kind: WorkloadKind::Container,
+            id: i.id.clone().unwrap_or_default(),
+        },
+        state,
+        ip: ep.and_then(parse_ip),
+        mac: ep.and_then(mac_of),
+        exit_code,
+        spec_hash: label(labels::SPEC_HASH),
+        role: label(labels::KIND),
+    }
+}
+
+/// The exit code in a `docker ps` status text (`Exited (3) 2 seconds ago`).
+fn exit_code_of_status(status: &str) -> Option<i64> {
+    let rest = status.strip_prefix("Exited (")?;
+    rest.split(')').next()?.parse().ok()
+}
+
+/// The hub's status of a listed container of lab `lab` (no inspect call per container).
+pub fn status_from_summary(lab: &str, s: &ContainerSummary) -> WorkloadStatus {
+    let labels = s.labels.as_ref();
+    let label = |k: &str| labels.and_then(|l| l.get(k)).cloned();
+    let docker_name = s
+        .names
+        .as_ref()
+        .and_then(|n| n.first())
+        .map(|n| n.trim_start_matches('/').to_string())
+        .unwrap_or_default();
+    let name = label(labels::WORKLOAD).unwrap_or_else(|| {
+        docker_name.strip_prefix(&format!("{lab}-")).unwrap_or(&docker_name).to_string()
+    });
+    let status_text = s.status.as_deref().unwrap_or("");
+    let status = match s.state {
+        Some(ContainerSummaryStateEnum::CREATED) => "created",
+        Some(ContainerSummaryStateEnum::RUNNING) => "running",
+        Some(ContainerSummaryStateEnum::PAUSED) => "paused",
+        Some(ContainerSummaryStateEnum::RESTARTING) => "restarting",
+        Some(ContainerSummaryStateEnum::EXITED) => "exited",
+        Some(ContainerSummaryStateEnum::DEAD) => "dead",
+        _ => "",
+    };
+    // API 1.41 has no Health field in the list; the status text carries it.
+    let health = if status_text.contains("(healthy)") {
+        "healthy"
+    } else if status_text.contains("(unhealthy)") {
+        "unhealthy"
+    } else if status_text.contains("(health: starting)") {
+        "starting"
+    } else {
+        "none"
+    };
+    let state = state_of(Some(status), Some(health));
+    let net_mode = s.host_config.as_ref().and_then(|h| h.network_mode.as_deref());
+    let ep = endpoint(s.network_settings.as_ref().and_then(|n| n.networks.as_ref()), net_mode);
+    WorkloadStatus {
+        handle: WorkloadHandle {
+            lab: lab.to_string(),
+            name,
+            kind: WorkloadKind::Container,
+            id: s.id.clone().unwrap_or_default(),
+        },
+        state,
+        ip: ep.and_then(parse_ip),
+        mac: ep.and_then(mac_of),
+        exit_code: if state == WorkloadState::Stopped { exit_code_of_status(status_text) } else { None },
+        spec_hash: label(labels::SPEC_HASH),
+        role: label(labels::KIND),
+    }
+}
+
+/// Completes an image reference with `:latest` when it names neither a tag nor a digest, so a
+/// pull fetches one image and not every tag of the repository.
+pub fn normalize_image(image: &str) -> String {
+    if image.contains('@') {
+        return image.to_string();
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if last.contains(':') { image.to_string() } else { format!("{image}:latest") }
+}
+
+/// Splits `repo[:tag]` into repository and tag (`latest` when none), keeping a registry port
+/// (`host:5000/x`) in the repository.
+pub fn split_reference(image: &str) -> (String, String) {
+    let norm = normalize_image(image);
+    match norm.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo.to_string(), tag.to_string()),
+        _ => (norm, "latest".to_string()),
+    }
+}
+
+#[cfg(test)]
+#[path = "mapping_tests.rs"]
+mod tests;

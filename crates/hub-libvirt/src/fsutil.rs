@@ -1,0 +1,49 @@
+//! Small file helpers: private files written atomically, directories made with a mode.
+
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use crate::error::{LibvirtError, LibvirtResult};
+
+fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> LibvirtError + 'a {
+    move |source| LibvirtError::Io { action, path: path.to_path_buf(), source }
+}
+
+/// Creates `dir` (and its parents) and sets its mode.
+pub(crate) fn ensure_dir(dir: &Path, mode: u32) -> LibvirtResult<()> {
+    DirBuilder::new().recursive(true).mode(mode).create(dir).map_err(io("create the directory", dir))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(io("set the mode of", dir))
+}
+
+/// Writes `data` to `path` with mode `mode`: first to a temporary file in the same directory,
+/// then renamed, so a reader never sees half a file. The parent directory must exist.
+pub(crate) fn write_atomic(path: &Path, data: &[u8], mode: u32, action: &'static str) -> LibvirtResult<()> {
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let _ = fs::remove_file(&tmp);
+        let mut f = OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(io(action, path))
+}
+
+/// [`write_atomic`] with mode 0600, for files holding secrets.
+pub(crate) fn write_private_atomic(path: &Path, data: &[u8], action: &'static str) -> LibvirtResult<()> {
+    write_atomic(path, data, 0o600, action)
+}
+
+/// Removes a file; a file that is already gone is fine.
+pub(crate) fn remove_file_if_exists(path: &Path) -> LibvirtResult<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io("remove", path)(e)),
+        _ => Ok(()),
+    }
+}

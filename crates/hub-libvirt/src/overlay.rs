@@ -1,0 +1,102 @@
+//! The VM's disk: a qcow2 overlay over the user's base image, made with `qemu-img`. The base
+//! image is only ever read (it is the overlay's backing file).
+
+use std::io::Read;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+use tokio::process::Command;
+
+use crate::error::{LibvirtError, LibvirtResult};
+
+async fn qemu_img(args: &[&std::ffi::OsStr]) -> LibvirtResult<String> {
+    let out = Command::new("qemu-img")
+        .args(args)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|source| LibvirtError::Spawn { program: "qemu-img", source })?;
+    if !out.status.success() {
+        return Err(LibvirtError::QemuImg {
+            command: args.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The format of a disk image (`qcow2`, `raw`, ...) as `qemu-img info` reports it.
+pub async fn image_format(image: &Path) -> LibvirtResult<String> {
+    let out = qemu_img(&["info".as_ref(), "--output=json".as_ref(), "-U".as_ref(), image.as_os_str()]).await?;
+    let v: serde_json::Value = serde_json::from_str(&out).map_err(|e| LibvirtError::QemuImg {
+        command: format!("info {}", image.display()),
+        stderr: format!("unreadable output: {e}"),
+    })?;
+    v.get("format").and_then(|f| f.as_str()).map(str::to_string).ok_or_else(|| LibvirtError::QemuImg {
+        command: format!("info {}", image.display()),
+        stderr: "no format in its output".into(),
+    })
+}
+
+/// Creates `overlay`, a qcow2 image backed by `base` (whose format is `base_format`). An
+/// existing file at `overlay` is replaced.
+pub async fn create_overlay(base: &Path, base_format: &str, overlay: &Path) -> LibvirtResult<()> {
+    crate::fsutil::remove_file_if_exists(overlay)?;
+    qemu_img(&[
+        "create".as_ref(),
+        "-q".as_ref(),
+        "-f".as_ref(),
+        "qcow2".as_ref(),
+        "-F".as_ref(),
+        base_format.as_ref(),
+        "-b".as_ref(),
+        base.as_os_str(),
+        overlay.as_os_str(),
+    ])
+    .await?;
+    Ok(())
+}
+
+/// The SHA-256 of a file, in hex (to check that a base image was not written to).
+pub fn file_sha256(path: &Path) -> LibvirtResult<String> {
+    let io = |source| LibvirtError::Io { action: "read", path: path.to_path_buf(), source };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_overlay_reads_through_to_its_base_and_leaves_it_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("base.raw");
+        std::fs::write(&base, vec![7u8; 1 << 20]).unwrap();
+        let before = file_sha256(&base).unwrap();
+        assert_eq!(image_format(&base).await.unwrap(), "raw");
+        let overlay = dir.path().join("disk.qcow2");
+        create_overlay(&base, "raw", &overlay).await.unwrap();
+        assert_eq!(image_format(&overlay).await.unwrap(), "qcow2");
+        let info = qemu_img(&["info".as_ref(), "--output=json".as_ref(), overlay.as_os_str()]).await.unwrap();
+        let v: serde_json::Value = serde_json::from_str(&info).unwrap();
+        assert_eq!(v["backing-filename"], base.to_string_lossy().as_ref());
+        assert_eq!(v["virtual-size"], 1 << 20);
+        assert_eq!(file_sha256(&base).unwrap(), before);
+    }
+
+    #[tokio::test]
+    async fn a_missing_base_is_an_error_naming_it() {
+        let err = image_format(Path::new("/nonexistent/base.qcow2")).await.unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/base.qcow2"), "{err}");
+    }
+}

@@ -1,0 +1,558 @@
+//! [`LibvirtRuntime`]: the [`Runtime`] for VMs, driving libvirt through `virsh`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use hub_runtime::{
+    ExecOutput, LabContext, Runtime, RuntimeError, RuntimeResult, VmSpec, WorkloadHandle, WorkloadKind,
+    WorkloadSpec, WorkloadState, WorkloadStatus,
+};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::console::tail_console;
+use crate::domain::{DomainConfig, DomainInfo, domain_xml, parse_domain_xml};
+use crate::error::LibvirtError;
+use crate::fsutil::{ensure_dir, remove_file_if_exists, write_private_atomic};
+use crate::names::{check_name, domain_name, normalize_mac};
+use crate::overlay::{create_overlay, image_format};
+use crate::paths::{VmPaths, check_qemu_can_reach};
+use crate::ready::{ReadyPhases, wait_vm_ready};
+use crate::seed::write_seed;
+use crate::ssh::{SshTarget, ensure_host_key, ensure_lab_key, pin_host_key, shell_join, ssh_args, unpin_host};
+use crate::virsh::{DEFAULT_URI, DomState, Virsh};
+use crate::virt::virt_type_for;
+
+const BACKEND: &str = "libvirt";
+
+/// How long each part of [`LibvirtRuntime::create_vm`] took: the hub's own work before the
+/// guest boots.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CreatePhases {
+    /// Checks, keys, the base image's format.
+    pub prepare: Duration,
+    /// `qemu-img create` of the overlay.
+    pub overlay: Duration,
+    /// Rendering and writing the NoCloud seed.
+    pub seed: Duration,
+    /// Writing the domain XML.
+    pub xml: Duration,
+    /// `virsh define`.
+    pub define: Duration,
+}
+
+impl CreatePhases {
+    /// The sum of the phases.
+    pub fn total(&self) -> Duration {
+        self.prepare + self.overlay + self.seed + self.xml + self.define
+    }
+}
+
+/// Converts a crate error into the runtime contract's error, recognising a libvirt that does not
+/// answer or refuses the caller.
+pub(crate) fn to_runtime_error(lab: &str, context: String, e: LibvirtError) -> RuntimeError {
+    match &e {
+        LibvirtError::Spawn { program: "virsh", .. } => RuntimeError::DaemonUnavailable {
+            backend: BACKEND,
+            hint: "virsh is not installed; run scripts/setup-host.sh".into(),
+            source: Some(Box::new(e)),
+        },
+        LibvirtError::Virsh { stderr, .. }
+            if stderr.contains("failed to connect to the hypervisor") || stderr.contains("Failed to connect socket") =>
+        {
+            if stderr.contains("Permission denied") {
+                RuntimeError::PermissionDenied {
+                    backend: BACKEND,
+                    hint: "run as root or as a member of the libvirt group".into(),
+                }
+            } else {
+                RuntimeError::DaemonUnavailable {
+                    backend: BACKEND,
+                    hint: "start libvirtd and virtlogd (scripts/setup/30-libvirt.sh)".into(),
+                    source: Some(Box::new(e)),
+                }
+            }
+        }
+        _ => RuntimeError::Backend { lab: lab.to_string(), context, source: Box::new(e) },
+    }
+}
+
+/// The [`Runtime`] for VMs: libvirt/QEMU through `virsh -c URI`.
+///
+/// Each VM is a persistent domain `LAB-VM` whose `<metadata>` names its lab, so [`Runtime::list`]
+/// and [`Runtime::remove`] work from libvirt alone, without the hub's state. Its files live in
+/// `<lab dir>/vms/VM/`: the qcow2 overlay over the base image, the NoCloud seed (0600) and the
+/// console log. SSH uses `<lab dir>/ssh/id_ed25519` and `<lab dir>/ssh/known_hosts`.
+#[derive(Debug, Clone)]
+pub struct LibvirtRuntime {
+    virsh: Virsh,
+    poll: Duration,
+}
+
+impl Default for LibvirtRuntime {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LibvirtRuntime {
+    /// A runtime on `qemu:///system`. Does no I/O; see [`LibvirtRuntime::connect`].
+    pub fn new() -> Self {
+        Self::with_uri(DEFAULT_URI)
+    }
+
+    /// A runtime on another libvirt URI.
+    pub fn with_uri(uri: impl Into<String>) -> Self {
+        LibvirtRuntime { virsh: Virsh::new(uri), poll: Duration::from_secs(1) }
+    }
+
+    /// A runtime on `qemu:///system`, after checking that libvirt answers.
+    pub async fn connect() -> RuntimeResult<Self> {
+        let rt = Self::new();
+        rt.check().await?;
+        Ok(rt)
+    }
+
+    /// Sets how often readiness is polled (default 1 s).
+    pub fn with_poll_interval(mut self, poll: Duration) -> Self {
+        self.poll = poll.max(Duration::from_millis(50));
+        self
+    }
+
+    /// The libvirt URI.
+    pub fn uri(&self) -> &str {
+        self.virsh.uri()
+    }
+
+    /// Checks that libvirt answers (`DaemonUnavailable` naming what to do when it does not).
+    pub async fn check(&self) -> RuntimeResult<()> {
+        self.virsh.ping().await.map_err(|e| to_runtime_error("", "asking libvirt for its domains".into(), e))
+    }
+
+    /// The interactive serial console of a VM: `virsh -c URI console LAB-VM`.
+    pub fn console_command(&self, handle: &WorkloadHandle) -> std::process::Command {
+        crate::ssh::console_command(self.uri(), &handle.id)
+    }
+
+    async fn info(&self, lab: &str, domain: &str) -> RuntimeResult<Option<DomainInfo>> {
+        let ctx = || format!("reading domain {domain:?}");
+        match self.virsh.dumpxml(domain).await.map_err(|e| to_runtime_error(lab, ctx(), e))? {
+            None => Ok(None),
+            Some(xml) => parse_domain_xml(&xml).map(Some).map_err(|e| to_runtime_error(lab, ctx(), e)),
+        }
+    }
+
+    /// The domain of `handle`, which must carry this lab's metadata.
+    async fn own_info(&self, handle: &WorkloadHandle) -> RuntimeResult<Option<DomainInfo>> {
+        let Some(info) = self.info(&handle.lab, &handle.id).await? else { return Ok(None) };
+        match &info.hub {
+            Some(h) if h.lab == handle.lab => Ok(Some(info)),
+            _ => Err(RuntimeError::NameTaken { lab: handle.lab.clone(), what: "domain", name: handle.id.clone() }),
+        }
+    }
+
+    /// Where `ssh` reaches the VM of `handle` and the lab directory holding its key and
+    /// known_hosts, read from the domain's metadata (its planned address, else the host's ARP
+    /// table).
+    pub async fn ssh_target(&self, handle: &WorkloadHandle) -> RuntimeResult<(PathBuf, SshTarget)> {
+        let missing = || RuntimeError::NotFound { lab: handle.lab.clone(), what: "vm", name: handle.name.clone() };
+        let info = self.own_info(handle).await?.ok_or_else(missing)?;
+        let hub = info.hub.unwrap_or_default();
+        let addr = match hub.ip {
+            Some(ip) => ip,
+            None => {
+                let found = self
+                    .virsh
+                    .arp_addresses(&handle.id)
+                    .await
+                    .map_err(|e| to_runtime_error(&handle.lab, format!("looking up the address of VM {:?}", handle.name), e))?;
+                found.into_iter().next().ok_or_else(|| RuntimeError::WorkloadFailed {
+                    lab: handle.lab.clone(),
+                    workload: handle.name.clone(),
+                    detail: "its address is not known yet (no DHCP lease seen)".into(),
+                })?
+            }
+        };
+        let dir = hub.lab_dir.ok_or_else(|| RuntimeError::WorkloadFailed {
+            lab: handle.lab.clone(),
+            workload: handle.name.clone(),
+            detail: "its domain does not record the lab directory".into(),
+        })?;
+        Ok((dir, SshTarget { user: hub.user, addr }))
+    }
+
+    /// An `ssh` command to the VM of `handle` (see [`crate::ssh_command`]): `remote_command`
+    /// is a shell command line, `None` an interactive session.
+    pub async fn ssh_command(
+        &self,
+        handle: &WorkloadHandle,
+        remote_command: Option<&str>,
+    ) -> RuntimeResult<std::process::Command> {
+        let (dir, target) = self.ssh_target(handle).await?;
+        Ok(crate::ssh::ssh_command(&dir, &target, remote_command))
+    }
+
+    /// Fills in the keys a spec may leave empty, from the lab directory: the lab's public key and
+    /// the VM's host key pair.
+    fn resolve_keys(lab: &LabContext, vm: &VmSpec) -> Result<VmSpec, LibvirtError> {
+        let mut vm = vm.clone();
+        if vm.ssh_authorized_key.trim().is_empty() {
+            vm.ssh_authorized_key = ensure_lab_key(&lab.dir, &lab.name)?.public_openssh;
+        }
+        if vm.ssh_host_key_private.trim().is_empty() {
+            let pair = ensure_host_key(&lab.dir, &vm.name)?;
+            vm.ssh_host_key_private = pair.private_openssh;
+            vm.ssh_host_key_public = pair.public_openssh;
+        } else if vm.ssh_host_key_public.trim().is_empty() {
+            return Err(LibvirtError::InvalidSpec {
+                vm: vm.name.clone(),
+                reason: "the spec has a host private key but no host public key".into(),
+            });
+        }
+        Ok(vm)
+    }
+
+    fn check_spec(lab: &LabContext, vm: &VmSpec) -> Result<VmSpec, LibvirtError> {
+        check_name(&vm.name, "lab", &lab.name)?;
+        check_name(&vm.name, "VM", &vm.name)?;
+        let invalid = |reason: String| LibvirtError::InvalidSpec { vm: vm.name.clone(), reason };
+        if vm.memory_mb < 128 {
+            return Err(invalid(format!("memory {} MiB is below the 128 MiB a Linux guest needs", vm.memory_mb)));
+        }
+        if vm.vcpus == 0 || vm.vcpus > 256 {
+            return Err(invalid(format!("{} vCPUs is not between 1 and 256", vm.vcpus)));
+        }
+        let user_ok = !vm.user.is_empty()
+            && vm.user.len() <= 32
+            && vm.user.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+            && !vm.user.starts_with('-')
+            && vm.user != "root";
+        if !user_ok {
+            return Err(invalid(format!("user {:?} is not a valid login name other than root", vm.user)));
+        }
+        if lab.network.bridge.is_empty() || lab.network.bridge.len() > 15 || lab.network.bridge.contains('/') {
+            return Err(invalid(format!("bridge {:?} is not a Linux interface name", lab.network.bridge)));
+        }
+        if let Some(ip) = vm.ip {
+            if !lab.network.subnet.contains(&ip) {
+                return Err(invalid(format!("address {ip} is outside the lab subnet {}", lab.network.subnet)));
+            }
+        }
+        let mut vm = Self::resolve_keys(lab, vm)?;
+        vm.mac = normalize_mac(&vm.name, &vm.mac)?;
+        Ok(vm)
+    }
+
+    /// [`Runtime::create`] for a VM, returning how long each part of the hub's work took.
+    pub async fn create_vm(&self, lab: &LabContext, vm: &VmSpec) -> RuntimeResult<(WorkloadHandle, CreatePhases)> {
+        let span = tracing::info_span!("vm_create", lab = %lab.name, workload = %vm.name);
+        self.create_inner(lab, vm).instrument(span).await
+    }
+
+    async fn create_inner(&self, lab: &LabContext, vm: &VmSpec) -> RuntimeResult<(WorkloadHandle, CreatePhases)> {
+        let ctx = format!("creating VM {:?}", vm.name);
+        let err = |e: LibvirtError| to_runtime_error(&lab.name, ctx.clone(), e);
+        let mut phases = CreatePhases::default();
+        let t = Instant::now();
+        let vm = Self::check_spec(lab, vm).map_err(err)?;
+        let domain_type = virt_type_for(vm.virt_type).map_err(err)?;
+        let domain = domain_name(&lab.name, &vm.name);
+        if self.info(&lab.name, &domain).await?.is_some() {
+            return Err(RuntimeError::NameTaken { lab: lab.name.clone(), what: "domain", name: domain });
+        }
+        let unavailable = |reason: String| RuntimeError::ImageUnavailable {
+            lab: lab.name.clone(),
+            workload: vm.name.clone(),
+            image: vm.image.display().to_string(),
+            reason,
+        };
+        let base = std::fs::canonicalize(&vm.image).map_err(|e| unavailable(e.to_string()))?;
+        let base_format = image_format(&base).await.map_err(|e| unavailable(e.to_string()))?;
+        let paths = VmPaths::new(&lab.dir, &vm.name);
+        if let Some(vms) = paths.dir.parent() {
+            ensure_dir(vms, 0o711).map_err(err)?;
+        }
+        ensure_dir(&paths.dir, 0o711).map_err(err)?;
+        phases.prepare = t.elapsed();
+
+        let made = async {
+            check_qemu_can_reach(&vm.name, &paths.dir)?;
+            let t = Instant::now();
+            create_overlay(&base, &base_format, &paths.overlay).await?;
+            phases.overlay = t.elapsed();
+
+            let t = Instant::now();
+            write_seed(lab, &vm, &paths.seed)?;
+            phases.seed = t.elapsed();
+
+            let t = Instant::now();
+            let cfg = DomainConfig {
+                name: domain.clone(),
+                lab: lab.name.clone(),
+                workload: vm.name.clone(),
+                lab_dir: lab.dir.clone(),
+                spec_hash: vm.spec_hash.clone(),
+                domain_type,
+                memory_mib: vm.memory_mb,
+                vcpus: vm.vcpus,
+                overlay: paths.overlay.clone(),
+                seed: paths.seed.clone(),
+                console_log: paths.console_log.clone(),
+                bridge: lab.network.bridge.clone(),
+                mac: vm.mac.clone(),
+                user: vm.user.clone(),
+                ip: vm.ip,
+                static_ip: vm.static_ip,
+            };
+            let xml = domain_xml(&cfg)?;
+            write_private_atomic(&paths.domain_xml, xml.as_bytes(), "write the domain XML")?;
+            phases.xml = t.elapsed();
+
+            let t = Instant::now();
+            let defined = self.virsh.define(&paths.domain_xml).await;
+            remove_file_if_exists(&paths.domain_xml)?;
+            defined?;
+            phases.define = t.elapsed();
+            if let Some(ip) = vm.ip {
+                pin_host_key(&lab.dir, ip, &vm.ssh_host_key_public)?;
+            }
+            Ok::<(), LibvirtError>(())
+        }
+        .await;
+        if let Err(e) = made {
+            // Leave nothing half-made: the domain (if define got that far) and every file.
+            let _ = self.virsh.undefine(&domain).await;
+            for f in [&paths.overlay, &paths.seed, &paths.domain_xml] {
+                let _ = remove_file_if_exists(f);
+            }
+            let _ = std::fs::remove_dir(&paths.dir);
+            return Err(err(e));
+        }
+        tracing::info!(domain = %domain, virt = %domain_type, hub_work = ?phases.total(), "VM defined");
+        let handle =
+            WorkloadHandle { lab: lab.name.clone(), name: vm.name.clone(), kind: WorkloadKind::Vm, id: domain };
+        Ok((handle, phases))
+    }
+
+    /// [`Runtime::wait_ready`] for a VM, returning when each readiness step was reached.
+    pub async fn wait_ready_vm(
+        &self,
+        lab: &LabContext,
+        vm: &VmSpec,
+        handle: &WorkloadHandle,
+        timeout: Duration,
+        cancel: CancellationToken,
+    ) -> RuntimeResult<ReadyPhases> {
+        let host_key = if vm.ssh_host_key_public.trim().is_empty() {
+            ensure_host_key(&lab.dir, &vm.name)
+                .map_err(|e| to_runtime_error(&lab.name, format!("loading the host key of VM {:?}", vm.name), e))?
+                .public_openssh
+        } else {
+            vm.ssh_host_key_public.clone()
+        };
+        let console = match self.own_info(handle).await? {
+            Some(info) => info
+                .hub
+                .as_ref()
+                .and_then(|h| h.file("console").map(PathBuf::from))
+                .or(info.console_log)
+                .unwrap_or_else(|| VmPaths::new(&lab.dir, &vm.name).console_log),
+            None => {
+                return Err(RuntimeError::NotFound { lab: lab.name.clone(), what: "vm", name: vm.name.clone() });
+            }
+        };
+        let span = tracing::info_span!("vm_ready", lab = %lab.name, workload = %vm.name);
+        wait_vm_ready(&self.virsh, lab, vm, &host_key, &handle.id, &console, timeout, self.poll, &cancel)
+            .instrument(span)
+            .await
+    }
+
+    fn status(handle_lab: &str, info: &DomainInfo, state: WorkloadState) -> WorkloadStatus {
+        let hub = info.hub.clone().unwrap_or_default();
+        WorkloadStatus {
+            handle: WorkloadHandle {
+                lab: handle_lab.to_string(),
+                name: hub.workload.clone(),
+                kind: WorkloadKind::Vm,
+                id: info.name.clone(),
+            },
+            state,
+            ip: hub.ip,
+            mac: info.mac.clone(),
+            exit_code: None,
+            spec_hash: Some(hub.spec_hash),
+            role: Some("vm".to_string()),
+        }
+    }
+
+    async fn state(&self, lab: &str, domain: &str) -> RuntimeResult<Option<WorkloadState>> {
+        let st = self
+            .virsh
+            .domstate(domain)
+            .await
+            .map_err(|e| to_runtime_error(lab, format!("reading the state of domain {domain:?}"), e))?;
+        Ok(st.map(|(state, reason)| match state {
+            DomState::Running => WorkloadState::Running,
+            // A domain that never ran is shut off for an "unknown" reason.
+            DomState::ShutOff if reason == "unknown" => WorkloadState::Created,
+            DomState::ShutOff | DomState::Crashed => WorkloadState::Stopped,
+            DomState::Paused | DomState::InShutdown | DomState::Other(_) => WorkloadState::Unknown,
+        }))
+    }
+}
+
+fn vm_spec<'a>(spec: &'a WorkloadSpec) -> RuntimeResult<&'a VmSpec> {
+    match spec {
+        WorkloadSpec::Vm(vm) => Ok(vm),
+        WorkloadSpec::Container(c) => {
+            Err(RuntimeError::Unsupported { backend: BACKEND, what: format!("containers (workload {:?})", c.name) })
+        }
+    }
+}
+
+#[async_trait]
+impl Runtime for LibvirtRuntime {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    fn supports(&self, kind: WorkloadKind) -> bool {
+        kind == WorkloadKind::Vm
+    }
+
+    async fn create(&self, lab: &LabContext, spec: &WorkloadSpec) -> RuntimeResult<WorkloadHandle> {
+        Ok(self.create_vm(lab, vm_spec(spec)?).await?.0)
+    }
+
+    async fn start(&self, handle: &WorkloadHandle) -> RuntimeResult<()> {
+        let err = |e| to_runtime_error(&handle.lab, format!("starting VM {:?}", handle.name), e);
+        match self.virsh.domstate(&handle.id).await.map_err(err)? {
+            None => Err(RuntimeError::NotFound { lab: handle.lab.clone(), what: "vm", name: handle.name.clone() }),
+            Some((DomState::Running, _)) => Ok(()),
+            Some(_) => self.virsh.start(&handle.id).await.map_err(err),
+        }
+    }
+
+    async fn wait_ready(
+        &self,
+        lab: &LabContext,
+        spec: &WorkloadSpec,
+        handle: &WorkloadHandle,
+        timeout: Duration,
+        cancel: CancellationToken,
+    ) -> RuntimeResult<()> {
+        self.wait_ready_vm(lab, vm_spec(spec)?, handle, timeout, cancel).await.map(|_| ())
+    }
+
+    async fn stop(&self, handle: &WorkloadHandle, grace: Duration) -> RuntimeResult<()> {
+        let err = |e| to_runtime_error(&handle.lab, format!("stopping VM {:?}", handle.name), e);
+        match self.virsh.domstate(&handle.id).await.map_err(err)? {
+            None => {
+                return Err(RuntimeError::NotFound { lab: handle.lab.clone(), what: "vm", name: handle.name.clone() });
+            }
+            Some((DomState::ShutOff | DomState::Crashed, _)) => return Ok(()),
+            Some(_) => {}
+        }
+        let deadline = Instant::now() + grace;
+        if self.virsh.shutdown(&handle.id).await.map_err(err)? {
+            while Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(250).min(grace)).await;
+                match self.virsh.domstate(&handle.id).await.map_err(err)? {
+                    None | Some((DomState::ShutOff | DomState::Crashed, _)) => return Ok(()),
+                    Some(_) => {}
+                }
+            }
+            tracing::info!(lab = %handle.lab, workload = %handle.name, ?grace, "VM did not shut down in time; destroying it");
+        }
+        self.virsh.destroy(&handle.id).await.map_err(err)
+    }
+
+    async fn remove(&self, handle: &WorkloadHandle) -> RuntimeResult<()> {
+        let err = |e| to_runtime_error(&handle.lab, format!("removing VM {:?}", handle.name), e);
+        let Some(info) = self.own_info(handle).await? else { return Ok(()) };
+        self.virsh.destroy(&handle.id).await.map_err(err)?;
+        self.virsh.undefine(&handle.id).await.map_err(err)?;
+        let hub = info.hub.unwrap_or_default();
+        // Only the files the hub recorded as its own; never the base image.
+        for (_, path) in &hub.files {
+            remove_file_if_exists(path).map_err(err)?;
+        }
+        if let Some(dir) = hub.file("overlay").and_then(|p| p.parent()) {
+            let _ = std::fs::remove_dir(dir);
+        }
+        if let (Some(dir), Some(ip)) = (&hub.lab_dir, hub.ip) {
+            unpin_host(dir, ip).map_err(err)?;
+        }
+        tracing::info!(lab = %handle.lab, workload = %handle.name, "VM removed");
+        Ok(())
+    }
+
+    async fn inspect(&self, handle: &WorkloadHandle) -> RuntimeResult<WorkloadStatus> {
+        let missing = || RuntimeError::NotFound { lab: handle.lab.clone(), what: "vm", name: handle.name.clone() };
+        let info = self.own_info(handle).await?.ok_or_else(missing)?;
+        let state = self.state(&handle.lab, &handle.id).await?.ok_or_else(missing)?;
+        Ok(Self::status(&handle.lab, &info, state))
+    }
+
+    async fn list(&self, lab: &str) -> RuntimeResult<Vec<WorkloadStatus>> {
+        let names = self
+            .virsh
+            .list_all()
+            .await
+            .map_err(|e| to_runtime_error(lab, "listing domains".into(), e))?;
+        let prefix = format!("{lab}-");
+        let mut out = Vec::new();
+        for name in names.iter().filter(|n| n.starts_with(&prefix)) {
+            // A domain may vanish between the listing and this look.
+            let Some(info) = self.info(lab, name).await? else { continue };
+            if info.hub.as_ref().is_none_or(|h| h.lab != lab) {
+                continue;
+            }
+            let Some(state) = self.state(lab, name).await? else { continue };
+            out.push(Self::status(lab, &info, state));
+        }
+        Ok(out)
+    }
+
+    async fn logs(&self, lab: &LabContext, handle: &WorkloadHandle, tail: usize) -> RuntimeResult<String> {
+        let missing = || RuntimeError::NotFound { lab: handle.lab.clone(), what: "vm", name: handle.name.clone() };
+        let info = self.own_info(handle).await?.ok_or_else(missing)?;
+        let path = info
+            .hub
+            .as_ref()
+            .and_then(|h| h.file("console").map(PathBuf::from))
+            .or(info.console_log)
+            .unwrap_or_else(|| VmPaths::new(&lab.dir, &handle.name).console_log);
+        tail_console(&path, tail).map_err(|source| {
+            to_runtime_error(
+                &handle.lab,
+                format!("reading the console of VM {:?}", handle.name),
+                LibvirtError::Io { action: "read", path, source },
+            )
+        })
+    }
+
+    async fn exec(&self, lab: &LabContext, handle: &WorkloadHandle, cmd: &[String]) -> RuntimeResult<ExecOutput> {
+        let (dir, target) = self.ssh_target(handle).await?;
+        let dir = if dir.as_os_str().is_empty() { lab.dir.clone() } else { dir };
+        let out = tokio::process::Command::new("ssh")
+            .args(ssh_args(&dir, &target, Some(&shell_join(cmd))))
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .map_err(|source| {
+                to_runtime_error(
+                    &handle.lab,
+                    format!("running a command in VM {:?}", handle.name),
+                    LibvirtError::Spawn { program: "ssh", source },
+                )
+            })?;
+        Ok(ExecOutput {
+            exit_code: out.status.code().map_or(-1, i64::from),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+}

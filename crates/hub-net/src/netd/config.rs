@@ -1,0 +1,394 @@
+//! netd's configuration file (JSON), written by the hub into the lab's netd directory.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::NetdError;
+use crate::plan::AddrRange;
+
+/// File name of the config inside the lab's netd directory.
+pub const CONFIG_FILE: &str = "netd.json";
+/// File name of the lease file inside the lab's netd directory.
+pub const LEASE_FILE: &str = "leases.json";
+
+/// An Ethernet MAC address, written `aa:bb:cc:dd:ee:ff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MacAddr(pub [u8; 6]);
+
+impl fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )
+    }
+}
+
+impl FromStr for MacAddr {
+    type Err = NetdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || NetdError::BadMac { mac: s.to_string() };
+        let mut out = [0u8; 6];
+        let mut parts = s.split([':', '-']);
+        for byte in &mut out {
+            let part = parts.next().ok_or_else(bad)?;
+            if part.len() != 2 {
+                return Err(bad());
+            }
+            *byte = u8::from_str_radix(part, 16).map_err(|_| bad())?;
+        }
+        if parts.next().is_some() {
+            return Err(bad());
+        }
+        Ok(MacAddr(out))
+    }
+}
+
+impl Serialize for MacAddr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for MacAddr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A client that always gets the same address (a VM or a container with a fixed MAC).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reservation {
+    /// The client's MAC.
+    pub mac: MacAddr,
+    /// Its address (outside the dynamic range).
+    pub ip: Ipv4Addr,
+    /// Its host name (DHCP option 12, and an A + PTR record in the lab domain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+}
+
+/// A DNS name in the lab domain (an A record and its PTR).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsRecord {
+    /// A short name (`web`, becomes `web.DOMAIN`) or a name already inside the domain.
+    pub name: String,
+    /// Its address.
+    pub ip: Ipv4Addr,
+}
+
+fn default_dhcp_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 67))
+}
+fn default_dns_listen() -> Vec<SocketAddr> {
+    vec![SocketAddr::from(([0, 0, 0, 0], 53))]
+}
+fn default_lease_secs() -> u32 {
+    3600
+}
+fn default_lease_file() -> PathBuf {
+    PathBuf::from("/netd").join(LEASE_FILE)
+}
+
+/// Everything netd serves. Records and reservations are reloaded on SIGHUP or when the file
+/// changes; the listen addresses are read once at start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetdConfig {
+    /// Where DHCP listens (`0.0.0.0:67`).
+    #[serde(default = "default_dhcp_listen")]
+    pub dhcp_listen: SocketAddr,
+    /// Where DNS listens, UDP and TCP (`0.0.0.0:53`).
+    #[serde(default = "default_dns_listen")]
+    pub dns_listen: Vec<SocketAddr>,
+    /// netd's own address (server identifier, DNS server handed out), `.2` by the plan.
+    pub server_ip: Ipv4Addr,
+    /// The lab subnet.
+    pub subnet: Ipv4Net,
+    /// The router handed out (the lab gateway, `.1`).
+    pub router: Ipv4Addr,
+    /// Addresses for unknown clients; never holds a reservation or a record.
+    pub dhcp_range: AddrRange,
+    /// Lease time in seconds.
+    #[serde(default = "default_lease_secs")]
+    pub lease_secs: u32,
+    /// The lab's DNS domain (`demo.lab`).
+    pub domain: String,
+    /// Resolvers for names outside the domain; empty means REFUSED for them.
+    #[serde(default)]
+    pub upstreams: Vec<SocketAddr>,
+    /// Clients by MAC.
+    #[serde(default)]
+    pub reservations: Vec<Reservation>,
+    /// Names in the domain (containers, VMs, VPN peers).
+    #[serde(default)]
+    pub records: Vec<DnsRecord>,
+    /// Where leases are kept (JSON, rewritten atomically on change).
+    #[serde(default = "default_lease_file")]
+    pub lease_file: PathBuf,
+}
+
+impl NetdConfig {
+    /// A config for `subnet` with the gateway at `.1`, netd at `.2`, the given dynamic range and
+    /// domain, no records and the lease file `/netd/leases.json` (the container's mount).
+    pub fn new(subnet: Ipv4Net, dhcp_range: AddrRange, domain: impl Into<String>) -> Self {
+        let base = u32::from(subnet.network());
+        NetdConfig {
+            dhcp_listen: default_dhcp_listen(),
+            dns_listen: default_dns_listen(),
+            server_ip: Ipv4Addr::from(base + 2),
+            subnet,
+            router: Ipv4Addr::from(base + 1),
+            dhcp_range,
+            lease_secs: default_lease_secs(),
+            domain: domain.into(),
+            upstreams: Vec::new(),
+            reservations: Vec::new(),
+            records: Vec::new(),
+            lease_file: default_lease_file(),
+        }
+    }
+
+    /// Parses and checks a config.
+    pub fn from_json(text: &str) -> Result<Self, NetdError> {
+        let cfg: NetdConfig =
+            serde_json::from_str(text).map_err(|source| NetdError::Parse { source })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Reads, parses and checks the config file at `path`.
+    pub fn load(path: &Path) -> Result<Self, NetdError> {
+        let text = std::fs::read_to_string(path).map_err(|source| NetdError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_json(&text).map_err(|e| NetdError::InFile {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        })
+    }
+
+    /// The config as pretty JSON.
+    pub fn to_json(&self) -> String {
+        // A struct of strings, numbers and addresses always serializes.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The fully qualified name of a record name (`web` becomes `web.demo.lab`), lowercase,
+    /// without the trailing dot.
+    pub fn fqdn(&self, name: &str) -> String {
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        let domain = self.domain_lower();
+        if name == domain || name.ends_with(&format!(".{domain}")) {
+            name
+        } else {
+            format!("{name}.{domain}")
+        }
+    }
+
+    /// The domain, lowercase, without a trailing dot.
+    pub fn domain_lower(&self) -> String {
+        self.domain.trim_end_matches('.').to_ascii_lowercase()
+    }
+
+    /// Checks the config: addresses inside the subnet, a dynamic range that holds no
+    /// reservation, record, gateway or netd address, sane names.
+    pub fn validate(&self) -> Result<(), NetdError> {
+        let bad = |reason: String| Err(NetdError::Invalid { reason });
+        let net = self.subnet;
+        if net.trunc() != net {
+            return bad(format!("subnet {net} has host bits set"));
+        }
+        if net.prefix_len() > 30 {
+            return bad(format!("subnet {net} is too small for a lab"));
+        }
+        let inside = |ip: Ipv4Addr| net.contains(&ip) && ip != net.network() && ip != net.broadcast();
+        if !inside(self.server_ip) {
+            return bad(format!("server_ip {} is not a host address of {net}", self.server_ip));
+        }
+        if !inside(self.router) {
+            return bad(format!("router {} is not a host address of {net}", self.router));
+        }
+        let r = self.dhcp_range;
+        if r.is_empty() || !inside(r.start) || !inside(r.end) {
+            return bad(format!("dhcp_range {r} is empty or not inside the hosts of {net}"));
+        }
+        for (what, ip) in [("router", self.router), ("server_ip", self.server_ip)] {
+            if r.contains(ip) {
+                return bad(format!("dhcp_range {r} contains the {what} {ip}"));
+            }
+        }
+        let domain = self.domain_lower();
+        if domain.is_empty() || domain.len() > 200 || !valid_dns_name(&domain) {
+            return bad(format!("domain {:?} is not a valid DNS name", self.domain));
+        }
+        if self.lease_secs < 60 {
+            return bad(format!("lease_secs {} is below 60 seconds", self.lease_secs));
+        }
+        let mut macs = std::collections::HashSet::new();
+        let mut ips = std::collections::HashSet::new();
+        for res in &self.reservations {
+            if !inside(res.ip) || r.contains(res.ip) || res.ip == self.router || res.ip == self.server_ip
+            {
+                return bad(format!(
+                    "reservation {} -> {} is outside {net} or inside the dhcp_range {r} or on the gateway/netd address",
+                    res.mac, res.ip
+                ));
+            }
+            if !macs.insert(res.mac) {
+                return bad(format!("reservation for {} appears twice", res.mac));
+            }
+            if !ips.insert(res.ip) {
+                return bad(format!("address {} is reserved twice", res.ip));
+            }
+            if let Some(h) = &res.hostname
+                && !valid_dns_name(&h.to_ascii_lowercase())
+            {
+                return bad(format!("reservation {}: host name {h:?} is not a valid DNS name", res.mac));
+            }
+        }
+        for rec in &self.records {
+            if !valid_dns_name(&rec.name.trim_end_matches('.').to_ascii_lowercase()) {
+                return bad(format!("record {:?} is not a valid DNS name", rec.name));
+            }
+            if net.contains(&rec.ip) && r.contains(rec.ip) {
+                return bad(format!(
+                    "record {} -> {} lies inside the dhcp_range {r}",
+                    rec.name, rec.ip
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `name` (lowercase, no trailing dot) is a plausible DNS name: labels of 1-63
+/// letters, digits, `-` or `_`.
+pub(crate) fn valid_dns_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// One lease as netd keeps it in the lease file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// The client's MAC.
+    pub mac: MacAddr,
+    /// The address it holds.
+    pub ip: Ipv4Addr,
+    /// The host name it sent (option 12) or its reservation's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// When the lease ends, seconds since the Unix epoch.
+    pub expires: u64,
+}
+
+/// The lease file's content.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseFile {
+    /// Every bound lease.
+    pub leases: Vec<Lease>,
+}
+
+impl LeaseFile {
+    /// Reads a lease file; a missing file is an empty set of leases.
+    pub fn read(path: &Path) -> Result<Self, NetdError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| NetdError::InFile {
+                path: path.to_path_buf(),
+                source: Box::new(NetdError::Parse { source: e }),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(LeaseFile::default()),
+            Err(source) => Err(NetdError::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+}
+
+/// Writes `contents` to `path` atomically (a temporary file in the same directory, renamed).
+pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_data()?;
+    }
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> NetdConfig {
+        let mut c = NetdConfig::new(
+            "10.9.0.0/24".parse().unwrap(),
+            AddrRange::new(Ipv4Addr::new(10, 9, 0, 200), Ipv4Addr::new(10, 9, 0, 254)),
+            "demo.lab",
+        );
+        c.reservations.push(Reservation {
+            mac: "02:00:00:00:00:01".parse().unwrap(),
+            ip: Ipv4Addr::new(10, 9, 0, 30),
+            hostname: Some("vm1".into()),
+        });
+        c
+    }
+
+    #[test]
+    fn round_trips_and_validates() {
+        let c = cfg();
+        let back = NetdConfig::from_json(&c.to_json()).unwrap();
+        assert_eq!(back, c);
+        assert_eq!(c.fqdn("Web"), "web.demo.lab");
+        assert_eq!(c.fqdn("web.demo.lab."), "web.demo.lab");
+    }
+
+    #[test]
+    fn refuses_range_holding_a_reservation() {
+        let mut c = cfg();
+        c.reservations[0].ip = Ipv4Addr::new(10, 9, 0, 210);
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("inside the dhcp_range"), "{err}");
+    }
+
+    #[test]
+    fn refuses_range_holding_a_record_or_gateway() {
+        let mut c = cfg();
+        c.records.push(DnsRecord { name: "web".into(), ip: Ipv4Addr::new(10, 9, 0, 220) });
+        assert!(c.validate().unwrap_err().to_string().contains("record web"));
+        let mut c = cfg();
+        c.dhcp_range.start = Ipv4Addr::new(10, 9, 0, 1);
+        assert!(c.validate().unwrap_err().to_string().contains("router"));
+    }
+
+    #[test]
+    fn mac_parsing() {
+        assert!("02:00:00:00:00".parse::<MacAddr>().is_err());
+        assert!("02:00:00:00:00:0g".parse::<MacAddr>().is_err());
+        assert!("02:00:00:00:00:01:02".parse::<MacAddr>().is_err());
+        assert_eq!("AA-bb-cc-dd-ee-ff".parse::<MacAddr>().unwrap().to_string(), "aa:bb:cc:dd:ee:ff");
+    }
+}

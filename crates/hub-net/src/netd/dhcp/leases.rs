@@ -1,0 +1,245 @@
+//! The DHCP state: the config's view DHCP needs, the lease table, declined addresses.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+use crate::netd::config::valid_dns_name;
+use crate::netd::{Lease, LeaseFile, MacAddr, NetdConfig};
+use crate::plan::AddrRange;
+
+/// How long an offered (not yet requested) address stays set aside for its client.
+pub const OFFER_SECS: u64 = 60;
+/// How long a declined address (in use by someone unknown) is not handed out.
+pub const DECLINE_SECS: u64 = 600;
+
+/// What DHCP serves, taken from [`NetdConfig`].
+#[derive(Debug, Clone)]
+pub struct DhcpConfig {
+    /// netd's address (server identifier, DNS server).
+    pub server_ip: Ipv4Addr,
+    /// The lab subnet.
+    pub subnet: Ipv4Net,
+    /// The router option.
+    pub router: Ipv4Addr,
+    /// The dynamic range.
+    pub range: AddrRange,
+    /// Lease time in seconds.
+    pub lease_secs: u32,
+    /// The domain name option.
+    pub domain: String,
+    /// Reservations by MAC: address and host name.
+    pub reservations: HashMap<MacAddr, (Ipv4Addr, Option<String>)>,
+    /// Reserved addresses, to MAC.
+    pub reserved_ips: HashMap<Ipv4Addr, MacAddr>,
+}
+
+impl DhcpConfig {
+    /// The DHCP part of a (validated) config.
+    pub fn from_config(cfg: &NetdConfig) -> Self {
+        let mut reservations = HashMap::new();
+        let mut reserved_ips = HashMap::new();
+        for r in &cfg.reservations {
+            let host = r.hostname.clone().filter(|h| valid_dns_name(&h.to_ascii_lowercase()));
+            reservations.insert(r.mac, (r.ip, host));
+            reserved_ips.insert(r.ip, r.mac);
+        }
+        DhcpConfig {
+            server_ip: cfg.server_ip,
+            subnet: cfg.subnet,
+            router: cfg.router,
+            range: cfg.dhcp_range,
+            lease_secs: cfg.lease_secs,
+            domain: cfg.domain_lower(),
+            reservations,
+            reserved_ips,
+        }
+    }
+}
+
+/// One client's address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The address.
+    pub ip: Ipv4Addr,
+    /// Seconds since the epoch when it ends.
+    pub expires: u64,
+    /// True once ACKed (persisted); false while only offered.
+    pub bound: bool,
+    /// Host name the client sent.
+    pub hostname: Option<String>,
+}
+
+/// DHCP's whole state; the packet handler is a function of it and a packet.
+#[derive(Debug, Clone)]
+pub struct DhcpState {
+    /// What to serve.
+    pub config: DhcpConfig,
+    by_mac: HashMap<MacAddr, Entry>,
+    by_ip: HashMap<Ipv4Addr, MacAddr>,
+    declined: HashMap<Ipv4Addr, u64>,
+    cursor: u32,
+    dirty: bool,
+}
+
+impl DhcpState {
+    /// An empty state serving `config`.
+    pub fn new(config: DhcpConfig) -> Self {
+        let cursor = u32::from(config.range.start);
+        DhcpState {
+            config,
+            by_mac: HashMap::new(),
+            by_ip: HashMap::new(),
+            declined: HashMap::new(),
+            cursor,
+            dirty: false,
+        }
+    }
+
+    /// Loads persisted leases, dropping expired ones and ones that clash with the config
+    /// (outside the subnet, or on an address reserved for another client).
+    pub fn load(&mut self, file: &LeaseFile, now: u64) {
+        for l in &file.leases {
+            if l.expires <= now || !self.config.subnet.contains(&l.ip) {
+                continue;
+            }
+            if self.config.reserved_ips.get(&l.ip).is_some_and(|m| *m != l.mac) {
+                continue;
+            }
+            if self.config.range.contains(l.ip) || self.config.reserved_ips.contains_key(&l.ip) {
+                self.set(l.mac, Entry {
+                    ip: l.ip,
+                    expires: l.expires,
+                    bound: true,
+                    hostname: l.hostname.clone(),
+                });
+            }
+        }
+        self.dirty = false;
+    }
+
+    /// Replaces the config (on reload); leases on addresses now reserved for another client
+    /// are dropped.
+    pub fn set_config(&mut self, config: DhcpConfig) {
+        self.config = config;
+        let clash: Vec<MacAddr> = self
+            .by_mac
+            .iter()
+            .filter(|(mac, e)| {
+                self.config.reserved_ips.get(&e.ip).is_some_and(|m| m != *mac)
+                    || !self.config.subnet.contains(&e.ip)
+            })
+            .map(|(m, _)| *m)
+            .collect();
+        for m in clash {
+            self.remove(&m);
+        }
+        if !self.config.range.contains(Ipv4Addr::from(self.cursor)) {
+            self.cursor = u32::from(self.config.range.start);
+        }
+    }
+
+    /// The bound leases, for the lease file.
+    pub fn snapshot(&self) -> LeaseFile {
+        let mut leases: Vec<Lease> = self
+            .by_mac
+            .iter()
+            .filter(|(_, e)| e.bound)
+            .map(|(mac, e)| Lease {
+                mac: *mac,
+                ip: e.ip,
+                hostname: e.hostname.clone(),
+                expires: e.expires,
+            })
+            .collect();
+        leases.sort_by_key(|l| l.ip);
+        LeaseFile { leases }
+    }
+
+    /// True when bound leases changed since the last [`take_dirty`](Self::take_dirty).
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// The entry of a client.
+    pub fn entry(&self, mac: &MacAddr) -> Option<&Entry> {
+        self.by_mac.get(mac)
+    }
+
+    /// Number of clients with an entry (offered or bound).
+    pub fn len(&self) -> usize {
+        self.by_mac.len()
+    }
+
+    /// True when no client has an entry.
+    pub fn is_empty(&self) -> bool {
+        self.by_mac.is_empty()
+    }
+
+    pub(crate) fn set(&mut self, mac: MacAddr, entry: Entry) {
+        if let Some(old) = self.by_mac.get(&mac)
+            && old.ip != entry.ip
+            && self.by_ip.get(&old.ip) == Some(&mac)
+        {
+            self.by_ip.remove(&old.ip);
+        }
+        if let Some(other) = self.by_ip.insert(entry.ip, mac)
+            && other != mac
+        {
+            if let Some(e) = self.by_mac.remove(&other) {
+                self.dirty |= e.bound;
+            }
+        }
+        self.dirty |= entry.bound;
+        self.by_mac.insert(mac, entry);
+    }
+
+    pub(crate) fn remove(&mut self, mac: &MacAddr) -> Option<Entry> {
+        let e = self.by_mac.remove(mac)?;
+        if self.by_ip.get(&e.ip) == Some(mac) {
+            self.by_ip.remove(&e.ip);
+        }
+        self.dirty |= e.bound;
+        Some(e)
+    }
+
+    pub(crate) fn decline(&mut self, ip: Ipv4Addr, now: u64) {
+        self.declined.insert(ip, now + DECLINE_SECS);
+    }
+
+    /// Whether `mac` may take `ip` from the dynamic range now.
+    pub(crate) fn dynamic_free_for(&self, ip: Ipv4Addr, mac: &MacAddr, now: u64) -> bool {
+        if !self.config.range.contains(ip)
+            || self.config.reserved_ips.contains_key(&ip)
+            || ip == self.config.router
+            || ip == self.config.server_ip
+            || self.declined.get(&ip).is_some_and(|until| *until > now)
+        {
+            return false;
+        }
+        match self.by_ip.get(&ip) {
+            None => true,
+            Some(owner) if owner == mac => true,
+            Some(owner) => self.by_mac.get(owner).is_none_or(|e| e.expires <= now),
+        }
+    }
+
+    /// The next free dynamic address, scanning from a cursor (amortised O(1) while the range
+    /// fills up); `None` when the range is exhausted.
+    pub(crate) fn next_free(&mut self, mac: &MacAddr, now: u64) -> Option<Ipv4Addr> {
+        let r = self.config.range;
+        let (start, end) = (u32::from(r.start), u32::from(r.end));
+        let len = u64::from(end - start) + 1;
+        let mut c = self.cursor.clamp(start, end);
+        for _ in 0..len {
+            let ip = Ipv4Addr::from(c);
+            c = if c >= end { start } else { c + 1 };
+            if self.dynamic_free_for(ip, mac, now) {
+                self.cursor = c;
+                return Some(ip);
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,124 @@
+//! The DHCP socket loop and the lease-file writer (threads: blocking I/O, no async needed).
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tracing::{debug, warn};
+
+use super::handler::{Destination, handle_bytes};
+use super::leases::DhcpState;
+use crate::netd::{NetdError, write_atomic};
+
+/// Least time between two writes of the lease file: a burst of changes is written once.
+const WRITE_GAP: Duration = Duration::from_millis(50);
+
+pub(crate) fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Binds the DHCP socket with SO_BROADCAST and SO_REUSEADDR.
+pub(crate) fn bind_dhcp(addr: SocketAddr) -> Result<UdpSocket, NetdError> {
+    let bind = |e| NetdError::Bind {
+        what: "DHCP",
+        addr,
+        source: e,
+    };
+    let sock = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).map_err(bind)?;
+    sock.set_reuse_address(true).map_err(bind)?;
+    sock.set_broadcast(true).map_err(bind)?;
+    // Room for bursts (a DISCOVER flood, perfdhcp).
+    let _ = sock.set_recv_buffer_size(4 << 20);
+    let _ = sock.set_send_buffer_size(4 << 20);
+    sock.bind(&addr.into()).map_err(bind)?;
+    Ok(sock.into())
+}
+
+/// Wakes the lease writer after a change; changes that come while it writes are coalesced.
+#[derive(Clone)]
+pub(crate) struct LeaseWriter {
+    tx: SyncSender<()>,
+}
+
+impl LeaseWriter {
+    /// Starts the writer thread for `path`.
+    pub(crate) fn spawn(state: Arc<Mutex<DhcpState>>, path: PathBuf) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("netd-leases".into())
+            .spawn(move || write_loop(&state, &path, &rx))
+            .map(|_| ())
+            .unwrap_or_else(|e| warn!(error = %e, "could not start the lease writer thread"));
+        LeaseWriter { tx }
+    }
+
+    /// Asks for a write (never blocks).
+    pub(crate) fn changed(&self) {
+        match self.tx.try_send(()) {
+            Ok(()) | Err(TrySendError::Full(())) => {}
+            Err(TrySendError::Disconnected(())) => warn!("lease writer has stopped"),
+        }
+    }
+}
+
+fn write_loop(state: &Mutex<DhcpState>, path: &PathBuf, rx: &Receiver<()>) {
+    while rx.recv().is_ok() {
+        let snapshot = state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .snapshot();
+        match serde_json::to_vec_pretty(&snapshot) {
+            Ok(bytes) => {
+                if let Err(e) = write_atomic(path, &bytes) {
+                    warn!(file = %path.display(), error = %e, "could not write the lease file");
+                }
+            }
+            Err(e) => warn!(error = %e, "could not serialize the leases"),
+        }
+        std::thread::sleep(WRITE_GAP);
+    }
+}
+
+/// Serves DHCP on `sock` forever (returns only on a socket error that cannot be retried).
+pub(crate) fn serve_dhcp(sock: UdpSocket, state: Arc<Mutex<DhcpState>>, writer: LeaseWriter) -> NetdError {
+    let mut buf = vec![0u8; 1500];
+    loop {
+        let (n, from) = match sock.recv_from(&mut buf) {
+            Ok(x) => x,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return NetdError::Io {
+                    what: "receive a DHCP packet".into(),
+                    source: e,
+                };
+            }
+        };
+        let Some(packet) = buf.get(..n) else { continue };
+        let answer = {
+            let mut st = state.lock().unwrap_or_else(PoisonError::into_inner);
+            let answer = handle_bytes(&mut st, packet, now_secs());
+            if st.take_dirty() {
+                writer.changed();
+            }
+            answer
+        };
+        let Some((bytes, dest)) = answer else {
+            debug!(%from, len = n, "DHCP packet ignored");
+            continue;
+        };
+        let to = match dest {
+            Destination::Broadcast => SocketAddrV4::new(Ipv4Addr::BROADCAST, 68),
+            Destination::Unicast(ip) => SocketAddrV4::new(ip, 68),
+            Destination::Relay(ip) => SocketAddrV4::new(ip, 67),
+        };
+        if let Err(e) = sock.send_to(&bytes, to) {
+            debug!(%to, error = %e, "could not send a DHCP reply");
+        }
+    }
+}

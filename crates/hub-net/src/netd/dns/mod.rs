@@ -1,0 +1,11 @@
+//! DNS: authoritative for the lab domain and its reverse zone, forwarding or refusing the rest.
+
+mod forward;
+mod server;
+mod zone;
+
+pub(crate) use server::{ZoneCell, serve_tcp, spawn_udp};
+pub use zone::{DnsAnswer, TTL, Zone, encode_udp, handle, handle_bytes};
+
+#[cfg(test)]
+mod tests;

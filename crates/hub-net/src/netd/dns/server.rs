@@ -1,0 +1,232 @@
+//! The DNS sockets: UDP on blocking threads (the hot path), TCP through hickory-server.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_server::Server;
+use hickory_server::net::runtime::Time;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponseBuilder;
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use super::forward::relay;
+use super::zone::{DnsAnswer, Zone, handle, handle_bytes};
+use crate::netd::NetdError;
+
+/// The current zone, swapped on reload; readers keep a cached copy and look at the
+/// generation counter only.
+pub(crate) struct ZoneCell {
+    generation: AtomicU64,
+    zone: RwLock<Arc<Zone>>,
+    upstreams: RwLock<Arc<Vec<SocketAddr>>>,
+}
+
+impl ZoneCell {
+    pub(crate) fn new(zone: Zone, upstreams: Vec<SocketAddr>) -> Self {
+        ZoneCell {
+            generation: AtomicU64::new(1),
+            zone: RwLock::new(Arc::new(zone)),
+            upstreams: RwLock::new(Arc::new(upstreams)),
+        }
+    }
+
+    pub(crate) fn set(&self, zone: Zone, upstreams: Vec<SocketAddr>) {
+        *self.zone.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(zone);
+        *self.upstreams.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(upstreams);
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    fn current(&self) -> Arc<Zone> {
+        self.zone.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn upstreams(&self) -> Arc<Vec<SocketAddr>> {
+        self.upstreams.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Refreshes `cached` when the zone changed.
+    fn refresh(&self, cached: &mut (u64, Arc<Zone>)) {
+        let g = self.generation.load(Ordering::Acquire);
+        if g != cached.0 {
+            *cached = (g, self.current());
+        }
+    }
+}
+
+/// A query to relay upstream, and where its answer goes.
+struct Forwarded {
+    query: Vec<u8>,
+    client: SocketAddr,
+    sock: Arc<UdpSocket>,
+}
+
+/// Binds the DNS UDP socket and starts `threads` threads answering on it. Queries to
+/// forward go to a relay task on the tokio runtime.
+pub(crate) fn spawn_udp(
+    addr: SocketAddr,
+    cell: Arc<ZoneCell>,
+    threads: usize,
+    rt: &tokio::runtime::Handle,
+) -> Result<(), NetdError> {
+    let bind = |e| NetdError::Bind {
+        what: "DNS/UDP",
+        addr,
+        source: e,
+    };
+    let domain = if addr.is_ipv4() { Domain::IPV4 } else { Domain::IPV6 };
+    let sock = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(bind)?;
+    sock.set_reuse_address(true).map_err(bind)?;
+    let _ = sock.set_recv_buffer_size(8 << 20);
+    let _ = sock.set_send_buffer_size(8 << 20);
+    sock.bind(&addr.into()).map_err(bind)?;
+    let sock: Arc<UdpSocket> = Arc::new(sock.into());
+
+    let (tx, mut rx) = mpsc::channel::<Forwarded>(1024);
+    let relay_cell = cell.clone();
+    rt.spawn(async move {
+        while let Some(f) = rx.recv().await {
+            let upstreams = relay_cell.upstreams();
+            tokio::spawn(async move {
+                if let Some(answer) = relay(&upstreams, &f.query).await
+                    && let Err(e) = f.sock.send_to(&answer, f.client)
+                {
+                    debug!(client = %f.client, error = %e, "could not send a forwarded answer");
+                }
+            });
+        }
+    });
+
+    for i in 0..threads.max(1) {
+        let sock = sock.clone();
+        let cell = cell.clone();
+        let tx = tx.clone();
+        std::thread::Builder::new()
+            .name(format!("netd-dns-{i}"))
+            .spawn(move || udp_loop(&sock, &cell, &tx))
+            .map_err(|e| NetdError::Io {
+                what: "start a DNS thread".into(),
+                source: e,
+            })?;
+    }
+    Ok(())
+}
+
+fn udp_loop(sock: &Arc<UdpSocket>, cell: &ZoneCell, tx: &mpsc::Sender<Forwarded>) {
+    let mut buf = vec![0u8; 4096];
+    let mut cached = (0, cell.current());
+    loop {
+        let (n, from) = match sock.recv_from(&mut buf) {
+            Ok(x) => x,
+            Err(e) => {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    warn!(error = %e, "DNS receive failed");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                continue;
+            }
+        };
+        let Some(packet) = buf.get(..n) else { continue };
+        cell.refresh(&mut cached);
+        match handle_bytes(&cached.1, packet) {
+            Ok(Some(answer)) => {
+                if let Err(e) = sock.send_to(&answer, from) {
+                    debug!(%from, error = %e, "could not send a DNS answer");
+                }
+            }
+            Ok(None) => debug!(%from, len = n, "DNS packet ignored"),
+            Err(()) => {
+                let f = Forwarded {
+                    query: packet.to_vec(),
+                    client: from,
+                    sock: sock.clone(),
+                };
+                if tx.try_send(f).is_err() {
+                    debug!(%from, "forwarding queue full, query dropped");
+                }
+            }
+        }
+    }
+}
+
+/// Serves DNS over TCP with hickory-server, answering from the same handler.
+pub(crate) async fn serve_tcp(addr: SocketAddr, cell: Arc<ZoneCell>) -> Result<(), NetdError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| NetdError::Bind {
+            what: "DNS/TCP",
+            addr,
+            source: e,
+        })?;
+    let mut server = Server::new(TcpHandler { cell });
+    server.register_listener(listener, Duration::from_secs(10), 64 * 1024);
+    server.block_until_done().await.map_err(|e| NetdError::Io {
+        what: format!("serve DNS over TCP on {addr}"),
+        source: std::io::Error::other(e.to_string()),
+    })
+}
+
+struct TcpHandler {
+    cell: Arc<ZoneCell>,
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for TcpHandler {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response_handle: R,
+    ) -> ResponseInfo {
+        let builder = MessageResponseBuilder::from_message_request(request);
+        let failed = |code| {
+            let mut md = request.metadata;
+            md.message_type = hickory_proto::op::MessageType::Response;
+            md.response_code = code;
+            md
+        };
+        let answer = match Message::from_vec(request.as_slice()) {
+            Ok(req) => match handle(&self.cell.current(), &req) {
+                DnsAnswer::Forward => {
+                    let upstreams = self.cell.upstreams();
+                    relay(&upstreams, request.as_slice())
+                        .await
+                        .and_then(|b| Message::from_vec(&b).ok())
+                }
+                DnsAnswer::Reply(m) => Some(m),
+                DnsAnswer::Drop => None,
+            },
+            Err(_) => None,
+        };
+        let sent = match &answer {
+            Some(m) => {
+                let resp = builder.build(
+                    m.metadata,
+                    m.answers.iter(),
+                    m.authorities.iter(),
+                    std::iter::empty(),
+                    m.additionals.iter(),
+                );
+                response_handle.send_response(resp).await
+            }
+            None => {
+                let resp = builder.build_no_records(failed(ResponseCode::ServFail));
+                response_handle.send_response(resp).await
+            }
+        };
+        match sent {
+            Ok(info) => info,
+            Err(e) => {
+                debug!(error = %e, "could not send a DNS/TCP answer");
+                let md = failed(ResponseCode::ServFail);
+                ResponseInfo::from(hickory_proto::op::Header {
+                    metadata: md,
+                    counts: Default::default(),
+                })
+            }
+        }
+    }
+}

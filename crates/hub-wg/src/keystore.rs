@@ -1,0 +1,175 @@
+//! The lab's WireGuard keys on disk: `<labdir>/wg/gateway.key` and
+//! `<labdir>/wg/peers/<name>.key` (mode 0600, directories 0700), each holding the private key
+//! in base64 as `wg genkey` writes it. Keys are made once and reused, so configs already handed
+//! out keep working.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use crate::error::WgError;
+use crate::key::{KeyPair, PrivateKey};
+use crate::keygen::KeyGen;
+use crate::names::check_name;
+use crate::secret_file::{private_dir, write_secret};
+
+/// The key files of one lab.
+#[derive(Clone, Debug)]
+pub struct KeyStore {
+    wg_dir: PathBuf,
+}
+
+impl KeyStore {
+    /// The store under `<lab_dir>/wg`; creates `wg/` and `wg/peers/` with mode 0700.
+    pub fn open(lab_dir: &Path) -> Result<Self, WgError> {
+        let wg_dir = lab_dir.join("wg");
+        private_dir(&wg_dir)?;
+        private_dir(&wg_dir.join("peers"))?;
+        Ok(Self { wg_dir })
+    }
+
+    /// `<lab_dir>/wg`.
+    pub fn dir(&self) -> &Path {
+        &self.wg_dir
+    }
+
+    /// The file of the gateway's key.
+    pub fn gateway_path(&self) -> PathBuf {
+        self.wg_dir.join("gateway.key")
+    }
+
+    /// The file of a peer's key.
+    pub fn peer_path(&self, peer: &str) -> PathBuf {
+        self.wg_dir.join("peers").join(format!("{peer}.key"))
+    }
+
+    /// The gateway's key pair, made with `keygen` and saved if there is none yet.
+    pub fn gateway(&self, keygen: &dyn KeyGen) -> Result<KeyPair, WgError> {
+        load_or_create(&self.gateway_path(), keygen)
+    }
+
+    /// A peer's key pair, made with `keygen` and saved if there is none yet.
+    pub fn peer(&self, peer: &str, keygen: &dyn KeyGen) -> Result<KeyPair, WgError> {
+        check_name("peer", peer)?;
+        load_or_create(&self.peer_path(peer), keygen)
+    }
+
+    /// The peers that have a key file.
+    pub fn peers(&self) -> Result<BTreeSet<String>, WgError> {
+        let dir = self.wg_dir.join("peers");
+        let entries = fs::read_dir(&dir).map_err(|source| WgError::Io {
+            action: "could not list",
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(entries
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".key"))
+                    .filter(|n| check_name("peer", n).is_ok())
+                    .map(str::to_string)
+            })
+            .collect())
+    }
+
+    /// Deletes a peer's key file; returns whether there was one.
+    pub fn delete_peer(&self, peer: &str) -> Result<bool, WgError> {
+        check_name("peer", peer)?;
+        remove_if_exists(&self.peer_path(peer))
+    }
+}
+
+/// Removes a file; `Ok(false)` when it was not there.
+pub fn remove_if_exists(path: &Path) -> Result<bool, WgError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+        Err(source) => Err(WgError::Io {
+            action: "could not delete",
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+fn load_or_create(path: &Path, keygen: &dyn KeyGen) -> Result<KeyPair, WgError> {
+    match fs::read_to_string(path) {
+        Ok(text) => {
+            let private = PrivateKey::from_base64(&text).map_err(|e| match e {
+                WgError::InvalidKey { reason, .. } => WgError::InvalidKey {
+                    what: format!("key file {}", path.display()),
+                    reason: format!("{reason}; delete the file to make a new key"),
+                },
+                other => other,
+            })?;
+            Ok(KeyPair::from_private(private))
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            let pair = keygen.generate()?;
+            write_secret(path, format!("{}\n", pair.private.to_base64()).as_bytes())?;
+            tracing::info!(file = %path.display(), public_key = %pair.public, "new WireGuard key");
+            Ok(pair)
+        }
+        Err(source) => Err(WgError::Io {
+            action: "could not read",
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+    use crate::keygen::SeededKeyGen;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn keys_are_made_once_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = KeyStore::open(dir.path()).unwrap();
+        let gw = store.gateway(&SeededKeyGen::new(1)).unwrap();
+        let laptop = store.peer("laptop", &SeededKeyGen::new(2)).unwrap();
+        // A different generator later does not replace the saved keys.
+        let again = KeyStore::open(dir.path()).unwrap();
+        assert_eq!(again.gateway(&SeededKeyGen::new(9)).unwrap(), gw);
+        assert_eq!(again.peer("laptop", &SeededKeyGen::new(9)).unwrap(), laptop);
+        assert_eq!(mode(&store.gateway_path()), 0o600);
+        assert_eq!(mode(&store.peer_path("laptop")), 0o600);
+        assert_eq!(mode(store.dir()), 0o700);
+        assert_eq!(mode(&store.dir().join("peers")), 0o700);
+        let text = fs::read_to_string(store.gateway_path()).unwrap();
+        assert_eq!(text, format!("{}\n", gw.private.to_base64()));
+        assert_eq!(
+            store.peers().unwrap().into_iter().collect::<Vec<_>>(),
+            ["laptop"]
+        );
+        assert!(store.delete_peer("laptop").unwrap());
+        assert!(!store.delete_peer("laptop").unwrap());
+        assert!(store.peers().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_corrupt_key_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = KeyStore::open(dir.path()).unwrap();
+        fs::write(store.gateway_path(), "garbage").unwrap();
+        let err = store
+            .gateway(&SeededKeyGen::new(1))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("gateway.key") && err.contains("delete the file"),
+            "{err}"
+        );
+        assert!(store.peer("../x", &SeededKeyGen::new(1)).is_err());
+    }
+}

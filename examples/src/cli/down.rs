@@ -1,0 +1,41 @@
+//! `hub down`: removes the lab, found by its marks (works without the spec, the lab directory
+//! or the state file), and says what it removed. Running it twice is harmless.
+
+use clap::Args;
+
+use super::lab_args::{LabArgs, code_of, report_error};
+use super::render::Renderer;
+use super::{Cli, exit};
+
+/// Arguments of `hub down`.
+#[derive(Debug, Clone, Args)]
+pub struct DownArgs {
+    /// Which lab and where its state lives.
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// Wait for an `up` of this lab in progress to finish instead of failing.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+/// Runs `hub down`.
+pub async fn run(cli: &Cli, args: &DownArgs) -> anyhow::Result<u8> {
+    let renderer = std::sync::Arc::new(Renderer::new());
+    let r = renderer.clone();
+    let hub = match args.lab.builder(cli, "down").and_then(|b| {
+        Ok(b.wait_for_lock(args.wait).on_progress(move |p| r.on(p)).build()?)
+    }) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(code_of(&e));
+        }
+    };
+    match hub.down().await {
+        Ok(report) => {
+            println!("lab {}: {report}", hub.lab_name());
+            Ok(exit::OK)
+        }
+        Err(e) => Ok(report_error(&e)),
+    }
+}

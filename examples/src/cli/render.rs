@@ -1,0 +1,84 @@
+//! Renders the hub's progress events: a spinner per workload while it is created, booted and
+//! waited for (indicatif through tracing-indicatif, so log lines do not tear the bars), and a
+//! line per finished step.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hub_core::Progress;
+use tracing::Span;
+use tracing_indicatif::indicatif_eprintln;
+use tracing_indicatif::span_ext::IndicatifSpanExt;
+
+/// The tracing target of the progress spans; the progress layer shows only these.
+pub const TARGET: &str = "hub_progress";
+
+/// Turns progress events into spinners and lines on stderr.
+#[derive(Default)]
+pub struct Renderer {
+    bars: Mutex<HashMap<String, Span>>,
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+impl Renderer {
+    /// A renderer with no bars yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn bar(&self, name: &str, msg: &str) {
+        let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
+        let span = bars.entry(name.to_string()).or_insert_with(|| {
+            let span = tracing::info_span!(target: TARGET, "workload", name = %name);
+            span.pb_start();
+            span
+        });
+        span.pb_set_message(msg);
+    }
+
+    fn finish(&self, name: &str) {
+        self.bars.lock().unwrap_or_else(|e| e.into_inner()).remove(name);
+    }
+
+    /// Renders one event.
+    pub fn on(&self, p: &Progress) {
+        match p {
+            Progress::Planned { create, recreate, remove, unchanged } => {
+                if create + recreate + remove > 0 {
+                    indicatif_eprintln!(
+                        "  plan: {create} to create, {recreate} to recreate, {remove} to remove, {unchanged} unchanged"
+                    );
+                }
+            }
+            Progress::NetworkReady { name, subnet, took } => {
+                indicatif_eprintln!("  ✔ network {name} {subnet}  {}", secs(*took));
+            }
+            Progress::NetdReady { ip, dhcp, domain, took } => {
+                indicatif_eprintln!("  ✔ netd {ip} (DHCP {}-{}, DNS {domain})  {}", dhcp.0, dhcp.1, secs(*took));
+            }
+            Progress::WorkloadStarting { name, kind } => self.bar(name, &format!("{kind}: creating and starting")),
+            Progress::WorkloadWaiting { name, kind } => self.bar(name, &format!("{kind}: waiting until ready")),
+            Progress::WorkloadReady { name, kind, ip, took } => {
+                self.finish(name);
+                let ip = ip.map(|i| i.to_string()).unwrap_or_default();
+                let ready = if *kind == hub_core::runtime::WorkloadKind::Vm { " ssh ready" } else { "" };
+                indicatif_eprintln!("  ✔ {name} {ip}{ready}  {}", secs(*took));
+            }
+            Progress::WorkloadFailed { name, error } => {
+                self.finish(name);
+                indicatif_eprintln!("  ✘ {name}: {error}");
+            }
+            Progress::WorkloadUnchanged { name } => indicatif_eprintln!("  = {name} unchanged"),
+            Progress::Removed { what } => indicatif_eprintln!("  - removed {what}"),
+            Progress::VpnPeer { name, config } => {
+                indicatif_eprintln!("  ✔ vpn {name} → {}", config.display());
+            }
+            Progress::RollingBack => indicatif_eprintln!("  ↺ rolling back what this up created"),
+            _ => {}
+        }
+    }
+}

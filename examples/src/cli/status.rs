@@ -1,0 +1,123 @@
+//! `hub status`: what runs of the lab, found by its marks; a table, or JSON with every
+//! workload's name, kind, state and address.
+
+use clap::Args;
+use hub_core::LabStatus;
+use serde::Serialize;
+
+use super::lab_args::{LabArgs, code_of, report_error};
+use super::{Cli, exit};
+
+/// Arguments of `hub status`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// Which lab and where its state lives.
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One workload in `hub status --json`.
+#[derive(Debug, Serialize)]
+pub struct JsonWorkload {
+    /// Its name.
+    pub name: String,
+    /// `container`, `vm` or `netd`.
+    pub kind: String,
+    /// `running`, `stopped`...
+    pub state: String,
+    /// Its address on the lab network.
+    pub address: Option<String>,
+    /// Its MAC.
+    pub mac: Option<String>,
+}
+
+/// `hub status --json`.
+#[derive(Debug, Serialize)]
+pub struct JsonStatus {
+    /// The lab.
+    pub lab: String,
+    /// Whether anything of the lab exists.
+    pub up: bool,
+    /// The network's name, subnet and bridge.
+    pub network: Option<serde_json::Value>,
+    /// netd and the workloads.
+    pub workloads: Vec<JsonWorkload>,
+    /// The VPN peers and their config files.
+    pub vpn: Option<serde_json::Value>,
+}
+
+/// The JSON form of a status.
+pub fn to_json(st: &LabStatus) -> JsonStatus {
+    let row = |w: &hub_core::status::WorkloadRow, kind: String| JsonWorkload {
+        name: w.name.clone(),
+        kind,
+        state: w.state.to_string(),
+        address: w.ip.map(|i| i.to_string()),
+        mac: w.mac.clone(),
+    };
+    let mut workloads: Vec<JsonWorkload> = st.netd.iter().map(|n| row(n, "netd".into())).collect();
+    workloads.extend(st.workloads.iter().map(|w| row(w, w.kind.to_string())));
+    JsonStatus {
+        lab: st.lab.clone(),
+        up: !st.is_empty(),
+        network: st.network.as_ref().map(|n| {
+            serde_json::json!({"name": n.name, "subnet": n.subnet.to_string(), "bridge": n.bridge, "owned": n.owned})
+        }),
+        workloads,
+        vpn: st.vpn.as_ref().map(|v| serde_json::json!({"interface": v.interface, "peers": v.peers})),
+    }
+}
+
+/// Prints a status as a table.
+pub fn print_table(st: &LabStatus) {
+    if let Some(n) = &st.network {
+        println!("network {} {} (bridge {})", n.name, n.subnet, n.bridge);
+    }
+    let mut rows = vec![["NAME".to_string(), "KIND".into(), "STATE".into(), "ADDRESS".into(), "MAC".into()]];
+    for (w, kind) in st.netd.iter().map(|n| (n, "netd".to_string())).chain(st.workloads.iter().map(|w| (w, w.kind.to_string()))) {
+        rows.push([
+            w.name.clone(),
+            kind,
+            w.state.to_string(),
+            w.ip.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
+            w.mac.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    let widths: Vec<usize> = (0..5).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    for r in &rows {
+        let line: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+    if let Some(v) = &st.vpn {
+        println!("vpn {}:", v.interface);
+        for p in &v.peers {
+            println!("  {} {} → {}", p.name, p.address, p.config.display());
+        }
+    }
+}
+
+/// Runs `hub status`. Exits 0 when the lab exists, 1 when nothing of it does.
+pub async fn run(cli: &Cli, args: &StatusArgs) -> anyhow::Result<u8> {
+    let hub = match args.lab.builder(cli, "status").and_then(|b| Ok(b.build()?)) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(code_of(&e));
+        }
+    };
+    let st = match hub.status().await {
+        Ok(s) => s,
+        Err(e) => return Ok(report_error(&e)),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&to_json(&st))?);
+    } else if st.is_empty() {
+        println!("lab {} is not up", st.lab);
+    } else {
+        print_table(&st);
+    }
+    Ok(if st.is_empty() { exit::FAILURE } else { exit::OK })
+}

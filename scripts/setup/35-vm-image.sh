@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Builds the Debian 12 cloud-init test image offline (nothing but Debian's archive is needed) at
+# /var/cache/hub-test/debian-12.qcow2, following the recipe in ENVIRONMENT.md:
+#   debootstrap minbase -> cloud-init installed in a chroot -> a raw disk with one MBR partition
+#   (no partition device nodes here: the partition is reached with `losetup -o`) -> ext4 labelled
+#   `root` without 64bit (extlinux cannot boot it) -> extlinux + mbr.bin -> qcow2.
+#
+# Cached: the image is keyed by the sha256 of this script (the recipe), stored next to it in
+# debian-12.qcow2.recipe; a second run with the same recipe returns at once. The debootstrap
+# root is cached too (keyed by the package part of the recipe only), so changing the disk
+# layout does not download Debian again.
+#
+# Nothing half-made is left behind: the image is built under a temporary name and renamed at the
+# end; on any failure the trap unmounts, detaches the loop device and removes the work files.
+set -euo pipefail
+
+cache=${HUB_TEST_CACHE:-/var/cache/hub-test}
+image=$cache/debian-12.qcow2
+stamp=$image.recipe
+suite=bookworm
+mirror=http://deb.debian.org/debian
+include=systemd-sysv,udev,openssh-server,linux-image-cloud-amd64,ifupdown,isc-dhcp-client,iproute2,sudo,netbase
+disk_size=3G
+
+recipe_key=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-64)
+if [ -f "$image" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$recipe_key" ]; then
+    exit 0
+fi
+
+mkdir -p "$cache"
+work=$(mktemp -d "$cache/build.XXXXXX")
+loop=""
+mnt=$work/mnt
+root_cache=$cache/debian-12-root
+# `locales` beside cloud-init: without update-locale, cloud-init's locale module fails and
+# `cloud-init status` reports an error on every boot.
+chroot_packages="cloud-init locales"
+root_key=$(printf '%s\n' "$suite" "$mirror" "$include" "$chroot_packages" | sha256sum | cut -c1-64)
+
+cleanup() {
+    local rc=$?
+    mountpoint -q "$work/root/proc" 2>/dev/null && umount "$work/root/proc"
+    mountpoint -q "$mnt" 2>/dev/null && umount "$mnt"
+    [ -n "$loop" ] && losetup -d "$loop" 2>/dev/null
+    rm -rf "$work"
+    if [ "$rc" -ne 0 ]; then
+        echo "35-vm-image: building $image failed (exit $rc); nothing was left behind" >&2
+    fi
+    return "$rc"
+}
+trap cleanup EXIT
+
+# 1 + 2. The root file system: debootstrap, then cloud-init in a chroot (it fails to configure
+# inside debootstrap because of a virtual dependency).
+if [ -d "$root_cache" ] && [ "$(cat "$root_cache.key" 2>/dev/null)" = "$root_key" ]; then
+    log "vm-image: reusing the cached root $root_cache" 2>/dev/null || true
+else
+    log "vm-image: debootstrap $suite (about a minute)" 2>/dev/null || true
+    rm -rf "$root_cache" "$root_cache.key"
+    root=$work/root
+    debootstrap --variant=minbase --include="$include" "$suite" "$root" "$mirror" \
+        >"$work/debootstrap.log" 2>&1 || { tail -30 "$work/debootstrap.log" >&2; exit 1; }
+    mount -t proc proc "$root/proc"
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -qq $chroot_packages \
+        >"$work/cloud-init.log" 2>&1 || { tail -30 "$work/cloud-init.log" >&2; exit 1; }
+    umount "$root/proc"
+    chroot "$root" apt-get clean
+    mv "$root" "$root_cache"
+    echo "$root_key" >"$root_cache.key"
+fi
+
+# 3. The disk: one bootable partition at 1 MiB, reached through a loop device at that offset.
+raw=$work/disk.raw
+truncate -s "$disk_size" "$raw"
+echo 'start=2048, type=83, bootable' | sfdisk -q "$raw"
+loop=$(losetup -f --show -o 1048576 "$raw")
+mkfs.ext4 -q -L root -O ^64bit "$loop"
+mkdir -p "$mnt"
+mount "$loop" "$mnt"
+cp -a "$root_cache/." "$mnt/"
+echo 'LABEL=root / ext4 defaults 0 1' >"$mnt/etc/fstab"
+# Every VM gets its own identity: host keys come from the hub's seed (or cloud-init makes them),
+# the machine id is made at first boot, the resolver comes from DHCP or network-config (not the
+# build host's resolv.conf that debootstrap copied).
+rm -f "$mnt"/etc/ssh/ssh_host_*
+: >"$mnt/etc/machine-id"
+: >"$mnt/etc/resolv.conf"
+
+kernel=$(cd "$mnt/boot" && ls vmlinuz-* | sort -V | tail -1)
+initrd=$(cd "$mnt/boot" && ls initrd.img-* | sort -V | tail -1)
+mkdir -p "$mnt/boot/syslinux"
+cat >"$mnt/boot/syslinux/syslinux.cfg" <<EOF
+DEFAULT linux
+PROMPT 0
+TIMEOUT 0
+LABEL linux
+    LINUX /boot/$kernel
+    INITRD /boot/$initrd
+    APPEND root=LABEL=root rw console=ttyS0 net.ifnames=0
+EOF
+extlinux --install "$mnt/boot/syslinux" >/dev/null 2>&1
+umount "$mnt"
+losetup -d "$loop"
+loop=""
+dd if=/usr/lib/syslinux/mbr/mbr.bin of="$raw" bs=440 count=1 conv=notrunc status=none
+
+# 4. qcow2 under a temporary name, then renamed: a reader never sees a half-written image.
+qemu-img convert -O qcow2 "$raw" "$work/image.qcow2"
+chmod 0644 "$work/image.qcow2"
+mv "$work/image.qcow2" "$image"
+echo "$recipe_key" >"$stamp"
+log "vm-image: $image ready ($(du -h "$image" | cut -f1))" 2>/dev/null || true
