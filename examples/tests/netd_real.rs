@@ -359,3 +359,36 @@ async fn a_discover_flood_exhausts_only_the_dynamic_range() {
     assert_eq!(field(&out, "ip"), lab.ip(30).to_string(), "{out}");
 }
 
+
+#[tokio::test(flavor = "multi_thread")]
+async fn names_outside_the_lab_go_to_the_upstream() {
+    // The upstream: Debian's dnsmasq at .3 on the lab network, answering one outside name.
+    let name = "t-nd-fwd";
+    let upstream = "10.202.6.3";
+    cleanup(name);
+    let mut lab = TestLab::up(name, 6, 254, &[("web", 10)], &[]).await;
+    let (ok, _, err) = docker(&[
+        "run", "-d", "--name", &format!("{name}-upstream"), "--network", &lab.net, "--ip", upstream,
+        "--label", &format!("io.hub.lab={name}"), "hub-test/dnsmasq:latest",
+        "--user=root", "--no-resolv", "--no-hosts", "--address=/outside.test/192.0.2.77",
+    ]);
+    assert!(ok, "upstream dnsmasq (run scripts/setup/25-dnsmasq-image.sh): {err}");
+    lab.config.upstreams = vec![format!("{upstream}:53").parse().expect("addr")];
+    update_netd_config(lab.dir.path(), &lab.config).expect("update config");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let out = lab.dig(&["+short", "www.outside.test"]);
+        if out.trim() == "192.0.2.77" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "www.outside.test was not forwarded: {out}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // Over TCP too, and lab names stay netd's own.
+    let out = lab.dig(&["+tcp", "+short", "www.outside.test"]);
+    assert_eq!(out.trim(), "192.0.2.77");
+    let out = lab.dig(&["+short", &lab.fqdn("web")]);
+    assert_eq!(out.trim(), lab.ip(10).to_string());
+    let out = lab.dig(&[&lab.fqdn("nobody")]);
+    assert!(out.contains("status: NXDOMAIN"), "{out}");
+}

@@ -86,6 +86,9 @@ echo 'LABEL=root / ext4 defaults 0 1' >"$mnt/etc/fstab"
 rm -f "$mnt"/etc/ssh/ssh_host_*
 : >"$mnt/etc/machine-id"
 : >"$mnt/etc/resolv.conf"
+# cloud-init's default locale (en_US.UTF-8) is not generated in a minbase root; C.UTF-8 always
+# exists, so the locale module succeeds and `cloud-init status` reports a clean `done`.
+printf 'locale: C.UTF-8\n' >"$mnt/etc/cloud/cloud.cfg.d/01-hub-test-locale.cfg"
 
 kernel=$(cd "$mnt/boot" && ls vmlinuz-* | sort -V | tail -1)
 initrd=$(cd "$mnt/boot" && ls initrd.img-* | sort -V | tail -1)

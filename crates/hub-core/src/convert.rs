@@ -44,7 +44,10 @@ pub fn from_resolved(r: &ResolvedLab) -> DesiredLab {
             peers: v
                 .peers
                 .iter()
-                .map(|p| VpnPeerPlan { name: p.name.clone(), address: p.address })
+                .map(|p| VpnPeerPlan {
+                    name: p.name.clone(),
+                    address: p.address,
+                })
                 .collect(),
         }),
     }

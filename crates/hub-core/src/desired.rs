@@ -32,7 +32,11 @@ impl DesiredWorkload {
             WorkloadKind::Container => DEFAULT_CONTAINER_TIMEOUT,
             WorkloadKind::Vm => DEFAULT_VM_TIMEOUT,
         };
-        DesiredWorkload { spec, depends_on: Vec::new(), ready_timeout }
+        DesiredWorkload {
+            spec,
+            depends_on: Vec::new(),
+            ready_timeout,
+        }
     }
 
     /// The workload's name.
@@ -140,13 +144,22 @@ impl DesiredLab {
         let subnet = self.network.subnet;
         let ip = self.plan.netd();
         let mut records = vec![
-            DnsRecord { name: "gateway".into(), ip: self.network.gateway },
-            DnsRecord { name: "netd".into(), ip },
+            DnsRecord {
+                name: "gateway".into(),
+                ip: self.network.gateway,
+            },
+            DnsRecord {
+                name: "netd".into(),
+                ip,
+            },
         ];
         let mut reservations = Vec::new();
         for w in &self.workloads {
             if let Some(addr) = w.spec.ip() {
-                records.push(DnsRecord { name: w.name().to_string(), ip: addr });
+                records.push(DnsRecord {
+                    name: w.name().to_string(),
+                    ip: addr,
+                });
             }
             if let WorkloadSpec::Vm(vm) = &w.spec
                 && let Some(addr) = vm.ip
@@ -160,7 +173,10 @@ impl DesiredLab {
         }
         if let Some(vpn) = &self.vpn {
             for p in &vpn.peers {
-                records.push(DnsRecord { name: p.name.clone(), ip: p.address });
+                records.push(DnsRecord {
+                    name: p.name.clone(),
+                    ip: p.address,
+                });
             }
         }
         let dhcp = self.plan.dhcp_range();

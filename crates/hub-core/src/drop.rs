@@ -18,12 +18,19 @@ where
         _ => {
             // A current-thread runtime cannot be blocked from inside; a fresh runtime on its
             // own thread runs the cleanup, and this thread waits for it.
-            let worker = std::thread::Builder::new().name("hub-lab-drop".into()).spawn(move || {
-                match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                    Ok(rt) => rt.block_on(fut),
-                    Err(e) => tracing::error!(error = %e, "cannot start a runtime to remove the lab"),
-                }
-            });
+            let worker = std::thread::Builder::new()
+                .name("hub-lab-drop".into())
+                .spawn(move || {
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt.block_on(fut),
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot start a runtime to remove the lab")
+                        }
+                    }
+                });
             match worker {
                 Ok(w) => {
                     if w.join().is_err() {

@@ -20,7 +20,10 @@ pub struct StepError {
 impl StepError {
     /// A step error about `subject`.
     pub fn new(subject: impl Into<String>, source: impl Into<BoxError>) -> Self {
-        StepError { subject: subject.into(), source: source.into() }
+        StepError {
+            subject: subject.into(),
+            source: source.into(),
+        }
     }
 }
 
@@ -109,7 +112,7 @@ pub enum HubError {
         context: String,
         /// The runtime's error.
         #[source]
-        source: RuntimeError,
+        source: Box<RuntimeError>,
     },
     /// A service (netd, the VPN gateway) failed.
     #[error("lab {lab:?}: {context}")]

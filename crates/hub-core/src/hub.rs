@@ -230,7 +230,8 @@ impl HubBuilder {
             .filter(|n| !n.is_empty())
             .ok_or_else(|| HubError::Invalid {
                 what: "the lab".into(),
-                reason: "has no name; set `name` (or `network_name`) in the spec or call .name()".into(),
+                reason: "has no name; set `name` (or `network_name`) in the spec or call .name()"
+                    .into(),
             })?
             .to_string();
         let state_root = self.state_root.unwrap_or_else(default_state_root);
@@ -326,6 +327,7 @@ impl Hub {
             self.injected.clone(),
             &crate::backends::DefaultsConfig {
                 hub_bin: self.hub_bin.clone(),
+                progress: self.progress.clone(),
                 #[cfg(feature = "wireguard")]
                 key_gen: self.key_gen.clone(),
             },
@@ -377,9 +379,14 @@ impl Hub {
 
     /// A handle on a lab that is already up (kept on drop), from its state file.
     pub async fn attach(self: Arc<Self>) -> Result<Lab, HubError> {
-        let state = up::state::LabState::load(&self.lab, &self.lab_dir)?.ok_or_else(|| HubError::Invalid {
-            what: format!("lab {:?}", self.lab),
-            reason: format!("is not up (no state file in {}); run `hub up` first", self.lab_dir.display()),
+        let state = up::state::LabState::load(&self.lab, &self.lab_dir)?.ok_or_else(|| {
+            HubError::Invalid {
+                what: format!("lab {:?}", self.lab),
+                reason: format!(
+                    "is not up (no state file in {}); run `hub up` first",
+                    self.lab_dir.display()
+                ),
+            }
         })?;
         Ok(Lab::new(self.clone(), state, up::UpReport::default(), true))
     }

@@ -39,7 +39,13 @@ impl std::fmt::Debug for Lab {
 
 impl Lab {
     pub(crate) fn new(hub: Arc<Hub>, state: LabState, report: UpReport, keep: bool) -> Self {
-        Lab { hub, state, report, keep, removed: false }
+        Lab {
+            hub,
+            state,
+            report,
+            keep,
+            removed: false,
+        }
     }
 
     /// The lab's name.
@@ -81,7 +87,12 @@ impl Lab {
         self.workload(name).ok_or_else(|| HubError::NoSuchWorkload {
             lab: self.name().to_string(),
             name: name.to_string(),
-            known: self.state.workloads.iter().map(|w| w.name.clone()).collect(),
+            known: self
+                .state
+                .workloads
+                .iter()
+                .map(|w| w.name.clone())
+                .collect(),
         })
     }
 
@@ -111,7 +122,12 @@ impl Lab {
 
     fn handle(&self, name: &str) -> Result<WorkloadHandle, HubError> {
         let r = self.record(name)?;
-        Ok(WorkloadHandle { lab: self.name().to_string(), name: r.name.clone(), kind: r.kind, id: r.id.clone() })
+        Ok(WorkloadHandle {
+            lab: self.name().to_string(),
+            name: r.name.clone(),
+            kind: r.kind,
+            id: r.id.clone(),
+        })
     }
 
     /// Runs a command in a workload (in a container, or over SSH in a VM).
@@ -122,23 +138,37 @@ impl Lab {
     {
         let cmd: Vec<String> = cmd.into_iter().map(Into::into).collect();
         let h = self.handle(name)?;
-        let rt = self.hub.runtimes().await?.for_kind(self.name(), h.kind)?.clone();
-        rt.exec(&self.context(), &h, &cmd).await.map_err(|source| HubError::Runtime {
-            lab: self.name().to_string(),
-            context: format!("running {cmd:?} in {} {name:?}", h.kind),
-            source,
-        })
+        let rt = self
+            .hub
+            .runtimes()
+            .await?
+            .for_kind(self.name(), h.kind)?
+            .clone();
+        rt.exec(&self.context(), &h, &cmd)
+            .await
+            .map_err(|source| HubError::Runtime {
+                lab: self.name().to_string(),
+                context: format!("running {cmd:?} in {} {name:?}", h.kind),
+                source: Box::new(source),
+            })
     }
 
     /// The last `tail` lines of a workload's logs (a VM's serial console).
     pub async fn logs(&self, name: &str, tail: usize) -> Result<String, HubError> {
         let h = self.handle(name)?;
-        let rt = self.hub.runtimes().await?.for_kind(self.name(), h.kind)?.clone();
-        rt.logs(&self.context(), &h, tail).await.map_err(|source| HubError::Runtime {
-            lab: self.name().to_string(),
-            context: format!("reading the logs of {} {name:?}", h.kind),
-            source,
-        })
+        let rt = self
+            .hub
+            .runtimes()
+            .await?
+            .for_kind(self.name(), h.kind)?
+            .clone();
+        rt.logs(&self.context(), &h, tail)
+            .await
+            .map_err(|source| HubError::Runtime {
+                lab: self.name().to_string(),
+                context: format!("reading the logs of {} {name:?}", h.kind),
+                source: Box::new(source),
+            })
     }
 
     /// Runs a shell command in a VM over SSH (the lab's key, its pinned host key).
@@ -166,7 +196,11 @@ impl Lab {
         self.state
             .vpn
             .iter()
-            .flat_map(|v| v.peers.iter().map(|p| (p.name.as_str(), p.config.as_path())))
+            .flat_map(|v| {
+                v.peers
+                    .iter()
+                    .map(|p| (p.name.as_str(), p.config.as_path()))
+            })
             .collect()
     }
 
@@ -176,7 +210,10 @@ impl Lab {
             .into_iter()
             .find(|(n, _)| *n == peer)
             .map(|(_, p)| p)
-            .ok_or_else(|| HubError::NoSuchPeer { lab: self.name().to_string(), peer: peer.to_string() })
+            .ok_or_else(|| HubError::NoSuchPeer {
+                lab: self.name().to_string(),
+                peer: peer.to_string(),
+            })
     }
 
     /// Keeps the lab when this handle is dropped.
@@ -210,10 +247,16 @@ impl Drop for Lab {
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
         block_on_cleanup(async move {
             // Off the caller's runtime, connections made there cannot be used: make new ones.
-            let result = if multi_thread { hub.down().await } else { hub.down_with_fresh_runtimes().await };
+            let result = if multi_thread {
+                hub.down().await
+            } else {
+                hub.down_with_fresh_runtimes().await
+            };
             match result {
                 Ok(report) => tracing::info!(lab = %lab, %report, "lab removed"),
-                Err(e) => tracing::error!(lab = %lab, error = %e, "removing the lab on drop failed"),
+                Err(e) => {
+                    tracing::error!(lab = %lab, error = %e, "removing the lab on drop failed")
+                }
             }
         });
     }

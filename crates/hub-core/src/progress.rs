@@ -93,6 +93,15 @@ pub enum Progress {
     },
     /// A failed or interrupted `up` is removing what it created.
     RollingBack,
+    /// An image is being pulled.
+    Pulling {
+        /// The image.
+        image: String,
+        /// The engine's status text (`Downloading`), with the layer when known.
+        status: String,
+        /// Bytes done and in total, when known.
+        bytes: Option<(u64, u64)>,
+    },
 }
 
 /// A progress callback.

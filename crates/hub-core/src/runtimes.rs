@@ -62,9 +62,10 @@ impl Runtimes {
     /// The distinct workload runtimes with the kinds each is responsible for.
     pub(crate) fn distinct(&self) -> Vec<(Arc<dyn Runtime>, Vec<WorkloadKind>)> {
         let mut out: Vec<(Arc<dyn Runtime>, Vec<WorkloadKind>)> = Vec::new();
-        for (rt, kind) in
-            [(&self.containers, WorkloadKind::Container), (&self.vms, WorkloadKind::Vm)]
-        {
+        for (rt, kind) in [
+            (&self.containers, WorkloadKind::Container),
+            (&self.vms, WorkloadKind::Vm),
+        ] {
             let Some(rt) = rt else { continue };
             if let Some(entry) = out.iter_mut().find(|(r, _)| same(r, rt)) {
                 entry.1.push(kind);

@@ -45,19 +45,29 @@ pub struct LabStatus {
 impl LabStatus {
     /// True when nothing of the lab exists.
     pub fn is_empty(&self) -> bool {
-        self.network.is_none() && self.netd.is_none() && self.workloads.is_empty() && self.vpn.is_none()
+        self.network.is_none()
+            && self.netd.is_none()
+            && self.workloads.is_empty()
+            && self.vpn.is_none()
     }
 }
 
-pub(crate) async fn status(lab: &str, lab_dir: &Path, runtimes: &Runtimes) -> Result<LabStatus, HubError> {
+pub(crate) async fn status(
+    lab: &str,
+    lab_dir: &Path,
+    runtimes: &Runtimes,
+) -> Result<LabStatus, HubError> {
     let mut actual = list_actual(runtimes, lab).await?;
     actual.sort_by(|a, b| a.handle.name.cmp(&b.handle.name));
     let network = match &runtimes.network {
-        Some(n) => n.find_network(lab).await.map_err(|source| HubError::Runtime {
-            lab: lab.to_string(),
-            context: "looking for the lab network".into(),
-            source,
-        })?,
+        Some(n) => n
+            .find_network(lab)
+            .await
+            .map_err(|source| HubError::Runtime {
+                lab: lab.to_string(),
+                context: "looking for the lab network".into(),
+                source: Box::new(source),
+            })?,
         None => None,
     };
     let state = LabState::load(lab, lab_dir).ok().flatten();
@@ -71,8 +81,15 @@ pub(crate) async fn status(lab: &str, lab_dir: &Path, runtimes: &Runtimes) -> Re
     Ok(LabStatus {
         lab: lab.to_string(),
         network,
-        netd: actual.iter().find(|s| s.role.as_deref() == Some(NETD_ROLE)).map(row),
-        workloads: actual.iter().filter(|s| s.role.as_deref() != Some(NETD_ROLE)).map(row).collect(),
+        netd: actual
+            .iter()
+            .find(|s| s.role.as_deref() == Some(NETD_ROLE))
+            .map(row),
+        workloads: actual
+            .iter()
+            .filter(|s| s.role.as_deref() != Some(NETD_ROLE))
+            .map(row)
+            .collect(),
         vpn: state.and_then(|s| s.vpn),
     })
 }

@@ -107,14 +107,25 @@ impl NetdService for FakeServices {
 #[async_trait]
 impl VpnService for FakeServices {
     async fn up(&self, lab: &LabContext, plan: &VpnPlan) -> Result<VpnInfo, BoxError> {
-        let created = self.enter(FakeServiceOp::VpnUp, &lab.name)?.vpn.insert(lab.name.clone());
+        let created = self
+            .enter(FakeServiceOp::VpnUp, &lab.name)?
+            .vpn
+            .insert(lab.name.clone());
         let mut peers = Vec::new();
         for p in &plan.peers {
             let config = lab.dir.join(format!("{}.conf", p.name));
             std::fs::write(&config, format!("# fake client config of {}\n", p.name))?;
-            peers.push(VpnPeerInfo { name: p.name.clone(), address: p.address, config });
+            peers.push(VpnPeerInfo {
+                name: p.name.clone(),
+                address: p.address,
+                config,
+            });
         }
-        Ok(VpnInfo { interface: format!("wg-{}", lab.name), created, peers })
+        Ok(VpnInfo {
+            interface: format!("wg-{}", lab.name),
+            created,
+            peers,
+        })
     }
 
     async fn down(&self, lab: &str) -> Result<bool, BoxError> {

@@ -17,7 +17,9 @@ use tokio_util::sync::CancellationToken;
 async fn a_second_concurrent_up_fails_naming_the_holder_or_waits() {
     let fx = Fx::new();
     let lab = "t-hub-f-lock";
-    let held = LabLock::acquire(fx.root.path(), lab, false).await.expect("lock");
+    let held = LabLock::acquire(fx.root.path(), lab, false)
+        .await
+        .expect("lock");
     let err = fx
         .builder(lab, "10.205.30.0/24")
         .container(Container::new("a", "img"))
@@ -28,7 +30,11 @@ async fn a_second_concurrent_up_fails_naming_the_holder_or_waits() {
         HubError::Locked { pid, .. } => assert_eq!(*pid, Some(std::process::id())),
         other => panic!("unexpected {other}"),
     }
-    assert!(err.to_string().contains(&format!("process {}", std::process::id())), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("process {}", std::process::id())),
+        "{err}"
+    );
     assert!(fx.rt.calls().is_empty(), "nothing may start while locked");
     // With waiting, it proceeds once the holder lets go.
     let release = tokio::spawn(async move {
@@ -54,8 +60,14 @@ async fn two_concurrent_ups_of_one_lab_one_wins_one_is_refused() {
     let fx = Fx::new();
     fx.rt.set_ready_delay(Duration::from_millis(200));
     let lab = "t-hub-f-race";
-    let a = fx.builder(lab, "10.205.31.0/24").container(Container::new("a", "img")).up();
-    let b = fx.builder(lab, "10.205.31.0/24").container(Container::new("a", "img")).up();
+    let a = fx
+        .builder(lab, "10.205.31.0/24")
+        .container(Container::new("a", "img"))
+        .up();
+    let b = fx
+        .builder(lab, "10.205.31.0/24")
+        .container(Container::new("a", "img"))
+        .up();
     let (ra, rb) = tokio::join!(a, b);
     let (ok, err) = match (ra, rb) {
         (Ok(l), Err(e)) | (Err(e), Ok(l)) => (l, e),
@@ -70,7 +82,11 @@ async fn two_concurrent_ups_of_one_lab_one_wins_one_is_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn dropping_a_lab_removes_it_on_a_multi_thread_runtime() {
     let fx = Fx::new();
-    let lab = fx.demo("t-hub-f-dropmt", "10.205.32.0/24").up().await.expect("up");
+    let lab = fx
+        .demo("t-hub-f-dropmt", "10.205.32.0/24")
+        .up()
+        .await
+        .expect("up");
     assert_eq!(fx.rt.workload_names("t-hub-f-dropmt").len(), 4);
     drop(lab);
     fx.assert_nothing_left("t-hub-f-dropmt");
@@ -79,7 +95,11 @@ async fn dropping_a_lab_removes_it_on_a_multi_thread_runtime() {
 #[tokio::test]
 async fn dropping_a_lab_removes_it_on_a_current_thread_runtime() {
     let fx = Fx::new();
-    let lab = fx.demo("t-hub-f-dropct", "10.205.33.0/24").up().await.expect("up");
+    let lab = fx
+        .demo("t-hub-f-dropct", "10.205.33.0/24")
+        .up()
+        .await
+        .expect("up");
     assert_eq!(fx.rt.workload_names("t-hub-f-dropct").len(), 4);
     drop(lab);
     fx.assert_nothing_left("t-hub-f-dropct");
@@ -88,8 +108,13 @@ async fn dropping_a_lab_removes_it_on_a_current_thread_runtime() {
 #[test]
 fn dropping_a_lab_outside_any_runtime_removes_it() {
     let fx = Fx::new();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
-    let lab = rt.block_on(fx.demo("t-hub-f-dropnort", "10.205.34.0/24").up()).expect("up");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let lab = rt
+        .block_on(fx.demo("t-hub-f-dropnort", "10.205.34.0/24").up())
+        .expect("up");
     drop(rt);
     drop(lab);
     fx.assert_nothing_left("t-hub-f-dropnort");
@@ -98,17 +123,30 @@ fn dropping_a_lab_outside_any_runtime_removes_it() {
 #[tokio::test]
 async fn a_kept_lab_survives_its_handle_and_down_removes_it_later() {
     let fx = Fx::new();
-    let lab = fx.demo("t-hub-f-keep", "10.205.35.0/24").up().await.expect("up").keep();
+    let lab = fx
+        .demo("t-hub-f-keep", "10.205.35.0/24")
+        .up()
+        .await
+        .expect("up")
+        .keep();
     assert!(lab.is_kept());
     drop(lab);
     assert_eq!(fx.rt.workload_names("t-hub-f-keep").len(), 4);
-    let hub = fx.demo("t-hub-f-keep", "10.205.35.0/24").build().expect("hub");
+    let hub = fx
+        .demo("t-hub-f-keep", "10.205.35.0/24")
+        .build()
+        .expect("hub");
     // attach() gives a handle on the running lab that is kept on drop.
     let attached = Arc::new(hub).attach().await.expect("attach");
     assert_eq!(attached.ip("db").expect("ip").to_string(), "10.205.35.30");
     drop(attached);
     assert_eq!(fx.rt.workload_names("t-hub-f-keep").len(), 4);
-    fx.demo("t-hub-f-keep", "10.205.35.0/24").build().expect("hub").down().await.expect("down");
+    fx.demo("t-hub-f-keep", "10.205.35.0/24")
+        .build()
+        .expect("hub")
+        .down()
+        .await
+        .expect("down");
     fx.assert_nothing_left("t-hub-f-keep");
 }
 
@@ -129,8 +167,14 @@ async fn cancelling_an_up_stops_the_work_in_flight_and_rolls_back() {
         .up()
         .await
         .expect_err("interrupted");
-    assert!(t.elapsed() < Duration::from_secs(10), "the wait was not cancelled");
-    assert!(matches!(err, HubError::Interrupted { ref errors, .. } if errors.is_empty()), "{err}");
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "the wait was not cancelled"
+    );
+    assert!(
+        matches!(err, HubError::Interrupted { ref errors, .. } if errors.is_empty()),
+        "{err}"
+    );
     assert_eq!(err.exit_code(), 130);
     fx.assert_nothing_left("t-hub-f-cancel");
 }
@@ -160,8 +204,15 @@ async fn a_lab_bigger_than_the_host_is_refused_before_anything_starts() {
         .await
         .expect_err("refused");
     let msg = err.to_string();
-    assert!(msg.contains("lab needs 48 GiB of memory for its VMs, the host has 23 GiB available"), "{msg}");
-    assert!(fx.rt.calls().is_empty(), "something started: {:?}", fx.rt.calls());
+    assert!(
+        msg.contains("lab needs 48 GiB of memory for its VMs, the host has 23 GiB available"),
+        "{msg}"
+    );
+    assert!(
+        fx.rt.calls().is_empty(),
+        "something started: {:?}",
+        fx.rt.calls()
+    );
     assert!(!fx.lab_dir("t-hub-f-admit").exists());
 
     let err = fx
@@ -172,9 +223,16 @@ async fn a_lab_bigger_than_the_host_is_refused_before_anything_starts() {
         .up()
         .await
         .expect_err("refused");
-    assert!(err.to_string().contains("lab needs 4 CPUs for its VMs, the host has 2"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("lab needs 4 CPUs for its VMs, the host has 2"),
+        "{err}"
+    );
 
-    let failed = Arc::new(StaticMetrics(vec![Node { name: "localhost".into(), metrics: Err("no /proc".into()) }]));
+    let failed = Arc::new(StaticMetrics(vec![Node {
+        name: "localhost".into(),
+        metrics: Err("no /proc".into()),
+    }]));
     let err = fx
         .builder("t-hub-f-admit", "10.205.37.0/24")
         .metrics(failed)
@@ -182,7 +240,10 @@ async fn a_lab_bigger_than_the_host_is_refused_before_anything_starts() {
         .up()
         .await
         .expect_err("refused");
-    assert!(err.to_string().contains("metrics could not be read"), "{err}");
+    assert!(
+        err.to_string().contains("metrics could not be read"),
+        "{err}"
+    );
     assert!(fx.rt.calls().is_empty());
 }
 
@@ -208,7 +269,9 @@ fn the_state_file_is_replaced_atomically() {
             let mut reads = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 // Every read sees a whole file, old or new.
-                let s = LabState::load("t-hub-f-state", &path).expect("never torn").expect("present");
+                let s = LabState::load("t-hub-f-state", &path)
+                    .expect("never torn")
+                    .expect("present");
                 assert!(s.domain.len() % 1000 == 0);
                 reads += 1;
             }

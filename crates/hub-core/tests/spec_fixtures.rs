@@ -43,7 +43,11 @@ fn invalid_fixtures_report_exactly_their_expected_errors() {
             .filter_map(|l| l.strip_prefix("# expect: "))
             .map(|s| s.trim_end().to_string())
             .collect();
-        assert!(!expected.is_empty(), "{} lists no `# expect:` lines", f.display());
+        assert!(
+            !expected.is_empty(),
+            "{} lists no `# expect:` lines",
+            f.display()
+        );
         let errs = match LabSpec::from_file(&f).and_then(|s| s.resolve()) {
             Ok(_) => panic!("{} was accepted", f.display()),
             Err(e) => e,
@@ -52,12 +56,21 @@ fn invalid_fixtures_report_exactly_their_expected_errors() {
         for e in &errs {
             assert!(e.to_string().starts_with(&prefix), "{e}");
         }
-        let mut got: Vec<String> =
-            errs.iter().map(|e| format!("{}:{} {}", e.line, e.column, e.field).trim_end().to_string()).collect();
+        let mut got: Vec<String> = errs
+            .iter()
+            .map(|e| {
+                format!("{}:{} {}", e.line, e.column, e.field)
+                    .trim_end()
+                    .to_string()
+            })
+            .collect();
         expected.sort();
         got.sort();
         if got != expected {
-            failures.push(format!("{}: expected {expected:?}, got:\n{errs}", f.display()));
+            failures.push(format!(
+                "{}: expected {expected:?}, got:\n{errs}",
+                f.display()
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));

@@ -44,14 +44,48 @@ enum Mutation {
 
 fn mutation() -> impl Strategy<Value = Mutation> {
     let piece = prop::sample::select(vec![
-        ":", "- ", "[", "]", "{", "}", "&a ", "*a", "<<: *a", "\n", "  ", "\t", "#", "'", "\"",
-        "!!str ", "? ", "|", ">", "---\n", "...\n", "~", "null", "0", "-1", "1e999", "0x1F",
-        "10.205.0.300", "name", "image", "ip: ", "containers:\n  - ", "vms:\n  - ", "\u{feff}", "é",
+        ":",
+        "- ",
+        "[",
+        "]",
+        "{",
+        "}",
+        "&a ",
+        "*a",
+        "<<: *a",
+        "\n",
+        "  ",
+        "\t",
+        "#",
+        "'",
+        "\"",
+        "!!str ",
+        "? ",
+        "|",
+        ">",
+        "---\n",
+        "...\n",
+        "~",
+        "null",
+        "0",
+        "-1",
+        "1e999",
+        "0x1F",
+        "10.205.0.300",
+        "name",
+        "image",
+        "ip: ",
+        "containers:\n  - ",
+        "vms:\n  - ",
+        "\u{feff}",
+        "é",
     ]);
     prop_oneof![
         (any::<usize>(), 0usize..12).prop_map(|(at, len)| Mutation::Delete { at, len }),
-        (any::<usize>(), prop::collection::vec(piece, 1..4))
-            .prop_map(|(at, p)| Mutation::Insert { at, text: p.concat() }),
+        (any::<usize>(), prop::collection::vec(piece, 1..4)).prop_map(|(at, p)| Mutation::Insert {
+            at,
+            text: p.concat()
+        }),
         any::<usize>().prop_map(|line| Mutation::DuplicateLine { line }),
         (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Mutation::SwapLines { a, b }),
         (any::<usize>(), 0usize..6).prop_map(|(line, spaces)| Mutation::Indent { line, spaces }),
@@ -99,30 +133,81 @@ fn apply(src: &str, m: &Mutation) -> String {
 /// Small random documents made of the spec's own keys and plausible values.
 fn document() -> impl Strategy<Value = String> {
     let key = prop::sample::select(vec![
-        "name", "network_name", "subnet", "network_type", "dhcp_range", "domain", "containers",
-        "vms", "wireguard", "image", "ip", "env", "cmd", "depends_on", "memory_mb", "vcpus",
-        "cpus", "healthcheck", "test", "interval", "peers", "peer_name", "address", "enabled",
-        "listen_port", "cloud_init", "packages", "virt_type", "restart", "user", "labels",
+        "name",
+        "network_name",
+        "subnet",
+        "network_type",
+        "dhcp_range",
+        "domain",
+        "containers",
+        "vms",
+        "wireguard",
+        "image",
+        "ip",
+        "env",
+        "cmd",
+        "depends_on",
+        "memory_mb",
+        "vcpus",
+        "cpus",
+        "healthcheck",
+        "test",
+        "interval",
+        "peers",
+        "peer_name",
+        "address",
+        "enabled",
+        "listen_port",
+        "cloud_init",
+        "packages",
+        "virt_type",
+        "restart",
+        "user",
+        "labels",
     ]);
     let scalar = prop::sample::select(vec![
-        "a", "web", "10.205.0.0/24", "10.205.0.40", "10.10.0.2/24", "0", "1", "-1", "true",
-        "bridge", "qemu", "5s", "x:y", "[]", "{}", "null", "10.205.0.200-10.205.0.254", "''",
+        "a",
+        "web",
+        "10.205.0.0/24",
+        "10.205.0.40",
+        "10.10.0.2/24",
+        "0",
+        "1",
+        "-1",
+        "true",
+        "bridge",
+        "qemu",
+        "5s",
+        "x:y",
+        "[]",
+        "{}",
+        "null",
+        "10.205.0.200-10.205.0.254",
+        "''",
     ]);
     let leaf = (key.clone(), scalar).prop_map(|(k, v)| format!("{k}: {v}"));
     leaf.prop_recursive(4, 40, 6, move |inner| {
-        (key.clone(), prop::collection::vec(inner, 1..5), any::<bool>()).prop_map(|(k, items, list)| {
-            let body: Vec<String> = items
-                .iter()
-                .flat_map(|i| i.lines().map(|l| format!("    {l}")).collect::<Vec<_>>())
-                .collect();
-            if list {
-                let mut s = format!("{k}:\n  -\n");
-                s.push_str(&body.join("\n"));
-                s
-            } else {
-                format!("{k}:\n{}", body.iter().map(|l| &l[2..]).collect::<Vec<_>>().join("\n"))
-            }
-        })
+        (
+            key.clone(),
+            prop::collection::vec(inner, 1..5),
+            any::<bool>(),
+        )
+            .prop_map(|(k, items, list)| {
+                let body: Vec<String> = items
+                    .iter()
+                    .flat_map(|i| i.lines().map(|l| format!("    {l}")).collect::<Vec<_>>())
+                    .collect();
+                if list {
+                    let mut s = format!("{k}:\n  -\n");
+                    s.push_str(&body.join("\n"));
+                    s
+                } else {
+                    format!(
+                        "{k}:\n{}",
+                        body.iter().map(|l| &l[2..]).collect::<Vec<_>>().join("\n")
+                    )
+                }
+            })
     })
 }
 
@@ -161,7 +246,10 @@ proptest! {
 
 #[test]
 fn a_huge_document_is_refused_without_parsing_it() {
-    let src = format!("name: x\nsubnet: 10.205.0.0/24\n# {}\n", "x".repeat(2 * 1024 * 1024));
+    let src = format!(
+        "name: x\nsubnet: 10.205.0.0/24\n# {}\n",
+        "x".repeat(2 * 1024 * 1024)
+    );
     let errs = LabSpec::from_yaml(&src, "fuzz.yaml").unwrap_err();
     assert!(errs.to_string().contains("bytes"), "{errs}");
 }

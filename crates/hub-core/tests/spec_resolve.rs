@@ -12,14 +12,29 @@ fn image() -> String {
 fn lab() -> LabSpec {
     LabSpec::new("t-hub-res", "10.205.0.0/24")
         .container(Container::new("db", "postgres:16").env("POSTGRES_PASSWORD", "x"))
-        .container(Container::new("web", "nginx:alpine").ip("10.205.0.31").depends_on("db"))
+        .container(
+            Container::new("web", "nginx:alpine")
+                .ip("10.205.0.31")
+                .depends_on("db"),
+        )
         .container(Container::new("cache", "redis:7"))
-        .vm(Vm::new("agent", image()).memory_mb(512).packages(["curl"]).depends_on("web"))
-        .vpn(Vpn::new("10.214.0.0/24").peer("laptop").peer_with_address("phone", "10.214.0.2").peer("tablet"))
+        .vm(Vm::new("agent", image())
+            .memory_mb(512)
+            .packages(["curl"])
+            .depends_on("web"))
+        .vpn(
+            Vpn::new("10.214.0.0/24")
+                .peer("laptop")
+                .peer_with_address("phone", "10.214.0.2")
+                .peer("tablet"),
+        )
 }
 
 fn ips(lab: &ResolvedLab) -> Vec<(String, Ipv4Addr)> {
-    lab.workloads.iter().map(|w| (w.name.clone(), w.ip)).collect()
+    lab.workloads
+        .iter()
+        .map(|w| (w.name.clone(), w.ip))
+        .collect()
 }
 
 #[test]
@@ -44,7 +59,11 @@ fn statics_are_reserved_first_then_the_rest_lowest_free_in_spec_order() {
 fn vpn_peers_get_addresses_from_dot2_up_skipping_fixed_ones() {
     let r = lab().resolve().unwrap();
     let vpn = r.vpn.unwrap();
-    let got: Vec<(&str, Ipv4Addr)> = vpn.peers.iter().map(|p| (p.name.as_str(), p.address)).collect();
+    let got: Vec<(&str, Ipv4Addr)> = vpn
+        .peers
+        .iter()
+        .map(|p| (p.name.as_str(), p.address))
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -53,7 +72,14 @@ fn vpn_peers_get_addresses_from_dot2_up_skipping_fixed_ones() {
             ("tablet", Ipv4Addr::new(10, 214, 0, 4)),
         ]
     );
-    assert!(lab().vpn(Vpn::new("10.214.0.0/24").enabled(false)).resolve().unwrap().vpn.is_none());
+    assert!(
+        lab()
+            .vpn(Vpn::new("10.214.0.0/24").enabled(false))
+            .resolve()
+            .unwrap()
+            .vpn
+            .is_none()
+    );
 }
 
 #[test]
@@ -63,10 +89,19 @@ fn the_same_spec_always_resolves_to_the_same_plan() {
         assert_eq!(lab().resolve().unwrap(), a);
     }
     let yaml = "name: t-hub-det\nsubnet: 10.205.0.0/24\ncontainers:\n  - {name: a, image: x, env: {B: 1, A: 2}}\n  - {name: b, image: y}\n";
-    let x = LabSpec::from_yaml(yaml, "a.yaml").unwrap().resolve().unwrap();
-    let y = LabSpec::from_yaml(yaml, "a.yaml").unwrap().resolve().unwrap();
+    let x = LabSpec::from_yaml(yaml, "a.yaml")
+        .unwrap()
+        .resolve()
+        .unwrap();
+    let y = LabSpec::from_yaml(yaml, "a.yaml")
+        .unwrap()
+        .resolve()
+        .unwrap();
     assert_eq!(x, y);
-    assert_eq!(serde_json::to_string(&x).unwrap(), serde_json::to_string(&y).unwrap());
+    assert_eq!(
+        serde_json::to_string(&x).unwrap(),
+        serde_json::to_string(&y).unwrap()
+    );
 }
 
 #[test]
@@ -79,9 +114,15 @@ fn macs_are_deterministic_distinct_and_locally_administered() {
     macs.sort();
     macs.dedup();
     assert_eq!(macs.len(), r.workloads.len());
-    assert_eq!(r.workload("db").unwrap().mac, hub_core::spec::derive_mac("t-hub-res", "db", 0));
+    assert_eq!(
+        r.workload("db").unwrap().mac,
+        hub_core::spec::derive_mac("t-hub-res", "db", 0)
+    );
     let other = lab().name("t-hub-res2").resolve().unwrap();
-    assert_ne!(other.workload("db").unwrap().mac, r.workload("db").unwrap().mac);
+    assert_ne!(
+        other.workload("db").unwrap().mac,
+        r.workload("db").unwrap().mac
+    );
 }
 
 #[test]
@@ -102,8 +143,20 @@ fn changing_one_workload_changes_only_its_hash() {
     // The order maps are written in does not matter.
     let y1 = "name: t-hub-h\nsubnet: 10.205.0.0/24\ncontainers:\n  - {name: a, image: x, env: {B: 1, A: 2}}\n";
     let y2 = "name: t-hub-h\nsubnet: 10.205.0.0/24\ncontainers:\n  - {env: {A: 2, B: 1}, image: x, name: a}\n";
-    let h1 = LabSpec::from_yaml(y1, "a.yaml").unwrap().resolve().unwrap().workloads[0].spec_hash.clone();
-    let h2 = LabSpec::from_yaml(y2, "a.yaml").unwrap().resolve().unwrap().workloads[0].spec_hash.clone();
+    let h1 = LabSpec::from_yaml(y1, "a.yaml")
+        .unwrap()
+        .resolve()
+        .unwrap()
+        .workloads[0]
+        .spec_hash
+        .clone();
+    let h2 = LabSpec::from_yaml(y2, "a.yaml")
+        .unwrap()
+        .resolve()
+        .unwrap()
+        .workloads[0]
+        .spec_hash
+        .clone();
     assert_eq!(h1, h2);
 }
 
@@ -133,7 +186,10 @@ wireguard:
 ",
         image()
     );
-    let mut from_yaml = LabSpec::from_yaml(&yaml, "/x/lab.yaml").unwrap().resolve().unwrap();
+    let mut from_yaml = LabSpec::from_yaml(&yaml, "/x/lab.yaml")
+        .unwrap()
+        .resolve()
+        .unwrap();
     from_yaml.file = None;
     assert_eq!(from_yaml, lab().resolve().unwrap());
 }
@@ -148,9 +204,15 @@ fn workloads_convert_to_runtime_specs() {
                 .cpus(0.5)
                 .memory_mb(128)
                 .restart(RestartPolicy::UnlessStopped)
-                .healthcheck(ContainerHealthcheck::new(["wget", "-q", "http://localhost/"]).retries(5)),
+                .healthcheck(
+                    ContainerHealthcheck::new(["wget", "-q", "http://localhost/"]).retries(5),
+                ),
         )
-        .vm(Vm::new("v", image()).vcpus(2).user("alice").runcmd(["echo hi"]).cloud_init(serde_json::json!({"timezone": "UTC"})));
+        .vm(Vm::new("v", image())
+            .vcpus(2)
+            .user("alice")
+            .runcmd(["echo hi"])
+            .cloud_init(serde_json::json!({"timezone": "UTC"})));
     let r = spec.resolve().unwrap();
     match r.workloads[0].to_workload_spec() {
         WorkloadSpec::Container(c) => {
@@ -184,14 +246,20 @@ fn relative_vm_images_are_relative_to_the_spec_folder() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("base.qcow2"), b"x").unwrap();
     let file = dir.path().join("lab.yaml");
-    std::fs::write(&file, "name: t-hub-rel\nsubnet: 10.205.0.0/24\nvms:\n  - {name: v, image: base.qcow2}\n").unwrap();
+    std::fs::write(
+        &file,
+        "name: t-hub-rel\nsubnet: 10.205.0.0/24\nvms:\n  - {name: v, image: base.qcow2}\n",
+    )
+    .unwrap();
     let r = LabSpec::from_file(&file).unwrap().resolve().unwrap();
     match &r.workloads[0].spec {
         WorkloadDef::Vm(v) => assert_eq!(v.image, dir.path().join("base.qcow2")),
         other => panic!("{other:?}"),
     }
     // Built in Rust, with a base folder set.
-    let built = LabSpec::new("t-hub-rel", "10.205.0.0/24").base_dir(dir.path()).vm(Vm::new("v", "base.qcow2"));
+    let built = LabSpec::new("t-hub-rel", "10.205.0.0/24")
+        .base_dir(dir.path())
+        .vm(Vm::new("v", "base.qcow2"));
     built.resolve().unwrap();
 }
 

@@ -15,20 +15,38 @@ fn the_seed_parses_and_its_only_mistake_is_the_missing_image() {
     let spec = LabSpec::from_file(seed_path()).expect("the seed example parses");
     assert_eq!(spec.lab_name(), Some("demo-net"));
     assert_eq!(spec.containers.len(), 2);
-    assert_eq!(spec.vms[0].packages, ["curl", "wget", "vim", "htop", "net-tools", "nmap"]);
+    assert_eq!(
+        spec.vms[0].packages,
+        ["curl", "wget", "vim", "htop", "net-tools", "nmap"]
+    );
     let errs = spec.validate().unwrap_err();
     assert_eq!(errs.len(), 1, "{errs}");
     let e = &errs.errors[0];
-    assert_eq!((e.kind, e.line, e.column, e.field.as_str()), (SpecErrorKind::MissingImage, 16, 12, "vms[0].image"));
+    assert_eq!(
+        (e.kind, e.line, e.column, e.field.as_str()),
+        (SpecErrorKind::MissingImage, 16, 12, "vms[0].image")
+    );
     let expected_image = seed_path().parent().unwrap().join("images/debian-12.qcow2");
-    assert!(e.message.contains(&std::path::absolute(expected_image).unwrap().display().to_string()), "{e}");
+    assert!(
+        e.message.contains(
+            &std::path::absolute(expected_image)
+                .unwrap()
+                .display()
+                .to_string()
+        ),
+        "{e}"
+    );
 }
 
 #[test]
 fn the_seed_with_its_image_present_validates_clean_and_resolves() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("images")).unwrap();
-    std::fs::write(dir.path().join("images/debian-12.qcow2"), b"not really qcow2").unwrap();
+    std::fs::write(
+        dir.path().join("images/debian-12.qcow2"),
+        b"not really qcow2",
+    )
+    .unwrap();
     let file = dir.path().join("lab.yaml");
     std::fs::copy(seed_path(), &file).unwrap();
 
@@ -41,14 +59,32 @@ fn the_seed_with_its_image_present_validates_clean_and_resolves() {
     assert_eq!(lab.gateway, Ipv4Addr::new(172, 19, 5, 1));
     assert_eq!(lab.netd, Ipv4Addr::new(172, 19, 5, 2));
     assert_eq!(lab.dhcp_range.to_string(), "172.19.5.200-172.19.5.254");
-    let got: Vec<(&str, WorkloadKind, Ipv4Addr, bool)> =
-        lab.workloads.iter().map(|w| (w.name.as_str(), w.kind, w.ip, w.static_ip)).collect();
+    let got: Vec<(&str, WorkloadKind, Ipv4Addr, bool)> = lab
+        .workloads
+        .iter()
+        .map(|w| (w.name.as_str(), w.kind, w.ip, w.static_ip))
+        .collect();
     assert_eq!(
         got,
         vec![
-            ("web-demo", WorkloadKind::Container, Ipv4Addr::new(172, 19, 5, 10), true),
-            ("whoami", WorkloadKind::Container, Ipv4Addr::new(172, 19, 5, 11), true),
-            ("demo-vm", WorkloadKind::Vm, Ipv4Addr::new(172, 19, 5, 30), false),
+            (
+                "web-demo",
+                WorkloadKind::Container,
+                Ipv4Addr::new(172, 19, 5, 10),
+                true
+            ),
+            (
+                "whoami",
+                WorkloadKind::Container,
+                Ipv4Addr::new(172, 19, 5, 11),
+                true
+            ),
+            (
+                "demo-vm",
+                WorkloadKind::Vm,
+                Ipv4Addr::new(172, 19, 5, 30),
+                false
+            ),
         ]
     );
     let vm = lab.workload("demo-vm").unwrap();

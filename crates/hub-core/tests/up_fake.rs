@@ -11,7 +11,11 @@ use hub_core::{Container, HubError, Progress};
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_lab_comes_up_with_addresses_state_and_vpn_configs() {
     let fx = Fx::new();
-    let lab = fx.demo("t-hub-f-demo", "10.205.1.0/24").up().await.expect("up");
+    let lab = fx
+        .demo("t-hub-f-demo", "10.205.1.0/24")
+        .up()
+        .await
+        .expect("up");
     assert_eq!(lab.name(), "t-hub-f-demo");
     assert_eq!(lab.workloads().len(), 4);
     let db = lab.workload("db").expect("db");
@@ -23,11 +27,17 @@ async fn demo_lab_comes_up_with_addresses_state_and_vpn_configs() {
     // Addresses come from the static range of the plan (.30 up), in spec order.
     assert_eq!(lab.ip("db").expect("ip").to_string(), "10.205.1.30");
     assert_eq!(lab.ip("vm1").expect("ip").to_string(), "10.205.1.33");
-    assert!(matches!(lab.ip("nope"), Err(HubError::NoSuchWorkload { .. })));
+    assert!(matches!(
+        lab.ip("nope"),
+        Err(HubError::NoSuchWorkload { .. })
+    ));
     // netd got a record for every workload and the VPN peer, and the VM's reservation.
     let netd = fx.svc.netd("t-hub-f-demo").expect("netd runs");
     for n in ["db", "web1", "web2", "vm1", "laptop", "gateway", "netd"] {
-        assert!(netd.records.iter().any(|r| r.name == n), "no record for {n}");
+        assert!(
+            netd.records.iter().any(|r| r.name == n),
+            "no record for {n}"
+        );
     }
     assert_eq!(netd.reservations.len(), 1);
     assert_eq!(netd.reservations[0].hostname, "vm1");
@@ -36,7 +46,8 @@ async fn demo_lab_comes_up_with_addresses_state_and_vpn_configs() {
     assert!(conf.starts_with(fx.lab_dir("t-hub-f-demo")));
     assert!(conf.exists());
     // The state file is there, names every workload, and holds no secret.
-    let state = std::fs::read_to_string(fx.lab_dir("t-hub-f-demo").join("state.json")).expect("state");
+    let state =
+        std::fs::read_to_string(fx.lab_dir("t-hub-f-demo").join("state.json")).expect("state");
     for n in ["db", "web1", "web2", "vm1", "laptop"] {
         assert!(state.contains(n));
     }
@@ -54,20 +65,41 @@ async fn demo_lab_comes_up_with_addresses_state_and_vpn_configs() {
 #[tokio::test(flavor = "multi_thread")]
 async fn second_up_of_an_unchanged_spec_changes_nothing_and_says_so() {
     let fx = Fx::new();
-    let first = fx.demo("t-hub-f-again", "10.205.2.0/24").up().await.expect("up").keep();
+    let first = fx
+        .demo("t-hub-f-again", "10.205.2.0/24")
+        .up()
+        .await
+        .expect("up")
+        .keep();
     assert_eq!(first.report().created.len(), 4);
     assert!(!first.report().is_unchanged());
     let creates = fx.count_calls("Create");
     let state_path = fx.lab_dir("t-hub-f-again").join("state.json");
-    let mtime = std::fs::metadata(&state_path).and_then(|m| m.modified()).expect("mtime");
-    let second = fx.demo("t-hub-f-again", "10.205.2.0/24").up().await.expect("second up").keep();
+    let mtime = std::fs::metadata(&state_path)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    let second = fx
+        .demo("t-hub-f-again", "10.205.2.0/24")
+        .up()
+        .await
+        .expect("second up")
+        .keep();
     assert!(second.report().is_unchanged(), "{:?}", second.report());
     assert_eq!(first.state(), second.state());
     assert_eq!(second.report().unchanged.len(), 4);
     assert!(second.report().to_string().starts_with("no change"));
-    assert_eq!(fx.count_calls("Create"), creates, "a second up created something");
+    assert_eq!(
+        fx.count_calls("Create"),
+        creates,
+        "a second up created something"
+    );
     assert_eq!(fx.count_calls("Remove"), 0);
-    assert_eq!(std::fs::metadata(&state_path).and_then(|m| m.modified()).expect("mtime"), mtime);
+    assert_eq!(
+        std::fs::metadata(&state_path)
+            .and_then(|m| m.modified())
+            .expect("mtime"),
+        mtime
+    );
     assert_eq!(first.state(), second.state());
     second.down().await.expect("down");
     fx.assert_nothing_left("t-hub-f-again");
@@ -103,12 +135,18 @@ async fn plan_creates_what_is_missing_recreates_what_changed_removes_what_left()
     names.sort();
     assert_eq!(names, ["a", "b", "d"]);
     // A workload that stopped is recreated.
-    fx.rt.stop(&hub_core::runtime::WorkloadHandle {
-        lab: lab.into(),
-        name: "a".into(),
-        kind: WorkloadKind::Container,
-        id: String::new(),
-    }, std::time::Duration::ZERO).await.expect("stop");
+    fx.rt
+        .stop(
+            &hub_core::runtime::WorkloadHandle {
+                lab: lab.into(),
+                name: "a".into(),
+                kind: WorkloadKind::Container,
+                id: String::new(),
+            },
+            std::time::Duration::ZERO,
+        )
+        .await
+        .expect("stop");
     let lab3 = fx
         .builder(lab, "10.205.3.0/24")
         .container(Container::new("a", "img").ip("10.205.3.40"))
@@ -136,7 +174,12 @@ async fn depends_on_starts_a_workload_after_its_dependencies_are_ready() {
         .await
         .expect("up");
     let calls = fx.rt.calls();
-    let pos = |c: &str| calls.iter().position(|x| x == c).unwrap_or_else(|| panic!("no call {c}: {calls:?}"));
+    let pos = |c: &str| {
+        calls
+            .iter()
+            .position(|x| x == c)
+            .unwrap_or_else(|| panic!("no call {c}: {calls:?}"))
+    };
     assert!(pos("WaitReady db") < pos("Create api"), "{calls:?}");
     assert!(pos("WaitReady api") < pos("Create app"), "{calls:?}");
     // The independent one did not wait for the chain.
@@ -158,7 +201,10 @@ async fn a_failed_dependency_keeps_its_dependants_from_starting() {
         .expect_err("up must fail");
     let msg = err.to_string();
     assert!(msg.contains("container \"db\""), "{msg}");
-    assert!(msg.contains("not started because its dependency \"db\" failed"), "{msg}");
+    assert!(
+        msg.contains("not started because its dependency \"db\" failed"),
+        "{msg}"
+    );
     assert!(!fx.rt.calls().iter().any(|c| c == "Create web"));
     fx.assert_nothing_left("t-hub-f-depfail");
 }
@@ -182,7 +228,9 @@ async fn parallelism_bounds_the_workloads_in_flight() {
     for bound in [1usize, 3] {
         let fx = Fx::new();
         fx.rt.set_ready_delay(std::time::Duration::from_millis(40));
-        let mut b = fx.builder("t-hub-f-par", "10.205.7.0/24").parallelism(bound);
+        let mut b = fx
+            .builder("t-hub-f-par", "10.205.7.0/24")
+            .parallelism(bound);
         for i in 0..10 {
             b = b.container(Container::new(format!("c{i}"), "img"));
         }
@@ -216,15 +264,25 @@ async fn every_failure_of_every_branch_is_reported_together() {
         .await
         .expect_err("must fail");
     match &err {
-        HubError::Up { errors, rolled_back, .. } => {
+        HubError::Up {
+            errors,
+            rolled_back,
+            ..
+        } => {
             assert_eq!(errors.len(), 2, "{err}");
             assert!(rolled_back);
         }
         other => panic!("unexpected error {other}"),
     }
     let msg = err.to_string();
-    assert!(msg.contains("container \"a\"") && msg.contains("Start"), "{msg}");
-    assert!(msg.contains("container \"c\"") && msg.contains("WaitReady"), "{msg}");
+    assert!(
+        msg.contains("container \"a\"") && msg.contains("Start"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("container \"c\"") && msg.contains("WaitReady"),
+        "{msg}"
+    );
     assert_eq!(err.exit_code(), 1);
     fx.assert_nothing_left("t-hub-f-many");
 }
@@ -241,10 +299,19 @@ async fn without_rollback_a_failed_up_leaves_what_it_made() {
         .up()
         .await
         .expect_err("must fail");
-    assert!(matches!(err, HubError::Up { rolled_back: false, .. }));
+    assert!(matches!(
+        err,
+        HubError::Up {
+            rolled_back: false,
+            ..
+        }
+    ));
     assert_eq!(fx.rt.workload_names("t-hub-f-norb").len(), 2);
     fx.rt.clear_failures();
-    let hub = fx.builder("t-hub-f-norb", "10.205.10.0/24").build().expect("hub");
+    let hub = fx
+        .builder("t-hub-f-norb", "10.205.10.0/24")
+        .build()
+        .expect("hub");
     hub.down().await.expect("down");
     fx.assert_nothing_left("t-hub-f-norb");
 }
@@ -267,11 +334,22 @@ async fn rollback_removes_only_what_this_up_created() {
         .await
         .expect_err("must fail");
     assert_eq!(fx.rt.workload_names(lab), vec!["old".to_string()]);
-    assert!(fx.rt.has_network(lab), "the network existed before and must stay");
-    assert!(fx.svc.netd(lab).is_some(), "netd existed before and must stay");
+    assert!(
+        fx.rt.has_network(lab),
+        "the network existed before and must stay"
+    );
+    assert!(
+        fx.svc.netd(lab).is_some(),
+        "netd existed before and must stay"
+    );
     assert!(fx.lab_dir(lab).join("state.json").exists());
     fx.rt.clear_failures();
-    fx.builder(lab, "10.205.11.0/24").build().expect("hub").down().await.expect("down");
+    fx.builder(lab, "10.205.11.0/24")
+        .build()
+        .expect("hub")
+        .down()
+        .await
+        .expect("down");
     fx.assert_nothing_left(lab);
 }
 
@@ -279,12 +357,25 @@ async fn rollback_removes_only_what_this_up_created() {
 async fn down_finds_everything_without_the_lab_directory_and_is_idempotent() {
     let fx = Fx::new();
     let lab = "t-hub-f-lostdir";
-    fx.demo(lab, "10.205.12.0/24").up().await.expect("up").keep();
+    fx.demo(lab, "10.205.12.0/24")
+        .up()
+        .await
+        .expect("up")
+        .keep();
     std::fs::remove_dir_all(fx.lab_dir(lab)).expect("delete the lab dir");
     let hub = fx.builder(lab, "10.205.12.0/24").build().expect("hub");
     let report = hub.down().await.expect("down");
-    for what in ["vpn gateway", "container \"db\"", "vm \"vm1\"", "netd", "network"] {
-        assert!(report.removed.iter().any(|r| r == what), "{what} not in {report}");
+    for what in [
+        "vpn gateway",
+        "container \"db\"",
+        "vm \"vm1\"",
+        "netd",
+        "network",
+    ] {
+        assert!(
+            report.removed.iter().any(|r| r == what),
+            "{what} not in {report}"
+        );
     }
     fx.assert_nothing_left(lab);
     let again = hub.down().await.expect("second down");
@@ -295,7 +386,11 @@ async fn down_finds_everything_without_the_lab_directory_and_is_idempotent() {
 #[tokio::test(flavor = "multi_thread")]
 async fn down_with_only_the_lab_name() {
     let fx = Fx::new();
-    fx.demo("t-hub-f-byname", "10.205.13.0/24").up().await.expect("up").keep();
+    fx.demo("t-hub-f-byname", "10.205.13.0/24")
+        .up()
+        .await
+        .expect("up")
+        .keep();
     // No subnet, no workloads: just the name, as `hub down --lab NAME`.
     let hub = hub_core::Hub::builder()
         .name("t-hub-f-byname")
@@ -318,14 +413,32 @@ async fn down_with_only_the_lab_name() {
 #[tokio::test(flavor = "multi_thread")]
 async fn progress_events_tell_the_story() {
     let fx = Fx::new();
-    let lab = fx.demo("t-hub-f-progress", "10.205.14.0/24").up().await.expect("up");
+    let lab = fx
+        .demo("t-hub-f-progress", "10.205.14.0/24")
+        .up()
+        .await
+        .expect("up");
     drop(lab);
     let ev = fx.events.lock().expect("events").clone();
-    assert!(matches!(ev.first(), Some(Progress::Planned { create: 4, .. })), "{ev:?}");
-    assert!(ev.iter().any(|e| matches!(e, Progress::NetworkReady { .. })));
+    assert!(
+        matches!(ev.first(), Some(Progress::Planned { create: 4, .. })),
+        "{ev:?}"
+    );
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Progress::NetworkReady { .. }))
+    );
     assert!(ev.iter().any(|e| matches!(e, Progress::NetdReady { .. })));
-    assert_eq!(ev.iter().filter(|e| matches!(e, Progress::WorkloadReady { .. })).count(), 4);
-    assert!(ev.iter().any(|e| matches!(e, Progress::VpnPeer { name, .. } if name == "laptop")));
+    assert_eq!(
+        ev.iter()
+            .filter(|e| matches!(e, Progress::WorkloadReady { .. }))
+            .count(),
+        4
+    );
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Progress::VpnPeer { name, .. } if name == "laptop"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -37,9 +37,15 @@ async fn hub_round(d: &DockerRuntime, lab: &LabContext, n: usize) -> (Duration, 
         let ws = WorkloadSpec::Container(c);
         let h = d.create(lab, &ws).await.expect("create");
         d.start(&h).await.expect("start");
-        d.wait_ready(lab, &ws, &h, Duration::from_secs(60), CancellationToken::new())
-            .await
-            .expect("ready");
+        d.wait_ready(
+            lab,
+            &ws,
+            &h,
+            Duration::from_secs(60),
+            CancellationToken::new(),
+        )
+        .await
+        .expect("ready");
         h
     });
     let handles = futures::future::join_all(ups).await;
@@ -51,14 +57,22 @@ async fn hub_round(d: &DockerRuntime, lab: &LabContext, n: usize) -> (Duration, 
 }
 
 /// The same through bare bollard calls.
-async fn bollard_round(docker: &Docker, net: &NetworkInfo, prefix: &str, n: usize) -> (Duration, Duration) {
+async fn bollard_round(
+    docker: &Docker,
+    net: &NetworkInfo,
+    prefix: &str,
+    n: usize,
+) -> (Duration, Duration) {
     let t0 = Instant::now();
     let ups = (0..n).map(|i| async move {
         let name = format!("{prefix}-c{i}");
         let body = ContainerCreateBody {
             image: Some(IMAGE.into()),
             cmd: Some(vec!["sleep".into(), "600".into()]),
-            host_config: Some(HostConfig { network_mode: Some(net.name.clone()), ..Default::default() }),
+            host_config: Some(HostConfig {
+                network_mode: Some(net.name.clone()),
+                ..Default::default()
+            }),
             networking_config: Some(NetworkingConfig {
                 endpoints_config: Some(HashMap::from([(
                     net.name.clone(),
@@ -74,8 +88,15 @@ async fn bollard_round(docker: &Docker, net: &NetworkInfo, prefix: &str, n: usiz
             ..Default::default()
         };
         let opts = CreateContainerOptionsBuilder::new().name(&name).build();
-        let id = docker.create_container(Some(opts), body).await.expect("create").id;
-        docker.start_container(&id, None::<StartContainerOptions>).await.expect("start");
+        let id = docker
+            .create_container(Some(opts), body)
+            .await
+            .expect("create")
+            .id;
+        docker
+            .start_container(&id, None::<StartContainerOptions>)
+            .await
+            .expect("start");
         id
     });
     let ids = futures::future::join_all(ups).await;
@@ -115,8 +136,13 @@ async fn network(d: &DockerRuntime, lab: &str, subnet: &str) -> NetworkInfo {
 }
 
 async fn run() {
-    let reps: usize = std::env::var("HUB_BENCH_REPS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
-    let d = DockerRuntime::connect().await.expect("Docker Engine (run scripts/setup-host.sh)");
+    let reps: usize = std::env::var("HUB_BENCH_REPS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
+    let d = DockerRuntime::connect()
+        .await
+        .expect("Docker Engine (run scripts/setup-host.sh)");
     let plain = Docker::connect_with_local_defaults()
         .expect("docker client")
         .negotiate_version()
@@ -140,7 +166,10 @@ async fn run() {
     bollard_round(&plain, &base_net, base_lab, 2).await;
 
     println!("containers: create + start (+ ready) then remove, all in parallel; median of {reps}");
-    println!("{:>3} {:>12} {:>12} {:>14} {:>14} {:>7} {:>7}", "N", "hub up ms", "bollard up", "hub total ms", "bollard total", "up x", "total x");
+    println!(
+        "{:>3} {:>12} {:>12} {:>14} {:>14} {:>7} {:>7}",
+        "N", "hub up ms", "bollard up", "hub total ms", "bollard total", "up x", "total x"
+    );
     for n in [1usize, 10, 20] {
         let (mut hu, mut ht, mut bu, mut bt) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for r in 0..reps {
@@ -157,7 +186,12 @@ async fn run() {
             bu.push(b.0);
             bt.push(b.1);
         }
-        let (hu, ht, bu, bt) = (median(&mut hu), median(&mut ht), median(&mut bu), median(&mut bt));
+        let (hu, ht, bu, bt) = (
+            median(&mut hu),
+            median(&mut ht),
+            median(&mut bu),
+            median(&mut bt),
+        );
         println!(
             "{n:>3} {:>12.1} {:>12.1} {:>14.1} {:>14.1} {:>7.3} {:>7.3}",
             ms(hu),
@@ -173,6 +207,9 @@ async fn run() {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     rt.block_on(run());
 }

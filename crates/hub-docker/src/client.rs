@@ -35,10 +35,26 @@ impl std::fmt::Debug for DockerRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let v = self.docker.client_version();
         f.debug_struct("DockerRuntime")
-            .field("api", &format_args!("{}.{}", v.major_version, v.minor_version))
+            .field(
+                "api",
+                &format_args!("{}.{}", v.major_version, v.minor_version),
+            )
             .field("pull_progress", &self.pull_progress.is_some())
             .field("pull_idle_timeout", &self.pull_idle_timeout)
             .finish()
+    }
+}
+
+/// A failure to reach the engine: a stopped daemon or a refused socket get their own
+/// variants, anything else still means the engine cannot be used.
+fn connect_error(e: bollard::errors::Error, doing: &str) -> RuntimeError {
+    match error::transport_error(e, doing) {
+        Ok(mapped) => mapped,
+        Err(e) => RuntimeError::DaemonUnavailable {
+            backend: BACKEND,
+            hint: format!("{doing}: {e}; check dockerd (scripts/setup-host.sh starts it)"),
+            source: Some(Box::new(e)),
+        },
     }
 }
 
@@ -51,14 +67,14 @@ impl DockerRuntime {
     /// the API version (Debian 12's engine speaks 1.41).
     pub async fn connect() -> RuntimeResult<Self> {
         let docker = Docker::connect_with_local_defaults()
-            .map_err(|e| error::backend("-", "connecting to the Docker Engine", e))?;
+            .map_err(|e| connect_error(e, "connecting to the Docker Engine"))?;
         Self::negotiate(docker).await
     }
 
     /// Connects to the engine at the Unix socket `path` and negotiates the API version.
     pub async fn connect_with_socket(path: &str) -> RuntimeResult<Self> {
         let docker = Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
-            .map_err(|e| error::backend("-", format!("connecting to the Docker Engine at {path}"), e))?;
+            .map_err(|e| connect_error(e, &format!("connecting to the Docker Engine at {path}")))?;
         Self::negotiate(docker).await
     }
 
@@ -66,20 +82,17 @@ impl DockerRuntime {
         let docker = with_compat(docker)
             .negotiate_version()
             .await
-            .map_err(|e| match error::transport_error(e, "connecting to the Docker Engine") {
-                Ok(mapped) => mapped,
-                Err(e) => RuntimeError::DaemonUnavailable {
-                    backend: BACKEND,
-                    hint: "the Docker Engine did not tell its API version; check dockerd".into(),
-                    source: Some(Box::new(e)),
-                },
-            })?;
+            .map_err(|e| connect_error(e, "asking the Docker Engine for its API version"))?;
         Ok(Self::from_client(docker))
     }
 
     /// Wraps a client that is already connected (and negotiated, if it should be).
     pub fn from_client(docker: Docker) -> Self {
-        DockerRuntime { docker, pull_progress: None, pull_idle_timeout: DEFAULT_PULL_IDLE_TIMEOUT }
+        DockerRuntime {
+            docker,
+            pull_progress: None,
+            pull_idle_timeout: DEFAULT_PULL_IDLE_TIMEOUT,
+        }
     }
 
     /// Reports image pull progress to `f`.

@@ -24,7 +24,11 @@ fn path_version(path: &str) -> Option<(u32, u32)> {
 pub(crate) fn add_top_level_mac(body: &[u8]) -> Option<Vec<u8>> {
     let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let obj = v.as_object_mut()?;
-    if obj.get("MacAddress").and_then(|m| m.as_str()).is_some_and(|m| !m.is_empty()) {
+    if obj
+        .get("MacAddress")
+        .and_then(|m| m.as_str())
+        .is_some_and(|m| !m.is_empty())
+    {
         return None;
     }
     let mac = obj

@@ -21,11 +21,17 @@ use tokio_util::sync::CancellationToken;
 
 use crate::DockerRuntime;
 use crate::error::{self, BACKEND, DockerError};
-use crate::mapping::{container_body, container_name, requested_ip, status_from_inspect, status_from_summary};
+use crate::mapping::{
+    container_body, container_name, requested_ip, status_from_inspect, status_from_summary,
+};
 
 /// The Docker name or id to address a handle's container by.
 fn target(h: &WorkloadHandle) -> String {
-    if h.id.is_empty() { container_name(&h.lab, &h.name) } else { h.id.clone() }
+    if h.id.is_empty() {
+        container_name(&h.lab, &h.name)
+    } else {
+        h.id.clone()
+    }
 }
 
 fn check_kind(h: &WorkloadHandle) -> RuntimeResult<()> {
@@ -34,7 +40,10 @@ fn check_kind(h: &WorkloadHandle) -> RuntimeResult<()> {
         kind => Err(error::own(
             &h.lab,
             format!("using workload {:?}", h.name),
-            DockerError::NotAContainer { name: h.name.clone(), kind },
+            DockerError::NotAContainer {
+                name: h.name.clone(),
+                kind,
+            },
         )),
     }
 }
@@ -56,7 +65,11 @@ impl DockerRuntime {
 
     /// The last `tail` lines of the container's output (stdout and stderr interleaved).
     pub(crate) async fn tail_logs(&self, h: &WorkloadHandle, tail: usize) -> RuntimeResult<String> {
-        let opts = LogsOptionsBuilder::new().stdout(true).stderr(true).tail(&tail.to_string()).build();
+        let opts = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .tail(&tail.to_string())
+            .build();
         let mut stream = self.docker.logs(&target(h), Some(opts));
         let mut out = String::new();
         while let Some(item) = stream.next().await {
@@ -70,7 +83,11 @@ impl DockerRuntime {
                     });
                 }
                 Err(e) => {
-                    return Err(error::backend(&h.lab, format!("reading the logs of {:?}", h.name), e));
+                    return Err(error::backend(
+                        &h.lab,
+                        format!("reading the logs of {:?}", h.name),
+                        e,
+                    ));
                 }
             }
         }
@@ -84,7 +101,10 @@ impl DockerRuntime {
     ) -> Result<String, bollard::errors::Error> {
         let name = container_name(&lab.name, &spec.name);
         let opts = CreateContainerOptionsBuilder::new().name(&name).build();
-        let created = self.docker.create_container(Some(opts), container_body(lab, spec)).await?;
+        let created = self
+            .docker
+            .create_container(Some(opts), container_body(lab, spec))
+            .await?;
         for w in created.warnings.iter().filter(|w| !w.is_empty()) {
             tracing::warn!(lab = %lab.name, workload = %spec.name, "Docker: {w}");
         }
@@ -105,7 +125,10 @@ impl Runtime for DockerRuntime {
     #[tracing::instrument(skip_all, fields(lab = %lab.name, workload = %spec.name()))]
     async fn create(&self, lab: &LabContext, spec: &WorkloadSpec) -> RuntimeResult<WorkloadHandle> {
         let WorkloadSpec::Container(c) = spec else {
-            return Err(RuntimeError::Unsupported { backend: BACKEND, what: format!("{} {:?}", spec.kind(), spec.name()) });
+            return Err(RuntimeError::Unsupported {
+                backend: BACKEND,
+                what: format!("{} {:?}", spec.kind(), spec.name()),
+            });
         };
         let name = container_name(&lab.name, &c.name);
         let doing = format!("creating container {name:?}");
@@ -127,7 +150,11 @@ impl Runtime for DockerRuntime {
                     });
                 }
                 Err(e) if error::is_conflict(&e) => {
-                    return Err(RuntimeError::NameTaken { lab: lab.name.clone(), what: "container", name });
+                    return Err(RuntimeError::NameTaken {
+                        lab: lab.name.clone(),
+                        what: "container",
+                        name,
+                    });
                 }
                 Err(e) if error::is_not_found(&e) && error::message_of(&e).contains("network") => {
                     return Err(RuntimeError::NotFound {
@@ -137,18 +164,31 @@ impl Runtime for DockerRuntime {
                     });
                 }
                 Err(e) if error::is_address_in_use(&e) => {
-                    return Err(error::address_in_use(&lab.name, &c.name, c.ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED)));
+                    return Err(error::address_in_use(
+                        &lab.name,
+                        &c.name,
+                        c.ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+                    ));
                 }
                 Err(e) => return Err(error::backend(&lab.name, doing, e)),
             }
         };
-        Ok(WorkloadHandle { lab: lab.name.clone(), name: c.name.clone(), kind: WorkloadKind::Container, id })
+        Ok(WorkloadHandle {
+            lab: lab.name.clone(),
+            name: c.name.clone(),
+            kind: WorkloadKind::Container,
+            id,
+        })
     }
 
     #[tracing::instrument(skip_all, fields(lab = %h.lab, workload = %h.name))]
     async fn start(&self, h: &WorkloadHandle) -> RuntimeResult<()> {
         check_kind(h)?;
-        match self.docker.start_container(&target(h), None::<StartContainerOptions>).await {
+        match self
+            .docker
+            .start_container(&target(h), None::<StartContainerOptions>)
+            .await
+        {
             Ok(()) => Ok(()),
             Err(e) if error::is_address_in_use(&e) => {
                 let ip = self
@@ -165,7 +205,11 @@ impl Runtime for DockerRuntime {
                 what: "container",
                 name: container_name(&h.lab, &h.name),
             }),
-            Err(e) => Err(error::backend(&h.lab, format!("starting container {:?}", container_name(&h.lab, &h.name)), e)),
+            Err(e) => Err(error::backend(
+                &h.lab,
+                format!("starting container {:?}", container_name(&h.lab, &h.name)),
+                e,
+            )),
         }
     }
 
@@ -193,39 +237,66 @@ impl Runtime for DockerRuntime {
         match self.docker.stop_container(&target(h), Some(opts)).await {
             Ok(()) => Ok(()),
             Err(e) if error::is_not_found(&e) => Ok(()),
-            Err(e) => Err(error::backend(&h.lab, format!("stopping container {:?}", container_name(&h.lab, &h.name)), e)),
+            Err(e) => Err(error::backend(
+                &h.lab,
+                format!("stopping container {:?}", container_name(&h.lab, &h.name)),
+                e,
+            )),
         }
     }
 
     #[tracing::instrument(skip_all, fields(lab = %h.lab, workload = %h.name))]
     async fn remove(&self, h: &WorkloadHandle) -> RuntimeResult<()> {
         check_kind(h)?;
-        let opts = RemoveContainerOptionsBuilder::new().force(true).v(true).build();
+        let opts = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
         match self.docker.remove_container(&target(h), Some(opts)).await {
             Ok(()) => Ok(()),
             Err(e) if error::is_not_found(&e) => Ok(()),
             // "removal of container ... is already in progress": someone else removes it.
-            Err(e) if error::is_conflict(&e) && error::message_of(&e).contains("already in progress") => Ok(()),
-            Err(e) => Err(error::backend(&h.lab, format!("removing container {:?}", container_name(&h.lab, &h.name)), e)),
+            Err(e)
+                if error::is_conflict(&e)
+                    && error::message_of(&e).contains("already in progress") =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(error::backend(
+                &h.lab,
+                format!("removing container {:?}", container_name(&h.lab, &h.name)),
+                e,
+            )),
         }
     }
 
     async fn inspect(&self, h: &WorkloadHandle) -> RuntimeResult<WorkloadStatus> {
         check_kind(h)?;
-        match self.docker.inspect_container(&target(h), None::<InspectContainerOptions>).await {
+        match self
+            .docker
+            .inspect_container(&target(h), None::<InspectContainerOptions>)
+            .await
+        {
             Ok(i) => Ok(status_from_inspect(&h.lab, &i)),
             Err(e) if error::is_not_found(&e) => Err(RuntimeError::NotFound {
                 lab: h.lab.clone(),
                 what: "container",
                 name: container_name(&h.lab, &h.name),
             }),
-            Err(e) => Err(error::backend(&h.lab, format!("inspecting container {:?}", container_name(&h.lab, &h.name)), e)),
+            Err(e) => Err(error::backend(
+                &h.lab,
+                format!("inspecting container {:?}", container_name(&h.lab, &h.name)),
+                e,
+            )),
         }
     }
 
     async fn list(&self, lab: &str) -> RuntimeResult<Vec<WorkloadStatus>> {
         let filters = HashMap::from([("label", vec![format!("{}={lab}", labels::LAB)])]);
-        let opts = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+        let opts = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
         let found = self
             .docker
             .list_containers(Some(opts))
@@ -234,15 +305,28 @@ impl Runtime for DockerRuntime {
         Ok(found.iter().map(|s| status_from_summary(lab, s)).collect())
     }
 
-    async fn logs(&self, _lab: &LabContext, h: &WorkloadHandle, tail: usize) -> RuntimeResult<String> {
+    async fn logs(
+        &self,
+        _lab: &LabContext,
+        h: &WorkloadHandle,
+        tail: usize,
+    ) -> RuntimeResult<String> {
         check_kind(h)?;
         self.tail_logs(h, tail).await
     }
 
     #[tracing::instrument(skip_all, fields(lab = %h.lab, workload = %h.name))]
-    async fn exec(&self, _lab: &LabContext, h: &WorkloadHandle, cmd: &[String]) -> RuntimeResult<ExecOutput> {
+    async fn exec(
+        &self,
+        _lab: &LabContext,
+        h: &WorkloadHandle,
+        cmd: &[String],
+    ) -> RuntimeResult<ExecOutput> {
         check_kind(h)?;
-        let doing = format!("running {cmd:?} in container {:?}", container_name(&h.lab, &h.name));
+        let doing = format!(
+            "running {cmd:?} in container {:?}",
+            container_name(&h.lab, &h.name)
+        );
         let config = ExecConfig {
             attach_stdout: Some(true),
             attach_stderr: Some(true),
@@ -260,12 +344,18 @@ impl Runtime for DockerRuntime {
             }
             Err(e) => return Err(error::backend(&h.lab, doing, e)),
         };
-        let mut out = ExecOutput { exit_code: -1, stdout: String::new(), stderr: String::new() };
+        let mut out = ExecOutput {
+            exit_code: -1,
+            stdout: String::new(),
+            stderr: String::new(),
+        };
         match self.docker.start_exec(&created.id, None).await {
             Ok(StartExecResults::Attached { mut output, .. }) => {
                 while let Some(item) = output.next().await {
                     match item.map_err(|e| error::backend(&h.lab, doing.clone(), e))? {
-                        LogOutput::StdErr { message } => out.stderr.push_str(&String::from_utf8_lossy(&message)),
+                        LogOutput::StdErr { message } => {
+                            out.stderr.push_str(&String::from_utf8_lossy(&message))
+                        }
                         LogOutput::StdOut { message } | LogOutput::Console { message } => {
                             out.stdout.push_str(&String::from_utf8_lossy(&message))
                         }
@@ -281,9 +371,15 @@ impl Runtime for DockerRuntime {
             .inspect_exec(&created.id)
             .await
             .map_err(|e| error::backend(&h.lab, doing.clone(), e))?;
-        out.exit_code = inspected
-            .exit_code
-            .ok_or_else(|| error::own(&h.lab, doing, DockerError::Incomplete { what: "exec exit code" }))?;
+        out.exit_code = inspected.exit_code.ok_or_else(|| {
+            error::own(
+                &h.lab,
+                doing,
+                DockerError::Incomplete {
+                    what: "exec exit code",
+                },
+            )
+        })?;
         Ok(out)
     }
 }

@@ -13,8 +13,7 @@ pub(crate) const BACKEND: &str = "docker";
 const START_HINT: &str = "start dockerd, e.g. with scripts/setup-host.sh (as root)";
 
 /// What to do when the socket refuses us.
-const PERMISSION_HINT: &str =
-    "run as root or add the user to the docker group, then log in again";
+const PERMISSION_HINT: &str = "run as root or add the user to the docker group, then log in again";
 
 /// Conditions this backend finds itself; they travel as the `#[source]` of a
 /// [`RuntimeError::Backend`].
@@ -22,7 +21,9 @@ const PERMISSION_HINT: &str =
 #[non_exhaustive]
 pub enum DockerError {
     /// The network to attach to does not have the lab's subnet.
-    #[error("network {network:?} has subnet {actual}, not the lab's {expected}; use the same subnet in the spec")]
+    #[error(
+        "network {network:?} has subnet {actual}, not the lab's {expected}; use the same subnet in the spec"
+    )]
     SubnetMismatch {
         /// The network.
         network: String,
@@ -94,7 +95,9 @@ pub(crate) fn is_conflict(e: &BollardError) -> bool {
 
 /// Whether Docker refused a static address because it is taken.
 pub(crate) fn is_address_in_use(e: &BollardError) -> bool {
-    message_of(e).to_ascii_lowercase().contains("address already in use")
+    message_of(e)
+        .to_ascii_lowercase()
+        .contains("address already in use")
 }
 
 /// Whether Docker refused a subnet because it overlaps one it already has.
@@ -130,7 +133,11 @@ fn io_kind(e: &BollardError) -> Option<std::io::ErrorKind> {
 pub(crate) fn transport_error(e: BollardError, doing: &str) -> Result<RuntimeError, BollardError> {
     if let BollardError::SocketNotFoundError(path) = &e {
         let hint = format!("{doing}: no socket at {path}; {START_HINT}");
-        return Ok(RuntimeError::DaemonUnavailable { backend: BACKEND, hint, source: Some(Box::new(e)) });
+        return Ok(RuntimeError::DaemonUnavailable {
+            backend: BACKEND,
+            hint,
+            source: Some(Box::new(e)),
+        });
     }
     match io_kind(&e) {
         Some(std::io::ErrorKind::PermissionDenied) => Ok(RuntimeError::PermissionDenied {
@@ -149,11 +156,13 @@ pub(crate) fn transport_error(e: BollardError, doing: &str) -> Result<RuntimeErr
             hint: format!("{doing}: {START_HINT}"),
             source: Some(Box::new(e)),
         }),
-        _ if matches!(e, BollardError::RequestTimeoutError) => Ok(RuntimeError::DaemonUnavailable {
-            backend: BACKEND,
-            hint: format!("{doing}: the request timed out; check that dockerd is healthy"),
-            source: Some(Box::new(e)),
-        }),
+        _ if matches!(e, BollardError::RequestTimeoutError) => {
+            Ok(RuntimeError::DaemonUnavailable {
+                backend: BACKEND,
+                hint: format!("{doing}: the request timed out; check that dockerd is healthy"),
+                source: Some(Box::new(e)),
+            })
+        }
         _ => Err(e),
     }
 }
@@ -164,18 +173,30 @@ pub(crate) fn backend(lab: &str, doing: impl Into<String>, e: BollardError) -> R
     let doing = doing.into();
     match transport_error(e, &format!("lab {lab:?}: {doing}")) {
         Ok(mapped) => mapped,
-        Err(e) => RuntimeError::Backend { lab: lab.to_string(), context: doing, source: Box::new(e) },
+        Err(e) => RuntimeError::Backend {
+            lab: lab.to_string(),
+            context: doing,
+            source: Box::new(e),
+        },
     }
 }
 
 /// A [`RuntimeError::Backend`] for a condition found by this crate.
 pub(crate) fn own(lab: &str, doing: impl Into<String>, e: DockerError) -> RuntimeError {
-    RuntimeError::Backend { lab: lab.to_string(), context: doing.into(), source: Box::new(e) }
+    RuntimeError::Backend {
+        lab: lab.to_string(),
+        context: doing.into(),
+        source: Box::new(e),
+    }
 }
 
 /// The error for a static address Docker refused.
 pub(crate) fn address_in_use(lab: &str, workload: &str, address: Ipv4Addr) -> RuntimeError {
-    RuntimeError::AddressInUse { lab: lab.to_string(), workload: workload.to_string(), address }
+    RuntimeError::AddressInUse {
+        lab: lab.to_string(),
+        workload: workload.to_string(),
+        address,
+    }
 }
 
 #[cfg(test)]
@@ -183,41 +204,66 @@ mod tests {
     use super::*;
 
     fn api(status_code: u16, message: &str) -> BollardError {
-        BollardError::DockerResponseServerError { status_code, message: message.to_string() }
+        BollardError::DockerResponseServerError {
+            status_code,
+            message: message.to_string(),
+        }
     }
 
     #[test]
     fn refused_socket_says_start_dockerd() {
-        let e = BollardError::IOError { err: std::io::Error::from(std::io::ErrorKind::ConnectionRefused) };
+        let e = BollardError::IOError {
+            err: std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        };
         let mapped = backend("demo", "creating container \"demo-web\"", e);
         let text = mapped.to_string();
-        assert!(matches!(mapped, RuntimeError::DaemonUnavailable { .. }), "{mapped:?}");
+        assert!(
+            matches!(mapped, RuntimeError::DaemonUnavailable { .. }),
+            "{mapped:?}"
+        );
         assert!(text.contains("setup-host.sh"), "{text}");
-        assert!(text.contains("demo-web") && text.contains("\"demo\""), "{text}");
+        assert!(
+            text.contains("demo-web") && text.contains("\"demo\""),
+            "{text}"
+        );
     }
 
     #[test]
     fn missing_socket_says_start_dockerd() {
         let e = BollardError::SocketNotFoundError("/var/run/docker.sock".into());
         let mapped = backend("demo", "connecting", e);
-        assert!(matches!(mapped, RuntimeError::DaemonUnavailable { .. }), "{mapped:?}");
+        assert!(
+            matches!(mapped, RuntimeError::DaemonUnavailable { .. }),
+            "{mapped:?}"
+        );
         assert!(mapped.to_string().contains("/var/run/docker.sock"));
     }
 
     #[test]
     fn permission_denied_says_what_to_do() {
-        let e = BollardError::IOError { err: std::io::Error::from(std::io::ErrorKind::PermissionDenied) };
+        let e = BollardError::IOError {
+            err: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        };
         let mapped = backend("demo", "listing containers", e);
         let text = mapped.to_string();
-        assert!(matches!(mapped, RuntimeError::PermissionDenied { .. }), "{mapped:?}");
+        assert!(
+            matches!(mapped, RuntimeError::PermissionDenied { .. }),
+            "{mapped:?}"
+        );
         assert!(text.contains("docker group"), "{text}");
     }
 
     #[test]
     fn api_errors_are_classified() {
-        assert!(is_conflict(&api(409, "Conflict. The container name \"/x\" is already in use")));
+        assert!(is_conflict(&api(
+            409,
+            "Conflict. The container name \"/x\" is already in use"
+        )));
         assert!(is_address_in_use(&api(500, "Address already in use")));
-        assert!(is_pool_overlap(&api(403, "Pool overlaps with other one on this address space")));
+        assert!(is_pool_overlap(&api(
+            403,
+            "Pool overlaps with other one on this address space"
+        )));
         assert!(is_no_such_image(&api(404, "No such image: nope:latest")));
         assert!(!is_no_such_image(&api(404, "No such container: x")));
         assert!(!is_conflict(&api(500, "boom")));
@@ -227,8 +273,14 @@ mod tests {
     fn other_api_errors_keep_their_source_and_context() {
         let mapped = backend("demo", "starting container \"demo-web\"", api(500, "boom"));
         assert!(matches!(mapped, RuntimeError::Backend { .. }));
-        assert!(mapped.to_string().contains("starting container \"demo-web\""));
-        let source = std::error::Error::source(&mapped).map(|s| s.to_string()).unwrap_or_default();
+        assert!(
+            mapped
+                .to_string()
+                .contains("starting container \"demo-web\"")
+        );
+        let source = std::error::Error::source(&mapped)
+            .map(|s| s.to_string())
+            .unwrap_or_default();
         assert!(source.contains("boom"), "{source}");
     }
 }

@@ -31,7 +31,11 @@ impl DockerRuntime {
         match self.docker.inspect_image(&normalize_image(image)).await {
             Ok(_) => Ok(true),
             Err(e) if error::is_not_found(&e) => Ok(false),
-            Err(e) => Err(error::backend("-", format!("inspecting image {image:?}"), e)),
+            Err(e) => Err(error::backend(
+                "-",
+                format!("inspecting image {image:?}"),
+                e,
+            )),
         }
     }
 
@@ -55,7 +59,9 @@ impl DockerRuntime {
             reason,
         };
         tracing::info!(lab, workload, image = %reference, "pulling image");
-        let opts = CreateImageOptionsBuilder::new().from_image(&reference).build();
+        let opts = CreateImageOptionsBuilder::new()
+            .from_image(&reference)
+            .build();
         let mut stream = Box::pin(self.docker.create_image(Some(opts), None, None));
         loop {
             let next = tokio::time::timeout(self.pull_idle_timeout, stream.next()).await;
@@ -78,8 +84,12 @@ impl DockerRuntime {
                             image: reference.clone(),
                             layer: info.id.clone(),
                             status: info.status.clone().unwrap_or_default(),
-                            current: detail.and_then(|d| d.current).and_then(|c| u64::try_from(c).ok()),
-                            total: detail.and_then(|d| d.total).and_then(|t| u64::try_from(t).ok()),
+                            current: detail
+                                .and_then(|d| d.current)
+                                .and_then(|c| u64::try_from(c).ok()),
+                            total: detail
+                                .and_then(|d| d.total)
+                                .and_then(|t| u64::try_from(t).ok()),
                         });
                     }
                 }
@@ -98,7 +108,9 @@ impl DockerRuntime {
         if self.image_exists(image).await? {
             Ok(())
         } else {
-            Err(unavailable("the pull ended but the image is not in the local store".into()))
+            Err(unavailable(
+                "the pull ended but the image is not in the local store".into(),
+            ))
         }
     }
 
@@ -119,7 +131,11 @@ impl DockerRuntime {
             .changes(changes.to_vec())
             .build();
         let doing = format!("importing image {reference:?}");
-        let mut stream = Box::pin(self.docker.create_image(Some(opts), Some(bollard::body_full(tar)), None));
+        let mut stream = Box::pin(self.docker.create_image(
+            Some(opts),
+            Some(bollard::body_full(tar)),
+            None,
+        ));
         while let Some(item) = stream.next().await {
             item.map_err(|e| error::backend("-", doing.clone(), e))?;
         }
@@ -129,7 +145,11 @@ impl DockerRuntime {
             .await
             .map_err(|e| error::backend("-", format!("{doing}: inspecting the result"), e))?;
         img.id.ok_or_else(|| {
-            error::own("-", doing, crate::DockerError::Incomplete { what: "image id" })
+            error::own(
+                "-",
+                doing,
+                crate::DockerError::Incomplete { what: "image id" },
+            )
         })
     }
 }

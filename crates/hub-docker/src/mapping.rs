@@ -41,8 +41,11 @@ pub fn bridge_name(lab: &str) -> String {
 
 /// The labels of a lab's container: the user's, then the hub's marks (which win).
 pub fn container_labels(lab: &str, spec: &ContainerSpec) -> HashMap<String, String> {
-    let mut out: HashMap<String, String> =
-        spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut out: HashMap<String, String> = spec
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     out.insert(labels::LAB.to_string(), lab.to_string());
     out.insert(labels::WORKLOAD.to_string(), spec.name.clone());
     out.insert(labels::SPEC_HASH.to_string(), spec.spec_hash.clone());
@@ -52,8 +55,11 @@ pub fn container_labels(lab: &str, spec: &ContainerSpec) -> HashMap<String, Stri
 
 /// The labels of a lab network the hub creates.
 pub fn network_labels(spec: &NetworkSpec) -> HashMap<String, String> {
-    let mut out: HashMap<String, String> =
-        spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut out: HashMap<String, String> = spec
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     out.insert(labels::LAB.to_string(), spec.lab.clone());
     out.insert(labels::OWNED.to_string(), "true".to_string());
     out
@@ -74,7 +80,10 @@ pub fn network_request(spec: &NetworkSpec) -> NetworkCreateRequest {
             }]),
             options: None,
         }),
-        options: Some(HashMap::from([(BRIDGE_NAME_OPTION.to_string(), bridge_name(&spec.lab))])),
+        options: Some(HashMap::from([(
+            BRIDGE_NAME_OPTION.to_string(),
+            bridge_name(&spec.lab),
+        )])),
         labels: Some(network_labels(spec)),
         ..Default::default()
     }
@@ -89,7 +98,9 @@ fn nanos(d: std::time::Duration) -> i64 {
 pub fn health_config(h: &Healthcheck) -> HealthConfig {
     let test = match h.test.first().map(String::as_str) {
         Some("CMD" | "CMD-SHELL" | "NONE") => h.test.clone(),
-        _ => std::iter::once("CMD".to_string()).chain(h.test.iter().cloned()).collect(),
+        _ => std::iter::once("CMD".to_string())
+            .chain(h.test.iter().cloned())
+            .collect(),
     };
     HealthConfig {
         test: Some(test),
@@ -108,7 +119,10 @@ fn restart_policy(r: RestartPolicy) -> DockerRestart {
         RestartPolicy::UnlessStopped => RestartPolicyNameEnum::UNLESS_STOPPED,
         RestartPolicy::Always => RestartPolicyNameEnum::ALWAYS,
     };
-    DockerRestart { name: Some(name), maximum_retry_count: None }
+    DockerRestart {
+        name: Some(name),
+        maximum_retry_count: None,
+    }
 }
 
 /// The request creating a lab's container. It joins the lab network only (`NetworkMode` is the
@@ -202,7 +216,10 @@ fn health_str(h: HealthStatusEnum) -> &'static str {
 /// The status and health of an inspected container as plain strings (`running`, `healthy`).
 pub fn inspect_state(i: &ContainerInspectResponse) -> (&'static str, &'static str) {
     let st = i.state.as_ref();
-    let status = st.and_then(|s| s.status).map(container_status_str).unwrap_or("");
+    let status = st
+        .and_then(|s| s.status)
+        .map(container_status_str)
+        .unwrap_or("");
     let health = st
         .and_then(|s| s.health.as_ref())
         .and_then(|h| h.status)
@@ -219,15 +236,25 @@ fn endpoint<'a>(
 ) -> Option<&'a EndpointSettings> {
     let nets = networks?;
     lab_network.and_then(|n| nets.get(n)).or_else(|| {
-        let mut it = nets.values().filter(|e| e.ip_address.as_deref().is_some_and(|a| !a.is_empty()));
+        let mut it = nets
+            .values()
+            .filter(|e| e.ip_address.as_deref().is_some_and(|a| !a.is_empty()));
         it.next().or_else(|| nets.values().next())
     })
 }
 
 fn parse_ip(e: &EndpointSettings) -> Option<Ipv4Addr> {
-    e.ip_address.as_deref().and_then(|a| a.parse().ok()).or_else(|| {
-        e.ipam_config.as_ref()?.ipv4_address.as_deref()?.parse().ok()
-    })
+    e.ip_address
+        .as_deref()
+        .and_then(|a| a.parse().ok())
+        .or_else(|| {
+            e.ipam_config
+                .as_ref()?
+                .ipv4_address
+                .as_deref()?
+                .parse()
+                .ok()
+        })
 }
 
 fn mac_of(e: &EndpointSettings) -> Option<String> {
@@ -238,8 +265,14 @@ fn mac_of(e: &EndpointSettings) -> Option<String> {
 /// already in use").
 pub fn requested_ip(i: &ContainerInspectResponse) -> Option<Ipv4Addr> {
     let nets = i.network_settings.as_ref()?.networks.as_ref()?;
-    nets.values()
-        .find_map(|e| e.ipam_config.as_ref()?.ipv4_address.as_deref()?.parse().ok())
+    nets.values().find_map(|e| {
+        e.ipam_config
+            .as_ref()?
+            .ipv4_address
+            .as_deref()?
+            .parse()
+            .ok()
+    })
 }
 
 /// The hub's status of an inspected container of lab `lab`.
@@ -248,12 +281,23 @@ pub fn status_from_inspect(lab: &str, i: &ContainerInspectResponse) -> WorkloadS
     let label = |k: &str| labels.and_then(|l| l.get(k)).cloned();
     let name = label(labels::WORKLOAD).unwrap_or_else(|| {
         let docker = i.name.as_deref().unwrap_or("").trim_start_matches('/');
-        docker.strip_prefix(&format!("{lab}-")).unwrap_or(docker).to_string()
+        docker
+            .strip_prefix(&format!("{lab}-"))
+            .unwrap_or(docker)
+            .to_string()
     });
     let (status, health) = inspect_state(i);
     let state = state_of(Some(status), Some(health));
-    let net_mode = i.host_config.as_ref().and_then(|h| h.network_mode.as_deref());
-    let ep = endpoint(i.network_settings.as_ref().and_then(|n| n.networks.as_ref()), net_mode);
+    let net_mode = i
+        .host_config
+        .as_ref()
+        .and_then(|h| h.network_mode.as_deref());
+    let ep = endpoint(
+        i.network_settings
+            .as_ref()
+            .and_then(|n| n.networks.as_ref()),
+        net_mode,
+    );
     let exit_code = match state {
         WorkloadState::Stopped => i.state.as_ref().and_then(|s| s.exit_code),
         _ => None,
@@ -291,7 +335,10 @@ pub fn status_from_summary(lab: &str, s: &ContainerSummary) -> WorkloadStatus {
         .map(|n| n.trim_start_matches('/').to_string())
         .unwrap_or_default();
     let name = label(labels::WORKLOAD).unwrap_or_else(|| {
-        docker_name.strip_prefix(&format!("{lab}-")).unwrap_or(&docker_name).to_string()
+        docker_name
+            .strip_prefix(&format!("{lab}-"))
+            .unwrap_or(&docker_name)
+            .to_string()
     });
     let status_text = s.status.as_deref().unwrap_or("");
     let status = match s.state {
@@ -314,8 +361,16 @@ pub fn status_from_summary(lab: &str, s: &ContainerSummary) -> WorkloadStatus {
         "none"
     };
     let state = state_of(Some(status), Some(health));
-    let net_mode = s.host_config.as_ref().and_then(|h| h.network_mode.as_deref());
-    let ep = endpoint(s.network_settings.as_ref().and_then(|n| n.networks.as_ref()), net_mode);
+    let net_mode = s
+        .host_config
+        .as_ref()
+        .and_then(|h| h.network_mode.as_deref());
+    let ep = endpoint(
+        s.network_settings
+            .as_ref()
+            .and_then(|n| n.networks.as_ref()),
+        net_mode,
+    );
     WorkloadStatus {
         handle: WorkloadHandle {
             lab: lab.to_string(),
@@ -326,7 +381,11 @@ pub fn status_from_summary(lab: &str, s: &ContainerSummary) -> WorkloadStatus {
         state,
         ip: ep.and_then(parse_ip),
         mac: ep.and_then(mac_of),
-        exit_code: if state == WorkloadState::Stopped { exit_code_of_status(status_text) } else { None },
+        exit_code: if state == WorkloadState::Stopped {
+            exit_code_of_status(status_text)
+        } else {
+            None
+        },
         spec_hash: label(labels::SPEC_HASH),
         role: label(labels::KIND),
     }
@@ -339,7 +398,11 @@ pub fn normalize_image(image: &str) -> String {
         return image.to_string();
     }
     let last = image.rsplit('/').next().unwrap_or(image);
-    if last.contains(':') { image.to_string() } else { format!("{image}:latest") }
+    if last.contains(':') {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
 }
 
 /// Splits `repo[:tag]` into repository and tag (`latest` when none), keeping a registry port

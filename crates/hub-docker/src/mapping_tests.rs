@@ -26,15 +26,29 @@ fn web() -> ContainerSpec {
     let mut c = ContainerSpec::new("web", "hub-test/busybox:latest");
     c.cmd = vec!["httpd".into(), "-f".into()];
     c.env = BTreeMap::from([("A".into(), "1".into())]);
-    c.labels = BTreeMap::from([("team".into(), "qa".into()), (labels::LAB.into(), "spoofed".into())]);
+    c.labels = BTreeMap::from([
+        ("team".into(), "qa".into()),
+        (labels::LAB.into(), "spoofed".into()),
+    ]);
     c.ip = Some(Ipv4Addr::new(10, 99, 0, 40));
     c.mac = Some("02:42:0a:63:00:28".into());
-    c.resources = Resources { cpus: Some(0.5), memory_mb: Some(64) };
+    c.resources = Resources {
+        cpus: Some(0.5),
+        memory_mb: Some(64),
+    };
     c.restart = RestartPolicy::UnlessStopped;
     c.cap_add = vec!["NET_ADMIN".into()];
     c.mounts = vec![
-        Mount { source: PathBuf::from("/srv/www"), target: "/www".into(), read_only: true },
-        Mount { source: PathBuf::from("/srv/data"), target: "/data".into(), read_only: false },
+        Mount {
+            source: PathBuf::from("/srv/www"),
+            target: "/www".into(),
+            read_only: true,
+        },
+        Mount {
+            source: PathBuf::from("/srv/data"),
+            target: "/data".into(),
+            read_only: false,
+        },
     ];
     c.healthcheck = Some(Healthcheck {
         test: vec!["test".into(), "-f".into(), "/tmp/ok".into()],
@@ -54,10 +68,19 @@ fn container_name_is_lab_dash_name() {
 
 #[test]
 fn bridge_name_is_short_stable_and_distinct() {
-    for lab in ["demo", "t-dk-net24", "a-very-long-lab-name-with-many-parts", "Ünïcode lab", ""] {
+    for lab in [
+        "demo",
+        "t-dk-net24",
+        "a-very-long-lab-name-with-many-parts",
+        "Ünïcode lab",
+        "",
+    ] {
         let b = bridge_name(lab);
         assert!(b.len() <= 15, "{b} is longer than 15");
-        assert!(b.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "{b}");
+        assert!(
+            b.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+            "{b}"
+        );
         assert_eq!(b, bridge_name(lab));
     }
     assert_ne!(bridge_name("t-dk-aaaa1"), bridge_name("t-dk-aaaa2"));
@@ -89,7 +112,10 @@ fn container_body_carries_every_field() {
     assert_eq!(hc.cap_add, Some(vec!["NET_ADMIN".to_string()]));
     assert_eq!(
         hc.binds,
-        Some(vec!["/srv/www:/www:ro".to_string(), "/srv/data:/data".to_string()])
+        Some(vec![
+            "/srv/www:/www:ro".to_string(),
+            "/srv/data:/data".to_string()
+        ])
     );
     assert_eq!(hc.dns, Some(vec!["10.99.0.2".to_string()]));
     assert_eq!(hc.dns_search, Some(vec!["demo.lab".to_string()]));
@@ -97,13 +123,30 @@ fn container_body_carries_every_field() {
         hc.restart_policy.as_ref().and_then(|r| r.name),
         Some(RestartPolicyNameEnum::UNLESS_STOPPED)
     );
-    let eps = b.networking_config.as_ref().and_then(|n| n.endpoints_config.as_ref()).expect("eps");
+    let eps = b
+        .networking_config
+        .as_ref()
+        .and_then(|n| n.endpoints_config.as_ref())
+        .expect("eps");
     assert_eq!(eps.len(), 1);
     let ep = &eps["demo-net"];
-    assert_eq!(ep.ipam_config.as_ref().and_then(|i| i.ipv4_address.as_deref()), Some("10.99.0.40"));
+    assert_eq!(
+        ep.ipam_config
+            .as_ref()
+            .and_then(|i| i.ipv4_address.as_deref()),
+        Some("10.99.0.40")
+    );
     assert_eq!(ep.mac_address.as_deref(), Some("02:42:0a:63:00:28"));
     let h = b.healthcheck.as_ref().expect("healthcheck");
-    assert_eq!(h.test, Some(vec!["CMD".into(), "test".into(), "-f".into(), "/tmp/ok".into()]));
+    assert_eq!(
+        h.test,
+        Some(vec![
+            "CMD".into(),
+            "test".into(),
+            "-f".into(),
+            "/tmp/ok".into()
+        ])
+    );
     assert_eq!(h.interval, Some(200_000_000));
     assert_eq!(h.retries, Some(3));
 }
@@ -117,9 +160,15 @@ fn minimal_container_sets_no_optional_fields() {
     assert_eq!(b.env, None);
     assert!(b.healthcheck.is_none());
     let hc = b.host_config.expect("host config");
-    assert_eq!((hc.dns, hc.dns_search, hc.binds, hc.cap_add), (None, None, None, None));
+    assert_eq!(
+        (hc.dns, hc.dns_search, hc.binds, hc.cap_add),
+        (None, None, None, None)
+    );
     assert_eq!((hc.nano_cpus, hc.memory), (None, None));
-    let eps = b.networking_config.and_then(|n| n.endpoints_config).expect("eps");
+    let eps = b
+        .networking_config
+        .and_then(|n| n.endpoints_config)
+        .expect("eps");
     assert!(eps["demo-net"].ipam_config.is_none());
 }
 
@@ -150,7 +199,11 @@ fn network_request_has_subnet_gateway_bridge_and_labels() {
     let r = network_request(&spec);
     assert_eq!(r.name, "demo-net");
     assert_eq!(r.driver.as_deref(), Some("bridge"));
-    let cfg = &r.ipam.as_ref().and_then(|i| i.config.as_ref()).expect("ipam")[0];
+    let cfg = &r
+        .ipam
+        .as_ref()
+        .and_then(|i| i.config.as_ref())
+        .expect("ipam")[0];
     assert_eq!(cfg.subnet.as_deref(), Some("10.201.9.0/24"));
     assert_eq!(cfg.gateway.as_deref(), Some("10.201.9.1"));
     let opts = r.options.as_ref().expect("options");
@@ -163,10 +216,22 @@ fn network_request_has_subnet_gateway_bridge_and_labels() {
 
 #[test]
 fn states_map() {
-    assert_eq!(state_of(Some("running"), Some("none")), WorkloadState::Running);
-    assert_eq!(state_of(Some("running"), Some("healthy")), WorkloadState::Running);
-    assert_eq!(state_of(Some("running"), Some("starting")), WorkloadState::Starting);
-    assert_eq!(state_of(Some("running"), Some("unhealthy")), WorkloadState::Unhealthy);
+    assert_eq!(
+        state_of(Some("running"), Some("none")),
+        WorkloadState::Running
+    );
+    assert_eq!(
+        state_of(Some("running"), Some("healthy")),
+        WorkloadState::Running
+    );
+    assert_eq!(
+        state_of(Some("running"), Some("starting")),
+        WorkloadState::Starting
+    );
+    assert_eq!(
+        state_of(Some("running"), Some("unhealthy")),
+        WorkloadState::Unhealthy
+    );
     assert_eq!(state_of(Some("exited"), None), WorkloadState::Stopped);
     assert_eq!(state_of(Some("created"), None), WorkloadState::Created);
     assert_eq!(state_of(Some("paused"), None), WorkloadState::Unknown);
@@ -176,17 +241,29 @@ fn states_map() {
 fn image_references_get_a_tag() {
     assert_eq!(normalize_image("busybox"), "busybox:latest");
     assert_eq!(normalize_image("hub-test/busybox:1"), "hub-test/busybox:1");
-    assert_eq!(normalize_image("localhost:5000/x"), "localhost:5000/x:latest");
+    assert_eq!(
+        normalize_image("localhost:5000/x"),
+        "localhost:5000/x:latest"
+    );
     assert_eq!(normalize_image("x@sha256:00"), "x@sha256:00");
-    assert_eq!(split_reference("hub/netd:abc"), ("hub/netd".into(), "abc".into()));
-    assert_eq!(split_reference("localhost:5000/x"), ("localhost:5000/x".into(), "latest".into()));
+    assert_eq!(
+        split_reference("hub/netd:abc"),
+        ("hub/netd".into(), "abc".into())
+    );
+    assert_eq!(
+        split_reference("localhost:5000/x"),
+        ("localhost:5000/x".into(), "latest".into())
+    );
 }
 
 /// What Docker would answer for a container created from `container_body`, running.
 fn inspect_of(lab: &LabContext, spec: &ContainerSpec) -> ContainerInspectResponse {
     let body = container_body(lab, spec);
-    let mut eps: HashMap<String, EndpointSettings> =
-        body.networking_config.clone().and_then(|n| n.endpoints_config).unwrap_or_default();
+    let mut eps: HashMap<String, EndpointSettings> = body
+        .networking_config
+        .clone()
+        .and_then(|n| n.endpoints_config)
+        .unwrap_or_default();
     for ep in eps.values_mut() {
         ep.ip_address = spec.ip.map(|i| i.to_string());
     }
@@ -198,9 +275,18 @@ fn inspect_of(lab: &LabContext, spec: &ContainerSpec) -> ContainerInspectRespons
             exit_code: Some(0),
             ..Default::default()
         }),
-        config: Some(ContainerConfig { labels: body.labels.clone(), ..Default::default() }),
-        host_config: Some(HostConfig { network_mode: Some(lab.network.name.clone()), ..Default::default() }),
-        network_settings: Some(NetworkSettings { networks: Some(eps), ..Default::default() }),
+        config: Some(ContainerConfig {
+            labels: body.labels.clone(),
+            ..Default::default()
+        }),
+        host_config: Some(HostConfig {
+            network_mode: Some(lab.network.name.clone()),
+            ..Default::default()
+        }),
+        network_settings: Some(NetworkSettings {
+            networks: Some(eps),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }

@@ -73,7 +73,10 @@ pub fn find_hub_binary(explicit: Option<&Path>) -> RuntimeResult<PathBuf> {
         return if p.is_file() {
             Ok(p.to_path_buf())
         } else {
-            Err(not_found(format!("{} (given explicitly) is not a file", p.display())))
+            Err(not_found(format!(
+                "{} (given explicitly) is not a file",
+                p.display()
+            )))
         };
     }
     if let Some(v) = std::env::var_os(HUB_BIN_ENV).filter(|v| !v.is_empty()) {
@@ -81,7 +84,10 @@ pub fn find_hub_binary(explicit: Option<&Path>) -> RuntimeResult<PathBuf> {
         return if p.is_file() {
             Ok(p)
         } else {
-            Err(not_found(format!("{HUB_BIN_ENV}={} is not a file", p.display())))
+            Err(not_found(format!(
+                "{HUB_BIN_ENV}={} is not a file",
+                p.display()
+            )))
         };
     }
     std::env::var_os("PATH")
@@ -89,7 +95,11 @@ pub fn find_hub_binary(explicit: Option<&Path>) -> RuntimeResult<PathBuf> {
         .flat_map(std::env::split_paths)
         .map(|d| d.join("hub"))
         .find(|p| p.is_file())
-        .ok_or_else(|| not_found(format!("{HUB_BIN_ENV} is not set and there is no `hub` on PATH")))
+        .ok_or_else(|| {
+            not_found(format!(
+                "{HUB_BIN_ENV} is not set and there is no `hub` on PATH"
+            ))
+        })
 }
 
 /// The image reference for a hub binary: `hub-netd:` and the first 12 hex digits of its
@@ -106,27 +116,45 @@ pub fn netd_image_ref(hub_bin: &Path) -> RuntimeResult<String> {
         }
         h.update(&buf[..n]);
     }
-    let hex: String = h.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let hex: String = h
+        .finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
     Ok(format!("{NETD_IMAGE_REPO}:{hex}"))
 }
 
 /// The shared libraries (and the loader) `ldd` lists for `bin`, as absolute paths.
 pub fn linked_libraries(bin: &Path) -> RuntimeResult<Vec<PathBuf>> {
     let ctx = || format!("listing the libraries of {} with ldd", bin.display());
-    let out = Command::new("ldd").arg(bin).output().map_err(|e| fail("-", ctx(), e))?;
+    let out = Command::new("ldd")
+        .arg(bin)
+        .output()
+        .map_err(|e| fail("-", ctx(), e))?;
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         // A static executable: ldd says so and fails; it needs no libraries.
-        if text.contains("not a dynamic executable") || String::from_utf8_lossy(&out.stderr).contains("not a dynamic") {
+        if text.contains("not a dynamic executable")
+            || String::from_utf8_lossy(&out.stderr).contains("not a dynamic")
+        {
             return Ok(Vec::new());
         }
-        return Err(fail("-", ctx(), std::io::Error::other(String::from_utf8_lossy(&out.stderr).into_owned())));
+        return Err(fail(
+            "-",
+            ctx(),
+            std::io::Error::other(String::from_utf8_lossy(&out.stderr).into_owned()),
+        ));
     }
     let mut libs = Vec::new();
     for line in text.lines() {
         let line = line.trim();
         if line.contains("=> not found") {
-            return Err(fail("-", ctx(), std::io::Error::other(format!("missing library: {line}"))));
+            return Err(fail(
+                "-",
+                ctx(),
+                std::io::Error::other(format!("missing library: {line}")),
+            ));
         }
         // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
         let path = match line.split_once("=>") {
@@ -147,6 +175,8 @@ pub fn netd_root_tar(hub_bin: &Path) -> RuntimeResult<Vec<u8>> {
     let ctx = |what: &str| format!("building the netd image root: {what}");
     let mut tar = tar::Builder::new(Vec::new());
     tar.follow_symlinks(true);
+    // dockerd's importer rejects GNU sparse entries (a linked binary can be sparse).
+    tar.sparse(false);
     let add_file = |tar: &mut tar::Builder<Vec<u8>>, src: &Path, dst: &str| {
         tar.append_path_with_name(src, dst)
             .map_err(|e| fail("-", ctx(&format!("adding {}", src.display())), e))
@@ -156,20 +186,38 @@ pub fn netd_root_tar(hub_bin: &Path) -> RuntimeResult<Vec<u8>> {
         let dst = lib.to_string_lossy().trim_start_matches('/').to_string();
         add_file(&mut tar, &lib, &dst)?;
     }
-    let add_bytes = |tar: &mut tar::Builder<Vec<u8>>, dst: &str, data: &[u8], mode: u32, dir: bool| {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(mode);
-        h.set_entry_type(if dir { tar::EntryType::Directory } else { tar::EntryType::Regular });
-        h.set_cksum();
-        tar.append_data(&mut h, dst, data)
-            .map_err(|e| fail("-", ctx(&format!("adding {dst}")), e))
-    };
-    add_bytes(&mut tar, "etc/nsswitch.conf", b"hosts: files dns\n", 0o644, false)?;
-    add_bytes(&mut tar, "etc/hosts", b"127.0.0.1 localhost\n", 0o644, false)?;
+    let add_bytes =
+        |tar: &mut tar::Builder<Vec<u8>>, dst: &str, data: &[u8], mode: u32, dir: bool| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(mode);
+            h.set_entry_type(if dir {
+                tar::EntryType::Directory
+            } else {
+                tar::EntryType::Regular
+            });
+            h.set_cksum();
+            tar.append_data(&mut h, dst, data)
+                .map_err(|e| fail("-", ctx(&format!("adding {dst}")), e))
+        };
+    add_bytes(
+        &mut tar,
+        "etc/nsswitch.conf",
+        b"hosts: files dns\n",
+        0o644,
+        false,
+    )?;
+    add_bytes(
+        &mut tar,
+        "etc/hosts",
+        b"127.0.0.1 localhost\n",
+        0o644,
+        false,
+    )?;
     add_bytes(&mut tar, "netd/", b"", 0o755, true)?;
     add_bytes(&mut tar, "tmp/", b"", 0o1777, true)?;
-    tar.into_inner().map_err(|e| fail("-", ctx("finishing the tar"), e))
+    tar.into_inner()
+        .map_err(|e| fail("-", ctx("finishing the tar"), e))
 }
 
 /// Makes sure the netd image of `hub_bin` exists (imported only when its hash is new);
@@ -182,13 +230,19 @@ pub async fn ensure_netd_image(docker: &DockerRuntime, hub_bin: &Path) -> Runtim
     let bin = hub_bin.to_path_buf();
     let tar = tokio::task::spawn_blocking(move || netd_root_tar(&bin))
         .await
-        .map_err(|e| fail("-", "building the netd image root".into(), std::io::Error::other(e)))??;
-    let changes = vec![
-        format!(
-            "ENTRYPOINT [\"/hub\", \"netd\", \"--config\", \"{NETD_MOUNT}/{CONFIG_FILE}\", \"--log-level\", \"info\"]"
-        ),
-    ];
-    docker.import_image_from_tar(Bytes::from(tar), &reference, &changes).await?;
+        .map_err(|e| {
+            fail(
+                "-",
+                "building the netd image root".into(),
+                std::io::Error::other(e),
+            )
+        })??;
+    let changes = vec![format!(
+        "ENTRYPOINT [\"/hub\", \"netd\", \"--config\", \"{NETD_MOUNT}/{CONFIG_FILE}\", \"--log-level\", \"info\"]"
+    )];
+    docker
+        .import_image_from_tar(Bytes::from(tar), &reference, &changes)
+        .await?;
     info!(image = %reference, "netd image built");
     Ok(reference)
 }
@@ -202,7 +256,11 @@ pub fn netd_dir(lab_dir: &Path) -> PathBuf {
 /// (records and reservations) within a second. The lease file path is set to the mount.
 pub fn update_netd_config(lab_dir: &Path, config: &NetdConfig) -> RuntimeResult<()> {
     config.validate().map_err(|e| {
-        fail("-", "the netd config is invalid".into(), std::io::Error::other(e.to_string()))
+        fail(
+            "-",
+            "the netd config is invalid".into(),
+            std::io::Error::other(e.to_string()),
+        )
     })?;
     let dir = netd_dir(lab_dir);
     let ctx = || format!("writing the netd config in {}", dir.display());
@@ -216,12 +274,21 @@ pub fn update_netd_config(lab_dir: &Path, config: &NetdConfig) -> RuntimeResult<
 pub fn read_leases(lab_dir: &Path) -> RuntimeResult<Vec<Lease>> {
     let path = netd_dir(lab_dir).join(LEASE_FILE);
     LeaseFile::read(&path).map(|f| f.leases).map_err(|e| {
-        fail("-", format!("reading the netd leases {}", path.display()), std::io::Error::other(e.to_string()))
+        fail(
+            "-",
+            format!("reading the netd leases {}", path.display()),
+            std::io::Error::other(e.to_string()),
+        )
     })
 }
 
 /// The container spec of a lab's netd.
-pub fn netd_container_spec(lab: &LabContext, config: &NetdConfig, image: &str, dir: &Path) -> ContainerSpec {
+pub fn netd_container_spec(
+    lab: &LabContext,
+    config: &NetdConfig,
+    image: &str,
+    dir: &Path,
+) -> ContainerSpec {
     let mut spec = ContainerSpec::new(NETD_NAME, image);
     spec.ip = Some(config.server_ip);
     spec.cap_add = vec!["NET_ADMIN".into()];
@@ -250,7 +317,9 @@ pub async fn ensure_netd(
     update_netd_config(&lab.dir, config).map_err(|e| relabel(e, &lab.name))?;
     let dir = std::fs::canonicalize(netd_dir(&lab.dir))
         .map_err(|e| fail(&lab.name, "resolving the netd directory".into(), e))?;
-    let image = ensure_netd_image(docker, hub_bin).await.map_err(|e| relabel(e, &lab.name))?;
+    let image = ensure_netd_image(docker, hub_bin)
+        .await
+        .map_err(|e| relabel(e, &lab.name))?;
     let name = container_name(&lab.name, NETD_NAME);
     let handle = |id: String| WorkloadHandle {
         lab: lab.name.clone(),
@@ -258,22 +327,38 @@ pub async fn ensure_netd(
         kind: WorkloadKind::Container,
         id,
     };
-    match docker.client().inspect_container(&name, None::<InspectContainerOptions>).await {
+    match docker
+        .client()
+        .inspect_container(&name, None::<InspectContainerOptions>)
+        .await
+    {
         Ok(i) => {
-            let same_image = i.config.as_ref().and_then(|c| c.image.as_deref()) == Some(image.as_str());
+            let same_image =
+                i.config.as_ref().and_then(|c| c.image.as_deref()) == Some(image.as_str());
             let running = i.state.as_ref().and_then(|s| s.running).unwrap_or(false);
             let h = handle(i.id.clone().unwrap_or_else(|| name.clone()));
             if same_image {
                 if !running {
                     docker.start(&h).await?;
                 }
-                return Ok(NetdInfo { handle: h, image, ip: config.server_ip, dir });
+                return Ok(NetdInfo {
+                    handle: h,
+                    image,
+                    ip: config.server_ip,
+                    dir,
+                });
             }
             info!(lab = %lab.name, "netd runs an older image: replacing it");
             docker.remove(&h).await?;
         }
         Err(e) if error::is_not_found(&e) => {}
-        Err(e) => return Err(error::backend(&lab.name, format!("inspecting container {name:?}"), e)),
+        Err(e) => {
+            return Err(error::backend(
+                &lab.name,
+                format!("inspecting container {name:?}"),
+                e,
+            ));
+        }
     }
     // netd answers DNS itself; it must not use itself as a resolver.
     let mut ctx = lab.clone();
@@ -281,12 +366,19 @@ pub async fn ensure_netd(
     let spec = netd_container_spec(lab, config, &image, &dir);
     let h = docker.create(&ctx, &WorkloadSpec::Container(spec)).await?;
     docker.start(&h).await?;
-    Ok(NetdInfo { handle: h, image, ip: config.server_ip, dir })
+    Ok(NetdInfo {
+        handle: h,
+        image,
+        ip: config.server_ip,
+        dir,
+    })
 }
 
 fn relabel(e: RuntimeError, lab: &str) -> RuntimeError {
     match e {
-        RuntimeError::Backend { context, source, .. } => RuntimeError::Backend {
+        RuntimeError::Backend {
+            context, source, ..
+        } => RuntimeError::Backend {
             lab: lab.to_string(),
             context,
             source,
@@ -301,8 +393,13 @@ mod tests {
 
     #[test]
     fn missing_binary_says_what_to_do() {
-        let err = find_hub_binary(Some(Path::new("/nonexistent/hub"))).unwrap_err().to_string();
-        assert!(err.contains("cargo build -p hub-examples --bin hub"), "{err}");
+        let err = find_hub_binary(Some(Path::new("/nonexistent/hub")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cargo build -p hub-examples --bin hub"),
+            "{err}"
+        );
         assert!(err.contains("HUB_BIN"), "{err}");
     }
 
@@ -310,10 +407,17 @@ mod tests {
     fn image_ref_is_the_hash_and_root_holds_the_loader() {
         let sh = Path::new("/bin/sh");
         let r = netd_image_ref(sh).unwrap();
-        assert!(r.starts_with("hub-netd:") && r.len() == "hub-netd:".len() + 12, "{r}");
+        assert!(
+            r.starts_with("hub-netd:") && r.len() == "hub-netd:".len() + 12,
+            "{r}"
+        );
         assert_eq!(r, netd_image_ref(sh).unwrap());
         let libs = linked_libraries(sh).unwrap();
-        assert!(libs.iter().any(|l| l.to_string_lossy().contains("ld-linux")), "{libs:?}");
+        assert!(
+            libs.iter()
+                .any(|l| l.to_string_lossy().contains("ld-linux")),
+            "{libs:?}"
+        );
         let tar = netd_root_tar(sh).unwrap();
         let mut ar = tar::Archive::new(&tar[..]);
         let names: Vec<String> = ar
@@ -323,7 +427,10 @@ mod tests {
             .collect();
         assert!(names.contains(&"hub".to_string()), "{names:?}");
         assert!(names.iter().any(|n| n.contains("libc.so")), "{names:?}");
-        assert!(names.contains(&"etc/nsswitch.conf".to_string()), "{names:?}");
+        assert!(
+            names.contains(&"etc/nsswitch.conf".to_string()),
+            "{names:?}"
+        );
     }
 
     #[test]
@@ -340,6 +447,11 @@ mod tests {
         assert!(read_leases(dir.path()).unwrap().is_empty());
         let mut bad = cfg.clone();
         bad.dhcp_range.start = Ipv4Addr::new(10, 9, 0, 1);
-        assert!(update_netd_config(dir.path(), &bad).unwrap_err().to_string().contains("invalid"));
+        assert!(
+            update_netd_config(dir.path(), &bad)
+                .unwrap_err()
+                .to_string()
+                .contains("invalid")
+        );
     }
 }

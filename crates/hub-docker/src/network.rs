@@ -88,7 +88,9 @@ impl NetView<'_> {
             error::own(
                 lab,
                 format!("reading network {:?}", self.name),
-                DockerError::NoIpv4Subnet { network: self.name.to_string() },
+                DockerError::NoIpv4Subnet {
+                    network: self.name.to_string(),
+                },
             )
         })?;
         Ok(NetworkInfo {
@@ -97,9 +99,8 @@ impl NetView<'_> {
             bridge: self.bridge(),
             subnet,
             // Docker leaves the gateway out when it picked `.1` itself.
-            gateway: gateway.unwrap_or_else(|| {
-                Ipv4Addr::from(u32::from(subnet.network()).wrapping_add(1))
-            }),
+            gateway: gateway
+                .unwrap_or_else(|| Ipv4Addr::from(u32::from(subnet.network()).wrapping_add(1))),
             owned,
         })
     }
@@ -116,12 +117,19 @@ fn overlaps(a: Ipv4Net, b: IpNet) -> bool {
 fn find_overlap(nets: &[Network], subnet: Ipv4Net) -> Option<(String, IpNet)> {
     nets.iter().find_map(|n| {
         let v = NetView::from(n);
-        v.subnets().into_iter().find(|(s, _)| overlaps(subnet, *s)).map(|(s, _)| (v.name.to_string(), s))
+        v.subnets()
+            .into_iter()
+            .find(|(s, _)| overlaps(subnet, *s))
+            .map(|(s, _)| (v.name.to_string(), s))
     })
 }
 
 impl DockerRuntime {
-    async fn list_networks(&self, lab: &str, filter_lab: Option<&str>) -> RuntimeResult<Vec<Network>> {
+    async fn list_networks(
+        &self,
+        lab: &str,
+        filter_lab: Option<&str>,
+    ) -> RuntimeResult<Vec<Network>> {
         let mut builder = ListNetworksOptionsBuilder::new();
         if let Some(l) = filter_lab {
             let filters = HashMap::from([("label", vec![format!("{}={l}", labels::LAB)])]);
@@ -135,7 +143,11 @@ impl DockerRuntime {
 
     async fn attach(&self, spec: &NetworkSpec, name: &str) -> RuntimeResult<NetworkInfo> {
         let lab = &spec.lab;
-        let net = match self.docker.inspect_network(name, None::<InspectNetworkOptions>).await {
+        let net = match self
+            .docker
+            .inspect_network(name, None::<InspectNetworkOptions>)
+            .await
+        {
             Ok(n) => n,
             Err(e) if error::is_not_found(&e) => {
                 return Err(RuntimeError::NotFound {
@@ -144,7 +156,13 @@ impl DockerRuntime {
                     name: name.to_string(),
                 });
             }
-            Err(e) => return Err(error::backend(lab, format!("inspecting network {name:?}"), e)),
+            Err(e) => {
+                return Err(error::backend(
+                    lab,
+                    format!("inspecting network {name:?}"),
+                    e,
+                ));
+            }
         };
         let info = NetView::from(&net).info(lab, false)?;
         if info.subnet != spec.subnet {
@@ -167,9 +185,17 @@ impl DockerRuntime {
             Err(e) => return e,
         };
         let (other, other_subnet) = found.unwrap_or_else(|| {
-            (format!("another network ({docker_msg})"), IpNet::V4(spec.subnet))
+            (
+                format!("another network ({docker_msg})"),
+                IpNet::V4(spec.subnet),
+            )
         });
-        RuntimeError::SubnetOverlap { lab: spec.lab.clone(), subnet: spec.subnet, other, other_subnet }
+        RuntimeError::SubnetOverlap {
+            lab: spec.lab.clone(),
+            subnet: spec.subnet,
+            other,
+            other_subnet,
+        }
     }
 }
 
@@ -201,7 +227,10 @@ impl NetworkRuntime for DockerRuntime {
                 ));
             }
         }
-        if nets.iter().any(|n| n.name.as_deref() == Some(spec.name.as_str())) {
+        if nets
+            .iter()
+            .any(|n| n.name.as_deref() == Some(spec.name.as_str()))
+        {
             return Err(RuntimeError::NameTaken {
                 lab: lab.clone(),
                 what: "network",
@@ -229,7 +258,11 @@ impl NetworkRuntime for DockerRuntime {
                 });
             }
             Err(e) => {
-                return Err(error::backend(lab, format!("creating network {:?}", spec.name), e));
+                return Err(error::backend(
+                    lab,
+                    format!("creating network {:?}", spec.name),
+                    e,
+                ));
             }
         };
         tracing::info!(id = %created.id, subnet = %spec.subnet, "created the lab network");
@@ -267,7 +300,11 @@ impl NetworkRuntime for DockerRuntime {
                 Ok(()) => removed = true,
                 Err(e) if error::is_not_found(&e) => {}
                 Err(e) => {
-                    return Err(error::backend(lab, format!("removing network {:?}", v.name), e));
+                    return Err(error::backend(
+                        lab,
+                        format!("removing network {:?}", v.name),
+                        e,
+                    ));
                 }
             }
         }
@@ -285,7 +322,10 @@ mod tests {
             name: Some(name.into()),
             id: Some("0123456789abcdef0123".into()),
             ipam: Some(Ipam {
-                config: Some(vec![IpamConfig { subnet: Some(subnet.into()), ..Default::default() }]),
+                config: Some(vec![IpamConfig {
+                    subnet: Some(subnet.into()),
+                    ..Default::default()
+                }]),
                 ..Default::default()
             }),
             ..Default::default()
@@ -294,10 +334,20 @@ mod tests {
 
     #[test]
     fn overlap_names_the_other_network() {
-        let nets = vec![net("bridge", "172.17.0.0/16"), net("other", "10.201.5.0/24"), net("v6", "fd00::/64")];
+        let nets = vec![
+            net("bridge", "172.17.0.0/16"),
+            net("other", "10.201.5.0/24"),
+            net("v6", "fd00::/64"),
+        ];
         let hit = find_overlap(&nets, "10.201.5.128/25".parse().unwrap());
-        assert_eq!(hit, Some(("other".to_string(), "10.201.5.0/24".parse().unwrap())));
-        assert_eq!(find_overlap(&nets, "10.201.0.0/16".parse().unwrap()).map(|h| h.0), Some("other".into()));
+        assert_eq!(
+            hit,
+            Some(("other".to_string(), "10.201.5.0/24".parse().unwrap()))
+        );
+        assert_eq!(
+            find_overlap(&nets, "10.201.0.0/16".parse().unwrap()).map(|h| h.0),
+            Some("other".into())
+        );
         assert_eq!(find_overlap(&nets, "10.201.6.0/24".parse().unwrap()), None);
     }
 

@@ -65,7 +65,9 @@ pub(crate) fn readiness(i: &ContainerInspectResponse, wants_health: bool) -> Rea
         "restarting" => Readiness::Waiting(format!("restarting after exit code {code}")),
         "exited" | "dead" => {
             let oom = st.and_then(|s| s.oom_killed).unwrap_or(false);
-            let why = st.and_then(|s| s.error.as_deref()).filter(|e| !e.is_empty());
+            let why = st
+                .and_then(|s| s.error.as_deref())
+                .filter(|e| !e.is_empty());
             let mut d = format!("it {status} with exit code {code}");
             if oom {
                 d.push_str(" (killed for lack of memory)");
@@ -89,7 +91,10 @@ impl DockerRuntime {
             ("container", vec![id.to_string()]),
             ("type", vec!["container".to_string()]),
         ]);
-        Box::pin(self.docker.events(Some(EventsOptionsBuilder::new().filters(&filters).build())))
+        Box::pin(
+            self.docker
+                .events(Some(EventsOptionsBuilder::new().filters(&filters).build())),
+        )
     }
 
     async fn with_logs(&self, h: &WorkloadHandle, detail: String) -> String {
@@ -111,15 +116,25 @@ pub(crate) async fn wait_ready(
     cancel: CancellationToken,
 ) -> RuntimeResult<()> {
     let deadline = Instant::now() + timeout;
-    let target = if h.id.is_empty() { container_name(&h.lab, &h.name) } else { h.id.clone() };
+    let target = if h.id.is_empty() {
+        container_name(&h.lab, &h.name)
+    } else {
+        h.id.clone()
+    };
     // Subscribe before the first look so no change between the two is missed.
     let mut events: Option<Events> = wants_health.then(|| rt.container_events(&target));
     let mut pause = BACKOFF_START;
     loop {
         if cancel.is_cancelled() {
-            return Err(RuntimeError::Cancelled { lab: lab.to_string(), workload: h.name.clone() });
+            return Err(RuntimeError::Cancelled {
+                lab: lab.to_string(),
+                workload: h.name.clone(),
+            });
         }
-        let inspected = rt.docker.inspect_container(&target, None::<InspectContainerOptions>).await;
+        let inspected = rt
+            .docker
+            .inspect_container(&target, None::<InspectContainerOptions>)
+            .await;
         let i = match inspected {
             Ok(i) => i,
             Err(e) if error::is_not_found(&e) => {
@@ -130,7 +145,11 @@ pub(crate) async fn wait_ready(
                 });
             }
             Err(e) => {
-                return Err(error::backend(lab, format!("waiting for container {:?}", h.name), e));
+                return Err(error::backend(
+                    lab,
+                    format!("waiting for container {:?}", h.name),
+                    e,
+                ));
             }
         };
         let last_seen = match readiness(&i, wants_health) {
@@ -189,9 +208,15 @@ async fn next_event(events: &mut Option<Events>) -> Option<EventMessage> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bollard::models::{ContainerState, ContainerStateStatusEnum, Health, HealthStatusEnum, HealthcheckResult};
+    use bollard::models::{
+        ContainerState, ContainerStateStatusEnum, Health, HealthStatusEnum, HealthcheckResult,
+    };
 
-    fn insp(status: ContainerStateStatusEnum, health: Option<HealthStatusEnum>, code: i64) -> ContainerInspectResponse {
+    fn insp(
+        status: ContainerStateStatusEnum,
+        health: Option<HealthStatusEnum>,
+        code: i64,
+    ) -> ContainerInspectResponse {
         ContainerInspectResponse {
             state: Some(ContainerState {
                 status: Some(status),
@@ -213,18 +238,35 @@ mod tests {
 
     #[test]
     fn running_without_healthcheck_is_ready() {
-        assert_eq!(readiness(&insp(ContainerStateStatusEnum::RUNNING, None, 0), false), Readiness::Ready);
+        assert_eq!(
+            readiness(&insp(ContainerStateStatusEnum::RUNNING, None, 0), false),
+            Readiness::Ready
+        );
     }
 
     #[test]
     fn healthcheck_must_pass() {
-        let starting = insp(ContainerStateStatusEnum::RUNNING, Some(HealthStatusEnum::STARTING), 0);
+        let starting = insp(
+            ContainerStateStatusEnum::RUNNING,
+            Some(HealthStatusEnum::STARTING),
+            0,
+        );
         assert!(matches!(readiness(&starting, true), Readiness::Waiting(_)));
-        let healthy = insp(ContainerStateStatusEnum::RUNNING, Some(HealthStatusEnum::HEALTHY), 0);
+        let healthy = insp(
+            ContainerStateStatusEnum::RUNNING,
+            Some(HealthStatusEnum::HEALTHY),
+            0,
+        );
         assert_eq!(readiness(&healthy, true), Readiness::Ready);
-        let bad = insp(ContainerStateStatusEnum::RUNNING, Some(HealthStatusEnum::UNHEALTHY), 0);
+        let bad = insp(
+            ContainerStateStatusEnum::RUNNING,
+            Some(HealthStatusEnum::UNHEALTHY),
+            0,
+        );
         match readiness(&bad, true) {
-            Readiness::Failed(d) => assert!(d.contains("unhealthy") && d.contains("no /tmp/ok"), "{d}"),
+            Readiness::Failed(d) => {
+                assert!(d.contains("unhealthy") && d.contains("no /tmp/ok"), "{d}")
+            }
             other => panic!("{other:?}"),
         }
     }

@@ -16,13 +16,20 @@ async fn t_dk_net16_serves_http_across_the_subnet() {
     let _guard = Cleanup::new(lab).await;
     let info = network(&d, lab, "10.201.0.0/16").await;
     assert_eq!(info.subnet.prefix_len(), 16);
-    assert!(std::path::Path::new("/sys/class/net").join(&info.bridge).exists());
+    assert!(
+        std::path::Path::new("/sys/class/net")
+            .join(&info.bridge)
+            .exists()
+    );
     let ctx = lab_ctx(lab, info.clone());
 
     let plan = AddressPlan::new(info.subnet).expect("plan");
     let pool = IpPool::for_plan(&plan);
     // Static addresses far apart in the subnet, and allocated ones from the static range.
-    let statics = [Ipv4Addr::new(10, 201, 150, 7), Ipv4Addr::new(10, 201, 199, 254)];
+    let statics = [
+        Ipv4Addr::new(10, 201, 150, 7),
+        Ipv4Addr::new(10, 201, 199, 254),
+    ];
     let mut specs = Vec::new();
     for (i, ip) in statics.iter().enumerate() {
         plan.check_static(*ip).expect("fits the plan");
@@ -30,14 +37,24 @@ async fn t_dk_net16_serves_http_across_the_subnet() {
         specs.push(httpd(&format!("far{i}"), Some(*ip)));
     }
     for i in 0..2 {
-        specs.push(httpd(&format!("near{i}"), Some(pool.allocate().expect("allocate"))));
+        specs.push(httpd(
+            &format!("near{i}"),
+            Some(pool.allocate().expect("allocate")),
+        ));
     }
     let handles = futures::future::join_all(specs.iter().cloned().map(|s| up(&d, &ctx, s))).await;
     for h in &handles {
         assert!(h.is_ok(), "{h:?}");
     }
-    let client = up(&d, &ctx, sleeper("client", None)).await.expect("client (address by Docker)");
-    let client_ip = d.inspect(&client).await.expect("inspect").ip.expect("client address");
+    let client = up(&d, &ctx, sleeper("client", None))
+        .await
+        .expect("client (address by Docker)");
+    let client_ip = d
+        .inspect(&client)
+        .await
+        .expect("inspect")
+        .ip
+        .expect("client address");
     assert!(info.subnet.contains(&client_ip));
 
     let ips: Vec<Ipv4Addr> = specs.iter().map(|s| s.ip.expect("ip")).collect();

@@ -57,7 +57,10 @@ mod tests {
     #[test]
     fn control_sequences_are_removed() {
         let raw = "\u{1b}[0;32m  OK  \u{1b}[0m] Started ssh.\r\n\u{1b}cReset\u{7}\r\nlogin: ";
-        assert_eq!(clean_console_text(raw), "  OK  ] Started ssh.\nReset\nlogin: ");
+        assert_eq!(
+            clean_console_text(raw),
+            "  OK  ] Started ssh.\nReset\nlogin: "
+        );
     }
 
     #[test]

@@ -72,7 +72,10 @@ fn path_str(p: &Path) -> std::borrow::Cow<'_, str> {
 
 /// Writes the domain XML for `cfg`.
 pub fn domain_xml(cfg: &DomainConfig) -> LibvirtResult<String> {
-    let err = |source| LibvirtError::XmlWrite { domain: cfg.name.clone(), source };
+    let err = |source| LibvirtError::XmlWrite {
+        domain: cfg.name.clone(),
+        source,
+    };
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
     write_domain(&mut w, cfg).map_err(err)?;
     String::from_utf8(w.into_inner())
@@ -80,7 +83,8 @@ pub fn domain_xml(cfg: &DomainConfig) -> LibvirtResult<String> {
 }
 
 fn text<W: std::io::Write>(w: &mut Writer<W>, name: &str, value: &str) -> std::io::Result<()> {
-    w.create_element(name).write_text_content(BytesText::new(value))?;
+    w.create_element(name)
+        .write_text_content(BytesText::new(value))?;
     Ok(())
 }
 
@@ -91,14 +95,20 @@ fn write_domain<W: std::io::Write>(w: &mut Writer<W>, cfg: &DomainConfig) -> std
         .with_attribute(("type", cfg.domain_type.as_str()))
         .write_inner_content(|w| {
             text(w, "name", &cfg.name)?;
-            w.create_element("metadata").write_inner_content(|w| write_metadata(w, cfg))?;
-            w.create_element("memory").with_attribute(("unit", "MiB")).write_text_content(BytesText::new(&memory))?;
-            w.create_element("vcpu").write_text_content(BytesText::new(&vcpus))?;
+            w.create_element("metadata")
+                .write_inner_content(|w| write_metadata(w, cfg))?;
+            w.create_element("memory")
+                .with_attribute(("unit", "MiB"))
+                .write_text_content(BytesText::new(&memory))?;
+            w.create_element("vcpu")
+                .write_text_content(BytesText::new(&vcpus))?;
             w.create_element("os").write_inner_content(|w| {
                 w.create_element("type")
                     .with_attribute(("arch", "x86_64"))
                     .write_text_content(BytesText::new("hvm"))?;
-                w.create_element("boot").with_attribute(("dev", "hd")).write_empty()?;
+                w.create_element("boot")
+                    .with_attribute(("dev", "hd"))
+                    .write_empty()?;
                 Ok(())
             })?;
             w.create_element("features").write_inner_content(|w| {
@@ -107,18 +117,25 @@ fn write_domain<W: std::io::Write>(w: &mut Writer<W>, cfg: &DomainConfig) -> std
                 Ok(())
             })?;
             match cfg.domain_type {
-                DomainType::Kvm => {
-                    w.create_element("cpu").with_attribute(("mode", "host-passthrough")).write_empty()?
-                }
+                DomainType::Kvm => w
+                    .create_element("cpu")
+                    .with_attribute(("mode", "host-passthrough"))
+                    .write_empty()?,
                 // TCG needs a CPU model with modern features: the default qemu64 crashes the
                 // Debian kernel's decompressor on BMI2 instructions.
-                DomainType::Qemu => w.create_element("cpu").with_attribute(("mode", "maximum")).write_empty()?,
+                DomainType::Qemu => w
+                    .create_element("cpu")
+                    .with_attribute(("mode", "maximum"))
+                    .write_empty()?,
             };
-            w.create_element("clock").with_attribute(("offset", "utc")).write_empty()?;
+            w.create_element("clock")
+                .with_attribute(("offset", "utc"))
+                .write_empty()?;
             text(w, "on_poweroff", "destroy")?;
             text(w, "on_reboot", "restart")?;
             text(w, "on_crash", "destroy")?;
-            w.create_element("devices").write_inner_content(|w| write_devices(w, cfg))?;
+            w.create_element("devices")
+                .write_inner_content(|w| write_devices(w, cfg))?;
             Ok(())
         })?;
     Ok(())
@@ -141,9 +158,11 @@ fn write_metadata<W: std::io::Write>(w: &mut Writer<W>, cfg: &DomainConfig) -> s
         el = el.with_attribute(("ip", ip.as_str()));
     }
     el.write_inner_content(|w| {
-        for (role, path) in
-            [("overlay", &cfg.overlay), ("seed", &cfg.seed), ("console", &cfg.console_log)]
-        {
+        for (role, path) in [
+            ("overlay", &cfg.overlay),
+            ("seed", &cfg.seed),
+            ("console", &cfg.console_log),
+        ] {
             w.create_element(format!("{NS_PREFIX}:file"))
                 .with_attribute(("role", role))
                 .with_attribute(("path", path_str(path).as_ref()))
@@ -160,9 +179,17 @@ fn write_devices<W: std::io::Write>(w: &mut Writer<W>, cfg: &DomainConfig) -> st
         .with_attribute(("type", "file"))
         .with_attribute(("device", "disk"))
         .write_inner_content(|w| {
-            w.create_element("driver").with_attribute(("name", "qemu")).with_attribute(("type", "qcow2")).write_empty()?;
-            w.create_element("source").with_attribute(("file", path_str(&cfg.overlay).as_ref())).write_empty()?;
-            w.create_element("target").with_attribute(("dev", "vda")).with_attribute(("bus", "virtio")).write_empty()?;
+            w.create_element("driver")
+                .with_attribute(("name", "qemu"))
+                .with_attribute(("type", "qcow2"))
+                .write_empty()?;
+            w.create_element("source")
+                .with_attribute(("file", path_str(&cfg.overlay).as_ref()))
+                .write_empty()?;
+            w.create_element("target")
+                .with_attribute(("dev", "vda"))
+                .with_attribute(("bus", "virtio"))
+                .write_empty()?;
             Ok(())
         })?;
     // The NoCloud seed as a read-only virtio disk: Debian's cloud kernel has no SATA CD-ROM
@@ -171,38 +198,67 @@ fn write_devices<W: std::io::Write>(w: &mut Writer<W>, cfg: &DomainConfig) -> st
         .with_attribute(("type", "file"))
         .with_attribute(("device", "disk"))
         .write_inner_content(|w| {
-            w.create_element("driver").with_attribute(("name", "qemu")).with_attribute(("type", "raw")).write_empty()?;
-            w.create_element("source").with_attribute(("file", path_str(&cfg.seed).as_ref())).write_empty()?;
-            w.create_element("target").with_attribute(("dev", "vdb")).with_attribute(("bus", "virtio")).write_empty()?;
+            w.create_element("driver")
+                .with_attribute(("name", "qemu"))
+                .with_attribute(("type", "raw"))
+                .write_empty()?;
+            w.create_element("source")
+                .with_attribute(("file", path_str(&cfg.seed).as_ref()))
+                .write_empty()?;
+            w.create_element("target")
+                .with_attribute(("dev", "vdb"))
+                .with_attribute(("bus", "virtio"))
+                .write_empty()?;
             w.create_element("readonly").write_empty()?;
             Ok(())
         })?;
-    w.create_element("interface").with_attribute(("type", "bridge")).write_inner_content(|w| {
-        w.create_element("source").with_attribute(("bridge", cfg.bridge.as_str())).write_empty()?;
-        w.create_element("mac").with_attribute(("address", cfg.mac.as_str())).write_empty()?;
-        w.create_element("model").with_attribute(("type", "virtio")).write_empty()?;
-        Ok(())
-    })?;
+    w.create_element("interface")
+        .with_attribute(("type", "bridge"))
+        .write_inner_content(|w| {
+            w.create_element("source")
+                .with_attribute(("bridge", cfg.bridge.as_str()))
+                .write_empty()?;
+            w.create_element("mac")
+                .with_attribute(("address", cfg.mac.as_str()))
+                .write_empty()?;
+            w.create_element("model")
+                .with_attribute(("type", "virtio"))
+                .write_empty()?;
+            Ok(())
+        })?;
     // A pty serial port (so `virsh console` works) whose output virtlogd also writes to a file.
-    w.create_element("serial").with_attribute(("type", "pty")).write_inner_content(|w| {
-        w.create_element("log")
-            .with_attribute(("file", path_str(&cfg.console_log).as_ref()))
-            .with_attribute(("append", "off"))
-            .write_empty()?;
-        w.create_element("target").with_attribute(("port", "0")).write_empty()?;
-        Ok(())
-    })?;
-    w.create_element("console").with_attribute(("type", "pty")).write_inner_content(|w| {
-        w.create_element("target").with_attribute(("type", "serial")).with_attribute(("port", "0")).write_empty()?;
-        Ok(())
-    })?;
-    w.create_element("memballoon").with_attribute(("model", "virtio")).write_empty()?;
-    w.create_element("rng").with_attribute(("model", "virtio")).write_inner_content(|w| {
-        w.create_element("backend")
-            .with_attribute(("model", "random"))
-            .write_text_content(BytesText::new("/dev/urandom"))?;
-        Ok(())
-    })?;
+    w.create_element("serial")
+        .with_attribute(("type", "pty"))
+        .write_inner_content(|w| {
+            w.create_element("log")
+                .with_attribute(("file", path_str(&cfg.console_log).as_ref()))
+                .with_attribute(("append", "off"))
+                .write_empty()?;
+            w.create_element("target")
+                .with_attribute(("port", "0"))
+                .write_empty()?;
+            Ok(())
+        })?;
+    w.create_element("console")
+        .with_attribute(("type", "pty"))
+        .write_inner_content(|w| {
+            w.create_element("target")
+                .with_attribute(("type", "serial"))
+                .with_attribute(("port", "0"))
+                .write_empty()?;
+            Ok(())
+        })?;
+    w.create_element("memballoon")
+        .with_attribute(("model", "virtio"))
+        .write_empty()?;
+    w.create_element("rng")
+        .with_attribute(("model", "virtio"))
+        .write_inner_content(|w| {
+            w.create_element("backend")
+                .with_attribute(("model", "random"))
+                .write_text_content(BytesText::new("/dev/urandom"))?;
+            Ok(())
+        })?;
     Ok(())
 }
 
@@ -247,7 +303,10 @@ pub struct HubMetadata {
 impl HubMetadata {
     /// The file the hub made with this role (`overlay`, `seed`, `console`).
     pub fn file(&self, role: &str) -> Option<&Path> {
-        self.files.iter().find(|(r, _)| r == role).map(|(_, p)| p.as_path())
+        self.files
+            .iter()
+            .find(|(r, _)| r == role)
+            .map(|(_, p)| p.as_path())
     }
 }
 
@@ -271,7 +330,10 @@ fn attr(e: &BytesStart<'_>, key: &str) -> Result<Option<String>, quick_xml::Erro
     for a in e.attributes() {
         let a = a.map_err(quick_xml::Error::from)?;
         if a.key.local_name().as_ref() == key {
-            return Ok(Some(a.normalized_value(quick_xml::XmlVersion::Implicit1_0)?.into_owned()));
+            return Ok(Some(
+                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)?
+                    .into_owned(),
+            ));
         }
     }
     Ok(None)
@@ -341,10 +403,12 @@ fn parse(xml: &str) -> Result<DomainInfo, quick_xml::Error> {
                     let entity = r.xml10_content();
                     let resolved = quick_xml::escape::resolve_predefined_entity(&entity)
                         .ok_or_else(|| {
-                            quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(
-                                0..0,
-                                entity.to_string(),
-                            ))
+                            quick_xml::Error::Escape(
+                                quick_xml::escape::EscapeError::UnrecognizedEntity(
+                                    0..0,
+                                    entity.to_string(),
+                                ),
+                            )
                         })?;
                     name_text.push_str(resolved);
                 }
@@ -427,7 +491,10 @@ mod tests {
         assert_eq!(hub.file("seed"), Some(cfg.seed.as_path()));
         assert_eq!(hub.file("console"), Some(cfg.console_log.as_path()));
         assert!(xml.contains(r#"<cpu mode="maximum"/>"#), "{xml}");
-        assert!(xml.contains(r#"<source bridge="br-0123456789ab"/>"#), "{xml}");
+        assert!(
+            xml.contains(r#"<source bridge="br-0123456789ab"/>"#),
+            "{xml}"
+        );
         assert!(xml.contains(r#"<memory unit="MiB">1024</memory>"#), "{xml}");
         assert!(xml.contains("<vcpu>2</vcpu>"), "{xml}");
     }
@@ -454,7 +521,11 @@ mod tests {
         // The structure is exactly what the writer meant: one name, one devices block, two disks.
         let els = elements(&xml);
         assert_eq!(els.iter().filter(|(_, n)| n == "name").count(), 1, "{xml}");
-        assert_eq!(els.iter().filter(|(_, n)| n == "devices").count(), 1, "{xml}");
+        assert_eq!(
+            els.iter().filter(|(_, n)| n == "devices").count(),
+            1,
+            "{xml}"
+        );
         assert_eq!(els.iter().filter(|(_, n)| n == "disk").count(), 2, "{xml}");
         assert!(els.contains(&(1, "name".to_string())));
 

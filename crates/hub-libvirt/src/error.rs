@@ -99,7 +99,9 @@ pub enum LibvirtError {
         value: String,
     },
     /// KVM was asked for but `/dev/kvm` cannot be opened.
-    #[error("KVM was asked for (spec or HUB_VIRT_TYPE) but /dev/kvm cannot be used; use virt_type qemu")]
+    #[error(
+        "KVM was asked for (spec or HUB_VIRT_TYPE) but /dev/kvm cannot be used; use virt_type qemu"
+    )]
     KvmUnavailable {
         /// The cause.
         #[source]

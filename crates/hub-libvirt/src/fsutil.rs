@@ -7,24 +7,47 @@ use std::path::Path;
 
 use crate::error::{LibvirtError, LibvirtResult};
 
-fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> LibvirtError + 'a {
-    move |source| LibvirtError::Io { action, path: path.to_path_buf(), source }
+fn io<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> LibvirtError + 'a {
+    move |source| LibvirtError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Creates `dir` (and its parents) and sets its mode.
 pub(crate) fn ensure_dir(dir: &Path, mode: u32) -> LibvirtResult<()> {
-    DirBuilder::new().recursive(true).mode(mode).create(dir).map_err(io("create the directory", dir))?;
+    DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(dir)
+        .map_err(io("create the directory", dir))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(io("set the mode of", dir))
 }
 
 /// Writes `data` to `path` with mode `mode`: first to a temporary file in the same directory,
 /// then renamed, so a reader never sees half a file. The parent directory must exist.
-pub(crate) fn write_atomic(path: &Path, data: &[u8], mode: u32, action: &'static str) -> LibvirtResult<()> {
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+pub(crate) fn write_atomic(
+    path: &Path,
+    data: &[u8],
+    mode: u32,
+    action: &'static str,
+) -> LibvirtResult<()> {
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
     let result = (|| {
         let _ = fs::remove_file(&tmp);
-        let mut f = OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)?;
         f.write_all(data)?;
         f.sync_all()?;
         fs::rename(&tmp, path)
@@ -36,7 +59,11 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8], mode: u32, action: &'static
 }
 
 /// [`write_atomic`] with mode 0600, for files holding secrets.
-pub(crate) fn write_private_atomic(path: &Path, data: &[u8], action: &'static str) -> LibvirtResult<()> {
+pub(crate) fn write_private_atomic(
+    path: &Path,
+    data: &[u8],
+    action: &'static str,
+) -> LibvirtResult<()> {
     write_atomic(path, data, 0o600, action)
 }
 

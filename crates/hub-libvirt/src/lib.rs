@@ -52,9 +52,9 @@ pub use paths::VmPaths;
 pub use ready::{CONSOLE_TAIL_LINES, ReadyPhases};
 pub use runtime::{CreatePhases, LibvirtRuntime};
 pub use ssh::{
-    KeyPair, LabKey, SSH_CONNECT_TIMEOUT, SshTarget, console_command, ensure_host_key, ensure_key_pair,
-    ensure_lab_key, generate_ed25519, known_hosts_path, lab_key_path, pin_host_key, shell_join, shell_quote,
-    ssh_args, ssh_command, ssh_dir, unpin_host,
+    KeyPair, LabKey, SSH_CONNECT_TIMEOUT, SshTarget, console_command, ensure_host_key,
+    ensure_key_pair, ensure_lab_key, generate_ed25519, known_hosts_path, lab_key_path,
+    pin_host_key, shell_join, shell_quote, ssh_args, ssh_command, ssh_dir, unpin_host,
 };
 pub use virsh::{DEFAULT_URI, DomState};
 pub use virt::{DomainType, VIRT_TYPE_ENV};

@@ -14,15 +14,27 @@ pub fn domain_name(lab: &str, vm: &str) -> String {
 /// and `-`, not starting or ending with `-`. Such a name is safe as a host name, a domain name
 /// and a file name.
 pub fn check_name(vm: &str, what: &str, name: &str) -> LibvirtResult<()> {
-    let bad = |reason: String| Err(LibvirtError::InvalidSpec { vm: vm.to_string(), reason });
+    let bad = |reason: String| {
+        Err(LibvirtError::InvalidSpec {
+            vm: vm.to_string(),
+            reason,
+        })
+    };
     if name.is_empty() || name.len() > 63 {
         return bad(format!("{what} name {name:?} must have 1 to 63 characters"));
     }
-    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-        return bad(format!("{what} name {name:?} may only hold a-z, 0-9 and '-'"));
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return bad(format!(
+            "{what} name {name:?} may only hold a-z, 0-9 and '-'"
+        ));
     }
     if name.starts_with('-') || name.ends_with('-') {
-        return bad(format!("{what} name {name:?} must not start or end with '-'"));
+        return bad(format!(
+            "{what} name {name:?} must not start or end with '-'"
+        ));
     }
     Ok(())
 }
@@ -43,7 +55,10 @@ pub fn derive_mac(lab: &str, vm: &str) -> String {
 /// with colons. Refuses multicast addresses (a NIC cannot have one) and all zeros.
 pub fn normalize_mac(vm: &str, mac: &str) -> LibvirtResult<String> {
     let bad = |reason: &str| {
-        Err(LibvirtError::InvalidSpec { vm: vm.to_string(), reason: format!("MAC {mac:?} {reason}") })
+        Err(LibvirtError::InvalidSpec {
+            vm: vm.to_string(),
+            reason: format!("MAC {mac:?} {reason}"),
+        })
     };
     let parts: Vec<&str> = mac.trim().split([':', '-']).collect();
     if parts.len() != 6 || parts.iter().any(|p| p.len() != 2) {
@@ -62,7 +77,11 @@ pub fn normalize_mac(vm: &str, mac: &str) -> LibvirtResult<String> {
     if bytes == [0; 6] {
         return bad("is all zeros");
     }
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"))
+    Ok(bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":"))
 }
 
 #[cfg(test)]
@@ -83,8 +102,17 @@ mod tests {
 
     #[test]
     fn macs_are_normalised_or_refused() {
-        assert_eq!(normalize_mac("v", "52-54-00-AB-cd-EF").unwrap(), "52:54:00:ab:cd:ef");
-        for bad in ["", "52:54:00:ab:cd", "52:54:00:ab:cd:ef:01", "52:54:00:ab:cd:zz", "5:54:00:ab:cd:eff"] {
+        assert_eq!(
+            normalize_mac("v", "52-54-00-AB-cd-EF").unwrap(),
+            "52:54:00:ab:cd:ef"
+        );
+        for bad in [
+            "",
+            "52:54:00:ab:cd",
+            "52:54:00:ab:cd:ef:01",
+            "52:54:00:ab:cd:zz",
+            "5:54:00:ab:cd:eff",
+        ] {
             assert!(normalize_mac("v", bad).is_err(), "{bad:?} accepted");
         }
         let err = normalize_mac("v", "01:00:5e:00:00:01").unwrap_err();
@@ -97,7 +125,18 @@ mod tests {
         for good in ["a", "vm-1", "0abc", &"x".repeat(63)] {
             assert!(check_name("v", "VM", good).is_ok(), "{good:?} refused");
         }
-        for bad in ["", "-a", "a-", "A", "a_b", "a.b", "a/b", "a b", "a\"b", &"x".repeat(64)] {
+        for bad in [
+            "",
+            "-a",
+            "a-",
+            "A",
+            "a_b",
+            "a.b",
+            "a/b",
+            "a b",
+            "a\"b",
+            &"x".repeat(64),
+        ] {
             let err = check_name("v", "VM", bad).unwrap_err();
             assert!(err.to_string().contains("VM name"), "{err}");
         }

@@ -15,10 +15,17 @@ async fn qemu_img(args: &[&std::ffi::OsStr]) -> LibvirtResult<String> {
         .kill_on_drop(true)
         .output()
         .await
-        .map_err(|source| LibvirtError::Spawn { program: "qemu-img", source })?;
+        .map_err(|source| LibvirtError::Spawn {
+            program: "qemu-img",
+            source,
+        })?;
     if !out.status.success() {
         return Err(LibvirtError::QemuImg {
-            command: args.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "),
+            command: args
+                .iter()
+                .map(|a| a.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" "),
             stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
         });
     }
@@ -27,15 +34,24 @@ async fn qemu_img(args: &[&std::ffi::OsStr]) -> LibvirtResult<String> {
 
 /// The format of a disk image (`qcow2`, `raw`, ...) as `qemu-img info` reports it.
 pub async fn image_format(image: &Path) -> LibvirtResult<String> {
-    let out = qemu_img(&["info".as_ref(), "--output=json".as_ref(), "-U".as_ref(), image.as_os_str()]).await?;
+    let out = qemu_img(&[
+        "info".as_ref(),
+        "--output=json".as_ref(),
+        "-U".as_ref(),
+        image.as_os_str(),
+    ])
+    .await?;
     let v: serde_json::Value = serde_json::from_str(&out).map_err(|e| LibvirtError::QemuImg {
         command: format!("info {}", image.display()),
         stderr: format!("unreadable output: {e}"),
     })?;
-    v.get("format").and_then(|f| f.as_str()).map(str::to_string).ok_or_else(|| LibvirtError::QemuImg {
-        command: format!("info {}", image.display()),
-        stderr: "no format in its output".into(),
-    })
+    v.get("format")
+        .and_then(|f| f.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| LibvirtError::QemuImg {
+            command: format!("info {}", image.display()),
+            stderr: "no format in its output".into(),
+        })
 }
 
 /// Creates `overlay`, a qcow2 image backed by `base` (whose format is `base_format`). An
@@ -59,7 +75,11 @@ pub async fn create_overlay(base: &Path, base_format: &str, overlay: &Path) -> L
 
 /// The SHA-256 of a file, in hex (to check that a base image was not written to).
 pub fn file_sha256(path: &Path) -> LibvirtResult<String> {
-    let io = |source| LibvirtError::Io { action: "read", path: path.to_path_buf(), source };
+    let io = |source| LibvirtError::Io {
+        action: "read",
+        path: path.to_path_buf(),
+        source,
+    };
     let mut f = std::fs::File::open(path).map_err(io)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -87,7 +107,13 @@ mod tests {
         let overlay = dir.path().join("disk.qcow2");
         create_overlay(&base, "raw", &overlay).await.unwrap();
         assert_eq!(image_format(&overlay).await.unwrap(), "qcow2");
-        let info = qemu_img(&["info".as_ref(), "--output=json".as_ref(), overlay.as_os_str()]).await.unwrap();
+        let info = qemu_img(&[
+            "info".as_ref(),
+            "--output=json".as_ref(),
+            overlay.as_os_str(),
+        ])
+        .await
+        .unwrap();
         let v: serde_json::Value = serde_json::from_str(&info).unwrap();
         assert_eq!(v["backing-filename"], base.to_string_lossy().as_ref());
         assert_eq!(v["virtual-size"], 1 << 20);
@@ -96,7 +122,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_base_is_an_error_naming_it() {
-        let err = image_format(Path::new("/nonexistent/base.qcow2")).await.unwrap_err();
+        let err = image_format(Path::new("/nonexistent/base.qcow2"))
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("/nonexistent/base.qcow2"), "{err}");
     }
 }

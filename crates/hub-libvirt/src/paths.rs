@@ -41,7 +41,9 @@ fn qemu_runs_as_root() -> bool {
     std::fs::read_to_string("/etc/libvirt/qemu.conf").is_ok_and(|conf| {
         conf.lines().any(|l| {
             let l = l.trim();
-            l.starts_with("user") && l.split_once('=').is_some_and(|(k, v)| k.trim() == "user" && v.trim() == "\"root\"")
+            l.starts_with("user")
+                && l.split_once('=')
+                    .is_some_and(|(k, v)| k.trim() == "user" && v.trim() == "\"root\"")
         })
     })
 }
@@ -98,14 +100,18 @@ mod tests {
     #[test]
     fn the_outermost_closed_directory_is_named() {
         let base = tempfile::Builder::new().tempdir_in("/var/tmp").unwrap();
-        let mode = |p: &Path, m| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+        let mode =
+            |p: &Path, m| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
         let outer = base.path().join("outer");
         let inner = outer.join("inner");
         std::fs::create_dir_all(&inner).unwrap();
         mode(base.path(), 0o711);
         mode(&outer, 0o700);
         mode(&inner, 0o700);
-        assert_eq!(first_closed_dir(&inner.join("vms/vm1")), Some((outer.clone(), 0o700)));
+        assert_eq!(
+            first_closed_dir(&inner.join("vms/vm1")),
+            Some((outer.clone(), 0o700))
+        );
         mode(&outer, 0o755);
         assert_eq!(first_closed_dir(&inner), Some((inner.clone(), 0o700)));
         mode(&inner, 0o711);

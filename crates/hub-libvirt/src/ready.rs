@@ -17,8 +17,7 @@ use crate::virsh::{DomState, Virsh};
 pub const CONSOLE_TAIL_LINES: usize = 25;
 
 /// The remote check: exit 100 while cloud-init has not finished, else `cloud-init status`.
-const READY_CHECK: &str =
-    "test -f /var/lib/cloud/instance/boot-finished || exit 100; cloud-init status --long 2>&1 || true";
+const READY_CHECK: &str = "test -f /var/lib/cloud/instance/boot-finished || exit 100; cloud-init status --long 2>&1 || true";
 
 /// When each readiness step was reached, counted from the start of the wait.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -54,7 +53,14 @@ async fn probe(lab_dir: &Path, target: &SshTarget, limit: Duration) -> Probe {
             Some(100) => Probe::Booting,
             _ => {
                 let err = String::from_utf8_lossy(&out.stderr);
-                Probe::NoSsh(err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output").trim().to_string())
+                Probe::NoSsh(
+                    err.lines()
+                        .rev()
+                        .find(|l| !l.trim().is_empty())
+                        .unwrap_or("no output")
+                        .trim()
+                        .to_string(),
+                )
             }
         },
     }
@@ -62,7 +68,10 @@ async fn probe(lab_dir: &Path, target: &SshTarget, limit: Duration) -> Probe {
 
 /// The `status:` value of `cloud-init status` output (`done`, `error`, `running`, ...).
 pub fn cloud_init_status(output: &str) -> Option<&str> {
-    output.lines().find_map(|l| l.trim().strip_prefix("status:")).map(str::trim)
+    output
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("status:"))
+        .map(str::trim)
 }
 
 /// Waits until `vm` (domain `domain`) is ready. `host_key` is the public host key to pin.
@@ -88,33 +97,58 @@ pub(crate) async fn wait_vm_ready(
     let failed = |detail: String| RuntimeError::WorkloadFailed {
         lab: lab.name.clone(),
         workload: vm.name.clone(),
-        detail: format!("{detail}\n--- console (last lines) ---\n{}", tail(console_log)),
+        detail: format!(
+            "{detail}\n--- console (last lines) ---\n{}",
+            tail(console_log)
+        ),
     };
-    let backend = |context: &str, e: crate::LibvirtError| crate::runtime::to_runtime_error(&lab.name, context.to_string(), e);
+    let backend = |context: &str, e: crate::LibvirtError| {
+        crate::runtime::to_runtime_error(&lab.name, context.to_string(), e)
+    };
     loop {
         if cancel.is_cancelled() {
-            return Err(RuntimeError::Cancelled { lab: lab.name.clone(), workload: vm.name.clone() });
+            return Err(RuntimeError::Cancelled {
+                lab: lab.name.clone(),
+                workload: vm.name.clone(),
+            });
         }
-        match virsh.domstate(domain).await.map_err(|e| backend("reading the VM's state", e))? {
+        match virsh
+            .domstate(domain)
+            .await
+            .map_err(|e| backend("reading the VM's state", e))?
+        {
             None => return Err(failed(format!("domain {domain:?} disappeared"))),
             Some((DomState::Running, _)) => {}
             Some((state, reason)) => {
-                return Err(failed(format!("domain {domain:?} is {state:?} ({reason}), not running")));
+                return Err(failed(format!(
+                    "domain {domain:?} is {state:?} ({reason}), not running"
+                )));
             }
         }
         if addr.is_none() {
-            let found = virsh.arp_addresses(domain).await.map_err(|e| backend("looking up the VM's address", e))?;
+            let found = virsh
+                .arp_addresses(domain)
+                .await
+                .map_err(|e| backend("looking up the VM's address", e))?;
             addr = found.into_iter().find(|a| lab.network.subnet.contains(a));
         }
         if let Some(a) = addr {
             if !pinned {
-                pin_host_key(&lab.dir, a, host_key).map_err(|e| backend("pinning the VM's host key", e))?;
+                pin_host_key(&lab.dir, a, host_key)
+                    .map_err(|e| backend("pinning the VM's host key", e))?;
                 pinned = true;
                 phases.address = start.elapsed();
                 tracing::debug!(lab = %lab.name, workload = %vm.name, address = %a, "VM address known");
             }
-            let target = SshTarget { user: vm.user.clone(), addr: a };
-            let limit = (SSH_CONNECT_TIMEOUT * 4).min(deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1)));
+            let target = SshTarget {
+                user: vm.user.clone(),
+                addr: a,
+            };
+            let limit = (SSH_CONNECT_TIMEOUT * 4).min(
+                deadline
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_secs(1)),
+            );
             let result = tokio::select! {
                 r = probe(&lab.dir, &target, limit) => r,
                 () = cancel.cancelled() => {
@@ -142,7 +176,10 @@ pub(crate) async fn wait_vm_ready(
                 lab: lab.name.clone(),
                 workload: vm.name.clone(),
                 waited: timeout,
-                detail: format!("{last}\n--- console (last lines) ---\n{}", tail(console_log)),
+                detail: format!(
+                    "{last}\n--- console (last lines) ---\n{}",
+                    tail(console_log)
+                ),
             });
         }
         tokio::select! {
@@ -159,7 +196,9 @@ fn finish(
     failed: &dyn Fn(String) -> RuntimeError,
 ) -> RuntimeResult<ReadyPhases> {
     match cloud_init_status(&status) {
-        Some("error") | Some("degraded error") => Err(failed(format!("cloud-init finished with errors:\n{status}"))),
+        Some("error") | Some("degraded error") => Err(failed(format!(
+            "cloud-init finished with errors:\n{status}"
+        ))),
         _ => {
             phases.cloud_init = start.elapsed();
             Ok(phases)
@@ -168,7 +207,8 @@ fn finish(
 }
 
 fn tail(console_log: &Path) -> String {
-    tail_console(console_log, CONSOLE_TAIL_LINES).unwrap_or_else(|e| format!("(console log unreadable: {e})\n"))
+    tail_console(console_log, CONSOLE_TAIL_LINES)
+        .unwrap_or_else(|e| format!("(console log unreadable: {e})\n"))
 }
 
 #[cfg(test)]
@@ -177,8 +217,14 @@ mod tests {
 
     #[test]
     fn cloud_init_status_is_read() {
-        assert_eq!(cloud_init_status("status: done\nboot_status_code: enabled"), Some("done"));
-        assert_eq!(cloud_init_status("\nstatus: error\ndetail: x"), Some("error"));
+        assert_eq!(
+            cloud_init_status("status: done\nboot_status_code: enabled"),
+            Some("done")
+        );
+        assert_eq!(
+            cloud_init_status("\nstatus: error\ndetail: x"),
+            Some("error")
+        );
         assert_eq!(cloud_init_status("nothing"), None);
     }
 }

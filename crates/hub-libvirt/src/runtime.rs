@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use hub_runtime::{
-    ExecOutput, LabContext, Runtime, RuntimeError, RuntimeResult, VmSpec, WorkloadHandle, WorkloadKind,
-    WorkloadSpec, WorkloadState, WorkloadStatus,
+    ExecOutput, LabContext, Runtime, RuntimeError, RuntimeResult, VmSpec, WorkloadHandle,
+    WorkloadKind, WorkloadSpec, WorkloadState, WorkloadStatus,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -20,7 +20,9 @@ use crate::overlay::{create_overlay, image_format};
 use crate::paths::{VmPaths, check_qemu_can_reach};
 use crate::ready::{ReadyPhases, wait_vm_ready};
 use crate::seed::write_seed;
-use crate::ssh::{SshTarget, ensure_host_key, ensure_lab_key, pin_host_key, shell_join, ssh_args, unpin_host};
+use crate::ssh::{
+    SshTarget, ensure_host_key, ensure_lab_key, pin_host_key, shell_join, ssh_args, unpin_host,
+};
 use crate::virsh::{DEFAULT_URI, DomState, Virsh};
 use crate::virt::virt_type_for;
 
@@ -53,13 +55,16 @@ impl CreatePhases {
 /// answer or refuses the caller.
 pub(crate) fn to_runtime_error(lab: &str, context: String, e: LibvirtError) -> RuntimeError {
     match &e {
-        LibvirtError::Spawn { program: "virsh", .. } => RuntimeError::DaemonUnavailable {
+        LibvirtError::Spawn {
+            program: "virsh", ..
+        } => RuntimeError::DaemonUnavailable {
             backend: BACKEND,
             hint: "virsh is not installed; run scripts/setup-host.sh".into(),
             source: Some(Box::new(e)),
         },
         LibvirtError::Virsh { stderr, .. }
-            if stderr.contains("failed to connect to the hypervisor") || stderr.contains("Failed to connect socket") =>
+            if stderr.contains("failed to connect to the hypervisor")
+                || stderr.contains("Failed to connect socket") =>
         {
             if stderr.contains("Permission denied") {
                 RuntimeError::PermissionDenied {
@@ -74,7 +79,11 @@ pub(crate) fn to_runtime_error(lab: &str, context: String, e: LibvirtError) -> R
                 }
             }
         }
-        _ => RuntimeError::Backend { lab: lab.to_string(), context, source: Box::new(e) },
+        _ => RuntimeError::Backend {
+            lab: lab.to_string(),
+            context,
+            source: Box::new(e),
+        },
     }
 }
 
@@ -104,7 +113,10 @@ impl LibvirtRuntime {
 
     /// A runtime on another libvirt URI.
     pub fn with_uri(uri: impl Into<String>) -> Self {
-        LibvirtRuntime { virsh: Virsh::new(uri), poll: Duration::from_secs(1) }
+        LibvirtRuntime {
+            virsh: Virsh::new(uri),
+            poll: Duration::from_secs(1),
+        }
     }
 
     /// A runtime on `qemu:///system`, after checking that libvirt answers.
@@ -127,7 +139,10 @@ impl LibvirtRuntime {
 
     /// Checks that libvirt answers (`DaemonUnavailable` naming what to do when it does not).
     pub async fn check(&self) -> RuntimeResult<()> {
-        self.virsh.ping().await.map_err(|e| to_runtime_error("", "asking libvirt for its domains".into(), e))
+        self.virsh
+            .ping()
+            .await
+            .map_err(|e| to_runtime_error("", "asking libvirt for its domains".into(), e))
     }
 
     /// The interactive serial console of a VM: `virsh -c URI console LAB-VM`.
@@ -137,18 +152,31 @@ impl LibvirtRuntime {
 
     async fn info(&self, lab: &str, domain: &str) -> RuntimeResult<Option<DomainInfo>> {
         let ctx = || format!("reading domain {domain:?}");
-        match self.virsh.dumpxml(domain).await.map_err(|e| to_runtime_error(lab, ctx(), e))? {
+        match self
+            .virsh
+            .dumpxml(domain)
+            .await
+            .map_err(|e| to_runtime_error(lab, ctx(), e))?
+        {
             None => Ok(None),
-            Some(xml) => parse_domain_xml(&xml).map(Some).map_err(|e| to_runtime_error(lab, ctx(), e)),
+            Some(xml) => parse_domain_xml(&xml)
+                .map(Some)
+                .map_err(|e| to_runtime_error(lab, ctx(), e)),
         }
     }
 
     /// The domain of `handle`, which must carry this lab's metadata.
     async fn own_info(&self, handle: &WorkloadHandle) -> RuntimeResult<Option<DomainInfo>> {
-        let Some(info) = self.info(&handle.lab, &handle.id).await? else { return Ok(None) };
+        let Some(info) = self.info(&handle.lab, &handle.id).await? else {
+            return Ok(None);
+        };
         match &info.hub {
             Some(h) if h.lab == handle.lab => Ok(Some(info)),
-            _ => Err(RuntimeError::NameTaken { lab: handle.lab.clone(), what: "domain", name: handle.id.clone() }),
+            _ => Err(RuntimeError::NameTaken {
+                lab: handle.lab.clone(),
+                what: "domain",
+                name: handle.id.clone(),
+            }),
         }
     }
 
@@ -156,22 +184,31 @@ impl LibvirtRuntime {
     /// known_hosts, read from the domain's metadata (its planned address, else the host's ARP
     /// table).
     pub async fn ssh_target(&self, handle: &WorkloadHandle) -> RuntimeResult<(PathBuf, SshTarget)> {
-        let missing = || RuntimeError::NotFound { lab: handle.lab.clone(), what: "vm", name: handle.name.clone() };
+        let missing = || RuntimeError::NotFound {
+            lab: handle.lab.clone(),
+            what: "vm",
+            name: handle.name.clone(),
+        };
         let info = self.own_info(handle).await?.ok_or_else(missing)?;
         let hub = info.hub.unwrap_or_default();
         let addr = match hub.ip {
             Some(ip) => ip,
             None => {
-                let found = self
-                    .virsh
-                    .arp_addresses(&handle.id)
-                    .await
-                    .map_err(|e| to_runtime_error(&handle.lab, format!("looking up the address of VM {:?}", handle.name), e))?;
-                found.into_iter().next().ok_or_else(|| RuntimeError::WorkloadFailed {
-                    lab: handle.lab.clone(),
-                    workload: handle.name.clone(),
-                    detail: "its address is not known yet (no DHCP lease seen)".into(),
-                })?
+                let found = self.virsh.arp_addresses(&handle.id).await.map_err(|e| {
+                    to_runtime_error(
+                        &handle.lab,
+                        format!("looking up the address of VM {:?}", handle.name),
+                        e,
+                    )
+                })?;
+                found
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| RuntimeError::WorkloadFailed {
+                        lab: handle.lab.clone(),
+                        workload: handle.name.clone(),
+                        detail: "its address is not known yet (no DHCP lease seen)".into(),
+                    })?
             }
         };
         let dir = hub.lab_dir.ok_or_else(|| RuntimeError::WorkloadFailed {
@@ -179,7 +216,13 @@ impl LibvirtRuntime {
             workload: handle.name.clone(),
             detail: "its domain does not record the lab directory".into(),
         })?;
-        Ok((dir, SshTarget { user: hub.user, addr }))
+        Ok((
+            dir,
+            SshTarget {
+                user: hub.user,
+                addr,
+            },
+        ))
     }
 
     /// An `ssh` command to the VM of `handle` (see [`crate::ssh_command`]): `remote_command`
@@ -216,27 +259,51 @@ impl LibvirtRuntime {
     fn check_spec(lab: &LabContext, vm: &VmSpec) -> Result<VmSpec, LibvirtError> {
         check_name(&vm.name, "lab", &lab.name)?;
         check_name(&vm.name, "VM", &vm.name)?;
-        let invalid = |reason: String| LibvirtError::InvalidSpec { vm: vm.name.clone(), reason };
+        let invalid = |reason: String| LibvirtError::InvalidSpec {
+            vm: vm.name.clone(),
+            reason,
+        };
         if vm.memory_mb < 128 {
-            return Err(invalid(format!("memory {} MiB is below the 128 MiB a Linux guest needs", vm.memory_mb)));
+            return Err(invalid(format!(
+                "memory {} MiB is below the 128 MiB a Linux guest needs",
+                vm.memory_mb
+            )));
         }
         if vm.vcpus == 0 || vm.vcpus > 256 {
-            return Err(invalid(format!("{} vCPUs is not between 1 and 256", vm.vcpus)));
+            return Err(invalid(format!(
+                "{} vCPUs is not between 1 and 256",
+                vm.vcpus
+            )));
         }
         let user_ok = !vm.user.is_empty()
             && vm.user.len() <= 32
-            && vm.user.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+            && vm
+                .user
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
             && !vm.user.starts_with('-')
             && vm.user != "root";
         if !user_ok {
-            return Err(invalid(format!("user {:?} is not a valid login name other than root", vm.user)));
+            return Err(invalid(format!(
+                "user {:?} is not a valid login name other than root",
+                vm.user
+            )));
         }
-        if lab.network.bridge.is_empty() || lab.network.bridge.len() > 15 || lab.network.bridge.contains('/') {
-            return Err(invalid(format!("bridge {:?} is not a Linux interface name", lab.network.bridge)));
+        if lab.network.bridge.is_empty()
+            || lab.network.bridge.len() > 15
+            || lab.network.bridge.contains('/')
+        {
+            return Err(invalid(format!(
+                "bridge {:?} is not a Linux interface name",
+                lab.network.bridge
+            )));
         }
         if let Some(ip) = vm.ip {
             if !lab.network.subnet.contains(&ip) {
-                return Err(invalid(format!("address {ip} is outside the lab subnet {}", lab.network.subnet)));
+                return Err(invalid(format!(
+                    "address {ip} is outside the lab subnet {}",
+                    lab.network.subnet
+                )));
             }
         }
         let mut vm = Self::resolve_keys(lab, vm)?;
@@ -245,12 +312,20 @@ impl LibvirtRuntime {
     }
 
     /// [`Runtime::create`] for a VM, returning how long each part of the hub's work took.
-    pub async fn create_vm(&self, lab: &LabContext, vm: &VmSpec) -> RuntimeResult<(WorkloadHandle, CreatePhases)> {
+    pub async fn create_vm(
+        &self,
+        lab: &LabContext,
+        vm: &VmSpec,
+    ) -> RuntimeResult<(WorkloadHandle, CreatePhases)> {
         let span = tracing::info_span!("vm_create", lab = %lab.name, workload = %vm.name);
         self.create_inner(lab, vm).instrument(span).await
     }
 
-    async fn create_inner(&self, lab: &LabContext, vm: &VmSpec) -> RuntimeResult<(WorkloadHandle, CreatePhases)> {
+    async fn create_inner(
+        &self,
+        lab: &LabContext,
+        vm: &VmSpec,
+    ) -> RuntimeResult<(WorkloadHandle, CreatePhases)> {
         let ctx = format!("creating VM {:?}", vm.name);
         let err = |e: LibvirtError| to_runtime_error(&lab.name, ctx.clone(), e);
         let mut phases = CreatePhases::default();
@@ -259,7 +334,11 @@ impl LibvirtRuntime {
         let domain_type = virt_type_for(vm.virt_type).map_err(err)?;
         let domain = domain_name(&lab.name, &vm.name);
         if self.info(&lab.name, &domain).await?.is_some() {
-            return Err(RuntimeError::NameTaken { lab: lab.name.clone(), what: "domain", name: domain });
+            return Err(RuntimeError::NameTaken {
+                lab: lab.name.clone(),
+                what: "domain",
+                name: domain,
+            });
         }
         let unavailable = |reason: String| RuntimeError::ImageUnavailable {
             lab: lab.name.clone(),
@@ -268,7 +347,9 @@ impl LibvirtRuntime {
             reason,
         };
         let base = std::fs::canonicalize(&vm.image).map_err(|e| unavailable(e.to_string()))?;
-        let base_format = image_format(&base).await.map_err(|e| unavailable(e.to_string()))?;
+        let base_format = image_format(&base)
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
         let paths = VmPaths::new(&lab.dir, &vm.name);
         if let Some(vms) = paths.dir.parent() {
             ensure_dir(vms, 0o711).map_err(err)?;
@@ -330,8 +411,12 @@ impl LibvirtRuntime {
             return Err(err(e));
         }
         tracing::info!(domain = %domain, virt = %domain_type, hub_work = ?phases.total(), "VM defined");
-        let handle =
-            WorkloadHandle { lab: lab.name.clone(), name: vm.name.clone(), kind: WorkloadKind::Vm, id: domain };
+        let handle = WorkloadHandle {
+            lab: lab.name.clone(),
+            name: vm.name.clone(),
+            kind: WorkloadKind::Vm,
+            id: domain,
+        };
         Ok((handle, phases))
     }
 
@@ -346,7 +431,13 @@ impl LibvirtRuntime {
     ) -> RuntimeResult<ReadyPhases> {
         let host_key = if vm.ssh_host_key_public.trim().is_empty() {
             ensure_host_key(&lab.dir, &vm.name)
-                .map_err(|e| to_runtime_error(&lab.name, format!("loading the host key of VM {:?}", vm.name), e))?
+                .map_err(|e| {
+                    to_runtime_error(
+                        &lab.name,
+                        format!("loading the host key of VM {:?}", vm.name),
+                        e,
+                    )
+                })?
                 .public_openssh
         } else {
             vm.ssh_host_key_public.clone()
@@ -359,13 +450,27 @@ impl LibvirtRuntime {
                 .or(info.console_log)
                 .unwrap_or_else(|| VmPaths::new(&lab.dir, &vm.name).console_log),
             None => {
-                return Err(RuntimeError::NotFound { lab: lab.name.clone(), what: "vm", name: vm.name.clone() });
+                return Err(RuntimeError::NotFound {
+                    lab: lab.name.clone(),
+                    what: "vm",
+                    name: vm.name.clone(),
+                });
             }
         };
         let span = tracing::info_span!("vm_ready", lab = %lab.name, workload = %vm.name);
-        wait_vm_ready(&self.virsh, lab, vm, &host_key, &handle.id, &console, timeout, self.poll, &cancel)
-            .instrument(span)
-            .await
+        wait_vm_ready(
+            &self.virsh,
+            lab,
+            vm,
+            &host_key,
+            &handle.id,
+            &console,
+            timeout,
+            self.poll,
+            &cancel,
+        )
+        .instrument(span)
+        .await
     }
 
     fn status(handle_lab: &str, info: &DomainInfo, state: WorkloadState) -> WorkloadStatus {
@@ -387,11 +492,9 @@ impl LibvirtRuntime {
     }
 
     async fn state(&self, lab: &str, domain: &str) -> RuntimeResult<Option<WorkloadState>> {
-        let st = self
-            .virsh
-            .domstate(domain)
-            .await
-            .map_err(|e| to_runtime_error(lab, format!("reading the state of domain {domain:?}"), e))?;
+        let st = self.virsh.domstate(domain).await.map_err(|e| {
+            to_runtime_error(lab, format!("reading the state of domain {domain:?}"), e)
+        })?;
         Ok(st.map(|(state, reason)| match state {
             DomState::Running => WorkloadState::Running,
             // A domain that never ran is shut off for an "unknown" reason.
@@ -402,12 +505,13 @@ impl LibvirtRuntime {
     }
 }
 
-fn vm_spec<'a>(spec: &'a WorkloadSpec) -> RuntimeResult<&'a VmSpec> {
+fn vm_spec(spec: &WorkloadSpec) -> RuntimeResult<&VmSpec> {
     match spec {
         WorkloadSpec::Vm(vm) => Ok(vm),
-        WorkloadSpec::Container(c) => {
-            Err(RuntimeError::Unsupported { backend: BACKEND, what: format!("containers (workload {:?})", c.name) })
-        }
+        WorkloadSpec::Container(c) => Err(RuntimeError::Unsupported {
+            backend: BACKEND,
+            what: format!("containers (workload {:?})", c.name),
+        }),
     }
 }
 
@@ -428,7 +532,11 @@ impl Runtime for LibvirtRuntime {
     async fn start(&self, handle: &WorkloadHandle) -> RuntimeResult<()> {
         let err = |e| to_runtime_error(&handle.lab, format!("starting VM {:?}", handle.name), e);
         match self.virsh.domstate(&handle.id).await.map_err(err)? {
-            None => Err(RuntimeError::NotFound { lab: handle.lab.clone(), what: "vm", name: handle.name.clone() }),
+            None => Err(RuntimeError::NotFound {
+                lab: handle.lab.clone(),
+                what: "vm",
+                name: handle.name.clone(),
+            }),
             Some((DomState::Running, _)) => Ok(()),
             Some(_) => self.virsh.start(&handle.id).await.map_err(err),
         }
@@ -442,14 +550,20 @@ impl Runtime for LibvirtRuntime {
         timeout: Duration,
         cancel: CancellationToken,
     ) -> RuntimeResult<()> {
-        self.wait_ready_vm(lab, vm_spec(spec)?, handle, timeout, cancel).await.map(|_| ())
+        self.wait_ready_vm(lab, vm_spec(spec)?, handle, timeout, cancel)
+            .await
+            .map(|_| ())
     }
 
     async fn stop(&self, handle: &WorkloadHandle, grace: Duration) -> RuntimeResult<()> {
         let err = |e| to_runtime_error(&handle.lab, format!("stopping VM {:?}", handle.name), e);
         match self.virsh.domstate(&handle.id).await.map_err(err)? {
             None => {
-                return Err(RuntimeError::NotFound { lab: handle.lab.clone(), what: "vm", name: handle.name.clone() });
+                return Err(RuntimeError::NotFound {
+                    lab: handle.lab.clone(),
+                    what: "vm",
+                    name: handle.name.clone(),
+                });
             }
             Some((DomState::ShutOff | DomState::Crashed, _)) => return Ok(()),
             Some(_) => {}
@@ -470,7 +584,9 @@ impl Runtime for LibvirtRuntime {
 
     async fn remove(&self, handle: &WorkloadHandle) -> RuntimeResult<()> {
         let err = |e| to_runtime_error(&handle.lab, format!("removing VM {:?}", handle.name), e);
-        let Some(info) = self.own_info(handle).await? else { return Ok(()) };
+        let Some(info) = self.own_info(handle).await? else {
+            return Ok(());
+        };
         self.virsh.destroy(&handle.id).await.map_err(err)?;
         self.virsh.undefine(&handle.id).await.map_err(err)?;
         let hub = info.hub.unwrap_or_default();
@@ -489,9 +605,16 @@ impl Runtime for LibvirtRuntime {
     }
 
     async fn inspect(&self, handle: &WorkloadHandle) -> RuntimeResult<WorkloadStatus> {
-        let missing = || RuntimeError::NotFound { lab: handle.lab.clone(), what: "vm", name: handle.name.clone() };
+        let missing = || RuntimeError::NotFound {
+            lab: handle.lab.clone(),
+            what: "vm",
+            name: handle.name.clone(),
+        };
         let info = self.own_info(handle).await?.ok_or_else(missing)?;
-        let state = self.state(&handle.lab, &handle.id).await?.ok_or_else(missing)?;
+        let state = self
+            .state(&handle.lab, &handle.id)
+            .await?
+            .ok_or_else(missing)?;
         Ok(Self::status(&handle.lab, &info, state))
     }
 
@@ -505,18 +628,31 @@ impl Runtime for LibvirtRuntime {
         let mut out = Vec::new();
         for name in names.iter().filter(|n| n.starts_with(&prefix)) {
             // A domain may vanish between the listing and this look.
-            let Some(info) = self.info(lab, name).await? else { continue };
+            let Some(info) = self.info(lab, name).await? else {
+                continue;
+            };
             if info.hub.as_ref().is_none_or(|h| h.lab != lab) {
                 continue;
             }
-            let Some(state) = self.state(lab, name).await? else { continue };
+            let Some(state) = self.state(lab, name).await? else {
+                continue;
+            };
             out.push(Self::status(lab, &info, state));
         }
         Ok(out)
     }
 
-    async fn logs(&self, lab: &LabContext, handle: &WorkloadHandle, tail: usize) -> RuntimeResult<String> {
-        let missing = || RuntimeError::NotFound { lab: handle.lab.clone(), what: "vm", name: handle.name.clone() };
+    async fn logs(
+        &self,
+        lab: &LabContext,
+        handle: &WorkloadHandle,
+        tail: usize,
+    ) -> RuntimeResult<String> {
+        let missing = || RuntimeError::NotFound {
+            lab: handle.lab.clone(),
+            what: "vm",
+            name: handle.name.clone(),
+        };
         let info = self.own_info(handle).await?.ok_or_else(missing)?;
         let path = info
             .hub
@@ -528,14 +664,27 @@ impl Runtime for LibvirtRuntime {
             to_runtime_error(
                 &handle.lab,
                 format!("reading the console of VM {:?}", handle.name),
-                LibvirtError::Io { action: "read", path, source },
+                LibvirtError::Io {
+                    action: "read",
+                    path,
+                    source,
+                },
             )
         })
     }
 
-    async fn exec(&self, lab: &LabContext, handle: &WorkloadHandle, cmd: &[String]) -> RuntimeResult<ExecOutput> {
+    async fn exec(
+        &self,
+        lab: &LabContext,
+        handle: &WorkloadHandle,
+        cmd: &[String],
+    ) -> RuntimeResult<ExecOutput> {
         let (dir, target) = self.ssh_target(handle).await?;
-        let dir = if dir.as_os_str().is_empty() { lab.dir.clone() } else { dir };
+        let dir = if dir.as_os_str().is_empty() {
+            lab.dir.clone()
+        } else {
+            dir
+        };
         let out = tokio::process::Command::new("ssh")
             .args(ssh_args(&dir, &target, Some(&shell_join(cmd))))
             .stdin(std::process::Stdio::null())
@@ -546,7 +695,10 @@ impl Runtime for LibvirtRuntime {
                 to_runtime_error(
                     &handle.lab,
                     format!("running a command in VM {:?}", handle.name),
-                    LibvirtError::Spawn { program: "ssh", source },
+                    LibvirtError::Spawn {
+                        program: "ssh",
+                        source,
+                    },
                 )
             })?;
         Ok(ExecOutput {

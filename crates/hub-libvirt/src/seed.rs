@@ -37,7 +37,10 @@ impl std::fmt::Debug for SeedFiles {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SeedFiles")
             .field("meta_data", &self.meta_data)
-            .field("user_data", &format_args!("<{} bytes, holds a private key>", self.user_data.len()))
+            .field(
+                "user_data",
+                &format_args!("<{} bytes, holds a private key>", self.user_data.len()),
+            )
             .field("network_config", &self.network_config)
             .finish()
     }
@@ -47,18 +50,29 @@ impl std::fmt::Debug for SeedFiles {
 /// on a re-created VM with a new spec.
 pub fn instance_id(lab: &str, vm: &VmSpec) -> String {
     let hash: String = vm.spec_hash.chars().take(16).collect();
-    if hash.is_empty() { format!("{lab}-{}", vm.name) } else { format!("{lab}-{}-{hash}", vm.name) }
+    if hash.is_empty() {
+        format!("{lab}-{}", vm.name)
+    } else {
+        format!("{lab}-{}-{hash}", vm.name)
+    }
 }
 
 /// Renders the seed's files for `vm` in `lab`.
 pub fn render_seed(lab: &LabContext, vm: &VmSpec) -> LibvirtResult<SeedFiles> {
-    let invalid = |reason: String| LibvirtError::InvalidSpec { vm: vm.name.clone(), reason };
+    let invalid = |reason: String| LibvirtError::InvalidSpec {
+        vm: vm.name.clone(),
+        reason,
+    };
     let meta = json!({
         "instance-id": instance_id(&lab.name, vm),
         "local-hostname": vm.name,
     });
 
-    let fqdn = if lab.domain.is_empty() { vm.name.clone() } else { format!("{}.{}", vm.name, lab.domain) };
+    let fqdn = if lab.domain.is_empty() {
+        vm.name.clone()
+    } else {
+        format!("{}.{}", vm.name, lab.domain)
+    };
     let mut user = Map::new();
     user.insert("hostname".into(), json!(vm.name));
     user.insert("fqdn".into(), json!(fqdn));
@@ -95,7 +109,11 @@ pub fn render_seed(lab: &LabContext, vm: &VmSpec) -> LibvirtResult<SeedFiles> {
     if vm.static_ip && !lab.dns.is_empty() {
         // No resolvconf in a minimal image: ifupdown cannot apply dns-nameservers, so the
         // resolver is written directly. DHCP clients get it from netd instead.
-        let mut conf: String = lab.dns.iter().map(|d| format!("nameserver {d}\n")).collect();
+        let mut conf: String = lab
+            .dns
+            .iter()
+            .map(|d| format!("nameserver {d}\n"))
+            .collect();
         if !lab.domain.is_empty() {
             conf.push_str(&format!("search {}\n", lab.domain));
         }
@@ -107,7 +125,9 @@ pub fn render_seed(lab: &LabContext, vm: &VmSpec) -> LibvirtResult<SeedFiles> {
     let mut user = Value::Object(user);
     if let Some(extra) = &vm.cloud_init {
         if !extra.is_object() {
-            return Err(invalid("cloud_init must be a mapping of cloud-config keys".into()));
+            return Err(invalid(
+                "cloud_init must be a mapping of cloud-config keys".into(),
+            ));
         }
         merge(&mut user, extra.clone());
     }
@@ -147,13 +167,21 @@ fn network_config(lab: &LabContext, vm: &VmSpec) -> Result<Value, String> {
         let ip = vm.ip.ok_or("static_ip is set but the VM has no address")?;
         let subnet = lab.network.subnet;
         if !subnet.contains(&ip) || ip == subnet.network() || ip == subnet.broadcast() {
-            return Err(format!("address {ip} is not a host address of the lab subnet {subnet}"));
+            return Err(format!(
+                "address {ip} is not a host address of the lab subnet {subnet}"
+            ));
         }
-        nic.insert("addresses".into(), json!([format!("{ip}/{}", subnet.prefix_len())]));
+        nic.insert(
+            "addresses".into(),
+            json!([format!("{ip}/{}", subnet.prefix_len())]),
+        );
         nic.insert("gateway4".into(), json!(lab.network.gateway.to_string()));
         if !lab.dns.is_empty() {
             let mut ns = Map::new();
-            ns.insert("addresses".into(), json!(lab.dns.iter().map(Ipv4Addr::to_string).collect::<Vec<_>>()));
+            ns.insert(
+                "addresses".into(),
+                json!(lab.dns.iter().map(Ipv4Addr::to_string).collect::<Vec<_>>()),
+            );
             if !lab.domain.is_empty() {
                 ns.insert("search".into(), json!([lab.domain]));
             }
@@ -167,7 +195,10 @@ fn network_config(lab: &LabContext, vm: &VmSpec) -> Result<Value, String> {
 
 /// Builds the vfat image holding the seed files, labelled [`SEED_LABEL`].
 pub fn seed_image(vm: &str, files: &SeedFiles, volume_id: u32) -> LibvirtResult<Vec<u8>> {
-    let err = |source| LibvirtError::Seed { vm: vm.to_string(), source };
+    let err = |source| LibvirtError::Seed {
+        vm: vm.to_string(),
+        source,
+    };
     let payload = files.meta_data.len() + files.user_data.len() + files.network_config.len();
     // FAT12 with room to spare: 1 MiB plus twice the payload, rounded up to whole MiB.
     let size = (1 + (2 * payload).div_ceil(1 << 20)) << 20;
@@ -176,7 +207,9 @@ pub fn seed_image(vm: &str, files: &SeedFiles, volume_id: u32) -> LibvirtResult<
     label[..SEED_LABEL.len()].copy_from_slice(SEED_LABEL.as_bytes());
     fatfs::format_volume(
         &mut disk,
-        fatfs::FormatVolumeOptions::new().volume_label(label).volume_id(volume_id),
+        fatfs::FormatVolumeOptions::new()
+            .volume_label(label)
+            .volume_id(volume_id),
     )
     .map_err(err)?;
     disk.set_position(0);
@@ -203,7 +236,9 @@ pub fn seed_image(vm: &str, files: &SeedFiles, volume_id: u32) -> LibvirtResult<
 pub fn write_seed(lab: &LabContext, vm: &VmSpec, path: &Path) -> LibvirtResult<()> {
     let files = render_seed(lab, vm)?;
     let id = instance_id(&lab.name, vm);
-    let volume_id = id.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let volume_id = id.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
     let image = seed_image(&vm.name, &files, volume_id)?;
     write_private_atomic(path, &image, "write the cloud-init seed")
 }
@@ -229,14 +264,19 @@ mod tests {
             runcmd: vec!["echo 'a \"quoted\" arg' > /var/tmp/m".into()],
             virt_type: hub_runtime::VirtType::Auto,
             ssh_authorized_key: "ssh-ed25519 AAAAlab lab@hub".into(),
-            ssh_host_key_private: "-----BEGIN OPENSSH PRIVATE KEY-----\nSECRET\n-----END OPENSSH PRIVATE KEY-----\n".into(),
+            ssh_host_key_private:
+                "-----BEGIN OPENSSH PRIVATE KEY-----\nSECRET\n-----END OPENSSH PRIVATE KEY-----\n"
+                    .into(),
             ssh_host_key_public: "ssh-ed25519 AAAAhost vm1".into(),
             spec_hash: "0123456789abcdef0123".into(),
         }
     }
 
     fn user_data(files: &SeedFiles) -> Value {
-        let body = files.user_data.strip_prefix("#cloud-config\n").expect("cloud-config header");
+        let body = files
+            .user_data
+            .strip_prefix("#cloud-config\n")
+            .expect("cloud-config header");
         serde_json::from_str(body).unwrap()
     }
 
@@ -249,14 +289,28 @@ mod tests {
         assert_eq!(u["fqdn"], "vm1.demo.lab");
         assert_eq!(u["users"][0]["name"], "hub");
         assert_eq!(u["users"][0]["lock_passwd"], true);
-        assert!(u["users"][0].get("passwd").is_none() && u["users"][0].get("plain_text_passwd").is_none());
-        assert_eq!(u["users"][0]["ssh_authorized_keys"][0], "ssh-ed25519 AAAAlab lab@hub");
+        assert!(
+            u["users"][0].get("passwd").is_none()
+                && u["users"][0].get("plain_text_passwd").is_none()
+        );
+        assert_eq!(
+            u["users"][0]["ssh_authorized_keys"][0],
+            "ssh-ed25519 AAAAlab lab@hub"
+        );
         assert_eq!(u["ssh_pwauth"], false);
         assert_eq!(u["ssh_keys"]["ed25519_public"], "ssh-ed25519 AAAAhost vm1");
-        assert!(u["ssh_keys"]["ed25519_private"].as_str().unwrap().contains("SECRET"));
+        assert!(
+            u["ssh_keys"]["ed25519_private"]
+                .as_str()
+                .unwrap()
+                .contains("SECRET")
+        );
         assert_eq!(u["packages"], json!(["curl", "jq"]));
         assert_eq!(u["runcmd"][0], "echo 'a \"quoted\" arg' > /var/tmp/m");
-        assert!(!format!("{files:?}").contains("SECRET"), "Debug must hide the private key");
+        assert!(
+            !format!("{files:?}").contains("SECRET"),
+            "Debug must hide the private key"
+        );
         let meta: Value = serde_json::from_str(&files.meta_data).unwrap();
         assert_eq!(meta["instance-id"], "demo-vm1-0123456789abcdef");
         assert_eq!(meta["local-hostname"], "vm1");
@@ -265,9 +319,13 @@ mod tests {
     #[test]
     fn dhcp_unless_static_and_static_has_address_gateway_and_dns() {
         let lab = LabContext::for_tests("demo");
-        let dhcp: Value = serde_json::from_str(&render_seed(&lab, &vm()).unwrap().network_config).unwrap();
+        let dhcp: Value =
+            serde_json::from_str(&render_seed(&lab, &vm()).unwrap().network_config).unwrap();
         assert_eq!(dhcp["version"], 2);
-        assert_eq!(dhcp["ethernets"]["lan"]["match"]["macaddress"], "52:54:00:01:02:03");
+        assert_eq!(
+            dhcp["ethernets"]["lan"]["match"]["macaddress"],
+            "52:54:00:01:02:03"
+        );
         assert_eq!(dhcp["ethernets"]["lan"]["dhcp4"], true);
 
         let mut v = vm();
@@ -280,11 +338,17 @@ mod tests {
         assert_eq!(nic["nameservers"]["addresses"], json!(["10.99.0.2"]));
         assert!(nic.get("dhcp4").is_none());
         let u = user_data(&files);
-        assert_eq!(u["write_files"][0]["content"], "nameserver 10.99.0.2\nsearch demo.lab\n");
+        assert_eq!(
+            u["write_files"][0]["content"],
+            "nameserver 10.99.0.2\nsearch demo.lab\n"
+        );
 
         v.ip = Some(Ipv4Addr::new(10, 1, 2, 3));
         let err = render_seed(&lab, &v).unwrap_err();
-        assert!(err.to_string().contains("10.1.2.3 is not a host address"), "{err}");
+        assert!(
+            err.to_string().contains("10.1.2.3 is not a host address"),
+            "{err}"
+        );
         v.ip = None;
         assert!(render_seed(&lab, &v).is_err());
     }
@@ -308,7 +372,12 @@ mod tests {
         assert_eq!(u["ssh_keys"]["rsa_public"], "x");
 
         v.cloud_init = Some(json!(["not", "a", "mapping"]));
-        assert!(render_seed(&lab, &v).unwrap_err().to_string().contains("cloud_init must be a mapping"));
+        assert!(
+            render_seed(&lab, &v)
+                .unwrap_err()
+                .to_string()
+                .contains("cloud_init must be a mapping")
+        );
     }
 
     #[test]
@@ -340,13 +409,18 @@ mod tests {
     fn a_large_payload_gets_a_larger_image() {
         let lab = LabContext::for_tests("demo");
         let mut v = vm();
-        v.cloud_init = Some(json!({ "write_files": [{ "path": "/big", "content": "x".repeat(3 << 20) }] }));
+        v.cloud_init =
+            Some(json!({ "write_files": [{ "path": "/big", "content": "x".repeat(3 << 20) }] }));
         let files = render_seed(&lab, &v).unwrap();
         let image = seed_image("vm1", &files, 1).unwrap();
         assert!(image.len() > 6 << 20);
         let fs = fatfs::FileSystem::new(Cursor::new(image), fatfs::FsOptions::new()).unwrap();
         let mut body = String::new();
-        fs.root_dir().open_file("user-data").unwrap().read_to_string(&mut body).unwrap();
+        fs.root_dir()
+            .open_file("user-data")
+            .unwrap()
+            .read_to_string(&mut body)
+            .unwrap();
         assert_eq!(body, files.user_data);
     }
 
@@ -356,6 +430,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("seed.img");
         write_seed(&LabContext::for_tests("demo"), &vm(), &path).unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 }

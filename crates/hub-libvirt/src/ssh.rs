@@ -86,7 +86,11 @@ pub fn lab_key_path(lab_dir: &Path) -> PathBuf {
 fn key_err(path: &Path, reason: &str) -> impl FnOnce(ssh_key::Error) -> LibvirtError {
     let path = path.to_path_buf();
     let reason = reason.to_string();
-    move |e| LibvirtError::Key { path, reason, source: Some(e) }
+    move |e| LibvirtError::Key {
+        path,
+        reason,
+        source: Some(e),
+    }
 }
 
 /// Makes a new random ed25519 key pair with `comment`.
@@ -99,9 +103,17 @@ pub fn generate_ed25519(comment: &str) -> LibvirtResult<KeyPair> {
 }
 
 fn pair_of(key: &PrivateKey, path: &Path) -> LibvirtResult<KeyPair> {
-    let private = key.to_openssh(LineEnding::LF).map_err(key_err(path, "could not encode the key"))?;
-    let public = key.public_key().to_openssh().map_err(key_err(path, "could not encode the key"))?;
-    Ok(KeyPair { private_openssh: private.as_str().to_string(), public_openssh: public })
+    let private = key
+        .to_openssh(LineEnding::LF)
+        .map_err(key_err(path, "could not encode the key"))?;
+    let public = key
+        .public_key()
+        .to_openssh()
+        .map_err(key_err(path, "could not encode the key"))?;
+    Ok(KeyPair {
+        private_openssh: private.as_str().to_string(),
+        public_openssh: public,
+    })
 }
 
 /// Loads the ed25519 key pair stored at `path` (private) or, when there is none, makes one and
@@ -127,11 +139,24 @@ pub fn ensure_key_pair(path: &Path, comment: &str) -> LibvirtResult<KeyPair> {
             }
             let pair = generate_ed25519(comment)?;
             let public = pub_path(path);
-            write_atomic(&public, format!("{}\n", pair.public_openssh).as_bytes(), 0o644, "write the public key")?;
-            write_private_atomic(path, pair.private_openssh.as_bytes(), "write the private key")?;
+            write_atomic(
+                &public,
+                format!("{}\n", pair.public_openssh).as_bytes(),
+                0o644,
+                "write the public key",
+            )?;
+            write_private_atomic(
+                path,
+                pair.private_openssh.as_bytes(),
+                "write the private key",
+            )?;
             Ok(pair)
         }
-        Err(source) => Err(LibvirtError::Io { action: "read the key", path: path.to_path_buf(), source }),
+        Err(source) => Err(LibvirtError::Io {
+            action: "read the key",
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
@@ -145,16 +170,25 @@ fn pub_path(path: &Path) -> PathBuf {
 pub fn ensure_lab_key(lab_dir: &Path, lab: &str) -> LibvirtResult<LabKey> {
     let path = lab_key_path(lab_dir);
     let pair = ensure_key_pair(&path, &format!("hub-lab-{lab}"))?;
-    Ok(LabKey { private_path: path, public_openssh: pair.public_openssh })
+    Ok(LabKey {
+        private_path: path,
+        public_openssh: pair.public_openssh,
+    })
 }
 
 /// The host key pair of VM `vm` (`<lab dir>/ssh/host_keys/VM`), made on first use, so a
 /// re-created VM keeps the key its known_hosts line pins.
 pub fn ensure_host_key(lab_dir: &Path, vm: &str) -> LibvirtResult<KeyPair> {
     if vm.is_empty() || vm.contains('/') || vm.starts_with('.') {
-        return Err(LibvirtError::InvalidSpec { vm: vm.to_string(), reason: "not usable as a key file name".into() });
+        return Err(LibvirtError::InvalidSpec {
+            vm: vm.to_string(),
+            reason: "not usable as a key file name".into(),
+        });
     }
-    ensure_key_pair(&ssh_dir(lab_dir).join("host_keys").join(vm), &format!("root@{vm}"))
+    ensure_key_pair(
+        &ssh_dir(lab_dir).join("host_keys").join(vm),
+        &format!("root@{vm}"),
+    )
 }
 
 // known_hosts is shared by every VM of a lab and updated from parallel tasks.
@@ -164,22 +198,36 @@ static KNOWN_HOSTS_LOCK: Mutex<()> = Mutex::new(());
 /// earlier line for that address).
 pub fn pin_host_key(lab_dir: &Path, addr: Ipv4Addr, public_openssh: &str) -> LibvirtResult<()> {
     let path = known_hosts_path(lab_dir);
-    let key = PublicKey::from_openssh(public_openssh.trim())
-        .map_err(key_err(&path, "the host public key is not in OpenSSH format"))?;
+    let key = PublicKey::from_openssh(public_openssh.trim()).map_err(key_err(
+        &path,
+        "the host public key is not in OpenSSH format",
+    ))?;
     let mut key = key;
     key.set_comment("");
-    let key_text = key.to_openssh().map_err(key_err(&path, "could not encode the host key"))?;
+    let key_text = key
+        .to_openssh()
+        .map_err(key_err(&path, "could not encode the host key"))?;
     let _guard = KNOWN_HOSTS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     ensure_dir(&ssh_dir(lab_dir), 0o700)?;
     let old = match std::fs::read_to_string(&path) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(source) => return Err(LibvirtError::Io { action: "read", path, source }),
+        Err(source) => {
+            return Err(LibvirtError::Io {
+                action: "read",
+                path,
+                source,
+            });
+        }
     };
     let host = addr.to_string();
     let mut out: String = old
         .lines()
-        .filter(|l| l.split_whitespace().next().is_none_or(|h| h.split(',').all(|h| h != host)))
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .is_none_or(|h| h.split(',').all(|h| h != host))
+        })
         .map(|l| format!("{l}\n"))
         .collect();
     out.push_str(&format!("{host} {}\n", key_text.trim()));
@@ -193,12 +241,22 @@ pub fn unpin_host(lab_dir: &Path, addr: Ipv4Addr) -> LibvirtResult<()> {
     let old = match std::fs::read_to_string(&path) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => return Err(LibvirtError::Io { action: "read", path, source }),
+        Err(source) => {
+            return Err(LibvirtError::Io {
+                action: "read",
+                path,
+                source,
+            });
+        }
     };
     let host = addr.to_string();
     let out: String = old
         .lines()
-        .filter(|l| l.split_whitespace().next().is_none_or(|h| h.split(',').all(|h| h != host)))
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .is_none_or(|h| h.split(',').all(|h| h != host))
+        })
         .map(|l| format!("{l}\n"))
         .collect();
     if out != old {
@@ -209,7 +267,11 @@ pub fn unpin_host(lab_dir: &Path, addr: Ipv4Addr) -> LibvirtResult<()> {
 
 /// Quotes `arg` for a POSIX shell (the remote side of `ssh` runs its command through one).
 pub fn shell_quote(arg: &str) -> String {
-    if !arg.is_empty() && arg.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@%+".contains(&b)) {
+    if !arg.is_empty()
+        && arg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@%+".contains(&b))
+    {
         arg.to_string()
     } else {
         format!("'{}'", arg.replace('\'', r"'\''"))
@@ -218,7 +280,10 @@ pub fn shell_quote(arg: &str) -> String {
 
 /// Joins an argument vector into one shell command line, each argument quoted.
 pub fn shell_join(args: &[String]) -> String {
-    args.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")
+    args.iter()
+        .map(|a| shell_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The arguments of `ssh` to reach `target` with the lab's key and known_hosts.
@@ -227,7 +292,12 @@ pub fn ssh_args(lab_dir: &Path, target: &SshTarget, remote_command: Option<&str>
         args.push("-o".into());
         args.push(o.into());
     };
-    let mut args: Vec<OsString> = vec!["-F".into(), "/dev/null".into(), "-i".into(), lab_key_path(lab_dir).into()];
+    let mut args: Vec<OsString> = vec![
+        "-F".into(),
+        "/dev/null".into(),
+        "-i".into(),
+        lab_key_path(lab_dir).into(),
+    ];
     let mut kh = OsString::from("UserKnownHostsFile=");
     kh.push(known_hosts_path(lab_dir));
     args.push("-o".into());
@@ -238,7 +308,10 @@ pub fn ssh_args(lab_dir: &Path, target: &SshTarget, remote_command: Option<&str>
     opt(&mut args, "IdentitiesOnly=yes".into());
     opt(&mut args, "BatchMode=yes".into());
     opt(&mut args, "PasswordAuthentication=no".into());
-    opt(&mut args, format!("ConnectTimeout={}", SSH_CONNECT_TIMEOUT.as_secs()));
+    opt(
+        &mut args,
+        format!("ConnectTimeout={}", SSH_CONNECT_TIMEOUT.as_secs()),
+    );
     opt(&mut args, "ServerAliveInterval=15".into());
     opt(&mut args, "LogLevel=ERROR".into());
     args.push(format!("{}@{}", target.user, target.addr).into());
@@ -275,7 +348,11 @@ mod tests {
     fn the_lab_key_is_made_once_private_and_loadable() {
         let dir = tempfile::tempdir().unwrap();
         let a = ensure_lab_key(dir.path(), "demo").unwrap();
-        assert!(a.public_openssh.starts_with("ssh-ed25519 "), "{}", a.public_openssh);
+        assert!(
+            a.public_openssh.starts_with("ssh-ed25519 "),
+            "{}",
+            a.public_openssh
+        );
         assert!(a.public_openssh.ends_with(" hub-lab-demo"));
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&a.private_path), 0o600);
@@ -285,10 +362,22 @@ mod tests {
         // A second call loads the same key.
         assert_eq!(ensure_lab_key(dir.path(), "demo").unwrap(), a);
         // ssh-keygen agrees that the files form a pair.
-        let out = std::process::Command::new("ssh-keygen").arg("-y").arg("-f").arg(&a.private_path).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = std::process::Command::new("ssh-keygen")
+            .arg("-y")
+            .arg("-f")
+            .arg(&a.private_path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let derived = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(derived.split_whitespace().nth(1), a.public_openssh.split_whitespace().nth(1));
+        assert_eq!(
+            derived.split_whitespace().nth(1),
+            a.public_openssh.split_whitespace().nth(1)
+        );
     }
 
     #[test]
@@ -298,7 +387,10 @@ mod tests {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, "not a key").unwrap();
         let err = ensure_lab_key(dir.path(), "demo").unwrap_err();
-        assert!(err.to_string().contains("is not an OpenSSH private key"), "{err}");
+        assert!(
+            err.to_string().contains("is not an OpenSSH private key"),
+            "{err}"
+        );
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "not a key");
     }
 
@@ -344,26 +436,41 @@ mod tests {
 
     #[test]
     fn shell_quoting_survives_the_remote_shell() {
-        let args: Vec<String> = ["printf", "%s|", "a b", "it's", "$HOME", "", "x;y"].map(String::from).to_vec();
+        let args: Vec<String> = ["printf", "%s|", "a b", "it's", "$HOME", "", "x;y"]
+            .map(String::from)
+            .to_vec();
         let line = shell_join(&args);
-        let out = std::process::Command::new("sh").arg("-c").arg(&line).output().unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&line)
+            .output()
+            .unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "a b|it's|$HOME||x;y|");
     }
 
     #[test]
     fn ssh_checks_the_host_key_strictly() {
-        let target = SshTarget { user: "hub".into(), addr: Ipv4Addr::new(10, 0, 0, 5) };
+        let target = SshTarget {
+            user: "hub".into(),
+            addr: Ipv4Addr::new(10, 0, 0, 5),
+        };
         let args: Vec<String> = ssh_args(Path::new("/lab"), &target, Some("cat /m"))
             .into_iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
         let joined = args.join(" ");
         assert!(joined.contains("-i /lab/ssh/id_ed25519"), "{joined}");
-        assert!(joined.contains("UserKnownHostsFile=/lab/ssh/known_hosts"), "{joined}");
+        assert!(
+            joined.contains("UserKnownHostsFile=/lab/ssh/known_hosts"),
+            "{joined}"
+        );
         assert!(joined.contains("StrictHostKeyChecking=yes"), "{joined}");
         assert!(joined.contains("BatchMode=yes"), "{joined}");
         assert!(joined.ends_with("hub@10.0.0.5 -- cat /m"), "{joined}");
         let console = console_command("qemu:///system", "demo-vm1");
-        assert_eq!(console.get_args().collect::<Vec<_>>(), ["-c", "qemu:///system", "console", "demo-vm1"]);
+        assert_eq!(
+            console.get_args().collect::<Vec<_>>(),
+            ["-c", "qemu:///system", "console", "demo-vm1"]
+        );
     }
 }

@@ -30,7 +30,11 @@ impl DomState {
     /// Parses the first line of `virsh domstate [--reason]`: the state and the reason (empty
     /// without `--reason`).
     pub fn parse(s: &str) -> (DomState, String) {
-        let line = s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+        let line = s
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("");
         let (state, reason) = match line.split_once(" (") {
             Some((st, r)) => (st, r.trim_end_matches(')')),
             None => (line, ""),
@@ -65,7 +69,9 @@ struct Output {
 
 fn is_no_domain(stderr: &str) -> bool {
     // VIR_ERR_NO_DOMAIN: "failed to get domain 'x'" / "Domain not found".
-    stderr.contains("failed to get domain") || stderr.contains("Domain not found") || stderr.contains("no domain with matching name")
+    stderr.contains("failed to get domain")
+        || stderr.contains("Domain not found")
+        || stderr.contains("no domain with matching name")
 }
 
 impl Virsh {
@@ -88,7 +94,10 @@ impl Virsh {
             .kill_on_drop(true)
             .output()
             .await
-            .map_err(|source| LibvirtError::Spawn { program: "virsh", source })?;
+            .map_err(|source| LibvirtError::Spawn {
+                program: "virsh",
+                source,
+            })?;
         Ok(Output {
             ok: out.status.success(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -97,13 +106,20 @@ impl Virsh {
     }
 
     fn fail(args: &[&str], stderr: String) -> LibvirtError {
-        LibvirtError::Virsh { command: args.join(" "), stderr }
+        LibvirtError::Virsh {
+            command: args.join(" "),
+            stderr,
+        }
     }
 
     /// Runs `virsh ARGS`; its stdout, or an error with its stderr.
     pub async fn run(&self, args: &[&str]) -> LibvirtResult<String> {
         let out = self.raw(args).await?;
-        if out.ok { Ok(out.stdout) } else { Err(Self::fail(args, out.stderr)) }
+        if out.ok {
+            Ok(out.stdout)
+        } else {
+            Err(Self::fail(args, out.stderr))
+        }
     }
 
     /// Runs `virsh ARGS` on one domain; `Ok(None)` when the domain does not exist.
@@ -143,13 +159,18 @@ impl Virsh {
     /// The domain's state and its reason (`shut off (unknown)` is a domain never started), or
     /// `None` when it does not exist.
     pub async fn domstate(&self, domain: &str) -> LibvirtResult<Option<(DomState, String)>> {
-        Ok(self.run_domain(&["domstate", "--reason", "--", domain]).await?.map(|s| DomState::parse(&s)))
+        Ok(self
+            .run_domain(&["domstate", "--reason", "--", domain])
+            .await?
+            .map(|s| DomState::parse(&s)))
     }
 
     /// Defines a persistent domain from an XML file.
     pub async fn define(&self, xml_file: &Path) -> LibvirtResult<()> {
         let file = xml_file.to_string_lossy();
-        self.run(&["define", "--validate", "--file", &file]).await.map(|_| ())
+        self.run(&["define", "--validate", "--file", &file])
+            .await
+            .map(|_| ())
     }
 
     /// Starts a defined domain.
@@ -184,13 +205,18 @@ impl Virsh {
 
     /// Removes the domain's definition. Missing is fine.
     pub async fn undefine(&self, domain: &str) -> LibvirtResult<()> {
-        self.run_domain(&["undefine", "--", domain]).await.map(|_| ())
+        self.run_domain(&["undefine", "--", domain])
+            .await
+            .map(|_| ())
     }
 
     /// The addresses libvirt sees for the domain's NICs in the host's ARP table
     /// (`domifaddr --source arp`), for a VM whose address was not planned.
     pub async fn arp_addresses(&self, domain: &str) -> LibvirtResult<Vec<std::net::Ipv4Addr>> {
-        let out = self.run_domain(&["domifaddr", "--source", "arp", "--", domain]).await?.unwrap_or_default();
+        let out = self
+            .run_domain(&["domifaddr", "--source", "arp", "--", domain])
+            .await?
+            .unwrap_or_default();
         Ok(parse_domifaddr(&out))
     }
 }
@@ -209,11 +235,26 @@ mod tests {
 
     #[test]
     fn states_parse() {
-        assert_eq!(DomState::parse("running (booted)\n\n"), (DomState::Running, "booted".into()));
-        assert_eq!(DomState::parse("\nshut off (unknown)\n"), (DomState::ShutOff, "unknown".into()));
-        assert_eq!(DomState::parse("shut off\n"), (DomState::ShutOff, String::new()));
-        assert_eq!(DomState::parse("in shutdown (user)").0, DomState::InShutdown);
-        assert_eq!(DomState::parse("pmsuspended").0, DomState::Other("pmsuspended".into()));
+        assert_eq!(
+            DomState::parse("running (booted)\n\n"),
+            (DomState::Running, "booted".into())
+        );
+        assert_eq!(
+            DomState::parse("\nshut off (unknown)\n"),
+            (DomState::ShutOff, "unknown".into())
+        );
+        assert_eq!(
+            DomState::parse("shut off\n"),
+            (DomState::ShutOff, String::new())
+        );
+        assert_eq!(
+            DomState::parse("in shutdown (user)").0,
+            DomState::InShutdown
+        );
+        assert_eq!(
+            DomState::parse("pmsuspended").0,
+            DomState::Other("pmsuspended".into())
+        );
     }
 
     #[test]
@@ -222,7 +263,10 @@ mod tests {
 -------------------------------------------------------------------------------\n \
 vnet0      52:54:00:aa:bb:cc    ipv4         10.203.1.30/0\n \
 vnet0      52:54:00:aa:bb:cc    ipv6         fe80::1/64\n";
-        assert_eq!(parse_domifaddr(out), vec![std::net::Ipv4Addr::new(10, 203, 1, 30)]);
+        assert_eq!(
+            parse_domifaddr(out),
+            vec![std::net::Ipv4Addr::new(10, 203, 1, 30)]
+        );
         assert!(parse_domifaddr("").is_empty());
     }
 

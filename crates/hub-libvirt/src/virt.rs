@@ -48,7 +48,9 @@ pub fn parse_virt_type(value: &str) -> LibvirtResult<Option<VirtType>> {
         "auto" => Ok(Some(VirtType::Auto)),
         "kvm" => Ok(Some(VirtType::Kvm)),
         "qemu" | "tcg" => Ok(Some(VirtType::Qemu)),
-        _ => Err(LibvirtError::BadVirtType { value: value.to_string() }),
+        _ => Err(LibvirtError::BadVirtType {
+            value: value.to_string(),
+        }),
     }
 }
 
@@ -86,25 +88,55 @@ mod tests {
 
     #[test]
     fn auto_runs_under_qemu() {
-        assert_eq!(resolve_virt_type(VirtType::Auto, None).unwrap(), DomainType::Qemu);
-        assert_eq!(resolve_virt_type(VirtType::Auto, Some("")).unwrap(), DomainType::Qemu);
-        assert_eq!(resolve_virt_type(VirtType::Auto, Some("auto")).unwrap(), DomainType::Qemu);
+        assert_eq!(
+            resolve_virt_type(VirtType::Auto, None).unwrap(),
+            DomainType::Qemu
+        );
+        assert_eq!(
+            resolve_virt_type(VirtType::Auto, Some("")).unwrap(),
+            DomainType::Qemu
+        );
+        assert_eq!(
+            resolve_virt_type(VirtType::Auto, Some("auto")).unwrap(),
+            DomainType::Qemu
+        );
     }
 
     #[test]
     fn the_spec_chooses_when_the_environment_is_silent() {
-        assert_eq!(resolve_virt_type(VirtType::Kvm, None).unwrap(), DomainType::Kvm);
-        assert_eq!(resolve_virt_type(VirtType::Qemu, None).unwrap(), DomainType::Qemu);
-        assert_eq!(resolve_virt_type(VirtType::Kvm, Some("  ")).unwrap(), DomainType::Kvm);
+        assert_eq!(
+            resolve_virt_type(VirtType::Kvm, None).unwrap(),
+            DomainType::Kvm
+        );
+        assert_eq!(
+            resolve_virt_type(VirtType::Qemu, None).unwrap(),
+            DomainType::Qemu
+        );
+        assert_eq!(
+            resolve_virt_type(VirtType::Kvm, Some("  ")).unwrap(),
+            DomainType::Kvm
+        );
     }
 
     #[test]
     fn the_environment_overrides_the_spec() {
-        assert_eq!(resolve_virt_type(VirtType::Kvm, Some("qemu")).unwrap(), DomainType::Qemu);
-        assert_eq!(resolve_virt_type(VirtType::Qemu, Some(" KVM ")).unwrap(), DomainType::Kvm);
-        assert_eq!(resolve_virt_type(VirtType::Auto, Some("tcg")).unwrap(), DomainType::Qemu);
+        assert_eq!(
+            resolve_virt_type(VirtType::Kvm, Some("qemu")).unwrap(),
+            DomainType::Qemu
+        );
+        assert_eq!(
+            resolve_virt_type(VirtType::Qemu, Some(" KVM ")).unwrap(),
+            DomainType::Kvm
+        );
+        assert_eq!(
+            resolve_virt_type(VirtType::Auto, Some("tcg")).unwrap(),
+            DomainType::Qemu
+        );
         // `auto` in the environment still means auto, whatever the spec says.
-        assert_eq!(resolve_virt_type(VirtType::Kvm, Some("auto")).unwrap(), DomainType::Qemu);
+        assert_eq!(
+            resolve_virt_type(VirtType::Kvm, Some("auto")).unwrap(),
+            DomainType::Qemu
+        );
     }
 
     #[test]

@@ -14,10 +14,12 @@ use std::time::{Duration, Instant};
 
 use hub_libvirt::overlay::file_sha256;
 use hub_libvirt::{
-    LibvirtRuntime, SshTarget, derive_mac, ensure_lab_key, generate_ed25519, pin_host_key, ssh_command,
+    LibvirtRuntime, SshTarget, derive_mac, ensure_lab_key, generate_ed25519, pin_host_key,
+    ssh_command,
 };
 use hub_runtime::{
-    ContainerSpec, LabContext, NetworkInfo, Runtime, RuntimeError, VirtType, VmSpec, WorkloadSpec, WorkloadState,
+    ContainerSpec, LabContext, NetworkInfo, Runtime, RuntimeError, VirtType, VmSpec, WorkloadSpec,
+    WorkloadState,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -36,7 +38,11 @@ fn run(cmd: &mut Command) -> (bool, String, String) {
 }
 
 fn virsh(args: &[&str]) -> (bool, String, String) {
-    run(Command::new("virsh").arg("-q").arg("-c").arg(URI).args(args))
+    run(Command::new("virsh")
+        .arg("-q")
+        .arg("-c")
+        .arg(URI)
+        .args(args))
 }
 
 fn docker(args: &[&str]) -> (bool, String, String) {
@@ -46,9 +52,15 @@ fn docker(args: &[&str]) -> (bool, String, String) {
 /// Fails (never skips) with what to do when the host is not prepared.
 fn require_host() {
     let (ok, _, err) = virsh(&["list", "--all", "--name"]);
-    assert!(ok, "libvirt does not answer on {URI} ({err}); run scripts/setup-host.sh as root");
+    assert!(
+        ok,
+        "libvirt does not answer on {URI} ({err}); run scripts/setup-host.sh as root"
+    );
     let (ok, _, err) = docker(&["version", "--format", "{{.Server.Version}}"]);
-    assert!(ok, "dockerd does not answer ({err}); run scripts/setup-host.sh as root");
+    assert!(
+        ok,
+        "dockerd does not answer ({err}); run scripts/setup-host.sh as root"
+    );
     assert!(
         Path::new(BASE_IMAGE).is_file(),
         "the VM test image {BASE_IMAGE} is missing; run scripts/setup-host.sh (step 35-vm-image)"
@@ -92,7 +104,10 @@ impl Drop for Cleanup {
 
 /// A lab directory QEMU's unprivileged user can reach (tempdirs are 0700).
 fn lab_dir(name: &str) -> tempfile::TempDir {
-    let dir = tempfile::Builder::new().prefix(&format!("{name}-")).tempdir_in("/var/tmp").expect("temp dir");
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("{name}-"))
+        .tempdir_in("/var/tmp")
+        .expect("temp dir");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).expect("chmod");
     dir
 }
@@ -141,7 +156,9 @@ fn vm_spec(lab: &LabContext, name: &str, ip: Option<Ipv4Addr>) -> VmSpec {
 
 fn files_of(dir: &Path, vm: &str) -> Vec<PathBuf> {
     let d = dir.join("vms").join(vm);
-    std::fs::read_dir(&d).map(|it| it.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default()
+    std::fs::read_dir(&d)
+        .map(|it| it.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default()
 }
 
 /// The full path: a VM boots from the test image on a Docker bridge with a static address,
@@ -154,18 +171,46 @@ async fn t_vm_boots_with_cloud_init_answers_ssh_and_reaches_a_container() {
     let net = "t-vm-boot-net";
     let web = "t-vm-boot-web";
     let domain = format!("{lab_name}-vm1");
-    let cleanup = Cleanup { domains: vec![domain.clone()], containers: vec![web.into()], network: Some(net.into()) };
+    let cleanup = Cleanup {
+        domains: vec![domain.clone()],
+        containers: vec![web.into()],
+        network: Some(net.into()),
+    };
     cleanup.run();
 
     let base_before = file_sha256(Path::new(BASE_IMAGE)).expect("hash of the base image");
-    let (ok, id, err) = docker(&["network", "create", "--subnet", "10.203.1.0/24", "--gateway", "10.203.1.1", net]);
+    let (ok, id, err) = docker(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.203.1.0/24",
+        "--gateway",
+        "10.203.1.1",
+        net,
+    ]);
     assert!(ok, "docker network create: {err}");
     let bridge = format!("br-{}", &id[..12]);
     let (ok, _, err) = docker(&[
-        "run", "-d", "--name", web, "--network", net, "--ip", "10.203.1.10", "hub-test/busybox:latest", "httpd",
-        "-f", "-p", "80", "-h", "/www",
+        "run",
+        "-d",
+        "--name",
+        web,
+        "--network",
+        net,
+        "--ip",
+        "10.203.1.10",
+        "hub-test/busybox:latest",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
     ]);
-    assert!(ok, "docker run hub-test/busybox (built by scripts/setup-host.sh): {err}");
+    assert!(
+        ok,
+        "docker run hub-test/busybox (built by scripts/setup-host.sh): {err}"
+    );
 
     let dir = lab_dir(lab_name);
     let lab = lab(lab_name, dir.path(), &bridge, "10.203.1.0/24");
@@ -179,12 +224,23 @@ async fn t_vm_boots_with_cloud_init_answers_ssh_and_reaches_a_container() {
     let t_created = t0.elapsed();
     assert_eq!(handle.id, domain);
     let seed = dir.path().join("vms/vm1/seed.img");
-    assert_eq!(std::fs::metadata(&seed).expect("seed").permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&seed).expect("seed").permissions().mode() & 0o777,
+        0o600
+    );
     let t1 = Instant::now();
     rt.start(&handle).await.expect("start");
     let t_started = t1.elapsed();
     let t2 = Instant::now();
-    let ready = rt.wait_ready_vm(&lab, &vm, &handle, Duration::from_secs(300), CancellationToken::new()).await;
+    let ready = rt
+        .wait_ready_vm(
+            &lab,
+            &vm,
+            &handle,
+            Duration::from_secs(300),
+            CancellationToken::new(),
+        )
+        .await;
     let t_ready = t2.elapsed();
     if let Err(e) = &ready {
         panic!("VM not ready: {e}");
@@ -208,25 +264,46 @@ async fn t_vm_boots_with_cloud_init_answers_ssh_and_reaches_a_container() {
     );
 
     // cloud-init ran the runcmd; ssh reads its marker, checking the pinned host key.
-    let target = SshTarget { user: "hub".into(), addr: ip };
-    let (ok, out, err) = run(&mut ssh_command(dir.path(), &target, Some("cat /var/tmp/hub-marker")));
+    let target = SshTarget {
+        user: "hub".into(),
+        addr: ip,
+    };
+    let (ok, out, err) = run(&mut ssh_command(
+        dir.path(),
+        &target,
+        Some("cat /var/tmp/hub-marker"),
+    ));
     assert!(ok, "ssh cat marker: {err}");
     assert_eq!(out, "marker-vm1");
-    let (ok, out, err) = run(&mut rt.ssh_command(&handle, Some("hostname")).await.expect("ssh via the runtime"));
+    let (ok, out, err) = run(&mut rt
+        .ssh_command(&handle, Some("hostname"))
+        .await
+        .expect("ssh via the runtime"));
     assert!(ok && out == "vm1", "hostname over ssh: {out:?} {err}");
 
     // The same ssh with another key pinned for the address is refused.
     let wrong = lab_dir("t-vm-boot-wrong");
     std::fs::create_dir_all(wrong.path().join("ssh")).expect("mkdir");
-    std::fs::copy(dir.path().join("ssh/id_ed25519"), wrong.path().join("ssh/id_ed25519")).expect("copy key");
+    std::fs::copy(
+        dir.path().join("ssh/id_ed25519"),
+        wrong.path().join("ssh/id_ed25519"),
+    )
+    .expect("copy key");
     let other = generate_ed25519("impostor").expect("key");
     pin_host_key(wrong.path(), ip, &other.public_openssh).expect("pin");
     let (ok, _, err) = run(&mut ssh_command(wrong.path(), &target, Some("true")));
-    assert!(!ok && err.contains("Host key verification failed"), "ssh with the wrong host key pinned: ok={ok} {err}");
+    assert!(
+        !ok && err.contains("Host key verification failed"),
+        "ssh with the wrong host key pinned: ok={ok} {err}"
+    );
 
     // The VM reaches the container by address (bash's /dev/tcp: the image has no wget).
-    let get = "exec 3<>/dev/tcp/10.203.1.10/80 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3";
-    let out = rt.exec(&lab, &handle, &["bash".into(), "-c".into(), get.into()]).await.expect("exec");
+    let get =
+        "exec 3<>/dev/tcp/10.203.1.10/80 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3";
+    let out = rt
+        .exec(&lab, &handle, &["bash".into(), "-c".into(), get.into()])
+        .await
+        .expect("exec");
     assert_eq!(out.exit_code, 0, "{out:?}");
     assert!(out.stdout.contains("hub-test busybox"), "{out:?}");
 
@@ -236,23 +313,47 @@ async fn t_vm_boots_with_cloud_init_answers_ssh_and_reaches_a_container() {
     assert_eq!(status.ip, Some(ip));
     assert_eq!(status.mac.as_deref(), Some(vm.mac.as_str()));
     let listed = rt.list(lab_name).await.expect("list");
-    assert_eq!(listed.iter().map(|s| s.handle.name.as_str()).collect::<Vec<_>>(), ["vm1"]);
+    assert_eq!(
+        listed
+            .iter()
+            .map(|s| s.handle.name.as_str())
+            .collect::<Vec<_>>(),
+        ["vm1"]
+    );
     let logs = rt.logs(&lab, &handle, 400).await.expect("logs");
     assert!(logs.contains("Cloud-init v."), "console log: {logs}");
 
     let t3 = Instant::now();
-    rt.stop(&handle, Duration::from_secs(60)).await.expect("stop");
+    rt.stop(&handle, Duration::from_secs(60))
+        .await
+        .expect("stop");
     eprintln!("vm stop (ACPI shutdown): {:.1?}", t3.elapsed());
-    assert_eq!(rt.inspect(&handle).await.expect("inspect").state, WorkloadState::Stopped);
+    assert_eq!(
+        rt.inspect(&handle).await.expect("inspect").state,
+        WorkloadState::Stopped
+    );
     rt.remove(&handle).await.expect("remove");
 
     assert!(!domain_exists(&domain), "domain {domain} left behind");
-    assert!(files_of(dir.path(), "vm1").is_empty(), "files left: {:?}", files_of(dir.path(), "vm1"));
+    assert!(
+        files_of(dir.path(), "vm1").is_empty(),
+        "files left: {:?}",
+        files_of(dir.path(), "vm1")
+    );
     assert!(!dir.path().join("vms/vm1").exists());
     let known = std::fs::read_to_string(dir.path().join("ssh/known_hosts")).unwrap_or_default();
-    assert!(!known.contains("10.203.1.30"), "known_hosts still pins the VM: {known}");
-    rt.remove(&handle).await.expect("removing twice is harmless");
-    assert_eq!(file_sha256(Path::new(BASE_IMAGE)).expect("hash"), base_before, "the base image was written to");
+    assert!(
+        !known.contains("10.203.1.30"),
+        "known_hosts still pins the VM: {known}"
+    );
+    rt.remove(&handle)
+        .await
+        .expect("removing twice is harmless");
+    assert_eq!(
+        file_sha256(Path::new(BASE_IMAGE)).expect("hash"),
+        base_before,
+        "the base image was written to"
+    );
 }
 
 /// Define, list, inspect and remove without booting: the domain carries the hub's metadata,
@@ -263,7 +364,11 @@ async fn t_vm_defines_lists_and_removes_without_booting() {
     let lab_name = "t-vm-def";
     let foreign = "t-vm-def-foreign";
     let cleanup = Cleanup {
-        domains: vec![format!("{lab_name}-a"), format!("{lab_name}-b"), foreign.to_string()],
+        domains: vec![
+            format!("{lab_name}-a"),
+            format!("{lab_name}-b"),
+            foreign.to_string(),
+        ],
         containers: Vec::new(),
         network: None,
     };
@@ -285,8 +390,14 @@ async fn t_vm_defines_lists_and_removes_without_booting() {
     let a = vm_spec(&lab, "a", Some(Ipv4Addr::new(10, 203, 2, 30)));
     let mut b = vm_spec(&lab, "b", None);
     b.static_ip = false;
-    let ha = rt.create(&lab, &WorkloadSpec::Vm(a.clone())).await.expect("create a");
-    let hb = rt.create(&lab, &WorkloadSpec::Vm(b.clone())).await.expect("create b");
+    let ha = rt
+        .create(&lab, &WorkloadSpec::Vm(a.clone()))
+        .await
+        .expect("create a");
+    let hb = rt
+        .create(&lab, &WorkloadSpec::Vm(b.clone()))
+        .await
+        .expect("create b");
 
     let (ok, dumped, err) = virsh(&["dumpxml", &ha.id]);
     assert!(ok, "{err}");
@@ -294,7 +405,13 @@ async fn t_vm_defines_lists_and_removes_without_booting() {
     assert!(dumped.contains(hub_runtime::labels::LIBVIRT_NS), "{dumped}");
     assert!(dumped.contains("type='qemu'"), "{dumped}");
 
-    let mut names: Vec<String> = rt.list(lab_name).await.expect("list").into_iter().map(|s| s.handle.name).collect();
+    let mut names: Vec<String> = rt
+        .list(lab_name)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|s| s.handle.name)
+        .collect();
     names.sort();
     assert_eq!(names, ["a", "b"]);
     let st = rt.inspect(&ha).await.expect("inspect");
@@ -302,18 +419,29 @@ async fn t_vm_defines_lists_and_removes_without_booting() {
     assert_eq!(st.spec_hash.as_deref(), Some("hash-of-a"));
     assert_eq!(st.ip, Some(Ipv4Addr::new(10, 203, 2, 30)));
 
-    let again = rt.create(&lab, &WorkloadSpec::Vm(a.clone())).await.unwrap_err();
+    let again = rt
+        .create(&lab, &WorkloadSpec::Vm(a.clone()))
+        .await
+        .unwrap_err();
     assert!(matches!(again, RuntimeError::NameTaken { .. }), "{again}");
     let mut foreign_handle = ha.clone();
     foreign_handle.id = foreign.to_string();
     let refused = rt.remove(&foreign_handle).await.unwrap_err();
-    assert!(matches!(refused, RuntimeError::NameTaken { .. }), "{refused}");
+    assert!(
+        matches!(refused, RuntimeError::NameTaken { .. }),
+        "{refused}"
+    );
     assert!(domain_exists(foreign), "a foreign domain was removed");
 
     for h in [&ha, &hb] {
         let mut files: Vec<String> = files_of(dir.path(), &h.name)
             .iter()
-            .map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned())
+            .map(|p| {
+                p.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .collect();
         files.sort();
         assert_eq!(files, ["disk.qcow2", "seed.img"], "files of {}", h.name);
@@ -331,7 +459,11 @@ async fn t_vm_defines_lists_and_removes_without_booting() {
 async fn t_vm_bad_specs_leave_nothing_behind() {
     require_host();
     let lab_name = "t-vm-bad";
-    let cleanup = Cleanup { domains: vec![format!("{lab_name}-vm1")], containers: Vec::new(), network: None };
+    let cleanup = Cleanup {
+        domains: vec![format!("{lab_name}-vm1")],
+        containers: Vec::new(),
+        network: None,
+    };
     cleanup.run();
     let dir = lab_dir(lab_name);
     let lab = lab(lab_name, dir.path(), "br-t-vm-none", "10.203.3.0/24");
@@ -340,25 +472,47 @@ async fn t_vm_bad_specs_leave_nothing_behind() {
     let mut vm = vm_spec(&lab, "vm1", Some(Ipv4Addr::new(10, 203, 3, 30)));
     vm.image = dir.path().join("no-such-image.qcow2");
     let err = rt.create(&lab, &WorkloadSpec::Vm(vm)).await.unwrap_err();
-    assert!(matches!(err, RuntimeError::ImageUnavailable { .. }), "{err}");
+    assert!(
+        matches!(err, RuntimeError::ImageUnavailable { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("no-such-image.qcow2"), "{err}");
 
     let mut vm = vm_spec(&lab, "vm1", Some(Ipv4Addr::new(10, 99, 0, 30)));
-    let err = rt.create(&lab, &WorkloadSpec::Vm(vm.clone())).await.unwrap_err();
-    let chain = format!("{err}: {}", std::error::Error::source(&err).map(|s| s.to_string()).unwrap_or_default());
+    let err = rt
+        .create(&lab, &WorkloadSpec::Vm(vm.clone()))
+        .await
+        .unwrap_err();
+    let chain = format!(
+        "{err}: {}",
+        std::error::Error::source(&err)
+            .map(|s| s.to_string())
+            .unwrap_or_default()
+    );
     assert!(chain.contains("outside the lab subnet"), "{chain}");
 
     vm.ip = Some(Ipv4Addr::new(10, 203, 3, 30));
     vm.mac = "01:00:5e:00:00:01".into();
-    let err = rt.create(&lab, &WorkloadSpec::Vm(vm.clone())).await.unwrap_err();
-    let chain = format!("{err}: {}", std::error::Error::source(&err).map(|s| s.to_string()).unwrap_or_default());
+    let err = rt
+        .create(&lab, &WorkloadSpec::Vm(vm.clone()))
+        .await
+        .unwrap_err();
+    let chain = format!(
+        "{err}: {}",
+        std::error::Error::source(&err)
+            .map(|s| s.to_string())
+            .unwrap_or_default()
+    );
     assert!(chain.contains("multicast"), "{chain}");
 
     vm.mac = derive_mac(lab_name, "vm1");
     vm.name = "Bad_Name".into();
     assert!(rt.create(&lab, &WorkloadSpec::Vm(vm)).await.is_err());
 
-    let err = rt.create(&lab, &WorkloadSpec::Container(ContainerSpec::new("c", "x"))).await.unwrap_err();
+    let err = rt
+        .create(&lab, &WorkloadSpec::Container(ContainerSpec::new("c", "x")))
+        .await
+        .unwrap_err();
     assert!(matches!(err, RuntimeError::Unsupported { .. }), "{err}");
 
     assert!(!domain_exists(&format!("{lab_name}-vm1")));

@@ -6,4 +6,4 @@ pub mod plan;
 pub mod pool;
 
 pub use plan::{AddrRange, AddressPlan, PlanError, PlanOverrides};
-pub use pool::{IpAllocator, IpPool, PoolError, PoolSnapshot, Strategy};
+pub use pool::{IpAllocator, IpPool, PoolError, PoolSnapshot, Strategy, UsedAddrs};

@@ -85,7 +85,9 @@ pub struct PlanOverrides {
 #[non_exhaustive]
 pub enum PlanError {
     /// The prefix length is outside /8../28.
-    #[error("subnet {subnet}: prefix /{prefix} is out of range; use a prefix from /{MIN_PREFIX} to /{MAX_PREFIX}")]
+    #[error(
+        "subnet {subnet}: prefix /{prefix} is out of range; use a prefix from /{MIN_PREFIX} to /{MAX_PREFIX}"
+    )]
     PrefixOutOfRange {
         /// The subnet.
         subnet: Ipv4Net,
@@ -154,7 +156,10 @@ impl AddressPlan {
         let infra_last = if prefix <= 24 { INFRA_OFFSETS } else { 3 };
         let infra = AddrRange::new(off(subnet, 1), off(subnet, infra_last));
         let hosts = AddrRange::new(off(subnet, 1), off(subnet, size - 2));
-        let default_dhcp = AddrRange::new(off(subnet, (u64::from(size) * 25 / 32) as u32), off(subnet, size - 2));
+        let default_dhcp = AddrRange::new(
+            off(subnet, (u64::from(size) * 25 / 32) as u32),
+            off(subnet, size - 2),
+        );
         let first_free = off(subnet, 4);
 
         let dhcp = match ov.dhcp_range {
@@ -177,7 +182,9 @@ impl AddressPlan {
                     return Err(fits("it is outside the subnet's host addresses".into()));
                 }
                 if r.start < first_free {
-                    return Err(fits("it covers the gateway, netd or the reserved .3".into()));
+                    return Err(fits(
+                        "it covers the gateway, netd or the reserved .3".into(),
+                    ));
                 }
                 r
             }
@@ -197,7 +204,10 @@ impl AddressPlan {
                 if !hosts.contains(r.start) || !hosts.contains(r.end) || r.start < first_free {
                     return Err(err(
                         "it is outside the usable host addresses".into(),
-                        format!("a static range inside {}-{} would fit", first_free, hosts.end),
+                        format!(
+                            "a static range inside {}-{} would fit",
+                            first_free, hosts.end
+                        ),
                     ));
                 }
                 if r.overlaps(&dhcp) {
@@ -228,7 +238,12 @@ impl AddressPlan {
                 r
             }
         };
-        Ok(AddressPlan { subnet, infra, static_range, dhcp_range: dhcp })
+        Ok(AddressPlan {
+            subnet,
+            infra,
+            static_range,
+            dhcp_range: dhcp,
+        })
     }
 
     /// The subnet.
@@ -301,7 +316,10 @@ impl AddressPlan {
 }
 
 fn gap_hint(first: Ipv4Addr, last: Ipv4Addr, dhcp: AddrRange) -> String {
-    let below = AddrRange::new(first, Ipv4Addr::from(u32::from(dhcp.start).saturating_sub(1)));
+    let below = AddrRange::new(
+        first,
+        Ipv4Addr::from(u32::from(dhcp.start).saturating_sub(1)),
+    );
     let above = AddrRange::new(Ipv4Addr::from(u32::from(dhcp.end).saturating_add(1)), last);
     let mut fits = Vec::new();
     if !below.is_empty() {
@@ -334,17 +352,35 @@ mod tests {
         assert_eq!(p.gateway(), ip("172.19.5.1"));
         assert_eq!(p.netd(), ip("172.19.5.2"));
         assert_eq!(p.reserved(), ip("172.19.5.3"));
-        assert_eq!(p.infra_block(), AddrRange::new(ip("172.19.5.1"), ip("172.19.5.29")));
-        assert_eq!(p.static_range(), AddrRange::new(ip("172.19.5.30"), ip("172.19.5.199")));
-        assert_eq!(p.dhcp_range(), AddrRange::new(ip("172.19.5.200"), ip("172.19.5.254")));
+        assert_eq!(
+            p.infra_block(),
+            AddrRange::new(ip("172.19.5.1"), ip("172.19.5.29"))
+        );
+        assert_eq!(
+            p.static_range(),
+            AddrRange::new(ip("172.19.5.30"), ip("172.19.5.199"))
+        );
+        assert_eq!(
+            p.dhcp_range(),
+            AddrRange::new(ip("172.19.5.200"), ip("172.19.5.254"))
+        );
     }
 
     #[test]
     fn small_subnets_only_reserve_dot1_to_dot3() {
         let p = AddressPlan::new(net("10.0.0.16/28")).unwrap();
-        assert_eq!(p.infra_block(), AddrRange::new(ip("10.0.0.17"), ip("10.0.0.19")));
-        assert_eq!(p.static_range(), AddrRange::new(ip("10.0.0.20"), ip("10.0.0.27")));
-        assert_eq!(p.dhcp_range(), AddrRange::new(ip("10.0.0.28"), ip("10.0.0.30")));
+        assert_eq!(
+            p.infra_block(),
+            AddrRange::new(ip("10.0.0.17"), ip("10.0.0.19"))
+        );
+        assert_eq!(
+            p.static_range(),
+            AddrRange::new(ip("10.0.0.20"), ip("10.0.0.27"))
+        );
+        assert_eq!(
+            p.dhcp_range(),
+            AddrRange::new(ip("10.0.0.28"), ip("10.0.0.30"))
+        );
     }
 
     #[test]
@@ -365,7 +401,10 @@ mod tests {
             AddressPlan::new(net("10.0.0.0/29")),
             Err(PlanError::PrefixOutOfRange { prefix: 29, .. })
         ));
-        assert!(matches!(AddressPlan::new(net("10.0.0.0/7")), Err(PlanError::PrefixOutOfRange { .. })));
+        assert!(matches!(
+            AddressPlan::new(net("10.0.0.0/7")),
+            Err(PlanError::PrefixOutOfRange { .. })
+        ));
         let e = AddressPlan::new(net("10.0.0.5/24")).unwrap_err();
         assert!(e.to_string().contains("did you mean 10.0.0.0/24"), "{e}");
     }
@@ -376,7 +415,9 @@ mod tests {
             dhcp_range: Some(AddrRange::new(ip("10.0.1.10"), ip("10.0.1.20"))),
             ..Default::default()
         };
-        let e = AddressPlan::with_overrides(net("10.0.0.0/24"), ov).unwrap_err().to_string();
+        let e = AddressPlan::with_overrides(net("10.0.0.0/24"), ov)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("outside"), "{e}");
         assert!(e.contains("10.0.0.200-10.0.0.254"), "{e}");
     }
@@ -388,7 +429,10 @@ mod tests {
             ..Default::default()
         };
         let p = AddressPlan::with_overrides(net("10.0.0.0/24"), ov).unwrap();
-        assert_eq!(p.static_range(), AddrRange::new(ip("10.0.0.30"), ip("10.0.0.99")));
+        assert_eq!(
+            p.static_range(),
+            AddrRange::new(ip("10.0.0.30"), ip("10.0.0.99"))
+        );
     }
 
     #[test]
@@ -397,7 +441,9 @@ mod tests {
             static_range: Some(AddrRange::new(ip("10.0.0.30"), ip("10.0.0.220"))),
             ..Default::default()
         };
-        let e = AddressPlan::with_overrides(net("10.0.0.0/24"), ov).unwrap_err().to_string();
+        let e = AddressPlan::with_overrides(net("10.0.0.0/24"), ov)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("overlaps the DHCP range"), "{e}");
         assert!(e.contains("10.0.0.4-10.0.0.199"), "{e}");
     }
@@ -405,7 +451,10 @@ mod tests {
     #[test]
     fn check_static_names_the_reason() {
         let p = AddressPlan::new(net("172.19.5.0/24")).unwrap();
-        assert!(p.check_static(ip("172.19.5.10")).is_ok(), "infra block is allowed for statics");
+        assert!(
+            p.check_static(ip("172.19.5.10")).is_ok(),
+            "infra block is allowed for statics"
+        );
         for (a, why) in [
             ("172.19.6.1", "outside"),
             ("172.19.5.0", "network address"),

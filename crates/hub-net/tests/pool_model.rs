@@ -141,6 +141,12 @@ fn check(pool: IpPool, ops: &[Op], forbidden: &[Ipv4Addr]) -> Result<(), TestCas
         prop_assert_eq!(pool.free(), range.len() - model.len() as u64);
     }
     prop_assert_eq!(pool.used_addrs(), model.iter().copied().collect::<Vec<_>>());
+    let iter = pool.iter_used();
+    prop_assert_eq!(iter.len(), model.len());
+    prop_assert!(
+        iter.eq(model.iter().copied()),
+        "iter_used differs from the model"
+    );
     let runs = pool.used_runs();
     prop_assert_eq!(
         runs.iter().map(AddrRange::len).sum::<u64>(),

@@ -37,7 +37,10 @@ pub enum RuntimeError {
         name: String,
     },
     /// The static address is already held by something else on the network.
-    #[error("lab {lab:?}: {workload:?}: address {address} is already in use on the lab network")]
+    #[error(
+        "lab {lab:?}: {workload:?}: address {address} is already in use on the lab network; \
+         choose another address or remove what holds it"
+    )]
     AddressInUse {
         /// The lab.
         lab: String,

@@ -66,7 +66,10 @@ impl FakeRuntime {
 
     /// A fake that runs only these kinds (to stand in for one backend).
     pub fn for_kinds(kinds: &[WorkloadKind]) -> Self {
-        FakeRuntime { state: Arc::default(), kinds: Some(kinds.to_vec()) }
+        FakeRuntime {
+            state: Arc::default(),
+            kinds: Some(kinds.to_vec()),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -101,7 +104,12 @@ impl FakeRuntime {
 
     /// Names of the workloads that exist now, for `lab`.
     pub fn workload_names(&self, lab: &str) -> Vec<String> {
-        self.lock().workloads.keys().filter(|(l, _)| l == lab).map(|(_, n)| n.clone()).collect()
+        self.lock()
+            .workloads
+            .keys()
+            .filter(|(l, _)| l == lab)
+            .map(|(_, n)| n.clone())
+            .collect()
     }
 
     /// Whether the lab's network exists.
@@ -112,8 +120,11 @@ impl FakeRuntime {
     fn enter(&self, op: FakeOp, lab: &str, name: &str) -> RuntimeResult<MutexGuard<'_, State>> {
         let mut st = self.lock();
         st.calls.push(format!("{op:?} {name}"));
-        if st.failures.contains(&(op, name.to_string())) || st.failures.contains(&(op, "*".into())) {
-            return Err(RuntimeError::Injected(format!("lab {lab:?}: {op:?} {name:?}")));
+        if st.failures.contains(&(op, name.to_string())) || st.failures.contains(&(op, "*".into()))
+        {
+            return Err(RuntimeError::Injected(format!(
+                "lab {lab:?}: {op:?} {name:?}"
+            )));
         }
         Ok(st)
     }
@@ -142,7 +153,11 @@ impl FakeRuntime {
     }
 
     fn missing(h: &WorkloadHandle) -> RuntimeError {
-        RuntimeError::NotFound { lab: h.lab.clone(), what: "workload", name: h.name.clone() }
+        RuntimeError::NotFound {
+            lab: h.lab.clone(),
+            what: "workload",
+            name: h.name.clone(),
+        }
     }
 }
 
@@ -167,13 +182,17 @@ impl Runtime for FakeRuntime {
             });
         }
         st.next_id += 1;
-        st.workloads.insert(key, (spec.clone(), WorkloadState::Created));
+        st.workloads
+            .insert(key, (spec.clone(), WorkloadState::Created));
         Ok(Self::status(&lab.name, spec.name(), spec, WorkloadState::Created).handle)
     }
 
     async fn start(&self, h: &WorkloadHandle) -> RuntimeResult<()> {
         let mut st = self.enter(FakeOp::Start, &h.lab, &h.name)?;
-        let w = st.workloads.get_mut(&(h.lab.clone(), h.name.clone())).ok_or_else(|| Self::missing(h))?;
+        let w = st
+            .workloads
+            .get_mut(&(h.lab.clone(), h.name.clone()))
+            .ok_or_else(|| Self::missing(h))?;
         w.1 = WorkloadState::Running;
         Ok(())
     }
@@ -224,8 +243,10 @@ impl Runtime for FakeRuntime {
 
     async fn inspect(&self, h: &WorkloadHandle) -> RuntimeResult<WorkloadStatus> {
         let st = self.lock();
-        let (spec, state) =
-            st.workloads.get(&(h.lab.clone(), h.name.clone())).ok_or_else(|| Self::missing(h))?;
+        let (spec, state) = st
+            .workloads
+            .get(&(h.lab.clone(), h.name.clone()))
+            .ok_or_else(|| Self::missing(h))?;
         Ok(Self::status(&h.lab, &h.name, spec, *state))
     }
 
@@ -239,9 +260,16 @@ impl Runtime for FakeRuntime {
             .collect())
     }
 
-    async fn logs(&self, _lab: &LabContext, h: &WorkloadHandle, _tail: usize) -> RuntimeResult<String> {
+    async fn logs(
+        &self,
+        _lab: &LabContext,
+        h: &WorkloadHandle,
+        _tail: usize,
+    ) -> RuntimeResult<String> {
         let st = self.lock();
-        st.workloads.get(&(h.lab.clone(), h.name.clone())).ok_or_else(|| Self::missing(h))?;
+        st.workloads
+            .get(&(h.lab.clone(), h.name.clone()))
+            .ok_or_else(|| Self::missing(h))?;
         Ok(format!("fake log of {}\n", h.name))
     }
 
@@ -252,8 +280,14 @@ impl Runtime for FakeRuntime {
         cmd: &[String],
     ) -> RuntimeResult<ExecOutput> {
         let st = self.enter(FakeOp::Exec, &h.lab, &h.name)?;
-        st.workloads.get(&(h.lab.clone(), h.name.clone())).ok_or_else(|| Self::missing(h))?;
-        Ok(ExecOutput { exit_code: 0, stdout: cmd.join(" "), stderr: String::new() })
+        st.workloads
+            .get(&(h.lab.clone(), h.name.clone()))
+            .ok_or_else(|| Self::missing(h))?;
+        Ok(ExecOutput {
+            exit_code: 0,
+            stdout: cmd.join(" "),
+            stderr: String::new(),
+        })
     }
 }
 

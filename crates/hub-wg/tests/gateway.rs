@@ -717,6 +717,29 @@ fn a_failed_bring_up_removes_what_it_made() {
         Path::new("/sys/class/net").join(&up.interface).exists(),
         "the first one runs on"
     );
+
+    // The running gateway follows a changed spec in place: new port, new VPN subnet, and a
+    // new key when its key file was deleted.
+    fs::remove_file(tmp.path().join("a/wg/gateway.key")).unwrap();
+    a.listen_port = 51851;
+    a.vpn_subnet = "10.214.5.0/24".parse().unwrap();
+    a.peers = vec![PeerSpec::new("p", "10.214.5.2".parse().unwrap())];
+    let changed = Gateway::up(&a, &OsKeyGen).expect("changed spec");
+    assert_eq!(changed.mode, WgMode::Existing);
+    assert_ne!(changed.public_key, up.public_key);
+    let show = |what: &str| run("wg", &["show", &up.interface, what]).trim().to_string();
+    assert_eq!(show("public-key"), changed.public_key.to_base64());
+    assert_eq!(show("listen-port"), "51851");
+    assert_eq!(
+        show("allowed-ips"),
+        format!("{}\t10.214.5.2/32", changed.peers["p"])
+    );
+    let addresses = run("ip", &["-4", "-o", "addr", "show", "dev", &up.interface]);
+    let addresses: Vec<&str> = addresses
+        .lines()
+        .filter_map(|l| l.split_whitespace().skip_while(|w| *w != "inet").nth(1))
+        .collect();
+    assert_eq!(addresses, ["10.214.5.1/24"]);
     assert_eq!(Gateway::down(first).unwrap().rules_removed, 2);
     assert_eq!(docker_user_rules(), rules_before);
 }

@@ -94,7 +94,9 @@ async fn attach(cli: &Cli, lab: &LabArgs, subcommand: &str) -> Result<Lab, u8> {
 }
 
 fn exit_code_of_status(s: std::process::ExitStatus) -> u8 {
-    s.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(exit::FAILURE)
+    s.code()
+        .and_then(|c| u8::try_from(c).ok())
+        .unwrap_or(exit::FAILURE)
 }
 
 /// Runs `hub ssh`: execs ssh with the lab's key and pinned host key; its exit code is ssh's.
@@ -111,7 +113,10 @@ pub async fn ssh(cli: &Cli, args: &SshArgs) -> anyhow::Result<u8> {
     let Some((prog, rest)) = argv.split_first() else {
         return Ok(exit::FAILURE);
     };
-    let status = tokio::process::Command::new(prog).args(rest).status().await?;
+    let status = tokio::process::Command::new(prog)
+        .args(rest)
+        .status()
+        .await?;
     Ok(exit_code_of_status(status))
 }
 
@@ -121,11 +126,18 @@ pub async fn console(cli: &Cli, args: &ConsoleArgs) -> anyhow::Result<u8> {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
-    let Some(w) = lab.workload(&args.vm).filter(|w| w.kind == hub_core::runtime::WorkloadKind::Vm) else {
+    let Some(w) = lab
+        .workload(&args.vm)
+        .filter(|w| w.kind == hub_core::runtime::WorkloadKind::Vm)
+    else {
         eprintln!("error: lab {:?} has no VM {:?}", lab.name(), args.vm);
         return Ok(exit::FAILURE);
     };
-    let domain = if w.id.is_empty() { format!("{}-{}", lab.name(), w.name) } else { w.id.clone() };
+    let domain = if w.id.is_empty() {
+        format!("{}-{}", lab.name(), w.name)
+    } else {
+        w.id.clone()
+    };
     let status = tokio::process::Command::new("virsh")
         .args(["-c", "qemu:///system", "console", &domain])
         .status()

@@ -23,7 +23,9 @@ pub async fn run(cli: &Cli, args: &DownArgs) -> anyhow::Result<u8> {
     let renderer = std::sync::Arc::new(Renderer::new());
     let r = renderer.clone();
     let hub = match args.lab.builder(cli, "down").and_then(|b| {
-        Ok(b.wait_for_lock(args.wait).on_progress(move |p| r.on(p)).build()?)
+        Ok(b.wait_for_lock(args.wait)
+            .on_progress(move |p| r.on(p))
+            .build()?)
     }) {
         Ok(h) => h,
         Err(e) => {

@@ -36,11 +36,23 @@ pub mod exit {
 #[command(name = "hub", version, about, propagate_version = true)]
 pub struct Cli {
     /// The lab spec (YAML).
-    #[arg(short = 'c', long = "config", value_name = "FILE", global = true, env = "HUB_CONFIG")]
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "FILE",
+        global = true,
+        env = "HUB_CONFIG"
+    )]
     pub config: Option<PathBuf>,
     /// Log level or filter (`error`, `warn`, `info`, `debug`, `trace`, or a tracing filter
     /// like `hub_core=debug`); logs go to stderr.
-    #[arg(long, value_name = "LEVEL", global = true, default_value = "warn", env = "HUB_LOG")]
+    #[arg(
+        long,
+        value_name = "LEVEL",
+        global = true,
+        default_value = "warn",
+        env = "HUB_LOG"
+    )]
     pub log_level: String,
     /// What to do.
     #[command(subcommand)]
@@ -77,9 +89,11 @@ pub enum Command {
 impl Cli {
     /// The spec file, or a usage error naming the subcommand that needs it.
     pub fn require_config(&self, subcommand: &str) -> Result<&Path, UsageError> {
-        self.config.as_deref().ok_or_else(|| UsageError(format!(
-            "`hub {subcommand}` needs a lab spec: pass -c FILE (or set HUB_CONFIG)"
-        )))
+        self.config.as_deref().ok_or_else(|| {
+            UsageError(format!(
+                "`hub {subcommand}` needs a lab spec: pass -c FILE (or set HUB_CONFIG)"
+            ))
+        })
     }
 
     /// Runs the subcommand and returns the process exit code.
@@ -99,7 +113,11 @@ impl Cli {
         match result {
             Ok(code) => ExitCode::from(code),
             Err(e) => {
-                let code = if e.is::<UsageError>() { exit::USAGE } else { exit::FAILURE };
+                let code = if e.is::<UsageError>() {
+                    exit::USAGE
+                } else {
+                    exit::FAILURE
+                };
                 eprintln!("error: {e:#}");
                 ExitCode::from(code)
             }
@@ -121,11 +139,14 @@ impl std::error::Error for UsageError {}
 
 /// Sends `tracing` logs to stderr at `level` (a level or an `EnvFilter` directive).
 pub fn init_logging(level: &str) -> Result<(), UsageError> {
+    use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    use tracing_subscriber::Layer;
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .map_err(|e| UsageError(format!("--log-level \"{level}\" is not a level or filter: {e}")))?;
+    let filter = tracing_subscriber::EnvFilter::try_new(level).map_err(|e| {
+        UsageError(format!(
+            "--log-level \"{level}\" is not a level or filter: {e}"
+        ))
+    })?;
     // Progress bars (spans of target `hub_progress`) and log lines share stderr without
     // tearing each other.
     let bars = tracing_indicatif::IndicatifLayer::new();

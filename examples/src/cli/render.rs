@@ -41,31 +41,60 @@ impl Renderer {
     }
 
     fn finish(&self, name: &str) {
-        self.bars.lock().unwrap_or_else(|e| e.into_inner()).remove(name);
+        self.bars
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
     }
 
     /// Renders one event.
     pub fn on(&self, p: &Progress) {
         match p {
-            Progress::Planned { create, recreate, remove, unchanged } => {
-                if create + recreate + remove > 0 {
-                    indicatif_eprintln!(
-                        "  plan: {create} to create, {recreate} to recreate, {remove} to remove, {unchanged} unchanged"
-                    );
-                }
+            Progress::Planned {
+                create,
+                recreate,
+                remove,
+                unchanged,
+            } if create + recreate + remove > 0 => {
+                indicatif_eprintln!(
+                    "  plan: {create} to create, {recreate} to recreate, {remove} to remove, {unchanged} unchanged"
+                );
             }
             Progress::NetworkReady { name, subnet, took } => {
                 indicatif_eprintln!("  ✔ network {name} {subnet}  {}", secs(*took));
             }
-            Progress::NetdReady { ip, dhcp, domain, took } => {
-                indicatif_eprintln!("  ✔ netd {ip} (DHCP {}-{}, DNS {domain})  {}", dhcp.0, dhcp.1, secs(*took));
+            Progress::NetdReady {
+                ip,
+                dhcp,
+                domain,
+                took,
+            } => {
+                indicatif_eprintln!(
+                    "  ✔ netd {ip} (DHCP {}-{}, DNS {domain})  {}",
+                    dhcp.0,
+                    dhcp.1,
+                    secs(*took)
+                );
             }
-            Progress::WorkloadStarting { name, kind } => self.bar(name, &format!("{kind}: creating and starting")),
-            Progress::WorkloadWaiting { name, kind } => self.bar(name, &format!("{kind}: waiting until ready")),
-            Progress::WorkloadReady { name, kind, ip, took } => {
+            Progress::WorkloadStarting { name, kind } => {
+                self.bar(name, &format!("{kind}: creating and starting"))
+            }
+            Progress::WorkloadWaiting { name, kind } => {
+                self.bar(name, &format!("{kind}: waiting until ready"))
+            }
+            Progress::WorkloadReady {
+                name,
+                kind,
+                ip,
+                took,
+            } => {
                 self.finish(name);
                 let ip = ip.map(|i| i.to_string()).unwrap_or_default();
-                let ready = if *kind == hub_core::runtime::WorkloadKind::Vm { " ssh ready" } else { "" };
+                let ready = if *kind == hub_core::runtime::WorkloadKind::Vm {
+                    " ssh ready"
+                } else {
+                    ""
+                };
                 indicatif_eprintln!("  ✔ {name} {ip}{ready}  {}", secs(*took));
             }
             Progress::WorkloadFailed { name, error } => {

@@ -76,8 +76,19 @@ pub fn print_table(st: &LabStatus) {
     if let Some(n) = &st.network {
         println!("network {} {} (bridge {})", n.name, n.subnet, n.bridge);
     }
-    let mut rows = vec![["NAME".to_string(), "KIND".into(), "STATE".into(), "ADDRESS".into(), "MAC".into()]];
-    for (w, kind) in st.netd.iter().map(|n| (n, "netd".to_string())).chain(st.workloads.iter().map(|w| (w, w.kind.to_string()))) {
+    let mut rows = vec![[
+        "NAME".to_string(),
+        "KIND".into(),
+        "STATE".into(),
+        "ADDRESS".into(),
+        "MAC".into(),
+    ]];
+    for (w, kind) in st
+        .netd
+        .iter()
+        .map(|n| (n, "netd".to_string()))
+        .chain(st.workloads.iter().map(|w| (w, w.kind.to_string())))
+    {
         rows.push([
             w.name.clone(),
             kind,
@@ -86,9 +97,15 @@ pub fn print_table(st: &LabStatus) {
             w.mac.clone().unwrap_or_else(|| "-".into()),
         ]);
     }
-    let widths: Vec<usize> = (0..5).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..5)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
     for r in &rows {
-        let line: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         println!("{}", line.join("  ").trim_end());
     }
     if let Some(v) = &st.vpn {
@@ -119,5 +136,9 @@ pub async fn run(cli: &Cli, args: &StatusArgs) -> anyhow::Result<u8> {
     } else {
         print_table(&st);
     }
-    Ok(if st.is_empty() { exit::FAILURE } else { exit::OK })
+    Ok(if st.is_empty() {
+        exit::FAILURE
+    } else {
+        exit::OK
+    })
 }

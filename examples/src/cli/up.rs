@@ -58,8 +58,13 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
         .parallelism(args.parallelism)
         .rollback_on_failure(!args.no_rollback)
         .on_progress(move |p| r.on(p));
-    if let Some(bin) = &args.hub_bin {
-        builder = builder.hub_bin(bin.clone());
+    // netd's image is built from this very executable unless told otherwise.
+    if let Some(bin) = args
+        .hub_bin
+        .clone()
+        .or_else(|| std::env::current_exe().ok())
+    {
+        builder = builder.hub_bin(bin);
     }
     let result = builder.up().await;
     watcher.abort();

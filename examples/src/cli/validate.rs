@@ -29,7 +29,11 @@ pub fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<u8> {
         Err(errors) => {
             eprintln!("{errors}");
             let n = errors.len();
-            eprintln!("{}: {n} error{}", file.display(), if n == 1 { "" } else { "s" });
+            eprintln!(
+                "{}: {n} error{}",
+                file.display(),
+                if n == 1 { "" } else { "s" }
+            );
             Ok(exit::FAILURE)
         }
     }

@@ -1,9 +1,15 @@
 //! The default backends of the enabled features, and glue to their helpers.
 
+#[cfg(feature = "docker")]
+pub mod docker;
+#[cfg(feature = "wireguard")]
+pub mod wg;
+
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use crate::error::HubError;
+use crate::progress::ProgressFn;
 use crate::runtimes::Runtimes;
 use crate::up::state::WorkloadRecord;
 
@@ -11,33 +17,90 @@ use crate::up::state::WorkloadRecord;
 #[derive(Clone, Default)]
 pub(crate) struct DefaultsConfig {
     /// The `hub` executable netd's image is built from.
-    #[allow(dead_code)]
+    #[cfg_attr(not(feature = "docker"), allow(dead_code))]
     pub hub_bin: Option<PathBuf>,
+    /// Image pull progress goes here.
+    #[cfg_attr(not(feature = "docker"), allow(dead_code))]
+    pub progress: Option<ProgressFn>,
     /// The WireGuard key generator.
     #[cfg(feature = "wireguard")]
-    #[allow(dead_code)]
     pub key_gen: Option<std::sync::Arc<dyn hub_wg::KeyGen>>,
 }
 
-/// Fills every backend the caller did not inject with the default of its feature.
+/// Fills every backend the caller did not inject with the default of its feature: Docker for
+/// containers, the network and netd; libvirt for VMs; hub-wg for the VPN.
 pub(crate) async fn fill_defaults(
-    _lab: &str,
-    injected: Runtimes,
-    _cfg: &DefaultsConfig,
+    lab: &str,
+    mut rts: Runtimes,
+    cfg: &DefaultsConfig,
 ) -> Result<Runtimes, HubError> {
-    Ok(injected)
+    #[cfg(feature = "docker")]
+    {
+        let injected_all = rts.containers.is_some() && rts.network.is_some() && rts.netd.is_some();
+        if !injected_all {
+            let docker = docker::connect(cfg.progress.clone())
+                .await
+                .map_err(|source| HubError::Runtime {
+                    lab: lab.to_string(),
+                    context: "connecting to the Docker Engine".into(),
+                    source: Box::new(source),
+                })?;
+            if rts.containers.is_none() {
+                rts.containers = Some(docker.clone());
+            }
+            if rts.network.is_none() {
+                rts.network = Some(docker.clone());
+            }
+            if rts.netd.is_none() {
+                rts.netd = Some(std::sync::Arc::new(docker::DockerNetd::new(
+                    docker,
+                    cfg.hub_bin.clone(),
+                )));
+            }
+        }
+    }
+    #[cfg(feature = "libvirt")]
+    if rts.vms.is_none() {
+        // libvirt is reached through virsh on demand; a lab without VMs never touches it.
+        rts.vms = Some(std::sync::Arc::new(hub_libvirt::LibvirtRuntime::new()));
+    }
+    #[cfg(feature = "wireguard")]
+    if rts.vpn.is_none() {
+        rts.vpn = Some(std::sync::Arc::new(wg::WgGateway::new(cfg.key_gen.clone())));
+    }
+    let _ = (lab, cfg);
+    Ok(rts)
 }
 
-/// The `ssh` command line into a VM of the lab.
+/// The `ssh` command line into a VM of the lab (the lab's key, its known_hosts,
+/// StrictHostKeyChecking=yes).
 pub(crate) fn ssh_command(
     lab_dir: &Path,
     lab: &str,
     vm: &WorkloadRecord,
     ip: Ipv4Addr,
 ) -> Result<Vec<String>, HubError> {
-    let _ = (lab_dir, ip);
-    Err(HubError::Invalid {
-        what: format!("VM {:?} of lab {lab:?}", vm.name),
-        reason: "this hub was built without the libvirt backend".into(),
-    })
+    #[cfg(feature = "libvirt")]
+    {
+        let _ = lab;
+        let target = hub_libvirt::SshTarget {
+            user: vm.user.clone().unwrap_or_else(|| "hub".into()),
+            addr: ip,
+        };
+        let mut argv = vec!["ssh".to_string()];
+        argv.extend(
+            hub_libvirt::ssh_args(lab_dir, &target, None)
+                .into_iter()
+                .map(|a| a.to_string_lossy().into_owned()),
+        );
+        Ok(argv)
+    }
+    #[cfg(not(feature = "libvirt"))]
+    {
+        let _ = (lab_dir, ip);
+        Err(HubError::Invalid {
+            what: format!("VM {:?} of lab {lab:?}", vm.name),
+            reason: "this hub was built without the libvirt backend (feature `libvirt`)".into(),
+        })
+    }
 }

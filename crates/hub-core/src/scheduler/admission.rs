@@ -56,7 +56,10 @@ pub fn admit(
     if let Some(i) = scheduler.pick(&nodes, &total) {
         return Ok(i);
     }
-    Err(HubError::Admission { lab: lab.to_string(), shortfall: shortfall(&nodes, demand) })
+    Err(HubError::Admission {
+        lab: lab.to_string(),
+        shortfall: shortfall(&nodes, demand),
+    })
 }
 
 fn shortfall(nodes: &[Node], demand: &LabDemand) -> String {
@@ -67,8 +70,10 @@ fn shortfall(nodes: &[Node], demand: &LabDemand) -> String {
         .filter_map(|n| n.metrics.as_ref().ok())
         .max_by_key(|m| m.memory_available_mb);
     let Some(m) = best else {
-        let why: Vec<String> =
-            nodes.iter().filter_map(|n| n.metrics.as_ref().err().map(|e| format!("{}: {e}", n.name))).collect();
+        let why: Vec<String> = nodes
+            .iter()
+            .filter_map(|n| n.metrics.as_ref().err().map(|e| format!("{}: {e}", n.name)))
+            .collect();
         return format!("the host's metrics could not be read ({})", why.join("; "));
     };
     let mut parts = Vec::new();

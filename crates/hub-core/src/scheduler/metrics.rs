@@ -17,7 +17,9 @@ pub struct ProcMetrics {
 
 impl Default for ProcMetrics {
     fn default() -> Self {
-        ProcMetrics { proc_root: PathBuf::from("/proc") }
+        ProcMetrics {
+            proc_root: PathBuf::from("/proc"),
+        }
     }
 }
 
@@ -29,7 +31,9 @@ impl ProcMetrics {
 
     /// Reads another procfs-like directory (tests).
     pub fn with_root(root: impl Into<PathBuf>) -> Self {
-        ProcMetrics { proc_root: root.into() }
+        ProcMetrics {
+            proc_root: root.into(),
+        }
     }
 
     /// This host's metrics.
@@ -57,13 +61,21 @@ impl ProcMetrics {
         let cpus = std::thread::available_parallelism()
             .map(|n| u32::try_from(n.get()).unwrap_or(u32::MAX))
             .map_err(|e| format!("cannot count the CPUs: {e}"))?;
-        Ok(NodeMetrics { cpus, memory_total_mb, memory_available_mb, load1 })
+        Ok(NodeMetrics {
+            cpus,
+            memory_total_mb,
+            memory_available_mb,
+            load1,
+        })
     }
 }
 
 impl MetricsSource for ProcMetrics {
     fn nodes(&self) -> Vec<Node> {
-        vec![Node { name: "localhost".into(), metrics: self.read() }]
+        vec![Node {
+            name: "localhost".into(),
+            metrics: self.read(),
+        }]
     }
 }
 

@@ -61,7 +61,9 @@ pub trait Scheduler: Send + Sync {
     /// Phase 1: the indices of the nodes that can take `demand`. Never a node whose metrics
     /// failed.
     fn feasible(&self, nodes: &[Node], demand: &Demand) -> Vec<usize> {
-        (0..nodes.len()).filter(|&i| fits(&nodes[i], demand)).collect()
+        (0..nodes.len())
+            .filter(|&i| fits(&nodes[i], demand))
+            .collect()
     }
 
     /// Phase 2: a score for each candidate (higher is better).

@@ -37,13 +37,21 @@ impl std::error::Error for DeError {}
 
 impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        DeError { message: msg.to_string(), path: None, loc: None }
+        DeError {
+            message: msg.to_string(),
+            path: None,
+            loc: None,
+        }
     }
 }
 
 /// Joins a field path and a key: `containers[1]` + `ip` = `containers[1].ip`.
 pub(crate) fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 /// Deserializes one node of the tree, known by its field path.
@@ -86,9 +94,10 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
             Value::UInt(u) => visitor.visit_u64(*u),
             Value::Float(f) => visitor.visit_f64(*f),
             Value::Str(s) => visitor.visit_str(s),
-            Value::Seq(items) => {
-                visitor.visit_seq(SeqAcc { items: items.iter().enumerate(), path: &self.path })
-            }
+            Value::Seq(items) => visitor.visit_seq(SeqAcc {
+                items: items.iter().enumerate(),
+                path: &self.path,
+            }),
             Value::Map(entries) => visitor.visit_map(MapAcc {
                 entries: entries.iter(),
                 path: &self.path,
@@ -168,9 +177,9 @@ impl<'de, 'a, I: Iterator<Item = (usize, &'a Node)>> de::SeqAccess<'de> for SeqA
     ) -> Result<Option<T::Value>, DeError> {
         match self.items.next() {
             None => Ok(None),
-            Some((i, node)) => {
-                seed.deserialize(NodeDe::new(node, format!("{}[{i}]", self.path))).map(Some)
-            }
+            Some((i, node)) => seed
+                .deserialize(NodeDe::new(node, format!("{}[{i}]", self.path)))
+                .map(Some),
         }
     }
 }

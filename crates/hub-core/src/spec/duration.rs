@@ -20,16 +20,18 @@ impl From<Duration> for SpecDuration {
 impl fmt::Display for SpecDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0.as_millis();
-        if ms % 1000 == 0 { write!(f, "{}s", ms / 1000) } else { write!(f, "{ms}ms") }
+        if ms % 1000 == 0 {
+            write!(f, "{}s", ms / 1000)
+        } else {
+            write!(f, "{ms}ms")
+        }
     }
 }
 
 /// Parses `1h2m3s`, `500ms`, `30s`, `10` (seconds).
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
-    let bad = || {
-        format!("\"{s}\" is not a duration; write it like 30s, 1m30s, 500ms or 2h")
-    };
+    let bad = || format!("\"{s}\" is not a duration; write it like 30s, 1m30s, 500ms or 2h");
     if t.is_empty() {
         return Err(bad());
     }
@@ -39,13 +41,17 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let mut total_ms: u128 = 0;
     let mut rest = t;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 || digits > 12 {
             return Err(bad());
         }
         let n: u128 = rest[..digits].parse().map_err(|_| bad())?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let factor: u128 = match &rest[..unit_len] {
             "ms" => 1,
             "s" => 1_000,

@@ -99,7 +99,11 @@ impl SpecErrors {
     }
     /// `Ok(())` when empty, else `Err(self)`.
     pub fn into_result(self) -> Result<(), SpecErrors> {
-        if self.errors.is_empty() { Ok(()) } else { Err(self) }
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(self)
+        }
     }
 }
 

@@ -80,7 +80,10 @@ mod tests {
     #[test]
     fn canonical_json_sorts_keys_at_every_level() {
         let a = serde_json::json!({"b": 1, "a": {"y": [1, {"q": 1, "p": 2}], "x": "s"}});
-        assert_eq!(canonical_json(&a), r#"{"a":{"x":"s","y":[1,{"p":2,"q":1}]},"b":1}"#);
+        assert_eq!(
+            canonical_json(&a),
+            r#"{"a":{"x":"s","y":[1,{"p":2,"q":1}]},"b":1}"#
+        );
     }
 
     #[test]

@@ -109,6 +109,34 @@ fn kind_of(e: &DeError) -> SpecErrorKind {
     }
 }
 
+/// serde's type names in words a spec author knows.
+fn plain(message: &str) -> String {
+    let mut m = message.to_string();
+    for (rust, words) in [
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("expected u64", "expected a whole number of 0 or more"),
+        ("expected f64", "expected a number"),
+        ("invalid type: map,", "invalid type: mapping,"),
+        ("invalid type: sequence,", "invalid type: list,"),
+        ("expected a sequence", "expected a list"),
+        ("expected a map", "expected a mapping"),
+    ] {
+        if let Some(i) = m.find(rust) {
+            let end = i + rust.len();
+            // Only whole words: `expected u16` must not match inside `expected u160`.
+            if !m[end..].starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                m.replace_range(i..end, words);
+            }
+        }
+    }
+    m
+}
+
 struct Loader {
     file: PathBuf,
     errors: Vec<SpecError>,
@@ -132,7 +160,7 @@ impl Loader {
             Err(e) => {
                 let kind = kind_of(&e);
                 let field = e.path.clone().unwrap_or(path);
-                self.push(kind, field, e.loc.unwrap_or(node.loc), e.message);
+                self.push(kind, field, e.loc.unwrap_or(node.loc), plain(&e.message));
                 None
             }
         }
@@ -145,7 +173,9 @@ impl Loader {
         node: Option<&Node>,
         field: &str,
     ) -> (Vec<T>, Vec<usize>, bool) {
-        let Some(node) = node else { return (Vec::new(), Vec::new(), true) };
+        let Some(node) = node else {
+            return (Vec::new(), Vec::new(), true);
+        };
         match &node.value {
             Value::Null => (Vec::new(), Vec::new(), true),
             Value::Seq(items) => {
@@ -170,7 +200,10 @@ impl Loader {
 }
 
 fn load(src: &str, file: PathBuf, base_dir: PathBuf) -> Result<LabSpec, SpecErrors> {
-    let mut ld = Loader { file: file.clone(), errors: Vec::new() };
+    let mut ld = Loader {
+        file: file.clone(),
+        errors: Vec::new(),
+    };
     let root = match node::parse(src) {
         Ok(root) => root,
         Err(e) => {
@@ -182,7 +215,12 @@ fn load(src: &str, file: PathBuf, base_dir: PathBuf) -> Result<LabSpec, SpecErro
         Value::Map(entries) => entries,
         Value::Null => {
             let msg = "the spec is empty; it needs at least `subnet`".to_string();
-            ld.push(SpecErrorKind::MissingField, String::new(), Loc { line: 1, column: 1 }, msg);
+            ld.push(
+                SpecErrorKind::MissingField,
+                String::new(),
+                Loc { line: 1, column: 1 },
+                msg,
+            );
             return Err(SpecErrors { errors: ld.errors });
         }
         other => {
@@ -201,12 +239,27 @@ fn load(src: &str, file: PathBuf, base_dir: PathBuf) -> Result<LabSpec, SpecErro
         if TOP_FIELDS.contains(&key.name.as_str()) {
             known.push((key.clone(), value.clone()));
         } else {
-            let expected = TOP_FIELDS.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>();
-            let msg = format!("unknown field `{}`, expected one of {}", key.name, expected.join(", "));
-            ld.push(SpecErrorKind::UnknownField, join("", &key.name), key.loc, msg);
+            let expected = TOP_FIELDS
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>();
+            let msg = format!(
+                "unknown field `{}`, expected one of {}",
+                key.name,
+                expected.join(", ")
+            );
+            ld.push(
+                SpecErrorKind::UnknownField,
+                join("", &key.name),
+                key.loc,
+                msg,
+            );
         }
     }
-    let filtered = Node { value: Value::Map(known), loc: root.loc };
+    let filtered = Node {
+        value: Value::Map(known),
+        loc: root.loc,
+    };
     let header: Option<Header> = ld.de(&filtered, String::new());
     let get = |name: &str| entries.iter().find(|(k, _)| k.name == name).map(|(_, v)| v);
 
@@ -260,7 +313,11 @@ fn load(src: &str, file: PathBuf, base_dir: PathBuf) -> Result<LabSpec, SpecErro
     }
     spec.origin.container_index = Some(container_index);
     spec.origin.vm_index = Some(vm_index);
-    let partial = Partial { header_ok, workloads_ok: containers_ok && vms_ok, vpn_ok };
+    let partial = Partial {
+        header_ok,
+        workloads_ok: containers_ok && vms_ok,
+        vpn_ok,
+    };
     let mut errors = ld.errors;
     errors.extend(validate::check(&spec, partial));
     errors.sort_by_key(|e| (e.line, e.column));

@@ -66,7 +66,10 @@ mod tests {
 
     #[test]
     fn parents_walk_up_to_the_root() {
-        assert_eq!(parent("containers[1].healthcheck.test"), "containers[1].healthcheck");
+        assert_eq!(
+            parent("containers[1].healthcheck.test"),
+            "containers[1].healthcheck"
+        );
         assert_eq!(parent("containers[1]"), "containers");
         assert_eq!(parent("containers"), "");
     }
@@ -75,7 +78,13 @@ mod tests {
     fn missing_fields_point_at_their_parent() {
         let tree = super::super::node::parse("vms:\n  - name: a\n    image: x\n").unwrap();
         let locs = Locations::from_tree(&tree);
-        assert_eq!(locs.find("vms[0].image"), Loc { line: 3, column: 12 });
+        assert_eq!(
+            locs.find("vms[0].image"),
+            Loc {
+                line: 3,
+                column: 12
+            }
+        );
         assert_eq!(locs.find("vms[0].memory_mb"), Loc { line: 2, column: 5 });
     }
 }

@@ -55,6 +55,25 @@
 //!   address: 10.10.0.2/24
 //! ```
 
+//!
+//! Notes:
+//! - The lab's name is `name`, else `network_name`; every name (lab, workloads, VPN peers) is
+//!   a DNS label (lowercase letters, digits, `-`, at most 63), which Docker and libvirt also
+//!   accept. Names are unique across containers, VMs and peers (they share the lab's DNS).
+//! - Static addresses may sit in the infrastructure block (`.4`-`.29` on a /24, as the seed
+//!   does) but never on the network, broadcast, gateway (`.1`), netd (`.2`) or `.3` address,
+//!   nor inside the DHCP range. Addresses left out are allocated lowest-free from the static
+//!   range, containers then VMs, in spec order, after every static address is reserved.
+//! - MACs are `52:54:00:xx:xx:xx` with the first three bytes of SHA-256(`LAB/NAME`): the same
+//!   lab and name always give the same MAC ([`derive_mac`]).
+//! - A workload's `spec_hash` is SHA-256 of the canonical JSON (sorted keys) of its spec as
+//!   written plus its address and MAC ([`spec_hash`]).
+//! - `wireguard` is validated even when `enabled: false`, and resolves to no VPN then.
+//! - Parsing is bounded: files of at most 1 MiB, nesting depth 32, 100,000 nodes, 1,000
+//!   aliases and 20,000 events replayed through aliases (so an alias bomb is refused at once),
+//!   one document. A typed parse error stops only the workload (or section) it is in: the
+//!   others are still read and checked.
+
 mod de;
 mod duration;
 mod error;

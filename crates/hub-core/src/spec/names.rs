@@ -7,7 +7,8 @@ pub(crate) fn is_dns_label(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b.len() <= 63
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
 }
@@ -22,7 +23,8 @@ pub(crate) fn is_docker_name(s: &str) -> bool {
     !b.is_empty()
         && b.len() <= 64
         && b[0].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
 /// A DNS domain: dot-separated DNS labels, at most 253 characters.
@@ -36,14 +38,16 @@ pub(crate) fn is_linux_user(s: &str) -> bool {
     !b.is_empty()
         && b.len() <= 32
         && (b[0].is_ascii_lowercase() || b[0] == b'_')
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-'))
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-'))
 }
 
 /// A Linux interface name: 1 to 15 bytes, no `/`, `:` or whitespace.
 pub(crate) fn is_iface_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 15
-        && s.bytes().all(|c| c.is_ascii_graphic() && c != b'/' && c != b':')
+        && s.bytes()
+            .all(|c| c.is_ascii_graphic() && c != b'/' && c != b':')
 }
 
 /// A Debian package name (with an optional `=version`): no whitespace, not empty.
@@ -60,7 +64,17 @@ mod tests {
         for ok in ["web", "web-demo", "a", "0", "x1-2", &"a".repeat(63)] {
             assert!(is_dns_label(ok), "{ok}");
         }
-        for bad in ["", "-a", "a-", "Web", "a_b", "a.b", "a b", &"a".repeat(64), "é"] {
+        for bad in [
+            "",
+            "-a",
+            "a-",
+            "Web",
+            "a_b",
+            "a.b",
+            "a b",
+            &"a".repeat(64),
+            "é",
+        ] {
             assert!(!is_dns_label(bad), "{bad}");
         }
     }

@@ -19,7 +19,10 @@ pub(crate) struct Loc {
 
 impl Loc {
     fn of<T>(s: &Spanned<T>) -> Loc {
-        Loc { line: s.referenced.line(), column: s.referenced.column() }
+        Loc {
+            line: s.referenced.line(),
+            column: s.referenced.column(),
+        }
     }
 }
 
@@ -105,7 +108,10 @@ impl<'de> Visitor<'de> for RawVisitor {
     fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<RawValue, A::Error> {
         let mut items = Vec::new();
         while let Some(item) = a.next_element::<Spanned<RawValue>>()? {
-            items.push(Node { loc: Loc::of(&item), value: item.value.0 });
+            items.push(Node {
+                loc: Loc::of(&item),
+                value: item.value.0,
+            });
         }
         Ok(RawValue(Value::Seq(items)))
     }
@@ -113,8 +119,17 @@ impl<'de> Visitor<'de> for RawVisitor {
         let mut entries = Vec::new();
         while let Some(key) = a.next_key::<Spanned<String>>()? {
             let value = a.next_value::<Spanned<RawValue>>()?;
-            let key = Key { loc: Loc::of(&key), name: key.value };
-            entries.push((key, Node { loc: Loc::of(&value), value: value.value.0 }));
+            let key = Key {
+                loc: Loc::of(&key),
+                name: key.value,
+            };
+            entries.push((
+                key,
+                Node {
+                    loc: Loc::of(&value),
+                    value: value.value.0,
+                },
+            ));
         }
         Ok(RawValue(Value::Map(entries)))
     }
@@ -147,7 +162,7 @@ fn options() -> serde_saphyr::Options {
     budget.max_total_scalar_bytes = MAX_SPEC_BYTES;
     budget.max_merge_keys = 1_000;
     let mut alias_limits = serde_saphyr::options::AliasLimits::default();
-    alias_limits.max_total_replayed_events = 100_000;
+    alias_limits.max_total_replayed_events = 20_000;
     alias_limits.max_replay_stack_depth = 16;
     serde_saphyr::options! {
         budget: Some(budget),
@@ -169,16 +184,28 @@ pub(crate) fn parse(src: &str) -> Result<Node, SyntaxError> {
         });
     }
     if src.trim().is_empty() {
-        return Ok(Node { value: Value::Null, loc: Loc { line: 1, column: 1 } });
+        return Ok(Node {
+            value: Value::Null,
+            loc: Loc { line: 1, column: 1 },
+        });
     }
     match serde_saphyr::from_str_with_options::<Spanned<RawValue>>(src, options()) {
-        Ok(root) => Ok(Node { loc: Loc::of(&root), value: root.value.0 }),
+        Ok(root) => Ok(Node {
+            loc: Loc::of(&root),
+            value: root.value.0,
+        }),
         Err(e) => {
             let loc = e
                 .location()
-                .map(|l| Loc { line: l.line(), column: l.column() })
+                .map(|l| Loc {
+                    line: l.line(),
+                    column: l.column(),
+                })
                 .unwrap_or_default();
-            Err(SyntaxError { loc, message: clean_message(&e.without_snippet().to_string()) })
+            Err(SyntaxError {
+                loc,
+                message: clean_message(&e.without_snippet().to_string()),
+            })
         }
     }
 }
@@ -196,10 +223,15 @@ fn clean_message(raw: &str) -> String {
         }
     }
     let mut first = s.lines().next().unwrap_or(s).trim();
-    if let Some(i) = first.rfind(" at line ") {
+    // The location is printed by `SpecError`; drop serde-saphyr's own ` at line L, column C...`.
+    if let Some(i) = first.find(" at line ") {
         if first[i..].contains(", column ") {
             first = first[..i].trim_end();
         }
     }
-    if first.is_empty() { "malformed YAML".to_string() } else { first.to_string() }
+    if first.is_empty() {
+        "malformed YAML".to_string()
+    } else {
+        first.to_string()
+    }
 }

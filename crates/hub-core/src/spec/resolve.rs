@@ -73,7 +73,10 @@ impl ResolvedWorkload {
                     retries: h.retries.unwrap_or(DEFAULT_HC_RETRIES),
                     start_period: h.start_period.map_or(std::time::Duration::ZERO, |d| d.0),
                 });
-                s.resources = Resources { cpus: c.cpus, memory_mb: c.memory_mb };
+                s.resources = Resources {
+                    cpus: c.cpus,
+                    memory_mb: c.memory_mb,
+                };
                 s.restart = c.restart;
                 s.spec_hash = self.spec_hash.clone();
                 WorkloadSpec::Container(s)
@@ -179,7 +182,11 @@ impl LabSpec {
         self.validate()?;
         let mut cx = Ctx::new(self);
         let Some(plan) = plan_of(self) else {
-            cx.err(SpecErrorKind::Address, "subnet", "the address plan cannot be made");
+            cx.err(
+                SpecErrorKind::Address,
+                "subnet",
+                "the address plan cannot be made",
+            );
             return Err(SpecErrors { errors: cx.errors });
         };
         let name = self.lab_name().unwrap_or_default().to_string();
@@ -194,7 +201,11 @@ impl LabSpec {
                 // Statics in the infrastructure block lie outside the pool: nothing to reserve.
                 match pool.reserve(ip) {
                     Ok(()) | Err(PoolError::OutOfRange { .. }) => {}
-                    Err(e) => cx.err(SpecErrorKind::AddressInUse, format!("{}.ip", w.path), e.to_string()),
+                    Err(e) => cx.err(
+                        SpecErrorKind::AddressInUse,
+                        format!("{}.ip", w.path),
+                        e.to_string(),
+                    ),
                 }
             }
             addrs.push(ip);
@@ -231,7 +242,11 @@ impl LabSpec {
                 attempt += 1;
                 mac = derive_mac(&name, w.name, attempt);
             }
-            let hash = spec_hash(&HashInput { spec: &written, ip, mac: &mac });
+            let hash = spec_hash(&HashInput {
+                spec: &written,
+                ip,
+                mac: &mac,
+            });
             let (kind, spec) = match written {
                 WorkloadDef::Container(c) => (WorkloadKind::Container, WorkloadDef::Container(c)),
                 WorkloadDef::Vm(mut v) => {
@@ -281,7 +296,11 @@ impl LabSpec {
         let list = peers(vpn);
         let fixed: Vec<Option<Ipv4Addr>> = list
             .iter()
-            .map(|p| p.address.and_then(|a| parse_peer_addr(a).ok()).map(|(ip, _)| ip))
+            .map(|p| {
+                p.address
+                    .and_then(|a| parse_peer_addr(a).ok())
+                    .map(|(ip, _)| ip)
+            })
             .collect();
         let mut used: HashSet<Ipv4Addr> = fixed.iter().flatten().copied().collect();
         let mut next = u32::from(server).saturating_add(1);
@@ -307,7 +326,10 @@ impl LabSpec {
                     ip
                 }
             };
-            out.push(ResolvedPeer { name: p.name.to_string(), address: ip });
+            out.push(ResolvedPeer {
+                name: p.name.to_string(),
+                address: ip,
+            });
         }
         Some(ResolvedVpn {
             subnet,
@@ -329,7 +351,13 @@ struct HashInput<'a> {
 fn table(f: &mut fmt::Formatter<'_>, rows: &[Vec<String>]) -> fmt::Result {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
-        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for r in rows {
         let mut line = String::from("  ");
@@ -374,9 +402,23 @@ impl fmt::Display for ResolvedLab {
                 "DEPENDS ON".to_string(),
             ]];
             for w in &self.workloads {
-                let addr = if w.static_ip { w.ip.to_string() } else { format!("{} (auto)", w.ip) };
-                let deps = if w.depends_on.is_empty() { "-".to_string() } else { w.depends_on.join(",") };
-                rows.push(vec![w.name.clone(), w.kind.to_string(), addr, w.mac.clone(), deps]);
+                let addr = if w.static_ip {
+                    w.ip.to_string()
+                } else {
+                    format!("{} (auto)", w.ip)
+                };
+                let deps = if w.depends_on.is_empty() {
+                    "-".to_string()
+                } else {
+                    w.depends_on.join(",")
+                };
+                rows.push(vec![
+                    w.name.clone(),
+                    w.kind.to_string(),
+                    addr,
+                    w.mac.clone(),
+                    deps,
+                ]);
             }
             table(f, &rows)?;
         }

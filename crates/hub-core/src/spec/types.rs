@@ -71,12 +71,20 @@ pub(crate) struct Origin {
 impl Origin {
     /// The field path of the `i`-th container kept (its index in the document).
     pub(crate) fn container_path(&self, i: usize) -> String {
-        let doc = self.container_index.as_ref().and_then(|m| m.get(i).copied()).unwrap_or(i);
+        let doc = self
+            .container_index
+            .as_ref()
+            .and_then(|m| m.get(i).copied())
+            .unwrap_or(i);
         format!("containers[{doc}]")
     }
     /// The field path of the `i`-th VM kept.
     pub(crate) fn vm_path(&self, i: usize) -> String {
-        let doc = self.vm_index.as_ref().and_then(|m| m.get(i).copied()).unwrap_or(i);
+        let doc = self
+            .vm_index
+            .as_ref()
+            .and_then(|m| m.get(i).copied())
+            .unwrap_or(i);
         format!("vms[{doc}]")
     }
 }
@@ -219,8 +227,10 @@ impl LabSpec {
             Some(b) => b.clone(),
             None => std::env::current_dir().unwrap_or_default(),
         };
-        let rel: PathBuf =
-            path.components().filter(|c| *c != std::path::Component::CurDir).collect();
+        let rel: PathBuf = path
+            .components()
+            .filter(|c| *c != std::path::Component::CurDir)
+            .collect();
         let joined = base.join(rel);
         if joined.is_absolute() {
             joined
@@ -546,12 +556,18 @@ impl Vpn {
     }
     /// Adds a peer whose address is allocated.
     pub fn peer(mut self, name: impl Into<String>) -> Self {
-        self.peers.push(VpnPeer { name: name.into(), address: None });
+        self.peers.push(VpnPeer {
+            name: name.into(),
+            address: None,
+        });
         self
     }
     /// Adds a peer with a fixed address.
     pub fn peer_with_address(mut self, name: impl Into<String>, addr: impl Into<String>) -> Self {
-        self.peers.push(VpnPeer { name: name.into(), address: Some(addr.into()) });
+        self.peers.push(VpnPeer {
+            name: name.into(),
+            address: Some(addr.into()),
+        });
         self
     }
     /// Sets the endpoint clients connect to.

@@ -21,24 +21,34 @@ pub(crate) struct Partial {
 }
 
 impl Partial {
-    const COMPLETE: Partial = Partial { header_ok: true, workloads_ok: true, vpn_ok: true };
+    const COMPLETE: Partial = Partial {
+        header_ok: true,
+        workloads_ok: true,
+        vpn_ok: true,
+    };
 }
 
 /// Parses a CIDR subnet.
 pub(crate) fn parse_subnet(s: &str) -> Result<Ipv4Net, String> {
-    s.trim().parse::<Ipv4Net>().map_err(|_| {
-        format!("\"{s}\" is not a subnet in CIDR form (like 172.19.5.0/24)")
-    })
+    s.trim()
+        .parse::<Ipv4Net>()
+        .map_err(|_| format!("\"{s}\" is not a subnet in CIDR form (like 172.19.5.0/24)"))
 }
 
 /// Parses an IPv4 address.
 pub(crate) fn parse_ip(s: &str) -> Result<Ipv4Addr, String> {
-    s.trim().parse::<Ipv4Addr>().map_err(|_| format!("\"{s}\" is not an IPv4 address"))
+    s.trim()
+        .parse::<Ipv4Addr>()
+        .map_err(|_| format!("\"{s}\" is not an IPv4 address"))
 }
 
 /// Parses `FIRST-LAST`.
 pub(crate) fn parse_range(s: &str) -> Result<AddrRange, String> {
-    let bad = || format!("\"{s}\" is not an address range; write it as FIRST-LAST, like 172.19.5.200-172.19.5.254");
+    let bad = || {
+        format!(
+            "\"{s}\" is not an address range; write it as FIRST-LAST, like 172.19.5.200-172.19.5.254"
+        )
+    };
     let (a, b) = s.split_once('-').ok_or_else(bad)?;
     let a = a.trim().parse::<Ipv4Addr>().map_err(|_| bad())?;
     let b = b.trim().parse::<Ipv4Addr>().map_err(|_| bad())?;
@@ -68,7 +78,14 @@ pub(crate) fn plan_of(spec: &LabSpec) -> Option<AddressPlan> {
         Some(r) => Some(parse_range(r).ok()?),
         None => None,
     };
-    AddressPlan::with_overrides(subnet, PlanOverrides { dhcp_range, static_range: None }).ok()
+    AddressPlan::with_overrides(
+        subnet,
+        PlanOverrides {
+            dhcp_range,
+            static_range: None,
+        },
+    )
+    .ok()
 }
 
 /// The VPN subnet's smallest and largest prefix.
@@ -84,12 +101,16 @@ pub(crate) struct WorkloadRef<'a> {
 
 /// Containers then VMs, in spec order.
 pub(crate) fn workloads(spec: &LabSpec) -> Vec<WorkloadRef<'_>> {
-    let c = spec.containers.iter().enumerate().map(|(i, c)| WorkloadRef {
-        path: spec.origin.container_path(i),
-        name: &c.name,
-        ip: c.ip.as_deref(),
-        depends_on: &c.depends_on,
-    });
+    let c = spec
+        .containers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| WorkloadRef {
+            path: spec.origin.container_path(i),
+            name: &c.name,
+            ip: c.ip.as_deref(),
+            depends_on: &c.depends_on,
+        });
     let v = spec.vms.iter().enumerate().map(|(i, v)| WorkloadRef {
         path: spec.origin.vm_path(i),
         name: &v.name,
@@ -136,9 +157,17 @@ pub(crate) struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub(crate) fn new(spec: &'a LabSpec) -> Self {
-        Ctx { spec, errors: Vec::new() }
+        Ctx {
+            spec,
+            errors: Vec::new(),
+        }
     }
-    pub(crate) fn err(&mut self, kind: SpecErrorKind, path: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn err(
+        &mut self,
+        kind: SpecErrorKind,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) {
         let field = path.into();
         let (line, column) = match &self.spec.origin.file {
             Some(_) => {
@@ -175,7 +204,11 @@ impl LabSpec {
 /// Every semantic mistake of `spec` (skipping what depends on parts that did not parse).
 pub(crate) fn check(spec: &LabSpec, partial: Partial) -> Vec<SpecError> {
     let mut cx = Ctx::new(spec);
-    let plan = if partial.header_ok { check_header(&mut cx) } else { None };
+    let plan = if partial.header_ok {
+        check_header(&mut cx)
+    } else {
+        None
+    };
     check_workload_names(&mut cx);
     check_containers(&mut cx);
     check_vms(&mut cx);
@@ -239,7 +272,9 @@ fn check_header(cx: &mut Ctx<'_>) -> Option<AddressPlan> {
             cx.err(
                 SpecErrorKind::BadName,
                 "attach_to",
-                format!("\"{a}\" is not an interface name (1 to 15 characters, no '/', ':' or spaces)"),
+                format!(
+                    "\"{a}\" is not an interface name (1 to 15 characters, no '/', ':' or spaces)"
+                ),
             );
         }
     }
@@ -271,7 +306,13 @@ fn check_header(cx: &mut Ctx<'_>) -> Option<AddressPlan> {
             }
         },
     };
-    match AddressPlan::with_overrides(subnet, PlanOverrides { dhcp_range, static_range: None }) {
+    match AddressPlan::with_overrides(
+        subnet,
+        PlanOverrides {
+            dhcp_range,
+            static_range: None,
+        },
+    ) {
         Ok(p) => Some(p),
         Err(e @ PlanError::RangeDoesNotFit { .. }) => {
             cx.err(SpecErrorKind::Address, "dhcp_range", e.to_string());
@@ -292,13 +333,20 @@ fn check_workload_names(cx: &mut Ctx<'_>) {
             cx.err(
                 SpecErrorKind::BadName,
                 path,
-                format!("name \"{}\" is not valid: {}", w.name, names::DNS_LABEL_RULE),
+                format!(
+                    "name \"{}\" is not valid: {}",
+                    w.name,
+                    names::DNS_LABEL_RULE
+                ),
             );
         } else if let Some(first) = seen.get(w.name) {
             cx.err(
                 SpecErrorKind::DuplicateName,
                 path,
-                format!("name \"{}\" is already used by {first}; container and VM names must be unique", w.name),
+                format!(
+                    "name \"{}\" is already used by {first}; container and VM names must be unique",
+                    w.name
+                ),
             );
         } else {
             seen.insert(w.name, w.path.clone());
@@ -313,23 +361,36 @@ fn check_containers(cx: &mut Ctx<'_>) {
             cx.err(
                 SpecErrorKind::BadValue,
                 format!("{p}.image"),
-                format!("image \"{}\" is not an image reference (like nginx:alpine)", c.image),
+                format!(
+                    "image \"{}\" is not an image reference (like nginx:alpine)",
+                    c.image
+                ),
             );
         }
         if let Some(cpus) = c.cpus {
             if !(cpus.is_finite() && cpus > 0.0) {
-                cx.err(SpecErrorKind::BadValue, format!("{p}.cpus"), format!("cpus must be more than 0, not {cpus}"));
+                cx.err(
+                    SpecErrorKind::BadValue,
+                    format!("{p}.cpus"),
+                    format!("cpus must be more than 0, not {cpus}"),
+                );
             }
         }
         if c.memory_mb == Some(0) {
-            cx.err(SpecErrorKind::BadValue, format!("{p}.memory_mb"), "memory_mb must be more than 0");
+            cx.err(
+                SpecErrorKind::BadValue,
+                format!("{p}.memory_mb"),
+                "memory_mb must be more than 0",
+            );
         }
         for key in c.env.keys() {
             if key.is_empty() || key.contains('=') {
                 cx.err(
                     SpecErrorKind::BadName,
                     format!("{p}.env.{key}"),
-                    format!("environment variable name \"{key}\" must be non-empty and hold no '='"),
+                    format!(
+                        "environment variable name \"{key}\" must be non-empty and hold no '='"
+                    ),
                 );
             }
         }
@@ -349,34 +410,61 @@ fn check_vms(cx: &mut Ctx<'_>) {
     for (i, vm) in cx.spec.vms.iter().enumerate() {
         let p = cx.spec.origin.vm_path(i);
         if vm.memory_mb == 0 {
-            cx.err(SpecErrorKind::BadValue, format!("{p}.memory_mb"), "memory_mb must be more than 0");
+            cx.err(
+                SpecErrorKind::BadValue,
+                format!("{p}.memory_mb"),
+                "memory_mb must be more than 0",
+            );
         }
         if vm.vcpus == 0 {
-            cx.err(SpecErrorKind::BadValue, format!("{p}.vcpus"), "vcpus must be at least 1");
+            cx.err(
+                SpecErrorKind::BadValue,
+                format!("{p}.vcpus"),
+                "vcpus must be at least 1",
+            );
         }
         if !names::is_linux_user(&vm.user) {
             cx.err(
                 SpecErrorKind::BadName,
                 format!("{p}.user"),
-                format!("user \"{}\" is not a Linux user name ([a-z_][a-z0-9_-]*, at most 32)", vm.user),
+                format!(
+                    "user \"{}\" is not a Linux user name ([a-z_][a-z0-9_-]*, at most 32)",
+                    vm.user
+                ),
             );
         }
         for (j, pkg) in vm.packages.iter().enumerate() {
             if !names::is_package(pkg) {
-                cx.err(SpecErrorKind::BadName, format!("{p}.packages[{j}]"), format!("\"{pkg}\" is not a package name"));
+                cx.err(
+                    SpecErrorKind::BadName,
+                    format!("{p}.packages[{j}]"),
+                    format!("\"{pkg}\" is not a package name"),
+                );
             }
         }
         if let Some(ci) = &vm.cloud_init {
             if !ci.is_object() {
-                cx.err(SpecErrorKind::Type, format!("{p}.cloud_init"), "cloud_init must be a mapping of cloud-config keys");
+                cx.err(
+                    SpecErrorKind::Type,
+                    format!("{p}.cloud_init"),
+                    "cloud_init must be a mapping of cloud-config keys",
+                );
             }
         }
         if vm.image.as_os_str().is_empty() {
-            cx.err(SpecErrorKind::MissingImage, format!("{p}.image"), "the VM needs an image (a qcow2 file)");
+            cx.err(
+                SpecErrorKind::MissingImage,
+                format!("{p}.image"),
+                "the VM needs an image (a qcow2 file)",
+            );
         } else {
             let abs = cx.spec.resolve_path(&vm.image);
             if !abs.is_file() {
-                let what = if abs.exists() { "is not a file" } else { "does not exist" };
+                let what = if abs.exists() {
+                    "is not a file"
+                } else {
+                    "does not exist"
+                };
                 let rel = if vm.image.is_relative() {
                     " (a relative path is relative to the spec file's folder)"
                 } else {
@@ -451,7 +539,8 @@ fn check_dependencies(cx: &mut Ctx<'_>) {
                     }
                     1 => {
                         let pos = stack.iter().position(|(n, _)| *n == to).unwrap_or(0);
-                        let mut names: Vec<&str> = stack[pos..].iter().map(|(n, _)| ws[*n].name).collect();
+                        let mut names: Vec<&str> =
+                            stack[pos..].iter().map(|(n, _)| ws[*n].name).collect();
                         names.push(ws[to].name);
                         cx.err(
                             SpecErrorKind::DependencyCycle,
@@ -470,7 +559,9 @@ fn check_dependencies(cx: &mut Ctx<'_>) {
 }
 
 fn check_vpn(cx: &mut Ctx<'_>, lab_subnet: Option<Ipv4Net>) {
-    let Some(vpn) = &cx.spec.wireguard else { return };
+    let Some(vpn) = &cx.spec.wireguard else {
+        return;
+    };
     let subnet = match parse_subnet(&vpn.subnet) {
         Err(m) => {
             cx.err(SpecErrorKind::Address, "wireguard.subnet", m);
@@ -480,7 +571,12 @@ fn check_vpn(cx: &mut Ctx<'_>, lab_subnet: Option<Ipv4Net>) {
             cx.err(
                 SpecErrorKind::Address,
                 "wireguard.subnet",
-                format!("VPN subnet {s}: prefix /{} is out of range; use /{} to /{}", s.prefix_len(), VPN_PREFIXES.start(), VPN_PREFIXES.end()),
+                format!(
+                    "VPN subnet {s}: prefix /{} is out of range; use /{} to /{}",
+                    s.prefix_len(),
+                    VPN_PREFIXES.start(),
+                    VPN_PREFIXES.end()
+                ),
             );
             None
         }
@@ -488,7 +584,10 @@ fn check_vpn(cx: &mut Ctx<'_>, lab_subnet: Option<Ipv4Net>) {
             cx.err(
                 SpecErrorKind::Address,
                 "wireguard.subnet",
-                format!("VPN subnet {s} has host bits set; did you mean {}?", s.trunc()),
+                format!(
+                    "VPN subnet {s} has host bits set; did you mean {}?",
+                    s.trunc()
+                ),
             );
             None
         }
@@ -496,19 +595,35 @@ fn check_vpn(cx: &mut Ctx<'_>, lab_subnet: Option<Ipv4Net>) {
     };
     if let (Some(v), Some(l)) = (subnet, lab_subnet) {
         if v.contains(&l.network()) || l.contains(&v.network()) {
-            cx.err(SpecErrorKind::Overlap, "wireguard.subnet", format!("VPN subnet {v} overlaps the lab subnet {l}"));
+            cx.err(
+                SpecErrorKind::Overlap,
+                "wireguard.subnet",
+                format!("VPN subnet {v} overlaps the lab subnet {l}"),
+            );
         }
     }
     if vpn.listen_port == 0 {
-        cx.err(SpecErrorKind::BadValue, "wireguard.listen_port", "listen_port must be 1 to 65535");
+        cx.err(
+            SpecErrorKind::BadValue,
+            "wireguard.listen_port",
+            "listen_port must be 1 to 65535",
+        );
     }
     if let Some(e) = &vpn.endpoint {
         if e.trim().is_empty() || e.chars().any(char::is_whitespace) {
-            cx.err(SpecErrorKind::BadValue, "wireguard.endpoint", format!("endpoint \"{e}\" must be a host or host:port"));
+            cx.err(
+                SpecErrorKind::BadValue,
+                "wireguard.endpoint",
+                format!("endpoint \"{e}\" must be a host or host:port"),
+            );
         }
     }
     if vpn.peer_name.is_none() && vpn.address.is_some() {
-        cx.err(SpecErrorKind::MissingField, "wireguard.address", "`address` is given without `peer_name`");
+        cx.err(
+            SpecErrorKind::MissingField,
+            "wireguard.address",
+            "`address` is given without `peer_name`",
+        );
     }
     let mut workload_names: BTreeMap<&str, String> = BTreeMap::new();
     for w in workloads(cx.spec) {
@@ -518,9 +633,21 @@ fn check_vpn(cx: &mut Ctx<'_>, lab_subnet: Option<Ipv4Net>) {
     let mut seen_addrs: HashMap<Ipv4Addr, String> = HashMap::new();
     for p in peers(vpn) {
         if !names::is_dns_label(p.name) {
-            cx.err(SpecErrorKind::BadName, &p.name_path, format!("peer name \"{}\" is not valid: {}", p.name, names::DNS_LABEL_RULE));
+            cx.err(
+                SpecErrorKind::BadName,
+                &p.name_path,
+                format!(
+                    "peer name \"{}\" is not valid: {}",
+                    p.name,
+                    names::DNS_LABEL_RULE
+                ),
+            );
         } else if let Some(first) = seen_names.get(p.name) {
-            cx.err(SpecErrorKind::DuplicateName, &p.name_path, format!("peer name \"{}\" is already used by {first}", p.name));
+            cx.err(
+                SpecErrorKind::DuplicateName,
+                &p.name_path,
+                format!("peer name \"{}\" is already used by {first}", p.name),
+            );
         } else if let Some(w) = workload_names.get(p.name) {
             cx.err(
                 SpecErrorKind::DuplicateName,
@@ -530,14 +657,24 @@ fn check_vpn(cx: &mut Ctx<'_>, lab_subnet: Option<Ipv4Net>) {
         } else {
             seen_names.insert(p.name, p.name_path.clone());
         }
-        let (Some(addr), Some(subnet)) = (p.address, subnet) else { continue };
+        let (Some(addr), Some(subnet)) = (p.address, subnet) else {
+            continue;
+        };
         match parse_peer_addr(addr) {
             Err(m) => cx.err(SpecErrorKind::Address, &p.addr_path, m),
             Ok((ip, prefix)) => {
                 if let Some(reason) = bad_peer_addr(ip, prefix, subnet) {
-                    cx.err(SpecErrorKind::Address, &p.addr_path, format!("peer address {ip} {reason}"));
+                    cx.err(
+                        SpecErrorKind::Address,
+                        &p.addr_path,
+                        format!("peer address {ip} {reason}"),
+                    );
                 } else if let Some(first) = seen_addrs.get(&ip) {
-                    cx.err(SpecErrorKind::AddressInUse, &p.addr_path, format!("peer address {ip} is already used by {first}"));
+                    cx.err(
+                        SpecErrorKind::AddressInUse,
+                        &p.addr_path,
+                        format!("peer address {ip} is already used by {first}"),
+                    );
                 } else {
                     seen_addrs.insert(ip, p.name_path.clone());
                 }

@@ -39,10 +39,16 @@ pub fn check(desired: &DesiredLab) -> Result<(), HubError> {
         }
     }
     // Kahn's algorithm: whatever is left has a cycle.
-    let mut indegree: BTreeMap<&str, usize> =
-        desired.workloads.iter().map(|w| (w.name(), w.depends_on.len())).collect();
-    let mut ready: Vec<&str> =
-        indegree.iter().filter(|(_, d)| **d == 0).map(|(n, _)| *n).collect();
+    let mut indegree: BTreeMap<&str, usize> = desired
+        .workloads
+        .iter()
+        .map(|w| (w.name(), w.depends_on.len()))
+        .collect();
+    let mut ready: Vec<&str> = indegree
+        .iter()
+        .filter(|(_, d)| **d == 0)
+        .map(|(n, _)| *n)
+        .collect();
     while let Some(n) = ready.pop() {
         indegree.remove(n);
         for w in &desired.workloads {
@@ -92,7 +98,9 @@ impl DepBoard {
     /// Waits until every dependency has settled; returns the first that failed.
     pub async fn wait(&self, deps: &[String]) -> Result<(), String> {
         for d in deps {
-            let Some(tx) = self.senders.get(d) else { continue };
+            let Some(tx) = self.senders.get(d) else {
+                continue;
+            };
             let mut rx = tx.subscribe();
             let state = rx
                 .wait_for(|s| *s != DepState::Pending)

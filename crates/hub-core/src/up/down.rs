@@ -6,9 +6,9 @@ use std::path::Path;
 
 use tracing::Instrument;
 
+use super::UpOptions;
 use super::lock::LabLock;
 use super::plan::{NETD_ROLE, list_actual};
-use super::UpOptions;
 use crate::error::{HubError, StepError};
 use crate::progress::{Progress, emit};
 use crate::runtimes::Runtimes;
@@ -32,7 +32,11 @@ impl fmt::Display for DownReport {
 }
 
 /// Removes the lab `lab`. Idempotent: a second call removes nothing and succeeds.
-pub async fn down(lab: &str, runtimes: &Runtimes, opts: &UpOptions) -> Result<DownReport, HubError> {
+pub async fn down(
+    lab: &str,
+    runtimes: &Runtimes,
+    opts: &UpOptions,
+) -> Result<DownReport, HubError> {
     let span = tracing::info_span!("down", lab = %lab);
     async {
         let _lock = LabLock::acquire(&opts.state_root, lab, opts.wait_for_lock).await?;
@@ -70,12 +74,18 @@ async fn down_unlocked(
             Vec::new()
         }
     };
-    let (netd_containers, workloads): (Vec<_>, Vec<_>) =
-        actual.into_iter().partition(|s| s.role.as_deref() == Some(NETD_ROLE));
+    let (netd_containers, workloads): (Vec<_>, Vec<_>) = actual
+        .into_iter()
+        .partition(|s| s.role.as_deref() == Some(NETD_ROLE));
     let removals = workloads.iter().map(|s| async move {
         let what = format!("{} {:?}", s.handle.kind, s.handle.name);
-        let rt = runtimes.for_kind(lab, s.handle.kind).map_err(|e| StepError::new(&what, e))?;
-        rt.remove(&s.handle).await.map(|()| what.clone()).map_err(|e| StepError::new(what, e))
+        let rt = runtimes
+            .for_kind(lab, s.handle.kind)
+            .map_err(|e| StepError::new(&what, e))?;
+        rt.remove(&s.handle)
+            .await
+            .map(|()| what.clone())
+            .map_err(|e| StepError::new(what, e))
     });
     for r in futures::future::join_all(removals).await {
         match r {
@@ -120,13 +130,19 @@ async fn down_unlocked(
         match std::fs::remove_dir_all(lab_dir) {
             Ok(()) => removed("lab directory".into(), &mut report),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => errors.push(StepError::new(format!("lab directory {}", lab_dir.display()), e)),
+            Err(e) => errors.push(StepError::new(
+                format!("lab directory {}", lab_dir.display()),
+                e,
+            )),
         }
     }
     if errors.is_empty() {
         tracing::info!(%report, "down done");
         Ok(report)
     } else {
-        Err(HubError::Down { lab: lab.to_string(), errors })
+        Err(HubError::Down {
+            lab: lab.to_string(),
+            errors,
+        })
     }
 }

@@ -92,7 +92,11 @@ impl UpReport {
 impl fmt::Display for UpReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_unchanged() {
-            return write!(f, "no change: {} workloads already as specified", self.unchanged.len());
+            return write!(
+                f,
+                "no change: {} workloads already as specified",
+                self.unchanged.len()
+            );
         }
         write!(
             f,

@@ -52,7 +52,10 @@ impl Plan {
 /// Compares the spec with what runs.
 pub fn diff(desired: &DesiredLab, actual: &[WorkloadStatus]) -> Plan {
     let mut by_name: BTreeMap<&str, &WorkloadStatus> = BTreeMap::new();
-    for s in actual.iter().filter(|s| s.role.as_deref() != Some(NETD_ROLE)) {
+    for s in actual
+        .iter()
+        .filter(|s| s.role.as_deref() != Some(NETD_ROLE))
+    {
         by_name.insert(&s.handle.name, s);
     }
     let mut plan = Plan::default();
@@ -88,12 +91,14 @@ pub async fn list_actual(runtimes: &Runtimes, lab: &str) -> Result<Vec<WorkloadS
         let listed = rt.list(lab).await.map_err(|source| HubError::Runtime {
             lab: lab.to_string(),
             context: format!("listing the lab's workloads in {}", rt.backend()),
-            source,
+            source: Box::new(source),
         })?;
         for s in listed {
             let netd = s.role.as_deref() == Some(NETD_ROLE);
             if (netd || kinds.contains(&s.handle.kind))
-                && !out.iter().any(|o| o.handle.name == s.handle.name && o.handle.kind == s.handle.kind)
+                && !out
+                    .iter()
+                    .any(|o| o.handle.name == s.handle.name && o.handle.kind == s.handle.kind)
             {
                 out.push(s);
             }

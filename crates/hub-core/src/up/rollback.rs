@@ -37,7 +37,12 @@ pub(crate) async fn rollback(
         && let Some(vpn) = &runtimes.vpn
     {
         match vpn.down(lab).await {
-            Ok(_) => emit(progress, Progress::Removed { what: "vpn gateway".into() }),
+            Ok(_) => emit(
+                progress,
+                Progress::Removed {
+                    what: "vpn gateway".into(),
+                },
+            ),
             Err(e) => errors.push(StepError::new("vpn gateway", e)),
         }
     }
@@ -59,7 +64,12 @@ pub(crate) async fn rollback(
     });
     for (h, r) in futures::future::join_all(removals).await {
         match r {
-            Ok(()) => emit(progress, Progress::Removed { what: format!("{} {:?}", h.kind, h.name) }),
+            Ok(()) => emit(
+                progress,
+                Progress::Removed {
+                    what: format!("{} {:?}", h.kind, h.name),
+                },
+            ),
             Err(e) => errors.push(StepError::new(format!("{} {:?}", h.kind, h.name), e)),
         }
     }
@@ -67,7 +77,12 @@ pub(crate) async fn rollback(
         && let Some(netd) = &runtimes.netd
     {
         match netd.remove(lab).await {
-            Ok(_) => emit(progress, Progress::Removed { what: "netd".into() }),
+            Ok(_) => emit(
+                progress,
+                Progress::Removed {
+                    what: "netd".into(),
+                },
+            ),
             Err(e) => errors.push(StepError::new("netd", e)),
         }
     }
@@ -75,7 +90,12 @@ pub(crate) async fn rollback(
         && let Some(net) = &runtimes.network
     {
         match net.remove_network(lab).await {
-            Ok(_) => emit(progress, Progress::Removed { what: "network".into() }),
+            Ok(_) => emit(
+                progress,
+                Progress::Removed {
+                    what: "network".into(),
+                },
+            ),
             Err(e) => errors.push(StepError::new("network", e)),
         }
     }
@@ -83,7 +103,10 @@ pub(crate) async fn rollback(
         && let Err(e) = std::fs::remove_dir_all(lab_dir)
         && e.kind() != std::io::ErrorKind::NotFound
     {
-        errors.push(StepError::new(format!("lab directory {}", lab_dir.display()), e));
+        errors.push(StepError::new(
+            format!("lab directory {}", lab_dir.display()),
+            e,
+        ));
     }
     errors
 }

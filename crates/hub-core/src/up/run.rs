@@ -84,9 +84,17 @@ async fn up_locked(
     );
     let to_start = plan.to_start();
     if !to_start.is_empty() {
-        admit(lab, &demand(desired, &to_start), opts.scheduler.as_ref(), opts.metrics.as_ref())?;
+        admit(
+            lab,
+            &demand(desired, &to_start),
+            opts.scheduler.as_ref(),
+            opts.metrics.as_ref(),
+        )?;
     }
-    let mut journal = Journal { to_start, ..Journal::default() };
+    let mut journal = Journal {
+        to_start,
+        ..Journal::default()
+    };
     let mut created: Created = Vec::new();
     match converge(desired, runtimes, opts, &plan, &mut journal, &mut created).await {
         Ok(done) => Ok(done),
@@ -99,13 +107,28 @@ async fn up_locked(
             let rolled_back = opts.rollback_on_failure;
             if rolled_back {
                 errors.extend(
-                    rollback(lab, runtimes, &opts.lab_dir, &journal, created, &opts.progress).await,
+                    rollback(
+                        lab,
+                        runtimes,
+                        &opts.lab_dir,
+                        &journal,
+                        created,
+                        &opts.progress,
+                    )
+                    .await,
                 );
             }
             if interrupted {
-                Err(HubError::Interrupted { lab: lab.into(), errors })
+                Err(HubError::Interrupted {
+                    lab: lab.into(),
+                    errors,
+                })
             } else {
-                Err(HubError::Up { lab: lab.into(), errors, rolled_back })
+                Err(HubError::Up {
+                    lab: lab.into(),
+                    errors,
+                    rolled_back,
+                })
             }
         }
     }
@@ -114,7 +137,11 @@ async fn up_locked(
 /// What the workloads about to start ask of the host.
 fn demand(desired: &DesiredLab, names: &[String]) -> LabDemand {
     let mut d = LabDemand::default();
-    for w in desired.workloads.iter().filter(|w| names.iter().any(|n| n == w.name())) {
+    for w in desired
+        .workloads
+        .iter()
+        .filter(|w| names.iter().any(|n| n == w.name()))
+    {
         match &w.spec {
             WorkloadSpec::Vm(vm) => {
                 d.vm_memory_mb += vm.memory_mb;
@@ -153,21 +180,39 @@ async fn converge(
     let one = |subject: &str, e: HubError| vec![StepError::new(subject, e)];
     let mut report = UpReport::default();
 
-    journal.lab_dir_created = make_lab_dir(&opts.lab_dir)
-        .map_err(|e| vec![StepError::new(format!("lab directory {}", opts.lab_dir.display()), e)])?;
+    journal.lab_dir_created = make_lab_dir(&opts.lab_dir).map_err(|e| {
+        vec![StepError::new(
+            format!("lab directory {}", opts.lab_dir.display()),
+            e,
+        )]
+    })?;
 
     // The network.
     let net = runtimes.network(lab).map_err(|e| one("network", e))?;
     let t = Instant::now();
-    let existed = net.find_network(lab).await.map_err(|e| vec![StepError::new("network", e)])?;
-    let info = net.ensure_network(&desired.network).await.map_err(|e| vec![StepError::new("network", e)])?;
+    let existed = net
+        .find_network(lab)
+        .await
+        .map_err(|e| vec![StepError::new("network", e)])?;
+    let info = net
+        .ensure_network(&desired.network)
+        .await
+        .map_err(|e| vec![StepError::new("network", e)])?;
     journal.network_created = existed.is_none() && info.owned;
     report.network_created = journal.network_created;
     emit(
         &opts.progress,
-        Progress::NetworkReady { name: info.name.clone(), subnet: info.subnet, took: t.elapsed() },
+        Progress::NetworkReady {
+            name: info.name.clone(),
+            subnet: info.subnet,
+            took: t.elapsed(),
+        },
     );
-    let netd_plan = if runtimes.netd.is_some() { desired.netd_plan() } else { None };
+    let netd_plan = if runtimes.netd.is_some() {
+        desired.netd_plan()
+    } else {
+        None
+    };
     if desired.netd && netd_plan.is_none() {
         tracing::warn!("the hub has no netd service; the lab runs without its own DHCP and DNS");
     }
@@ -184,7 +229,9 @@ async fn converge(
 
     // Workloads that left the spec.
     let removals = plan.remove.iter().map(|s| async move {
-        let rt = runtimes.for_kind(lab, s.handle.kind).map_err(|e| StepError::new(&s.handle.name, e))?;
+        let rt = runtimes
+            .for_kind(lab, s.handle.kind)
+            .map_err(|e| StepError::new(&s.handle.name, e))?;
         rt.remove(&s.handle)
             .await
             .map(|()| s.handle.name.clone())
@@ -207,12 +254,20 @@ async fn converge(
     // netd.
     if let (Some(netd), Some(np)) = (&runtimes.netd, &netd_plan) {
         let t = Instant::now();
-        let outcome = netd.ensure(&ctx, np).await.map_err(|e| vec![StepError::new("netd", e)])?;
+        let outcome = netd
+            .ensure(&ctx, np)
+            .await
+            .map_err(|e| vec![StepError::new("netd", e)])?;
         journal.netd_created = outcome == NetdOutcome::Created;
         report.netd = Some(outcome);
         emit(
             &opts.progress,
-            Progress::NetdReady { ip: np.ip, dhcp: np.dhcp_range, domain: np.domain.clone(), took: t.elapsed() },
+            Progress::NetdReady {
+                ip: np.ip,
+                dhcp: np.dhcp_range,
+                domain: np.domain.clone(),
+                took: t.elapsed(),
+            },
         );
     }
     if opts.cancel.is_cancelled() {
@@ -231,14 +286,29 @@ async fn converge(
     let mut statuses: BTreeMap<String, WorkloadStatus> = BTreeMap::new();
     for s in &plan.unchanged {
         shared.board.set(&s.handle.name, DepState::Ready);
-        emit(&opts.progress, Progress::WorkloadUnchanged { name: s.handle.name.clone() });
+        emit(
+            &opts.progress,
+            Progress::WorkloadUnchanged {
+                name: s.handle.name.clone(),
+            },
+        );
         statuses.insert(s.handle.name.clone(), s.clone());
     }
-    let old: BTreeMap<&str, &WorkloadStatus> =
-        plan.recreate.iter().map(|(s, _)| (s.handle.name.as_str(), s)).collect();
+    let old: BTreeMap<&str, &WorkloadStatus> = plan
+        .recreate
+        .iter()
+        .map(|(s, _)| (s.handle.name.as_str(), s))
+        .collect();
     let mut set = JoinSet::new();
-    for w in desired.workloads.iter().filter(|w| journal.to_start.iter().any(|n| n == w.name())) {
-        let rt = runtimes.for_kind(lab, w.spec.kind()).map_err(|e| one(w.name(), e))?.clone();
+    for w in desired
+        .workloads
+        .iter()
+        .filter(|w| journal.to_start.iter().any(|n| n == w.name()))
+    {
+        let rt = runtimes
+            .for_kind(lab, w.spec.kind())
+            .map_err(|e| one(w.name(), e))?
+            .clone();
         let prev = old.get(w.name()).map(|s| (*s).clone());
         set.spawn(workload::run(shared.clone(), rt, w.clone(), prev));
     }
@@ -251,7 +321,13 @@ async fn converge(
             Err(e) => errors.push(StepError::new("a workload task", e)),
         }
     }
-    created.extend(shared.created.lock().unwrap_or_else(|e| e.into_inner()).drain(..));
+    created.extend(
+        shared
+            .created
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..),
+    );
     if !errors.is_empty() || opts.cancel.is_cancelled() {
         return Err(errors);
     }
@@ -259,19 +335,35 @@ async fn converge(
         report.recreated.push(s.handle.name.clone());
     }
     report.created = plan.create.clone();
-    report.unchanged = plan.unchanged.iter().map(|s| s.handle.name.clone()).collect();
+    report.unchanged = plan
+        .unchanged
+        .iter()
+        .map(|s| s.handle.name.clone())
+        .collect();
 
     // The VPN gateway.
     let mut vpn_info = None;
     if let (Some(vpn), Some(vp)) = (&runtimes.vpn, &desired.vpn) {
-        let info = vpn.up(&ctx, vp).await.map_err(|e| vec![StepError::new("vpn gateway", e)])?;
+        let info = vpn
+            .up(&ctx, vp)
+            .await
+            .map_err(|e| vec![StepError::new("vpn gateway", e)])?;
         journal.vpn_created = info.created;
         report.vpn_created = info.created;
         for p in &info.peers {
-            emit(&opts.progress, Progress::VpnPeer { name: p.name.clone(), config: p.config.clone() });
+            emit(
+                &opts.progress,
+                Progress::VpnPeer {
+                    name: p.name.clone(),
+                    config: p.config.clone(),
+                },
+            );
         }
         // The state records what runs, not what this call did.
-        vpn_info = Some(VpnInfo { created: false, ..info });
+        vpn_info = Some(VpnInfo {
+            created: false,
+            ..info
+        });
     }
     if opts.cancel.is_cancelled() {
         return Err(vec![]);
@@ -293,7 +385,13 @@ async fn converge(
                     WorkloadSpec::Vm(v) => Some(v.mac.clone()),
                 }),
                 spec_hash: w.spec.spec_hash().to_string(),
-                state: s.map(|s| s.state).unwrap_or(hub_runtime::WorkloadState::Unknown),
+                state: s
+                    .map(|s| s.state)
+                    .unwrap_or(hub_runtime::WorkloadState::Unknown),
+                user: match &w.spec {
+                    WorkloadSpec::Vm(v) => Some(v.user.clone()),
+                    WorkloadSpec::Container(_) => None,
+                },
             }
         })
         .collect();
@@ -309,7 +407,9 @@ async fn converge(
     let unchanged_state = report.is_unchanged()
         && LabState::load(lab, &opts.lab_dir).ok().flatten().as_ref() == Some(&state);
     if !unchanged_state {
-        state.save(&opts.lab_dir).map_err(|e| one("state file", e))?;
+        state
+            .save(&opts.lab_dir)
+            .map_err(|e| one("state file", e))?;
     }
     tracing::info!(%report, "up done");
     Ok((state, report))

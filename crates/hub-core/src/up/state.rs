@@ -31,6 +31,9 @@ pub struct WorkloadRecord {
     pub spec_hash: String,
     /// Its state when recorded.
     pub state: WorkloadState,
+    /// A VM's login user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 /// What the hub knows of a lab after `up`.
@@ -62,9 +65,15 @@ impl LabState {
     pub fn load(lab: &str, lab_dir: &Path) -> Result<Option<LabState>, HubError> {
         let path = Self::path(lab_dir);
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|source| HubError::State { lab: lab.to_string(), path, source }),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|source| HubError::State {
+                        lab: lab.to_string(),
+                        path,
+                        source,
+                    })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(HubError::Io {
                 lab: lab.to_string(),

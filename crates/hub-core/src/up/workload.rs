@@ -32,7 +32,10 @@ fn subject(w: &DesiredWorkload) -> String {
 fn cancelled(ctx: &LabContext, w: &DesiredWorkload) -> StepError {
     StepError::new(
         subject(w),
-        RuntimeError::Cancelled { lab: ctx.name.clone(), workload: w.name().to_string() },
+        RuntimeError::Cancelled {
+            lab: ctx.name.clone(),
+            workload: w.name().to_string(),
+        },
     )
 }
 
@@ -51,7 +54,10 @@ pub(crate) async fn run(
             shared.board.set(w.name(), DepState::Failed);
             emit(
                 &shared.progress,
-                Progress::WorkloadFailed { name: w.name().to_string(), error: e.to_string() },
+                Progress::WorkloadFailed {
+                    name: w.name().to_string(),
+                    error: e.to_string(),
+                },
             );
         }
     }
@@ -85,7 +91,13 @@ async fn bring_up(
         tracing::info!("removing the old version (its spec changed or it stopped)");
         rt.remove(&old.handle).await.map_err(err)?;
     }
-    emit(&shared.progress, Progress::WorkloadStarting { name: w.name().into(), kind: w.spec.kind() });
+    emit(
+        &shared.progress,
+        Progress::WorkloadStarting {
+            name: w.name().into(),
+            kind: w.spec.kind(),
+        },
+    );
     tracing::info!("creating");
     let handle = rt.create(ctx, &w.spec).await.map_err(err)?;
     shared
@@ -99,10 +111,22 @@ async fn bring_up(
         return Err(cancelled(ctx, w));
     }
     rt.start(&handle).await.map_err(err)?;
-    emit(&shared.progress, Progress::WorkloadWaiting { name: w.name().into(), kind: w.spec.kind() });
-    rt.wait_ready(ctx, &w.spec, &handle, w.ready_timeout, shared.cancel.child_token())
-        .await
-        .map_err(err)?;
+    emit(
+        &shared.progress,
+        Progress::WorkloadWaiting {
+            name: w.name().into(),
+            kind: w.spec.kind(),
+        },
+    );
+    rt.wait_ready(
+        ctx,
+        &w.spec,
+        &handle,
+        w.ready_timeout,
+        shared.cancel.child_token(),
+    )
+    .await
+    .map_err(err)?;
     let status = match rt.inspect(&handle).await {
         Ok(s) => s,
         Err(e) => {

@@ -54,7 +54,12 @@ impl Fx {
             .vpn_gateway(Arc::new(self.svc.clone()))
             .state_dir(self.root.path())
             .metrics(Self::big_host())
-            .on_progress(move |p| events.lock().unwrap_or_else(|e| e.into_inner()).push(p.clone()))
+            .on_progress(move |p| {
+                events
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(p.clone())
+            })
     }
 
     /// A VM base image file (validation wants it to exist).
@@ -81,15 +86,27 @@ impl Fx {
 
     /// Asserts nothing of `lab` is left anywhere.
     pub fn assert_nothing_left(&self, lab: &str) {
-        assert_eq!(self.rt.workload_names(lab), Vec::<String>::new(), "workloads left");
+        assert_eq!(
+            self.rt.workload_names(lab),
+            Vec::<String>::new(),
+            "workloads left"
+        );
         assert!(!self.rt.has_network(lab), "network left");
         assert!(self.svc.netd(lab).is_none(), "netd left");
         assert!(!self.svc.vpn_up(lab), "vpn gateway left");
-        assert!(!self.lab_dir(lab).exists(), "lab directory left: {}", self.lab_dir(lab).display());
+        assert!(
+            !self.lab_dir(lab).exists(),
+            "lab directory left: {}",
+            self.lab_dir(lab).display()
+        );
     }
 
     pub fn count_calls(&self, prefix: &str) -> usize {
-        self.rt.calls().iter().filter(|c| c.starts_with(prefix)).count()
+        self.rt
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with(prefix))
+            .count()
     }
 
     pub fn kinds(&self, lab: &str) -> usize {

@@ -38,7 +38,11 @@ pub struct Cleanup {
 
 impl Cleanup {
     pub async fn new(lab: &str) -> Cleanup {
-        let c = Cleanup { lab: lab.to_string(), networks: Vec::new(), images: Vec::new() };
+        let c = Cleanup {
+            lab: lab.to_string(),
+            networks: Vec::new(),
+            images: Vec::new(),
+        };
         clean(&c.lab, &[], &[]).await;
         c
     }
@@ -57,7 +61,9 @@ impl Cleanup {
 }
 
 async fn clean(lab: &str, networks: &[String], images: &[String]) {
-    let Ok(d) = DockerRuntime::connect().await else { return };
+    let Ok(d) = DockerRuntime::connect().await else {
+        return;
+    };
     if lab != "-" {
         if let Err(e) = d.remove_lab(lab).await {
             eprintln!("cleanup of lab {lab}: {e}");
@@ -80,7 +86,10 @@ impl Drop for Cleanup {
         let images = std::mem::take(&mut self.images);
         // A thread of its own: this may run inside (or after) the test's runtime.
         let joined = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             rt.block_on(clean(&lab, &networks, &images));
@@ -120,7 +129,9 @@ pub fn httpd(name: &str, ip: Option<Ipv4Addr>) -> ContainerSpec {
     c.cmd = vec![
         "sh".into(),
         "-c".into(),
-        format!("mkdir -p /www && echo 'hello from {name}' > /www/index.html && exec httpd -f -p 80 -h /www"),
+        format!(
+            "mkdir -p /www && echo 'hello from {name}' > /www/index.html && exec httpd -f -p 80 -h /www"
+        ),
     ];
     c.ip = ip;
     c.spec_hash = format!("hash-{name}");
@@ -137,11 +148,22 @@ pub fn sleeper(name: &str, ip: Option<Ipv4Addr>) -> ContainerSpec {
 }
 
 /// Creates, starts and waits for a container.
-pub async fn up(d: &DockerRuntime, lab: &LabContext, spec: ContainerSpec) -> hub_runtime::RuntimeResult<WorkloadHandle> {
+pub async fn up(
+    d: &DockerRuntime,
+    lab: &LabContext,
+    spec: ContainerSpec,
+) -> hub_runtime::RuntimeResult<WorkloadHandle> {
     let ws = WorkloadSpec::Container(spec);
     let h = d.create(lab, &ws).await?;
     d.start(&h).await?;
-    d.wait_ready(lab, &ws, &h, Duration::from_secs(30), CancellationToken::new()).await?;
+    d.wait_ready(
+        lab,
+        &ws,
+        &h,
+        Duration::from_secs(30),
+        CancellationToken::new(),
+    )
+    .await?;
     Ok(h)
 }
 
@@ -176,5 +198,7 @@ pub async fn http_from(
 
 /// Ensures the lab network for `lab` on `subnet`.
 pub async fn network(d: &DockerRuntime, lab: &str, subnet: &str) -> NetworkInfo {
-    d.ensure_network(&net_spec(lab, subnet)).await.expect("create the lab network")
+    d.ensure_network(&net_spec(lab, subnet))
+        .await
+        .expect("create the lab network")
 }

@@ -14,6 +14,7 @@
 
 mod bits;
 mod error;
+mod iter;
 mod rng;
 mod snapshot;
 
@@ -23,6 +24,7 @@ use std::sync::{Mutex, MutexGuard};
 use crate::{AddrRange, AddressPlan};
 use bits::Bits;
 pub use error::PoolError;
+pub use iter::UsedAddrs;
 use rng::SplitMix64;
 pub use snapshot::{PoolSnapshot, Strategy};
 
@@ -187,6 +189,11 @@ impl IpPool {
     /// The used addresses as ascending runs.
     pub fn used_runs(&self) -> Vec<AddrRange> {
         self.runs(&self.lock())
+    }
+
+    /// The used addresses, ascending, without holding the pool's lock while iterating.
+    pub fn iter_used(&self) -> UsedAddrs {
+        UsedAddrs::new(self.used_runs())
     }
 
     fn runs(&self, inner: &Inner) -> Vec<AddrRange> {

@@ -1,10 +1,12 @@
 //! DNS: authoritative for the lab domain and its reverse zone, forwarding or refusing the rest.
 
+mod fast;
 mod forward;
 mod server;
 mod zone;
 
 pub(crate) use server::{ZoneCell, serve_tcp, spawn_udp};
+pub use fast::{AnswerCache, PlainQuery, plain_query};
 pub use zone::{DnsAnswer, TTL, Zone, encode_udp, handle, handle_bytes};
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
+use super::fast::{AnswerCache, plain_query};
 use super::forward::relay;
 use super::zone::{DnsAnswer, Zone, handle, handle_bytes};
 use crate::netd::NetdError;
@@ -49,12 +50,13 @@ impl ZoneCell {
         self.upstreams.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
-    /// Refreshes `cached` when the zone changed.
-    fn refresh(&self, cached: &mut (u64, Arc<Zone>)) {
+    /// Refreshes `cached` when the zone changed; returns the generation.
+    fn refresh(&self, cached: &mut (u64, Arc<Zone>)) -> u64 {
         let g = self.generation.load(Ordering::Acquire);
         if g != cached.0 {
             *cached = (g, self.current());
         }
+        g
     }
 }
 
@@ -118,7 +120,9 @@ pub(crate) fn spawn_udp(
 
 fn udp_loop(sock: &Arc<UdpSocket>, cell: &ZoneCell, tx: &mpsc::Sender<Forwarded>) {
     let mut buf = vec![0u8; 4096];
+    let mut out = Vec::with_capacity(512);
     let mut cached = (0, cell.current());
+    let mut answers = AnswerCache::default();
     loop {
         let (n, from) = match sock.recv_from(&mut buf) {
             Ok(x) => x,
@@ -131,9 +135,21 @@ fn udp_loop(sock: &Arc<UdpSocket>, cell: &ZoneCell, tx: &mpsc::Sender<Forwarded>
             }
         };
         let Some(packet) = buf.get(..n) else { continue };
-        cell.refresh(&mut cached);
+        answers.check_generation(cell.refresh(&mut cached));
+        let plain = plain_query(packet);
+        if let Some(q) = &plain
+            && answers.answer(q, packet, &mut out)
+        {
+            if let Err(e) = sock.send_to(&out, from) {
+                debug!(%from, error = %e, "could not send a DNS answer");
+            }
+            continue;
+        }
         match handle_bytes(&cached.1, packet) {
             Ok(Some(answer)) => {
+                if let Some(q) = &plain {
+                    answers.store(q, packet, &answer);
+                }
                 if let Err(e) = sock.send_to(&answer, from) {
                     debug!(%from, error = %e, "could not send a DNS answer");
                 }

@@ -8,6 +8,7 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use proptest::prelude::*;
 
 use super::*;
+use proptest::test_runner::TestCaseError;
 use crate::netd::{DnsRecord, NetdConfig, Reservation};
 use crate::plan::AddrRange;
 
@@ -19,6 +20,7 @@ fn config(upstreams: Vec<SocketAddr>) -> NetdConfig {
     );
     c.records.push(DnsRecord { name: "web".into(), ip: Ipv4Addr::new(10, 9, 0, 10) });
     c.records.push(DnsRecord { name: "db.demo.lab".into(), ip: Ipv4Addr::new(10, 9, 0, 11) });
+    c.records.push(DnsRecord { name: "laptop".into(), ip: Ipv4Addr::new(10, 10, 0, 2) });
     c.reservations.push(Reservation {
         mac: "02:00:00:00:00:30".parse().unwrap(),
         ip: Ipv4Addr::new(10, 9, 0, 30),
@@ -99,7 +101,13 @@ fn reverse_lookups() {
     }
     let r = reply(&zone, &query("77.0.9.10.in-addr.arpa.", RecordType::PTR));
     assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
-    // An address outside the subnet is not ours.
+    // A VPN peer outside the subnet has its PTR too.
+    let r = reply(&zone, &query("2.0.10.10.in-addr.arpa.", RecordType::PTR));
+    match &r.answers[0].data {
+        RData::PTR(p) => assert_eq!(p.0.to_ascii(), "laptop.demo.lab."),
+        other => panic!("{other:?}"),
+    }
+    // Another address outside the subnet is not ours.
     let r = reply(&zone, &query("1.1.168.192.in-addr.arpa.", RecordType::PTR));
     assert_eq!(r.metadata.response_code, ResponseCode::Refused);
 }
@@ -190,5 +198,88 @@ proptest! {
                     .map(Ipv4Addr::from).contains(&ip));
             }
         }
+    }
+}
+
+/// The fast path gives byte for byte what the full path gives, for any id and name case.
+fn fast_equals_full(zone: &Zone, first: &[u8], second: &[u8]) -> Result<(), TestCaseError> {
+    let mut cache = AnswerCache::default();
+    cache.check_generation(1);
+    if let (Some(q), Ok(Some(answer))) = (plain_query(first), handle_bytes(zone, first)) {
+        cache.store(&q, first, &answer);
+    }
+    if let Some(q) = plain_query(second) {
+        let mut out = Vec::new();
+        if cache.answer(&q, second, &mut out) {
+            // Equal as DNS messages (names compare case-insensitively; hickory's name
+            // compression is case-sensitive, so the bytes may differ in pointers).
+            let full = handle_bytes(zone, second);
+            prop_assert!(matches!(full, Ok(Some(_))), "the full path does not answer");
+            if let Ok(Some(full)) = full {
+                let a = Message::from_vec(&full).expect("full answer decodes");
+                let b = Message::from_vec(&out).expect("fast answer decodes");
+                prop_assert_eq!(a, b);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `bytes` with another id and the case of its letters flipped.
+fn variant(bytes: &[u8], id: u16) -> Vec<u8> {
+    let mut v = bytes.to_vec();
+    if v.len() >= 2 {
+        v[..2].copy_from_slice(&id.to_be_bytes());
+    }
+    for b in v.iter_mut().skip(12) {
+        if b.is_ascii_alphabetic() {
+            *b ^= 0x20;
+        }
+    }
+    v
+}
+
+#[test]
+fn fast_path_serves_stored_answers() {
+    let zone = Zone::from_config(&config(vec![]));
+    let q = query("web.demo.lab.", RecordType::A).to_vec().unwrap();
+    let mut cache = AnswerCache::default();
+    let plain = plain_query(&q).expect("a plain query");
+    let mut out = Vec::new();
+    assert!(!cache.answer(&plain, &q, &mut out));
+    let full = handle_bytes(&zone, &q).unwrap().unwrap();
+    cache.store(&plain, &q, &full);
+    let other = variant(&q, 4242);
+    let plain2 = plain_query(&other).unwrap();
+    assert!(cache.answer(&plain2, &other, &mut out));
+    assert_eq!(Ok(Some(out.clone())), handle_bytes(&zone, &other)); // no compression differences here
+    let r = Message::from_vec(&out).unwrap();
+    assert_eq!(r.metadata.id, 4242);
+    assert_eq!(r.queries[0].name().to_ascii(), "WEB.DEMO.LAB.");
+    assert_eq!(a_of(&r), vec![Ipv4Addr::new(10, 9, 0, 10)]);
+    cache.check_generation(7);
+    assert!(cache.is_empty());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    #[test]
+    fn fast_path_matches_full_path(
+        which in 0usize..4,
+        flips in proptest::collection::vec((0usize..60, any::<u8>()), 0..4),
+        id in any::<u16>(),
+        edns in any::<bool>(),
+    ) {
+        let zone = Zone::from_config(&config(vec![]));
+        let mut msg = Message::from_vec(&valid_queries()[which]).unwrap();
+        if edns {
+            msg.set_edns(Edns::new());
+        }
+        let mut bytes = msg.to_vec().unwrap();
+        for (pos, val) in flips {
+            if let Some(b) = bytes.get_mut(pos) { *b = val; }
+        }
+        fast_equals_full(&zone, &bytes, &variant(&bytes, id))?;
     }
 }

@@ -26,7 +26,8 @@ pub enum DnsAnswer {
     Drop,
 }
 
-/// The lab's names: A records in the domain and PTR records for the subnet.
+/// The lab's names: A records in the domain, PTR records for their addresses; authoritative
+/// for the whole subnet's reverse names.
 #[derive(Debug, Clone)]
 pub struct Zone {
     domain: Name,
@@ -88,10 +89,8 @@ impl Zone {
         if !ips.contains(&ip) {
             ips.push(ip);
         }
-        if self.subnet.contains(&ip) {
-            // The first name given for an address is its PTR.
-            self.ptr.entry(Name::from(ip)).or_insert(name);
-        }
+        // The first name given for an address is its PTR (VPN peers' too, outside the subnet).
+        self.ptr.entry(Name::from(ip)).or_insert(name);
     }
 
     /// Number of names with A records.
@@ -168,7 +167,7 @@ pub fn handle(zone: &Zone, req: &Message) -> DnsAnswer {
     }
     if let Ok(IpNet::V4(net)) = name.parse_arpa_name()
         && net.prefix_len() == 32
-        && zone.subnet.contains(&net.addr())
+        && (zone.subnet.contains(&net.addr()) || zone.ptr.contains_key(name))
     {
         let mut m = reply(zone, req, ResponseCode::NoError, true);
         match zone.ptr.get(name) {

@@ -1,0 +1,143 @@
+//! The Docker backend: containers, the lab network, and netd run from the hub's own binary.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use hub_docker::DockerRuntime;
+use hub_docker::netd as dnetd;
+use hub_net::netd::{DnsRecord, MacAddr, NetdConfig, Reservation};
+use hub_runtime::{LabContext, Runtime, WorkloadHandle, WorkloadKind};
+
+use crate::desired::NetdPlan;
+use crate::error::BoxError;
+use crate::progress::{Progress, ProgressFn};
+use crate::services::{NetdOutcome, NetdService};
+
+/// Connects to the local Docker Engine, forwarding image pull progress.
+pub(crate) async fn connect(
+    progress: Option<ProgressFn>,
+) -> Result<Arc<DockerRuntime>, hub_runtime::RuntimeError> {
+    let mut rt = DockerRuntime::connect().await?;
+    if let Some(cb) = progress {
+        rt = rt.with_pull_progress(Arc::new(move |p: hub_docker::PullProgress| {
+            let status = match &p.layer {
+                Some(l) => format!("{} {l}", p.status),
+                None => p.status.clone(),
+            };
+            cb(&Progress::Pulling {
+                image: p.image.clone(),
+                status,
+                bytes: p.current.zip(p.total),
+            });
+        }));
+    }
+    Ok(Arc::new(rt))
+}
+
+/// netd as a container of the hub's own executable (hub-docker's netd module).
+pub struct DockerNetd {
+    docker: Arc<DockerRuntime>,
+    hub_bin: Option<PathBuf>,
+}
+
+impl DockerNetd {
+    /// netd on `docker`, its image built from `hub_bin` (else `HUB_BIN`, else `hub` on PATH).
+    pub fn new(docker: Arc<DockerRuntime>, hub_bin: Option<PathBuf>) -> Self {
+        DockerNetd { docker, hub_bin }
+    }
+
+    fn handle(lab: &str) -> WorkloadHandle {
+        WorkloadHandle {
+            lab: lab.to_string(),
+            name: dnetd::NETD_NAME.into(),
+            kind: WorkloadKind::Container,
+            id: hub_docker::mapping::container_name(lab, dnetd::NETD_NAME),
+        }
+    }
+
+    async fn running(&self, lab: &str) -> Result<Option<bool>, BoxError> {
+        match self.docker.inspect(&Self::handle(lab)).await {
+            Ok(s) => Ok(Some(s.state == hub_runtime::WorkloadState::Running)),
+            Err(hub_runtime::RuntimeError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// netd's configuration for a plan.
+pub fn netd_config(plan: &NetdPlan) -> Result<NetdConfig, BoxError> {
+    let mut cfg = NetdConfig::new(
+        plan.subnet,
+        hub_net::AddrRange::new(plan.dhcp_range.0, plan.dhcp_range.1),
+        plan.domain.clone(),
+    );
+    cfg.server_ip = plan.ip;
+    cfg.router = plan.gateway;
+    cfg.upstreams = plan
+        .upstreams
+        .iter()
+        .map(|ip| std::net::SocketAddr::from((*ip, 53)))
+        .collect();
+    cfg.records = plan
+        .records
+        .iter()
+        .map(|r| DnsRecord {
+            name: r.name.clone(),
+            ip: r.ip,
+        })
+        .collect();
+    cfg.reservations =
+        plan.reservations
+            .iter()
+            .map(|r| {
+                let mac = r.mac.parse::<MacAddr>().map_err(|e| {
+                    format!("VM {:?}: MAC {:?} does not parse: {e}", r.hostname, r.mac)
+                })?;
+                Ok(Reservation {
+                    mac,
+                    ip: r.ip,
+                    hostname: Some(r.hostname.clone()),
+                })
+            })
+            .collect::<Result<_, BoxError>>()?;
+    Ok(cfg)
+}
+
+#[async_trait]
+impl NetdService for DockerNetd {
+    async fn ensure(&self, lab: &LabContext, plan: &NetdPlan) -> Result<NetdOutcome, BoxError> {
+        let cfg = netd_config(plan)?;
+        let config_path = dnetd::netd_dir(&lab.dir).join(hub_net::netd::CONFIG_FILE);
+        let before = std::fs::read_to_string(&config_path).ok();
+        let running = self.running(&lab.name).await?;
+        if running == Some(true) {
+            // The running netd reloads its config by itself: only write a changed one. (A new
+            // hub binary does not replace a running netd whose config is unchanged.)
+            let mut written = cfg.clone();
+            written.lease_file = PathBuf::from(dnetd::NETD_MOUNT).join(hub_net::netd::LEASE_FILE);
+            if before.as_deref() == Some(written.to_json().as_str()) {
+                return Ok(NetdOutcome::Unchanged);
+            }
+        }
+        let bin = dnetd::find_hub_binary(self.hub_bin.as_deref())?;
+        dnetd::ensure_netd(&self.docker, lab, &cfg, &bin).await?;
+        Ok(if running.is_some() {
+            NetdOutcome::Updated
+        } else {
+            NetdOutcome::Created
+        })
+    }
+
+    async fn exists(&self, lab: &str) -> Result<bool, BoxError> {
+        Ok(self.running(lab).await?.is_some())
+    }
+
+    async fn remove(&self, lab: &str) -> Result<bool, BoxError> {
+        let existed = self.running(lab).await?.is_some();
+        if existed {
+            self.docker.remove(&Self::handle(lab)).await?;
+        }
+        Ok(existed)
+    }
+}
