@@ -103,6 +103,47 @@ fn every_unknown_field_is_named_with_what_was_expected() {
 }
 
 #[test]
+fn several_unknown_fields_and_a_type_error_in_one_workload_are_all_reported() {
+    let p = places(&format!(
+        "{BASE}containers:\n  - name: a\n    image: [x]\n    port: 80\n    volume: /x\n    ip: 10.205.0.1\n"
+    ));
+    assert_eq!(
+        p,
+        vec![
+            (5, 12, "containers[0].image".into(), SpecErrorKind::Type),
+            (
+                6,
+                5,
+                "containers[0].port".into(),
+                SpecErrorKind::UnknownField
+            ),
+            (
+                7,
+                5,
+                "containers[0].volume".into(),
+                SpecErrorKind::UnknownField
+            ),
+        ]
+    );
+    // With only unknown fields wrong, the rest of the workload is still checked.
+    let p = places(&format!(
+        "{BASE}containers:\n  - name: a\n    image: x\n    port: 80\n    ip: 10.205.0.1\n"
+    ));
+    assert_eq!(
+        p,
+        vec![
+            (
+                6,
+                5,
+                "containers[0].port".into(),
+                SpecErrorKind::UnknownField
+            ),
+            (7, 9, "containers[0].ip".into(), SpecErrorKind::Address),
+        ]
+    );
+}
+
+#[test]
 fn a_value_of_the_wrong_type_is_named() {
     let e = one(&format!(
         "{BASE}containers:\n  - name: a\n    image: [x, y]\n"

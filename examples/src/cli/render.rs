@@ -107,6 +107,22 @@ impl Renderer {
                 indicatif_eprintln!("  ✔ vpn {name} → {}", config.display());
             }
             Progress::RollingBack => indicatif_eprintln!("  ↺ rolling back what this up created"),
+            Progress::Pulling {
+                image,
+                status,
+                bytes,
+            } => {
+                let key = format!("pull {image}");
+                if status.starts_with("Status:") {
+                    self.finish(&key);
+                    indicatif_eprintln!("  ✔ pulled {image}");
+                } else {
+                    let done = bytes
+                        .map(|(c, t)| format!(" {:.1}/{:.1} MB", c as f64 / 1e6, t as f64 / 1e6))
+                        .unwrap_or_default();
+                    self.bar(&key, &format!("{status}{done}"));
+                }
+            }
             _ => {}
         }
     }

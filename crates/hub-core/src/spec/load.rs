@@ -9,6 +9,7 @@ use serde::de::IgnoredAny;
 
 use super::de::{DeError, NodeDe, join};
 use super::error::{SpecError, SpecErrorKind, SpecErrors};
+use super::fields::struct_fields;
 use super::locations::Locations;
 use super::node::{self, Loc, MAX_SPEC_BYTES, Node, Value};
 use super::types::{Container, LabSpec, Origin, Vm, Vpn};
@@ -41,19 +42,6 @@ struct Header {
     #[allow(dead_code)]
     wireguard: Option<IgnoredAny>,
 }
-
-const TOP_FIELDS: &[&str] = &[
-    "name",
-    "network_name",
-    "subnet",
-    "network_type",
-    "attach_to",
-    "dhcp_range",
-    "domain",
-    "containers",
-    "vms",
-    "wireguard",
-];
 
 impl LabSpec {
     /// Reads and parses the spec file at `path`. Relative paths inside it are relative to its
@@ -154,7 +142,45 @@ impl Loader {
         });
     }
 
+    /// Deserializes `node` as `T`. For a struct, every unknown field is reported and the rest
+    /// is read without them, so they hide neither each other nor a type error nor the
+    /// semantic checks of that part.
     fn de<T: for<'de> Deserialize<'de>>(&mut self, node: &Node, path: String) -> Option<T> {
+        let filtered;
+        let node = match (&node.value, struct_fields::<T>()) {
+            (Value::Map(entries), Some(fields)) => {
+                let mut kept = Vec::with_capacity(entries.len());
+                for (key, value) in entries {
+                    if fields.contains(&key.name.as_str()) {
+                        kept.push((key.clone(), value.clone()));
+                    } else {
+                        let expected: Vec<String> =
+                            fields.iter().map(|f| format!("`{f}`")).collect();
+                        let msg = format!(
+                            "unknown field `{}`, expected one of {}",
+                            key.name,
+                            expected.join(", ")
+                        );
+                        self.push(
+                            SpecErrorKind::UnknownField,
+                            join(&path, &key.name),
+                            key.loc,
+                            msg,
+                        );
+                    }
+                }
+                filtered = Node {
+                    value: Value::Map(kept),
+                    loc: node.loc,
+                };
+                &filtered
+            }
+            _ => node,
+        };
+        self.de_all::<T>(node, path)
+    }
+
+    fn de_all<T: for<'de> Deserialize<'de>>(&mut self, node: &Node, path: String) -> Option<T> {
         match T::deserialize(NodeDe::new(node, path.clone())) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -234,33 +260,7 @@ fn load(src: &str, file: PathBuf, base_dir: PathBuf) -> Result<LabSpec, SpecErro
     };
 
     // Every unknown top-level field is reported; the header is read from the known ones.
-    let mut known = Vec::new();
-    for (key, value) in entries {
-        if TOP_FIELDS.contains(&key.name.as_str()) {
-            known.push((key.clone(), value.clone()));
-        } else {
-            let expected = TOP_FIELDS
-                .iter()
-                .map(|f| format!("`{f}`"))
-                .collect::<Vec<_>>();
-            let msg = format!(
-                "unknown field `{}`, expected one of {}",
-                key.name,
-                expected.join(", ")
-            );
-            ld.push(
-                SpecErrorKind::UnknownField,
-                join("", &key.name),
-                key.loc,
-                msg,
-            );
-        }
-    }
-    let filtered = Node {
-        value: Value::Map(known),
-        loc: root.loc,
-    };
-    let header: Option<Header> = ld.de(&filtered, String::new());
+    let header: Option<Header> = ld.de(&root, String::new());
     let get = |name: &str| entries.iter().find(|(k, _)| k.name == name).map(|(_, v)| v);
 
     let (containers, container_index, containers_ok) =

@@ -77,6 +77,7 @@
 mod de;
 mod duration;
 mod error;
+mod fields;
 mod hash;
 mod load;
 mod locations;

@@ -1,0 +1,67 @@
+//! The test-harness pattern: a `#[tokio::test]` brings a lab up with the builder on the real
+//! backends, uses it, and lets it drop; dropping removes everything.
+
+use hub_core::{Container, Hub};
+
+const BUSYBOX: &str = "hub-test/busybox:latest";
+
+fn leftovers(lab: &str) -> String {
+    let out = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=io.hub.lab={lab}"),
+            "--format",
+            "{{.Names}}",
+        ])
+        .output()
+        .expect("docker runs");
+    let nets = std::process::Command::new("docker")
+        .args([
+            "network",
+            "ls",
+            "--filter",
+            &format!("label=io.hub.lab={lab}"),
+            "--format",
+            "{{.Name}}",
+        ])
+        .output()
+        .expect("docker runs");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&nets.stdout)
+    )
+}
+
+#[tokio::test]
+async fn a_lab_in_a_test_comes_up_and_is_removed_when_dropped() -> anyhow::Result<()> {
+    let lab_name = "t-hub-harness";
+    let state = tempfile::tempdir()?;
+    let lab = Hub::builder()
+        .name(lab_name)
+        .network("10.205.103.0/24")
+        .container(Container::new("db", BUSYBOX).cmd([
+            "sh",
+            "-c",
+            "mkdir -p /www && echo db says hi > /www/index.html && exec httpd -f -p 80 -h /www",
+        ]))
+        .container(
+            Container::new("app", BUSYBOX)
+                .cmd(["sleep", "3600"])
+                .depends_on("db"),
+        )
+        .hub_bin(env!("CARGO_BIN_EXE_hub"))
+        .state_dir(state.path())
+        .up()
+        .await?; // returns when every workload is ready
+    let out = lab.exec("app", ["wget", "-qO-", "http://db/"]).await?;
+    assert!(out.stdout.contains("db says hi"), "{out:?}");
+    assert_eq!(lab.ip("db")?.to_string(), "10.205.103.30");
+    assert!(!leftovers(lab_name).is_empty());
+    drop(lab); // removes the lab, on this current-thread runtime too
+    assert_eq!(leftovers(lab_name), "");
+    assert!(!state.path().join(lab_name).exists());
+    Ok(())
+}
