@@ -5,7 +5,10 @@
 //! - DHCP: perfdhcp (kea-admin) on the host plays unique clients (random MACs) doing the full
 //!   4-way exchange (DISCOVER/OFFER/REQUEST/ACK) at a fixed offered rate; we report the
 //!   exchanges per second that completed and the drops. Each run starts from an empty lease
-//!   table, and rate × seconds stays below the 65k-address dynamic range.
+//!   table, and rate × seconds stays below the 65k-address dynamic range. perfdhcp acts as a
+//!   relay (giaddr = the bridge address), so both servers answer it by unicast. dnsmasq runs
+//!   with `--no-ping` (its default pings every new address before offering it, which holds
+//!   each offer for up to seconds; netd does not ping).
 //! - DNS: dnsperf on the host, a mix of A, PTR and NXDOMAIN queries for the lab domain, as
 //!   fast as the server answers, for a fixed time.
 //!
@@ -37,7 +40,11 @@ fn run(cmd: &str, args: &[&str]) -> (bool, String) {
     match Command::new(cmd).args(args).output() {
         Ok(o) => (
             o.status.success(),
-            format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
         ),
         Err(e) => panic!("{cmd} could not be run ({e}); run scripts/setup-host.sh"),
     }
@@ -50,7 +57,10 @@ fn must(cmd: &str, args: &[&str]) -> String {
 }
 
 fn cleanup() {
-    let (_, ids) = run("docker", &["ps", "-aq", "--filter", &format!("label=io.hub.lab={LAB}")]);
+    let (_, ids) = run(
+        "docker",
+        &["ps", "-aq", "--filter", &format!("label=io.hub.lab={LAB}")],
+    );
     for id in ids.split_whitespace() {
         run("docker", &["rm", "-f", id]);
     }
@@ -81,13 +91,18 @@ impl Server {
 
 /// The records both servers serve.
 fn records() -> Vec<(String, Ipv4Addr)> {
-    (10..60u8).map(|i| (format!("host{i}"), Ipv4Addr::new(10, 202, 0, i))).collect()
+    (10..60u8)
+        .map(|i| (format!("host{i}"), Ipv4Addr::new(10, 202, 0, i)))
+        .collect()
 }
 
 fn netd_config() -> NetdConfig {
     let mut c = NetdConfig::new(
         SUBNET.parse().expect("subnet"),
-        AddrRange::new(Ipv4Addr::new(10, 202, 1, 0), Ipv4Addr::new(10, 202, 255, 254)),
+        AddrRange::new(
+            Ipv4Addr::new(10, 202, 1, 0),
+            Ipv4Addr::new(10, 202, 255, 254),
+        ),
         DOMAIN,
     );
     c.records = records()
@@ -103,17 +118,40 @@ async fn start(server: Server, docker: &DockerRuntime, ctx: &LabContext) {
         Server::Netd => {
             let _ = std::fs::remove_file(ctx.dir.join("netd").join("leases.json"));
             let hub = PathBuf::from(env!("CARGO_BIN_EXE_hub"));
-            ensure_netd(docker, ctx, &netd_config(), &hub).await.expect("netd starts");
+            ensure_netd(docker, ctx, &netd_config(), &hub)
+                .await
+                .expect("netd starts");
         }
         Server::Dnsmasq => {
             let mut args: Vec<String> = [
-                "run", "-d", "--name", &format!("{LAB}-dnsmasq"), "--network", LAB, "--ip", SERVER,
-                "--cap-add", "NET_ADMIN", "--label", &format!("io.hub.lab={LAB}"), DNSMASQ_IMAGE,
-                "--user=root", "--no-resolv", "--no-hosts", "--no-negcache",
-                &format!("--domain={DOMAIN}"), &format!("--local=/{DOMAIN}/"),
+                "run",
+                "-d",
+                "--name",
+                &format!("{LAB}-dnsmasq"),
+                "--network",
+                LAB,
+                "--ip",
+                SERVER,
+                "--cap-add",
+                "NET_ADMIN",
+                "--label",
+                &format!("io.hub.lab={LAB}"),
+                DNSMASQ_IMAGE,
+                // --no-ping: by default dnsmasq pings each new address and holds the offer
+                // for it (seconds); netd does not ping either.
+                "--user=root",
+                "--no-resolv",
+                "--no-hosts",
+                "--no-negcache",
+                "--no-ping",
+                &format!("--domain={DOMAIN}"),
+                &format!("--local=/{DOMAIN}/"),
                 "--dhcp-range=10.202.1.0,10.202.255.254,255.255.0.0,1h",
-                "--dhcp-authoritative", "--dhcp-lease-max=200000", "--dhcp-leasefile=/tmp/leases",
-                "--dhcp-option=option:router,10.202.0.1", &format!("--dhcp-option=option:dns-server,{SERVER}"),
+                "--dhcp-authoritative",
+                "--dhcp-lease-max=200000",
+                "--dhcp-leasefile=/tmp/leases",
+                "--dhcp-option=option:router,10.202.0.1",
+                &format!("--dhcp-option=option:dns-server,{SERVER}"),
                 &format!("--host-record=gateway.{DOMAIN},10.202.0.1"),
             ]
             .iter()
@@ -129,23 +167,52 @@ async fn start(server: Server, docker: &DockerRuntime, ctx: &LabContext) {
     // Ready when it answers DNS (bounded).
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (_, out) = run("dig", &["+short", "+time=1", "+tries=1", &format!("@{SERVER}"), &format!("host10.{DOMAIN}")]);
+        let (_, out) = run(
+            "dig",
+            &[
+                "+short",
+                "+time=1",
+                "+tries=1",
+                &format!("@{SERVER}"),
+                &format!("host10.{DOMAIN}"),
+            ],
+        );
         if out.trim() == "10.202.0.10" {
             return;
         }
-        assert!(Instant::now() < deadline, "{} did not answer DNS in 30 s", server.name());
+        assert!(
+            Instant::now() < deadline,
+            "{} did not answer DNS in 30 s",
+            server.name()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
 
 /// perfdhcp's completed 4-way exchanges per second and drop ratio (%).
 fn perfdhcp(rate: u32, secs: u32) -> (f64, f64, String) {
-    let (_, out) = run("timeout", &[
-        &(secs + 30).to_string(), "perfdhcp", "-4", "-r", &rate.to_string(), "-R", "1000000",
-        "-p", &secs.to_string(), "-l", BRIDGE, SERVER,
-    ]);
+    let (_, out) = run(
+        "timeout",
+        &[
+            &(secs + 30).to_string(),
+            "perfdhcp",
+            "-4",
+            "-r",
+            &rate.to_string(),
+            "-R",
+            "1000000",
+            "-p",
+            &secs.to_string(),
+            "-l",
+            BRIDGE,
+            SERVER,
+        ],
+    );
     // Statistics for REQUEST-ACK: received packets over the run's length.
-    let section = out.split("***Statistics for: REQUEST-ACK***").nth(1).unwrap_or("");
+    let section = out
+        .split("***Statistics for: REQUEST-ACK***")
+        .nth(1)
+        .unwrap_or("");
     let num = |key: &str, text: &str| -> f64 {
         text.lines()
             .find_map(|l| l.trim().strip_prefix(key))
@@ -153,18 +220,40 @@ fn perfdhcp(rate: u32, secs: u32) -> (f64, f64, String) {
             .unwrap_or(f64::NAN)
     };
     let acked = num("received packets:", section);
-    let disc = out.split("***Statistics for: DISCOVER-OFFER***").nth(1).unwrap_or("");
+    let disc = out
+        .split("***Statistics for: DISCOVER-OFFER***")
+        .nth(1)
+        .unwrap_or("");
     let sent = num("sent packets:", disc);
-    let drops = if sent > 0.0 { 100.0 * (sent - acked) / sent } else { f64::NAN };
+    let drops = if sent > 0.0 {
+        100.0 * (sent - acked) / sent
+    } else {
+        f64::NAN
+    };
     (acked / f64::from(secs), drops, out)
 }
 
 /// dnsperf's queries per second and lost ratio (%).
 fn dnsperf(file: &str) -> (f64, f64, String) {
-    let (_, out) = run("timeout", &[
-        &(DNS_SECS + 30).to_string(), "dnsperf", "-s", SERVER, "-d", file, "-l", &DNS_SECS.to_string(),
-        "-c", "8", "-q", "500", "-Q", "1000000",
-    ]);
+    let (_, out) = run(
+        "timeout",
+        &[
+            &(DNS_SECS + 30).to_string(),
+            "dnsperf",
+            "-s",
+            SERVER,
+            "-d",
+            file,
+            "-l",
+            &DNS_SECS.to_string(),
+            "-c",
+            "8",
+            "-q",
+            "500",
+            "-Q",
+            "1000000",
+        ],
+    );
     let qps = out
         .lines()
         .find_map(|l| l.trim().strip_prefix("Queries per second:"))
@@ -189,15 +278,29 @@ fn main() {
     must("docker", &["info", "--format", "{{.ServerVersion}}"]);
     must("docker", &["image", "inspect", DNSMASQ_IMAGE]);
     for tool in ["perfdhcp", "dnsperf", "dig"] {
-        assert!(run("sh", &["-c", &format!("command -v {tool}")]).0, "{tool} is missing; run scripts/setup-host.sh");
+        assert!(
+            run("sh", &["-c", &format!("command -v {tool}")]).0,
+            "{tool} is missing; run scripts/setup-host.sh"
+        );
     }
     cleanup();
     let _guard = Guard;
-    let id = must("docker", &[
-        "network", "create", "--subnet", SUBNET, "--gateway", "10.202.0.1",
-        "-o", &format!("com.docker.network.bridge.name={BRIDGE}"),
-        "--label", &format!("io.hub.lab={LAB}"), LAB,
-    ]);
+    let id = must(
+        "docker",
+        &[
+            "network",
+            "create",
+            "--subnet",
+            SUBNET,
+            "--gateway",
+            "10.202.0.1",
+            "-o",
+            &format!("com.docker.network.bridge.name={BRIDGE}"),
+            "--label",
+            &format!("io.hub.lab={LAB}"),
+            LAB,
+        ],
+    );
     let dir = tempfile::tempdir().expect("temp dir");
     let cfg = netd_config();
     let ctx = LabContext {
@@ -218,7 +321,10 @@ fn main() {
     let mut q = String::new();
     for (name, ip) in records() {
         let o = ip.octets();
-        q.push_str(&format!("{name}.{DOMAIN} A\n{}.{}.{}.{}.in-addr.arpa PTR\nmissing-{name}.{DOMAIN} A\n", o[3], o[2], o[1], o[0]));
+        q.push_str(&format!(
+            "{name}.{DOMAIN} A\n{}.{}.{}.{}.in-addr.arpa PTR\nmissing-{name}.{DOMAIN} A\n",
+            o[3], o[2], o[1], o[0]
+        ));
     }
     std::fs::write(&queries, q).expect("query file");
     let queries = queries.to_string_lossy().into_owned();
@@ -244,10 +350,21 @@ fn main() {
         run("docker", &["rm", "-f", &format!("{LAB}-{}", server.name())]);
     }
     println!("\nnetd vs dnsmasq on one Docker bridge ({SUBNET}), clients on the host");
-    println!("{:<8} {:>34} {:>34} {:>22}", "server", format!("DHCP @{}/s offered ({}s)", DHCP_RUNS[0].0, DHCP_RUNS[0].1),
-        format!("DHCP @{}/s offered ({}s)", DHCP_RUNS[1].0, DHCP_RUNS[1].1), format!("DNS ({DNS_SECS}s)"));
+    println!(
+        "{:<8} {:>34} {:>34} {:>22}",
+        "server",
+        format!("DHCP @{}/s offered ({}s)", DHCP_RUNS[0].0, DHCP_RUNS[0].1),
+        format!("DHCP @{}/s offered ({}s)", DHCP_RUNS[1].0, DHCP_RUNS[1].1),
+        format!("DNS ({DNS_SECS}s)")
+    );
     for (name, dhcp, qps, lost) in rows {
         let cell = |(_, x, d): (u32, f64, f64)| format!("{x:.0} exch/s, {d:.2}% dropped");
-        println!("{:<8} {:>34} {:>34} {:>22}", name, cell(dhcp[0]), cell(dhcp[1]), format!("{qps:.0} q/s, {lost:.2}% lost"));
+        println!(
+            "{:<8} {:>34} {:>34} {:>22}",
+            name,
+            cell(dhcp[0]),
+            cell(dhcp[1]),
+            format!("{qps:.0} q/s, {lost:.2}% lost")
+        );
     }
 }

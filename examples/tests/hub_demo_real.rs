@@ -10,7 +10,7 @@ const LAB: &str = "t-hub-demo";
 
 #[test]
 fn demo_lab_up_status_again_down_leaves_nothing() {
-    let tmp = tempfile::tempdir().expect("temp dir");
+    let tmp = common::tempdir();
     let state = tmp.path().join("state");
     let spec = tmp.path().join("demo.yaml");
     std::fs::write(
@@ -28,7 +28,7 @@ fn demo_lab_up_status_again_down_leaves_nothing() {
     let up = hub(&state, &["up", "-c", spec]);
     assert!(up.status.success(), "hub up failed:\n{}", show(&up));
     let out = String::from_utf8_lossy(&up.stdout);
-    assert!(out.contains("4 created"), "{}", show(&up));
+    assert!(out.contains("3 created"), "{}", show(&up));
 
     // status --json: netd and every workload, running, with its address.
     let st = hub(&state, &["status", "-c", spec, "--json"]);
@@ -105,7 +105,7 @@ fn demo_lab_up_status_again_down_leaves_nothing() {
     );
 
     // The VPN client config.
-    let conf = hub(&state, &["vpn", "--lab", LAB, "config", "laptop"]);
+    let conf = hub(&state, &["vpn", "config", "--lab", LAB, "laptop"]);
     let text = String::from_utf8_lossy(&conf.stdout);
     assert!(
         conf.status.success() && text.contains("[Peer]") && text.contains("10.205.100.0/24"),

@@ -47,7 +47,7 @@ fn kill_up_then_down(
 #[test]
 fn killed_up_then_down_leaves_nothing_containers() {
     let lab = "t-hub-kill";
-    let tmp = tempfile::tempdir().expect("temp dir");
+    let tmp = common::tempdir();
     let state = tmp.path().join("state");
     let spec = tmp.path().join("lab.yaml");
     let mut yaml = format!("name: {lab}\nsubnet: 10.205.101.0/24\ncontainers:\n");
@@ -84,7 +84,7 @@ fn killed_up_then_down_leaves_nothing_containers() {
 #[test]
 fn killed_up_then_down_leaves_nothing_with_a_vm() {
     let lab = "t-hub-killvm";
-    let tmp = tempfile::tempdir().expect("temp dir");
+    let tmp = common::tempdir();
     let state = tmp.path().join("state");
     let spec = tmp.path().join("lab.yaml");
     let yaml = format!(
@@ -104,7 +104,7 @@ fn killed_up_then_down_leaves_nothing_with_a_vm() {
 #[test]
 fn ctrl_c_during_up_rolls_back_and_exits_130() {
     let lab = "t-hub-int";
-    let tmp = tempfile::tempdir().expect("temp dir");
+    let tmp = common::tempdir();
     let state = tmp.path().join("state");
     let spec = tmp.path().join("lab.yaml");
     // A container whose healthcheck never passes keeps `up` waiting until it is interrupted.

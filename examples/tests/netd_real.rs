@@ -51,20 +51,39 @@ struct TestLab {
 impl TestLab {
     /// Network `name` on 10.202.`third`.0/24, netd at .2 with the dynamic range
     /// .200-.`range_end`, records and reservations as given.
-    async fn up(name: &str, third: u8, range_end: u8, records: &[(&str, u8)], reservations: &[(&str, u8, &str)]) -> TestLab {
+    async fn up(
+        name: &str,
+        third: u8,
+        range_end: u8,
+        records: &[(&str, u8)],
+        reservations: &[(&str, u8, &str)],
+    ) -> TestLab {
         let (ok, _, err) = docker(&["info", "--format", "{{.ServerVersion}}"]);
-        assert!(ok, "Docker is not running (start dockerd, e.g. with scripts/setup-host.sh): {err}");
+        assert!(
+            ok,
+            "Docker is not running (start dockerd, e.g. with scripts/setup-host.sh): {err}"
+        );
         for image in [BUSYBOX, DEBIAN] {
             let (ok, _, _) = docker(&["image", "inspect", image]);
-            assert!(ok, "image {image} is missing: run scripts/setup/20-images.sh");
+            assert!(
+                ok,
+                "image {image} is missing: run scripts/setup/20-images.sh"
+            );
         }
         cleanup(name);
         let prefix = format!("10.202.{third}");
         let subnet = format!("{prefix}.0/24");
         let gateway = format!("{prefix}.1");
         let (ok, out, err) = docker(&[
-            "network", "create", "--subnet", &subnet, "--gateway", &gateway,
-            "--label", &format!("io.hub.lab={name}"), name,
+            "network",
+            "create",
+            "--subnet",
+            &subnet,
+            "--gateway",
+            &gateway,
+            "--label",
+            &format!("io.hub.lab={name}"),
+            name,
         ]);
         assert!(ok, "network {name}: {err}");
         let id = out.trim().to_string();
@@ -77,7 +96,10 @@ impl TestLab {
         );
         config.records = records
             .iter()
-            .map(|(n, o)| DnsRecord { name: n.to_string(), ip: ip(&prefix, *o) })
+            .map(|(n, o)| DnsRecord {
+                name: n.to_string(),
+                ip: ip(&prefix, *o),
+            })
             .collect();
         config.reservations = reservations
             .iter()
@@ -102,8 +124,18 @@ impl TestLab {
             domain,
         };
         let docker = DockerRuntime::connect().await.expect("connect to Docker");
-        let lab = TestLab { name: name.to_string(), net: name.to_string(), prefix, dir, ctx, config, docker };
-        ensure_netd(&lab.docker, &lab.ctx, &lab.config, &hub_bin()).await.expect("ensure_netd");
+        let lab = TestLab {
+            name: name.to_string(),
+            net: name.to_string(),
+            prefix,
+            dir,
+            ctx,
+            config,
+            docker,
+        };
+        ensure_netd(&lab.docker, &lab.ctx, &lab.config, &hub_bin())
+            .await
+            .expect("ensure_netd");
         lab.wait_dns();
         lab
     }
@@ -131,7 +163,11 @@ impl TestLab {
                 return;
             }
             let (_, logs, logerr) = docker(&["logs", &format!("{}-netd", self.name)]);
-            assert!(Instant::now() < deadline, "netd of {} did not answer DNS in 30 s; logs:\n{logs}{logerr}", self.name);
+            assert!(
+                Instant::now() < deadline,
+                "netd of {} did not answer DNS in 30 s; logs:\n{logs}{logerr}",
+                self.name
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -139,12 +175,29 @@ impl TestLab {
     /// Runs `script` in a client container on the lab network (NET_ADMIN, netd as resolver).
     fn client(&self, image: &str, tag: &str, script: &str) -> String {
         let name = format!("{}-{tag}", self.name);
-        let (ok, out, err) = run("timeout", &[
-            "120", "docker", "run", "--rm", "--name", &name, "--network", &self.net,
-            "--cap-add", "NET_ADMIN", "--dns", &self.netd_ip(),
-            "--label", &format!("io.hub.lab={}", self.name),
-            image, "sh", "-c", script,
-        ]);
+        let (ok, out, err) = run(
+            "timeout",
+            &[
+                "120",
+                "docker",
+                "run",
+                "--rm",
+                "--name",
+                &name,
+                "--network",
+                &self.net,
+                "--cap-add",
+                "NET_ADMIN",
+                "--dns",
+                &self.netd_ip(),
+                "--label",
+                &format!("io.hub.lab={}", self.name),
+                image,
+                "sh",
+                "-c",
+                script,
+            ],
+        );
         assert!(ok, "client {name} failed:\n{out}\n{err}");
         out
     }
@@ -190,7 +243,10 @@ fn hub_bin() -> PathBuf {
 fn field<'a>(out: &'a str, key: &str) -> &'a str {
     out.lines()
         .find(|l| l.starts_with("BOUND"))
-        .and_then(|l| l.split_whitespace().find_map(|w| w.strip_prefix(&format!("{key}="))))
+        .and_then(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix(&format!("{key}=")))
+        })
         .unwrap_or_else(|| panic!("no {key}= in udhcpc output:\n{out}"))
 }
 
@@ -199,9 +255,13 @@ const UDHCPC_SCRIPT: &str = r#"printf '#!/bin/sh\n[ "$1" = bound ] && echo "BOUN
 
 fn udhcpc(mac: Option<&str>) -> String {
     let set_mac = mac
-        .map(|m| format!("ip link set eth0 down; ip link set eth0 address {m}; ip link set eth0 up; "))
+        .map(|m| {
+            format!("ip link set eth0 down; ip link set eth0 address {m}; ip link set eth0 up; ")
+        })
         .unwrap_or_default();
-    format!("{UDHCPC_SCRIPT}; ip addr flush dev eth0; {set_mac}udhcpc -i eth0 -n -q -f -t 5 -T 1 -s /tmp/s")
+    format!(
+        "{UDHCPC_SCRIPT}; ip addr flush dev eth0; {set_mac}udhcpc -i eth0 -n -q -f -t 5 -T 1 -s /tmp/s"
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -209,7 +269,10 @@ async fn udhcpc_gets_a_dynamic_address_with_router_and_dns() {
     let lab = TestLab::up("t-nd-udhcpc", 1, 254, &[], &[]).await;
     let out = lab.client(BUSYBOX, "c1", &udhcpc(None));
     let got: Ipv4Addr = field(&out, "ip").parse().expect("ip");
-    assert!(lab.config.dhcp_range.contains(got), "{got} is outside the dynamic range:\n{out}");
+    assert!(
+        lab.config.dhcp_range.contains(got),
+        "{got} is outside the dynamic range:\n{out}"
+    );
     assert_eq!(field(&out, "router"), lab.ip(1).to_string());
     assert_eq!(field(&out, "dns"), lab.netd_ip());
     assert_eq!(field(&out, "domain"), lab.ctx.domain);
@@ -226,7 +289,11 @@ async fn dhclient_gets_dynamic_and_reserved_addresses() {
     let lab = TestLab::up("t-nd-dhclient", 2, 254, &[], &[(reserved_mac, 30, "resv")]).await;
     let script = |mac: Option<&str>| {
         let set_mac = mac
-            .map(|m| format!("ip link set eth0 down; ip link set eth0 address {m}; ip link set eth0 up; "))
+            .map(|m| {
+                format!(
+                    "ip link set eth0 down; ip link set eth0 address {m}; ip link set eth0 up; "
+                )
+            })
             .unwrap_or_default();
         format!(
             "ip addr flush dev eth0; {set_mac}timeout 40 dhclient -1 -v eth0 2>&1; \
@@ -235,20 +302,37 @@ async fn dhclient_gets_dynamic_and_reserved_addresses() {
         )
     };
     let out = lab.client(DEBIAN, "dyn", &script(None));
-    let addr = out.lines().find_map(|l| l.strip_prefix("ADDR ")).expect("ADDR line");
-    let (got, mask) = addr.split_once('/').unwrap_or_else(|| panic!("no address:\n{out}"));
+    let addr = out
+        .lines()
+        .find_map(|l| l.strip_prefix("ADDR "))
+        .expect("ADDR line");
+    let (got, mask) = addr
+        .split_once('/')
+        .unwrap_or_else(|| panic!("no address:\n{out}"));
     let got: Ipv4Addr = got.parse().expect("ip");
     assert!(lab.config.dhcp_range.contains(got), "{got}:\n{out}");
     assert_eq!(mask, "24");
-    assert!(out.contains(&format!("ROUTE default via {}", lab.ip(1))), "{out}");
-    assert!(out.contains(&format!("nameserver {}", lab.netd_ip())), "{out}");
+    assert!(
+        out.contains(&format!("ROUTE default via {}", lab.ip(1))),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("nameserver {}", lab.netd_ip())),
+        "{out}"
+    );
     assert!(out.contains(&format!("search {}", lab.ctx.domain)), "{out}");
 
     let out = lab.client(DEBIAN, "resv", &script(Some(reserved_mac)));
-    assert!(out.contains(&format!("ADDR {}/24", lab.ip(30))), "reserved client:\n{out}");
+    assert!(
+        out.contains(&format!("ADDR {}/24", lab.ip(30))),
+        "reserved client:\n{out}"
+    );
     let mac: MacAddr = reserved_mac.parse().expect("mac");
     let leases = read_leases(lab.dir.path()).expect("leases");
-    assert!(leases.iter().any(|l| l.mac == mac && l.ip == lab.ip(30)), "{leases:?}");
+    assert!(
+        leases.iter().any(|l| l.mac == mac && l.ip == lab.ip(30)),
+        "{leases:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -260,9 +344,21 @@ async fn dig_and_getent_resolve_lab_names_forward_and_reverse() {
     let start = |tag: &str, last: u8| {
         let name = format!("{}-{tag}", lab.name);
         let (ok, _, err) = docker(&[
-            "run", "-d", "--name", &name, "--network", &net, "--ip", &lab.ip(last).to_string(),
-            "--dns", &lab.netd_ip(), "--label", &format!("io.hub.lab={}", lab.name),
-            DEBIAN, "sleep", "300",
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            &net,
+            "--ip",
+            &lab.ip(last).to_string(),
+            "--dns",
+            &lab.netd_ip(),
+            "--label",
+            &format!("io.hub.lab={}", lab.name),
+            DEBIAN,
+            "sleep",
+            "300",
         ]);
         assert!(ok, "{name}: {err}");
         name
@@ -276,19 +372,37 @@ async fn dig_and_getent_resolve_lab_names_forward_and_reverse() {
     let out = exec(&alpha, &format!("getent hosts {}", lab.fqdn("beta")));
     assert!(out.contains(&lab.ip(11).to_string()), "getent beta: {out}");
     let out = exec(&alpha, &format!("getent hosts {}", lab.fqdn("gateway")));
-    assert!(out.contains(&lab.ip(1).to_string()), "getent gateway: {out}");
+    assert!(
+        out.contains(&lab.ip(1).to_string()),
+        "getent gateway: {out}"
+    );
     let out = exec(&alpha, &format!("getent hosts {}", lab.fqdn("nobody")));
-    assert!(!out.contains(&lab.prefix), "getent of an unknown name: {out}");
+    assert!(
+        !out.contains(&lab.prefix),
+        "getent of an unknown name: {out}"
+    );
     // dig inside a container, straight at netd.
-    let out = exec(&alpha, &format!("dig +short @{} {}", lab.netd_ip(), lab.fqdn("beta")));
+    let out = exec(
+        &alpha,
+        &format!("dig +short @{} {}", lab.netd_ip(), lab.fqdn("beta")),
+    );
     assert_eq!(out.trim(), lab.ip(11).to_string());
-    let out = exec(&alpha, &format!("dig +short @{} -x {}", lab.netd_ip(), lab.ip(11)));
+    let out = exec(
+        &alpha,
+        &format!("dig +short @{} -x {}", lab.netd_ip(), lab.ip(11)),
+    );
     assert_eq!(out.trim(), format!("{}.", lab.fqdn("beta")));
-    let out = exec(&alpha, &format!("dig +short @{} -x {}", lab.netd_ip(), lab.ip(1)));
+    let out = exec(
+        &alpha,
+        &format!("dig +short @{} -x {}", lab.netd_ip(), lab.ip(1)),
+    );
     assert_eq!(out.trim(), format!("{}.", lab.fqdn("gateway")));
     // Status codes, over UDP and TCP.
     let out = lab.dig(&[&lab.fqdn("nobody")]);
-    assert!(out.contains("status: NXDOMAIN") && out.contains(" aa"), "{out}");
+    assert!(
+        out.contains("status: NXDOMAIN") && out.contains(" aa"),
+        "{out}"
+    );
     let out = lab.dig(&["example.com"]);
     assert!(out.contains("status: REFUSED"), "{out}");
     let out = lab.dig(&["+tcp", "+short", &lab.fqdn("alpha")]);
@@ -298,7 +412,10 @@ async fn dig_and_getent_resolve_lab_names_forward_and_reverse() {
 
     // Records follow the config: a new name appears within a few seconds.
     let mut cfg = lab.config.clone();
-    cfg.records.push(DnsRecord { name: "gamma".into(), ip: lab.ip(12) });
+    cfg.records.push(DnsRecord {
+        name: "gamma".into(),
+        ip: lab.ip(12),
+    });
     update_netd_config(lab.dir.path(), &cfg).expect("update config");
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -306,7 +423,10 @@ async fn dig_and_getent_resolve_lab_names_forward_and_reverse() {
         if out.trim() == lab.ip(12).to_string() {
             break;
         }
-        assert!(Instant::now() < deadline, "gamma did not appear after a config update: {out}");
+        assert!(
+            Instant::now() < deadline,
+            "gamma did not appear after a config update: {out}"
+        );
         std::thread::sleep(Duration::from_millis(300));
     }
     let out = exec(&alpha, &format!("getent hosts {}", lab.fqdn("gamma")));
@@ -326,7 +446,10 @@ async fn a_lease_survives_a_restart_of_netd() {
     // it is the first of the range) ...
     let out = lab.client(BUSYBOX, "b1", &udhcpc(Some("02:42:0a:ca:04:0b")));
     let other: Ipv4Addr = field(&out, "ip").parse().expect("ip");
-    assert_ne!(other, first, "netd forgot the lease of {mac_a} across a restart");
+    assert_ne!(
+        other, first,
+        "netd forgot the lease of {mac_a} across a restart"
+    );
     // ... and A gets its address back.
     let out = lab.client(BUSYBOX, "a2", &udhcpc(Some(mac_a)));
     assert_eq!(field(&out, "ip"), first.to_string());
@@ -339,26 +462,69 @@ async fn a_discover_flood_exhausts_only_the_dynamic_range() {
     let lab = TestLab::up("t-nd-flood", 5, 219, &[], &[(reserved_mac, 30, "resv")]).await;
     // perfdhcp on the host (the bridge, .1) plays 2,000 clients with random MACs, at most
     // 500/s for 4 s; netd sees them through the relay address.
-    let (_, out, err) = run("timeout", &[
-        "30", "perfdhcp", "-4", "-r", "500", "-R", "100000", "-n", "2000", "-p", "4",
-        "-l", &lab.ctx.network.bridge, &lab.netd_ip(),
-    ]);
-    assert!(out.contains("sent packets"), "perfdhcp did not run: {out}{err}");
+    let (_, out, err) = run(
+        "timeout",
+        &[
+            "30",
+            "perfdhcp",
+            "-4",
+            "-r",
+            "500",
+            "-R",
+            "100000",
+            "-n",
+            "2000",
+            "-p",
+            "4",
+            "-l",
+            &lab.ctx.network.bridge,
+            &lab.netd_ip(),
+        ],
+    );
+    assert!(
+        out.contains("sent packets"),
+        "perfdhcp did not run: {out}{err}"
+    );
     let leases = read_leases(lab.dir.path()).expect("leases");
-    assert!(!leases.is_empty() && leases.len() <= 20, "{} leases: {leases:?}", leases.len());
-    assert!(leases.iter().all(|l| lab.config.dhcp_range.contains(l.ip)), "{leases:?}");
+    assert!(
+        !leases.is_empty() && leases.len() <= 20,
+        "{} leases: {leases:?}",
+        leases.len()
+    );
+    assert!(
+        leases.iter().all(|l| lab.config.dhcp_range.contains(l.ip)),
+        "{leases:?}"
+    );
     // The range is exhausted: an unknown client gets nothing ...
-    let (ok, out, _) = run("timeout", &[
-        "60", "docker", "run", "--rm", "--name", "t-nd-flood-late", "--network", &lab.net,
-        "--cap-add", "NET_ADMIN", "--label", "io.hub.lab=t-nd-flood", BUSYBOX, "sh", "-c",
-        &udhcpc(Some("02:42:0a:ca:05:99")),
-    ]);
-    assert!(!ok && !out.contains("BOUND"), "an unknown client got an address after the flood:\n{out}");
+    let (ok, out, _) = run(
+        "timeout",
+        &[
+            "60",
+            "docker",
+            "run",
+            "--rm",
+            "--name",
+            "t-nd-flood-late",
+            "--network",
+            &lab.net,
+            "--cap-add",
+            "NET_ADMIN",
+            "--label",
+            "io.hub.lab=t-nd-flood",
+            BUSYBOX,
+            "sh",
+            "-c",
+            &udhcpc(Some("02:42:0a:ca:05:99")),
+        ],
+    );
+    assert!(
+        !ok && !out.contains("BOUND"),
+        "an unknown client got an address after the flood:\n{out}"
+    );
     // ... but the reserved client still gets its address, from a real client.
     let out = lab.client(BUSYBOX, "resv", &udhcpc(Some(reserved_mac)));
     assert_eq!(field(&out, "ip"), lab.ip(30).to_string(), "{out}");
 }
-
 
 #[tokio::test(flavor = "multi_thread")]
 async fn names_outside_the_lab_go_to_the_upstream() {
@@ -368,11 +534,26 @@ async fn names_outside_the_lab_go_to_the_upstream() {
     cleanup(name);
     let mut lab = TestLab::up(name, 6, 254, &[("web", 10)], &[]).await;
     let (ok, _, err) = docker(&[
-        "run", "-d", "--name", &format!("{name}-upstream"), "--network", &lab.net, "--ip", upstream,
-        "--label", &format!("io.hub.lab={name}"), "hub-test/dnsmasq:latest",
-        "--user=root", "--no-resolv", "--no-hosts", "--address=/outside.test/192.0.2.77",
+        "run",
+        "-d",
+        "--name",
+        &format!("{name}-upstream"),
+        "--network",
+        &lab.net,
+        "--ip",
+        upstream,
+        "--label",
+        &format!("io.hub.lab={name}"),
+        "hub-test/dnsmasq:latest",
+        "--user=root",
+        "--no-resolv",
+        "--no-hosts",
+        "--address=/outside.test/192.0.2.77",
     ]);
-    assert!(ok, "upstream dnsmasq (run scripts/setup/25-dnsmasq-image.sh): {err}");
+    assert!(
+        ok,
+        "upstream dnsmasq (run scripts/setup/25-dnsmasq-image.sh): {err}"
+    );
     lab.config.upstreams = vec![format!("{upstream}:53").parse().expect("addr")];
     update_netd_config(lab.dir.path(), &lab.config).expect("update config");
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -381,7 +562,10 @@ async fn names_outside_the_lab_go_to_the_upstream() {
         if out.trim() == "192.0.2.77" {
             break;
         }
-        assert!(Instant::now() < deadline, "www.outside.test was not forwarded: {out}");
+        assert!(
+            Instant::now() < deadline,
+            "www.outside.test was not forwarded: {out}"
+        );
         std::thread::sleep(Duration::from_millis(300));
     }
     // Over TCP too, and lab names stay netd's own.

@@ -32,17 +32,20 @@ work=$(mktemp -d "$cache/build.XXXXXX")
 loop=""
 mnt=$work/mnt
 root_cache=$cache/debian-12-root
-# `locales` beside cloud-init: without update-locale, cloud-init's locale module fails and
-# `cloud-init status` reports an error on every boot.
-chroot_packages="cloud-init locales"
+# Beside cloud-init: `locales` (without update-locale, cloud-init's locale module fails and
+# `cloud-init status` reports an error on every boot) and `dbus` (without it systemd-logind does
+# not run and the guest ignores the ACPI power button, so `virsh shutdown` does nothing).
+chroot_packages="cloud-init locales dbus"
 root_key=$(printf '%s\n' "$suite" "$mirror" "$include" "$chroot_packages" | sha256sum | cut -c1-64)
 
 cleanup() {
     local rc=$?
-    mountpoint -q "$work/root/proc" 2>/dev/null && umount "$work/root/proc"
-    mountpoint -q "$mnt" 2>/dev/null && umount "$mnt"
+    # Everything mounted under the work directory (the chroot's /proc, anything a failed
+    # debootstrap left, the disk), innermost first, then the loop device, then the files.
+    awk -v w="$work/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r |
+        while read -r m; do umount -l "$m" 2>/dev/null || true; done
     [ -n "$loop" ] && losetup -d "$loop" 2>/dev/null
-    rm -rf "$work"
+    rm -rf --one-file-system "$work"
     if [ "$rc" -ne 0 ]; then
         echo "35-vm-image: building $image failed (exit $rc); nothing was left behind" >&2
     fi

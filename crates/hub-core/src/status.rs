@@ -57,7 +57,7 @@ pub(crate) async fn status(
     lab_dir: &Path,
     runtimes: &Runtimes,
 ) -> Result<LabStatus, HubError> {
-    let mut actual = list_actual(runtimes, lab).await?;
+    let mut actual = list_actual(runtimes, lab, &[]).await?;
     actual.sort_by(|a, b| a.handle.name.cmp(&b.handle.name));
     let network = match &runtimes.network {
         Some(n) => n

@@ -212,6 +212,20 @@ fn a_value_of_the_wrong_type_is_named() {
         SpecErrorKind::Type,
         "not a duration",
     );
+    // Durations the clock cannot add (a deadline of `now + u64::MAX s` would overflow).
+    for too_long in ["18446744073709551615", "9000h"] {
+        let e = one(&format!(
+            "{BASE}containers:\n  - name: a\n    image: x\n    healthcheck:\n      test: [true]\n      timeout: {too_long}\n"
+        ));
+        at(
+            &e,
+            8,
+            16,
+            "containers[0].healthcheck.timeout",
+            SpecErrorKind::Type,
+            "longer than a year",
+        );
+    }
 }
 
 #[test]
@@ -757,6 +771,29 @@ fn an_unreadable_file_is_named() {
     assert!(
         e.to_string()
             .starts_with("/nonexistent/t-hub-spec.yaml: cannot read"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_file_larger_than_a_mebibyte_or_without_end_is_refused() {
+    // A device without a size (and without an end) is read only up to the limit.
+    let e = LabSpec::from_file("/dev/zero").unwrap_err();
+    assert_eq!(e.len(), 1);
+    assert_eq!(e.errors[0].kind, SpecErrorKind::Io);
+    assert!(
+        e.to_string()
+            .starts_with("/dev/zero: the spec file is larger than"),
+        "{e}"
+    );
+    // A regular file one byte over the limit.
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.yaml");
+    std::fs::write(&big, vec![b'#'; 1024 * 1024 + 1]).unwrap();
+    let e = LabSpec::from_file(&big).unwrap_err();
+    assert_eq!(e.errors[0].kind, SpecErrorKind::Io);
+    assert!(
+        e.to_string().contains("larger than the 1048576 bytes"),
         "{e}"
     );
 }

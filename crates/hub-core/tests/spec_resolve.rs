@@ -143,21 +143,18 @@ fn changing_one_workload_changes_only_its_hash() {
     // The order maps are written in does not matter.
     let y1 = "name: t-hub-h\nsubnet: 10.205.0.0/24\ncontainers:\n  - {name: a, image: x, env: {B: 1, A: 2}}\n";
     let y2 = "name: t-hub-h\nsubnet: 10.205.0.0/24\ncontainers:\n  - {env: {A: 2, B: 1}, image: x, name: a}\n";
-    let h1 = LabSpec::from_yaml(y1, "a.yaml")
-        .unwrap()
-        .resolve()
-        .unwrap()
-        .workloads[0]
-        .spec_hash
-        .clone();
-    let h2 = LabSpec::from_yaml(y2, "a.yaml")
-        .unwrap()
-        .resolve()
-        .unwrap()
-        .workloads[0]
-        .spec_hash
-        .clone();
-    assert_eq!(h1, h2);
+    let hash_of = |yaml: &str| {
+        LabSpec::from_yaml(yaml, "a.yaml")
+            .unwrap()
+            .resolve()
+            .unwrap()
+            .workloads[0]
+            .spec_hash
+            .clone()
+    };
+    assert_eq!(hash_of(y1), hash_of(y2));
+    // ...while a changed value does.
+    assert_ne!(hash_of(y1), hash_of(&y1.replace("A: 2", "A: 3")));
 }
 
 #[test]

@@ -52,7 +52,8 @@ fn connect_error(e: bollard::errors::Error, doing: &str) -> RuntimeError {
         Ok(mapped) => mapped,
         Err(e) => RuntimeError::DaemonUnavailable {
             backend: BACKEND,
-            hint: format!("{doing}: {e}; check dockerd (scripts/setup-host.sh starts it)"),
+            // The cause travels as the source; the hint says what to do.
+            hint: format!("{doing}; check dockerd (scripts/setup-host.sh starts it)"),
             source: Some(Box::new(e)),
         },
     }

@@ -26,12 +26,30 @@ use crate::mapping::{
 };
 
 /// The Docker name or id to address a handle's container by.
-fn target(h: &WorkloadHandle) -> String {
+pub(crate) fn target(h: &WorkloadHandle) -> String {
     if h.id.is_empty() {
         container_name(&h.lab, &h.name)
     } else {
         h.id.clone()
     }
+}
+
+/// The error for a handle whose container is gone.
+fn not_found(h: &WorkloadHandle) -> RuntimeError {
+    RuntimeError::NotFound {
+        lab: h.lab.clone(),
+        what: "container",
+        name: container_name(&h.lab, &h.name),
+    }
+}
+
+/// Any other failure of `verb` (`starting`, `stopping`...) on a handle's container.
+fn failed(h: &WorkloadHandle, verb: &str, e: bollard::errors::Error) -> RuntimeError {
+    error::backend(
+        &h.lab,
+        format!("{verb} container {:?}", container_name(&h.lab, &h.name)),
+        e,
+    )
 }
 
 fn check_kind(h: &WorkloadHandle) -> RuntimeResult<()> {
@@ -75,13 +93,7 @@ impl DockerRuntime {
         while let Some(item) = stream.next().await {
             match item {
                 Ok(chunk) => out.push_str(&String::from_utf8_lossy(chunk.as_ref())),
-                Err(e) if error::is_not_found(&e) => {
-                    return Err(RuntimeError::NotFound {
-                        lab: h.lab.clone(),
-                        what: "container",
-                        name: container_name(&h.lab, &h.name),
-                    });
-                }
+                Err(e) if error::is_not_found(&e) => return Err(not_found(h)),
                 Err(e) => {
                     return Err(error::backend(
                         &h.lab,
@@ -200,16 +212,8 @@ impl Runtime for DockerRuntime {
                     .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
                 Err(error::address_in_use(&h.lab, &h.name, ip))
             }
-            Err(e) if error::is_not_found(&e) => Err(RuntimeError::NotFound {
-                lab: h.lab.clone(),
-                what: "container",
-                name: container_name(&h.lab, &h.name),
-            }),
-            Err(e) => Err(error::backend(
-                &h.lab,
-                format!("starting container {:?}", container_name(&h.lab, &h.name)),
-                e,
-            )),
+            Err(e) if error::is_not_found(&e) => Err(not_found(h)),
+            Err(e) => Err(failed(h, "starting", e)),
         }
     }
 
@@ -237,11 +241,7 @@ impl Runtime for DockerRuntime {
         match self.docker.stop_container(&target(h), Some(opts)).await {
             Ok(()) => Ok(()),
             Err(e) if error::is_not_found(&e) => Ok(()),
-            Err(e) => Err(error::backend(
-                &h.lab,
-                format!("stopping container {:?}", container_name(&h.lab, &h.name)),
-                e,
-            )),
+            Err(e) => Err(failed(h, "stopping", e)),
         }
     }
 
@@ -262,11 +262,7 @@ impl Runtime for DockerRuntime {
             {
                 Ok(())
             }
-            Err(e) => Err(error::backend(
-                &h.lab,
-                format!("removing container {:?}", container_name(&h.lab, &h.name)),
-                e,
-            )),
+            Err(e) => Err(failed(h, "removing", e)),
         }
     }
 
@@ -278,16 +274,8 @@ impl Runtime for DockerRuntime {
             .await
         {
             Ok(i) => Ok(status_from_inspect(&h.lab, &i)),
-            Err(e) if error::is_not_found(&e) => Err(RuntimeError::NotFound {
-                lab: h.lab.clone(),
-                what: "container",
-                name: container_name(&h.lab, &h.name),
-            }),
-            Err(e) => Err(error::backend(
-                &h.lab,
-                format!("inspecting container {:?}", container_name(&h.lab, &h.name)),
-                e,
-            )),
+            Err(e) if error::is_not_found(&e) => Err(not_found(h)),
+            Err(e) => Err(failed(h, "inspecting", e)),
         }
     }
 
@@ -335,13 +323,7 @@ impl Runtime for DockerRuntime {
         };
         let created = match self.docker.create_exec(&target(h), config).await {
             Ok(c) => c,
-            Err(e) if error::is_not_found(&e) => {
-                return Err(RuntimeError::NotFound {
-                    lab: h.lab.clone(),
-                    what: "container",
-                    name: container_name(&h.lab, &h.name),
-                });
-            }
+            Err(e) if error::is_not_found(&e) => return Err(not_found(h)),
             Err(e) => return Err(error::backend(&h.lab, doing, e)),
         };
         let mut out = ExecOutput {

@@ -112,6 +112,13 @@ pub fn health_config(h: &Healthcheck) -> HealthConfig {
     }
 }
 
+/// CPUs as Docker's `NanoCpus`. The spec is validated (finite, more than 0); a float-to-int
+/// `as` saturates and never panics, so even an unvalidated value gives a number Docker
+/// judges, not a crash.
+fn nano_cpus(cpus: f64) -> i64 {
+    (cpus * 1e9).round() as i64
+}
+
 fn restart_policy(r: RestartPolicy) -> DockerRestart {
     let name = match r {
         RestartPolicy::No => RestartPolicyNameEnum::NO,
@@ -143,7 +150,7 @@ pub fn container_body(lab: &LabContext, spec: &ContainerSpec) -> ContainerCreate
     let host_config = HostConfig {
         network_mode: Some(net.clone()),
         restart_policy: Some(restart_policy(spec.restart)),
-        nano_cpus: spec.resources.cpus.map(|c| (c * 1e9).round() as i64),
+        nano_cpus: spec.resources.cpus.map(nano_cpus),
         memory: spec
             .resources
             .memory_mb
@@ -277,44 +284,75 @@ pub fn requested_ip(i: &ContainerInspectResponse) -> Option<Ipv4Addr> {
 
 /// The hub's status of an inspected container of lab `lab`.
 pub fn status_from_inspect(lab: &str, i: &ContainerInspectResponse) -> WorkloadStatus {
-    let labels = i.config.as_ref().and_then(|c| c.labels.as_ref());
-    let label = |k: &str| labels.and_then(|l| l.get(k)).cloned();
-    let name = label(labels::WORKLOAD).unwrap_or_else(|| {
-        let docker = i.name.as_deref().unwrap_or("").trim_start_matches('/');
-        docker
-            .strip_prefix(&format!("{lab}-"))
-            .unwrap_or(docker)
-            .to_string()
-    });
     let (status, health) = inspect_state(i);
     let state = state_of(Some(status), Some(health));
-    let net_mode = i
-        .host_config
-        .as_ref()
-        .and_then(|h| h.network_mode.as_deref());
-    let ep = endpoint(
-        i.network_settings
-            .as_ref()
-            .and_then(|n| n.networks.as_ref()),
-        net_mode,
-    );
     let exit_code = match state {
         WorkloadState::Stopped => i.state.as_ref().and_then(|s| s.exit_code),
         _ => None,
     };
-    WorkloadStatus {
-        handle: WorkloadHandle {
-            lab: lab.to_string(),
-            name,
-            kind: WorkloadKind::Container,
-            id: i.id.clone().unwrap_or_default(),
-        },
+    Found {
+        lab,
+        labels: i.config.as_ref().and_then(|c| c.labels.as_ref()),
+        docker_name: i.name.as_deref().unwrap_or(""),
+        id: i.id.as_deref(),
         state,
-        ip: ep.and_then(parse_ip),
-        mac: ep.and_then(mac_of),
+        networks: i
+            .network_settings
+            .as_ref()
+            .and_then(|n| n.networks.as_ref()),
+        network_mode: i
+            .host_config
+            .as_ref()
+            .and_then(|h| h.network_mode.as_deref()),
         exit_code,
-        spec_hash: label(labels::SPEC_HASH),
-        role: label(labels::KIND),
+    }
+    .status()
+}
+
+/// What an inspection or a list entry says about a container, read the same way from both.
+struct Found<'a> {
+    lab: &'a str,
+    labels: Option<&'a HashMap<String, String>>,
+    /// Docker's name, with or without the leading `/`.
+    docker_name: &'a str,
+    id: Option<&'a str>,
+    state: WorkloadState,
+    /// The container's endpoints, by network name.
+    networks: Option<&'a HashMap<String, EndpointSettings>>,
+    /// Its `NetworkMode`: the lab network for the hub's containers.
+    network_mode: Option<&'a str>,
+    exit_code: Option<i64>,
+}
+
+impl Found<'_> {
+    fn label(&self, k: &str) -> Option<String> {
+        self.labels.and_then(|l| l.get(k)).cloned()
+    }
+
+    /// The hub's status: the workload name from the label, else from Docker's `LAB-NAME`.
+    fn status(&self) -> WorkloadStatus {
+        let name = self.label(labels::WORKLOAD).unwrap_or_else(|| {
+            let docker = self.docker_name.trim_start_matches('/');
+            docker
+                .strip_prefix(&format!("{}-", self.lab))
+                .unwrap_or(docker)
+                .to_string()
+        });
+        let ep = endpoint(self.networks, self.network_mode);
+        WorkloadStatus {
+            handle: WorkloadHandle {
+                lab: self.lab.to_string(),
+                name,
+                kind: WorkloadKind::Container,
+                id: self.id.unwrap_or_default().to_string(),
+            },
+            state: self.state,
+            ip: ep.and_then(parse_ip),
+            mac: ep.and_then(mac_of),
+            exit_code: self.exit_code,
+            spec_hash: self.label(labels::SPEC_HASH),
+            role: self.label(labels::KIND),
+        }
     }
 }
 
@@ -326,20 +364,6 @@ fn exit_code_of_status(status: &str) -> Option<i64> {
 
 /// The hub's status of a listed container of lab `lab` (no inspect call per container).
 pub fn status_from_summary(lab: &str, s: &ContainerSummary) -> WorkloadStatus {
-    let labels = s.labels.as_ref();
-    let label = |k: &str| labels.and_then(|l| l.get(k)).cloned();
-    let docker_name = s
-        .names
-        .as_ref()
-        .and_then(|n| n.first())
-        .map(|n| n.trim_start_matches('/').to_string())
-        .unwrap_or_default();
-    let name = label(labels::WORKLOAD).unwrap_or_else(|| {
-        docker_name
-            .strip_prefix(&format!("{lab}-"))
-            .unwrap_or(&docker_name)
-            .to_string()
-    });
     let status_text = s.status.as_deref().unwrap_or("");
     let status = match s.state {
         Some(ContainerSummaryStateEnum::CREATED) => "created",
@@ -361,34 +385,31 @@ pub fn status_from_summary(lab: &str, s: &ContainerSummary) -> WorkloadStatus {
         "none"
     };
     let state = state_of(Some(status), Some(health));
-    let net_mode = s
-        .host_config
-        .as_ref()
-        .and_then(|h| h.network_mode.as_deref());
-    let ep = endpoint(
-        s.network_settings
+    Found {
+        lab,
+        labels: s.labels.as_ref(),
+        docker_name: s
+            .names
+            .as_ref()
+            .and_then(|n| n.first())
+            .map_or("", String::as_str),
+        id: s.id.as_deref(),
+        state,
+        networks: s
+            .network_settings
             .as_ref()
             .and_then(|n| n.networks.as_ref()),
-        net_mode,
-    );
-    WorkloadStatus {
-        handle: WorkloadHandle {
-            lab: lab.to_string(),
-            name,
-            kind: WorkloadKind::Container,
-            id: s.id.clone().unwrap_or_default(),
-        },
-        state,
-        ip: ep.and_then(parse_ip),
-        mac: ep.and_then(mac_of),
+        network_mode: s
+            .host_config
+            .as_ref()
+            .and_then(|h| h.network_mode.as_deref()),
         exit_code: if state == WorkloadState::Stopped {
             exit_code_of_status(status_text)
         } else {
             None
         },
-        spec_hash: label(labels::SPEC_HASH),
-        role: label(labels::KIND),
     }
+    .status()
 }
 
 /// Completes an image reference with `:latest` when it names neither a tag nor a digest, so a

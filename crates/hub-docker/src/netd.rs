@@ -7,12 +7,15 @@
 //! rebuilt only when the binary changes. The lab's netd directory (`LAB_DIR/netd`, holding
 //! `netd.json` and `leases.json`) is bind-mounted at `/netd`.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use bollard::query_parameters::InspectContainerOptions;
+use bollard::query_parameters::{
+    InspectContainerOptions, ListImagesOptionsBuilder, RemoveImageOptions,
+};
 use bytes::Bytes;
 use hub_net::netd::{CONFIG_FILE, LEASE_FILE, Lease, LeaseFile, NetdConfig, write_atomic};
 use hub_runtime::{
@@ -20,7 +23,7 @@ use hub_runtime::{
     WorkloadHandle, WorkloadKind, WorkloadSpec,
 };
 use sha2::{Digest, Sha256};
-use tracing::info;
+use tracing::{debug, info};
 
 use crate::DockerRuntime;
 use crate::error;
@@ -244,7 +247,37 @@ pub async fn ensure_netd_image(docker: &DockerRuntime, hub_bin: &Path) -> Runtim
         .import_image_from_tar(Bytes::from(tar), &reference, &changes)
         .await?;
     info!(image = %reference, "netd image built");
+    prune_old_netd_images(docker, &reference).await;
     Ok(reference)
+}
+
+/// Removes `hub-netd` images of other binaries made over an hour ago (best effort: Docker
+/// keeps the ones a container still uses, and failures are only logged), so rebuilds do not
+/// pile up.
+async fn prune_old_netd_images(docker: &DockerRuntime, keep: &str) {
+    let filters = HashMap::from([("reference", vec![NETD_IMAGE_REPO])]);
+    let opts = ListImagesOptionsBuilder::new().filters(&filters).build();
+    let Ok(images) = docker.client().list_images(Some(opts)).await else {
+        return;
+    };
+    // Only images an hour old: another hub binary (a parallel test run) may have just made
+    // one and not yet started its container.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let old = images.iter().filter(|i| i.created < now - 3600);
+    for tag in old.flat_map(|i| i.repo_tags.iter()) {
+        if tag != keep && tag.starts_with(&format!("{NETD_IMAGE_REPO}:")) {
+            match docker
+                .client()
+                .remove_image(tag, None::<RemoveImageOptions>, None)
+                .await
+            {
+                Ok(_) => debug!(image = %tag, "old netd image removed"),
+                Err(e) => debug!(image = %tag, error = %e, "old netd image kept"),
+            }
+        }
+    }
 }
 
 /// The lab's netd directory (`LAB_DIR/netd`).

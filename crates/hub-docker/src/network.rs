@@ -24,29 +24,24 @@ struct NetView<'a> {
     labels: Option<&'a HashMap<String, String>>,
 }
 
-impl<'a> From<&'a Network> for NetView<'a> {
-    fn from(n: &'a Network) -> Self {
-        NetView {
-            id: n.id.as_deref().unwrap_or(""),
-            name: n.name.as_deref().unwrap_or(""),
-            ipam: n.ipam.as_ref(),
-            options: n.options.as_ref(),
-            labels: n.labels.as_ref(),
+/// `From<&T> for NetView` for bollard's network types, which have the same fields.
+macro_rules! net_view_from {
+    ($($t:ty),*) => {$(
+        impl<'a> From<&'a $t> for NetView<'a> {
+            fn from(n: &'a $t) -> Self {
+                NetView {
+                    id: n.id.as_deref().unwrap_or(""),
+                    name: n.name.as_deref().unwrap_or(""),
+                    ipam: n.ipam.as_ref(),
+                    options: n.options.as_ref(),
+                    labels: n.labels.as_ref(),
+                }
+            }
         }
-    }
+    )*};
 }
 
-impl<'a> From<&'a NetworkInspect> for NetView<'a> {
-    fn from(n: &'a NetworkInspect) -> Self {
-        NetView {
-            id: n.id.as_deref().unwrap_or(""),
-            name: n.name.as_deref().unwrap_or(""),
-            ipam: n.ipam.as_ref(),
-            options: n.options.as_ref(),
-            labels: n.labels.as_ref(),
-        }
-    }
-}
+net_view_from!(Network, NetworkInspect);
 
 impl NetView<'_> {
     /// Every subnet of the network (IPv4 and IPv6).
@@ -79,7 +74,8 @@ impl NetView<'_> {
     fn bridge(&self) -> String {
         match self.options.and_then(|o| o.get(BRIDGE_NAME_OPTION)) {
             Some(b) if !b.is_empty() => b.clone(),
-            _ => format!("br-{}", &self.id[..self.id.len().min(12)]),
+            // By characters: the id comes from the engine and is not trusted to be ASCII.
+            _ => format!("br-{}", self.id.chars().take(12).collect::<String>()),
         }
     }
 
@@ -360,5 +356,25 @@ mod tests {
         assert!(!info.owned);
         let v6 = net("v6", "fd00::/64");
         assert!(NetView::from(&v6).info("lab", false).is_err());
+    }
+
+    #[test]
+    fn odd_ids_from_the_engine_do_not_panic() {
+        for (id, bridge) in [
+            ("abc", "br-abc"),
+            ("", "br-"),
+            ("ééééééééééééé", "br-éééééééééééé"),
+        ] {
+            let mut n = net("odd", "10.201.4.0/24");
+            n.id = Some(id.into());
+            let inspect = NetworkInspect {
+                id: n.id.clone(),
+                name: n.name.clone(),
+                ipam: n.ipam.clone(),
+                ..Default::default()
+            };
+            assert_eq!(NetView::from(&n).bridge(), bridge);
+            assert_eq!(NetView::from(&inspect).bridge(), bridge);
+        }
     }
 }

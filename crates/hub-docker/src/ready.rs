@@ -16,14 +16,17 @@ use hub_runtime::{RuntimeError, RuntimeResult, WorkloadHandle};
 use tokio_util::sync::CancellationToken;
 
 use crate::DockerRuntime;
+use crate::container::target;
 use crate::error;
-use crate::mapping::{container_name, inspect_state};
+use crate::mapping::inspect_state;
 
 /// Lines of the container's log quoted in a failure.
 const LOG_LINES: usize = 20;
 /// First and largest pause between two inspections without an event.
 const BACKOFF_START: Duration = Duration::from_millis(20);
 const BACKOFF_MAX: Duration = Duration::from_millis(500);
+/// What stands for "no deadline" when a timeout does not fit the clock: about 30 years.
+const FOREVER: Duration = Duration::from_secs(1 << 30);
 
 /// What one inspection says about readiness.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,12 +118,12 @@ pub(crate) async fn wait_ready(
     timeout: Duration,
     cancel: CancellationToken,
 ) -> RuntimeResult<()> {
-    let deadline = Instant::now() + timeout;
-    let target = if h.id.is_empty() {
-        container_name(&h.lab, &h.name)
-    } else {
-        h.id.clone()
-    };
+    // A timeout too long for the clock (a spec's `10000000000000h`) means "no deadline".
+    let start = Instant::now();
+    let deadline = start
+        .checked_add(timeout)
+        .unwrap_or_else(|| start + FOREVER);
+    let target = target(h);
     // Subscribe before the first look so no change between the two is missed.
     let mut events: Option<Events> = wants_health.then(|| rt.container_events(&target));
     let mut pause = BACKOFF_START;

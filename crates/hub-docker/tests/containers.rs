@@ -9,11 +9,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{BUSYBOX, Cleanup, docker, http_from, httpd, lab_ctx, network, sleeper, up};
+use hub_docker::DockerRuntime;
 use hub_docker::bollard::query_parameters::InspectContainerOptions;
 use hub_net::{AddressPlan, IpAllocator, IpPool};
 use hub_runtime::{
-    ContainerSpec, Healthcheck, Mount, Resources, RestartPolicy, Runtime, RuntimeError,
-    WorkloadSpec, WorkloadState, labels,
+    ContainerSpec, Healthcheck, LabContext, Mount, Resources, RestartPolicy, Runtime, RuntimeError,
+    RuntimeResult, WorkloadHandle, WorkloadSpec, WorkloadState, labels,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -179,6 +180,18 @@ async fn t_dk_name_and_address_conflicts_are_clear() {
     assert_eq!(out.stdout.trim(), "02:42:0a:c9:03:29");
 }
 
+/// Waits for a container to be ready, without cancellation.
+async fn wait(
+    d: &DockerRuntime,
+    ctx: &LabContext,
+    ws: &WorkloadSpec,
+    h: &WorkloadHandle,
+    timeout: Duration,
+) -> RuntimeResult<()> {
+    d.wait_ready(ctx, ws, h, timeout, CancellationToken::new())
+        .await
+}
+
 fn health(test: &[&str], interval: Duration, retries: u32) -> Healthcheck {
     Healthcheck {
         test: test.iter().map(|s| s.to_string()).collect(),
@@ -220,19 +233,17 @@ async fn t_dk_readiness_waits_for_health_and_fails_early() {
         15,
     ));
     let (ws, h) = start(s).await;
-    d.wait_ready(
-        &ctx,
-        &ws,
-        &h,
-        Duration::from_secs(30),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("healthy");
+    wait(&d, &ctx, &ws, &h, Duration::from_secs(30))
+        .await
+        .expect("healthy");
     assert_eq!(
         d.inspect(&h).await.expect("inspect").state,
         WorkloadState::Running
     );
+    // A timeout too long for the clock to add means no deadline, not a panic.
+    wait(&d, &ctx, &ws, &h, Duration::MAX)
+        .await
+        .expect("ready, with a timeout that does not fit the clock");
 
     // Exits while its healthcheck is still starting: fails early with the exit code and log.
     let mut s = ContainerSpec::new("exits", BUSYBOX);
@@ -243,14 +254,7 @@ async fn t_dk_readiness_waits_for_health_and_fails_early() {
     ];
     s.healthcheck = Some(health(&["true"], Duration::from_secs(60), 3));
     let (ws, h) = start(s).await;
-    let err = d
-        .wait_ready(
-            &ctx,
-            &ws,
-            &h,
-            Duration::from_secs(30),
-            CancellationToken::new(),
-        )
+    let err = wait(&d, &ctx, &ws, &h, Duration::from_secs(30))
         .await
         .expect_err("exits");
     let text = err.to_string();
@@ -275,14 +279,7 @@ async fn t_dk_readiness_waits_for_health_and_fails_early() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let err = d
-        .wait_ready(
-            &ctx,
-            &ws,
-            &h,
-            Duration::from_secs(30),
-            CancellationToken::new(),
-        )
+    let err = wait(&d, &ctx, &ws, &h, Duration::from_secs(30))
         .await
         .expect_err("exited");
     assert!(err.to_string().contains("exit code 4"), "{err}");
@@ -295,14 +292,7 @@ async fn t_dk_readiness_waits_for_health_and_fails_early() {
         1,
     ));
     let (ws, h) = start(s).await;
-    let err = d
-        .wait_ready(
-            &ctx,
-            &ws,
-            &h,
-            Duration::from_secs(30),
-            CancellationToken::new(),
-        )
+    let err = wait(&d, &ctx, &ws, &h, Duration::from_secs(30))
         .await
         .expect_err("unhealthy");
     assert!(
@@ -314,14 +304,7 @@ async fn t_dk_readiness_waits_for_health_and_fails_early() {
     let mut s = sleeper("slow", None);
     s.healthcheck = Some(health(&["true"], Duration::from_secs(60), 3));
     let (ws, h) = start(s).await;
-    let err = d
-        .wait_ready(
-            &ctx,
-            &ws,
-            &h,
-            Duration::from_millis(800),
-            CancellationToken::new(),
-        )
+    let err = wait(&d, &ctx, &ws, &h, Duration::from_millis(800))
         .await
         .expect_err("timeout");
     assert!(matches!(err, RuntimeError::Timeout { .. }), "{err:?}");

@@ -28,6 +28,19 @@ pub(crate) fn ensure_dir(dir: &Path, mode: u32) -> LibvirtResult<()> {
     fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(io("set the mode of", dir))
 }
 
+/// Creates `dir` (mode 0700, parents as the umask says) when it does not exist; an existing
+/// directory keeps its mode.
+pub(crate) fn ensure_dir_keep_mode(dir: &Path) -> LibvirtResult<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io("create the directory", dir))
+}
+
 /// Writes `data` to `path` with mode `mode`: first to a temporary file in the same directory,
 /// then renamed, so a reader never sees half a file. The parent directory must exist.
 pub(crate) fn write_atomic(

@@ -48,6 +48,24 @@ fn qemu_runs_as_root() -> bool {
     })
 }
 
+/// Lets QEMU's unprivileged user search (not list) the lab directory: adds `o+x` (0700 becomes
+/// 0711). Nothing inside becomes readable: keys are 0600 in a 0700 `ssh/`, seeds are 0600.
+pub fn open_lab_dir_for_qemu(lab_dir: &Path) -> LibvirtResult<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let io = |action, source| LibvirtError::Io {
+        action,
+        path: lab_dir.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(lab_dir).map_err(|e| io("read the mode of", e))?;
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o001 == 0 {
+        std::fs::set_permissions(lab_dir, std::fs::Permissions::from_mode(mode | 0o001))
+            .map_err(|e| io("set the mode of", e))?;
+    }
+    Ok(())
+}
+
 /// The first directory from `/` down to `dir` that others cannot search (no `o+x`), with its
 /// mode. Directories that do not exist yet are skipped.
 pub fn first_closed_dir(dir: &Path) -> Option<(PathBuf, u32)> {
@@ -115,6 +133,10 @@ mod tests {
         mode(&outer, 0o755);
         assert_eq!(first_closed_dir(&inner), Some((inner.clone(), 0o700)));
         mode(&inner, 0o711);
+        assert_eq!(first_closed_dir(&inner), None);
+        mode(&inner, 0o700);
+        open_lab_dir_for_qemu(&inner).unwrap();
+        assert_eq!(std::fs::metadata(&inner).unwrap().mode() & 0o777, 0o701);
         assert_eq!(first_closed_dir(&inner), None);
     }
 }

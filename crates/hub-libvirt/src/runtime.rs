@@ -14,10 +14,12 @@ use tracing::Instrument;
 use crate::console::tail_console;
 use crate::domain::{DomainConfig, DomainInfo, domain_xml, parse_domain_xml};
 use crate::error::LibvirtError;
-use crate::fsutil::{ensure_dir, remove_file_if_exists, write_private_atomic};
+use crate::fsutil::{
+    ensure_dir, ensure_dir_keep_mode, remove_file_if_exists, write_private_atomic,
+};
 use crate::names::{check_name, domain_name, normalize_mac};
 use crate::overlay::{create_overlay, image_format};
-use crate::paths::{VmPaths, check_qemu_can_reach};
+use crate::paths::{VmPaths, check_qemu_can_reach, open_lab_dir_for_qemu};
 use crate::ready::{ReadyPhases, wait_vm_ready};
 use crate::seed::write_seed;
 use crate::ssh::{
@@ -351,6 +353,8 @@ impl LibvirtRuntime {
             .await
             .map_err(|e| unavailable(e.to_string()))?;
         let paths = VmPaths::new(&lab.dir, &vm.name);
+        ensure_dir_keep_mode(&lab.dir).map_err(err)?;
+        open_lab_dir_for_qemu(&lab.dir).map_err(err)?;
         if let Some(vms) = paths.dir.parent() {
             ensure_dir(vms, 0o711).map_err(err)?;
         }

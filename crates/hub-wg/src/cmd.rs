@@ -83,7 +83,7 @@ impl<'a> Cmd<'a> {
                 context: self.context.to_string(),
                 command: line,
                 status: out.status.to_string(),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                stderr: redact(String::from_utf8_lossy(&out.stderr).trim(), self.stdin),
             })
         }
     }
@@ -97,6 +97,22 @@ impl<'a> Cmd<'a> {
             Err(other) => Err(other),
         }
     }
+}
+
+/// `text` with every word of the secret `input` (16 characters or more, such as a key) replaced
+/// by `<redacted>`: `wg` quotes the line it could not parse in its error, and that line may
+/// hold a private key.
+fn redact(text: &str, input: Option<&[u8]>) -> String {
+    let Some(input) = input else {
+        return text.to_string();
+    };
+    let input = String::from_utf8_lossy(input);
+    input
+        .split(|c: char| c.is_whitespace() || c == '`' || c == '\'')
+        .filter(|word| word.len() >= 16)
+        .fold(text.to_string(), |out, word| {
+            out.replace(word, "<redacted>")
+        })
 }
 
 #[cfg(test)]
@@ -124,5 +140,27 @@ mod tests {
             "secret"
         );
         assert!(!Cmd::new("x", "false").succeeds().unwrap());
+    }
+
+    #[test]
+    fn stderr_never_carries_what_went_in_on_stdin() {
+        let secret = "YAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=";
+        let input = format!("PrivateKey = {secret}\n");
+        let err = Cmd::new("x", "sh")
+            .args([
+                "-c",
+                "read line; echo \"Line unrecognized: [$line]\" >&2; exit 1",
+            ])
+            .stdin(input.as_bytes())
+            .run()
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains(secret), "{err}");
+        assert!(
+            err.contains("Line unrecognized: [PrivateKey = <redacted>]"),
+            "{err}"
+        );
+        // Without stdin nothing is redacted.
+        assert_eq!(redact("a long word here", None), "a long word here");
     }
 }

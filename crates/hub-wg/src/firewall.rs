@@ -140,9 +140,14 @@ fn rules_with_comment(listing: &str, comment: &str) -> Vec<Vec<String>> {
     listing
         .lines()
         .map(split_words)
-        .filter(|w| w.len() > 2 && w[0] == "-A" && w[1] == CHAIN)
-        .filter(|w| flag(w, "--comment") == Some(comment))
-        .map(|w| w[2..].to_vec())
+        .filter_map(|words| match words.as_slice() {
+            [append, chain, rule @ ..]
+                if append == "-A" && chain == CHAIN && flag(rule, "--comment") == Some(comment) =>
+            {
+                Some(rule.to_vec())
+            }
+            _ => None,
+        })
         .collect()
 }
 

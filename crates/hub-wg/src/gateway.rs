@@ -328,6 +328,8 @@ fn configure(
     let mut added = Vec::new();
     let mut revoked = Vec::new();
     if fresh {
+        // Up first, so that a listen port in use fails `wg setconf` here (see `link::set_up`).
+        link::set_up(context, interface)?;
         let clients: Vec<_> = peers.iter().map(|(p, k)| (k.public, p.address)).collect();
         let config = gateway_config(
             &gateway.private,
@@ -366,7 +368,7 @@ fn configure(
             args.extend(["peer".into(), key.to_base64(), "remove".into()]);
         }
         for (peer, key) in peers {
-            let allowed = &wanted[&key.public];
+            let allowed = Ipv4Net::from(peer.address).to_string();
             match dump.peers.get(&key.public) {
                 Some(state) if state.allowed_ips == [allowed.clone()] => {}
                 current => {
@@ -377,7 +379,7 @@ fn configure(
                         "peer".into(),
                         key.public.to_base64(),
                         "allowed-ips".into(),
-                        allowed.clone(),
+                        allowed,
                     ]);
                 }
             }

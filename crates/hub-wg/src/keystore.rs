@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::ErrorKind;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use crate::error::WgError;
@@ -95,6 +96,33 @@ pub fn remove_if_exists(path: &Path) -> Result<bool, WgError> {
     }
 }
 
+/// Makes a key file that others may read (copied in by hand, restored from a backup) mode
+/// 0600 again, with a warning: a key file is never left readable by others.
+fn tighten_mode(path: &Path) -> Result<(), WgError> {
+    let mode = fs::metadata(path)
+        .map_err(|source| WgError::Io {
+            action: "could not read the mode of",
+            path: path.to_path_buf(),
+            source,
+        })?
+        .permissions()
+        .mode();
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(|source| WgError::Io {
+        action: "could not set mode 0600 on",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    tracing::warn!(
+        file = %path.display(),
+        mode = format_args!("{:o}", mode & 0o777),
+        "a WireGuard key file was readable by others; its mode is now 0600"
+    );
+    Ok(())
+}
+
 fn load_or_create(path: &Path, keygen: &dyn KeyGen) -> Result<KeyPair, WgError> {
     match fs::read_to_string(path) {
         Ok(text) => {
@@ -105,6 +133,7 @@ fn load_or_create(path: &Path, keygen: &dyn KeyGen) -> Result<KeyPair, WgError> 
                 },
                 other => other,
             })?;
+            tighten_mode(path)?;
             Ok(KeyPair::from_private(private))
         }
         Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -155,6 +184,68 @@ mod tests {
         assert!(store.delete_peer("laptop").unwrap());
         assert!(!store.delete_peer("laptop").unwrap());
         assert!(store.peers().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_key_file_readable_by_others_is_made_0600_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = KeyStore::open(dir.path()).unwrap();
+        let gw = store.gateway(&SeededKeyGen::new(1)).unwrap();
+        fs::set_permissions(store.gateway_path(), fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(store.gateway(&SeededKeyGen::new(9)).unwrap(), gw);
+        assert_eq!(mode(&store.gateway_path()), 0o600);
+    }
+
+    /// A `MakeWriter` that collects everything logged into one buffer.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn private_keys_never_reach_the_log() {
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        // The global default, not a scoped one: tracing caches per call site whether anyone
+        // listens, and other tests of this binary reach the same call sites without one.
+        // No other test of this binary sets a subscriber; their events only add lines.
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (pair, peer) = {
+            let store = KeyStore::open(dir.path()).unwrap();
+            let pair = store.gateway(&SeededKeyGen::new(3)).unwrap();
+            let peer = store.peer("laptop", &SeededKeyGen::new(4)).unwrap();
+            // How keys reach `wg`: on stdin, the command line logged.
+            let echoed = crate::cmd::Cmd::new("lab \"t\"", "cat")
+                .stdin(pair.private.to_base64().as_bytes())
+                .run()
+                .unwrap();
+            assert_eq!(echoed, pair.private.to_base64());
+            tracing::info!(?pair, "a key pair in a Debug field");
+            (pair, peer)
+        };
+        let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        // The log did capture the events (public keys and the command are in it)...
+        assert!(text.contains(&pair.public.to_base64()), "{text}");
+        assert!(text.contains(&peer.public.to_base64()), "{text}");
+        assert!(text.contains("running") && text.contains("cat"), "{text}");
+        // ...and no private key.
+        for secret in [pair.private.to_base64(), peer.private.to_base64()] {
+            assert!(!text.contains(&secret), "a private key was logged: {text}");
+        }
     }
 
     #[test]

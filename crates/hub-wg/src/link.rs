@@ -148,10 +148,18 @@ pub fn set_address_up(context: &str, interface: &str, address: Ipv4Net) -> Resul
     Cmd::new(context, "ip")
         .args(["addr", "replace", &wanted, "dev", interface])
         .run()?;
+    set_up(context, interface)
+}
+
+/// Sets the interface up. WireGuard (kernel and wireguard-go alike) binds its UDP port only
+/// while the interface is up, so a port taken by someone else is refused by `wg setconf` /
+/// `wg set` only on an interface that is already up; on a down one the failure would come
+/// later, silently, when it goes up.
+pub fn set_up(context: &str, interface: &str) -> Result<(), WgError> {
     Cmd::new(context, "ip")
         .args(["link", "set", "dev", interface, "up"])
-        .run()?;
-    Ok(())
+        .run()
+        .map(drop)
 }
 
 /// A peer as the interface has it.

@@ -44,6 +44,20 @@ enum Section {
     Peer,
 }
 
+/// How an unknown key is named in an error: as written when it looks like a key name, else
+/// only by its length, since a malformed line may hold a secret (a private key pasted without
+/// `PrivateKey =` splits at its trailing `=` into a "key" that is the secret itself).
+fn shown_key(key: &str) -> String {
+    if key.len() <= 24 && key.chars().all(|c| c.is_ascii_alphabetic()) {
+        format!("{key:?}")
+    } else {
+        format!(
+            "of {} characters (not shown: it may be a secret)",
+            key.chars().count()
+        )
+    }
+}
+
 fn err(line: usize, reason: impl Into<String>) -> WgError {
     WgError::Parse {
         line,
@@ -162,10 +176,19 @@ impl WgConfig {
             let (key, value) = content
                 .split_once('=')
                 .map(|(k, v)| (k.trim(), v.trim()))
-                .ok_or_else(|| err(line, format!("expected `Key = value`, found {content:?}")))?;
+                .ok_or_else(|| {
+                    // The line is not echoed: it may be a bare private key.
+                    err(
+                        line,
+                        "expected `Key = value` (the line is not shown: it may hold a secret)",
+                    )
+                })?;
             match section {
                 None => {
-                    return Err(err(line, format!("{key} appears before any section")));
+                    return Err(err(
+                        line,
+                        format!("key {} appears before any section", shown_key(key)),
+                    ));
                 }
                 Some(Section::Interface) => {
                     if let Some(draft) = interface.as_mut() {
@@ -243,7 +266,10 @@ fn interface_key(
                 d.extra.push(((*known).to_string(), value.to_string()));
                 Ok(())
             }
-            None => Err(err(line, format!("unknown key {key:?} in [Interface]"))),
+            None => Err(err(
+                line,
+                format!("unknown key {} in [Interface]", shown_key(key)),
+            )),
         },
     }
 }
@@ -275,7 +301,10 @@ fn peer_key(d: &mut PeerDraft, key: &str, value: &str, line: usize) -> Result<()
                 line,
             )
         }
-        _ => Err(err(line, format!("unknown key {key:?} in [Peer]"))),
+        _ => Err(err(
+            line,
+            format!("unknown key {} in [Peer]", shown_key(key)),
+        )),
     }
 }
 
@@ -372,5 +401,27 @@ mod tests {
             5
         );
         assert!(matches!(WgConfig::parse(""), Err(WgError::Incomplete(_))));
+    }
+
+    #[test]
+    fn malformed_lines_never_echo_a_key() {
+        // A private key pasted without `PrivateKey =` (its trailing `=` makes it look like a
+        // key with an empty value), with a wrong separator, or alone on its line.
+        for bad in [
+            format!("[Interface]\n{KEY}\n"),
+            format!("[Interface]\nPrivateKey: {KEY}\n"),
+            format!("[Interface]\nPrivateKey {KEY}\n"),
+            format!("{KEY}\n[Interface]\n"),
+            format!("[Interface]\nPrivateKey = {KEY}\n[Peer]\n{KEY}\n"),
+            format!("[Interface]\n{}\n", KEY.trim_end_matches('=')),
+        ] {
+            let (line, reason) = line_of(&bad);
+            assert!(line >= 1, "{reason}");
+            let secret = &KEY[..20];
+            assert!(!reason.contains(secret), "the key leaked: {reason}");
+        }
+        // A plain misspelt key is still named.
+        let (_, reason) = line_of(&format!("[Interface]\nPrivateKye = {KEY}\n"));
+        assert!(reason.contains("\"PrivateKye\""), "{reason}");
     }
 }

@@ -61,9 +61,6 @@ pub struct ExecArgs {
 /// `hub vpn ...`.
 #[derive(Debug, Clone, Args)]
 pub struct VpnArgs {
-    /// Which lab and where its state lives.
-    #[command(flatten)]
-    pub lab: LabArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: VpnCommand,
@@ -73,13 +70,20 @@ pub struct VpnArgs {
 #[derive(Debug, Clone, Subcommand)]
 pub enum VpnCommand {
     /// Print a peer's WireGuard client config (or a QR code of it, for phones).
-    Config {
-        /// The peer.
-        peer: String,
-        /// Print a QR code instead of the text.
-        #[arg(long)]
-        qr: bool,
-    },
+    Config(VpnConfigArgs),
+}
+
+/// Arguments of `hub vpn config`.
+#[derive(Debug, Clone, Args)]
+pub struct VpnConfigArgs {
+    /// Which lab and where its state lives.
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// The peer.
+    pub peer: String,
+    /// Print a QR code instead of the text.
+    #[arg(long)]
+    pub qr: bool,
 }
 
 async fn attach(cli: &Cli, lab: &LabArgs, subcommand: &str) -> Result<Lab, u8> {
@@ -179,26 +183,23 @@ pub async fn exec(cli: &Cli, args: &ExecArgs) -> anyhow::Result<u8> {
 
 /// Runs `hub vpn config PEER [--qr]`.
 pub async fn vpn(cli: &Cli, args: &VpnArgs) -> anyhow::Result<u8> {
-    let lab = match attach(cli, &args.lab, "vpn").await {
+    let VpnCommand::Config(args) = &args.command;
+    let lab = match attach(cli, &args.lab, "vpn config").await {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
-    match &args.command {
-        VpnCommand::Config { peer, qr } => {
-            let path = match lab.vpn_config(peer) {
-                Ok(p) => p,
-                Err(e) => return Ok(report_error(&e)),
-            };
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-            if *qr {
-                print!("{}", render_qr(&text)?);
-            } else {
-                print!("{text}");
-            }
-            Ok(exit::OK)
-        }
+    let path = match lab.vpn_config(&args.peer) {
+        Ok(p) => p,
+        Err(e) => return Ok(report_error(&e)),
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    if args.qr {
+        print!("{}", render_qr(&text)?);
+    } else {
+        print!("{text}");
     }
+    Ok(exit::OK)
 }
 
 fn render_qr(text: &str) -> anyhow::Result<String> {

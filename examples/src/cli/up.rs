@@ -35,6 +35,10 @@ pub struct UpArgs {
 
 /// Runs `hub up`.
 pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
+    if let Err(e) = cli.require_config("up") {
+        eprintln!("error: {e}");
+        return Ok(exit::USAGE);
+    }
     let builder = match args.lab.builder(cli, "up") {
         Ok(b) => b,
         Err(e) => {

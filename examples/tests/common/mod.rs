@@ -8,12 +8,11 @@ use std::process::{Command, Output};
 /// The `hub` binary of this package.
 pub const HUB: &str = env!("CARGO_BIN_EXE_hub");
 
-/// Runs `hub ARGS` with `--state-dir STATE` appended to the subcommand's arguments.
+/// Runs `hub ARGS` with its state root at `state` (through `HUB_STATE_DIR`).
 pub fn hub(state: &Path, args: &[&str]) -> Output {
     let mut cmd = Command::new(HUB);
     cmd.args(args)
-        .arg("--state-dir")
-        .arg(state)
+        .env("HUB_STATE_DIR", state)
         .env("HUB_BIN", HUB)
         .env_remove("HUB_CONFIG");
     cmd.output()
@@ -116,6 +115,14 @@ impl Drop for LabGuard {
     fn drop(&mut self) {
         let _ = hub(&self.state, &["down", "--lab", &self.lab]);
     }
+}
+
+/// A temporary directory QEMU's user can traverse (VM disks live below it).
+pub fn tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().expect("temp dir");
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o711)).expect("chmod");
+    d
 }
 
 /// The demo lab's spec with its name, subnets and port changed for a test.

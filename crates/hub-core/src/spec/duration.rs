@@ -28,7 +28,23 @@ impl fmt::Display for SpecDuration {
     }
 }
 
-/// Parses `1h2m3s`, `500ms`, `30s`, `10` (seconds).
+/// The longest duration a spec may give (a year): longer ones are surely mistakes, and
+/// refusing them here keeps `Instant + duration` in the code that waits from overflowing.
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// `d` if it is at most [`MAX_DURATION`], else the error naming what was written.
+fn at_most_a_year(d: Duration, written: &dyn fmt::Display) -> Result<Duration, String> {
+    if d <= MAX_DURATION {
+        Ok(d)
+    } else {
+        Err(format!(
+            "\"{written}\" is longer than a year, the longest duration a spec may give; \
+             write a shorter one"
+        ))
+    }
+}
+
+/// Parses `1h2m3s`, `500ms`, `30s`, `10` (seconds); at most a year.
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let bad = || format!("\"{s}\" is not a duration; write it like 30s, 1m30s, 500ms or 2h");
@@ -36,7 +52,7 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(bad());
     }
     if let Ok(secs) = t.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
+        return at_most_a_year(Duration::from_secs(secs), &s);
     }
     let mut total_ms: u128 = 0;
     let mut rest = t;
@@ -63,7 +79,7 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
         total_ms = total_ms.saturating_add(n.saturating_mul(factor));
     }
     let ms = u64::try_from(total_ms).map_err(|_| bad())?;
-    Ok(Duration::from_millis(ms))
+    at_most_a_year(Duration::from_millis(ms), &s)
 }
 
 impl Serialize for SpecDuration {
@@ -81,7 +97,9 @@ impl<'de> Deserialize<'de> for SpecDuration {
                 f.write_str("a duration like 30s, 1m30s or 500ms")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<SpecDuration, E> {
-                Ok(SpecDuration(Duration::from_secs(v)))
+                at_most_a_year(Duration::from_secs(v), &v)
+                    .map(SpecDuration)
+                    .map_err(E::custom)
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<SpecDuration, E> {
                 parse_duration(v).map(SpecDuration).map_err(E::custom)
@@ -104,6 +122,25 @@ mod tests {
         assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
         for bad in ["", "s", "10x", "1.5s", "-1s", "99999999999999999s"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations_longer_than_a_year_are_refused() {
+        let year = 365 * 24 * 3600;
+        assert_eq!(parse_duration(&year.to_string()), Ok(MAX_DURATION));
+        assert_eq!(parse_duration("8760h"), Ok(MAX_DURATION));
+        for too_long in [
+            (year + 1).to_string(),
+            "8761h".to_string(),
+            "999999999999h".to_string(),
+            u64::MAX.to_string(),
+        ] {
+            let err = parse_duration(&too_long).unwrap_err();
+            assert!(
+                err.contains(&too_long) && err.contains("longer than a year"),
+                "{err}"
+            );
         }
     }
 

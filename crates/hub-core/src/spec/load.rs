@@ -58,17 +58,31 @@ impl LabSpec {
             field: String::new(),
             message,
         };
-        let meta = std::fs::metadata(path)
-            .map_err(|e| io_err(format!("cannot read the spec file: {e}")))?;
-        if meta.len() > MAX_SPEC_BYTES as u64 {
-            return Err(io_err(format!(
-                "the spec file is {} bytes; at most {MAX_SPEC_BYTES} bytes are accepted",
-                meta.len()
+        let cannot_read = |e: std::io::Error| io_err(format!("cannot read the spec file: {e}"));
+        let too_large = || {
+            io_err(format!(
+                "the spec file is larger than the {MAX_SPEC_BYTES} bytes accepted; \
+                 is it the right file?"
             ))
-            .into());
+        };
+        let meta = std::fs::metadata(path).map_err(cannot_read)?;
+        if meta.len() > MAX_SPEC_BYTES as u64 {
+            return Err(too_large().into());
         }
-        let bytes =
-            std::fs::read(path).map_err(|e| io_err(format!("cannot read the spec file: {e}")))?;
+        // Read at most one byte past the limit: a pipe or device (`/dev/zero`) has no size in
+        // its metadata and could otherwise be read without end.
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| {
+                std::io::Read::read_to_end(
+                    &mut std::io::Read::take(f, MAX_SPEC_BYTES as u64 + 1),
+                    &mut bytes,
+                )
+            })
+            .map_err(cannot_read)?;
+        if bytes.len() > MAX_SPEC_BYTES {
+            return Err(too_large().into());
+        }
         let src = String::from_utf8(bytes)
             .map_err(|e| io_err(format!("the spec file is not UTF-8: {e}")))?;
         Self::from_yaml(&src, path)

@@ -67,7 +67,7 @@ async fn down_unlocked(
         }
     }
 
-    let actual = match list_actual(runtimes, lab).await {
+    let actual = match list_actual(runtimes, lab, &[]).await {
         Ok(a) => a,
         Err(e) => {
             errors.push(StepError::new("listing the lab's workloads", e));

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use hub_runtime::{WorkloadState, WorkloadStatus};
+use hub_runtime::{RuntimeError, WorkloadKind, WorkloadState, WorkloadStatus};
 
 use crate::desired::DesiredLab;
 use crate::error::HubError;
@@ -84,15 +84,32 @@ pub fn diff(desired: &DesiredLab, actual: &[WorkloadStatus]) -> Plan {
 }
 
 /// Every workload of the lab in every runtime (netd's container included), each from the
-/// runtime responsible for its kind.
-pub async fn list_actual(runtimes: &Runtimes, lab: &str) -> Result<Vec<WorkloadStatus>, HubError> {
+/// runtime responsible for its kind. A backend whose daemon does not answer is skipped with a
+/// warning unless it runs a kind in `required` (so a host without libvirt can still bring
+/// container labs up and down).
+pub async fn list_actual(
+    runtimes: &Runtimes,
+    lab: &str,
+    required: &[WorkloadKind],
+) -> Result<Vec<WorkloadStatus>, HubError> {
     let mut out: Vec<WorkloadStatus> = Vec::new();
     for (rt, kinds) in runtimes.distinct() {
-        let listed = rt.list(lab).await.map_err(|source| HubError::Runtime {
-            lab: lab.to_string(),
-            context: format!("listing the lab's workloads in {}", rt.backend()),
-            source: Box::new(source),
-        })?;
+        let listed = match rt.list(lab).await {
+            Ok(l) => l,
+            Err(e @ RuntimeError::DaemonUnavailable { .. })
+                if !kinds.iter().any(|k| required.contains(k)) =>
+            {
+                tracing::warn!(lab, backend = rt.backend(), error = %e, "backend unavailable; skipped");
+                continue;
+            }
+            Err(source) => {
+                return Err(HubError::Runtime {
+                    lab: lab.to_string(),
+                    context: format!("listing the lab's workloads in {}", rt.backend()),
+                    source: Box::new(source),
+                });
+            }
+        };
         for s in listed {
             let netd = s.role.as_deref() == Some(NETD_ROLE);
             if (netd || kinds.contains(&s.handle.kind))

@@ -19,6 +19,8 @@ pub(crate) struct Journal {
     pub vpn_created: bool,
     /// Names of the workloads the `up` set out to (re)create.
     pub to_start: Vec<String>,
+    /// Workloads whose create failed half-way: swept by their marks.
+    pub half_made: Vec<String>,
 }
 
 /// Removes what the journal and the handles say this `up` created, newest first.
@@ -48,9 +50,9 @@ pub(crate) async fn rollback(
     }
     let mut handles = created;
     // A create that failed half-way may have left something the backend knows by its marks.
-    if let Ok(actual) = list_actual(runtimes, lab).await {
+    if let Ok(actual) = list_actual(runtimes, lab, &[]).await {
         for s in actual {
-            let ours = journal.to_start.contains(&s.handle.name)
+            let ours = journal.half_made.contains(&s.handle.name)
                 && s.role.as_deref() != Some(NETD_ROLE)
                 && !handles.iter().any(|(_, h)| h.name == s.handle.name);
             if ours && let Ok(rt) = runtimes.for_kind(lab, s.handle.kind) {

@@ -64,7 +64,8 @@ async fn up_locked(
         l = LabLock::acquire(&opts.state_root, lab, opts.wait_for_lock) => l?,
         () = opts.cancel.cancelled() => return Err(HubError::Interrupted { lab: lab.into(), errors: vec![] }),
     };
-    let actual = list_actual(runtimes, lab).await?;
+    let kinds: Vec<_> = desired.workloads.iter().map(|w| w.spec.kind()).collect();
+    let actual = list_actual(runtimes, lab, &kinds).await?;
     let plan = diff(desired, &actual);
     tracing::info!(
         create = plan.create.len(),
@@ -162,8 +163,10 @@ fn make_lab_dir(dir: &Path) -> std::io::Result<bool> {
     }
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);
+    // Searchable but not listable: QEMU runs as its own user and must reach the VMs' disks
+    // below; secrets inside are files of mode 0600.
     #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o711);
     b.create(dir)?;
     Ok(true)
 }
@@ -282,6 +285,7 @@ async fn converge(
         cancel: opts.cancel.clone(),
         progress: opts.progress.clone(),
         created: Mutex::new(Vec::new()),
+        half_made: Mutex::new(Vec::new()),
     });
     let mut statuses: BTreeMap<String, WorkloadStatus> = BTreeMap::new();
     for s in &plan.unchanged {
@@ -328,6 +332,8 @@ async fn converge(
             .unwrap_or_else(|e| e.into_inner())
             .drain(..),
     );
+    journal.half_made =
+        std::mem::take(&mut *shared.half_made.lock().unwrap_or_else(|e| e.into_inner()));
     if !errors.is_empty() || opts.cancel.is_cancelled() {
         return Err(errors);
     }

@@ -23,6 +23,8 @@ pub(crate) struct Shared {
     pub progress: Option<ProgressFn>,
     /// Handles of what this `up` created, for the rollback.
     pub created: Mutex<Vec<(Arc<dyn Runtime>, WorkloadHandle)>>,
+    /// Workloads whose create failed in a way that may have left something behind.
+    pub half_made: Mutex<Vec<String>>,
 }
 
 fn subject(w: &DesiredWorkload) -> String {
@@ -99,7 +101,21 @@ async fn bring_up(
         },
     );
     tracing::info!("creating");
-    let handle = rt.create(ctx, &w.spec).await.map_err(err)?;
+    let handle = match rt.create(ctx, &w.spec).await {
+        Ok(h) => h,
+        Err(e) => {
+            // A create that failed half-way may have left something behind for the rollback
+            // to find by its marks; a name that was already taken belongs to someone else.
+            if !matches!(e, RuntimeError::NameTaken { .. }) {
+                shared
+                    .half_made
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(w.name().to_string());
+            }
+            return Err(err(e));
+        }
+    };
     shared
         .created
         .lock()

@@ -210,16 +210,25 @@ impl NetdConfig {
         if net.prefix_len() > 30 {
             return bad(format!("subnet {net} is too small for a lab"));
         }
-        let inside = |ip: Ipv4Addr| net.contains(&ip) && ip != net.network() && ip != net.broadcast();
+        let inside =
+            |ip: Ipv4Addr| net.contains(&ip) && ip != net.network() && ip != net.broadcast();
         if !inside(self.server_ip) {
-            return bad(format!("server_ip {} is not a host address of {net}", self.server_ip));
+            return bad(format!(
+                "server_ip {} is not a host address of {net}",
+                self.server_ip
+            ));
         }
         if !inside(self.router) {
-            return bad(format!("router {} is not a host address of {net}", self.router));
+            return bad(format!(
+                "router {} is not a host address of {net}",
+                self.router
+            ));
         }
         let r = self.dhcp_range;
         if r.is_empty() || !inside(r.start) || !inside(r.end) {
-            return bad(format!("dhcp_range {r} is empty or not inside the hosts of {net}"));
+            return bad(format!(
+                "dhcp_range {r} is empty or not inside the hosts of {net}"
+            ));
         }
         for (what, ip) in [("router", self.router), ("server_ip", self.server_ip)] {
             if r.contains(ip) {
@@ -231,12 +240,18 @@ impl NetdConfig {
             return bad(format!("domain {:?} is not a valid DNS name", self.domain));
         }
         if self.lease_secs < 60 {
-            return bad(format!("lease_secs {} is below 60 seconds", self.lease_secs));
+            return bad(format!(
+                "lease_secs {} is below 60 seconds",
+                self.lease_secs
+            ));
         }
         let mut macs = std::collections::HashSet::new();
         let mut ips = std::collections::HashSet::new();
         for res in &self.reservations {
-            if !inside(res.ip) || r.contains(res.ip) || res.ip == self.router || res.ip == self.server_ip
+            if !inside(res.ip)
+                || r.contains(res.ip)
+                || res.ip == self.router
+                || res.ip == self.server_ip
             {
                 return bad(format!(
                     "reservation {} -> {} is outside {net} or inside the dhcp_range {r} or on the gateway/netd address",
@@ -252,7 +267,10 @@ impl NetdConfig {
             if let Some(h) = &res.hostname
                 && !valid_dns_name(&h.to_ascii_lowercase())
             {
-                return bad(format!("reservation {}: host name {h:?} is not a valid DNS name", res.mac));
+                return bad(format!(
+                    "reservation {}: host name {h:?} is not a valid DNS name",
+                    res.mac
+                ));
             }
         }
         for rec in &self.records {
@@ -278,7 +296,8 @@ pub(crate) fn valid_dns_name(name: &str) -> bool {
         && name.split('.').all(|l| {
             !l.is_empty()
                 && l.len() <= 63
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
 }
 
@@ -328,7 +347,9 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".into());
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp{}-{seq}", std::process::id()));
     {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(contents)?;
@@ -377,7 +398,10 @@ mod tests {
     #[test]
     fn refuses_range_holding_a_record_or_gateway() {
         let mut c = cfg();
-        c.records.push(DnsRecord { name: "web".into(), ip: Ipv4Addr::new(10, 9, 0, 220) });
+        c.records.push(DnsRecord {
+            name: "web".into(),
+            ip: Ipv4Addr::new(10, 9, 0, 220),
+        });
         assert!(c.validate().unwrap_err().to_string().contains("record web"));
         let mut c = cfg();
         c.dhcp_range.start = Ipv4Addr::new(10, 9, 0, 1);
@@ -389,6 +413,9 @@ mod tests {
         assert!("02:00:00:00:00".parse::<MacAddr>().is_err());
         assert!("02:00:00:00:00:0g".parse::<MacAddr>().is_err());
         assert!("02:00:00:00:00:01:02".parse::<MacAddr>().is_err());
-        assert_eq!("AA-bb-cc-dd-ee-ff".parse::<MacAddr>().unwrap().to_string(), "aa:bb:cc:dd:ee:ff");
+        assert_eq!(
+            "AA-bb-cc-dd-ee-ff".parse::<MacAddr>().unwrap().to_string(),
+            "aa:bb:cc:dd:ee:ff"
+        );
     }
 }

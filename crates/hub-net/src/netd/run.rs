@@ -8,7 +8,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tracing::{info, warn};
 
 use super::dhcp::{DhcpConfig, DhcpState, LeaseWriter, bind_dhcp, serve_dhcp};
-use super::dns::{ZoneCell, Zone, serve_tcp, spawn_udp};
+use super::dns::{Zone, ZoneCell, serve_tcp, spawn_udp};
 use super::{LeaseFile, NetdConfig, NetdError};
 
 /// How often the config file's modification time is checked.
@@ -47,7 +47,10 @@ pub async fn run(config_path: &Path) -> Result<(), NetdError> {
             })?;
     }
 
-    let cell = Arc::new(ZoneCell::new(Zone::from_config(&cfg), cfg.upstreams.clone()));
+    let cell = Arc::new(ZoneCell::new(
+        Zone::from_config(&cfg),
+        cfg.upstreams.clone(),
+    ));
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let rt = tokio::runtime::Handle::current();
     for addr in &cfg.dns_listen {
@@ -105,8 +108,11 @@ pub async fn run(config_path: &Path) -> Result<(), NetdError> {
         }
     }
     // One last write so nothing acknowledged is lost.
-    let snapshot = dhcp.lock().unwrap_or_else(PoisonError::into_inner).snapshot();
-    if let Ok(bytes) = serde_json::to_vec_pretty(&snapshot) {
+    let snapshot = dhcp
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .snapshot();
+    if let Ok(bytes) = serde_json::to_vec(&snapshot) {
         let _ = super::write_atomic(&cfg.lease_file, &bytes);
     }
     Ok(())
@@ -134,7 +140,10 @@ fn reload(path: &Path, dhcp: &Mutex<DhcpState>, cell: &ZoneCell, writer: &LeaseW
         }
     }
     let zone = Zone::from_config(&cfg);
-    info!(names = zone.len(), reservations = cfg.reservations.len(), "reloaded");
+    info!(
+        names = zone.len(),
+        reservations = cfg.reservations.len(),
+        "reloaded"
+    );
     cell.set(zone, cfg.upstreams);
 }
-

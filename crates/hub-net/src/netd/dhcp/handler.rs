@@ -31,7 +31,11 @@ pub struct Reply {
 
 /// Decodes `bytes`, handles the request and encodes the reply. Never panics; anything that
 /// is not a well-formed client request gets no answer.
-pub fn handle_bytes(state: &mut DhcpState, bytes: &[u8], now: u64) -> Option<(Vec<u8>, Destination)> {
+pub fn handle_bytes(
+    state: &mut DhcpState,
+    bytes: &[u8],
+    now: u64,
+) -> Option<(Vec<u8>, Destination)> {
     let clean = sanitize(bytes)?;
     let msg = Message::from_bytes(&clean).ok()?;
     let reply = handle(state, &msg, now)?;
@@ -115,9 +119,7 @@ pub fn handle(state: &mut DhcpState, msg: &Message, now: u64) -> Option<Reply> {
     };
     match opts.msg_type()? {
         MessageType::Discover => discover(state, msg, mac, requested, hostname, now),
-        MessageType::Request => {
-            request(state, msg, mac, server_id, requested, hostname, now)
-        }
+        MessageType::Request => request(state, msg, mac, server_id, requested, hostname, now),
         MessageType::Release => {
             if server_id.is_none_or(|s| s == state.config.server_ip)
                 && state.entry(&mac).is_some_and(|e| e.ip == msg.ciaddr())
@@ -157,7 +159,12 @@ fn inside(state: &DhcpState, ip: Ipv4Addr) -> bool {
 
 /// The address to offer `mac`: its reservation, its current address, the one it asks for,
 /// or the next free one.
-fn pick(state: &mut DhcpState, mac: &MacAddr, requested: Option<Ipv4Addr>, now: u64) -> Option<Ipv4Addr> {
+fn pick(
+    state: &mut DhcpState,
+    mac: &MacAddr,
+    requested: Option<Ipv4Addr>,
+    now: u64,
+) -> Option<Ipv4Addr> {
     if let Some((ip, _)) = state.config.reservations.get(mac) {
         return Some(*ip);
     }
@@ -240,13 +247,23 @@ fn request(
         // Not an address this client may have: a NAK makes it start over with DISCOVER.
         return Some(nak(state, msg));
     }
-    let hostname = hostname.or_else(|| state.entry(&mac).and_then(|e| e.hostname.clone()));
-    state.set(mac, Entry {
-        ip,
-        expires: now + u64::from(state.config.lease_secs),
-        bound: true,
-        hostname,
-    });
+    // The reservation's name wins over what the client calls itself.
+    let hostname = state
+        .config
+        .reservations
+        .get(&mac)
+        .and_then(|(_, h)| h.clone())
+        .or(hostname)
+        .or_else(|| state.entry(&mac).and_then(|e| e.hostname.clone()));
+    state.set(
+        mac,
+        Entry {
+            ip,
+            expires: now + u64::from(state.config.lease_secs),
+            bound: true,
+            hostname,
+        },
+    );
     let mut m = base_reply(state, msg, MessageType::Ack, ip);
     add_config_options(state, &mut m, &mac, true);
     Some(Reply {
@@ -258,8 +275,9 @@ fn request(
 fn nak(state: &DhcpState, msg: &Message) -> Reply {
     let mut m = base_reply(state, msg, MessageType::Nak, Ipv4Addr::UNSPECIFIED);
     m.set_ciaddr(Ipv4Addr::UNSPECIFIED);
-    m.opts_mut()
-        .insert(DhcpOption::Message("address not available from this server".into()));
+    m.opts_mut().insert(DhcpOption::Message(
+        "address not available from this server".into(),
+    ));
     Reply {
         message: m,
         dest: destination(msg, true),

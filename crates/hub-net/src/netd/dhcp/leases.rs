@@ -41,7 +41,10 @@ impl DhcpConfig {
         let mut reservations = HashMap::new();
         let mut reserved_ips = HashMap::new();
         for r in &cfg.reservations {
-            let host = r.hostname.clone().filter(|h| valid_dns_name(&h.to_ascii_lowercase()));
+            let host = r
+                .hostname
+                .clone()
+                .filter(|h| valid_dns_name(&h.to_ascii_lowercase()));
             reservations.insert(r.mac, (r.ip, host));
             reserved_ips.insert(r.ip, r.mac);
         }
@@ -104,16 +107,24 @@ impl DhcpState {
             if l.expires <= now || !self.config.subnet.contains(&l.ip) {
                 continue;
             }
-            if self.config.reserved_ips.get(&l.ip).is_some_and(|m| *m != l.mac) {
+            if self
+                .config
+                .reserved_ips
+                .get(&l.ip)
+                .is_some_and(|m| *m != l.mac)
+            {
                 continue;
             }
             if self.config.range.contains(l.ip) || self.config.reserved_ips.contains_key(&l.ip) {
-                self.set(l.mac, Entry {
-                    ip: l.ip,
-                    expires: l.expires,
-                    bound: true,
-                    hostname: l.hostname.clone(),
-                });
+                self.set(
+                    l.mac,
+                    Entry {
+                        ip: l.ip,
+                        expires: l.expires,
+                        bound: true,
+                        hostname: l.hostname.clone(),
+                    },
+                );
             }
         }
         self.dirty = false;
@@ -127,7 +138,10 @@ impl DhcpState {
             .by_mac
             .iter()
             .filter(|(mac, e)| {
-                self.config.reserved_ips.get(&e.ip).is_some_and(|m| m != *mac)
+                self.config
+                    .reserved_ips
+                    .get(&e.ip)
+                    .is_some_and(|m| m != *mac)
                     || !self.config.subnet.contains(&e.ip)
             })
             .map(|(m, _)| *m)

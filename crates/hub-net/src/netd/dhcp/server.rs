@@ -1,7 +1,7 @@
 //! The DHCP socket loop and the lease-file writer (threads: blocking I/O, no async needed).
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -67,13 +67,14 @@ impl LeaseWriter {
     }
 }
 
-fn write_loop(state: &Mutex<DhcpState>, path: &PathBuf, rx: &Receiver<()>) {
+fn write_loop(state: &Mutex<DhcpState>, path: &Path, rx: &Receiver<()>) {
     while rx.recv().is_ok() {
+        let started = std::time::Instant::now();
         let snapshot = state
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .snapshot();
-        match serde_json::to_vec_pretty(&snapshot) {
+        match serde_json::to_vec(&snapshot) {
             Ok(bytes) => {
                 if let Err(e) = write_atomic(path, &bytes) {
                     warn!(file = %path.display(), error = %e, "could not write the lease file");
@@ -81,12 +82,18 @@ fn write_loop(state: &Mutex<DhcpState>, path: &PathBuf, rx: &Receiver<()>) {
             }
             Err(e) => warn!(error = %e, "could not serialize the leases"),
         }
-        std::thread::sleep(WRITE_GAP);
+        // A large table under a flood of changes must not keep a core busy writing: wait at
+        // least three times as long as the write took.
+        std::thread::sleep(WRITE_GAP.max(started.elapsed() * 3));
     }
 }
 
 /// Serves DHCP on `sock` forever (returns only on a socket error that cannot be retried).
-pub(crate) fn serve_dhcp(sock: UdpSocket, state: Arc<Mutex<DhcpState>>, writer: LeaseWriter) -> NetdError {
+pub(crate) fn serve_dhcp(
+    sock: UdpSocket,
+    state: Arc<Mutex<DhcpState>>,
+    writer: LeaseWriter,
+) -> NetdError {
     let mut buf = vec![0u8; 1500];
     loop {
         let (n, from) = match sock.recv_from(&mut buf) {

@@ -18,7 +18,10 @@ const RESERVED_IP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 30);
 fn config(range_end: u8) -> NetdConfig {
     let mut c = NetdConfig::new(
         "10.9.0.0/24".parse().unwrap(),
-        AddrRange::new(Ipv4Addr::new(10, 9, 0, 200), Ipv4Addr::new(10, 9, 0, range_end)),
+        AddrRange::new(
+            Ipv4Addr::new(10, 9, 0, 200),
+            Ipv4Addr::new(10, 9, 0, range_end),
+        ),
         "demo.lab",
     );
     c.reservations.push(Reservation {
@@ -57,11 +60,14 @@ fn opt(m: &Message, code: OptionCode) -> Option<&DhcpOption> {
 
 /// DISCOVER then REQUEST (selecting); returns the ACK.
 fn lease(st: &mut DhcpState, mac: MacAddr) -> Message {
-    let offer = handle(st, &client(MessageType::Discover, mac), NOW).unwrap().message;
+    let offer = handle(st, &client(MessageType::Discover, mac), NOW)
+        .unwrap()
+        .message;
     assert_eq!(msg_type(&offer), MessageType::Offer);
     let mut req = client(MessageType::Request, mac);
     req.opts_mut().insert(DhcpOption::ServerIdentifier(SERVER));
-    req.opts_mut().insert(DhcpOption::RequestedIpAddress(offer.yiaddr()));
+    req.opts_mut()
+        .insert(DhcpOption::RequestedIpAddress(offer.yiaddr()));
     let ack = handle(st, &req, NOW).unwrap();
     assert_eq!(msg_type(&ack.message), MessageType::Ack);
     assert_eq!(ack.dest, Destination::Broadcast);
@@ -77,15 +83,42 @@ fn unknown_client_gets_a_dynamic_address_with_all_options() {
     assert_eq!(ack.opcode(), Opcode::BootReply);
     assert_eq!(ack.xid(), 0x1234);
     assert_eq!(ack.chaddr().get(..6), Some(&mac.0[..]));
-    assert_eq!(opt(&ack, OptionCode::Router), Some(&DhcpOption::Router(vec![Ipv4Addr::new(10, 9, 0, 1)])));
-    assert_eq!(opt(&ack, OptionCode::DomainNameServer), Some(&DhcpOption::DomainNameServer(vec![SERVER])));
-    assert_eq!(opt(&ack, OptionCode::SubnetMask), Some(&DhcpOption::SubnetMask(Ipv4Addr::new(255, 255, 255, 0))));
-    assert_eq!(opt(&ack, OptionCode::DomainName), Some(&DhcpOption::DomainName("demo.lab".into())));
-    assert_eq!(opt(&ack, OptionCode::ServerIdentifier), Some(&DhcpOption::ServerIdentifier(SERVER)));
-    assert_eq!(opt(&ack, OptionCode::AddressLeaseTime), Some(&DhcpOption::AddressLeaseTime(3600)));
-    assert_eq!(opt(&ack, OptionCode::Renewal), Some(&DhcpOption::Renewal(1800)));
-    assert_eq!(opt(&ack, OptionCode::Rebinding), Some(&DhcpOption::Rebinding(3150)));
-    assert_eq!(opt(&ack, OptionCode::BroadcastAddr), Some(&DhcpOption::BroadcastAddr(Ipv4Addr::new(10, 9, 0, 255))));
+    assert_eq!(
+        opt(&ack, OptionCode::Router),
+        Some(&DhcpOption::Router(vec![Ipv4Addr::new(10, 9, 0, 1)]))
+    );
+    assert_eq!(
+        opt(&ack, OptionCode::DomainNameServer),
+        Some(&DhcpOption::DomainNameServer(vec![SERVER]))
+    );
+    assert_eq!(
+        opt(&ack, OptionCode::SubnetMask),
+        Some(&DhcpOption::SubnetMask(Ipv4Addr::new(255, 255, 255, 0)))
+    );
+    assert_eq!(
+        opt(&ack, OptionCode::DomainName),
+        Some(&DhcpOption::DomainName("demo.lab".into()))
+    );
+    assert_eq!(
+        opt(&ack, OptionCode::ServerIdentifier),
+        Some(&DhcpOption::ServerIdentifier(SERVER))
+    );
+    assert_eq!(
+        opt(&ack, OptionCode::AddressLeaseTime),
+        Some(&DhcpOption::AddressLeaseTime(3600))
+    );
+    assert_eq!(
+        opt(&ack, OptionCode::Renewal),
+        Some(&DhcpOption::Renewal(1800))
+    );
+    assert_eq!(
+        opt(&ack, OptionCode::Rebinding),
+        Some(&DhcpOption::Rebinding(3150))
+    );
+    assert_eq!(
+        opt(&ack, OptionCode::BroadcastAddr),
+        Some(&DhcpOption::BroadcastAddr(Ipv4Addr::new(10, 9, 0, 255)))
+    );
     let snap = st.snapshot();
     assert_eq!(snap.leases.len(), 1);
     assert_eq!(snap.leases[0].mac, mac);
@@ -95,7 +128,10 @@ fn unknown_client_gets_a_dynamic_address_with_all_options() {
     let again = lease(&mut st, mac);
     assert_eq!(again.yiaddr(), ack.yiaddr());
     // A second client gets another one.
-    assert_eq!(lease(&mut st, MacAddr([2, 9, 9, 9, 9, 9])).yiaddr(), Ipv4Addr::new(10, 9, 0, 201));
+    assert_eq!(
+        lease(&mut st, MacAddr([2, 9, 9, 9, 9, 9])).yiaddr(),
+        Ipv4Addr::new(10, 9, 0, 201)
+    );
 }
 
 #[test]
@@ -103,7 +139,10 @@ fn reserved_client_gets_its_address_and_host_name() {
     let mut st = state(254);
     let ack = lease(&mut st, RESERVED_MAC);
     assert_eq!(ack.yiaddr(), RESERVED_IP);
-    assert_eq!(opt(&ack, OptionCode::Hostname), Some(&DhcpOption::Hostname("vm1".into())));
+    assert_eq!(
+        opt(&ack, OptionCode::Hostname),
+        Some(&DhcpOption::Hostname("vm1".into()))
+    );
 }
 
 #[test]
@@ -115,7 +154,10 @@ fn a_discover_flood_exhausts_only_the_dynamic_range() {
         let mac = MacAddr([0x06, 0xfe, b[0], b[1], b[2], b[3]]);
         if let Some(r) = handle(&mut st, &client(MessageType::Discover, mac), NOW) {
             let ip = r.message.yiaddr();
-            assert!(st.config.range.contains(ip), "{ip} offered outside the range");
+            assert!(
+                st.config.range.contains(ip),
+                "{ip} offered outside the range"
+            );
             assert!(offered.insert(ip), "{ip} offered twice");
         }
     }
@@ -125,7 +167,12 @@ fn a_discover_flood_exhausts_only_the_dynamic_range() {
     assert_eq!(lease(&mut st, RESERVED_MAC).yiaddr(), RESERVED_IP);
     // Offers time out and the range is usable again.
     let later = NOW + OFFER_SECS + 1;
-    let r = handle(&mut st, &client(MessageType::Discover, MacAddr([2, 7, 7, 7, 7, 7])), later).unwrap();
+    let r = handle(
+        &mut st,
+        &client(MessageType::Discover, MacAddr([2, 7, 7, 7, 7, 7])),
+        later,
+    )
+    .unwrap();
     assert!(st.config.range.contains(r.message.yiaddr()));
 }
 
@@ -136,8 +183,10 @@ fn request_for_another_server_drops_our_offer() {
     handle(&mut st, &client(MessageType::Discover, mac), NOW).unwrap();
     assert!(st.entry(&mac).is_some());
     let mut req = client(MessageType::Request, mac);
-    req.opts_mut().insert(DhcpOption::ServerIdentifier(Ipv4Addr::new(10, 9, 0, 99)));
-    req.opts_mut().insert(DhcpOption::RequestedIpAddress(Ipv4Addr::new(10, 9, 0, 200)));
+    req.opts_mut()
+        .insert(DhcpOption::ServerIdentifier(Ipv4Addr::new(10, 9, 0, 99)));
+    req.opts_mut()
+        .insert(DhcpOption::RequestedIpAddress(Ipv4Addr::new(10, 9, 0, 200)));
     assert!(handle(&mut st, &req, NOW).is_none());
     assert!(st.entry(&mac).is_none());
 }
@@ -150,18 +199,28 @@ fn init_reboot_renew_rebind_and_nak() {
     // INIT-REBOOT with the right address: ACK.
     let mut req = client(MessageType::Request, mac);
     req.opts_mut().insert(DhcpOption::RequestedIpAddress(ip));
-    assert_eq!(msg_type(&handle(&mut st, &req, NOW).unwrap().message), MessageType::Ack);
+    assert_eq!(
+        msg_type(&handle(&mut st, &req, NOW).unwrap().message),
+        MessageType::Ack
+    );
     // INIT-REBOOT with an address of another network: NAK, broadcast.
     let mut req = client(MessageType::Request, mac);
-    req.opts_mut().insert(DhcpOption::RequestedIpAddress(Ipv4Addr::new(192, 168, 1, 5)));
+    req.opts_mut()
+        .insert(DhcpOption::RequestedIpAddress(Ipv4Addr::new(
+            192, 168, 1, 5,
+        )));
     let nak = handle(&mut st, &req, NOW).unwrap();
     assert_eq!(msg_type(&nak.message), MessageType::Nak);
     assert_eq!(nak.dest, Destination::Broadcast);
     assert_eq!(nak.message.yiaddr(), Ipv4Addr::UNSPECIFIED);
     // The reserved address asked for by someone else: NAK.
     let mut req = client(MessageType::Request, mac);
-    req.opts_mut().insert(DhcpOption::RequestedIpAddress(RESERVED_IP));
-    assert_eq!(msg_type(&handle(&mut st, &req, NOW).unwrap().message), MessageType::Nak);
+    req.opts_mut()
+        .insert(DhcpOption::RequestedIpAddress(RESERVED_IP));
+    assert_eq!(
+        msg_type(&handle(&mut st, &req, NOW).unwrap().message),
+        MessageType::Nak
+    );
     // RENEWING: ciaddr set, unicast answer, lease extended.
     let mut req = client(MessageType::Request, mac);
     req.set_ciaddr(ip);
@@ -171,11 +230,17 @@ fn init_reboot_renew_rebind_and_nak() {
     assert_eq!(st.entry(&mac).unwrap().expires, NOW + 100 + 3600);
     // The same with the broadcast flag (REBINDING through a client that asks for it).
     req.set_flags(Flags::default().set_broadcast());
-    assert_eq!(handle(&mut st, &req, NOW).unwrap().dest, Destination::Broadcast);
+    assert_eq!(
+        handle(&mut st, &req, NOW).unwrap().dest,
+        Destination::Broadcast
+    );
     // Another client claiming that address: NAK.
     let mut req = client(MessageType::Request, MacAddr([2, 5, 5, 5, 5, 5]));
     req.set_ciaddr(ip);
-    assert_eq!(msg_type(&handle(&mut st, &req, NOW).unwrap().message), MessageType::Nak);
+    assert_eq!(
+        msg_type(&handle(&mut st, &req, NOW).unwrap().message),
+        MessageType::Nak
+    );
 }
 
 #[test]
@@ -196,9 +261,16 @@ fn release_and_decline() {
     dec.opts_mut().insert(DhcpOption::ServerIdentifier(SERVER));
     assert!(handle(&mut st, &dec, NOW).is_none());
     // The declined address is not offered again for a while.
-    let again = handle(&mut st, &client(MessageType::Discover, mac), NOW).unwrap().message;
+    let again = handle(&mut st, &client(MessageType::Discover, mac), NOW)
+        .unwrap()
+        .message;
     assert_ne!(again.yiaddr(), ip);
-    let after = handle(&mut st, &client(MessageType::Discover, MacAddr([2, 4, 4, 4, 4, 4])), NOW).unwrap();
+    let after = handle(
+        &mut st,
+        &client(MessageType::Discover, MacAddr([2, 4, 4, 4, 4, 4])),
+        NOW,
+    )
+    .unwrap();
     assert_ne!(after.message.yiaddr(), ip);
 }
 
@@ -232,7 +304,11 @@ fn leases_survive_a_reload_and_a_restart() {
     // A reload that reserves the address for another MAC drops the lease.
     let mut cfg = config(254);
     cfg.dhcp_range = AddrRange::new(Ipv4Addr::new(10, 9, 0, 210), Ipv4Addr::new(10, 9, 0, 254));
-    cfg.reservations.push(Reservation { mac: MacAddr([2, 8, 8, 8, 8, 8]), ip, hostname: None });
+    cfg.reservations.push(Reservation {
+        mac: MacAddr([2, 8, 8, 8, 8, 8]),
+        ip,
+        hostname: None,
+    });
     st.set_config(DhcpConfig::from_config(&cfg));
     assert!(st.entry(&mac).is_none());
 }
@@ -250,8 +326,22 @@ fn replies_only_to_client_requests() {
     for kind in [MessageType::Offer, MessageType::Ack, MessageType::Nak] {
         assert!(handle(&mut st, &client(kind, mac), NOW).is_none());
     }
-    assert!(handle(&mut st, &client(MessageType::Discover, MacAddr([0; 6])), NOW).is_none());
-    assert!(handle(&mut st, &client(MessageType::Discover, MacAddr([1, 0, 0x5e, 0, 0, 1])), NOW).is_none());
+    assert!(
+        handle(
+            &mut st,
+            &client(MessageType::Discover, MacAddr([0; 6])),
+            NOW
+        )
+        .is_none()
+    );
+    assert!(
+        handle(
+            &mut st,
+            &client(MessageType::Discover, MacAddr([1, 0, 0x5e, 0, 0, 1])),
+            NOW
+        )
+        .is_none()
+    );
     assert!(st.is_empty());
 }
 
@@ -266,7 +356,8 @@ fn valid_packets() -> Vec<Vec<u8>> {
         MessageType::Inform,
     ] {
         let mut m = client(kind, mac);
-        m.opts_mut().insert(DhcpOption::RequestedIpAddress(Ipv4Addr::new(10, 9, 0, 205)));
+        m.opts_mut()
+            .insert(DhcpOption::RequestedIpAddress(Ipv4Addr::new(10, 9, 0, 205)));
         m.opts_mut().insert(DhcpOption::ServerIdentifier(SERVER));
         m.opts_mut().insert(DhcpOption::Hostname("box".into()));
         out.push(m.to_vec().unwrap());
@@ -280,7 +371,9 @@ fn check_reply(st: &DhcpState, bytes: &[u8]) {
     assert_eq!(m.opcode(), Opcode::BootReply);
     let y = m.yiaddr();
     assert!(
-        y.is_unspecified() || st.config.range.contains(y) || st.config.reserved_ips.contains_key(&y),
+        y.is_unspecified()
+            || st.config.range.contains(y)
+            || st.config.reserved_ips.contains_key(&y),
         "reply hands out {y}"
     );
     if let Some(owner) = st.config.reserved_ips.get(&y) {

@@ -5,8 +5,8 @@ mod forward;
 mod server;
 mod zone;
 
-pub(crate) use server::{ZoneCell, serve_tcp, spawn_udp};
 pub use fast::{AnswerCache, PlainQuery, plain_query};
+pub(crate) use server::{ZoneCell, serve_tcp, spawn_udp};
 pub use zone::{DnsAnswer, TTL, Zone, encode_udp, handle, handle_bytes};
 
 #[cfg(test)]

@@ -38,16 +38,25 @@ impl ZoneCell {
 
     pub(crate) fn set(&self, zone: Zone, upstreams: Vec<SocketAddr>) {
         *self.zone.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(zone);
-        *self.upstreams.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(upstreams);
+        *self
+            .upstreams
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(upstreams);
         self.generation.fetch_add(1, Ordering::Release);
     }
 
     fn current(&self) -> Arc<Zone> {
-        self.zone.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.zone
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn upstreams(&self) -> Arc<Vec<SocketAddr>> {
-        self.upstreams.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.upstreams
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Refreshes `cached` when the zone changed; returns the generation.
@@ -80,7 +89,11 @@ pub(crate) fn spawn_udp(
         addr,
         source: e,
     };
-    let domain = if addr.is_ipv4() { Domain::IPV4 } else { Domain::IPV6 };
+    let domain = if addr.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
     let sock = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(bind)?;
     sock.set_reuse_address(true).map_err(bind)?;
     let _ = sock.set_recv_buffer_size(8 << 20);

@@ -8,9 +8,9 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use proptest::prelude::*;
 
 use super::*;
-use proptest::test_runner::TestCaseError;
 use crate::netd::{DnsRecord, NetdConfig, Reservation};
 use crate::plan::AddrRange;
+use proptest::test_runner::TestCaseError;
 
 fn config(upstreams: Vec<SocketAddr>) -> NetdConfig {
     let mut c = NetdConfig::new(
@@ -18,9 +18,18 @@ fn config(upstreams: Vec<SocketAddr>) -> NetdConfig {
         AddrRange::new(Ipv4Addr::new(10, 9, 0, 200), Ipv4Addr::new(10, 9, 0, 254)),
         "Demo.Lab",
     );
-    c.records.push(DnsRecord { name: "web".into(), ip: Ipv4Addr::new(10, 9, 0, 10) });
-    c.records.push(DnsRecord { name: "db.demo.lab".into(), ip: Ipv4Addr::new(10, 9, 0, 11) });
-    c.records.push(DnsRecord { name: "laptop".into(), ip: Ipv4Addr::new(10, 10, 0, 2) });
+    c.records.push(DnsRecord {
+        name: "web".into(),
+        ip: Ipv4Addr::new(10, 9, 0, 10),
+    });
+    c.records.push(DnsRecord {
+        name: "db.demo.lab".into(),
+        ip: Ipv4Addr::new(10, 9, 0, 11),
+    });
+    c.records.push(DnsRecord {
+        name: "laptop".into(),
+        ip: Ipv4Addr::new(10, 10, 0, 2),
+    });
     c.reservations.push(Reservation {
         mac: "02:00:00:00:00:30".parse().unwrap(),
         ip: Ipv4Addr::new(10, 9, 0, 30),
@@ -47,7 +56,10 @@ fn reply(zone: &Zone, m: &Message) -> Message {
 fn a_of(m: &Message) -> Vec<Ipv4Addr> {
     m.answers
         .iter()
-        .filter_map(|r| match r.data { RData::A(a) => Some(a.0), _ => None })
+        .filter_map(|r| match r.data {
+            RData::A(a) => Some(a.0),
+            _ => None,
+        })
         .collect()
 }
 
@@ -119,7 +131,10 @@ fn outside_names_are_refused_or_forwarded() {
     assert_eq!(r.metadata.response_code, ResponseCode::Refused);
     assert!(!r.metadata.recursion_available);
     let zone = Zone::from_config(&config(vec!["10.9.0.99:53".parse().unwrap()]));
-    assert_eq!(handle(&zone, &query("example.com.", RecordType::A)), DnsAnswer::Forward);
+    assert_eq!(
+        handle(&zone, &query("example.com.", RecordType::A)),
+        DnsAnswer::Forward
+    );
 }
 
 #[test]
@@ -129,14 +144,26 @@ fn malformed_queries() {
     resp.metadata.message_type = MessageType::Response;
     assert_eq!(handle(&zone, &resp), DnsAnswer::Drop);
     let mut two = query("web.demo.lab.", RecordType::A);
-    two.add_query(Query::query(Name::from_str("db.demo.lab.").unwrap(), RecordType::A));
-    assert_eq!(reply(&zone, &two).metadata.response_code, ResponseCode::FormErr);
+    two.add_query(Query::query(
+        Name::from_str("db.demo.lab.").unwrap(),
+        RecordType::A,
+    ));
+    assert_eq!(
+        reply(&zone, &two).metadata.response_code,
+        ResponseCode::FormErr
+    );
     let mut none = query("web.demo.lab.", RecordType::A);
     none.queries.clear();
-    assert_eq!(reply(&zone, &none).metadata.response_code, ResponseCode::FormErr);
+    assert_eq!(
+        reply(&zone, &none).metadata.response_code,
+        ResponseCode::FormErr
+    );
     let mut upd = query("web.demo.lab.", RecordType::A);
     upd.metadata.op_code = OpCode::Update;
-    assert_eq!(reply(&zone, &upd).metadata.response_code, ResponseCode::NotImp);
+    assert_eq!(
+        reply(&zone, &upd).metadata.response_code,
+        ResponseCode::NotImp
+    );
 }
 
 #[test]

@@ -43,8 +43,8 @@ impl Zone {
     /// The zone of a (validated) config: its records, its reservations' host names,
     /// `gateway.DOMAIN` and `netd.DOMAIN`.
     pub fn from_config(cfg: &NetdConfig) -> Self {
-        let domain = Name::from_ascii(format!("{}.", cfg.domain_lower()))
-            .unwrap_or_else(|_| Name::root());
+        let domain =
+            Name::from_ascii(format!("{}.", cfg.domain_lower())).unwrap_or_else(|_| Name::root());
         let netd = fqdn_name(cfg, "netd");
         let mut zone = Zone {
             soa: Record::from_rdata(
@@ -173,7 +173,11 @@ pub fn handle(zone: &Zone, req: &Message) -> DnsAnswer {
         match zone.ptr.get(name) {
             Some(target) => {
                 if matches!(qtype, RecordType::PTR | RecordType::ANY) {
-                    m.add_answer(Record::from_rdata(name.clone(), TTL, RData::PTR(PTR(target.clone()))));
+                    m.add_answer(Record::from_rdata(
+                        name.clone(),
+                        TTL,
+                        RData::PTR(PTR(target.clone())),
+                    ));
                 }
             }
             None => m.metadata.response_code = ResponseCode::NXDomain,
