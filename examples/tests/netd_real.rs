@@ -431,6 +431,26 @@ async fn dig_and_getent_resolve_lab_names_forward_and_reverse() {
     }
     let out = exec(&alpha, &format!("getent hosts {}", lab.fqdn("gamma")));
     assert!(out.contains(&lab.ip(12).to_string()), "getent gamma: {out}");
+
+    // SIGHUP reloads (and does not stop netd, which runs as PID 1).
+    let netd = format!("{}-netd", lab.name);
+    let (ok, _, err) = docker(&["kill", "-s", "HUP", &netd]);
+    assert!(ok, "SIGHUP: {err}");
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, running, _) = docker(&[
+        "inspect",
+        "-f",
+        "{{.State.Running}} {{.RestartCount}}",
+        &netd,
+    ]);
+    assert_eq!(running.trim(), "true 0", "netd after SIGHUP");
+    let (_, logs, logerr) = docker(&["logs", &netd]);
+    assert!(
+        format!("{logs}{logerr}").contains("SIGHUP: reloading"),
+        "{logs}{logerr}"
+    );
+    let out = lab.dig(&["+short", &lab.fqdn("gamma")]);
+    assert_eq!(out.trim(), lab.ip(12).to_string());
 }
 
 #[tokio::test(flavor = "multi_thread")]

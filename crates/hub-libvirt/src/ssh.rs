@@ -120,6 +120,8 @@ fn pair_of(key: &PrivateKey, path: &Path) -> LibvirtResult<KeyPair> {
 /// stores it there (0600) with its public half at `path.pub`. A key file that exists but is not
 /// an ed25519 OpenSSH private key is an error: it is never overwritten.
 pub fn ensure_key_pair(path: &Path, comment: &str) -> LibvirtResult<KeyPair> {
+    // VMs of a lab are created in parallel and all ask for the lab key: exactly one makes it.
+    let _guard = KEY_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let key = PrivateKey::from_openssh(text.as_bytes())
@@ -190,6 +192,9 @@ pub fn ensure_host_key(lab_dir: &Path, vm: &str) -> LibvirtResult<KeyPair> {
         &format!("root@{vm}"),
     )
 }
+
+// Key files are made once, even when several tasks ask at the same time.
+static KEY_LOCK: Mutex<()> = Mutex::new(());
 
 // known_hosts is shared by every VM of a lab and updated from parallel tasks.
 static KNOWN_HOSTS_LOCK: Mutex<()> = Mutex::new(());
@@ -378,6 +383,20 @@ mod tests {
             derived.split_whitespace().nth(1),
             a.public_openssh.split_whitespace().nth(1)
         );
+    }
+
+    #[test]
+    fn parallel_callers_get_the_same_lab_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys: Vec<LabKey> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| ensure_lab_key(dir.path(), "demo").unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(keys.windows(2).all(|w| w[0] == w[1]));
+        let on_disk = ensure_lab_key(dir.path(), "demo").unwrap();
+        assert_eq!(on_disk, keys[0]);
     }
 
     #[test]

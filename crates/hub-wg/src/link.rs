@@ -1,6 +1,6 @@
 //! The gateway's network interface: kernel WireGuard when the host has it, else Debian's
 //! userspace `wireguard-go`; its addresses and link state through `ip`, its WireGuard state
-//! read back through `wg show dump`.
+//! read back through `wg show` (never its private key).
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
@@ -167,11 +167,9 @@ pub fn set_up(context: &str, interface: &str) -> Result<(), WgError> {
 pub struct PeerState {
     /// Its allowed IPs as `wg` prints them.
     pub allowed_ips: Vec<String>,
-    /// Unix time of the latest handshake, 0 if none.
-    pub latest_handshake: u64,
 }
 
-/// The interface's WireGuard state (`wg show IF dump`).
+/// The interface's WireGuard state, as far as the gateway compares it with the spec.
 #[derive(Clone, Debug, Default)]
 pub struct Dump {
     /// The interface's public key, if it has a private key.
@@ -182,42 +180,38 @@ pub struct Dump {
     pub peers: BTreeMap<PublicKey, PeerState>,
 }
 
-/// Reads `wg show IF dump`.
+/// Reads the interface's public key, listen port and peers with `wg show IF public-key`,
+/// `listen-port` and `allowed-ips`, not `wg show IF dump`: the dump's first field is the
+/// private key, which thus never passes through the hub's memory or pipes.
 pub fn dump(context: &str, interface: &str) -> Result<Dump, WgError> {
-    let text = Cmd::new(context, "wg")
-        .args(["show", interface, "dump"])
-        .run()?;
-    Ok(parse_dump(&text))
+    let show = |what: &str| {
+        Cmd::new(context, "wg")
+            .args(["show", interface, what])
+            .run()
+    };
+    Ok(Dump {
+        // `(none)` when the interface has no key yet.
+        public_key: show("public-key")?.trim().parse().ok(),
+        listen_port: show("listen-port")?.trim().parse().unwrap_or(0),
+        peers: parse_allowed_ips(&show("allowed-ips")?),
+    })
 }
 
-fn parse_dump(text: &str) -> Dump {
-    let mut lines = text.lines();
-    let mut dump = Dump::default();
-    if let Some(first) = lines.next() {
-        let fields: Vec<&str> = first.split('\t').collect();
-        dump.public_key = fields.get(1).and_then(|k| k.parse().ok());
-        dump.listen_port = fields.get(2).and_then(|p| p.parse().ok()).unwrap_or(0);
-    }
-    for line in lines {
-        let fields: Vec<&str> = line.split('\t').collect();
-        let Some(key) = fields.first().and_then(|k| k.parse::<PublicKey>().ok()) else {
-            continue;
-        };
-        let allowed_ips = fields
-            .get(3)
-            .filter(|a| **a != "(none)")
-            .map(|a| a.split(',').map(str::to_string).collect())
-            .unwrap_or_default();
-        let latest_handshake = fields.get(4).and_then(|h| h.parse().ok()).unwrap_or(0);
-        dump.peers.insert(
-            key,
-            PeerState {
-                allowed_ips,
-                latest_handshake,
-            },
-        );
-    }
-    dump
+/// Parses `wg show IF allowed-ips`: a line per peer, its public key, a tab, and its allowed
+/// IPs separated by spaces (`(none)` when it has none). Lines that do not parse are skipped.
+fn parse_allowed_ips(text: &str) -> BTreeMap<PublicKey, PeerState> {
+    text.lines()
+        .filter_map(|line| {
+            let (key, ips) = line.split_once('\t').unwrap_or((line, ""));
+            let key = key.trim().parse::<PublicKey>().ok()?;
+            let allowed_ips = ips
+                .split_whitespace()
+                .filter(|ip| *ip != "(none)")
+                .map(str::to_string)
+                .collect();
+            Some((key, PeerState { allowed_ips }))
+        })
+        .collect()
 }
 
 /// The host's first global IPv4 address that is not on a bridge, veth, Docker, libvirt or
@@ -248,21 +242,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_wg_show_dump() {
+    fn parses_wg_show_allowed_ips() {
         let a = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=";
         let b = "TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=";
         let text = format!(
-            "(hidden)\t{a}\t51820\toff\n\
-             {b}\t(none)\t198.18.4.2:40000\t10.214.0.2/32\t1700000000\t10\t20\toff\n\
-             {a}\t(none)\t(none)\t(none)\t0\t0\t0\t25\n"
+            "{b}\t10.214.0.2/32 10.214.0.9/32\n{a}\t(none)\nnot a key\tx\n\n{a}x\t1.2.3.4/32\n"
         );
-        let dump = parse_dump(&text);
-        assert_eq!(dump.public_key, Some(a.parse().unwrap()));
-        assert_eq!(dump.listen_port, 51820);
-        let pb = &dump.peers[&b.parse().unwrap()];
-        assert_eq!(pb.allowed_ips, vec!["10.214.0.2/32".to_string()]);
-        assert_eq!(pb.latest_handshake, 1_700_000_000);
-        assert!(dump.peers[&a.parse().unwrap()].allowed_ips.is_empty());
+        let peers = parse_allowed_ips(&text);
+        assert_eq!(peers.len(), 2, "{peers:?}");
+        let pb = &peers[&b.parse().unwrap()];
+        assert_eq!(pb.allowed_ips, ["10.214.0.2/32", "10.214.0.9/32"]);
+        assert!(peers[&a.parse().unwrap()].allowed_ips.is_empty());
+        assert!(parse_allowed_ips("").is_empty());
     }
 
     #[test]

@@ -139,6 +139,25 @@ proptest! {
         let at = cut.index(text.len() + 1);
         let at = (0..=at).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
         text.insert_str(at, &junk);
-        let _ = WgConfig::parse(&text);
+        // Whatever is wrong, the error never quotes the private key.
+        if let Err(e) = WgConfig::parse(&text) {
+            let secret = config.interface.private_key.to_base64();
+            prop_assert!(!e.to_string().contains(&secret), "{} quotes the key", e);
+        }
+    }
+
+    #[test]
+    fn a_key_line_without_its_name_is_never_quoted(key in private_key(), sep in "[ :\t]{0,2}") {
+        let secret = key.to_base64();
+        for text in [
+            format!("[Interface]\n{secret}\n"),
+            format!("[Interface]\nPrivateKey{sep}{secret}\n"),
+            format!("{secret}\n"),
+        ] {
+            let e = WgConfig::parse(&text).err();
+            prop_assert!(e.is_some(), "{} was accepted", text);
+            let shown = e.map(|e| e.to_string()).unwrap_or_default();
+            prop_assert!(!shown.contains(&secret[..40]), "{} quotes the key", shown);
+        }
     }
 }

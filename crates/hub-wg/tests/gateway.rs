@@ -105,11 +105,23 @@ fn require_docker_and_image() {
     );
 }
 
-/// The rules of DOCKER-USER, as `iptables -S` prints them (without the chain line).
+/// The rules of DOCKER-USER, as `iptables -S` prints them (without the chain line), except
+/// those of labs other test suites bring up meanwhile (`hub:LAB` with LAB not `t-wg-*`):
+/// they come and go on their own and must not be counted against ours. Every other rule,
+/// this binary's labs' and the decoys', is kept.
 fn docker_user_rules() -> Vec<String> {
     run("iptables", &["-w", "10", "-S", "DOCKER-USER"])
         .lines()
         .filter(|l| l.starts_with("-A "))
+        .filter(|l| {
+            let comment = l
+                .split_once("--comment ")
+                .map(|(_, rest)| rest.trim_start_matches('"'));
+            match comment.and_then(|c| c.strip_prefix("hub:")) {
+                Some(lab) => lab.starts_with("t-wg-"),
+                None => true,
+            }
+        })
         .map(str::to_string)
         .collect()
 }
@@ -130,14 +142,16 @@ fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
     }
 }
 
-/// The peers of a WireGuard interface with their latest handshake (`wg show IF dump`).
+/// The peers of a WireGuard interface with their latest handshake
+/// (`wg show IF latest-handshakes`, which unlike `dump` does not print the private key).
 fn handshakes(interface: &str) -> Vec<(PublicKey, u64)> {
-    run("wg", &["show", interface, "dump"])
+    run("wg", &["show", interface, "latest-handshakes"])
         .lines()
-        .skip(1)
         .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            (f[0].parse().unwrap(), f[4].parse().unwrap())
+            let (key, time) = l
+                .split_once('\t')
+                .unwrap_or_else(|| panic!("unexpected line {l:?}"));
+            (key.parse().unwrap(), time.trim().parse().unwrap())
         })
         .collect()
 }

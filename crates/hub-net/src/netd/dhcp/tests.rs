@@ -143,6 +143,7 @@ fn reserved_client_gets_its_address_and_host_name() {
         opt(&ack, OptionCode::Hostname),
         Some(&DhcpOption::Hostname("vm1".into()))
     );
+    assert_eq!(st.snapshot().leases[0].hostname.as_deref(), Some("vm1"));
 }
 
 #[test]
