@@ -112,7 +112,10 @@ fn ctrl_c_during_up_rolls_back_and_exits_130() {
         "name: {lab}\nsubnet: 10.205.104.0/24\ncontainers:\n  - name: ok\n    image: hub-test/busybox:latest\n    cmd: [\"sleep\", \"3600\"]\n  - name: never\n    image: hub-test/busybox:latest\n    cmd: [\"sleep\", \"3600\"]\n    healthcheck:\n      test: [\"false\"]\n      interval: 1s\n      retries: 1000\n"
     );
     std::fs::write(&spec, yaml).expect("spec");
-    let _guard = LabGuard { lab: lab.into(), state: state.clone() };
+    let _guard = LabGuard {
+        lab: lab.into(),
+        state: state.clone(),
+    };
     let _ = hub(&state, &["down", "--lab", lab]);
     let child = Command::new(HUB)
         .args(["up", "-c", spec.to_str().expect("utf-8"), "--state-dir"])
@@ -124,16 +127,31 @@ fn ctrl_c_during_up_rolls_back_and_exits_130() {
         .expect("hub up starts");
     // Wait until the lab's containers exist, then press Ctrl-C.
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while leftovers(lab, &state).iter().filter(|l| l.starts_with("container")).count() < 3 {
-        assert!(std::time::Instant::now() < deadline, "the lab never came up far enough");
+    while leftovers(lab, &state)
+        .iter()
+        .filter(|l| l.starts_with("container"))
+        .count()
+        < 3
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lab never came up far enough"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_millis(500));
-    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill runs");
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
     assert!(sent.success());
     let out = child.wait_with_output().expect("hub up ends");
     assert_eq!(out.status.code(), Some(130), "{}", show(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("interrupted"),
+        "{}",
+        show(&out)
+    );
     // Rolled back by itself: no down needed.
     assert_eq!(leftovers(lab, &state), Vec::<String>::new());
 }

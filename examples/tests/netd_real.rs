@@ -12,7 +12,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hub_docker::DockerRuntime;
-use hub_docker::netd::{ensure_netd, read_leases, update_netd_config};
+use hub_docker::netd::{
+    ensure_netd, ensure_netd_image, netd_image_ref, read_leases, update_netd_config,
+};
 use hub_net::AddrRange;
 use hub_net::netd::{DnsRecord, MacAddr, NetdConfig, Reservation};
 use hub_runtime::{LabContext, NetworkInfo};
@@ -281,6 +283,28 @@ async fn udhcpc_gets_a_dynamic_address_with_router_and_dns() {
     // The hub can read who got what.
     let leases = read_leases(lab.dir.path()).expect("leases");
     assert!(leases.iter().any(|l| l.ip == got), "{leases:?}");
+    // The image is tagged by the binary's hash and not rebuilt for the same binary; the
+    // container carries the lab's labels with role netd.
+    let reference = netd_image_ref(&hub_bin()).expect("hash");
+    let image_id = |r: &str| docker(&["image", "inspect", "-f", "{{.Id}}", r]).1;
+    let before = image_id(&reference);
+    assert_eq!(
+        ensure_netd_image(&lab.docker, &hub_bin())
+            .await
+            .expect("image"),
+        reference
+    );
+    assert_eq!(image_id(&reference), before);
+    let (_, labels, _) = docker(&[
+        "inspect",
+        "-f",
+        "{{index .Config.Labels \"io.hub.lab\"}} {{index .Config.Labels \"io.hub.kind\"}} {{.Config.Image}} {{.HostConfig.RestartPolicy.Name}} {{.HostConfig.CapAdd}}",
+        "t-nd-udhcpc-netd",
+    ]);
+    assert_eq!(
+        labels.trim(),
+        format!("t-nd-udhcpc netd {reference} unless-stopped [NET_ADMIN]")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -595,4 +619,38 @@ async fn names_outside_the_lab_go_to_the_upstream() {
     assert_eq!(out.trim(), lab.ip(10).to_string());
     let out = lab.dig(&[&lab.fqdn("nobody")]);
     assert!(out.contains("status: NXDOMAIN"), "{out}");
+}
+
+#[test]
+fn hub_netd_refuses_a_bad_config_clearly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cfg = NetdConfig::new(
+        "10.202.9.0/24".parse().expect("subnet"),
+        AddrRange::new(ip("10.202.9", 200), ip("10.202.9", 254)),
+        "bad.lab",
+    );
+    cfg.reservations.push(Reservation {
+        mac: "02:00:00:00:00:01".parse().expect("mac"),
+        ip: ip("10.202.9", 210),
+        hostname: None,
+    });
+    let path = dir.path().join("netd.json");
+    std::fs::write(&path, cfg.to_json()).expect("write config");
+    let out = Command::new(hub_bin())
+        .args(["netd", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run hub");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("lies inside the dhcp_range"), "{err}");
+    assert!(err.contains("netd.json"), "{err}");
+    // No config at all: a usage error.
+    let out = Command::new(hub_bin())
+        .arg("netd")
+        .env_remove("HUB_CONFIG")
+        .output()
+        .expect("run hub");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--config FILE"));
 }

@@ -69,16 +69,16 @@ pub use spec::{Container, LabSpec, Vm, Vpn};
 pub use status::LabStatus;
 pub use up::{DownReport, UpReport};
 
-#[doc(inline)]
-pub use hub_net as net;
-#[doc(inline)]
-pub use hub_runtime as runtime;
 #[cfg(feature = "docker")]
 #[doc(inline)]
 pub use hub_docker as docker;
 #[cfg(feature = "libvirt")]
 #[doc(inline)]
 pub use hub_libvirt as libvirt;
+#[doc(inline)]
+pub use hub_net as net;
+#[doc(inline)]
+pub use hub_runtime as runtime;
 #[cfg(feature = "wireguard")]
 #[doc(inline)]
 pub use hub_wg as wg;

@@ -316,12 +316,7 @@ pub fn read_leases(lab_dir: &Path) -> RuntimeResult<Vec<Lease>> {
 }
 
 /// The container spec of a lab's netd.
-pub fn netd_container_spec(
-    lab: &LabContext,
-    config: &NetdConfig,
-    image: &str,
-    dir: &Path,
-) -> ContainerSpec {
+pub fn netd_container_spec(config: &NetdConfig, image: &str, dir: &Path) -> ContainerSpec {
     let mut spec = ContainerSpec::new(NETD_NAME, image);
     spec.ip = Some(config.server_ip);
     spec.cap_add = vec!["NET_ADMIN".into()];
@@ -333,7 +328,6 @@ pub fn netd_container_spec(
         target: NETD_MOUNT.into(),
         read_only: false,
     }];
-    let _ = lab;
     spec
 }
 
@@ -396,7 +390,7 @@ pub async fn ensure_netd(
     // netd answers DNS itself; it must not use itself as a resolver.
     let mut ctx = lab.clone();
     ctx.dns.clear();
-    let spec = netd_container_spec(lab, config, &image, &dir);
+    let spec = netd_container_spec(config, &image, &dir);
     let h = docker.create(&ctx, &WorkloadSpec::Container(spec)).await?;
     docker.start(&h).await?;
     Ok(NetdInfo {

@@ -308,8 +308,9 @@ impl LibvirtRuntime {
                 )));
             }
         }
+        let mac = normalize_mac(&vm.name, &vm.mac)?;
         let mut vm = Self::resolve_keys(lab, vm)?;
-        vm.mac = normalize_mac(&vm.name, &vm.mac)?;
+        vm.mac = mac;
         Ok(vm)
     }
 

@@ -429,6 +429,38 @@ async fn t_vm_defines_lists_and_removes_without_booting() {
     assert_eq!(st.spec_hash.as_deref(), Some("hash-of-a"));
     assert_eq!(st.ip, Some(Ipv4Addr::new(10, 203, 2, 30)));
 
+    // Readiness of a VM that is not running fails at once, saying so; a cancelled wait says
+    // that; the console of a VM that never ran is empty; stopping it is harmless.
+    let spec_a = WorkloadSpec::Vm(a.clone());
+    let t = Instant::now();
+    let err = rt
+        .wait_ready(
+            &lab,
+            &spec_a,
+            &ha,
+            Duration::from_secs(30),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RuntimeError::WorkloadFailed { .. }), "{err}");
+    assert!(err.to_string().contains("not running"), "{err}");
+    assert!(
+        t.elapsed() < Duration::from_secs(30),
+        "it waited for the timeout"
+    );
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let err = rt
+        .wait_ready(&lab, &spec_a, &ha, Duration::from_secs(30), cancel)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RuntimeError::Cancelled { .. }), "{err}");
+    assert_eq!(rt.logs(&lab, &ha, 10).await.expect("logs"), "");
+    rt.stop(&ha, Duration::from_secs(1))
+        .await
+        .expect("stop a VM that does not run");
+
     let again = rt
         .create(&lab, &WorkloadSpec::Vm(a.clone()))
         .await

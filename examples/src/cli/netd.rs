@@ -5,7 +5,7 @@
 use anyhow::Context;
 use clap::Args;
 
-use super::{Cli, exit};
+use super::{Cli, UsageError, exit};
 
 /// Arguments of `hub netd` (the config file is the global `-c/--config`).
 #[derive(Debug, Clone, Args)]
@@ -13,7 +13,13 @@ pub struct NetdArgs {}
 
 /// Serves DHCP and DNS until SIGTERM or SIGINT.
 pub async fn run(cli: &Cli, _args: &NetdArgs) -> anyhow::Result<u8> {
-    let config = cli.require_config("netd")?;
+    let config = cli.config.as_deref().ok_or_else(|| {
+        UsageError(
+            "`hub netd` needs its config: pass --config FILE (the JSON the hub writes into the \
+             lab's netd directory)"
+                .into(),
+        )
+    })?;
     hub_net::netd::run(config)
         .await
         .with_context(|| format!("netd with config {}", config.display()))?;

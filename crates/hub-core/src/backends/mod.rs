@@ -31,9 +31,14 @@ pub(crate) struct DefaultsConfig {
 /// containers, the network and netd; libvirt for VMs; hub-wg for the VPN.
 pub(crate) async fn fill_defaults(
     lab: &str,
-    mut rts: Runtimes,
+    rts: Runtimes,
     cfg: &DefaultsConfig,
 ) -> Result<Runtimes, HubError> {
+    #[cfg_attr(
+        not(any(feature = "docker", feature = "libvirt", feature = "wireguard")),
+        allow(unused_mut)
+    )]
+    let mut rts = rts;
     #[cfg(feature = "docker")]
     {
         let injected_all = rts.containers.is_some() && rts.network.is_some() && rts.netd.is_some();

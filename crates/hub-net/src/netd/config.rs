@@ -248,15 +248,19 @@ impl NetdConfig {
         let mut macs = std::collections::HashSet::new();
         let mut ips = std::collections::HashSet::new();
         for res in &self.reservations {
-            if !inside(res.ip)
-                || r.contains(res.ip)
-                || res.ip == self.router
-                || res.ip == self.server_ip
-            {
-                return bad(format!(
-                    "reservation {} -> {} is outside {net} or inside the dhcp_range {r} or on the gateway/netd address",
-                    res.mac, res.ip
-                ));
+            let why = if !inside(res.ip) {
+                Some(format!("is not a host address of {net}"))
+            } else if r.contains(res.ip) {
+                Some(format!("lies inside the dhcp_range {r}"))
+            } else if res.ip == self.router {
+                Some("is the router's address".to_string())
+            } else if res.ip == self.server_ip {
+                Some("is netd's own address".to_string())
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return bad(format!("reservation {} -> {} {why}", res.mac, res.ip));
             }
             if !macs.insert(res.mac) {
                 return bad(format!("reservation for {} appears twice", res.mac));
@@ -392,7 +396,7 @@ mod tests {
         let mut c = cfg();
         c.reservations[0].ip = Ipv4Addr::new(10, 9, 0, 210);
         let err = c.validate().unwrap_err().to_string();
-        assert!(err.contains("inside the dhcp_range"), "{err}");
+        assert!(err.contains("lies inside the dhcp_range"), "{err}");
     }
 
     #[test]
