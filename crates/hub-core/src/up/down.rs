@@ -3,10 +3,11 @@
 
 use std::fmt;
 use std::path::Path;
+use std::time::Instant;
 
 use tracing::Instrument;
 
-use super::UpOptions;
+use super::{UpOptions, timing};
 use super::lock::LabLock;
 use super::plan::{NETD_ROLE, list_actual};
 use crate::error::{HubError, StepError};
@@ -39,8 +40,12 @@ pub async fn down(
 ) -> Result<DownReport, HubError> {
     let span = tracing::info_span!("down", lab = %lab);
     async {
+        let t = Instant::now();
         let _lock = LabLock::acquire(&opts.state_root, lab, opts.wait_for_lock).await?;
-        down_unlocked(lab, runtimes, &opts.lab_dir, opts).await
+        timing("down.lock", t);
+        let r = down_unlocked(lab, runtimes, &opts.lab_dir, opts).await;
+        timing("down.total", t);
+        r
     }
     .instrument(span)
     .await
@@ -60,13 +65,16 @@ async fn down_unlocked(
     };
 
     if let Some(vpn) = &runtimes.vpn {
+        let t = Instant::now();
         match vpn.down(lab).await {
             Ok(true) => removed("vpn gateway".into(), &mut report),
             Ok(false) => {}
             Err(e) => errors.push(StepError::new("vpn gateway", e)),
         }
+        timing("down.vpn", t);
     }
 
+    let t = Instant::now();
     let actual = match list_actual(runtimes, lab, &[]).await {
         Ok(a) => a,
         Err(e) => {
@@ -77,6 +85,10 @@ async fn down_unlocked(
     let (netd_containers, workloads): (Vec<_>, Vec<_>) = actual
         .into_iter()
         .partition(|s| s.role.as_deref() == Some(NETD_ROLE));
+    timing("down.list", t);
+    // The workloads and netd go at the same time (removal is forced, no stop grace: the
+    // equivalent of `down -t 0`); only the network waits for all of them.
+    let t = Instant::now();
     let removals = workloads.iter().map(|s| async move {
         let what = format!("{} {:?}", s.handle.kind, s.handle.name);
         let rt = runtimes
@@ -87,7 +99,15 @@ async fn down_unlocked(
             .map(|()| what.clone())
             .map_err(|e| StepError::new(what, e))
     });
-    for r in futures::future::join_all(removals).await {
+    let netd_removal = async {
+        match &runtimes.netd {
+            Some(netd) => Some(netd.remove(lab).await),
+            None => None,
+        }
+    };
+    let (results, netd_result) =
+        tokio::join!(futures::future::join_all(removals), netd_removal);
+    for r in results {
         match r {
             Ok(what) => removed(what, &mut report),
             Err(e) => errors.push(e),
@@ -95,8 +115,8 @@ async fn down_unlocked(
     }
 
     let mut netd_gone = false;
-    if let Some(netd) = &runtimes.netd {
-        match netd.remove(lab).await {
+    if let Some(netd_result) = netd_result {
+        match netd_result {
             Ok(true) => {
                 netd_gone = true;
                 removed("netd".into(), &mut report);
@@ -117,6 +137,9 @@ async fn down_unlocked(
         }
     }
 
+    timing("down.workloads+netd", t);
+
+    let t = Instant::now();
     if let Some(net) = &runtimes.network {
         match net.remove_network(lab).await {
             Ok(true) => removed("network".into(), &mut report),
@@ -124,6 +147,7 @@ async fn down_unlocked(
             Err(e) => errors.push(StepError::new("network", e)),
         }
     }
+    timing("down.network", t);
 
     if errors.is_empty() {
         // Keys, client configs, overlays, seeds, known_hosts: nothing secret stays behind.

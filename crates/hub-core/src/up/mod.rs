@@ -13,6 +13,7 @@ mod workload;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 pub use down::{DownReport, down};
 pub use run::up;
@@ -22,6 +23,13 @@ use tokio_util::sync::CancellationToken;
 use crate::progress::ProgressFn;
 use crate::scheduler::{MetricsSource, Scheduler};
 use crate::services::NetdOutcome;
+
+/// Logs how long a phase of an `up` or a `down` took, as `phase=... ms=...` at target
+/// `hub_timing` (`HUB_LOG=hub_timing=info` shows them; the bench prints them).
+pub(crate) fn timing(phase: &str, since: Instant) {
+    let ms = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX);
+    tracing::info!(target: "hub_timing", phase, ms, "phase done");
+}
 
 /// How an `up` or `down` runs.
 #[derive(Clone)]

@@ -6,8 +6,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use hub_runtime::{LabContext, Runtime, WorkloadHandle, WorkloadSpec, WorkloadStatus};
-use tokio::sync::Semaphore;
+use hub_runtime::{
+    LabContext, Runtime, WorkloadHandle, WorkloadKind, WorkloadSpec, WorkloadStatus,
+};
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
@@ -17,7 +19,7 @@ use super::plan::{Plan, diff, list_actual};
 use super::rollback::{Journal, rollback};
 use super::state::{LabState, STATE_VERSION, WorkloadRecord};
 use super::workload::{self, Shared};
-use super::{UpOptions, UpReport};
+use super::{UpOptions, UpReport, timing};
 use crate::desired::DesiredLab;
 use crate::error::{HubError, StepError};
 use crate::progress::{Progress, emit};
@@ -38,7 +40,10 @@ pub async fn up(
     opts: &UpOptions,
 ) -> Result<(LabState, UpReport), HubError> {
     let span = tracing::info_span!("up", lab = %desired.name);
-    up_locked(desired, runtimes, opts).instrument(span).await
+    let t = Instant::now();
+    let r = up_locked(desired, runtimes, opts).instrument(span).await;
+    timing("up.total", t);
+    r
 }
 
 async fn up_locked(
@@ -60,13 +65,17 @@ async fn up_locked(
                 .into(),
         });
     }
+    let t = Instant::now();
     let _lock = tokio::select! {
         l = LabLock::acquire(&opts.state_root, lab, opts.wait_for_lock) => l?,
         () = opts.cancel.cancelled() => return Err(HubError::Interrupted { lab: lab.into(), errors: vec![] }),
     };
+    timing("up.lock", t);
+    let t = Instant::now();
     let kinds: Vec<_> = desired.workloads.iter().map(|w| w.spec.kind()).collect();
     let actual = list_actual(runtimes, lab, &kinds).await?;
     let plan = diff(desired, &actual);
+    timing("up.list+plan", t);
     tracing::info!(
         create = plan.create.len(),
         recreate = plan.recreate.len(),
@@ -211,6 +220,7 @@ async fn converge(
             took: t.elapsed(),
         },
     );
+    timing("up.network", t);
     let netd_plan = if runtimes.netd.is_some() {
         desired.netd_plan()
     } else {
@@ -231,6 +241,7 @@ async fn converge(
     }
 
     // Workloads that left the spec.
+    let t = Instant::now();
     let removals = plan.remove.iter().map(|s| async move {
         let rt = runtimes
             .for_kind(lab, s.handle.kind)
@@ -253,16 +264,50 @@ async fn converge(
     if !errors.is_empty() {
         return Err(errors);
     }
+    if !plan.remove.is_empty() {
+        timing("up.remove-left-spec", t);
+    }
 
-    // netd.
-    if let (Some(netd), Some(np)) = (&runtimes.netd, &netd_plan) {
+    // netd and the workloads. A container needs netd neither to be created nor to start (its
+    // resolver is netd's address, asked only at query time), so netd comes up beside the
+    // containers, and a container counts as ready (its dependants start) only once netd runs.
+    // A VM asks netd's DHCP for its address as it boots: with a VM to start, netd comes first.
+    let netd_job = match (&runtimes.netd, &netd_plan) {
+        (Some(n), Some(p)) => Some((n, p)),
+        _ => None,
+    };
+    let vm_to_start = desired
+        .workloads
+        .iter()
+        .any(|w| w.spec.kind() == WorkloadKind::Vm && journal.to_start.iter().any(|n| n == w.name()));
+    let netd_gate = watch::channel(if netd_job.is_some() {
+        DepState::Pending
+    } else {
+        DepState::Ready
+    })
+    .0;
+    let shared = Arc::new(Shared {
+        ctx: ctx.clone(),
+        board: DepBoard::new(desired.workloads.iter().map(|w| w.name())),
+        slots: Semaphore::new(opts.parallelism.max(1)),
+        cancel: opts.cancel.clone(),
+        progress: opts.progress.clone(),
+        created: Mutex::new(Vec::new()),
+        half_made: Mutex::new(Vec::new()),
+        netd: netd_gate,
+    });
+    let netd_step = async {
+        let Some((netd, np)) = netd_job else {
+            return Ok(None);
+        };
         let t = Instant::now();
-        let outcome = netd
-            .ensure(&ctx, np)
-            .await
-            .map_err(|e| vec![StepError::new("netd", e)])?;
-        journal.netd_created = outcome == NetdOutcome::Created;
-        report.netd = Some(outcome);
+        let r = netd.ensure(&ctx, np).await;
+        shared.netd.send_replace(if r.is_ok() {
+            DepState::Ready
+        } else {
+            DepState::Failed
+        });
+        let outcome = r.map_err(|e| StepError::new("netd", e))?;
         emit(
             &opts.progress,
             Progress::NetdReady {
@@ -272,21 +317,9 @@ async fn converge(
                 took: t.elapsed(),
             },
         );
-    }
-    if opts.cancel.is_cancelled() {
-        return Err(vec![]);
-    }
-
-    // Workloads, in parallel, bounded, in dependency order.
-    let shared = Arc::new(Shared {
-        ctx: ctx.clone(),
-        board: DepBoard::new(desired.workloads.iter().map(|w| w.name())),
-        slots: Semaphore::new(opts.parallelism.max(1)),
-        cancel: opts.cancel.clone(),
-        progress: opts.progress.clone(),
-        created: Mutex::new(Vec::new()),
-        half_made: Mutex::new(Vec::new()),
-    });
+        timing("up.netd", t);
+        Ok(Some(outcome))
+    };
     let mut statuses: BTreeMap<String, WorkloadStatus> = BTreeMap::new();
     for s in &plan.unchanged {
         shared.board.set(&s.handle.name, DepState::Ready);
@@ -303,7 +336,7 @@ async fn converge(
         .iter()
         .map(|(s, _)| (s.handle.name.as_str(), s))
         .collect();
-    let mut set = JoinSet::new();
+    let mut branches = Vec::new();
     for w in desired
         .workloads
         .iter()
@@ -314,16 +347,48 @@ async fn converge(
             .map_err(|e| one(w.name(), e))?
             .clone();
         let prev = old.get(w.name()).map(|s| (*s).clone());
-        set.spawn(workload::run(shared.clone(), rt, w.clone(), prev));
+        branches.push((rt, w.clone(), prev));
     }
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok(Ok(status)) => {
-                statuses.insert(status.handle.name.clone(), status);
-            }
-            Ok(Err(e)) => errors.push(e),
-            Err(e) => errors.push(StepError::new("a workload task", e)),
+    let workloads_step = async {
+        let t = Instant::now();
+        let mut set = JoinSet::new();
+        for (rt, w, prev) in branches {
+            set.spawn(workload::run(shared.clone(), rt, w, prev));
         }
+        let mut done = Vec::new();
+        let mut errors = Vec::new();
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok(Ok(status)) => done.push(status),
+                Ok(Err(e)) => errors.push(e),
+                Err(e) => errors.push(StepError::new("a workload task", e)),
+            }
+        }
+        timing("up.workloads", t);
+        (done, errors)
+    };
+    let (netd_result, (done, branch_errors)) = if vm_to_start {
+        let n = netd_step.await;
+        if let Err(e) = n {
+            return Err(vec![e]);
+        }
+        if opts.cancel.is_cancelled() {
+            return Err(vec![]);
+        }
+        (n, workloads_step.await)
+    } else {
+        tokio::join!(netd_step, workloads_step)
+    };
+    match netd_result {
+        Ok(outcome) => {
+            journal.netd_created = outcome == Some(NetdOutcome::Created);
+            report.netd = outcome;
+        }
+        Err(e) => errors.push(e),
+    }
+    errors.extend(branch_errors);
+    for status in done {
+        statuses.insert(status.handle.name.clone(), status);
     }
     created.extend(
         shared
@@ -350,6 +415,7 @@ async fn converge(
     // The VPN gateway.
     let mut vpn_info = None;
     if let (Some(vpn), Some(vp)) = (&runtimes.vpn, &desired.vpn) {
+        let t = Instant::now();
         let info = vpn
             .up(&ctx, vp)
             .await
@@ -370,12 +436,14 @@ async fn converge(
             created: false,
             ..info
         });
+        timing("up.vpn", t);
     }
     if opts.cancel.is_cancelled() {
         return Err(vec![]);
     }
 
     // The state file.
+    let t = Instant::now();
     let workloads = desired
         .workloads
         .iter()
@@ -417,6 +485,7 @@ async fn converge(
             .save(&opts.lab_dir)
             .map_err(|e| one("state file", e))?;
     }
+    timing("up.state", t);
     tracing::info!(%report, "up done");
     Ok((state, report))
 }

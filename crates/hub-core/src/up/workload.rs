@@ -25,6 +25,20 @@ pub(crate) struct Shared {
     pub created: Mutex<Vec<(Arc<dyn Runtime>, WorkloadHandle)>>,
     /// Workloads whose create failed in a way that may have left something behind.
     pub half_made: Mutex<Vec<String>>,
+    /// netd's readiness: netd comes up beside the containers, which count as ready only once
+    /// it runs (their DNS is netd). Ready from the start when there is no netd or it came first.
+    pub netd: tokio::sync::watch::Sender<DepState>,
+}
+
+impl Shared {
+    /// Waits until netd runs; an error when it failed.
+    async fn netd_ready(&self) -> Result<(), String> {
+        let mut rx = self.netd.subscribe();
+        match rx.wait_for(|s| *s != DepState::Pending).await.map(|s| *s) {
+            Ok(DepState::Ready) => Ok(()),
+            _ => Err("not ready because netd, its DNS server, failed to start".into()),
+        }
+    }
 }
 
 fn subject(w: &DesiredWorkload) -> String {
@@ -127,6 +141,10 @@ async fn bring_up(
         return Err(cancelled(ctx, w));
     }
     rt.start(&handle).await.map_err(err)?;
+    tokio::select! {
+        r = shared.netd_ready() => r.map_err(|why| StepError::new(subject(w), why))?,
+        () = shared.cancel.cancelled() => return Err(cancelled(ctx, w)),
+    }
     emit(
         &shared.progress,
         Progress::WorkloadWaiting {

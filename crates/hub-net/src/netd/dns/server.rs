@@ -11,13 +11,16 @@ use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, warn};
 
 use super::fast::{AnswerCache, plain_query};
 use super::forward::relay;
 use super::zone::{DnsAnswer, Zone, handle, handle_bytes};
 use crate::netd::NetdError;
+
+/// Most queries relayed upstream at once.
+const MAX_FORWARDS: usize = 512;
 
 /// The current zone, swapped on reload; readers keep a cached copy and look at the
 /// generation counter only.
@@ -103,8 +106,15 @@ pub(crate) fn spawn_udp(
 
     let (tx, mut rx) = mpsc::channel::<Forwarded>(1024);
     let relay_cell = cell.clone();
+    // Relays in flight are bounded: a flood of outside names towards a dead upstream must not
+    // pile up sockets and tasks.
+    let permits = Arc::new(Semaphore::new(MAX_FORWARDS));
     rt.spawn(async move {
         while let Some(f) = rx.recv().await {
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                debug!(client = %f.client, "too many queries being forwarded, query dropped");
+                continue;
+            };
             let upstreams = relay_cell.upstreams();
             tokio::spawn(async move {
                 if let Some(answer) = relay(&upstreams, &f.query).await
@@ -112,6 +122,7 @@ pub(crate) fn spawn_udp(
                 {
                     debug!(client = %f.client, error = %e, "could not send a forwarded answer");
                 }
+                drop(permit);
             });
         }
     });
