@@ -4,7 +4,9 @@
 //! containers (same image, static IPs, a fresh network) created and started at full
 //! parallelism straight through bollard, then removed with the network. Prints the figures,
 //! the ratios and, from one extra instrumented round, the time of each of hub's phases
-//! (`HUB_LOG=hub_timing=info`).
+//! (`HUB_LOG=hub_timing=info`). `HUB_BENCH_FLOOR_VARIANTS=1` instead compares ways of
+//! driving the engine (all at once, all creates before all starts, 8, 4 or 1 at a time) to
+//! show which one is the floor.
 //!
 //! `cargo bench -p hub-examples --bench hub_vs_compose` (needs dockerd, docker-compose and the
 //! `hub-test/busybox` image of scripts/setup/20-images.sh). `HUB_BENCH_ROUNDS` sets the rounds
@@ -229,7 +231,7 @@ fn main() {
     let _ = compose(&compose_file, &["down", "-t", "0"]).output();
     rt.block_on(floor_remove(&docker));
     if std::env::var_os("HUB_BENCH_FLOOR_VARIANTS").is_some() {
-        for (limit, two_phase) in [(N, false), (N, true), (N, false), (N, true), (N, false), (N, true)] {
+        for (limit, two_phase) in [(N, false), (N, true), (8, false), (4, false), (1, false)] {
             for _ in 0..2 {
                 let (u, d) = rt.block_on(floor_with(&docker, limit, two_phase));
                 println!(
@@ -286,6 +288,9 @@ fn main() {
         let (t, out) = run(&mut c);
         (t, phases(&out.stderr))
     };
+    let t = Instant::now();
+    let image_ref = hub_docker::netd::netd_image_ref(Path::new(HUB)).expect("hashing hub");
+    let hash_took = t.elapsed();
     let (up_t, up_phases) = timed(&["up", "-c", spec_s]);
     let (down_t, down_phases) = timed(&["down", "--lab", LAB]);
 
@@ -323,6 +328,10 @@ fn main() {
         "  (compose/hub = docker-compose time / hub time, hub's up includes its netd container; \
          compose/floor = the most any tool could gain over docker-compose: the floor is the same \
          20 containers through bollard at full parallelism, no process start, no netd)"
+    );
+    println!(
+        "  hashing the hub binary for the netd image tag ({image_ref}): {} ms",
+        hash_took.as_millis()
     );
     for (what, total, ph) in [("up", up_t, up_phases), ("down", down_t, down_phases)] {
         println!(

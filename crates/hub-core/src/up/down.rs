@@ -7,9 +7,9 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
-use super::{UpOptions, timing};
 use super::lock::LabLock;
 use super::plan::{NETD_ROLE, list_actual};
+use super::{UpOptions, timing};
 use crate::error::{HubError, StepError};
 use crate::progress::{Progress, emit};
 use crate::runtimes::Runtimes;
@@ -105,8 +105,7 @@ async fn down_unlocked(
             None => None,
         }
     };
-    let (results, netd_result) =
-        tokio::join!(futures::future::join_all(removals), netd_removal);
+    let (results, netd_result) = tokio::join!(futures::future::join_all(removals), netd_removal);
     for r in results {
         match r {
             Ok(what) => removed(what, &mut report),

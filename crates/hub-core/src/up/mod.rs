@@ -4,6 +4,8 @@
 pub mod deps;
 mod down;
 pub mod lock;
+#[cfg(test)]
+mod netd_overlap_tests;
 pub mod plan;
 mod rollback;
 mod run;

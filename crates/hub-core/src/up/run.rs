@@ -1,5 +1,6 @@
-//! `up`: validate, lock, plan, admit, network, netd, workloads (parallel, bounded, in
-//! dependency order), VPN, state.
+//! `up`: validate, lock, plan, admit, network, then netd beside the workloads (parallel,
+//! bounded, in dependency order; netd first when a VM is to start), VPN, state. Each phase's
+//! time is logged at target `hub_timing` (`HUB_LOG=hub_timing=info`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -276,10 +277,9 @@ async fn converge(
         (Some(n), Some(p)) => Some((n, p)),
         _ => None,
     };
-    let vm_to_start = desired
-        .workloads
-        .iter()
-        .any(|w| w.spec.kind() == WorkloadKind::Vm && journal.to_start.iter().any(|n| n == w.name()));
+    let vm_to_start = desired.workloads.iter().any(|w| {
+        w.spec.kind() == WorkloadKind::Vm && journal.to_start.iter().any(|n| n == w.name())
+    });
     let netd_gate = watch::channel(if netd_job.is_some() {
         DepState::Pending
     } else {
@@ -301,13 +301,13 @@ async fn converge(
             return Ok(None);
         };
         let t = Instant::now();
-        let r = netd.ensure(&ctx, np).await;
-        shared.netd.send_replace(if r.is_ok() {
-            DepState::Ready
-        } else {
-            DepState::Failed
-        });
-        let outcome = r.map_err(|e| StepError::new("netd", e))?;
+        let outcome = match netd.ensure(&ctx, np).await {
+            Ok(o) => o,
+            Err(e) => {
+                shared.netd.send_replace(DepState::Failed);
+                return Err(StepError::new("netd", e));
+            }
+        };
         emit(
             &opts.progress,
             Progress::NetdReady {
@@ -317,6 +317,7 @@ async fn converge(
                 took: t.elapsed(),
             },
         );
+        shared.netd.send_replace(DepState::Ready);
         timing("up.netd", t);
         Ok(Some(outcome))
     };
@@ -383,10 +384,18 @@ async fn converge(
         Ok(outcome) => {
             journal.netd_created = outcome == Some(NetdOutcome::Created);
             report.netd = outcome;
+            errors.extend(branch_errors);
         }
-        Err(e) => errors.push(e),
+        Err(e) => {
+            // The containers that waited for netd only repeat its failure.
+            errors.push(e);
+            errors.extend(
+                branch_errors
+                    .into_iter()
+                    .filter(|b| b.source.to_string() != workload::NETD_FAILED),
+            );
+        }
     }
-    errors.extend(branch_errors);
     for status in done {
         statuses.insert(status.handle.name.clone(), status);
     }

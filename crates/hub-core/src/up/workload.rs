@@ -30,13 +30,21 @@ pub(crate) struct Shared {
     pub netd: tokio::sync::watch::Sender<DepState>,
 }
 
+/// Why a container that waited for netd failed; `up` reports netd's own error instead.
+pub(crate) const NETD_FAILED: &str = "not ready because netd, its DNS server, failed to start";
+
 impl Shared {
+    /// Whether netd failed to come up.
+    fn netd_failed(&self) -> bool {
+        *self.netd.borrow() == DepState::Failed
+    }
+
     /// Waits until netd runs; an error when it failed.
     async fn netd_ready(&self) -> Result<(), String> {
         let mut rx = self.netd.subscribe();
         match rx.wait_for(|s| *s != DepState::Pending).await.map(|s| *s) {
             Ok(DepState::Ready) => Ok(()),
-            _ => Err("not ready because netd, its DNS server, failed to start".into()),
+            _ => Err(NETD_FAILED.into()),
         }
     }
 }
@@ -90,7 +98,12 @@ async fn bring_up(
     tokio::select! {
         r = shared.board.wait(&w.depends_on) => r.map_err(|dep| StepError::new(
             subject(w),
-            format!("not started because its dependency {dep:?} failed"),
+            if shared.netd_failed() {
+                // Its dependency only waited for netd: netd's error says it all.
+                NETD_FAILED.to_string()
+            } else {
+                format!("not started because its dependency {dep:?} failed")
+            },
         ))?,
         () = shared.cancel.cancelled() => return Err(cancelled(ctx, w)),
     }

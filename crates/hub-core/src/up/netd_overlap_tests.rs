@@ -1,0 +1,166 @@
+//! netd beside the containers: containers are created and started while netd comes up, count
+//! as ready only once it runs, and a lab with a VM still brings netd up first.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hub_runtime::{FakeRuntime, LabContext};
+
+use crate::desired::NetdPlan;
+use crate::error::BoxError;
+use crate::scheduler::{Node, NodeMetrics, StaticMetrics};
+use crate::services::{NetdOutcome, NetdService};
+use crate::testing::{FakeServiceOp, FakeServices};
+use crate::{Container, Hub, HubBuilder, HubError, Progress, Vm};
+
+/// The fake netd, taking a while to come up like a real one.
+struct SlowNetd(FakeServices);
+
+#[async_trait]
+impl NetdService for SlowNetd {
+    async fn ensure(&self, lab: &LabContext, plan: &NetdPlan) -> Result<NetdOutcome, BoxError> {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.0.ensure(lab, plan).await
+    }
+
+    async fn exists(&self, lab: &str) -> Result<bool, BoxError> {
+        self.0.exists(lab).await
+    }
+
+    async fn remove(&self, lab: &str) -> Result<bool, BoxError> {
+        self.0.remove(lab).await
+    }
+}
+
+struct Fx {
+    rt: FakeRuntime,
+    svc: FakeServices,
+    root: tempfile::TempDir,
+    events: Arc<Mutex<Vec<Progress>>>,
+}
+
+impl Fx {
+    fn new() -> Self {
+        Fx {
+            rt: FakeRuntime::new(),
+            svc: FakeServices::new(),
+            root: tempfile::tempdir().expect("temp dir"),
+            events: Arc::default(),
+        }
+    }
+
+    fn builder(&self, lab: &str, subnet: &str) -> HubBuilder {
+        let events = self.events.clone();
+        Hub::builder()
+            .name(lab)
+            .network(subnet)
+            .container_runtime(Arc::new(self.rt.clone()))
+            .vm_runtime(Arc::new(self.rt.clone()))
+            .network_runtime(Arc::new(self.rt.clone()))
+            .netd(Arc::new(SlowNetd(self.svc.clone())))
+            .state_dir(self.root.path())
+            .metrics(Arc::new(StaticMetrics(vec![Node {
+                name: "localhost".into(),
+                metrics: Ok(NodeMetrics {
+                    cpus: 64,
+                    memory_total_mb: 256 * 1024,
+                    memory_available_mb: 200 * 1024,
+                    load1: 0.5,
+                }),
+            }])))
+            .on_progress(move |p| {
+                events
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(p.clone())
+            })
+            .container(Container::new("db", "hub-test/busybox"))
+            .container(Container::new("web", "hub-test/busybox").depends_on("db"))
+    }
+
+    /// The position of the first event matching `f`.
+    fn at(&self, what: &str, f: impl Fn(&Progress) -> bool) -> usize {
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        events
+            .iter()
+            .position(f)
+            .unwrap_or_else(|| panic!("no {what} event in {events:?}"))
+    }
+}
+
+fn starting(name: &'static str) -> impl Fn(&Progress) -> bool {
+    move |p| matches!(p, Progress::WorkloadStarting { name: n, .. } if n == name)
+}
+
+fn ready(name: &'static str) -> impl Fn(&Progress) -> bool {
+    move |p| matches!(p, Progress::WorkloadReady { name: n, .. } if n == name)
+}
+
+fn netd_ready(p: &Progress) -> bool {
+    matches!(p, Progress::NetdReady { .. })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn containers_start_while_netd_comes_up_and_are_ready_only_after_it() {
+    let fx = Fx::new();
+    let _lab = fx
+        .builder("t-hub-ov-a", "10.205.130.0/24")
+        .up()
+        .await
+        .expect("up");
+    let netd = fx.at("NetdReady", netd_ready);
+    // db did not wait for netd to be created and started...
+    assert!(fx.at("db starting", starting("db")) < netd);
+    // ...but neither db nor its dependant counts as ready before netd runs.
+    assert!(fx.at("db ready", ready("db")) > netd);
+    assert!(fx.at("web starting", starting("web")) > netd);
+    assert!(fx.at("web ready", ready("web")) > netd);
+    assert!(fx.svc.netd("t-hub-ov-a").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_vm_to_start_netd_comes_first() {
+    let fx = Fx::new();
+    let image = fx.root.path().join("base.qcow2");
+    std::fs::write(&image, b"not really qcow2").expect("image");
+    fx.builder("t-hub-ov-b", "10.205.131.0/24")
+        .vm(Vm::new("vm1", image).memory_mb(512).vcpus(1))
+        .up()
+        .await
+        .expect("up");
+    let netd = fx.at("NetdReady", netd_ready);
+    for name in ["db", "web", "vm1"] {
+        assert!(
+            fx.at(name, starting(name)) > netd,
+            "{name} started before netd"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_netd_failure_beside_the_containers_is_reported_once_and_rolled_back() {
+    let fx = Fx::new();
+    fx.svc.fail(FakeServiceOp::NetdEnsure);
+    let err = fx
+        .builder("t-hub-ov-c", "10.205.132.0/24")
+        .up()
+        .await
+        .expect_err("up must fail");
+    let HubError::Up {
+        errors,
+        rolled_back,
+        ..
+    } = &err
+    else {
+        panic!("not an up error: {err}");
+    };
+    assert!(rolled_back, "{err}");
+    // netd's own error, not one more per container that waited for it.
+    assert_eq!(errors.len(), 1, "{err}");
+    assert_eq!(errors[0].subject, "netd", "{err}");
+    assert!(err.to_string().contains("NetdEnsure"), "{err}");
+    assert_eq!(fx.rt.workload_names("t-hub-ov-c"), Vec::<String>::new());
+    assert!(!fx.rt.has_network("t-hub-ov-c"), "network left");
+    assert!(fx.svc.netd("t-hub-ov-c").is_none(), "netd left");
+}
