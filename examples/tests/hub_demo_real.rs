@@ -50,6 +50,17 @@ fn demo_lab_up_status_again_down_leaves_nothing() {
         assert_eq!(w["state"], "running", "{w}");
         assert_eq!(w["address"], ip, "{w}");
     }
+    // Every workload runs with the MAC the plan derives from lab and name (reproducible).
+    let plan = hub_core::spec::resolve_file(spec).expect("the demo spec resolves");
+    for name in ["web1", "web2", "vm1"] {
+        let w = workloads
+            .iter()
+            .find(|w| w["name"] == name)
+            .expect("listed");
+        let planned = &plan.workload(name).expect("planned").mac;
+        assert!(planned.starts_with("52:54:00:"), "{planned}");
+        assert_eq!(w["mac"].as_str(), Some(planned.as_str()), "{w}");
+    }
     let table = hub(&state, &["status", "--lab", LAB]);
     assert!(
         String::from_utf8_lossy(&table.stdout).contains("vm1"),

@@ -45,9 +45,13 @@ pub(crate) fn add_top_level_mac(body: &[u8]) -> Option<Vec<u8>> {
 /// The request modifier installed on the hub's client.
 pub(crate) fn legacy_mac_address(req: BollardRequest) -> BollardRequest {
     let path = req.uri().path();
+    // bollard 0.21 joins the absolute API path onto its versioned base URL, which drops the
+    // `/v1.xx` prefix: requests then go out unversioned and the engine answers at its own
+    // version, which may be below 1.44. So an unversioned request is treated as an old one;
+    // engines from 1.44 on accept the top-level MAC when it equals the endpoint's.
     let applies = req.method().as_str() == "POST"
         && path.ends_with("/containers/create")
-        && path_version(path).is_some_and(|v| v < ENDPOINT_MAC_SINCE);
+        && path_version(path).is_none_or(|v| v < ENDPOINT_MAC_SINCE);
     if !applies {
         return req;
     }

@@ -161,13 +161,14 @@ async fn t_dk_name_and_address_conflicts_are_clear() {
     }
     assert!(err.to_string().contains("10.201.3.40"), "{err}");
 
-    // A fixed MAC is the container's MAC.
+    // A fixed MAC is the container's MAC. Not of Docker's own 02:42:<IP> form, which Docker
+    // would pick by itself for this address and so would prove nothing.
     let mut m = sleeper("mac", Some("10.201.3.41".parse().unwrap()));
-    m.mac = Some("02:42:0a:c9:03:29".into());
+    m.mac = Some("52:54:00:c9:03:29".into());
     let h = up(&d, &ctx, m).await.expect("mac container");
     assert_eq!(
         d.inspect(&h).await.expect("inspect").mac.as_deref(),
-        Some("02:42:0a:c9:03:29")
+        Some("52:54:00:c9:03:29")
     );
     let out = d
         .exec(
@@ -177,7 +178,7 @@ async fn t_dk_name_and_address_conflicts_are_clear() {
         )
         .await
         .expect("exec");
-    assert_eq!(out.stdout.trim(), "02:42:0a:c9:03:29");
+    assert_eq!(out.stdout.trim(), "52:54:00:c9:03:29");
 }
 
 /// Waits for a container to be ready, without cancellation.

@@ -173,45 +173,43 @@ fn write_metadata<W: std::io::Write>(w: &mut Writer<W>, cfg: &DomainConfig) -> s
     Ok(())
 }
 
+/// One virtio `<disk>` backed by a file.
+fn write_disk<W: std::io::Write>(
+    w: &mut Writer<W>,
+    file: &Path,
+    format: &str,
+    dev: &str,
+    readonly: bool,
+) -> std::io::Result<()> {
+    w.create_element("disk")
+        .with_attribute(("type", "file"))
+        .with_attribute(("device", "disk"))
+        .write_inner_content(|w| {
+            w.create_element("driver")
+                .with_attribute(("name", "qemu"))
+                .with_attribute(("type", format))
+                .write_empty()?;
+            w.create_element("source")
+                .with_attribute(("file", path_str(file).as_ref()))
+                .write_empty()?;
+            w.create_element("target")
+                .with_attribute(("dev", dev))
+                .with_attribute(("bus", "virtio"))
+                .write_empty()?;
+            if readonly {
+                w.create_element("readonly").write_empty()?;
+            }
+            Ok(())
+        })?;
+    Ok(())
+}
+
 fn write_devices<W: std::io::Write>(w: &mut Writer<W>, cfg: &DomainConfig) -> std::io::Result<()> {
     // The VM's own disk: the qcow2 overlay over the base image.
-    w.create_element("disk")
-        .with_attribute(("type", "file"))
-        .with_attribute(("device", "disk"))
-        .write_inner_content(|w| {
-            w.create_element("driver")
-                .with_attribute(("name", "qemu"))
-                .with_attribute(("type", "qcow2"))
-                .write_empty()?;
-            w.create_element("source")
-                .with_attribute(("file", path_str(&cfg.overlay).as_ref()))
-                .write_empty()?;
-            w.create_element("target")
-                .with_attribute(("dev", "vda"))
-                .with_attribute(("bus", "virtio"))
-                .write_empty()?;
-            Ok(())
-        })?;
+    write_disk(w, &cfg.overlay, "qcow2", "vda", false)?;
     // The NoCloud seed as a read-only virtio disk: Debian's cloud kernel has no SATA CD-ROM
     // driver.
-    w.create_element("disk")
-        .with_attribute(("type", "file"))
-        .with_attribute(("device", "disk"))
-        .write_inner_content(|w| {
-            w.create_element("driver")
-                .with_attribute(("name", "qemu"))
-                .with_attribute(("type", "raw"))
-                .write_empty()?;
-            w.create_element("source")
-                .with_attribute(("file", path_str(&cfg.seed).as_ref()))
-                .write_empty()?;
-            w.create_element("target")
-                .with_attribute(("dev", "vdb"))
-                .with_attribute(("bus", "virtio"))
-                .write_empty()?;
-            w.create_element("readonly").write_empty()?;
-            Ok(())
-        })?;
+    write_disk(w, &cfg.seed, "raw", "vdb", true)?;
     w.create_element("interface")
         .with_attribute(("type", "bridge"))
         .write_inner_content(|w| {

@@ -88,7 +88,8 @@ pub(crate) async fn wait_vm_ready(
     cancel: &CancellationToken,
 ) -> RuntimeResult<ReadyPhases> {
     let start = Instant::now();
-    let deadline = start + timeout;
+    // Capped, so a huge timeout cannot overflow the clock.
+    let deadline = start + timeout.min(crate::MAX_WAIT);
     let mut phases = ReadyPhases::default();
     let mut addr: Option<Ipv4Addr> = vm.ip;
     let mut pinned = false;

@@ -573,7 +573,7 @@ impl Runtime for LibvirtRuntime {
             Some((DomState::ShutOff | DomState::Crashed, _)) => return Ok(()),
             Some(_) => {}
         }
-        let deadline = Instant::now() + grace;
+        let deadline = Instant::now() + grace.min(crate::MAX_WAIT);
         if self.virsh.shutdown(&handle.id).await.map_err(err)? {
             while Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(250).min(grace)).await;

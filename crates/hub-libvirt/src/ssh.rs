@@ -199,6 +199,33 @@ static KEY_LOCK: Mutex<()> = Mutex::new(());
 // known_hosts is shared by every VM of a lab and updated from parallel tasks.
 static KNOWN_HOSTS_LOCK: Mutex<()> = Mutex::new(());
 
+/// The known_hosts file as it is (empty when missing) and without the lines for `addr`.
+/// Call with `KNOWN_HOSTS_LOCK` held.
+fn known_hosts_without(path: &Path, addr: Ipv4Addr) -> LibvirtResult<(String, String)> {
+    let old = match std::fs::read_to_string(path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => {
+            return Err(LibvirtError::Io {
+                action: "read",
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let host = addr.to_string();
+    let kept = old
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .is_none_or(|h| h.split(',').all(|h| h != host))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    Ok((old, kept))
+}
+
 /// Pins `public_openssh` as the only host key of `addr` in the lab's known_hosts (replacing any
 /// earlier line for that address).
 pub fn pin_host_key(lab_dir: &Path, addr: Ipv4Addr, public_openssh: &str) -> LibvirtResult<()> {
@@ -214,28 +241,8 @@ pub fn pin_host_key(lab_dir: &Path, addr: Ipv4Addr, public_openssh: &str) -> Lib
         .map_err(key_err(&path, "could not encode the host key"))?;
     let _guard = KNOWN_HOSTS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     ensure_dir(&ssh_dir(lab_dir), 0o700)?;
-    let old = match std::fs::read_to_string(&path) {
-        Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(source) => {
-            return Err(LibvirtError::Io {
-                action: "read",
-                path,
-                source,
-            });
-        }
-    };
-    let host = addr.to_string();
-    let mut out: String = old
-        .lines()
-        .filter(|l| {
-            l.split_whitespace()
-                .next()
-                .is_none_or(|h| h.split(',').all(|h| h != host))
-        })
-        .map(|l| format!("{l}\n"))
-        .collect();
-    out.push_str(&format!("{host} {}\n", key_text.trim()));
+    let (_, mut out) = known_hosts_without(&path, addr)?;
+    out.push_str(&format!("{addr} {}\n", key_text.trim()));
     write_atomic(&path, out.as_bytes(), 0o644, "write the known hosts file")
 }
 
@@ -243,27 +250,7 @@ pub fn pin_host_key(lab_dir: &Path, addr: Ipv4Addr, public_openssh: &str) -> Lib
 pub fn unpin_host(lab_dir: &Path, addr: Ipv4Addr) -> LibvirtResult<()> {
     let path = known_hosts_path(lab_dir);
     let _guard = KNOWN_HOSTS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let old = match std::fs::read_to_string(&path) {
-        Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => {
-            return Err(LibvirtError::Io {
-                action: "read",
-                path,
-                source,
-            });
-        }
-    };
-    let host = addr.to_string();
-    let out: String = old
-        .lines()
-        .filter(|l| {
-            l.split_whitespace()
-                .next()
-                .is_none_or(|h| h.split(',').all(|h| h != host))
-        })
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let (old, out) = known_hosts_without(&path, addr)?;
     if out != old {
         write_atomic(&path, out.as_bytes(), 0o644, "write the known hosts file")?;
     }

@@ -33,7 +33,7 @@ pub mod exit {
 
 /// Virtual Hub: a lab of containers, VMs and a WireGuard gateway from one spec.
 #[derive(Debug, Parser)]
-#[command(name = "hub", version, about, propagate_version = true)]
+#[command(name = "hub", version, propagate_version = true)]
 pub struct Cli {
     /// The lab spec (YAML).
     #[arg(
