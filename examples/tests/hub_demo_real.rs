@@ -1,9 +1,14 @@
 //! The demo lab (examples/labs/demo.yaml: two busybox web containers, a Debian 12 VM, a VPN
 //! peer) through the `hub` CLI on the real Docker Engine, libvirt/QEMU and WireGuard: up,
-//! status, a second up that changes nothing, down, and nothing left.
+//! status, a remote WireGuard client in its own network namespace reaching the containers by
+//! name (through netd) and by address and the VM through the tunnel, a second up that changes
+//! nothing, down, and nothing left.
 
 mod common;
 
+use std::time::Duration;
+
+use common::remote::RemoteClient;
 use common::{LabGuard, hub, leftovers, show};
 
 const LAB: &str = "t-hub-demo";
@@ -13,11 +18,12 @@ fn demo_lab_up_status_again_down_leaves_nothing() {
     let tmp = common::tempdir();
     let state = tmp.path().join("state");
     let spec = tmp.path().join("demo.yaml");
-    std::fs::write(
-        &spec,
-        common::demo_spec(LAB, "10.205.100.0/24", "10.206.100.0/24", 51905),
-    )
-    .expect("spec");
+    // The gateway's endpoint is the host end of the remote client's veth pair.
+    let demo = common::demo_spec(LAB, "10.205.100.0/24", "10.206.100.0/24", 51905).replace(
+        "  listen_port: 51905\n",
+        "  listen_port: 51905\n  endpoint: 198.18.4.17\n",
+    );
+    std::fs::write(&spec, demo).expect("spec");
     let spec = spec.to_str().expect("utf-8 path");
     let _guard = LabGuard {
         lab: LAB.into(),
@@ -123,6 +129,58 @@ fn demo_lab_up_status_again_down_leaves_nothing() {
         "{}",
         show(&conf)
     );
+
+    assert!(text.contains("Endpoint = 198.18.4.17:51905"), "{text}");
+
+    // A remote client uses that config as it is: names resolve through netd over the tunnel,
+    // pages come by name and by address, and the VM answers ssh with its pinned host key.
+    let client = RemoteClient::start(
+        "t-hub-demo-ns",
+        "vhubdemo",
+        "198.18.4.17/30",
+        "198.18.4.18/30",
+        &text,
+        &format!("{LAB}.lab"),
+        tmp.path(),
+    );
+    let mut page = String::new();
+    for _ in 0..15 {
+        let o = client.try_exec(&["curl", "-s", "--max-time", "3", "http://web1/"]);
+        page = String::from_utf8_lossy(&o.stdout).into_owned();
+        if page.contains("hello from web1") {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    assert!(
+        page.contains("hello from web1"),
+        "by name through the tunnel: {page:?}"
+    );
+    let dig = client.exec(&["dig", "+short", &format!("web2.{LAB}.lab")]);
+    assert_eq!(String::from_utf8_lossy(&dig.stdout).trim(), "10.205.100.31");
+    let by_addr = client.exec(&["curl", "-s", "--max-time", "5", "http://10.205.100.31/"]);
+    assert!(String::from_utf8_lossy(&by_addr.stdout).contains("hello from web2"));
+    let vm = client
+        .command(common::HUB)
+        .args([
+            "ssh",
+            "--lab",
+            LAB,
+            "vm1",
+            "--",
+            "cat",
+            "/var/tmp/hub-demo-marker",
+        ])
+        .env("HUB_STATE_DIR", &state)
+        .env_remove("HUB_CONFIG")
+        .output()
+        .expect("hub ssh in the client namespace");
+    assert!(
+        String::from_utf8_lossy(&vm.stdout).contains("ready"),
+        "the VM through the tunnel: {}",
+        show(&vm)
+    );
+    drop(client);
 
     // A second up of the unchanged spec changes nothing and says so.
     let again = hub(&state, &["up", "-c", spec]);

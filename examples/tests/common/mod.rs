@@ -2,6 +2,8 @@
 //! looking for anything a lab left behind, and a guard that removes a lab whatever happens.
 #![allow(dead_code)]
 
+pub mod remote;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
