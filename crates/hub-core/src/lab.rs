@@ -120,6 +120,21 @@ impl Lab {
         }
     }
 
+    /// The workload's handle and the runtime that runs it.
+    async fn runtime_of(
+        &self,
+        name: &str,
+    ) -> Result<(WorkloadHandle, Arc<dyn hub_runtime::Runtime>), HubError> {
+        let h = self.handle(name)?;
+        let rt = self
+            .hub
+            .runtimes()
+            .await?
+            .for_kind(self.name(), h.kind)?
+            .clone();
+        Ok((h, rt))
+    }
+
     fn handle(&self, name: &str) -> Result<WorkloadHandle, HubError> {
         let r = self.record(name)?;
         Ok(WorkloadHandle {
@@ -137,13 +152,7 @@ impl Lab {
         S: Into<String>,
     {
         let cmd: Vec<String> = cmd.into_iter().map(Into::into).collect();
-        let h = self.handle(name)?;
-        let rt = self
-            .hub
-            .runtimes()
-            .await?
-            .for_kind(self.name(), h.kind)?
-            .clone();
+        let (h, rt) = self.runtime_of(name).await?;
         rt.exec(&self.context(), &h, &cmd)
             .await
             .map_err(|source| HubError::Runtime {
@@ -155,13 +164,7 @@ impl Lab {
 
     /// The last `tail` lines of a workload's logs (a VM's serial console).
     pub async fn logs(&self, name: &str, tail: usize) -> Result<String, HubError> {
-        let h = self.handle(name)?;
-        let rt = self
-            .hub
-            .runtimes()
-            .await?
-            .for_kind(self.name(), h.kind)?
-            .clone();
+        let (h, rt) = self.runtime_of(name).await?;
         rt.logs(&self.context(), &h, tail)
             .await
             .map_err(|source| HubError::Runtime {
