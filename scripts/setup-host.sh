@@ -23,7 +23,7 @@ packages=(
     docker.io iptables busybox-static debootstrap docker-compose
     # VMs
     qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients
-    fdisk extlinux syslinux-common dosfstools mtools
+    fdisk syslinux syslinux-common dosfstools mtools
     # WireGuard (kernel module when the host has it, else wireguard-go)
     wireguard-tools wireguard-go
     # real DHCP and DNS clients and peers for tests and benches

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the Debian 12 cloud-init test image offline (nothing but Debian's archive is needed) at
 # /var/cache/hub-test/debian-12.qcow2, following the recipe in ENVIRONMENT.md:
-#   debootstrap minbase -> cloud-init installed in a chroot -> a raw disk with one MBR partition
-#   (no partition device nodes here: the partition is reached with `losetup -o`) -> ext4 labelled
-#   `root` without 64bit (extlinux cannot boot it) -> extlinux + mbr.bin -> qcow2.
+#   debootstrap minbase -> cloud-init installed in a chroot -> a raw MBR disk -> qcow2.
+# Unlike ENVIRONMENT.md's recipe, the disk is made without loop devices or mounts: a FAT boot
+# partition with SYSLINUX (installed on the image file with mtools), the kernel and the initrd,
+# and an ext4 root labelled `root` that `mkfs.ext4 -d` fills from a directory.
 #
 # Cached: the image is keyed by the sha256 of this script (the recipe), stored next to it in
 # debian-12.qcow2.recipe; a second run with the same recipe returns at once. The debootstrap
@@ -11,7 +12,7 @@
 # layout does not download Debian again.
 #
 # Nothing half-made is left behind: the image is built under a temporary name and renamed at the
-# end; on any failure the trap unmounts, detaches the loop device and removes the work files.
+# end; on any failure the trap unmounts the chroot's /proc and removes the work files.
 set -euo pipefail
 
 cache=${HUB_TEST_CACHE:-/var/cache/hub-test}
@@ -20,7 +21,8 @@ stamp=$image.recipe
 suite=bookworm
 mirror=http://deb.debian.org/debian
 include=systemd-sysv,udev,openssh-server,linux-image-cloud-amd64,ifupdown,isc-dhcp-client,iproute2,sudo,netbase
-disk_size=3G
+disk_mib=3072
+boot_mib=64
 
 recipe_key=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-64)
 if [ -f "$image" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$recipe_key" ]; then
@@ -29,8 +31,6 @@ fi
 
 mkdir -p "$cache"
 work=$(mktemp -d "$cache/build.XXXXXX")
-loop=""
-mnt=$work/mnt
 root_cache=$cache/debian-12-root
 # Beside cloud-init: `locales` (without update-locale, cloud-init's locale module fails and
 # `cloud-init status` reports an error on every boot) and `dbus` (without it systemd-logind does
@@ -41,10 +41,9 @@ root_key=$(printf '%s\n' "$suite" "$mirror" "$include" "$chroot_packages" | sha2
 cleanup() {
     local rc=$?
     # Everything mounted under the work directory (the chroot's /proc, anything a failed
-    # debootstrap left, the disk), innermost first, then the loop device, then the files.
+    # debootstrap left), innermost first, then the files.
     awk -v w="$work/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r |
         while read -r m; do umount -l "$m" 2>/dev/null || true; done
-    [ -n "$loop" ] && losetup -d "$loop" 2>/dev/null
     rm -rf --one-file-system "$work"
     if [ "$rc" -ne 0 ]; then
         echo "35-vm-image: building $image failed (exit $rc); nothing was left behind" >&2
@@ -73,42 +72,48 @@ else
     echo "$root_key" >"$root_cache.key"
 fi
 
-# 3. The disk: one bootable partition at 1 MiB, reached through a loop device at that offset.
-raw=$work/disk.raw
-truncate -s "$disk_size" "$raw"
-echo 'start=2048, type=83, bootable' | sfdisk -q "$raw"
-loop=$(losetup -f --show -o 1048576 "$raw")
-mkfs.ext4 -q -L root -O ^64bit "$loop"
-mkdir -p "$mnt"
-mount "$loop" "$mnt"
-cp -a "$root_cache/." "$mnt/"
-echo 'LABEL=root / ext4 defaults 0 1' >"$mnt/etc/fstab"
+# 3. The disk, without loop devices or mounts (containers and some CI sandboxes have none). The
+# root tree is staged in a copy so the cache stays pristine.
+fs=$work/fs
+cp -a "$root_cache" "$fs"
+echo 'LABEL=root / ext4 defaults 0 1' >"$fs/etc/fstab"
 # Every VM gets its own identity: host keys come from the hub's seed (or cloud-init makes them),
 # the machine id is made at first boot, the resolver comes from DHCP or network-config (not the
 # build host's resolv.conf that debootstrap copied).
-rm -f "$mnt"/etc/ssh/ssh_host_*
-: >"$mnt/etc/machine-id"
-: >"$mnt/etc/resolv.conf"
+rm -f "$fs"/etc/ssh/ssh_host_*
+: >"$fs/etc/machine-id"
+: >"$fs/etc/resolv.conf"
 # cloud-init's default locale (en_US.UTF-8) is not generated in a minbase root; C.UTF-8 always
 # exists, so the locale module succeeds and `cloud-init status` reports a clean `done`.
-printf 'locale: C.UTF-8\n' >"$mnt/etc/cloud/cloud.cfg.d/01-hub-test-locale.cfg"
+printf 'locale: C.UTF-8\n' >"$fs/etc/cloud/cloud.cfg.d/01-hub-test-locale.cfg"
+kernel=$(cd "$fs/boot" && ls vmlinuz-* | sort -V | tail -1)
+initrd=$(cd "$fs/boot" && ls initrd.img-* | sort -V | tail -1)
 
-kernel=$(cd "$mnt/boot" && ls vmlinuz-* | sort -V | tail -1)
-initrd=$(cd "$mnt/boot" && ls initrd.img-* | sort -V | tail -1)
-mkdir -p "$mnt/boot/syslinux"
-cat >"$mnt/boot/syslinux/syslinux.cfg" <<EOF
-DEFAULT linux
-PROMPT 0
-TIMEOUT 0
-LABEL linux
-    LINUX /boot/$kernel
-    INITRD /boot/$initrd
-    APPEND root=LABEL=root rw console=ttyS0 net.ifnames=0
-EOF
-extlinux --install "$mnt/boot/syslinux" >/dev/null 2>&1
-umount "$mnt"
-losetup -d "$loop"
-loop=""
+# Partition 1, bootable FAT16 at 1 MiB: SYSLINUX, the kernel and the initrd, written with
+# mtools. The FAT records its offset on the disk (-h, hidden sectors) so its boot sector finds
+# ldlinux.sys there.
+boot=$work/boot.img
+truncate -s "${boot_mib}M" "$boot"
+mkfs.fat -F 16 -n BOOT -h 2048 "$boot" >/dev/null
+printf '%s\n' 'DEFAULT linux' 'PROMPT 0' 'TIMEOUT 0' 'LABEL linux' \
+    '    LINUX /vmlinuz' '    INITRD /initrd.img' \
+    '    APPEND root=LABEL=root rw console=ttyS0 net.ifnames=0' >"$work/syslinux.cfg"
+mcopy -i "$boot" "$fs/boot/$kernel" ::/vmlinuz
+mcopy -i "$boot" "$fs/boot/$initrd" ::/initrd.img
+mcopy -i "$boot" "$work/syslinux.cfg" ::/syslinux.cfg
+syslinux --install "$boot"
+
+# Partition 2: the ext4 root, filled from the staged tree by mkfs itself.
+part=$work/root.img
+truncate -s "$((disk_mib - 1 - boot_mib))M" "$part"
+mkfs.ext4 -q -L root -d "$fs" "$part"
+
+raw=$work/disk.raw
+truncate -s "${disk_mib}M" "$raw"
+printf 'start=2048, size=%d, type=6, bootable\nstart=%d, type=83\n' \
+    $((boot_mib * 2048)) $((2048 + boot_mib * 2048)) | sfdisk -q "$raw"
+dd if="$boot" of="$raw" bs=1M seek=1 conv=notrunc status=none
+dd if="$part" of="$raw" bs=1M seek=$((1 + boot_mib)) conv=notrunc,sparse status=none
 dd if=/usr/lib/syslinux/mbr/mbr.bin of="$raw" bs=440 count=1 conv=notrunc status=none
 
 # 4. qcow2 under a temporary name, then renamed: a reader never sees a half-written image.
