@@ -254,14 +254,17 @@ fn parse_ip(e: &EndpointSettings) -> Option<Ipv4Addr> {
     e.ip_address
         .as_deref()
         .and_then(|a| a.parse().ok())
-        .or_else(|| {
-            e.ipam_config
-                .as_ref()?
-                .ipv4_address
-                .as_deref()?
-                .parse()
-                .ok()
-        })
+        .or_else(|| asked_ip(e))
+}
+
+/// The static address an endpoint asked for (its IPAM config).
+fn asked_ip(e: &EndpointSettings) -> Option<Ipv4Addr> {
+    e.ipam_config
+        .as_ref()?
+        .ipv4_address
+        .as_deref()?
+        .parse()
+        .ok()
 }
 
 fn mac_of(e: &EndpointSettings) -> Option<String> {
@@ -272,14 +275,7 @@ fn mac_of(e: &EndpointSettings) -> Option<String> {
 /// already in use").
 pub fn requested_ip(i: &ContainerInspectResponse) -> Option<Ipv4Addr> {
     let nets = i.network_settings.as_ref()?.networks.as_ref()?;
-    nets.values().find_map(|e| {
-        e.ipam_config
-            .as_ref()?
-            .ipv4_address
-            .as_deref()?
-            .parse()
-            .ok()
-    })
+    nets.values().find_map(asked_ip)
 }
 
 /// The hub's status of an inspected container of lab `lab`.
