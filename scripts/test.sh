@@ -10,5 +10,12 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
+echo "== cargo clippy, hub-core without default features"
+cargo clippy -p hub-core --no-default-features --all-targets -- -D warnings
+echo "== cargo build (the hub binary netd's image is made from)"
+cargo build -p hub-cli
+export HUB_BIN="$PWD/target/debug/hub"
 echo "== cargo test"
 cargo test --workspace --all-features --no-fail-fast 2>&1 | tee target/test-output.log
+echo "== cargo test, hub-core without default features"
+cargo test -p hub-core --no-default-features 2>&1 | tee -a target/test-output.log

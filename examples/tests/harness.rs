@@ -1,5 +1,8 @@
 //! The test-harness pattern: a `#[tokio::test]` brings a lab up with the builder on the real
 //! backends, uses it, and lets it drop; dropping removes everything.
+//!
+//! netd's image is built from the `hub` executable: `HUB_BIN` names it (`scripts/test.sh`
+//! builds `hub-cli` and sets it), else `hub` on PATH (`cargo install --path hub-cli`).
 
 use hub_core::{Container, Hub};
 
@@ -52,7 +55,6 @@ async fn a_lab_in_a_test_comes_up_and_is_removed_when_dropped() -> anyhow::Resul
                 .cmd(["sleep", "3600"])
                 .depends_on("db"),
         )
-        .hub_bin(env!("CARGO_BIN_EXE_hub"))
         .state_dir(state.path())
         .up()
         .await?; // returns when every workload is ready

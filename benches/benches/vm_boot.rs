@@ -1,0 +1,270 @@
+//! How long a VM takes from nothing to SSH-ready, and how much of it is the hub's own work.
+//!
+//! `cargo bench -p hub-benches --bench vm_boot` (as root, after scripts/setup-host.sh).
+//!
+//! 1. The hub's work, each step repeated (median of `HUB_BENCH_ITERS`, default 10), beside two
+//!    baselines measured in the same run: spawning `true` and the cheapest libvirt round trip
+//!    (`virsh list`).
+//! 2. One real boot (skip with `HUB_BENCH_BOOT=0`): create, `virsh start`, then the guest's
+//!    phases (address, SSH, cloud-init), on a Docker bridge in 10.203.9.0/24.
+
+use std::net::Ipv4Addr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use hub_libvirt::domain::{DomainConfig, domain_xml};
+use hub_libvirt::overlay::{create_overlay, image_format};
+use hub_libvirt::seed::{render_seed, seed_image};
+use hub_libvirt::{DomainType, LibvirtRuntime, derive_mac, ensure_host_key, ensure_lab_key};
+use hub_runtime::{LabContext, NetworkInfo, Runtime, VirtType, VmSpec};
+use tokio_util::sync::CancellationToken;
+
+const BASE_IMAGE: &str = "/var/cache/hub-test/debian-12.qcow2";
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+async fn time_n<F, Fut>(n: usize, mut f: F) -> Duration
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut v = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = Instant::now();
+        f(i).await;
+        v.push(t.elapsed());
+    }
+    median(v)
+}
+
+fn sh(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("could not run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn lab(name: &str, dir: &Path, bridge: &str, subnet: &str) -> LabContext {
+    let subnet: ipnet::Ipv4Net = subnet.parse().expect("subnet");
+    LabContext {
+        name: name.into(),
+        dir: dir.to_path_buf(),
+        network: NetworkInfo {
+            id: name.into(),
+            name: name.into(),
+            bridge: bridge.into(),
+            subnet,
+            gateway: subnet.hosts().next().expect("gateway"),
+            owned: true,
+        },
+        dns: Vec::new(),
+        domain: format!("{name}.lab"),
+    }
+}
+
+fn vm(lab: &LabContext, name: &str, ip: Ipv4Addr) -> VmSpec {
+    let key = ensure_lab_key(&lab.dir, &lab.name).expect("lab key");
+    let host = ensure_host_key(&lab.dir, name).expect("host key");
+    VmSpec {
+        name: name.into(),
+        image: PathBuf::from(BASE_IMAGE),
+        memory_mb: 1024,
+        vcpus: 2,
+        packages: Vec::new(),
+        user: "hub".into(),
+        ip: Some(ip),
+        static_ip: true,
+        mac: derive_mac(&lab.name, name),
+        cloud_init: None,
+        runcmd: vec!["true".into()],
+        virt_type: VirtType::Auto,
+        ssh_authorized_key: key.public_openssh,
+        ssh_host_key_private: host.private_openssh,
+        ssh_host_key_public: host.public_openssh,
+        spec_hash: "bench".into(),
+    }
+}
+
+fn lab_dir() -> tempfile::TempDir {
+    let d = tempfile::Builder::new()
+        .prefix("t-vm-bench-")
+        .tempdir_in("/var/tmp")
+        .expect("temp dir");
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o711)).expect("chmod");
+    d
+}
+
+async fn hub_work(iters: usize) {
+    let dir = lab_dir();
+    let lab = lab("t-vm-bench", dir.path(), "br-t-vm-bench", "10.203.8.0/24");
+    let spec = vm(&lab, "vm1", Ipv4Addr::new(10, 203, 8, 30));
+    let rt = LibvirtRuntime::new();
+    let base = Path::new(BASE_IMAGE);
+
+    let spawn = time_n(iters, |_| async {
+        tokio::process::Command::new("true")
+            .status()
+            .await
+            .expect("true");
+    })
+    .await;
+    let virsh_list = time_n(iters, |_| async {
+        let out = tokio::process::Command::new("virsh")
+            .args(["-q", "-c", "qemu:///system", "list", "--all", "--name"])
+            .output()
+            .await
+            .expect("virsh");
+        assert!(
+            out.status.success(),
+            "libvirt does not answer; run scripts/setup-host.sh"
+        );
+    })
+    .await;
+    let xml = time_n(iters, |i| {
+        let cfg = DomainConfig {
+            name: format!("t-vm-bench-{i}"),
+            lab: lab.name.clone(),
+            workload: "vm1".into(),
+            lab_dir: lab.dir.clone(),
+            spec_hash: "bench".into(),
+            domain_type: DomainType::Qemu,
+            memory_mib: 1024,
+            vcpus: 2,
+            overlay: dir.path().join("disk.qcow2"),
+            seed: dir.path().join("seed.img"),
+            console_log: dir.path().join("console.log"),
+            bridge: "br-t-vm-bench".into(),
+            mac: spec.mac.clone(),
+            user: "hub".into(),
+            ip: spec.ip,
+            static_ip: true,
+        };
+        async move {
+            std::hint::black_box(domain_xml(&cfg).expect("xml"));
+        }
+    })
+    .await;
+    let seed = time_n(iters, |_| async {
+        let files = render_seed(&lab, &spec).expect("seed files");
+        std::hint::black_box(seed_image("vm1", &files, 1).expect("seed image"));
+    })
+    .await;
+    let format = image_format(base)
+        .await
+        .expect("base image (run scripts/setup-host.sh)");
+    let overlay = time_n(iters, |i| {
+        let path = dir.path().join(format!("o{i}.qcow2"));
+        let format = format.clone();
+        async move {
+            create_overlay(base, &format, &path).await.expect("overlay");
+        }
+    })
+    .await;
+    let mut phases = Vec::new();
+    let mut rounds = Vec::new();
+    for _ in 0..iters {
+        let t = Instant::now();
+        let (h, p) = rt.create_vm(&lab, &spec).await.expect("create");
+        rt.remove(&h).await.expect("remove");
+        rounds.push(t.elapsed());
+        phases.push(p);
+    }
+    let create_remove = median(rounds);
+    let define = median(phases.iter().map(|p| p.define).collect());
+    let create = median(phases.iter().map(|p| p.total()).collect());
+
+    println!("hub work per VM (median of {iters}):");
+    println!("  baseline: spawn `true`            {spawn:>10.2?}");
+    println!("  baseline: virsh list round trip   {virsh_list:>10.2?}");
+    println!("  domain XML (in-process)           {xml:>10.2?}");
+    println!("  NoCloud seed, vfat (in-process)   {seed:>10.2?}");
+    println!("  qcow2 overlay (qemu-img create)   {overlay:>10.2?}");
+    println!("  virsh define                      {define:>10.2?}");
+    println!("  create_vm total                   {create:>10.2?}");
+    println!("  create_vm + remove                {create_remove:>10.2?}");
+}
+
+async fn one_boot() {
+    let net = "t-vm-bench-net";
+    let _ = Command::new("docker").args(["network", "rm", net]).output();
+    let id =
+        sh(Command::new("docker").args(["network", "create", "--subnet", "10.203.9.0/24", net]));
+    let dir = lab_dir();
+    let lab = lab(
+        "t-vm-bboot",
+        dir.path(),
+        &format!("br-{}", &id[..12]),
+        "10.203.9.0/24",
+    );
+    let spec = vm(&lab, "vm1", Ipv4Addr::new(10, 203, 9, 30));
+    let rt = LibvirtRuntime::new();
+    let _ = Command::new("virsh")
+        .args(["-c", "qemu:///system", "destroy", "t-vm-bboot-vm1"])
+        .output();
+    let _ = Command::new("virsh")
+        .args(["-c", "qemu:///system", "undefine", "t-vm-bboot-vm1"])
+        .output();
+
+    let t = Instant::now();
+    let (h, created) = rt.create_vm(&lab, &spec).await.expect("create");
+    let t_create = t.elapsed();
+    let t = Instant::now();
+    rt.start(&h).await.expect("start");
+    let t_start = t.elapsed();
+    let ready = rt
+        .wait_ready_vm(
+            &lab,
+            &spec,
+            &h,
+            Duration::from_secs(600),
+            CancellationToken::new(),
+        )
+        .await;
+    let _ = rt.stop(&h, Duration::from_secs(1)).await;
+    let _ = rt.remove(&h).await;
+    let _ = Command::new("docker").args(["network", "rm", net]).output();
+    let ready = ready.expect("VM ready");
+    let total = t_create + t_start + ready.cloud_init;
+    let hub = t_create + t_start;
+    println!("one boot (Debian 12, 1024 MiB, 2 vCPUs, TCG):");
+    println!(
+        "  hub: create_vm                    {t_create:>10.2?}  (define {:.2?})",
+        created.define
+    );
+    println!("  hub: virsh start                  {t_start:>10.2?}");
+    println!(
+        "  guest: SSH answers                {:>10.2?}  after start",
+        ready.ssh
+    );
+    println!(
+        "  guest: cloud-init done (ready)    {:>10.2?}  after start",
+        ready.cloud_init
+    );
+    println!(
+        "  nothing to SSH-ready              {total:>10.2?}  (hub's own work {:.1}%)",
+        100.0 * hub.as_secs_f64() / total.as_secs_f64()
+    );
+}
+
+fn main() {
+    let rt = tokio::runtime::Runtime::new().expect("tokio");
+    let iters = std::env::var("HUB_BENCH_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10usize)
+        .max(1);
+    rt.block_on(hub_work(iters));
+    if std::env::var("HUB_BENCH_BOOT").as_deref() != Ok("0") {
+        rt.block_on(one_boot());
+    }
+}

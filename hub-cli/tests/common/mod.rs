@@ -1,0 +1,149 @@
+//! Shared pieces of the `hub` CLI's tests on the real backends: running the `hub` binary,
+//! looking for anything a lab left behind, and a guard that removes a lab whatever happens.
+#![allow(dead_code)]
+
+pub mod remote;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The `hub` binary of this package.
+pub const HUB: &str = env!("CARGO_BIN_EXE_hub");
+
+/// Runs `hub ARGS` with its state root at `state` (through `HUB_STATE_DIR`).
+pub fn hub(state: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(HUB);
+    cmd.args(args)
+        .env("HUB_STATE_DIR", state)
+        .env("HUB_BIN", HUB)
+        .env_remove("HUB_CONFIG");
+    cmd.output()
+        .unwrap_or_else(|e| panic!("{HUB} could not be run: {e}"))
+}
+
+/// stdout, stderr and code of an output, for messages.
+pub fn show(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn lines(cmd: &str, args: &[&str]) -> Vec<String> {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd} could not be run: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Everything of `lab` that still exists: containers and networks with its label, libvirt
+/// domains named after it, its WireGuard interface, DOCKER-USER rules carrying its name, and
+/// its lab directory under `state`.
+pub fn leftovers(lab: &str, state: &Path) -> Vec<String> {
+    let mut left = Vec::new();
+    let filter = format!("label=io.hub.lab={lab}");
+    for c in lines(
+        "docker",
+        &["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"],
+    ) {
+        left.push(format!("container {c}"));
+    }
+    for n in lines(
+        "docker",
+        &[
+            "network",
+            "ls",
+            "--filter",
+            &filter,
+            "--format",
+            "{{.Name}}",
+        ],
+    ) {
+        left.push(format!("network {n}"));
+    }
+    for d in lines(
+        "virsh",
+        &["-c", "qemu:///system", "list", "--all", "--name"],
+    ) {
+        if d.starts_with(&format!("{lab}-")) {
+            left.push(format!("domain {d}"));
+        }
+    }
+    let wg = hub_core::wg::interface_name(lab);
+    if Path::new("/sys/class/net").join(&wg).exists() {
+        left.push(format!("interface {wg}"));
+    }
+    let rules = Command::new("iptables")
+        .args(["-S", "DOCKER-USER"])
+        .output();
+    if let Ok(r) = rules {
+        for l in String::from_utf8_lossy(&r.stdout).lines() {
+            if l.contains(&format!("hub:{lab}")) {
+                left.push(format!("rule {l}"));
+            }
+        }
+    }
+    let dir = state.join(lab);
+    if dir.exists() {
+        left.push(format!(
+            "lab directory {} ({:?})",
+            dir.display(),
+            std::fs::read_dir(&dir).map(|d| d.count())
+        ));
+    }
+    left
+}
+
+/// Removes the lab when dropped (test passed or failed).
+pub struct LabGuard {
+    pub lab: String,
+    pub state: PathBuf,
+}
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        let _ = hub(&self.state, &["down", "--lab", &self.lab]);
+    }
+}
+
+/// A temporary directory QEMU's user can traverse (VM disks live below it).
+pub fn tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().expect("temp dir");
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o711)).expect("chmod");
+    d
+}
+
+/// The demo lab's spec with its name, subnets and port changed for a test.
+pub fn demo_spec(lab: &str, subnet: &str, vpn_subnet: &str, port: u16) -> String {
+    let demo = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/labs/demo.yaml"),
+    )
+    .expect("examples/labs/demo.yaml");
+    let mut s = demo.clone();
+    for (from, to) in [
+        ("name: demo\n", format!("name: {lab}\n")),
+        ("subnet: 172.19.5.0/24\n", format!("subnet: {subnet}\n")),
+        (
+            "  subnet: 10.10.0.0/24\n",
+            format!("  subnet: {vpn_subnet}\n  listen_port: {port}\n"),
+        ),
+    ] {
+        assert!(s.contains(from), "demo.yaml no longer has {from:?}");
+        s = s.replace(from, &to);
+    }
+    s
+}

@@ -1,0 +1,480 @@
+//! netd in Docker: an image made from the hub's own executable (no image pulled), run at `.2`
+//! on the lab network as `LAB-netd`.
+//!
+//! The image is a root holding the `hub` binary at `/hub`, the shared libraries `ldd` lists
+//! (with the dynamic loader) at their paths and an `/etc/nsswitch.conf`; it is imported
+//! in-process (`docker import`) as `hub-netd:<12 hex of the binary's sha256>`, so it is
+//! rebuilt only when the binary changes. The lab's netd directory (`LAB_DIR/netd`, holding
+//! `netd.json` and `leases.json`) is bind-mounted at `/netd`.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bollard::query_parameters::{
+    InspectContainerOptions, ListImagesOptionsBuilder, RemoveImageOptions,
+};
+use bytes::Bytes;
+use hub_net::netd::{CONFIG_FILE, LEASE_FILE, Lease, LeaseFile, NetdConfig, write_atomic};
+use hub_runtime::{
+    ContainerSpec, LabContext, Mount, RestartPolicy, Runtime, RuntimeError, RuntimeResult,
+    WorkloadHandle, WorkloadKind, WorkloadSpec,
+};
+use sha2::{Digest, Sha256};
+use tracing::{debug, info};
+
+use crate::DockerRuntime;
+use crate::error;
+use crate::mapping::container_name;
+
+/// The environment variable naming the hub executable used for the netd image.
+pub const HUB_BIN_ENV: &str = "HUB_BIN";
+/// Repository of the netd image; the tag is the binary's hash.
+pub const NETD_IMAGE_REPO: &str = "hub-netd";
+/// The workload name (the container is `LAB-netd`) and its role label.
+pub const NETD_NAME: &str = "netd";
+/// Where the lab's netd directory is mounted in the container.
+pub const NETD_MOUNT: &str = "/netd";
+/// What to do when there is no hub executable.
+const BUILD_HINT: &str = "build it with `cargo install --path hub-cli` (or `cargo build -p hub-cli`) or set HUB_BIN to its path";
+
+/// The running netd of a lab.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetdInfo {
+    /// The container's handle.
+    pub handle: WorkloadHandle,
+    /// The image it runs (`hub-netd:0123456789ab`).
+    pub image: String,
+    /// Its address on the lab network.
+    pub ip: Ipv4Addr,
+    /// The host directory holding its config and leases.
+    pub dir: PathBuf,
+}
+
+fn fail(lab: &str, context: String, source: std::io::Error) -> RuntimeError {
+    RuntimeError::Backend {
+        lab: lab.to_string(),
+        context,
+        source: Box::new(source),
+    }
+}
+
+/// Finds the hub executable: `explicit` (the builder's), else `$HUB_BIN`, else `hub` on PATH.
+/// The error says how to get one.
+pub fn find_hub_binary(explicit: Option<&Path>) -> RuntimeResult<PathBuf> {
+    let not_found = |what: String| {
+        fail(
+            "-",
+            format!("no hub executable for the netd image: {what}; {BUILD_HINT}"),
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        )
+    };
+    if let Some(p) = explicit {
+        return if p.is_file() {
+            Ok(p.to_path_buf())
+        } else {
+            Err(not_found(format!(
+                "{} (given explicitly) is not a file",
+                p.display()
+            )))
+        };
+    }
+    if let Some(v) = std::env::var_os(HUB_BIN_ENV).filter(|v| !v.is_empty()) {
+        let p = PathBuf::from(v);
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(not_found(format!(
+                "{HUB_BIN_ENV}={} is not a file",
+                p.display()
+            )))
+        };
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join("hub"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            not_found(format!(
+                "{HUB_BIN_ENV} is not set and there is no `hub` on PATH"
+            ))
+        })
+}
+
+/// The image reference for a hub binary: `hub-netd:` and the first 12 hex digits of its
+/// sha256.
+pub fn netd_image_ref(hub_bin: &Path) -> RuntimeResult<String> {
+    let ctx = || format!("hashing the hub executable {}", hub_bin.display());
+    let mut f = std::fs::File::open(hub_bin).map_err(|e| fail("-", ctx(), e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| fail("-", ctx(), e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    let hex: String = h
+        .finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(format!("{NETD_IMAGE_REPO}:{hex}"))
+}
+
+/// The shared libraries (and the loader) `ldd` lists for `bin`, as absolute paths.
+pub fn linked_libraries(bin: &Path) -> RuntimeResult<Vec<PathBuf>> {
+    let ctx = || format!("listing the libraries of {} with ldd", bin.display());
+    let out = Command::new("ldd")
+        .arg(bin)
+        .output()
+        .map_err(|e| fail("-", ctx(), e))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        // A static executable: ldd says so and fails; it needs no libraries.
+        if text.contains("not a dynamic executable")
+            || String::from_utf8_lossy(&out.stderr).contains("not a dynamic")
+        {
+            return Ok(Vec::new());
+        }
+        return Err(fail(
+            "-",
+            ctx(),
+            std::io::Error::other(String::from_utf8_lossy(&out.stderr).into_owned()),
+        ));
+    }
+    let mut libs = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.contains("=> not found") {
+            return Err(fail(
+                "-",
+                ctx(),
+                std::io::Error::other(format!("missing library: {line}")),
+            ));
+        }
+        // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
+        let path = match line.split_once("=>") {
+            Some((_, rest)) => rest.trim(),
+            None => line,
+        };
+        let path = path.split_whitespace().next().unwrap_or("");
+        if path.starts_with('/') {
+            libs.push(PathBuf::from(path));
+        }
+    }
+    Ok(libs)
+}
+
+/// The root file system of the netd image as a tar: `/hub`, the linked libraries at their
+/// paths (contents of what the links point to), `/etc/nsswitch.conf`, `/netd`, `/tmp`.
+pub fn netd_root_tar(hub_bin: &Path) -> RuntimeResult<Vec<u8>> {
+    let ctx = |what: &str| format!("building the netd image root: {what}");
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.follow_symlinks(true);
+    // dockerd's importer rejects GNU sparse entries (a linked binary can be sparse).
+    tar.sparse(false);
+    let add_file = |tar: &mut tar::Builder<Vec<u8>>, src: &Path, dst: &str| {
+        tar.append_path_with_name(src, dst)
+            .map_err(|e| fail("-", ctx(&format!("adding {}", src.display())), e))
+    };
+    add_file(&mut tar, hub_bin, "hub")?;
+    for lib in linked_libraries(hub_bin)? {
+        let dst = lib.to_string_lossy().trim_start_matches('/').to_string();
+        add_file(&mut tar, &lib, &dst)?;
+    }
+    let add_bytes =
+        |tar: &mut tar::Builder<Vec<u8>>, dst: &str, data: &[u8], mode: u32, dir: bool| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(mode);
+            h.set_entry_type(if dir {
+                tar::EntryType::Directory
+            } else {
+                tar::EntryType::Regular
+            });
+            h.set_cksum();
+            tar.append_data(&mut h, dst, data)
+                .map_err(|e| fail("-", ctx(&format!("adding {dst}")), e))
+        };
+    add_bytes(
+        &mut tar,
+        "etc/nsswitch.conf",
+        b"hosts: files dns\n",
+        0o644,
+        false,
+    )?;
+    add_bytes(
+        &mut tar,
+        "etc/hosts",
+        b"127.0.0.1 localhost\n",
+        0o644,
+        false,
+    )?;
+    add_bytes(&mut tar, "netd/", b"", 0o755, true)?;
+    add_bytes(&mut tar, "tmp/", b"", 0o1777, true)?;
+    tar.into_inner()
+        .map_err(|e| fail("-", ctx("finishing the tar"), e))
+}
+
+/// Makes sure the netd image of `hub_bin` exists (imported only when its hash is new);
+/// returns its reference.
+pub async fn ensure_netd_image(docker: &DockerRuntime, hub_bin: &Path) -> RuntimeResult<String> {
+    let reference = netd_image_ref(hub_bin)?;
+    if docker.image_exists(&reference).await? {
+        return Ok(reference);
+    }
+    let bin = hub_bin.to_path_buf();
+    let tar = tokio::task::spawn_blocking(move || netd_root_tar(&bin))
+        .await
+        .map_err(|e| {
+            fail(
+                "-",
+                "building the netd image root".into(),
+                std::io::Error::other(e),
+            )
+        })??;
+    let changes = vec![format!(
+        "ENTRYPOINT [\"/hub\", \"netd\", \"--config\", \"{NETD_MOUNT}/{CONFIG_FILE}\", \"--log-level\", \"info\"]"
+    )];
+    docker
+        .import_image_from_tar(Bytes::from(tar), &reference, &changes)
+        .await?;
+    info!(image = %reference, "netd image built");
+    prune_old_netd_images(docker, &reference).await;
+    Ok(reference)
+}
+
+/// Removes `hub-netd` images of other binaries made over an hour ago (best effort: Docker
+/// keeps the ones a container still uses, and failures are only logged), so rebuilds do not
+/// pile up.
+async fn prune_old_netd_images(docker: &DockerRuntime, keep: &str) {
+    let filters = HashMap::from([("reference", vec![NETD_IMAGE_REPO])]);
+    let opts = ListImagesOptionsBuilder::new().filters(&filters).build();
+    let Ok(images) = docker.client().list_images(Some(opts)).await else {
+        return;
+    };
+    // Only images an hour old: another hub binary (a parallel test run) may have just made
+    // one and not yet started its container.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let old = images.iter().filter(|i| i.created < now - 3600);
+    for tag in old.flat_map(|i| i.repo_tags.iter()) {
+        if tag != keep && tag.starts_with(&format!("{NETD_IMAGE_REPO}:")) {
+            match docker
+                .client()
+                .remove_image(tag, None::<RemoveImageOptions>, None)
+                .await
+            {
+                Ok(_) => debug!(image = %tag, "old netd image removed"),
+                Err(e) => debug!(image = %tag, error = %e, "old netd image kept"),
+            }
+        }
+    }
+}
+
+/// The lab's netd directory (`LAB_DIR/netd`).
+pub fn netd_dir(lab_dir: &Path) -> PathBuf {
+    lab_dir.join(NETD_NAME)
+}
+
+/// Writes netd's config into the lab's netd directory atomically; a running netd reloads it
+/// (records and reservations) within a second. The lease file path is set to the mount.
+pub fn update_netd_config(lab_dir: &Path, config: &NetdConfig) -> RuntimeResult<()> {
+    config.validate().map_err(|e| {
+        fail(
+            "-",
+            "the netd config is invalid".into(),
+            std::io::Error::other(e.to_string()),
+        )
+    })?;
+    let dir = netd_dir(lab_dir);
+    let ctx = || format!("writing the netd config in {}", dir.display());
+    std::fs::create_dir_all(&dir).map_err(|e| fail("-", ctx(), e))?;
+    let mut cfg = config.clone();
+    cfg.lease_file = PathBuf::from(NETD_MOUNT).join(LEASE_FILE);
+    write_atomic(&dir.join(CONFIG_FILE), cfg.to_json().as_bytes()).map_err(|e| fail("-", ctx(), e))
+}
+
+/// The leases netd has handed out (from its lease file; none when there is no file yet).
+pub fn read_leases(lab_dir: &Path) -> RuntimeResult<Vec<Lease>> {
+    let path = netd_dir(lab_dir).join(LEASE_FILE);
+    LeaseFile::read(&path).map(|f| f.leases).map_err(|e| {
+        fail(
+            "-",
+            format!("reading the netd leases {}", path.display()),
+            std::io::Error::other(e.to_string()),
+        )
+    })
+}
+
+/// The container spec of a lab's netd.
+pub fn netd_container_spec(config: &NetdConfig, image: &str, dir: &Path) -> ContainerSpec {
+    let mut spec = ContainerSpec::new(NETD_NAME, image);
+    spec.ip = Some(config.server_ip);
+    spec.cap_add = vec!["NET_ADMIN".into()];
+    spec.restart = RestartPolicy::UnlessStopped;
+    spec.role = NETD_NAME.into();
+    spec.spec_hash = image.rsplit(':').next().unwrap_or_default().to_string();
+    spec.mounts = vec![Mount {
+        source: dir.to_path_buf(),
+        target: NETD_MOUNT.into(),
+        read_only: false,
+    }];
+    spec
+}
+
+/// Brings up the lab's netd: writes the config, builds the image if the binary is new, and
+/// creates and starts `LAB-netd` at the config's `server_ip` (normally `.2`) with NET_ADMIN
+/// and restart policy unless-stopped. A netd already running the same image keeps running
+/// (it reloads the new config by itself); one running an older image is replaced.
+pub async fn ensure_netd(
+    docker: &DockerRuntime,
+    lab: &LabContext,
+    config: &NetdConfig,
+    hub_bin: &Path,
+) -> RuntimeResult<NetdInfo> {
+    update_netd_config(&lab.dir, config).map_err(|e| relabel(e, &lab.name))?;
+    let dir = std::fs::canonicalize(netd_dir(&lab.dir))
+        .map_err(|e| fail(&lab.name, "resolving the netd directory".into(), e))?;
+    let image = ensure_netd_image(docker, hub_bin)
+        .await
+        .map_err(|e| relabel(e, &lab.name))?;
+    let name = container_name(&lab.name, NETD_NAME);
+    let handle = |id: String| WorkloadHandle {
+        lab: lab.name.clone(),
+        name: NETD_NAME.into(),
+        kind: WorkloadKind::Container,
+        id,
+    };
+    match docker
+        .client()
+        .inspect_container(&name, None::<InspectContainerOptions>)
+        .await
+    {
+        Ok(i) => {
+            let same_image =
+                i.config.as_ref().and_then(|c| c.image.as_deref()) == Some(image.as_str());
+            let running = i.state.as_ref().and_then(|s| s.running).unwrap_or(false);
+            let h = handle(i.id.clone().unwrap_or_else(|| name.clone()));
+            if same_image {
+                if !running {
+                    docker.start(&h).await?;
+                }
+                return Ok(NetdInfo {
+                    handle: h,
+                    image,
+                    ip: config.server_ip,
+                    dir,
+                });
+            }
+            info!(lab = %lab.name, "netd runs an older image: replacing it");
+            docker.remove(&h).await?;
+        }
+        Err(e) if error::is_not_found(&e) => {}
+        Err(e) => {
+            return Err(error::backend(
+                &lab.name,
+                format!("inspecting container {name:?}"),
+                e,
+            ));
+        }
+    }
+    // netd answers DNS itself; it must not use itself as a resolver.
+    let mut ctx = lab.clone();
+    ctx.dns.clear();
+    let spec = netd_container_spec(config, &image, &dir);
+    let h = docker.create(&ctx, &WorkloadSpec::Container(spec)).await?;
+    docker.start(&h).await?;
+    Ok(NetdInfo {
+        handle: h,
+        image,
+        ip: config.server_ip,
+        dir,
+    })
+}
+
+fn relabel(e: RuntimeError, lab: &str) -> RuntimeError {
+    match e {
+        RuntimeError::Backend {
+            context, source, ..
+        } => RuntimeError::Backend {
+            lab: lab.to_string(),
+            context,
+            source,
+        },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_binary_says_what_to_do() {
+        let err = find_hub_binary(Some(Path::new("/nonexistent/hub")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cargo install --path hub-cli"), "{err}");
+        assert!(err.contains("HUB_BIN"), "{err}");
+    }
+
+    #[test]
+    fn image_ref_is_the_hash_and_root_holds_the_loader() {
+        let sh = Path::new("/bin/sh");
+        let r = netd_image_ref(sh).unwrap();
+        assert!(
+            r.starts_with("hub-netd:") && r.len() == "hub-netd:".len() + 12,
+            "{r}"
+        );
+        assert_eq!(r, netd_image_ref(sh).unwrap());
+        let libs = linked_libraries(sh).unwrap();
+        assert!(
+            libs.iter()
+                .any(|l| l.to_string_lossy().contains("ld-linux")),
+            "{libs:?}"
+        );
+        let tar = netd_root_tar(sh).unwrap();
+        let mut ar = tar::Archive::new(&tar[..]);
+        let names: Vec<String> = ar
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.contains(&"hub".to_string()), "{names:?}");
+        assert!(names.iter().any(|n| n.contains("libc.so")), "{names:?}");
+        assert!(
+            names.contains(&"etc/nsswitch.conf".to_string()),
+            "{names:?}"
+        );
+    }
+
+    #[test]
+    fn config_and_leases_in_the_lab_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = NetdConfig::new(
+            "10.9.0.0/24".parse().unwrap(),
+            hub_net::AddrRange::new(Ipv4Addr::new(10, 9, 0, 200), Ipv4Addr::new(10, 9, 0, 254)),
+            "demo.lab",
+        );
+        update_netd_config(dir.path(), &cfg).unwrap();
+        let back = NetdConfig::load(&dir.path().join("netd").join(CONFIG_FILE)).unwrap();
+        assert_eq!(back.lease_file, PathBuf::from("/netd/leases.json"));
+        assert!(read_leases(dir.path()).unwrap().is_empty());
+        let mut bad = cfg.clone();
+        bad.dhcp_range.start = Ipv4Addr::new(10, 9, 0, 1);
+        assert!(
+            update_netd_config(dir.path(), &bad)
+                .unwrap_err()
+                .to_string()
+                .contains("invalid")
+        );
+    }
+}
