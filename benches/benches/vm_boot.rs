@@ -92,6 +92,7 @@ fn vm(lab: &LabContext, name: &str, ip: Ipv4Addr) -> VmSpec {
         ssh_host_key_private: host.private_openssh,
         ssh_host_key_public: host.public_openssh,
         spec_hash: "bench".into(),
+        warm: false,
     }
 }
 
@@ -148,6 +149,8 @@ async fn hub_work(iters: usize) {
             user: "hub".into(),
             ip: spec.ip,
             static_ip: true,
+            uuid: hub_libvirt::domain_uuid(&lab.name, &format!("vm{i}")),
+            boot: Default::default(),
         };
         async move {
             std::hint::black_box(domain_xml(&cfg).expect("xml"));

@@ -16,6 +16,10 @@ pub struct DownArgs {
     /// Wait for an `up` of this lab in progress to finish instead of failing.
     #[arg(long)]
     pub wait: bool,
+    /// Also remove the lab's identity (its SSH and WireGuard keys): the next `up` makes new
+    /// ones, and client configs handed out stop working.
+    #[arg(long)]
+    pub purge: bool,
 }
 
 /// Runs `hub down`.
@@ -33,7 +37,12 @@ pub async fn run(cli: &Cli, args: &DownArgs) -> anyhow::Result<u8> {
             return Ok(code_of(&e));
         }
     };
-    match hub.down().await {
+    let result = if args.purge {
+        hub.purge().await
+    } else {
+        hub.down().await
+    };
+    match result {
         Ok(report) => {
             println!("lab {}: {report}", hub.lab_name());
             Ok(exit::OK)

@@ -8,6 +8,7 @@
 //! `hub -c lab.yaml validate` both work).
 
 pub mod attach;
+pub mod cache;
 pub mod down;
 pub mod lab_args;
 pub mod netd;
@@ -86,6 +87,8 @@ pub enum Command {
     Exec(attach::ExecArgs),
     /// WireGuard client configs.
     Vpn(attach::VpnArgs),
+    /// The warm VM snapshot cache: list or prune its entries.
+    Cache(cache::CacheArgs),
 }
 
 impl Cli {
@@ -111,6 +114,7 @@ impl Cli {
             Command::Logs(args) => attach::logs(self, args).await,
             Command::Exec(args) => attach::exec(self, args).await,
             Command::Vpn(args) => attach::vpn(self, args).await,
+            Command::Cache(args) => cache::run(args),
         };
         match result {
             Ok(code) => ExitCode::from(code),

@@ -87,6 +87,7 @@ impl Renderer {
                 kind,
                 ip,
                 took,
+                boot,
             } => {
                 self.finish(name);
                 let ip = ip.map(|i| i.to_string()).unwrap_or_default();
@@ -95,7 +96,8 @@ impl Renderer {
                 } else {
                     ""
                 };
-                indicatif_eprintln!("  ✔ {name} {ip}{ready}  {}", secs(*took));
+                let boot = boot.as_ref().map(|b| format!(", {b}")).unwrap_or_default();
+                indicatif_eprintln!("  ✔ {name} {ip}{ready}{boot}  {}", secs(*took));
             }
             Progress::WorkloadFailed { name, error } => {
                 self.finish(name);

@@ -82,6 +82,7 @@ pub fn print_table(st: &LabStatus) {
         "STATE".into(),
         "ADDRESS".into(),
         "MAC".into(),
+        "BOOT".into(),
     ]];
     for (w, kind) in st
         .netd
@@ -95,9 +96,10 @@ pub fn print_table(st: &LabStatus) {
             w.state.to_string(),
             w.ip.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
             w.mac.clone().unwrap_or_else(|| "-".into()),
+            w.boot.clone().unwrap_or_default(),
         ]);
     }
-    let widths: Vec<usize> = (0..5)
+    let widths: Vec<usize> = (0..6)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     for r in &rows {

@@ -28,6 +28,13 @@ pub struct UpArgs {
     /// Leave what a failed `up` created in place (for debugging) instead of removing it.
     #[arg(long)]
     pub no_rollback: bool,
+    /// Start every VM from a warm snapshot when one is cached, and save one after a cold boot
+    /// (as `warm: true` on each VM).
+    #[arg(long)]
+    pub warm: bool,
+    /// Where warm VM snapshots are cached.
+    #[arg(long, value_name = "DIR", env = "HUB_WARM_CACHE")]
+    pub warm_cache: Option<std::path::PathBuf>,
     /// The `hub` executable netd's image is built from (default: this one).
     #[arg(long, value_name = "PATH", env = "HUB_BIN")]
     pub hub_bin: Option<std::path::PathBuf>,
@@ -61,7 +68,11 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
         .wait_for_lock(args.wait)
         .parallelism(args.parallelism)
         .rollback_on_failure(!args.no_rollback)
+        .warm(args.warm)
         .on_progress(move |p| r.on(p));
+    if let Some(dir) = &args.warm_cache {
+        builder = builder.warm_cache(dir);
+    }
     // netd's image is built from this very executable unless told otherwise.
     if let Some(bin) = args
         .hub_bin
@@ -89,6 +100,7 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
                         state: w.state,
                         ip: w.ip,
                         mac: w.mac.clone(),
+                        boot: w.boot.clone(),
                     })
                     .collect(),
                 vpn: lab.state().vpn.clone(),

@@ -204,6 +204,7 @@ async fn t_vm_gets_its_reserved_address_from_netd_and_reaches_a_container_by_nam
         ssh_host_key_private: String::new(),
         ssh_host_key_public: String::new(),
         spec_hash: "t-vm-dhcp".into(),
+        warm: false,
     };
     let rt = LibvirtRuntime::connect().await.expect("libvirt");
     let spec = WorkloadSpec::Vm(vm.clone());

@@ -28,6 +28,7 @@ pub struct Hub {
     state_root: PathBuf,
     lab_dir: PathBuf,
     hub_bin: Option<PathBuf>,
+    warm_cache: Option<PathBuf>,
     parallelism: usize,
     rollback_on_failure: bool,
     wait_for_lock: bool,
@@ -59,6 +60,8 @@ pub struct HubBuilder {
     spec: LabSpec,
     state_root: Option<PathBuf>,
     hub_bin: Option<PathBuf>,
+    warm_cache: Option<PathBuf>,
+    warm_all: bool,
     parallelism: usize,
     rollback_on_failure: bool,
     wait_for_lock: bool,
@@ -77,6 +80,8 @@ impl Default for HubBuilder {
             spec: LabSpec::new("", ""),
             state_root: None,
             hub_bin: None,
+            warm_cache: None,
+            warm_all: false,
             parallelism: DEFAULT_PARALLELISM,
             rollback_on_failure: true,
             wait_for_lock: false,
@@ -195,6 +200,18 @@ impl HubBuilder {
         self.hub_bin = Some(path.into());
         self
     }
+    /// Starts every VM of the lab from a warm snapshot when one is cached, and saves one after
+    /// a cold boot (as `warm: true` on each VM; `hub up --warm`).
+    pub fn warm(mut self, on: bool) -> Self {
+        self.warm_all = on;
+        self
+    }
+    /// Where warm VM snapshots are cached (default `HUB_WARM_CACHE`, else
+    /// `/var/cache/hub/warm` for root).
+    pub fn warm_cache(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.warm_cache = Some(dir.into());
+        self
+    }
     /// How many workloads are brought up at once (default 16).
     pub fn parallelism(mut self, n: usize) -> Self {
         self.parallelism = n.max(1);
@@ -223,7 +240,12 @@ impl HubBuilder {
     }
 
     /// The hub, without bringing anything up (for `down`, `status`, `attach`).
-    pub fn build(self) -> Result<Hub, HubError> {
+    pub fn build(mut self) -> Result<Hub, HubError> {
+        if self.warm_all {
+            for vm in &mut self.spec.vms {
+                vm.warm = true;
+            }
+        }
         let lab = self
             .spec
             .lab_name()
@@ -242,6 +264,7 @@ impl HubBuilder {
             state_root,
             lab_dir,
             hub_bin: self.hub_bin,
+            warm_cache: self.warm_cache,
             parallelism: self.parallelism,
             rollback_on_failure: self.rollback_on_failure,
             wait_for_lock: self.wait_for_lock,
@@ -327,6 +350,7 @@ impl Hub {
             self.injected.clone(),
             &crate::backends::DefaultsConfig {
                 hub_bin: self.hub_bin.clone(),
+                warm_cache: self.warm_cache.clone(),
                 progress: self.progress.clone(),
                 #[cfg(feature = "wireguard")]
                 key_gen: self.key_gen.clone(),
@@ -359,16 +383,24 @@ impl Hub {
     }
 
     /// Removes the lab, finding everything by its marks (works without the lab directory).
+    /// The lab's identity (its SSH and WireGuard keys, in `<lab dir>/identity`) is kept, so the
+    /// next `up` of the same spec hands out the same keys; [`Hub::purge`] removes it too.
     pub async fn down(&self) -> Result<DownReport, HubError> {
         let runtimes = self.runtimes().await?;
-        up::down(&self.lab, runtimes, &self.options()).await
+        up::down(&self.lab, runtimes, &self.options(), false).await
+    }
+
+    /// [`Hub::down`], and the lab's identity with it: the next `up` makes new keys.
+    pub async fn purge(&self) -> Result<DownReport, HubError> {
+        let runtimes = self.runtimes().await?;
+        up::down(&self.lab, runtimes, &self.options(), true).await
     }
 
     /// `down` with backends made anew (for a `Lab` dropped on a current-thread runtime,
     /// whose connections belong to the blocked runtime).
     pub(crate) async fn down_with_fresh_runtimes(&self) -> Result<DownReport, HubError> {
         let runtimes = self.make_runtimes().await?;
-        up::down(&self.lab, &runtimes, &self.options()).await
+        up::down(&self.lab, &runtimes, &self.options(), false).await
     }
 
     /// What runs of the lab now, found by its marks, with the state file's VPN details.

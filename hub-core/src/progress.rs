@@ -66,6 +66,9 @@ pub enum Progress {
         ip: Option<Ipv4Addr>,
         /// Time from its creation to ready.
         took: Duration,
+        /// How a VM started (`restored from warm snapshot`, `cold boot (no warm snapshot:
+        /// REASON)`); `None` for containers.
+        boot: Option<String>,
     },
     /// A workload failed.
     WorkloadFailed {

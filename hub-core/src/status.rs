@@ -25,6 +25,10 @@ pub struct WorkloadRow {
     pub ip: Option<Ipv4Addr>,
     /// Its MAC.
     pub mac: Option<String>,
+    /// How a VM started: `restored from warm snapshot`, `cold boot`, or `cold boot (no warm
+    /// snapshot: REASON)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot: Option<String>,
 }
 
 /// A lab as it runs.
@@ -77,6 +81,7 @@ pub(crate) async fn status(
         state: s.state,
         ip: s.ip,
         mac: s.mac.clone(),
+        boot: s.boot.clone(),
     };
     Ok(LabStatus {
         lab: lab.to_string(),

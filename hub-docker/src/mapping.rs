@@ -348,6 +348,7 @@ impl Found<'_> {
             exit_code: self.exit_code,
             spec_hash: self.label(labels::SPEC_HASH),
             role: self.label(labels::KIND),
+            boot: None,
         }
     }
 }

@@ -5,7 +5,8 @@
 //!
 //! ```xml
 //! <hub:vm xmlns:hub="https://virtual-hub.invalid/xmlns/hub/1" lab="demo" workload="vm1"
-//!         spec-hash="..." kind="vm" user="hub" ip="10.0.0.30" static-ip="false">
+//!         spec-hash="..." kind="vm" user="hub" ip="10.0.0.30" static-ip="false"
+//!         boot="cold" boot-note="no entry yet" warm-key="...">
 //!   <hub:file role="overlay" path="/lab/vms/vm1/disk.qcow2"/>
 //!   <hub:file role="seed" path="/lab/vms/vm1/seed.img"/>
 //!   <hub:file role="console" path="/lab/vms/vm1/console.log"/>
@@ -29,11 +30,37 @@ use crate::virt::DomainType;
 /// The prefix of the hub's metadata element.
 const NS_PREFIX: &str = "hub";
 
+/// How a VM's current run started, recorded in its metadata so `status` can say it and the
+/// readiness wait knows what to do after (fix a restored guest up, or save a snapshot).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BootRecord {
+    /// Whether the run was restored from a warm snapshot (else it booted cold).
+    pub restored: bool,
+    /// Why a warm VM booted cold (`no snapshot yet`, `the snapshot is corrupt: ...`).
+    pub note: Option<String>,
+    /// The warm cache key of the VM, when it is warm.
+    pub warm_key: Option<String>,
+}
+
+impl BootRecord {
+    /// The words `status` and the progress line show: `restored from warm snapshot`,
+    /// `cold boot`, or `cold boot (no warm snapshot: REASON)`.
+    pub fn describe(&self) -> String {
+        match (self.restored, &self.note) {
+            (true, _) => "restored from warm snapshot".to_string(),
+            (false, Some(why)) => format!("cold boot (no warm snapshot: {why})"),
+            (false, None) => "cold boot".to_string(),
+        }
+    }
+}
+
 /// Everything the domain XML is made from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DomainConfig {
     /// Domain name (`LAB-VM`).
     pub name: String,
+    /// Domain UUID, derived from lab and VM names ([`crate::domain_uuid`]).
+    pub uuid: String,
     /// The lab.
     pub lab: String,
     /// The VM's name in the lab.
@@ -64,6 +91,8 @@ pub struct DomainConfig {
     pub ip: Option<Ipv4Addr>,
     /// Whether the address is configured statically.
     pub static_ip: bool,
+    /// How this run starts.
+    pub boot: BootRecord,
 }
 
 fn path_str(p: &Path) -> std::borrow::Cow<'_, str> {
@@ -95,6 +124,7 @@ fn write_domain<W: std::io::Write>(w: &mut Writer<W>, cfg: &DomainConfig) -> std
         .with_attribute(("type", cfg.domain_type.as_str()))
         .write_inner_content(|w| {
             text(w, "name", &cfg.name)?;
+            text(w, "uuid", &cfg.uuid)?;
             w.create_element("metadata")
                 .write_inner_content(|w| write_metadata(w, cfg))?;
             w.create_element("memory")
@@ -156,6 +186,20 @@ fn write_metadata<W: std::io::Write>(w: &mut Writer<W>, cfg: &DomainConfig) -> s
         .with_attribute(("static-ip", if cfg.static_ip { "true" } else { "false" }));
     if cfg.ip.is_some() {
         el = el.with_attribute(("ip", ip.as_str()));
+    }
+    el = el.with_attribute((
+        "boot",
+        if cfg.boot.restored {
+            "restored"
+        } else {
+            "cold"
+        },
+    ));
+    if let Some(note) = &cfg.boot.note {
+        el = el.with_attribute(("boot-note", note.as_str()));
+    }
+    if let Some(key) = &cfg.boot.warm_key {
+        el = el.with_attribute(("warm-key", key.as_str()));
     }
     el.write_inner_content(|w| {
         for (role, path) in [
@@ -296,6 +340,8 @@ pub struct HubMetadata {
     pub static_ip: bool,
     /// Files the hub made for the VM, as `(role, path)`: overlay, seed, console.
     pub files: Vec<(String, PathBuf)>,
+    /// How the VM's current run started.
+    pub boot: BootRecord,
 }
 
 impl HubMetadata {
@@ -363,6 +409,11 @@ fn parse(xml: &str) -> Result<DomainInfo, quick_xml::Error> {
                             ip: attr(e, "ip")?.and_then(|s| s.parse().ok()),
                             static_ip: attr(e, "static-ip")?.as_deref() == Some("true"),
                             files: Vec::new(),
+                            boot: BootRecord {
+                                restored: attr(e, "boot")?.as_deref() == Some("restored"),
+                                note: attr(e, "boot-note")?,
+                                warm_key: attr(e, "warm-key")?,
+                            },
                         })
                     }
                     ("file", Some("vm")) if in_hub => {
@@ -445,6 +496,8 @@ mod tests {
             user: "hub".into(),
             ip: Some(Ipv4Addr::new(10, 203, 0, 30)),
             static_ip: false,
+            uuid: crate::names::domain_uuid("lab", "vm1"),
+            boot: BootRecord::default(),
         }
     }
 

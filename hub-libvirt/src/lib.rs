@@ -53,10 +53,12 @@ pub mod seed;
 mod ssh;
 mod virsh;
 pub mod virt;
+pub mod warm;
 
 pub use console::{clean_console_text, tail_console};
+pub use domain::BootRecord;
 pub use error::{LibvirtError, LibvirtResult};
-pub use names::{check_name, derive_mac, domain_name, normalize_mac};
+pub use names::{check_name, derive_mac, domain_name, domain_uuid, normalize_mac};
 pub use paths::VmPaths;
 pub use ready::{CONSOLE_TAIL_LINES, ReadyPhases};
 pub use runtime::{CreatePhases, LibvirtRuntime};
@@ -67,6 +69,7 @@ pub use ssh::{
 };
 pub use virsh::{DEFAULT_URI, DomState};
 pub use virt::{DomainType, VIRT_TYPE_ENV};
+pub use warm::{SaveOutcome, WARM_CACHE_ENV, WarmCache, WarmEntry, default_warm_cache_dir};
 
 /// The longest any wait is honoured for (about 34 years): longer timeouts and grace periods
 /// are capped to it so that a deadline never overflows the clock.

@@ -51,6 +51,29 @@ pub fn derive_mac(lab: &str, vm: &str) -> String {
     format!("52:54:00:{:02x}:{:02x}:{:02x}", d[0], d[1], d[2])
 }
 
+/// The UUID of a VM's domain, derived from its lab and name like its MAC, so that every `up`
+/// of the same VM defines the same domain: a warm snapshot names the domain's UUID, and libvirt
+/// restores it only onto a domain with that UUID.
+pub fn domain_uuid(lab: &str, vm: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"hub-domain-uuid\0");
+    h.update(lab.as_bytes());
+    h.update([0u8]);
+    h.update(vm.as_bytes());
+    let mut b: [u8; 16] = h.finalize()[..16].try_into().unwrap_or([0; 16]);
+    b[6] = (b[6] & 0x0f) | 0x80; // version 8: custom
+    b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
 /// Checks and normalises a MAC (`aa:bb:cc:dd:ee:ff`, any case, `-` also accepted) to lower case
 /// with colons. Refuses multicast addresses (a NIC cannot have one) and all zeros.
 pub fn normalize_mac(vm: &str, mac: &str) -> LibvirtResult<String> {

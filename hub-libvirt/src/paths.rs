@@ -18,6 +18,8 @@ pub struct VmPaths {
     pub console_log: PathBuf,
     /// The domain XML while it is being defined.
     pub domain_xml: PathBuf,
+    /// The domain XML a warm snapshot is restored with, while it is restored.
+    pub restore_xml: PathBuf,
 }
 
 impl VmPaths {
@@ -29,9 +31,15 @@ impl VmPaths {
             seed: dir.join("seed.img"),
             console_log: dir.join("console.log"),
             domain_xml: dir.join("domain.xml"),
+            restore_xml: dir.join("restore.xml"),
             dir,
         }
     }
+}
+
+/// Whether this process runs as root (uid 0).
+pub(crate) fn running_as_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
 /// Whether libvirt runs QEMU as root here (`user = "root"` in qemu.conf). Otherwise QEMU runs

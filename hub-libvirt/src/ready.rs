@@ -19,6 +19,35 @@ pub const CONSOLE_TAIL_LINES: usize = 25;
 /// The remote check: exit 100 while cloud-init has not finished, else `cloud-init status`.
 const READY_CHECK: &str = "test -f /var/lib/cloud/instance/boot-finished || exit 100; cloud-init status --long 2>&1 || true";
 
+/// The check after a restore from a warm snapshot, in the same login: set the clock (frozen at
+/// the save) from the RTC, which QEMU keeps on the host's time (else from `now`, the host's
+/// time when the login began), flush the neighbour table (the new bridge has another MAC), then
+/// report the clock and the addresses. cloud-init finished before the snapshot was taken.
+fn restored_check(now: std::time::SystemTime) -> String {
+    let now = now
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    format!(
+        "t=$(cat /sys/class/rtc/rtc0/since_epoch 2>/dev/null || echo {now}); \
+         sudo -n date -u -s @$t >/dev/null 2>&1; sudo -n ip neigh flush all >/dev/null 2>&1; \
+         test -f /var/lib/cloud/instance/boot-finished || exit 100; \
+         echo status: done; echo hub-clock: $(date +%s); ip -4 -o addr show"
+    )
+}
+
+/// How often port 22 is tried before an SSH login is attempted: a closed or silent port is
+/// seen in a quarter second instead of after ssh's connect timeout.
+const PORT_POLL: Duration = Duration::from_millis(250);
+
+/// Whether the VM's SSH port accepts a TCP connection within `limit`.
+async fn port_open(addr: Ipv4Addr, limit: Duration) -> bool {
+    matches!(
+        tokio::time::timeout(limit, tokio::net::TcpStream::connect((addr, 22))).await,
+        Ok(Ok(_))
+    )
+}
+
 /// When each readiness step was reached, counted from the start of the wait.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReadyPhases {
@@ -40,9 +69,9 @@ enum Probe {
     Finished(String),
 }
 
-async fn probe(lab_dir: &Path, target: &SshTarget, limit: Duration) -> Probe {
+async fn probe(lab_dir: &Path, target: &SshTarget, check: &str, limit: Duration) -> Probe {
     let mut cmd = tokio::process::Command::new("ssh");
-    cmd.args(ssh_args(lab_dir, target, Some(READY_CHECK)))
+    cmd.args(ssh_args(lab_dir, target, Some(check)))
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
     match tokio::time::timeout(limit, cmd.output()).await {
@@ -75,6 +104,8 @@ pub fn cloud_init_status(output: &str) -> Option<&str> {
 }
 
 /// Waits until `vm` (domain `domain`) is ready. `host_key` is the public host key to pin.
+/// `restored`: the VM was restored from a warm snapshot (see [`restored_check`]). Returns the
+/// phases and what the final check printed.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn wait_vm_ready(
     virsh: &Virsh,
@@ -86,7 +117,8 @@ pub(crate) async fn wait_vm_ready(
     timeout: Duration,
     poll: Duration,
     cancel: &CancellationToken,
-) -> RuntimeResult<ReadyPhases> {
+    restored: bool,
+) -> RuntimeResult<(ReadyPhases, String)> {
     let start = Instant::now();
     // Capped, so a huge timeout cannot overflow the clock.
     let deadline = start + timeout.min(crate::MAX_WAIT);
@@ -150,8 +182,32 @@ pub(crate) async fn wait_vm_ready(
                     .saturating_duration_since(Instant::now())
                     .max(Duration::from_secs(1)),
             );
+            if !ssh_seen && !port_open(a, PORT_POLL.max(poll.min(SSH_CONNECT_TIMEOUT))).await {
+                last = format!("port 22 of {a} does not accept connections yet");
+                if Instant::now() >= deadline {
+                    return Err(RuntimeError::Timeout {
+                        lab: lab.name.clone(),
+                        workload: vm.name.clone(),
+                        waited: timeout,
+                        detail: format!(
+                            "{last}\n--- console (last lines) ---\n{}",
+                            tail(console_log)
+                        ),
+                    });
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(PORT_POLL) => {}
+                    () = cancel.cancelled() => {}
+                }
+                continue;
+            }
+            let check = if restored {
+                restored_check(std::time::SystemTime::now())
+            } else {
+                READY_CHECK.to_string()
+            };
             let result = tokio::select! {
-                r = probe(&lab.dir, &target, limit) => r,
+                r = probe(&lab.dir, &target, &check, limit) => r,
                 () = cancel.cancelled() => {
                     return Err(RuntimeError::Cancelled { lab: lab.name.clone(), workload: vm.name.clone() });
                 }
@@ -195,14 +251,14 @@ fn finish(
     start: Instant,
     status: String,
     failed: &dyn Fn(String) -> RuntimeError,
-) -> RuntimeResult<ReadyPhases> {
+) -> RuntimeResult<(ReadyPhases, String)> {
     match cloud_init_status(&status) {
         Some("error") | Some("degraded error") => Err(failed(format!(
             "cloud-init finished with errors:\n{status}"
         ))),
         _ => {
             phases.cloud_init = start.elapsed();
-            Ok(phases)
+            Ok((phases, status))
         }
     }
 }

@@ -1,6 +1,7 @@
 //! [`LibvirtRuntime`]: the [`Runtime`] for VMs, driving libvirt through `virsh`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -12,21 +13,23 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::console::tail_console;
-use crate::domain::{DomainConfig, DomainInfo, domain_xml, parse_domain_xml};
+use crate::domain::{BootRecord, DomainConfig, DomainInfo, domain_xml, parse_domain_xml};
 use crate::error::LibvirtError;
 use crate::fsutil::{
     ensure_dir, ensure_dir_keep_mode, remove_file_if_exists, write_private_atomic,
 };
-use crate::names::{check_name, domain_name, normalize_mac};
+use crate::names::{check_name, domain_name, domain_uuid, normalize_mac};
 use crate::overlay::{create_overlay, image_format};
 use crate::paths::{VmPaths, check_qemu_can_reach, open_lab_dir_for_qemu};
 use crate::ready::{ReadyPhases, wait_vm_ready};
 use crate::seed::write_seed;
 use crate::ssh::{
-    SshTarget, ensure_host_key, ensure_lab_key, pin_host_key, shell_join, ssh_args, unpin_host,
+    KeyPair, SshTarget, ensure_host_key, ensure_key_pair, ensure_lab_key, host_key_path,
+    install_key_pair, lab_key_path, pin_host_key, shell_join, ssh_args, unpin_host,
 };
 use crate::virsh::{DEFAULT_URI, DomState, Virsh};
 use crate::virt::virt_type_for;
+use crate::warm::{Rewrite, SaveOutcome, SavedPaths, WarmCache};
 
 const BACKEND: &str = "libvirt";
 
@@ -99,6 +102,14 @@ pub(crate) fn to_runtime_error(lab: &str, context: String, e: LibvirtError) -> R
 pub struct LibvirtRuntime {
     virsh: Virsh,
     poll: Duration,
+    warm: Arc<WarmCache>,
+}
+
+/// A warm snapshot chosen for a VM's restore, with its entry held locked.
+struct WarmRestore {
+    key: String,
+    manifest: crate::warm::Manifest,
+    _lock: crate::warm::EntryLock,
 }
 
 impl Default for LibvirtRuntime {
@@ -118,7 +129,19 @@ impl LibvirtRuntime {
         LibvirtRuntime {
             virsh: Virsh::new(uri),
             poll: Duration::from_secs(1),
+            warm: Arc::new(WarmCache::from_env()),
         }
+    }
+
+    /// Uses `cache` for warm VMs (default: [`WarmCache::from_env`]).
+    pub fn with_warm_cache(mut self, cache: WarmCache) -> Self {
+        self.warm = Arc::new(cache);
+        self
+    }
+
+    /// The warm cache.
+    pub fn warm_cache(&self) -> &WarmCache {
+        &self.warm
     }
 
     /// A runtime on `qemu:///system`, after checking that libvirt answers.
@@ -308,10 +331,56 @@ impl LibvirtRuntime {
                 )));
             }
         }
-        let mac = normalize_mac(&vm.name, &vm.mac)?;
-        let mut vm = Self::resolve_keys(lab, vm)?;
-        vm.mac = mac;
+        let mut vm = vm.clone();
+        vm.mac = normalize_mac(&vm.name, &vm.mac)?;
         Ok(vm)
+    }
+
+    /// Finds a usable warm snapshot of `vm` and adopts the identity its guest holds (the lab
+    /// key when the lab has none yet, the VM's host key). `Err` carries the cache key, when
+    /// there is one, and why the VM boots cold.
+    async fn warm_restore_plan(
+        &self,
+        lab: &LabContext,
+        vm: &mut VmSpec,
+        base: &Path,
+        domain_type: crate::virt::DomainType,
+    ) -> Result<WarmRestore, (Option<String>, String)> {
+        let key = self
+            .warm
+            .key_for(lab, vm, base, domain_type)
+            .await
+            .map_err(|why| (None, why))?;
+        let miss = |why: String| (Some(key.clone()), why);
+        let lock = self
+            .warm
+            .lock(&key, Duration::from_secs(30))
+            .await
+            .map_err(|e| miss(e.to_string()))?
+            .ok_or_else(|| miss("another `up` holds the snapshot".into()))?;
+        let manifest = self.warm.lookup(&key).await.map_err(miss)?;
+        let (lab_key, host_key) = self.warm.identity(&key).map_err(|e| miss(e.to_string()))?;
+        // The guest authorises the lab key it was booted with: adopt it when this lab has no
+        // key yet (its directory was deleted), else it must be the same.
+        let current = install_key_pair(&lab_key_path(&lab.dir), &lab_key, false)
+            .map_err(|e| miss(e.to_string()))?;
+        if current.public_openssh.trim() != lab_key.public_openssh.trim() {
+            return Err(miss(
+                "the lab's SSH key is not the one the saved guest authorises (was the lab's \
+                 identity purged?)"
+                    .into(),
+            ));
+        }
+        install_key_pair(&host_key_path(&lab.dir, &vm.name), &host_key, true)
+            .map_err(|e| miss(e.to_string()))?;
+        vm.ssh_authorized_key = lab_key.public_openssh;
+        vm.ssh_host_key_private = host_key.private_openssh;
+        vm.ssh_host_key_public = host_key.public_openssh;
+        Ok(WarmRestore {
+            key,
+            manifest,
+            _lock: lock,
+        })
     }
 
     /// [`Runtime::create`] for a VM, returning how long each part of the hub's work took.
@@ -333,7 +402,7 @@ impl LibvirtRuntime {
         let err = |e: LibvirtError| to_runtime_error(&lab.name, ctx.clone(), e);
         let mut phases = CreatePhases::default();
         let t = Instant::now();
-        let vm = Self::check_spec(lab, vm).map_err(err)?;
+        let mut vm = Self::check_spec(lab, vm).map_err(err)?;
         let domain_type = virt_type_for(vm.virt_type).map_err(err)?;
         let domain = domain_name(&lab.name, &vm.name);
         if self.info(&lab.name, &domain).await?.is_some() {
@@ -360,21 +429,134 @@ impl LibvirtRuntime {
             ensure_dir(vms, 0o711).map_err(err)?;
         }
         ensure_dir(&paths.dir, 0o711).map_err(err)?;
+        let mut boot = BootRecord::default();
+        let mut restore = None;
+        if vm.warm {
+            match self
+                .warm_restore_plan(lab, &mut vm, &base, domain_type)
+                .await
+            {
+                Ok(r) => {
+                    boot.restored = true;
+                    boot.warm_key = Some(r.key.clone());
+                    restore = Some(r);
+                }
+                Err((key, why)) => {
+                    tracing::info!(lab = %lab.name, workload = %vm.name, reason = %why, "no warm snapshot: booting cold");
+                    boot.warm_key = key;
+                    boot.note = Some(why);
+                }
+            }
+        }
+        let vm = Self::resolve_keys(lab, &vm).map_err(err)?;
         phases.prepare = t.elapsed();
+        if let Some(r) = restore {
+            let restored = self
+                .build_domain(
+                    lab,
+                    &vm,
+                    &domain,
+                    &paths,
+                    &base,
+                    &base_format,
+                    domain_type,
+                    &boot,
+                    Some(&r),
+                    &mut phases,
+                )
+                .await;
+            match restored {
+                Ok(()) => {
+                    self.warm.mark_used(&r.key);
+                    return Ok((
+                        self.handle(lab, &vm, domain, domain_type, &phases, &boot),
+                        phases,
+                    ));
+                }
+                Err(e) => {
+                    tracing::warn!(lab = %lab.name, workload = %vm.name, error = %e, "restoring the warm snapshot failed; removing it and booting cold");
+                    let _ = self.warm.discard(&r.key);
+                    boot.restored = false;
+                    boot.note = Some(format!("restoring the saved one failed: {e}"));
+                }
+            }
+        }
+        self.build_domain(
+            lab,
+            &vm,
+            &domain,
+            &paths,
+            &base,
+            &base_format,
+            domain_type,
+            &boot,
+            None,
+            &mut phases,
+        )
+        .await
+        .map_err(err)?;
+        Ok((
+            self.handle(lab, &vm, domain, domain_type, &phases, &boot),
+            phases,
+        ))
+    }
 
+    fn handle(
+        &self,
+        lab: &LabContext,
+        vm: &VmSpec,
+        domain: String,
+        domain_type: crate::virt::DomainType,
+        phases: &CreatePhases,
+        boot: &BootRecord,
+    ) -> WorkloadHandle {
+        tracing::info!(domain = %domain, virt = %domain_type, hub_work = ?phases.total(), boot = %boot.describe(), "VM defined");
+        WorkloadHandle {
+            lab: lab.name.clone(),
+            name: vm.name.clone(),
+            kind: WorkloadKind::Vm,
+            id: domain,
+        }
+    }
+
+    /// Makes the VM's files and domain: cold (define only; `start` boots it) or from a warm
+    /// snapshot (define, then restore: the domain runs when this returns). Leaves nothing
+    /// half-made on error.
+    #[allow(clippy::too_many_arguments)]
+    async fn build_domain(
+        &self,
+        lab: &LabContext,
+        vm: &VmSpec,
+        domain: &str,
+        paths: &VmPaths,
+        base: &Path,
+        base_format: &str,
+        domain_type: crate::virt::DomainType,
+        boot: &BootRecord,
+        restore: Option<&WarmRestore>,
+        phases: &mut CreatePhases,
+    ) -> Result<(), LibvirtError> {
         let made = async {
             check_qemu_can_reach(&vm.name, &paths.dir)?;
             let t = Instant::now();
-            create_overlay(&base, &base_format, &paths.overlay).await?;
+            match restore {
+                Some(r) => {
+                    let (_, disk, _) = self.warm.files(&r.key);
+                    check_qemu_can_reach(&vm.name, self.warm.dir())?;
+                    create_overlay(&disk, "qcow2", &paths.overlay).await?
+                }
+                None => create_overlay(base, base_format, &paths.overlay).await?,
+            }
             phases.overlay = t.elapsed();
 
             let t = Instant::now();
-            write_seed(lab, &vm, &paths.seed)?;
+            write_seed(lab, vm, &paths.seed)?;
             phases.seed = t.elapsed();
 
             let t = Instant::now();
             let cfg = DomainConfig {
-                name: domain.clone(),
+                name: domain.to_string(),
+                uuid: domain_uuid(&lab.name, &vm.name),
                 lab: lab.name.clone(),
                 workload: vm.name.clone(),
                 lab_dir: lab.dir.clone(),
@@ -390,6 +572,7 @@ impl LibvirtRuntime {
                 user: vm.user.clone(),
                 ip: vm.ip,
                 static_ip: vm.static_ip,
+                boot: boot.clone(),
             };
             let xml = domain_xml(&cfg)?;
             write_private_atomic(&paths.domain_xml, xml.as_bytes(), "write the domain XML")?;
@@ -400,6 +583,9 @@ impl LibvirtRuntime {
             remove_file_if_exists(&paths.domain_xml)?;
             defined?;
             phases.define = t.elapsed();
+            if let Some(r) = restore {
+                self.restore_snapshot(lab, vm, paths, r, boot).await?;
+            }
             if let Some(ip) = vm.ip {
                 pin_host_key(&lab.dir, ip, &vm.ssh_host_key_public)?;
             }
@@ -408,21 +594,70 @@ impl LibvirtRuntime {
         .await;
         if let Err(e) = made {
             // Leave nothing half-made: the domain (if define got that far) and every file.
-            let _ = self.virsh.undefine(&domain).await;
-            for f in [&paths.overlay, &paths.seed, &paths.domain_xml] {
+            let _ = self.virsh.destroy(domain).await;
+            let _ = self.virsh.undefine(domain).await;
+            for f in [
+                &paths.overlay,
+                &paths.seed,
+                &paths.domain_xml,
+                &paths.restore_xml,
+            ] {
                 let _ = remove_file_if_exists(f);
             }
             let _ = std::fs::remove_dir(&paths.dir);
-            return Err(err(e));
+            return Err(e);
         }
-        tracing::info!(domain = %domain, virt = %domain_type, hub_work = ?phases.total(), "VM defined");
-        let handle = WorkloadHandle {
-            lab: lab.name.clone(),
-            name: vm.name.clone(),
-            kind: WorkloadKind::Vm,
-            id: domain,
+        Ok(())
+    }
+
+    /// Restores the saved state of `r` onto the defined domain: the saved XML with this run's
+    /// paths, bridge and boot record.
+    async fn restore_snapshot(
+        &self,
+        lab: &LabContext,
+        vm: &VmSpec,
+        paths: &VmPaths,
+        r: &WarmRestore,
+        boot: &BootRecord,
+    ) -> Result<(), LibvirtError> {
+        let (memory, _, saved_xml) = self.warm.files(&r.key);
+        let saved_xml = std::fs::read_to_string(&saved_xml).map_err(|source| LibvirtError::Io {
+            action: "read",
+            path: saved_xml.clone(),
+            source,
+        })?;
+        let s = &r.manifest.saved;
+        let mut rw = Rewrite {
+            spec_hash: vm.spec_hash.clone(),
+            boot: boot.clone(),
+            ..Rewrite::default()
         };
-        Ok((handle, phases))
+        for (old, new) in [
+            (
+                s.overlay.to_string_lossy().into_owned(),
+                paths.overlay.to_string_lossy().into_owned(),
+            ),
+            (
+                s.seed.to_string_lossy().into_owned(),
+                paths.seed.to_string_lossy().into_owned(),
+            ),
+            (
+                s.console.to_string_lossy().into_owned(),
+                paths.console_log.to_string_lossy().into_owned(),
+            ),
+            (
+                s.lab_dir.to_string_lossy().into_owned(),
+                lab.dir.to_string_lossy().into_owned(),
+            ),
+            (s.bridge.clone(), lab.network.bridge.clone()),
+        ] {
+            rw.values.insert(old, new);
+        }
+        let xml = crate::warm::rewrite(&saved_xml, &rw)?;
+        write_private_atomic(&paths.restore_xml, xml.as_bytes(), "write the restore XML")?;
+        let restored = self.virsh.restore(&memory, Some(&paths.restore_xml)).await;
+        remove_file_if_exists(&paths.restore_xml)?;
+        restored
     }
 
     /// [`Runtime::wait_ready`] for a VM, returning when each readiness step was reached.
@@ -447,23 +682,21 @@ impl LibvirtRuntime {
         } else {
             vm.ssh_host_key_public.clone()
         };
-        let console = match self.own_info(handle).await? {
-            Some(info) => info
-                .hub
-                .as_ref()
-                .and_then(|h| h.file("console").map(PathBuf::from))
-                .or(info.console_log)
-                .unwrap_or_else(|| VmPaths::new(&lab.dir, &vm.name).console_log),
-            None => {
-                return Err(RuntimeError::NotFound {
-                    lab: lab.name.clone(),
-                    what: "vm",
-                    name: vm.name.clone(),
-                });
-            }
+        let Some(info) = self.own_info(handle).await? else {
+            return Err(RuntimeError::NotFound {
+                lab: lab.name.clone(),
+                what: "vm",
+                name: vm.name.clone(),
+            });
         };
+        let hub = info.hub.clone().unwrap_or_default();
+        let console = hub
+            .file("console")
+            .map(PathBuf::from)
+            .or(info.console_log.clone())
+            .unwrap_or_else(|| VmPaths::new(&lab.dir, &vm.name).console_log);
         let span = tracing::info_span!("vm_ready", lab = %lab.name, workload = %vm.name);
-        wait_vm_ready(
+        let (phases, output) = wait_vm_ready(
             &self.virsh,
             lab,
             vm,
@@ -473,9 +706,80 @@ impl LibvirtRuntime {
             timeout,
             self.poll,
             &cancel,
+            hub.boot.restored,
         )
-        .instrument(span)
-        .await
+        .instrument(span.clone())
+        .await?;
+        if hub.boot.restored {
+            check_restored(lab, vm, &output)?;
+            tracing::info!(parent: &span, "restored from warm snapshot; clock set, neighbours flushed");
+        } else if let (true, Some(key)) = (vm.warm, hub.boot.warm_key.as_deref()) {
+            self.save_warm(lab, vm, handle, &hub, key)
+                .instrument(span)
+                .await;
+        }
+        Ok(phases)
+    }
+
+    /// Saves a warm VM that booted cold into the cache. A failure is a warning: the VM keeps
+    /// running cold.
+    async fn save_warm(
+        &self,
+        lab: &LabContext,
+        vm: &VmSpec,
+        handle: &WorkloadHandle,
+        hub: &crate::domain::HubMetadata,
+        key: &str,
+    ) {
+        let keys = (|| {
+            let lab_key =
+                ensure_key_pair(&lab_key_path(&lab.dir), &format!("hub-lab-{}", lab.name))?;
+            let host_key = ensure_host_key(&lab.dir, &vm.name)?;
+            Ok::<(KeyPair, KeyPair), LibvirtError>((lab_key, host_key))
+        })();
+        let paths = VmPaths::new(&lab.dir, &vm.name);
+        let saved = SavedPaths {
+            overlay: hub
+                .file("overlay")
+                .map(PathBuf::from)
+                .unwrap_or(paths.overlay),
+            seed: hub.file("seed").map(PathBuf::from).unwrap_or(paths.seed),
+            console: hub
+                .file("console")
+                .map(PathBuf::from)
+                .unwrap_or(paths.console_log),
+            bridge: lab.network.bridge.clone(),
+            lab_dir: lab.dir.clone(),
+        };
+        let t = Instant::now();
+        let result = match keys {
+            Ok((lab_key, host_key)) => {
+                self.warm
+                    .save(
+                        &self.virsh,
+                        &handle.id,
+                        lab,
+                        &vm.name,
+                        key,
+                        saved,
+                        &lab_key,
+                        &host_key,
+                    )
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(SaveOutcome::Saved { size, paused }) => tracing::info!(
+                size, ?paused, took = ?t.elapsed(), "warm snapshot saved"
+            ),
+            Ok(SaveOutcome::Skipped(why)) => {
+                tracing::info!(reason = %why, "warm snapshot not saved")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "saving the warm snapshot failed; the VM keeps running cold")
+            }
+        }
     }
 
     fn status(handle_lab: &str, info: &DomainInfo, state: WorkloadState) -> WorkloadStatus {
@@ -493,6 +797,7 @@ impl LibvirtRuntime {
             exit_code: None,
             spec_hash: Some(hub.spec_hash),
             role: Some("vm".to_string()),
+            boot: Some(hub.boot.describe()),
         }
     }
 
@@ -508,6 +813,41 @@ impl LibvirtRuntime {
             DomState::Paused | DomState::InShutdown | DomState::Other(_) => WorkloadState::Unknown,
         }))
     }
+}
+
+/// Checks what the readiness check printed after a restore (see `ready::restored_check`): the
+/// guest's clock is the host's (it was set in that login) and the guest holds its planned
+/// address. The guest keeps its DHCP lease: netd holds the same reservation for its MAC and
+/// answers its renewals.
+fn check_restored(lab: &LabContext, vm: &VmSpec, output: &str) -> RuntimeResult<()> {
+    let failed = |detail: String| RuntimeError::WorkloadFailed {
+        lab: lab.name.clone(),
+        workload: vm.name.clone(),
+        detail: format!("after its restore from a warm snapshot, {detail}"),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    let clock = output
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("hub-clock:"))
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .ok_or_else(|| failed(format!("its clock could not be read:\n{output}")))?;
+    if (clock - now).abs() > 5 {
+        return Err(failed(format!(
+            "its clock is {}s off the host's (setting it with sudo failed?)",
+            clock - now
+        )));
+    }
+    if let Some(ip) = vm.ip {
+        if !output.contains(&format!("inet {ip}/")) {
+            return Err(failed(format!(
+                "it does not hold its address {ip}:\n{output}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn vm_spec(spec: &WorkloadSpec) -> RuntimeResult<&VmSpec> {

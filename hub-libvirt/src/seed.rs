@@ -269,6 +269,7 @@ mod tests {
                     .into(),
             ssh_host_key_public: "ssh-ed25519 AAAAhost vm1".into(),
             spec_hash: "0123456789abcdef0123".into(),
+            warm: false,
         }
     }
 

@@ -4,12 +4,13 @@
 //! Files, under the lab directory:
 //!
 //! ```text
-//! ssh/                   0700
-//! ssh/id_ed25519         0600  the lab's private key (OpenSSH format)
-//! ssh/id_ed25519.pub           its public key, authorised in every VM
-//! ssh/host_keys/VM       0600  the VM's host private key (also in its seed, 0600)
-//! ssh/host_keys/VM.pub         the host public key
-//! ssh/known_hosts              `ADDRESS ssh-ed25519 KEY` per VM
+//! identity/ssh/                 0700  the lab's identity: kept by `down`, removed by `down --purge`
+//! identity/ssh/id_ed25519       0600  the lab's private key (OpenSSH format)
+//! identity/ssh/id_ed25519.pub         its public key, authorised in every VM
+//! identity/ssh/host_keys/VM     0600  the VM's host private key (also in its seed, 0600)
+//! identity/ssh/host_keys/VM.pub       the host public key
+//! ssh/                          0700
+//! ssh/known_hosts                     `ADDRESS ssh-ed25519 KEY` per VM
 //! ```
 //!
 //! Every `ssh` the hub runs checks the host key against that `known_hosts` with
@@ -80,7 +81,17 @@ pub fn known_hosts_path(lab_dir: &Path) -> PathBuf {
 
 /// `<lab dir>/ssh/id_ed25519`.
 pub fn lab_key_path(lab_dir: &Path) -> PathBuf {
-    ssh_dir(lab_dir).join("id_ed25519")
+    identity_ssh_dir(lab_dir).join("id_ed25519")
+}
+
+/// `<lab dir>/identity/ssh`: the lab's SSH key and the VMs' host keys, which outlive `down`.
+pub fn identity_ssh_dir(lab_dir: &Path) -> PathBuf {
+    hub_runtime::identity_dir(lab_dir).join("ssh")
+}
+
+/// Where the host key pair of VM `vm` is kept (`<lab dir>/identity/ssh/host_keys/VM`).
+pub fn host_key_path(lab_dir: &Path, vm: &str) -> PathBuf {
+    identity_ssh_dir(lab_dir).join("host_keys").join(vm)
 }
 
 fn key_err(path: &Path, reason: &str) -> impl FnOnce(ssh_key::Error) -> LibvirtError {
@@ -168,7 +179,7 @@ fn pub_path(path: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// The lab's SSH key (`<lab dir>/ssh/id_ed25519`), made on first use.
+/// The lab's SSH key (`<lab dir>/identity/ssh/id_ed25519`), made on first use.
 pub fn ensure_lab_key(lab_dir: &Path, lab: &str) -> LibvirtResult<LabKey> {
     let path = lab_key_path(lab_dir);
     let pair = ensure_key_pair(&path, &format!("hub-lab-{lab}"))?;
@@ -178,7 +189,7 @@ pub fn ensure_lab_key(lab_dir: &Path, lab: &str) -> LibvirtResult<LabKey> {
     })
 }
 
-/// The host key pair of VM `vm` (`<lab dir>/ssh/host_keys/VM`), made on first use, so a
+/// The host key pair of VM `vm` (`<lab dir>/identity/ssh/host_keys/VM`), made on first use, so a
 /// re-created VM keeps the key its known_hosts line pins.
 pub fn ensure_host_key(lab_dir: &Path, vm: &str) -> LibvirtResult<KeyPair> {
     if vm.is_empty() || vm.contains('/') || vm.starts_with('.') {
@@ -187,10 +198,41 @@ pub fn ensure_host_key(lab_dir: &Path, vm: &str) -> LibvirtResult<KeyPair> {
             reason: "not usable as a key file name".into(),
         });
     }
-    ensure_key_pair(
-        &ssh_dir(lab_dir).join("host_keys").join(vm),
-        &format!("root@{vm}"),
-    )
+    ensure_key_pair(&host_key_path(lab_dir, vm), &format!("root@{vm}"))
+}
+
+/// Stores `pair` at `path` (private, 0600) and `path.pub`. With `replace`, an existing pair is
+/// overwritten; without, an existing pair is kept and returned. Returns the pair now stored.
+pub fn install_key_pair(path: &Path, pair: &KeyPair, replace: bool) -> LibvirtResult<KeyPair> {
+    let _guard = KEY_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if !replace {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            let key = PrivateKey::from_openssh(text.as_bytes())
+                .map_err(key_err(path, "is not an OpenSSH private key"))?;
+            return pair_of(&key, path);
+        }
+    }
+    // The pair must be a real key: checked before anything is written.
+    let key = PrivateKey::from_openssh(pair.private_openssh.as_bytes()).map_err(key_err(
+        path,
+        "the key to install is not an OpenSSH private key",
+    ))?;
+    let checked = pair_of(&key, path)?;
+    if let Some(dir) = path.parent() {
+        ensure_dir(dir, 0o700)?;
+    }
+    write_atomic(
+        &pub_path(path),
+        format!("{}\n", checked.public_openssh).as_bytes(),
+        0o644,
+        "write the public key",
+    )?;
+    write_private_atomic(
+        path,
+        checked.private_openssh.as_bytes(),
+        "write the private key",
+    )?;
+    Ok(checked)
 }
 
 // Key files are made once, even when several tasks ask at the same time.
@@ -348,7 +390,8 @@ mod tests {
         assert!(a.public_openssh.ends_with(" hub-lab-demo"));
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&a.private_path), 0o600);
-        assert_eq!(mode(&ssh_dir(dir.path())), 0o700);
+        assert_eq!(mode(&identity_ssh_dir(dir.path())), 0o700);
+        assert_eq!(mode(&hub_runtime::identity_dir(dir.path())), 0o700);
         let text = std::fs::read_to_string(&a.private_path).unwrap();
         assert!(text.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
         // A second call loads the same key.
@@ -465,7 +508,10 @@ mod tests {
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
         let joined = args.join(" ");
-        assert!(joined.contains("-i /lab/ssh/id_ed25519"), "{joined}");
+        assert!(
+            joined.contains("-i /lab/identity/ssh/id_ed25519"),
+            "{joined}"
+        );
         assert!(
             joined.contains("UserKnownHostsFile=/lab/ssh/known_hosts"),
             "{joined}"

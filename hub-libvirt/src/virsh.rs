@@ -203,6 +203,35 @@ impl Virsh {
         }
     }
 
+    /// Saves a running domain's memory and device state to `file` (`virsh save`); the domain
+    /// is stopped afterwards (a persistent one stays defined).
+    pub async fn save(&self, domain: &str, file: &Path) -> LibvirtResult<()> {
+        let file = file.to_string_lossy();
+        self.run(&["save", "--", domain, &file]).await.map(|_| ())
+    }
+
+    /// Restores a domain from a state file (`virsh restore`), with `xml` as its domain XML when
+    /// given (host-side values such as paths and the bridge may differ from the saved ones).
+    pub async fn restore(&self, file: &Path, xml: Option<&Path>) -> LibvirtResult<()> {
+        let file = file.to_string_lossy();
+        match xml {
+            Some(x) => {
+                let x = x.to_string_lossy();
+                self.run(&["restore", "--xml", &x, "--running", "--", &file])
+                    .await
+            }
+            None => self.run(&["restore", "--running", "--", &file]).await,
+        }
+        .map(|_| ())
+    }
+
+    /// The domain XML stored in a state file (`virsh save-image-dumpxml --security-info`).
+    pub async fn save_image_dumpxml(&self, file: &Path) -> LibvirtResult<String> {
+        let file = file.to_string_lossy();
+        self.run(&["save-image-dumpxml", "--security-info", "--", &file])
+            .await
+    }
+
     /// Removes the domain's definition. Missing is fine.
     pub async fn undefine(&self, domain: &str) -> LibvirtResult<()> {
         self.run_domain(&["undefine", "--", domain])

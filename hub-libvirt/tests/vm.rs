@@ -161,6 +161,7 @@ fn vm_spec(lab: &LabContext, name: &str, ip: Option<Ipv4Addr>) -> VmSpec {
         ssh_host_key_private: String::new(),
         ssh_host_key_public: String::new(),
         spec_hash: format!("hash-of-{name}"),
+        warm: false,
     }
 }
 

@@ -149,6 +149,10 @@ impl FakeRuntime {
                 WorkloadSpec::Container(c) => c.role.clone(),
                 WorkloadSpec::Vm(_) => "vm".to_string(),
             }),
+            boot: match spec {
+                WorkloadSpec::Container(_) => None,
+                WorkloadSpec::Vm(_) => Some("cold boot".to_string()),
+            },
         }
     }
 

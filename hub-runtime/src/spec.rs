@@ -7,6 +7,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::network::NetworkInfo;
 
+/// The folder of a lab directory that holds the lab's identity (its SSH key, the VMs' host
+/// keys, the WireGuard keys): `down` keeps it, so the next `up` of the same spec has the same
+/// keys; `down --purge` removes it.
+pub const IDENTITY_DIR: &str = "identity";
+
+/// `<lab dir>/identity`, see [`IDENTITY_DIR`].
+pub fn identity_dir(lab_dir: &std::path::Path) -> PathBuf {
+    lab_dir.join(IDENTITY_DIR)
+}
+
 /// What every runtime call needs to know about the lab it works for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabContext {
@@ -258,4 +268,8 @@ pub struct VmSpec {
     pub ssh_host_key_public: String,
     /// Hash of the user-facing spec.
     pub spec_hash: String,
+    /// Start from a warm snapshot when the runtime has a valid one, and save one after a cold
+    /// boot (see `hub_libvirt::WarmCache`).
+    #[serde(default)]
+    pub warm: bool,
 }

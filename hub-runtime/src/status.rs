@@ -65,6 +65,10 @@ pub struct WorkloadStatus {
     pub spec_hash: Option<String>,
     /// The role label (`container`, `vm`, `netd`).
     pub role: Option<String>,
+    /// How a VM started: `restored from warm snapshot`, `cold boot`, or `cold boot (no warm
+    /// snapshot: REASON)`; `None` for containers.
+    #[serde(default)]
+    pub boot: Option<String>,
 }
 
 /// Output of a command run in a workload.

@@ -1,5 +1,5 @@
-//! The lab's WireGuard keys on disk: `<labdir>/wg/gateway.key` and
-//! `<labdir>/wg/peers/<name>.key` (mode 0600, directories 0700), each holding the private key
+//! The lab's WireGuard keys on disk: `<labdir>/identity/wg/gateway.key` and
+//! `<labdir>/identity/wg/peers/<name>.key` (mode 0600, directories 0700), each holding the private key
 //! in base64 as `wg genkey` writes it. Keys are made once and reused, so configs already handed
 //! out keep working.
 
@@ -22,15 +22,19 @@ pub struct KeyStore {
 }
 
 impl KeyStore {
-    /// The store under `<lab_dir>/wg`; creates `wg/` and `wg/peers/` with mode 0700.
+    /// The store under `<lab_dir>/identity/wg`, part of the lab's identity that `down` keeps
+    /// (so client configs handed out stay valid) and `down --purge` removes; creates
+    /// `identity/`, `identity/wg/` and `identity/wg/peers/` with mode 0700.
     pub fn open(lab_dir: &Path) -> Result<Self, WgError> {
-        let wg_dir = lab_dir.join("wg");
+        let identity = lab_dir.join("identity");
+        private_dir(&identity)?;
+        let wg_dir = identity.join("wg");
         private_dir(&wg_dir)?;
         private_dir(&wg_dir.join("peers"))?;
         Ok(Self { wg_dir })
     }
 
-    /// `<lab_dir>/wg`.
+    /// `<lab_dir>/identity/wg`.
     pub fn dir(&self) -> &Path {
         &self.wg_dir
     }

@@ -96,13 +96,17 @@ pub fn leftovers(lab: &str, state: &Path) -> Vec<String> {
             }
         }
     }
+    // `down` keeps the lab's identity (its keys) for the next `up`: anything else is left over.
     let dir = state.join(lab);
-    if dir.exists() {
-        left.push(format!(
-            "lab directory {} ({:?})",
-            dir.display(),
-            std::fs::read_dir(&dir).map(|d| d.count())
-        ));
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        let others: Vec<String> = entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != hub_core::runtime::IDENTITY_DIR)
+            .collect();
+        if !others.is_empty() {
+            left.push(format!("lab directory {}: {others:?}", dir.display()));
+        }
     }
     left
 }

@@ -25,6 +25,9 @@ pub(crate) struct DefaultsConfig {
     /// The WireGuard key generator.
     #[cfg(feature = "wireguard")]
     pub key_gen: Option<std::sync::Arc<dyn hub_wg::KeyGen>>,
+    /// The warm VM cache folder (default: `HUB_WARM_CACHE`, else the system default).
+    #[cfg_attr(not(feature = "libvirt"), allow(dead_code))]
+    pub warm_cache: Option<PathBuf>,
 }
 
 /// Fills every backend the caller did not inject with the default of its feature: Docker for
@@ -67,7 +70,12 @@ pub(crate) async fn fill_defaults(
     #[cfg(feature = "libvirt")]
     if rts.vms.is_none() {
         // libvirt is reached through virsh on demand; a lab without VMs never touches it.
-        rts.vms = Some(std::sync::Arc::new(hub_libvirt::LibvirtRuntime::new()));
+        let rt = hub_libvirt::LibvirtRuntime::new();
+        let rt = match &cfg.warm_cache {
+            Some(dir) => rt.with_warm_cache(hub_libvirt::WarmCache::new(dir)),
+            None => rt,
+        };
+        rts.vms = Some(std::sync::Arc::new(rt));
     }
     #[cfg(feature = "wireguard")]
     if rts.vpn.is_none() {

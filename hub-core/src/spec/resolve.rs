@@ -98,6 +98,7 @@ impl ResolvedWorkload {
                 ssh_host_key_private: String::new(),
                 ssh_host_key_public: String::new(),
                 spec_hash: self.spec_hash.clone(),
+                warm: v.warm,
             }),
         }
     }

@@ -437,6 +437,11 @@ pub struct Vm {
     /// Workloads started (and ready) before this one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    /// Start from a warm snapshot of this VM when one is cached (saved after its first cold
+    /// boot), in seconds instead of a minute. Default off. Not part of the spec hash: turning
+    /// it on or off does not re-create a running VM.
+    #[serde(default, skip_serializing)]
+    pub warm: bool,
 }
 
 impl Vm {
@@ -454,7 +459,13 @@ impl Vm {
             runcmd: Vec::new(),
             virt_type: VirtType::Auto,
             depends_on: Vec::new(),
+            warm: false,
         }
+    }
+    /// Starts the VM from a warm snapshot when one is cached (see [`Vm::warm`]'s field).
+    pub fn warm(mut self, on: bool) -> Self {
+        self.warm = on;
+        self
     }
     /// Sets the memory in MiB.
     pub fn memory_mb(mut self, mb: u64) -> Self {

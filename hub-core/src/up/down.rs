@@ -32,18 +32,21 @@ impl fmt::Display for DownReport {
     }
 }
 
-/// Removes the lab `lab`. Idempotent: a second call removes nothing and succeeds.
+/// Removes the lab `lab`. Idempotent: a second call removes nothing and succeeds. The lab's
+/// identity (`<lab dir>/identity`: SSH and WireGuard keys) is kept for the next `up` unless
+/// `purge`.
 pub async fn down(
     lab: &str,
     runtimes: &Runtimes,
     opts: &UpOptions,
+    purge: bool,
 ) -> Result<DownReport, HubError> {
     let span = tracing::info_span!("down", lab = %lab);
     async {
         let t = Instant::now();
         let _lock = LabLock::acquire(&opts.state_root, lab, opts.wait_for_lock).await?;
         timing("down.lock", t);
-        let r = down_unlocked(lab, runtimes, &opts.lab_dir, opts).await;
+        let r = down_unlocked(lab, runtimes, &opts.lab_dir, opts, purge).await;
         timing("down.total", t);
         r
     }
@@ -56,6 +59,7 @@ async fn down_unlocked(
     runtimes: &Runtimes,
     lab_dir: &Path,
     opts: &UpOptions,
+    purge: bool,
 ) -> Result<DownReport, HubError> {
     let mut report = DownReport::default();
     let mut errors = Vec::new();
@@ -149,10 +153,23 @@ async fn down_unlocked(
     timing("down.network", t);
 
     if errors.is_empty() {
-        // Keys, client configs, overlays, seeds, known_hosts: nothing secret stays behind.
-        match std::fs::remove_dir_all(lab_dir) {
-            Ok(()) => removed("lab directory".into(), &mut report),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        // Client configs, overlays, seeds, known_hosts, state; the identity only on purge.
+        match remove_lab_dir(lab_dir, purge) {
+            Ok(LabDirRemoval::Nothing) => {}
+            Ok(LabDirRemoval::KeptIdentity) => removed(
+                "lab directory (its identity kept for the next `up`; `down --purge` removes it)"
+                    .into(),
+                &mut report,
+            ),
+            Ok(LabDirRemoval::All) => removed(
+                if purge {
+                    "lab directory and its identity (keys)"
+                } else {
+                    "lab directory"
+                }
+                .into(),
+                &mut report,
+            ),
             Err(e) => errors.push(StepError::new(
                 format!("lab directory {}", lab_dir.display()),
                 e,
@@ -167,5 +184,80 @@ async fn down_unlocked(
             lab: lab.to_string(),
             errors,
         })
+    }
+}
+
+/// What [`remove_lab_dir`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LabDirRemoval {
+    /// There was no lab directory.
+    Nothing,
+    /// Everything but the identity folder is gone.
+    KeptIdentity,
+    /// The whole lab directory is gone.
+    All,
+}
+
+/// Removes the lab directory; without `purge`, keeps its identity folder (and the directory
+/// holding it).
+fn remove_lab_dir(lab_dir: &Path, purge: bool) -> std::io::Result<LabDirRemoval> {
+    let entries = match std::fs::read_dir(lab_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LabDirRemoval::Nothing),
+        Err(e) => return Err(e),
+    };
+    let (mut keep, mut removed_any) = (false, false);
+    for entry in entries {
+        let entry = entry?;
+        if !purge && entry.file_name() == hub_runtime::IDENTITY_DIR {
+            keep = true;
+            continue;
+        }
+        removed_any = true;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(&path)?;
+        } else {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    if keep {
+        Ok(if removed_any {
+            LabDirRemoval::KeptIdentity
+        } else {
+            LabDirRemoval::Nothing
+        })
+    } else {
+        std::fs::remove_dir(lab_dir)?;
+        Ok(LabDirRemoval::All)
+    }
+}
+
+#[cfg(test)]
+mod lab_dir_tests {
+    use super::*;
+
+    #[test]
+    fn down_keeps_the_identity_and_purge_removes_it() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("lab");
+        std::fs::create_dir_all(dir.join("identity/ssh")).unwrap();
+        std::fs::write(dir.join("identity/ssh/id_ed25519"), "k").unwrap();
+        std::fs::create_dir_all(dir.join("vms/vm1")).unwrap();
+        std::fs::write(dir.join("state.json"), "{}").unwrap();
+        assert_eq!(
+            remove_lab_dir(&dir, false).unwrap(),
+            LabDirRemoval::KeptIdentity
+        );
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("identity")]);
+        assert_eq!(remove_lab_dir(&dir, false).unwrap(), LabDirRemoval::Nothing);
+        assert!(dir.join("identity/ssh/id_ed25519").exists());
+        assert_eq!(remove_lab_dir(&dir, true).unwrap(), LabDirRemoval::All);
+        assert!(!dir.exists());
+        assert_eq!(remove_lab_dir(&dir, true).unwrap(), LabDirRemoval::Nothing);
     }
 }

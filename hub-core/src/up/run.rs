@@ -475,6 +475,7 @@ async fn converge(
                     WorkloadSpec::Vm(v) => Some(v.user.clone()),
                     WorkloadSpec::Container(_) => None,
                 },
+                boot: s.and_then(|s| s.boot.clone()),
             }
         })
         .collect();

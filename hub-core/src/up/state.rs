@@ -34,6 +34,9 @@ pub struct WorkloadRecord {
     /// A VM's login user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// How a VM started (see [`crate::status::WorkloadRow::boot`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot: Option<String>,
 }
 
 /// What the hub knows of a lab after `up`.

@@ -186,6 +186,7 @@ async fn bring_up(
                 exit_code: None,
                 spec_hash: Some(w.spec.spec_hash().to_string()),
                 role: None,
+                boot: None,
             }
         }
     };
@@ -198,6 +199,7 @@ async fn bring_up(
             kind: w.spec.kind(),
             ip: status.ip.or(w.spec.ip()),
             took,
+            boot: status.boot.clone(),
         },
     );
     Ok(status)

@@ -1,0 +1,240 @@
+//! The cache key of a warm snapshot: everything the saved state depends on, hashed.
+//!
+//! A snapshot is only valid for the VM it was taken of: the same base image (by content and by
+//! path, since the cached disk names its backing file by path), the same resolved VM (name, lab,
+//! MAC, address, memory, vCPUs, user, packages, runcmd, extra cloud-config), the same QEMU and
+//! the same device model (the domain XML the hub writes, with every per-run path replaced by a
+//! placeholder). Anything different gives another key, so a stale state is never restored.
+//!
+//! The keys the guest holds (its SSH host key, the lab key it authorises) are not part of the
+//! key: they are part of the entry, and a restore adopts them (see `super::identity`).
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use hub_runtime::{LabContext, VmSpec};
+use serde_json::json;
+
+use crate::domain::{BootRecord, DomainConfig, domain_xml};
+use crate::error::{LibvirtError, LibvirtResult};
+use crate::fsutil::{ensure_dir, write_atomic};
+use crate::virt::DomainType;
+
+/// Bumped when the entry layout or what the key covers changes.
+pub(crate) const FORMAT_VERSION: u32 = 1;
+
+/// The device model of `vm`: the domain XML with placeholders for every per-run value.
+pub(crate) fn device_model(
+    lab: &str,
+    vm: &VmSpec,
+    domain_type: DomainType,
+) -> LibvirtResult<String> {
+    let p = |s: &str| PathBuf::from(format!("/hub-warm/{s}"));
+    domain_xml(&DomainConfig {
+        name: crate::names::domain_name(lab, &vm.name),
+        uuid: crate::names::domain_uuid(lab, &vm.name),
+        lab: lab.to_string(),
+        workload: vm.name.clone(),
+        lab_dir: p("lab"),
+        spec_hash: String::new(),
+        domain_type,
+        memory_mib: vm.memory_mb,
+        vcpus: vm.vcpus,
+        overlay: p("disk"),
+        seed: p("seed"),
+        console_log: p("console"),
+        bridge: "hub-warm".into(),
+        mac: vm.mac.clone(),
+        user: vm.user.clone(),
+        ip: vm.ip,
+        static_ip: vm.static_ip,
+        boot: BootRecord::default(),
+    })
+}
+
+/// The cache key (64 hex digits) of `vm` in `lab`, booted from `base` (canonical path) whose
+/// content digest is `base_digest`, under QEMU `qemu_version`.
+pub(crate) fn cache_key(
+    lab: &LabContext,
+    vm: &VmSpec,
+    base: &Path,
+    base_digest: &str,
+    qemu_version: &str,
+    device_model: &str,
+) -> String {
+    // serde_json's maps are sorted: the document is canonical.
+    let doc = json!({
+        "format": FORMAT_VERSION,
+        "lab": lab.name,
+        "domain": lab.domain,
+        "subnet": lab.network.subnet.to_string(),
+        "gateway": lab.network.gateway.to_string(),
+        "dns": lab.dns,
+        "base": {"path": base.to_string_lossy(), "blake3": base_digest},
+        "qemu": qemu_version,
+        "devices": device_model,
+        "vm": {
+            "name": vm.name,
+            "mac": vm.mac.to_ascii_lowercase(),
+            "ip": vm.ip,
+            "static_ip": vm.static_ip,
+            "memory_mb": vm.memory_mb,
+            "vcpus": vm.vcpus,
+            "user": vm.user,
+            "packages": vm.packages,
+            "runcmd": vm.runcmd,
+            "cloud_init": vm.cloud_init,
+        },
+    });
+    blake3::hash(doc.to_string().as_bytes())
+        .to_hex()
+        .to_string()
+}
+
+/// The BLAKE3 digest of a file, in hex.
+pub(crate) fn file_digest(path: &Path) -> LibvirtResult<String> {
+    let io = |source| LibvirtError::Io {
+        action: "read",
+        path: path.to_path_buf(),
+        source,
+    };
+    let f = std::fs::File::open(path).map_err(io)?;
+    let mut h = blake3::Hasher::new();
+    h.update_reader(std::io::BufReader::with_capacity(1 << 20, f))
+        .map_err(io)?;
+    Ok(h.finalize().to_hex().to_string())
+}
+
+/// The content digest of the base image, computed once per version of the file: remembered in
+/// `<cache>/.bases/` under the file's identity (path, device, inode, size, modification time).
+pub(crate) fn base_digest(cache_dir: &Path, base: &Path) -> LibvirtResult<String> {
+    let meta = std::fs::metadata(base).map_err(|source| LibvirtError::Io {
+        action: "read the metadata of",
+        path: base.to_path_buf(),
+        source,
+    })?;
+    let identity = format!(
+        "{}\n{}\n{}\n{}\n{}.{}",
+        base.display(),
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec()
+    );
+    let memo_dir = cache_dir.join(".bases");
+    let memo = memo_dir.join(blake3::hash(identity.as_bytes()).to_hex().as_str());
+    if let Ok(d) = std::fs::read_to_string(&memo) {
+        let d = d.trim();
+        if d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(d.to_string());
+        }
+    }
+    let digest = file_digest(base)?;
+    ensure_dir(&memo_dir, 0o700)?;
+    write_atomic(
+        &memo,
+        digest.as_bytes(),
+        0o600,
+        "remember the base image digest",
+    )?;
+    Ok(digest)
+}
+
+/// QEMU's version line (`QEMU emulator version 7.2.x ...`).
+pub(crate) async fn qemu_version() -> LibvirtResult<String> {
+    let out = tokio::process::Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|source| LibvirtError::Spawn {
+            program: "qemu-system-x86_64",
+            source,
+        })?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vm() -> VmSpec {
+        VmSpec {
+            name: "v".into(),
+            image: "/img.qcow2".into(),
+            memory_mb: 512,
+            vcpus: 1,
+            packages: vec![],
+            user: "hub".into(),
+            ip: Some("10.99.0.30".parse().unwrap()),
+            static_ip: false,
+            mac: "52:54:00:00:00:01".into(),
+            cloud_init: None,
+            runcmd: vec!["true".into()],
+            virt_type: hub_runtime::VirtType::Qemu,
+            ssh_authorized_key: "k1".into(),
+            ssh_host_key_private: String::new(),
+            ssh_host_key_public: "h1".into(),
+            spec_hash: "s".into(),
+            warm: true,
+        }
+    }
+
+    fn key_of(vm: &VmSpec) -> String {
+        let lab = LabContext::for_tests("lab");
+        let model = device_model(&lab.name, vm, DomainType::Qemu).unwrap();
+        cache_key(&lab, vm, Path::new("/img.qcow2"), "d", "QEMU 7.2", &model)
+    }
+
+    #[test]
+    fn the_key_follows_what_the_state_depends_on_and_not_the_keys() {
+        let base = vm();
+        let k = key_of(&base);
+        assert_eq!(k.len(), 64);
+        assert_eq!(k, key_of(&base), "deterministic");
+        let mut other = base.clone();
+        other.ssh_authorized_key = "k2".into();
+        other.ssh_host_key_public = "h2".into();
+        other.spec_hash = "t".into();
+        assert_eq!(
+            k,
+            key_of(&other),
+            "keys are carried by the entry, not the key"
+        );
+        for change in [
+            |v: &mut VmSpec| v.memory_mb = 1024,
+            |v: &mut VmSpec| v.vcpus = 2,
+            |v: &mut VmSpec| v.runcmd = vec!["false".into()],
+            |v: &mut VmSpec| v.packages = vec!["curl".into()],
+            |v: &mut VmSpec| v.mac = "52:54:00:00:00:02".into(),
+            |v: &mut VmSpec| v.ip = Some("10.99.0.31".parse().unwrap()),
+            |v: &mut VmSpec| v.user = "alice".into(),
+        ] {
+            let mut v = base.clone();
+            change(&mut v);
+            assert_ne!(k, key_of(&v), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn the_base_digest_is_remembered_per_file_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("base");
+        std::fs::write(&base, b"one").unwrap();
+        let cache = dir.path().join("cache");
+        let d1 = base_digest(&cache, &base).unwrap();
+        assert_eq!(d1, blake3::hash(b"one").to_hex().to_string());
+        assert_eq!(base_digest(&cache, &base).unwrap(), d1);
+        std::fs::write(&base, b"two, longer").unwrap();
+        assert_eq!(
+            base_digest(&cache, &base).unwrap(),
+            blake3::hash(b"two, longer").to_hex().to_string()
+        );
+    }
+}
