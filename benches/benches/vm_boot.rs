@@ -7,6 +7,9 @@
 //!    (`virsh list`).
 //! 2. One real boot (skip with `HUB_BENCH_BOOT=0`): create, `virsh start`, then the guest's
 //!    phases (address, SSH, cloud-init), on a Docker bridge in 10.203.9.0/24.
+//! 3. Warm start beside cold (skip with `HUB_BENCH_WARM=0`): a warm VM's first start (cold
+//!    boot, then its snapshot saved) and `HUB_BENCH_WARM_REPS` restores of it (default 5), each
+//!    create to SSH-ready, on 10.203.10.0/24.
 
 use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
@@ -259,6 +262,90 @@ async fn one_boot() {
     );
 }
 
+/// One VM from nothing to SSH-ready: create, start, wait (the readiness wait of a warm VM that
+/// booted cold includes saving its snapshot).
+async fn up_to_ready(rt: &LibvirtRuntime, lab: &LabContext, spec: &VmSpec) -> (Duration, String) {
+    let t = Instant::now();
+    let (h, _) = rt.create_vm(lab, spec).await.expect("create");
+    rt.start(&h).await.expect("start");
+    let ready = rt
+        .wait_ready_vm(
+            lab,
+            spec,
+            &h,
+            Duration::from_secs(900),
+            CancellationToken::new(),
+        )
+        .await;
+    let took = t.elapsed();
+    let boot = rt
+        .inspect(&h)
+        .await
+        .ok()
+        .and_then(|s| s.boot)
+        .unwrap_or_default();
+    let _ = rt.remove(&h).await;
+    ready.expect("VM ready");
+    (took, boot)
+}
+
+/// Cold boot beside warm restores of the same VM, in one run: the first `up` of a warm VM boots
+/// cold and saves its snapshot; the next ones restore it (`HUB_BENCH_WARM_REPS`, default 5).
+async fn warm_vs_cold() {
+    let net = "t-vm-bench-warm";
+    let _ = Command::new("docker").args(["network", "rm", net]).output();
+    let id =
+        sh(Command::new("docker").args(["network", "create", "--subnet", "10.203.10.0/24", net]));
+    let dir = lab_dir();
+    let cache_dir = dir.path().join("warm-cache");
+    let lab = lab(
+        "t-vm-bwarm",
+        dir.path(),
+        &format!("br-{}", &id[..12]),
+        "10.203.10.0/24",
+    );
+    let mut spec = vm(&lab, "vm1", Ipv4Addr::new(10, 203, 10, 30));
+    spec.warm = true;
+    let rt = LibvirtRuntime::new().with_warm_cache(hub_libvirt::WarmCache::new(&cache_dir));
+    let reps: usize = std::env::var("HUB_BENCH_WARM_REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5usize)
+        .max(1);
+    let (cold, cold_boot) = up_to_ready(&rt, &lab, &spec).await;
+    let entry = rt.warm_cache().list().expect("cache").into_iter().next();
+    let mut warm = Vec::new();
+    for _ in 0..reps {
+        let (t, boot) = up_to_ready(&rt, &lab, &spec).await;
+        assert_eq!(
+            boot, "restored from warm snapshot",
+            "a warm round booted cold"
+        );
+        warm.push(t);
+    }
+    let _ = Command::new("docker").args(["network", "rm", net]).output();
+    warm.sort();
+    let med = warm[warm.len() / 2];
+    println!("warm vs cold (Debian 12, 1024 MiB, 2 vCPUs, TCG), create to SSH-ready:");
+    println!("  cold (then saved)                 {cold:>10.2?}  ({cold_boot})");
+    if let Some(e) = entry {
+        println!(
+            "  snapshot: save {:.2?}, entry {:.0} MiB",
+            e.save_time,
+            e.size as f64 / (1u64 << 20) as f64
+        );
+    }
+    println!(
+        "  warm, median of {reps}               {med:>10.2?}  (min {:.2?}, max {:.2?})",
+        warm[0],
+        warm[warm.len() - 1]
+    );
+    println!(
+        "  cold / warm                       {:>10.1}x",
+        cold.as_secs_f64() / med.as_secs_f64()
+    );
+}
+
 fn main() {
     let rt = tokio::runtime::Runtime::new().expect("tokio");
     let iters = std::env::var("HUB_BENCH_ITERS")
@@ -269,5 +356,8 @@ fn main() {
     rt.block_on(hub_work(iters));
     if std::env::var("HUB_BENCH_BOOT").as_deref() != Ok("0") {
         rt.block_on(one_boot());
+    }
+    if std::env::var("HUB_BENCH_WARM").as_deref() != Ok("0") {
+        rt.block_on(warm_vs_cold());
     }
 }

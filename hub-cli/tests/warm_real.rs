@@ -1,0 +1,220 @@
+//! Warm start on the real engines, through the `hub` binary: a lab with one warm VM and one
+//! container. The first `up` boots cold and saves a snapshot; a later `up` restores it, and the
+//! restored VM answers SSH with the pinned host key, holds its reserved address, resolves and
+//! reaches the container by name, and has the host's time. The lab directory deleted between
+//! runs still restores. A truncated entry boots cold with the reason and is replaced; a changed
+//! spec boots cold and makes a second entry. The lab's identity (its WireGuard client config)
+//! outlives `down`, and `down --purge` makes new keys.
+
+mod common;
+
+use std::path::Path;
+
+use common::{LabGuard, hub, show};
+
+const LAB: &str = "t-hub-warm";
+
+fn spec(memory: u32) -> String {
+    format!(
+        "name: {LAB}
+subnet: 10.205.151.0/24
+containers:
+  - name: web
+    image: hub-test/busybox:latest
+    cmd: [\"sh\", \"-c\", \"mkdir -p /www && echo hello from web > /www/index.html && exec httpd -f -p 80 -h /www\"]
+vms:
+  - name: vm1
+    image: /var/cache/hub-test/debian-12.qcow2
+    memory_mb: {memory}
+    vcpus: 2
+    warm: true
+wireguard:
+  enabled: true
+  subnet: 10.205.152.0/24
+  listen_port: 51861
+  peers: [{{name: laptop}}]
+"
+    )
+}
+
+/// `hub up` with the warm cache at `cache`; its output.
+fn up(state: &Path, cache: &Path, file: &Path) -> std::process::Output {
+    let out = std::process::Command::new(common::HUB)
+        .args(["up", "-c"])
+        .arg(file)
+        .env("HUB_STATE_DIR", state)
+        .env("HUB_WARM_CACHE", cache)
+        .env("HUB_BIN", common::HUB)
+        .env_remove("HUB_CONFIG")
+        .output()
+        .expect("hub up runs");
+    assert!(out.status.success(), "{}", show(&out));
+    out
+}
+
+/// The VM's boot as `status --json` reports it.
+fn boot(state: &Path) -> String {
+    let out = hub(state, &["status", "--lab", LAB, "--json"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+    v["workloads"]
+        .as_array()
+        .expect("workloads")
+        .iter()
+        .find(|w| w["name"] == "vm1")
+        .and_then(|w| w["boot"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn entries(cache: &Path) -> Vec<serde_json::Value> {
+    let out = std::process::Command::new(common::HUB)
+        .args(["cache", "list", "--json", "--dir"])
+        .arg(cache)
+        .output()
+        .expect("hub cache list");
+    assert!(out.status.success(), "{}", show(&out));
+    serde_json::from_slice(&out.stdout).expect("cache JSON")
+}
+
+fn down(state: &Path, purge: bool) {
+    let mut args = vec!["down", "--lab", LAB];
+    if purge {
+        args.push("--purge");
+    }
+    let out = hub(state, &args);
+    assert!(out.status.success(), "{}", show(&out));
+}
+
+/// What the restored (or booted) VM says about itself: it is run through `hub exec`, whose
+/// ssh checks the pinned host key strictly.
+fn check_vm(state: &Path) {
+    let script = "ip -4 -o addr show; getent hosts web; \
+        exec 3<>/dev/tcp/web/80 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3; \
+        echo; echo clock: $(date +%s)";
+    let out = hub(
+        state,
+        &["exec", "--lab", LAB, "vm1", "--", "bash", "-c", script],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        text.contains("inet 10.205.151.31/"),
+        "reserved address: {text}"
+    );
+    assert!(text.contains("10.205.151.30"), "web by name: {text}");
+    assert!(text.contains("hello from web"), "web's page: {text}");
+    let clock: i64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("clock: "))
+        .and_then(|c| c.trim().parse().ok())
+        .expect("clock line");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!((now - clock).abs() <= 5, "guest clock {clock}, host {now}");
+}
+
+#[test]
+fn a_warm_vm_is_restored_from_its_snapshot_and_a_bad_or_stale_one_is_never_used() {
+    let dir = common::tempdir();
+    let state = dir.path().join("state");
+    let cache = dir.path().join("cache");
+    let file = dir.path().join("lab.yaml");
+    std::fs::write(&file, spec(768)).unwrap();
+    let _guard = LabGuard {
+        lab: LAB.into(),
+        state: state.clone(),
+    };
+    let config = state.join(LAB).join("laptop.conf");
+    let host_key = state.join(LAB).join("identity/ssh/host_keys/vm1.pub");
+
+    // 1. Cold, then saved.
+    up(&state, &cache, &file);
+    assert!(
+        boot(&state).starts_with("cold boot (no warm snapshot: none saved yet"),
+        "{}",
+        boot(&state)
+    );
+    let saved = entries(&cache);
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    let first_config = std::fs::read(&config).expect("client config");
+    let first_host_key = std::fs::read_to_string(&host_key).expect("host key");
+    check_vm(&state);
+    down(&state, false);
+
+    // 2. Restored; same identity.
+    let out = up(&state, &cache, &file);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("restored from warm snapshot"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(boot(&state), "restored from warm snapshot");
+    check_vm(&state);
+    assert_eq!(
+        std::fs::read(&config).unwrap(),
+        first_config,
+        "same client config"
+    );
+    assert_eq!(std::fs::read_to_string(&host_key).unwrap(), first_host_key);
+    down(&state, false);
+
+    // 3. The lab directory lost: the entry carries the identity the guest holds.
+    std::fs::remove_dir_all(state.join(LAB)).unwrap();
+    up(&state, &cache, &file);
+    assert_eq!(boot(&state), "restored from warm snapshot");
+    check_vm(&state);
+    down(&state, false);
+
+    // 4. A truncated memory file: cold boot naming why, and a replacement is saved.
+    let key = saved[0]["key"].as_str().unwrap().to_string();
+    let memory = cache.join(&key).join("memory.save");
+    let len = std::fs::metadata(&memory).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&memory)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    up(&state, &cache, &file);
+    let why = boot(&state);
+    assert!(
+        why.starts_with("cold boot (no warm snapshot: the saved one is not usable"),
+        "{why}"
+    );
+    assert!(why.contains("memory.save"), "{why}");
+    check_vm(&state);
+    down(&state, false);
+    up(&state, &cache, &file);
+    assert_eq!(
+        boot(&state),
+        "restored from warm snapshot",
+        "from the replacement"
+    );
+    down(&state, false);
+
+    // 5. Another spec (memory): cold, a second entry; the first stays.
+    std::fs::write(&file, spec(640)).unwrap();
+    up(&state, &cache, &file);
+    assert!(boot(&state).starts_with("cold boot (no warm snapshot: none saved yet"));
+    let keys: Vec<String> = entries(&cache)
+        .iter()
+        .map(|e| e["key"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(keys.contains(&key));
+
+    // 6. down --purge: new keys for the next up.
+    down(&state, true);
+    assert!(!state.join(LAB).exists(), "purge removes the identity too");
+    up(&state, &cache, &file);
+    assert_ne!(
+        std::fs::read(&config).unwrap(),
+        first_config,
+        "new keys after purge"
+    );
+    down(&state, true);
+    assert_eq!(common::leftovers(LAB, &state), Vec::<String>::new());
+}
