@@ -1,5 +1,5 @@
 //! `hub status`: what runs of the lab, found by its marks; a table, or JSON with every
-//! workload's name, kind, state and address.
+//! workload's name, kind, state, address and (for VMs) how it started.
 
 use clap::Args;
 use hub_core::LabStatus;
@@ -32,6 +32,10 @@ pub struct JsonWorkload {
     pub address: Option<String>,
     /// Its MAC.
     pub mac: Option<String>,
+    /// How a VM started: `restored from warm snapshot`, `cold boot`, or `cold boot (no warm
+    /// snapshot: REASON)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boot: Option<String>,
 }
 
 /// `hub status --json`.
@@ -57,6 +61,7 @@ pub fn to_json(st: &LabStatus) -> JsonStatus {
         state: w.state.to_string(),
         address: w.ip.map(|i| i.to_string()),
         mac: w.mac.clone(),
+        boot: w.boot.clone(),
     };
     let mut workloads: Vec<JsonWorkload> = st.netd.iter().map(|n| row(n, "netd".into())).collect();
     workloads.extend(st.workloads.iter().map(|w| row(w, w.kind.to_string())));

@@ -127,7 +127,7 @@ fn a_warm_vm_is_restored_from_its_snapshot_and_a_bad_or_stale_one_is_never_used(
         lab: LAB.into(),
         state: state.clone(),
     };
-    let config = state.join(LAB).join("laptop.conf");
+    let config = state.join(LAB).join("wg/clients/laptop.conf");
     let host_key = state.join(LAB).join("identity/ssh/host_keys/vm1.pub");
 
     // 1. Cold, then saved.
@@ -217,4 +217,85 @@ fn a_warm_vm_is_restored_from_its_snapshot_and_a_bad_or_stale_one_is_never_used(
     );
     down(&state, true);
     assert_eq!(common::leftovers(LAB, &state), Vec::<String>::new());
+}
+
+/// The first `.partial-*` folder of the cache that holds a memory file: a save under way.
+fn save_under_way(cache: &Path) -> bool {
+    std::fs::read_dir(cache)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| {
+            e.file_name().to_string_lossy().starts_with(".partial-")
+                && e.path().join("memory.save").exists()
+        })
+}
+
+#[test]
+fn up_killed_during_the_save_then_down_leaves_nothing_and_the_next_up_saves_anew() {
+    const KLAB: &str = "t-hub-warmkill";
+    let dir = common::tempdir();
+    let state = dir.path().join("state");
+    let cache = dir.path().join("cache");
+    let file = dir.path().join("lab.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: {KLAB}\nsubnet: 10.205.153.0/24\nvms:\n  - name: vm1\n    image: /var/cache/hub-test/debian-12.qcow2\n    memory_mb: 640\n    vcpus: 2\n    warm: true\n"
+        ),
+    )
+    .unwrap();
+    let _guard = LabGuard {
+        lab: KLAB.into(),
+        state: state.clone(),
+    };
+    let mut child = std::process::Command::new(common::HUB)
+        .args(["up", "-c"])
+        .arg(&file)
+        .env("HUB_STATE_DIR", &state)
+        .env("HUB_WARM_CACHE", &cache)
+        .env("HUB_BIN", common::HUB)
+        .env_remove("HUB_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("hub up starts");
+    // Kill it once the save has begun (the VM booted cold and was ready).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1200);
+    while !save_under_way(&cache) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "hub up ended before its save was seen"
+        );
+        assert!(std::time::Instant::now() < deadline, "no save began");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = hub(&state, &["down", "--lab", KLAB]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(common::leftovers(KLAB, &state), Vec::<String>::new());
+    assert_eq!(
+        entries(&cache),
+        Vec::<serde_json::Value>::new(),
+        "no entry from a cut save"
+    );
+
+    // The next up boots cold, saves a complete entry, and clears what the cut save left.
+    up(&state, &cache, &file);
+    let out = hub(&state, &["status", "--lab", KLAB, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+    let boot = v["workloads"][0]["boot"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        boot.starts_with("cold boot (no warm snapshot: none saved yet"),
+        "{boot}"
+    );
+    assert_eq!(entries(&cache).len(), 1);
+    assert!(!save_under_way(&cache), "the cut save's folder is gone");
+    let out = hub(&state, &["down", "--lab", KLAB]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(common::leftovers(KLAB, &state), Vec::<String>::new());
 }

@@ -93,6 +93,9 @@ pub struct DomainConfig {
     pub static_ip: bool,
     /// How this run starts.
     pub boot: BootRecord,
+    /// Whether the firmware writes its screen to the serial console too (see
+    /// [`crate::virt::firmware_console_available`]).
+    pub firmware_console: bool,
 }
 
 fn path_str(p: &Path) -> std::borrow::Cow<'_, str> {
@@ -139,6 +142,11 @@ fn write_domain<W: std::io::Write>(w: &mut Writer<W>, cfg: &DomainConfig) -> std
                 w.create_element("boot")
                     .with_attribute(("dev", "hd"))
                     .write_empty()?;
+                if cfg.firmware_console {
+                    w.create_element("bios")
+                        .with_attribute(("useserial", "yes"))
+                        .write_empty()?;
+                }
                 Ok(())
             })?;
             w.create_element("features").write_inner_content(|w| {
@@ -498,6 +506,7 @@ mod tests {
             static_ip: false,
             uuid: crate::names::domain_uuid("lab", "vm1"),
             boot: BootRecord::default(),
+            firmware_console: true,
         }
     }
 

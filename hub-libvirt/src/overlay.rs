@@ -54,6 +54,52 @@ pub async fn image_format(image: &Path) -> LibvirtResult<String> {
         })
 }
 
+/// The smallest virtual size a bootable base image can have: a partition table, a boot loader
+/// and a kernel do not fit in less.
+pub const MIN_BASE_IMAGE_BYTES: u64 = 16 << 20;
+
+/// Checks that `image` can be a VM's base image before anything is made from it: `qemu-img`
+/// reads it as a `qcow2` or `raw` disk of at least [`MIN_BASE_IMAGE_BYTES`], and its whole
+/// backing chain resolves. `Err` says why not, in words for the user.
+pub async fn check_base_image(image: &Path) -> Result<(), String> {
+    let out = qemu_img(&[
+        "info".as_ref(),
+        "--output=json".as_ref(),
+        "--backing-chain".as_ref(),
+        "-U".as_ref(),
+        image.as_os_str(),
+    ])
+    .await
+    .map_err(|e| match e {
+        LibvirtError::QemuImg { stderr, .. } => {
+            format!(
+                "is not a disk image qemu-img can read (or a backing file is missing): {stderr}"
+            )
+        }
+        other => other.to_string(),
+    })?;
+    let chain: Vec<serde_json::Value> =
+        serde_json::from_str(&out).map_err(|e| format!("qemu-img's answer is unreadable: {e}"))?;
+    let top = chain
+        .first()
+        .ok_or_else(|| "qemu-img described no image".to_string())?;
+    let format = top["format"].as_str().unwrap_or_default();
+    let size = top["virtual-size"].as_u64().unwrap_or(0);
+    if format != "qcow2" && format != "raw" {
+        return Err(format!(
+            "is a {format} image; VMs boot from qcow2 or raw disks"
+        ));
+    }
+    if size < MIN_BASE_IMAGE_BYTES {
+        return Err(format!(
+            "is a {format} file of {size} bytes, too small to be a bootable disk (a disk image \
+             holds at least {} MiB)",
+            MIN_BASE_IMAGE_BYTES >> 20
+        ));
+    }
+    Ok(())
+}
+
 /// Creates `overlay`, a qcow2 image backed by `base` (whose format is `base_format`). An
 /// existing file at `overlay` is replaced.
 pub async fn create_overlay(base: &Path, base_format: &str, overlay: &Path) -> LibvirtResult<()> {
@@ -118,6 +164,32 @@ mod tests {
         assert_eq!(v["backing-filename"], base.to_string_lossy().as_ref());
         assert_eq!(v["virtual-size"], 1 << 20);
         assert_eq!(file_sha256(&base).unwrap(), before);
+    }
+
+    #[tokio::test]
+    async fn base_images_are_checked_before_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = dir.path().join("not-a-disk.qcow2");
+        std::fs::write(&text, "hello, I am a text file\n").unwrap();
+        let why = check_base_image(&text).await.unwrap_err();
+        assert!(why.contains("too small to be a bootable disk"), "{why}");
+        let raw = dir.path().join("disk.raw");
+        std::fs::File::create(&raw)
+            .unwrap()
+            .set_len(MIN_BASE_IMAGE_BYTES)
+            .unwrap();
+        check_base_image(&raw).await.unwrap();
+        // An overlay whose backing file is gone.
+        let overlay = dir.path().join("o.qcow2");
+        create_overlay(&raw, "raw", &overlay).await.unwrap();
+        check_base_image(&overlay).await.unwrap();
+        std::fs::remove_file(&raw).unwrap();
+        let why = check_base_image(&overlay).await.unwrap_err();
+        assert!(why.contains("backing file is missing"), "{why}");
+        let why = check_base_image(Path::new("/nonexistent/x.qcow2"))
+            .await
+            .unwrap_err();
+        assert!(why.contains("not a disk image"), "{why}");
     }
 
     #[tokio::test]

@@ -36,6 +36,22 @@ fn restored_check(now: std::time::SystemTime) -> String {
     )
 }
 
+/// Console lines that mean the guest will never come up: the firmware found nothing to boot,
+/// or the kernel panicked.
+const FATAL_CONSOLE: [&str; 3] = [
+    "No bootable device",
+    "Kernel panic - not syncing",
+    "Boot failed: could not read the boot disk",
+];
+
+/// The first line of the console log's tail that says the guest cannot boot.
+fn fatal_console_line(console_log: &Path) -> Option<String> {
+    let tail = tail_console(console_log, CONSOLE_TAIL_LINES).ok()?;
+    tail.lines()
+        .find(|l| FATAL_CONSOLE.iter().any(|m| l.contains(m)))
+        .map(|l| l.trim().to_string())
+}
+
 /// How often port 22 is tried before an SSH login is attempted: a closed or silent port is
 /// seen in a quarter second instead of after ssh's connect timeout.
 const PORT_POLL: Duration = Duration::from_millis(250);
@@ -156,6 +172,11 @@ pub(crate) async fn wait_vm_ready(
                 return Err(failed(format!(
                     "domain {domain:?} is {state:?} ({reason}), not running"
                 )));
+            }
+        }
+        if !ssh_seen {
+            if let Some(line) = fatal_console_line(console_log) {
+                return Err(failed(format!("the guest cannot boot: {line}")));
             }
         }
         if addr.is_none() {

@@ -19,7 +19,7 @@ use crate::fsutil::{
     ensure_dir, ensure_dir_keep_mode, remove_file_if_exists, write_private_atomic,
 };
 use crate::names::{check_name, domain_name, domain_uuid, normalize_mac};
-use crate::overlay::{create_overlay, image_format};
+use crate::overlay::{check_base_image, create_overlay, image_format};
 use crate::paths::{VmPaths, check_qemu_can_reach, open_lab_dir_for_qemu};
 use crate::ready::{ReadyPhases, wait_vm_ready};
 use crate::seed::write_seed;
@@ -419,6 +419,7 @@ impl LibvirtRuntime {
             reason,
         };
         let base = std::fs::canonicalize(&vm.image).map_err(|e| unavailable(e.to_string()))?;
+        check_base_image(&base).await.map_err(unavailable)?;
         let base_format = image_format(&base)
             .await
             .map_err(|e| unavailable(e.to_string()))?;
@@ -573,6 +574,7 @@ impl LibvirtRuntime {
                 ip: vm.ip,
                 static_ip: vm.static_ip,
                 boot: boot.clone(),
+                firmware_console: crate::virt::firmware_console_available(),
             };
             let xml = domain_xml(&cfg)?;
             write_private_atomic(&paths.domain_xml, xml.as_bytes(), "write the domain XML")?;

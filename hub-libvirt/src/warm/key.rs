@@ -49,6 +49,7 @@ pub(crate) fn device_model(
         ip: vm.ip,
         static_ip: vm.static_ip,
         boot: BootRecord::default(),
+        firmware_console: crate::virt::firmware_console_available(),
     })
 }
 

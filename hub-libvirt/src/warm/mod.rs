@@ -213,18 +213,35 @@ impl WarmCache {
         Ok(done)
     }
 
-    /// Removes `.partial-*` folders whose save is no longer running (its lock is free).
+    /// Removes `.partial-*` and `.trash-*` folders whose save is no longer running (its lock is
+    /// free; the caller's own locks are open files of this process and do not block it).
     fn remove_partials(&self) {
         let Ok(read) = std::fs::read_dir(&self.dir) else {
             return;
         };
         for e in read.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let Some(rest) = name.strip_prefix(".partial-") else {
+            let Some(rest) = name
+                .strip_prefix(".partial-")
+                .or_else(|| name.strip_prefix(".trash-"))
+            else {
                 continue;
             };
             let key = rest.split('-').next().unwrap_or_default();
             if let Ok(Some(_lock)) = self.try_lock(key) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+
+    /// Removes every `.partial-KEY-*` folder: only while holding `key`'s lock.
+    fn remove_partials_of(&self, key: &str) {
+        let Ok(read) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let prefix = format!(".partial-{key}-");
+        for e in read.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }
@@ -377,6 +394,10 @@ impl WarmCache {
                 m.lab, m.vm
             )));
         }
+        // What saves killed half-way left (their locks died with them): of this key, which
+        // this process now holds, and of every key nobody holds.
+        self.remove_partials_of(key);
+        self.remove_partials();
         let partial = self
             .dir
             .join(format!(".partial-{key}-{}", std::process::id()));
@@ -551,5 +572,109 @@ impl WarmCache {
             d.join(entry::DISK),
             d.join(entry::DOMAIN_XML),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes a complete entry for `key` with files of `size` bytes, created `created` seconds
+    /// after the epoch.
+    fn fake_entry(cache: &WarmCache, key: &str, size: usize, created: u64) {
+        let dir = cache.entry_dir(key);
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in [
+            entry::MEMORY,
+            entry::DISK,
+            entry::DOMAIN_XML,
+            entry::LAB_KEY,
+            entry::HOST_KEY,
+        ] {
+            std::fs::write(dir.join(name), vec![7u8; size]).unwrap();
+        }
+        let m = Manifest {
+            format: key::FORMAT_VERSION,
+            key: key.into(),
+            lab: "lab".into(),
+            vm: "vm1".into(),
+            created,
+            files: entry::digests(
+                &dir,
+                &[
+                    entry::MEMORY,
+                    entry::DISK,
+                    entry::DOMAIN_XML,
+                    entry::LAB_KEY,
+                    entry::HOST_KEY,
+                ],
+            )
+            .unwrap(),
+            saved: SavedPaths::default(),
+            lab_key_public: String::new(),
+            host_key_public: String::new(),
+            save_ms: 1,
+        };
+        std::fs::write(dir.join(entry::MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_checked_entry_is_found_and_a_truncated_one_is_refused_and_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let cache = WarmCache::new(d.path());
+        fake_entry(&cache, "k1", 1000, entry::now_secs());
+        assert_eq!(cache.lookup("k1").await.unwrap().vm, "vm1");
+        assert_eq!(cache.lookup("k2").await.unwrap_err(), "none saved yet");
+        let mem = cache.entry_dir("k1").join(entry::MEMORY);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&mem)
+            .unwrap()
+            .set_len(10)
+            .unwrap();
+        let why = cache.lookup("k1").await.unwrap_err();
+        assert!(why.contains("memory.save has 10 bytes"), "{why}");
+        assert!(!cache.entry_dir("k1").exists(), "a bad entry is removed");
+    }
+
+    #[tokio::test]
+    async fn a_rewritten_file_fails_its_digest() {
+        let d = tempfile::tempdir().unwrap();
+        let cache = WarmCache::new(d.path());
+        fake_entry(&cache, "k1", 100, entry::now_secs());
+        std::fs::write(cache.entry_dir("k1").join(entry::DISK), vec![8u8; 100]).unwrap();
+        let why = cache.lookup("k1").await.unwrap_err();
+        assert!(
+            why.contains("disk.qcow2 does not match its digest"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn prune_removes_old_entries_then_the_least_recently_used_and_partials() {
+        let d = tempfile::tempdir().unwrap();
+        let cache = WarmCache::new(d.path());
+        let now = entry::now_secs();
+        fake_entry(&cache, "old", 100, now - 30 * 86400);
+        fake_entry(&cache, "mid", 100, now - 3600);
+        fake_entry(&cache, "new", 100, now);
+        std::fs::create_dir_all(d.path().join(".partial-x-1")).unwrap();
+        assert_eq!(cache.list().unwrap().len(), 3, "partials are not listed");
+        let gone = cache
+            .prune(Some(Duration::from_secs(7 * 86400)), None)
+            .unwrap();
+        assert_eq!(
+            gone.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
+            ["old"]
+        );
+        assert!(!d.path().join(".partial-x-1").exists());
+        // Each entry is 5 files of 100 bytes: room for one.
+        let gone = cache.prune(None, Some(600)).unwrap();
+        assert_eq!(
+            gone.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
+            ["mid"]
+        );
+        let left: Vec<String> = cache.list().unwrap().into_iter().map(|e| e.key).collect();
+        assert_eq!(left, ["new"]);
     }
 }
