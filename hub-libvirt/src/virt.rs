@@ -82,6 +82,20 @@ pub fn virt_type_for(spec: VirtType) -> LibvirtResult<DomainType> {
     Ok(t)
 }
 
+/// Whether SeaBIOS can mirror its screen to the serial console here (QEMU's `sga` device and
+/// its ROM): then a disk that cannot boot says `No bootable device.` in the console log, where
+/// the readiness wait sees it at once, instead of on a VGA screen nobody reads. Probed once.
+pub fn firmware_console_available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        std::path::Path::new("/usr/share/qemu/sgabios.bin").exists()
+            && std::process::Command::new("qemu-system-x86_64")
+                .args(["-device", "help"])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("\"sga\""))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,18 +159,4 @@ mod tests {
         assert!(matches!(err, LibvirtError::BadVirtType { ref value } if value == "xen"));
         assert!(err.to_string().contains("HUB_VIRT_TYPE=\"xen\""), "{err}");
     }
-}
-
-/// Whether SeaBIOS can mirror its screen to the serial console here (QEMU's `sga` device and
-/// its ROM): then a disk that cannot boot says `No bootable device.` in the console log, where
-/// the readiness wait sees it at once, instead of on a VGA screen nobody reads. Probed once.
-pub fn firmware_console_available() -> bool {
-    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        std::path::Path::new("/usr/share/qemu/sgabios.bin").exists()
-            && std::process::Command::new("qemu-system-x86_64")
-                .args(["-device", "help"])
-                .output()
-                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("\"sga\""))
-    })
 }
