@@ -54,7 +54,12 @@ fn up(state: &Path, cache: &Path, file: &Path) -> std::process::Output {
 
 /// The VM's boot as `status --json` reports it.
 fn boot(state: &Path) -> String {
-    let out = hub(state, &["status", "--lab", LAB, "--json"]);
+    boot_of(state, LAB)
+}
+
+/// The boot of `vm1` of `lab` as `status --json` reports it.
+fn boot_of(state: &Path, lab: &str) -> String {
+    let out = hub(state, &["status", "--lab", lab, "--json"]);
     assert!(out.status.success(), "{}", show(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status JSON");
     v["workloads"]
@@ -87,8 +92,9 @@ fn down(state: &Path, purge: bool) {
 }
 
 /// What the restored (or booted) VM says about itself: it is run through `hub exec`, whose
-/// ssh checks the pinned host key strictly.
-fn check_vm(state: &Path) {
+/// ssh checks the pinned host key strictly. A restored VM's clock was set from the host's at
+/// the restore; a cold-booted one's runs on its own (under TCG, with no NTP, it drifts).
+fn check_vm(state: &Path, restored: bool) {
     let script = "ip -4 -o addr show; getent hosts web; \
         exec 3<>/dev/tcp/web/80 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3; \
         echo; echo clock: $(date +%s)";
@@ -113,7 +119,9 @@ fn check_vm(state: &Path) {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    assert!((now - clock).abs() <= 5, "guest clock {clock}, host {now}");
+    if restored {
+        assert!((now - clock).abs() <= 3, "guest clock {clock}, host {now}");
+    }
 }
 
 #[test]
@@ -130,7 +138,7 @@ fn a_warm_vm_is_restored_from_its_snapshot_and_a_bad_or_stale_one_is_never_used(
     let config = state.join(LAB).join("wg/clients/laptop.conf");
     let host_key = state.join(LAB).join("identity/ssh/host_keys/vm1.pub");
 
-    // 1. Cold, then saved.
+    eprintln!("warm test: 1. cold, then saved");
     up(&state, &cache, &file);
     assert!(
         boot(&state).starts_with("cold boot (no warm snapshot: none saved yet"),
@@ -141,10 +149,10 @@ fn a_warm_vm_is_restored_from_its_snapshot_and_a_bad_or_stale_one_is_never_used(
     assert_eq!(saved.len(), 1, "{saved:?}");
     let first_config = std::fs::read(&config).expect("client config");
     let first_host_key = std::fs::read_to_string(&host_key).expect("host key");
-    check_vm(&state);
+    check_vm(&state, false);
     down(&state, false);
 
-    // 2. Restored; same identity.
+    eprintln!("warm test: 2. restored, same identity");
     let out = up(&state, &cache, &file);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("restored from warm snapshot"),
@@ -152,7 +160,7 @@ fn a_warm_vm_is_restored_from_its_snapshot_and_a_bad_or_stale_one_is_never_used(
         show(&out)
     );
     assert_eq!(boot(&state), "restored from warm snapshot");
-    check_vm(&state);
+    check_vm(&state, true);
     assert_eq!(
         std::fs::read(&config).unwrap(),
         first_config,
@@ -161,14 +169,14 @@ fn a_warm_vm_is_restored_from_its_snapshot_and_a_bad_or_stale_one_is_never_used(
     assert_eq!(std::fs::read_to_string(&host_key).unwrap(), first_host_key);
     down(&state, false);
 
-    // 3. The lab directory lost: the entry carries the identity the guest holds.
+    eprintln!("warm test: 3. the lab directory lost: the entry carries the guest's identity");
     std::fs::remove_dir_all(state.join(LAB)).unwrap();
     up(&state, &cache, &file);
     assert_eq!(boot(&state), "restored from warm snapshot");
-    check_vm(&state);
+    check_vm(&state, true);
     down(&state, false);
 
-    // 4. A truncated memory file: cold boot naming why, and a replacement is saved.
+    eprintln!("warm test: 4. a truncated memory file: cold, naming why; a replacement saved");
     let key = saved[0]["key"].as_str().unwrap().to_string();
     let memory = cache.join(&key).join("memory.save");
     let len = std::fs::metadata(&memory).unwrap().len();
@@ -185,7 +193,7 @@ fn a_warm_vm_is_restored_from_its_snapshot_and_a_bad_or_stale_one_is_never_used(
         "{why}"
     );
     assert!(why.contains("memory.save"), "{why}");
-    check_vm(&state);
+    check_vm(&state, false);
     down(&state, false);
     up(&state, &cache, &file);
     assert_eq!(
@@ -195,7 +203,7 @@ fn a_warm_vm_is_restored_from_its_snapshot_and_a_bad_or_stale_one_is_never_used(
     );
     down(&state, false);
 
-    // 5. Another spec (memory): cold, a second entry; the first stays.
+    eprintln!("warm test: 5. another spec (memory): cold, a second entry");
     std::fs::write(&file, spec(640)).unwrap();
     up(&state, &cache, &file);
     assert!(boot(&state).starts_with("cold boot (no warm snapshot: none saved yet"));
@@ -206,7 +214,7 @@ fn a_warm_vm_is_restored_from_its_snapshot_and_a_bad_or_stale_one_is_never_used(
     assert_eq!(keys.len(), 2, "{keys:?}");
     assert!(keys.contains(&key));
 
-    // 6. down --purge: new keys for the next up.
+    eprintln!("warm test: 6. down --purge: new keys for the next up");
     down(&state, true);
     assert!(!state.join(LAB).exists(), "purge removes the identity too");
     up(&state, &cache, &file);
@@ -283,12 +291,7 @@ fn up_killed_during_the_save_then_down_leaves_nothing_and_the_next_up_saves_anew
 
     // The next up boots cold, saves a complete entry, and clears what the cut save left.
     up(&state, &cache, &file);
-    let out = hub(&state, &["status", "--lab", KLAB, "--json"]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status JSON");
-    let boot = v["workloads"][0]["boot"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let boot = boot_of(&state, KLAB);
     assert!(
         boot.starts_with("cold boot (no warm snapshot: none saved yet"),
         "{boot}"

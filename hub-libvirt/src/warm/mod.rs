@@ -650,6 +650,18 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn an_entry_has_one_writer_at_a_time_and_the_lock_dies_with_its_holder() {
+        let d = tempfile::tempdir().unwrap();
+        let cache = WarmCache::new(d.path());
+        let held = cache.lock("k", Duration::ZERO).await.unwrap();
+        assert!(held.is_some());
+        assert!(cache.lock("k", Duration::from_millis(300)).await.unwrap().is_none());
+        assert!(cache.lock("other", Duration::ZERO).await.unwrap().is_some());
+        drop(held);
+        assert!(cache.lock("k", Duration::ZERO).await.unwrap().is_some());
+    }
+
     #[test]
     fn prune_removes_old_entries_then_the_least_recently_used_and_partials() {
         let d = tempfile::tempdir().unwrap();
