@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use hub_libvirt::domain::{DomainConfig, domain_xml};
 use hub_libvirt::overlay::{create_overlay, image_format};
 use hub_libvirt::seed::{render_seed, seed_image};
-use hub_libvirt::{DomainType, LibvirtRuntime, derive_mac, ensure_host_key, ensure_lab_key};
-use hub_runtime::{LabContext, NetworkInfo, Runtime, VirtType, VmSpec};
+use hub_libvirt::{DomainType, LibvirtRuntime, ensure_host_key, ensure_lab_key};
+use hub_runtime::{LabContext, NetworkInfo, Runtime, VirtType, VmSpec, derive_mac};
 use tokio_util::sync::CancellationToken;
 
 const BASE_IMAGE: &str = "/var/cache/hub-test/debian-12.qcow2";
@@ -88,7 +88,7 @@ fn vm(lab: &LabContext, name: &str, ip: Ipv4Addr) -> VmSpec {
         user: "hub".into(),
         ip: Some(ip),
         static_ip: true,
-        mac: derive_mac(&lab.name, name),
+        mac: derive_mac(&lab.name, name, 0),
         cloud_init: None,
         runcmd: vec!["true".into()],
         virt_type: VirtType::Auto,
@@ -149,7 +149,7 @@ async fn hub_work(iters: usize) {
             seed: dir.path().join("seed.img"),
             console_log: dir.path().join("console.log"),
             bridge: "br-t-vm-bench".into(),
-            mac: spec.mac.clone(),
+            mac: spec.mac.to_string(),
             user: "hub".into(),
             ip: spec.ip,
             static_ip: true,

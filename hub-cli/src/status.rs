@@ -60,7 +60,7 @@ pub fn to_json(st: &LabStatus) -> JsonStatus {
         kind,
         state: w.state.to_string(),
         address: w.ip.map(|i| i.to_string()),
-        mac: w.mac.clone(),
+        mac: w.mac.map(|m| m.to_string()),
         boot: w.boot.clone(),
     };
     let mut workloads: Vec<JsonWorkload> = st.netd.iter().map(|n| row(n, "netd".into())).collect();
@@ -100,7 +100,7 @@ pub fn print_table(st: &LabStatus) {
             kind,
             w.state.to_string(),
             w.ip.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
-            w.mac.clone().unwrap_or_else(|| "-".into()),
+            w.mac.map_or_else(|| "-".into(), |m| m.to_string()),
             w.boot.clone().unwrap_or_default(),
         ]);
     }

@@ -99,7 +99,7 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
                         kind: w.kind,
                         state: w.state,
                         ip: w.ip,
-                        mac: w.mac.clone(),
+                        mac: w.mac,
                         boot: w.boot.clone(),
                     })
                     .collect(),

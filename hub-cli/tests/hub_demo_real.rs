@@ -63,7 +63,7 @@ fn demo_lab_up_status_again_down_leaves_nothing() {
             .iter()
             .find(|w| w["name"] == name)
             .expect("listed");
-        let planned = &plan.workload(name).expect("planned").mac;
+        let planned = plan.workload(name).expect("planned").mac.to_string();
         assert!(planned.starts_with("52:54:00:"), "{planned}");
         assert_eq!(w["mac"].as_str(), Some(planned.as_str()), "{w}");
     }

@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use hub_core::libvirt::{LibvirtRuntime, SshTarget, derive_mac, ensure_lab_key, ssh_command};
+use hub_core::libvirt::{LibvirtRuntime, SshTarget, ensure_lab_key, ssh_command};
 use hub_docker::DockerRuntime;
 use hub_docker::netd::{ensure_netd, read_leases};
 use hub_net::AddrRange;
 use hub_net::netd::{NetdConfig, Reservation};
-use hub_runtime::{LabContext, NetworkInfo, Runtime, VirtType, VmSpec, WorkloadSpec};
+use hub_runtime::{LabContext, NetworkInfo, Runtime, VirtType, VmSpec, WorkloadSpec, derive_mac};
 use tokio_util::sync::CancellationToken;
 
 const LAB: &str = "t-vm-dhcp";
@@ -147,7 +147,7 @@ async fn t_vm_gets_its_reserved_address_from_netd_and_reaches_a_container_by_nam
         .expect("temp dir");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).expect("chmod");
     let domain = format!("{LAB}.lab");
-    let mac = derive_mac(LAB, "vm1");
+    let mac = derive_mac(LAB, "vm1", 0).to_string();
     let mut config = NetdConfig::new(
         "10.203.5.0/24".parse().expect("subnet"),
         AddrRange::new(ip(200), ip(250)),
@@ -196,7 +196,7 @@ async fn t_vm_gets_its_reserved_address_from_netd_and_reaches_a_container_by_nam
         user: "hub".into(),
         ip: Some(ip(30)),
         static_ip: false,
-        mac: mac.clone(),
+        mac: mac.parse().expect("mac"),
         cloud_init: None,
         runcmd: vec!["echo dhcp-marker > /var/tmp/hub-marker".into()],
         virt_type: VirtType::Auto,

@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use hub_net::AddressPlan;
-use hub_runtime::{NetworkSpec, WorkloadKind, WorkloadSpec};
+use hub_runtime::{MacAddr, NetworkSpec, WorkloadKind, WorkloadSpec};
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
@@ -81,7 +81,7 @@ pub struct DnsRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DhcpReservation {
     /// The client's MAC (`52:54:00:..`).
-    pub mac: String,
+    pub mac: MacAddr,
     /// The address it gets.
     pub ip: Ipv4Addr,
     /// Its host name.
@@ -165,7 +165,7 @@ impl DesiredLab {
                 && let Some(addr) = vm.ip
             {
                 reservations.push(DhcpReservation {
-                    mac: vm.mac.clone(),
+                    mac: vm.mac,
                     ip: addr,
                     hostname: vm.name.clone(),
                 });

@@ -4,7 +4,7 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::sync::Arc;
 
-use hub_runtime::{ExecOutput, LabContext, NetworkInfo, WorkloadHandle, WorkloadKind};
+use hub_runtime::{ExecOutput, LabContext, MacAddr, NetworkInfo, WorkloadHandle, WorkloadKind};
 
 use crate::drop::block_on_cleanup;
 use crate::error::HubError;
@@ -106,8 +106,8 @@ impl Lab {
     }
 
     /// A workload's MAC address.
-    pub fn mac(&self, name: &str) -> Result<Option<&str>, HubError> {
-        Ok(self.record(name)?.mac.as_deref())
+    pub fn mac(&self, name: &str) -> Result<Option<MacAddr>, HubError> {
+        Ok(self.record(name)?.mac)
     }
 
     pub(crate) fn context(&self) -> LabContext {

@@ -3,13 +3,13 @@
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-use hub_runtime::{NetworkInfo, WorkloadKind, WorkloadState};
+use hub_runtime::{MacAddr, NetworkInfo, Role, WorkloadKind, WorkloadState};
 use serde::{Deserialize, Serialize};
 
 use crate::error::HubError;
 use crate::runtimes::Runtimes;
 use crate::services::VpnInfo;
-use crate::up::plan::{NETD_ROLE, list_actual};
+use crate::up::plan::list_actual;
 use crate::up::state::LabState;
 
 /// One workload as it runs.
@@ -24,7 +24,7 @@ pub struct WorkloadRow {
     /// Its address.
     pub ip: Option<Ipv4Addr>,
     /// Its MAC.
-    pub mac: Option<String>,
+    pub mac: Option<MacAddr>,
     /// How a VM started: `restored from warm snapshot`, `cold boot`, or `cold boot (no warm
     /// snapshot: REASON)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -80,19 +80,16 @@ pub(crate) async fn status(
         kind: s.handle.kind,
         state: s.state,
         ip: s.ip,
-        mac: s.mac.clone(),
+        mac: s.mac,
         boot: s.boot.clone(),
     };
     Ok(LabStatus {
         lab: lab.to_string(),
         network,
-        netd: actual
-            .iter()
-            .find(|s| s.role.as_deref() == Some(NETD_ROLE))
-            .map(row),
+        netd: actual.iter().find(|s| s.role == Some(Role::Netd)).map(row),
         workloads: actual
             .iter()
-            .filter(|s| s.role.as_deref() != Some(NETD_ROLE))
+            .filter(|s| s.role != Some(Role::Netd))
             .map(row)
             .collect(),
         vpn: state.and_then(|s| s.vpn),

@@ -107,7 +107,7 @@ fn the_same_spec_always_resolves_to_the_same_plan() {
 #[test]
 fn macs_are_deterministic_distinct_and_locally_administered() {
     let r = lab().resolve().unwrap();
-    let mut macs: Vec<&str> = r.workloads.iter().map(|w| w.mac.as_str()).collect();
+    let mut macs: Vec<String> = r.workloads.iter().map(|w| w.mac.to_string()).collect();
     for m in &macs {
         assert!(m.starts_with("52:54:00:") && m.len() == 17, "{m}");
     }
@@ -215,7 +215,7 @@ fn workloads_convert_to_runtime_specs() {
         WorkloadSpec::Container(c) => {
             assert_eq!(c.name, "web");
             assert_eq!(c.ip, Some(Ipv4Addr::new(10, 205, 0, 30)));
-            assert_eq!(c.mac.as_deref(), Some(r.workloads[0].mac.as_str()));
+            assert_eq!(c.mac, Some(r.workloads[0].mac));
             assert_eq!(c.cmd, ["nginx", "-g", "daemon off;"]);
             assert_eq!(c.resources.cpus, Some(0.5));
             assert_eq!(c.resources.memory_mb, Some(128));

@@ -11,7 +11,7 @@ use bollard::models::{
     RestartPolicy as DockerRestart, RestartPolicyNameEnum,
 };
 use hub_runtime::{
-    ContainerSpec, Healthcheck, LabContext, NetworkSpec, RestartPolicy, WorkloadHandle,
+    ContainerSpec, Healthcheck, LabContext, MacAddr, NetworkSpec, RestartPolicy, WorkloadHandle,
     WorkloadKind, WorkloadState, WorkloadStatus, labels,
 };
 use sha2::{Digest, Sha256};
@@ -49,7 +49,7 @@ pub fn container_labels(lab: &str, spec: &ContainerSpec) -> HashMap<String, Stri
     out.insert(labels::LAB.to_string(), lab.to_string());
     out.insert(labels::WORKLOAD.to_string(), spec.name.clone());
     out.insert(labels::SPEC_HASH.to_string(), spec.spec_hash.clone());
-    out.insert(labels::KIND.to_string(), spec.role.clone());
+    out.insert(labels::KIND.to_string(), spec.role.to_string());
     out
 }
 
@@ -143,7 +143,7 @@ pub fn container_body(lab: &LabContext, spec: &ContainerSpec) -> ContainerCreate
             ipv4_address: Some(ip.to_string()),
             ..Default::default()
         }),
-        mac_address: spec.mac.clone(),
+        mac_address: spec.mac.map(|m| m.to_string()),
         ..Default::default()
     };
     let has_dns = !lab.dns.is_empty();
@@ -267,8 +267,8 @@ fn asked_ip(e: &EndpointSettings) -> Option<Ipv4Addr> {
         .ok()
 }
 
-fn mac_of(e: &EndpointSettings) -> Option<String> {
-    e.mac_address.clone().filter(|m| !m.is_empty())
+fn mac_of(e: &EndpointSettings) -> Option<MacAddr> {
+    e.mac_address.as_deref().and_then(|m| m.parse().ok())
 }
 
 /// The address the container asked for on its network (what Docker refuses with "Address
@@ -347,7 +347,7 @@ impl Found<'_> {
             mac: ep.and_then(mac_of),
             exit_code: self.exit_code,
             spec_hash: self.label(labels::SPEC_HASH),
-            role: self.label(labels::KIND),
+            role: self.label(labels::KIND).and_then(|r| r.parse().ok()),
             boot: None,
         }
     }

@@ -31,7 +31,7 @@ fn web() -> ContainerSpec {
         (labels::LAB.into(), "spoofed".into()),
     ]);
     c.ip = Some(Ipv4Addr::new(10, 99, 0, 40));
-    c.mac = Some("02:42:0a:63:00:28".into());
+    c.mac = Some("02:42:0a:63:00:28".parse().unwrap());
     c.resources = Resources {
         cpus: Some(0.5),
         memory_mb: Some(64),

@@ -19,7 +19,7 @@ use bollard::query_parameters::{
 use bytes::Bytes;
 use hub_net::netd::{CONFIG_FILE, LEASE_FILE, Lease, LeaseFile, NetdConfig, write_atomic};
 use hub_runtime::{
-    ContainerSpec, LabContext, Mount, RestartPolicy, Runtime, RuntimeError, RuntimeResult,
+    ContainerSpec, LabContext, Mount, RestartPolicy, Role, Runtime, RuntimeError, RuntimeResult,
     WorkloadHandle, WorkloadKind, WorkloadSpec,
 };
 use sha2::{Digest, Sha256};
@@ -320,7 +320,7 @@ pub fn netd_container_spec(config: &NetdConfig, image: &str, dir: &Path) -> Cont
     spec.ip = Some(config.server_ip);
     spec.cap_add = vec!["NET_ADMIN".into()];
     spec.restart = RestartPolicy::UnlessStopped;
-    spec.role = NETD_NAME.into();
+    spec.role = Role::Netd;
     spec.spec_hash = image.rsplit(':').next().unwrap_or_default().to_string();
     spec.mounts = vec![Mount {
         source: dir.to_path_buf(),

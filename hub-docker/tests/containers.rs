@@ -77,7 +77,7 @@ async fn t_dk_twenty_containers_in_parallel_answer_http() {
         assert_eq!(st.state, WorkloadState::Running);
         assert_eq!(st.ip, spec.ip);
         assert_eq!(st.spec_hash.as_deref(), Some(spec.spec_hash.as_str()));
-        assert_eq!(st.role.as_deref(), Some("container"));
+        assert_eq!(st.role.map(|r| r.as_str()), Some("container"));
     }
     let i = d
         .client()
@@ -164,10 +164,15 @@ async fn t_dk_name_and_address_conflicts_are_clear() {
     // A fixed MAC is the container's MAC. Not of Docker's own 02:42:<IP> form, which Docker
     // would pick by itself for this address and so would prove nothing.
     let mut m = sleeper("mac", Some("10.201.3.41".parse().unwrap()));
-    m.mac = Some("52:54:00:c9:03:29".into());
+    m.mac = Some("52:54:00:c9:03:29".parse().unwrap());
     let h = up(&d, &ctx, m).await.expect("mac container");
     assert_eq!(
-        d.inspect(&h).await.expect("inspect").mac.as_deref(),
+        d.inspect(&h)
+            .await
+            .expect("inspect")
+            .mac
+            .map(|m| m.to_string())
+            .as_deref(),
         Some("52:54:00:c9:03:29")
     );
     let out = d

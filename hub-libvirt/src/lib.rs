@@ -58,7 +58,7 @@ pub mod warm;
 pub use console::{clean_console_text, tail_console};
 pub use domain::BootRecord;
 pub use error::{LibvirtError, LibvirtResult};
-pub use names::{check_name, derive_mac, domain_name, domain_uuid, normalize_mac};
+pub use names::{check_mac, check_name, domain_name, domain_uuid};
 pub use paths::VmPaths;
 pub use ready::{CONSOLE_TAIL_LINES, ReadyPhases};
 pub use runtime::{CreatePhases, LibvirtRuntime};

@@ -1,6 +1,8 @@
-//! Names and MAC addresses of VMs: the domain name `LAB-VM`, the checks that keep a name usable
-//! as a host name and a file name, and the MAC derived from the lab and VM names.
+//! Names and MAC addresses of VMs: the domain name `LAB-VM`, and the checks that keep a name
+//! usable as a host name and a file name and a MAC usable by a NIC.
 
+use hub_runtime::MacAddr;
+use hub_runtime::names::{DNS_LABEL_RULE, is_dns_label};
 use sha2::{Digest, Sha256};
 
 use crate::error::{LibvirtError, LibvirtResult};
@@ -10,45 +12,17 @@ pub fn domain_name(lab: &str, vm: &str) -> String {
     format!("{lab}-{vm}")
 }
 
-/// Checks that `name` (a lab or VM name) is a DNS label: 1 to 63 characters from `a-z`, `0-9`
-/// and `-`, not starting or ending with `-`. Such a name is safe as a host name, a domain name
+/// Checks that `name` (a lab or VM name) is a DNS label ([`hub_runtime::names::is_dns_label`],
+/// the rule every crate of the hub shares). Such a name is safe as a host name, a domain name
 /// and a file name.
 pub fn check_name(vm: &str, what: &str, name: &str) -> LibvirtResult<()> {
-    let bad = |reason: String| {
-        Err(LibvirtError::InvalidSpec {
-            vm: vm.to_string(),
-            reason,
-        })
-    };
-    if name.is_empty() || name.len() > 63 {
-        return bad(format!("{what} name {name:?} must have 1 to 63 characters"));
+    if is_dns_label(name) {
+        return Ok(());
     }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    {
-        return bad(format!(
-            "{what} name {name:?} may only hold a-z, 0-9 and '-'"
-        ));
-    }
-    if name.starts_with('-') || name.ends_with('-') {
-        return bad(format!(
-            "{what} name {name:?} must not start or end with '-'"
-        ));
-    }
-    Ok(())
-}
-
-/// The MAC of a VM, derived from its lab and name: QEMU's locally administered prefix
-/// `52:54:00` and three bytes of SHA-256 of `lab`, NUL, `vm`. The same names always give the
-/// same MAC, so netd's reservation matches across re-creations.
-pub fn derive_mac(lab: &str, vm: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(lab.as_bytes());
-    h.update([0u8]);
-    h.update(vm.as_bytes());
-    let d = h.finalize();
-    format!("52:54:00:{:02x}:{:02x}:{:02x}", d[0], d[1], d[2])
+    Err(LibvirtError::InvalidSpec {
+        vm: vm.to_string(),
+        reason: format!("{what} name {name:?} is not a DNS label: {DNS_LABEL_RULE}"),
+    })
 }
 
 /// The UUID of a VM's domain, derived from its lab and name like its MAC, so that every `up`
@@ -74,37 +48,20 @@ pub fn domain_uuid(lab: &str, vm: &str) -> String {
     )
 }
 
-/// Checks and normalises a MAC (`aa:bb:cc:dd:ee:ff`, any case, `-` also accepted) to lower case
-/// with colons. Refuses multicast addresses (a NIC cannot have one) and all zeros.
-pub fn normalize_mac(vm: &str, mac: &str) -> LibvirtResult<String> {
-    let bad = |reason: &str| {
-        Err(LibvirtError::InvalidSpec {
-            vm: vm.to_string(),
-            reason: format!("MAC {mac:?} {reason}"),
-        })
+/// Checks that a VM's MAC can be a NIC's: refuses group (multicast) addresses and all zeros.
+/// VMs get theirs from [`hub_runtime::derive_mac`], which always passes.
+pub fn check_mac(vm: &str, mac: MacAddr) -> LibvirtResult<()> {
+    let reason = if mac.is_multicast() {
+        "is a multicast address"
+    } else if mac.is_zero() {
+        "is all zeros"
+    } else {
+        return Ok(());
     };
-    let parts: Vec<&str> = mac.trim().split([':', '-']).collect();
-    if parts.len() != 6 || parts.iter().any(|p| p.len() != 2) {
-        return bad("is not of the form aa:bb:cc:dd:ee:ff");
-    }
-    let mut bytes = [0u8; 6];
-    for (b, p) in bytes.iter_mut().zip(&parts) {
-        match u8::from_str_radix(p, 16) {
-            Ok(v) => *b = v,
-            Err(_) => return bad("is not of the form aa:bb:cc:dd:ee:ff"),
-        }
-    }
-    if bytes[0] & 1 == 1 {
-        return bad("is a multicast address");
-    }
-    if bytes == [0; 6] {
-        return bad("is all zeros");
-    }
-    Ok(bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":"))
+    Err(LibvirtError::InvalidSpec {
+        vm: vm.to_string(),
+        reason: format!("MAC {mac} {reason}"),
+    })
 }
 
 #[cfg(test)]
@@ -112,35 +69,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn derived_macs_are_stable_local_unicast_and_distinct() {
-        let a = derive_mac("demo", "vm1");
-        assert_eq!(a, derive_mac("demo", "vm1"));
-        assert!(a.starts_with("52:54:00:"), "{a}");
-        assert_eq!(normalize_mac("vm1", &a).unwrap(), a);
-        assert_ne!(a, derive_mac("demo", "vm2"));
-        assert_ne!(a, derive_mac("demo2", "vm1"));
-        // The separator keeps ("ab", "c") apart from ("a", "bc").
-        assert_ne!(derive_mac("ab", "c"), derive_mac("a", "bc"));
-    }
-
-    #[test]
-    fn macs_are_normalised_or_refused() {
-        assert_eq!(
-            normalize_mac("v", "52-54-00-AB-cd-EF").unwrap(),
-            "52:54:00:ab:cd:ef"
-        );
-        for bad in [
-            "",
-            "52:54:00:ab:cd",
-            "52:54:00:ab:cd:ef:01",
-            "52:54:00:ab:cd:zz",
-            "5:54:00:ab:cd:eff",
-        ] {
-            assert!(normalize_mac("v", bad).is_err(), "{bad:?} accepted");
-        }
-        let err = normalize_mac("v", "01:00:5e:00:00:01").unwrap_err();
+    fn group_and_zero_macs_are_refused() {
+        let mac = |s: &str| s.parse::<MacAddr>().unwrap();
+        assert!(check_mac("v", hub_runtime::derive_mac("demo", "vm1", 0)).is_ok());
+        let err = check_mac("v", mac("01:00:5e:00:00:01")).unwrap_err();
         assert!(err.to_string().contains("multicast"), "{err}");
-        assert!(normalize_mac("v", "00:00:00:00:00:00").is_err());
+        assert!(check_mac("v", mac("00:00:00:00:00:00")).is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use hub_runtime::{
-    ExecOutput, LabContext, Runtime, RuntimeError, RuntimeResult, VmSpec, WorkloadHandle,
+    ExecOutput, LabContext, Role, Runtime, RuntimeError, RuntimeResult, VmSpec, WorkloadHandle,
     WorkloadKind, WorkloadSpec, WorkloadState, WorkloadStatus,
 };
 use tokio_util::sync::CancellationToken;
@@ -18,7 +18,7 @@ use crate::error::LibvirtError;
 use crate::fsutil::{
     ensure_dir, ensure_dir_keep_mode, remove_file_if_exists, write_private_atomic,
 };
-use crate::names::{check_name, domain_name, domain_uuid, normalize_mac};
+use crate::names::{check_mac, check_name, domain_name, domain_uuid};
 use crate::overlay::{check_base_image, create_overlay, image_format};
 use crate::paths::{VmPaths, check_qemu_can_reach, open_lab_dir_for_qemu};
 use crate::ready::{ReadyPhases, wait_vm_ready};
@@ -331,9 +331,8 @@ impl LibvirtRuntime {
                 )));
             }
         }
-        let mut vm = vm.clone();
-        vm.mac = normalize_mac(&vm.name, &vm.mac)?;
-        Ok(vm)
+        check_mac(&vm.name, vm.mac)?;
+        Ok(vm.clone())
     }
 
     /// Finds a usable warm snapshot of `vm` and adopts the identity its guest holds (the lab
@@ -569,7 +568,7 @@ impl LibvirtRuntime {
                 seed: paths.seed.clone(),
                 console_log: paths.console_log.clone(),
                 bridge: lab.network.bridge.clone(),
-                mac: vm.mac.clone(),
+                mac: vm.mac.to_string(),
                 user: vm.user.clone(),
                 ip: vm.ip,
                 static_ip: vm.static_ip,
@@ -795,10 +794,10 @@ impl LibvirtRuntime {
             },
             state,
             ip: hub.ip,
-            mac: info.mac.clone(),
+            mac: info.mac.as_deref().and_then(|m| m.parse().ok()),
             exit_code: None,
             spec_hash: Some(hub.spec_hash),
-            role: Some("vm".to_string()),
+            role: Some(Role::Vm),
             boot: Some(hub.boot.describe()),
         }
     }

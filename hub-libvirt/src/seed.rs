@@ -259,7 +259,7 @@ mod tests {
             user: "hub".into(),
             ip: Some(Ipv4Addr::new(10, 99, 0, 30)),
             static_ip: false,
-            mac: "52:54:00:01:02:03".into(),
+            mac: "52:54:00:01:02:03".parse().unwrap(),
             cloud_init: None,
             runcmd: vec!["echo 'a \"quoted\" arg' > /var/tmp/m".into()],
             virt_type: hub_runtime::VirtType::Auto,

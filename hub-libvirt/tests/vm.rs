@@ -13,12 +13,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hub_libvirt::{
-    LibvirtRuntime, SshTarget, derive_mac, ensure_lab_key, generate_ed25519, pin_host_key,
-    ssh_command,
+    LibvirtRuntime, SshTarget, ensure_lab_key, generate_ed25519, pin_host_key, ssh_command,
 };
 use hub_runtime::{
     ContainerSpec, LabContext, NetworkInfo, Runtime, RuntimeError, VirtType, VmSpec, WorkloadSpec,
-    WorkloadState,
+    WorkloadState, derive_mac,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -152,7 +151,7 @@ fn vm_spec(lab: &LabContext, name: &str, ip: Option<Ipv4Addr>) -> VmSpec {
         user: "hub".into(),
         ip,
         static_ip: ip.is_some(),
-        mac: derive_mac(&lab.name, name),
+        mac: derive_mac(&lab.name, name, 0),
         cloud_init: None,
         runcmd: Vec::new(),
         virt_type: VirtType::Auto,
@@ -322,7 +321,7 @@ async fn t_vm_boots_with_cloud_init_answers_ssh_and_reaches_a_container() {
     let status = rt.inspect(&handle).await.expect("inspect");
     assert_eq!(status.state, WorkloadState::Running);
     assert_eq!(status.ip, Some(ip));
-    assert_eq!(status.mac.as_deref(), Some(vm.mac.as_str()));
+    assert_eq!(status.mac, Some(vm.mac));
     let listed = rt.list(lab_name).await.expect("list");
     assert_eq!(
         listed
@@ -535,7 +534,7 @@ async fn t_vm_bad_specs_leave_nothing_behind() {
     assert!(chain.contains("outside the lab subnet"), "{chain}");
 
     vm.ip = Some(Ipv4Addr::new(10, 203, 3, 30));
-    vm.mac = "01:00:5e:00:00:01".into();
+    vm.mac = "01:00:5e:00:00:01".parse().unwrap();
     let err = rt
         .create(&lab, &WorkloadSpec::Vm(vm.clone()))
         .await
@@ -548,7 +547,7 @@ async fn t_vm_bad_specs_leave_nothing_behind() {
     );
     assert!(chain.contains("multicast"), "{chain}");
 
-    vm.mac = derive_mac(lab_name, "vm1");
+    vm.mac = derive_mac(lab_name, "vm1", 0);
     vm.name = "Bad_Name".into();
     assert!(rt.create(&lab, &WorkloadSpec::Vm(vm)).await.is_err());
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
+use crate::Role;
 use crate::error::{RuntimeError, RuntimeResult};
 use crate::network::{NetworkInfo, NetworkRuntime, NetworkSpec};
 use crate::runtime::Runtime;
@@ -140,14 +141,14 @@ impl FakeRuntime {
             state,
             ip: spec.ip(),
             mac: match spec {
-                WorkloadSpec::Container(c) => c.mac.clone(),
-                WorkloadSpec::Vm(v) => Some(v.mac.clone()),
+                WorkloadSpec::Container(c) => c.mac,
+                WorkloadSpec::Vm(v) => Some(v.mac),
             },
             exit_code: None,
             spec_hash: Some(spec.spec_hash().to_string()),
             role: Some(match spec {
-                WorkloadSpec::Container(c) => c.role.clone(),
-                WorkloadSpec::Vm(_) => "vm".to_string(),
+                WorkloadSpec::Container(c) => c.role,
+                WorkloadSpec::Vm(_) => Role::Vm,
             }),
             boot: match spec {
                 WorkloadSpec::Container(_) => None,

@@ -9,6 +9,9 @@
 //! Everything a runtime creates carries the lab's marks (see [`labels`]), so a lab can be found
 //! and removed after a crash, without its state file.
 //!
+//! The crate also holds the vocabulary every crate above it shares, once: the name rule
+//! ([`names`]), [`MacAddr`] and the one [`derive_mac`], and the typed [`Role`] of a workload.
+//!
 //! ```
 //! use hub_runtime::{FakeRuntime, LabContext, Runtime, WorkloadSpec, ContainerSpec};
 //! # tokio_test_block_on(async {
@@ -27,14 +30,19 @@
 mod error;
 mod fake;
 pub mod labels;
+mod mac;
+pub mod names;
 mod network;
+mod role;
 mod runtime;
 mod spec;
 mod status;
 
 pub use error::{RuntimeError, RuntimeResult};
 pub use fake::{FakeOp, FakeRuntime};
+pub use mac::{MacAddr, MacParseError, derive_mac};
 pub use network::{NetworkInfo, NetworkRuntime, NetworkSpec};
+pub use role::{Role, UnknownRole};
 pub use runtime::Runtime;
 #[cfg(feature = "mock")]
 pub use runtime::{MockNetworkRuntime, MockRuntime};

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::network::NetworkInfo;
+use crate::{MacAddr, Role};
 
 /// The folder of a lab directory that holds the lab's identity (its SSH key, the VMs' host
 /// keys, the WireGuard keys): `down` keeps it, so the next `up` of the same spec has the same
@@ -178,8 +179,8 @@ pub struct ContainerSpec {
     pub labels: BTreeMap<String, String>,
     /// Static address on the lab network.
     pub ip: Option<Ipv4Addr>,
-    /// Fixed MAC address (`aa:bb:..`), e.g. to match a DHCP reservation.
-    pub mac: Option<String>,
+    /// Fixed MAC address, e.g. to match a DHCP reservation.
+    pub mac: Option<MacAddr>,
     /// Healthcheck; when set, readiness waits for `healthy`.
     pub healthcheck: Option<Healthcheck>,
     /// Limits.
@@ -190,8 +191,9 @@ pub struct ContainerSpec {
     pub cap_add: Vec<String>,
     /// Bind mounts.
     pub mounts: Vec<Mount>,
-    /// Kind label value; `container` unless the hub runs infrastructure (`netd`).
-    pub role: String,
+    /// Kind label value; [`Role::Container`] unless the hub runs infrastructure
+    /// ([`Role::Netd`]).
+    pub role: Role,
     /// Hash of the user-facing spec.
     pub spec_hash: String,
 }
@@ -212,7 +214,7 @@ impl ContainerSpec {
             restart: RestartPolicy::No,
             cap_add: Vec::new(),
             mounts: Vec::new(),
-            role: "container".to_string(),
+            role: Role::Container,
             spec_hash: String::new(),
         }
     }
@@ -250,8 +252,8 @@ pub struct VmSpec {
     pub ip: Option<Ipv4Addr>,
     /// True when the address is written into cloud-init network-config instead of DHCP.
     pub static_ip: bool,
-    /// MAC address, derived from lab and VM name.
-    pub mac: String,
+    /// MAC address, derived from lab and VM name ([`crate::derive_mac`]).
+    pub mac: MacAddr,
     /// Extra cloud-config merged into the generated user-data (a YAML mapping as JSON value).
     pub cloud_init: Option<serde_json::Value>,
     /// Commands run once at first boot.

@@ -3,6 +3,7 @@ use std::net::Ipv4Addr;
 use serde::{Deserialize, Serialize};
 
 use crate::spec::WorkloadKind;
+use crate::{MacAddr, Role};
 
 /// Identifies a workload in its backend.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -58,13 +59,13 @@ pub struct WorkloadStatus {
     /// Address on the lab network, when known.
     pub ip: Option<Ipv4Addr>,
     /// MAC on the lab network, when known.
-    pub mac: Option<String>,
+    pub mac: Option<MacAddr>,
     /// Exit code of a stopped container.
     pub exit_code: Option<i64>,
     /// The spec hash recorded at creation.
     pub spec_hash: Option<String>,
-    /// The role label (`container`, `vm`, `netd`).
-    pub role: Option<String>,
+    /// The role label, when it names a role.
+    pub role: Option<Role>,
     /// How a VM started: `restored from warm snapshot`, `cold boot`, or `cold boot (no warm
     /// snapshot: REASON)`; `None` for containers.
     #[serde(default)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use hub_docker::DockerRuntime;
 use hub_docker::netd as dnetd;
-use hub_net::netd::{DnsRecord, MacAddr, NetdConfig, Reservation};
+use hub_net::netd::{DnsRecord, NetdConfig, Reservation};
 use hub_runtime::{LabContext, Runtime, WorkloadHandle, WorkloadKind};
 
 use crate::desired::NetdPlan;
@@ -87,20 +87,15 @@ pub fn netd_config(plan: &NetdPlan) -> Result<NetdConfig, BoxError> {
             ip: r.ip,
         })
         .collect();
-    cfg.reservations =
-        plan.reservations
-            .iter()
-            .map(|r| {
-                let mac = r.mac.parse::<MacAddr>().map_err(|e| {
-                    format!("VM {:?}: MAC {:?} does not parse: {e}", r.hostname, r.mac)
-                })?;
-                Ok(Reservation {
-                    mac,
-                    ip: r.ip,
-                    hostname: Some(r.hostname.clone()),
-                })
-            })
-            .collect::<Result<_, BoxError>>()?;
+    cfg.reservations = plan
+        .reservations
+        .iter()
+        .map(|r| Reservation {
+            mac: r.mac,
+            ip: r.ip,
+            hostname: Some(r.hostname.clone()),
+        })
+        .collect();
     Ok(cfg)
 }
 

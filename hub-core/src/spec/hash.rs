@@ -1,4 +1,5 @@
-//! Spec hashes and MAC addresses: both derived deterministically from the spec.
+//! Spec hashes, derived deterministically from the spec (MACs come from
+//! [`hub_runtime::derive_mac`]).
 
 use serde::Serialize;
 use serde_json::Value;
@@ -60,19 +61,6 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// The MAC of workload `name` in lab `lab`: `52:54:00` (QEMU's locally administered, unicast
-/// prefix) followed by the first three bytes of SHA-256 of `LAB/NAME`, or of `LAB/NAME#N`
-/// for the N-th retry when an earlier workload of the lab already has that MAC.
-pub fn derive_mac(lab: &str, name: &str, attempt: u32) -> String {
-    let input = if attempt == 0 {
-        format!("{lab}/{name}")
-    } else {
-        format!("{lab}/{name}#{attempt}")
-    };
-    let d = Sha256::digest(input.as_bytes());
-    format!("52:54:00:{:02x}:{:02x}:{:02x}", d[0], d[1], d[2])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,18 +72,5 @@ mod tests {
             canonical_json(&a),
             r#"{"a":{"x":"s","y":[1,{"p":2,"q":1}]},"b":1}"#
         );
-    }
-
-    #[test]
-    fn macs_are_stable_local_unicast_and_differ_by_name() {
-        let m = derive_mac("demo", "web", 0);
-        assert_eq!(m, derive_mac("demo", "web", 0));
-        assert!(m.starts_with("52:54:00:"));
-        assert_eq!(m.len(), 17);
-        assert_ne!(m, derive_mac("demo", "db", 0));
-        assert_ne!(m, derive_mac("other", "web", 0));
-        assert_ne!(m, derive_mac("demo", "web", 1));
-        let first = u8::from_str_radix(&m[..2], 16).unwrap();
-        assert_eq!(first & 0b11, 0b10, "locally administered, unicast");
     }
 }

@@ -89,7 +89,8 @@ mod validate;
 
 pub use duration::SpecDuration;
 pub use error::{SpecError, SpecErrorKind, SpecErrors};
-pub use hash::{canonical_json, derive_mac, spec_hash};
+pub use hash::{canonical_json, spec_hash};
+pub use hub_runtime::{MacAddr, derive_mac};
 pub use resolve::{
     DEFAULT_HC_INTERVAL, DEFAULT_HC_RETRIES, ResolvedLab, ResolvedPeer, ResolvedVpn,
     ResolvedWorkload, WorkloadDef,

@@ -1,21 +1,7 @@
-//! Which names Docker, libvirt, DNS and Linux accept.
+//! Which names Docker, libvirt, DNS and Linux accept (the DNS label rule is
+//! [`hub_runtime::names`]'s, shared by every crate).
 
-/// A DNS label (RFC 1123), lowercase only: `[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?`. Every name
-/// that passes is also a valid Docker container name (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`) and
-/// libvirt domain name.
-pub(crate) fn is_dns_label(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
-}
-
-/// What [`is_dns_label`] asks for, for error messages.
-pub(crate) const DNS_LABEL_RULE: &str = "use 1 to 63 lowercase letters, digits or '-', starting and \
-     ending with a letter or digit (Docker, libvirt and DNS must all accept it)";
+pub(crate) use hub_runtime::names::{DNS_LABEL_RULE, is_dns_domain, is_dns_label};
 
 /// A Docker network name: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 64 characters.
 pub(crate) fn is_docker_name(s: &str) -> bool {
@@ -25,11 +11,6 @@ pub(crate) fn is_docker_name(s: &str) -> bool {
         && b[0].is_ascii_alphanumeric()
         && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
-}
-
-/// A DNS domain: dot-separated DNS labels, at most 253 characters.
-pub(crate) fn is_dns_domain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
 }
 
 /// A Linux user name as Debian's `adduser` accepts it: `[a-z_][a-z0-9_-]*`, at most 32.
@@ -58,26 +39,6 @@ pub(crate) fn is_package(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dns_labels() {
-        for ok in ["web", "web-demo", "a", "0", "x1-2", &"a".repeat(63)] {
-            assert!(is_dns_label(ok), "{ok}");
-        }
-        for bad in [
-            "",
-            "-a",
-            "a-",
-            "Web",
-            "a_b",
-            "a.b",
-            "a b",
-            &"a".repeat(64),
-            "é",
-        ] {
-            assert!(!is_dns_label(bad), "{bad}");
-        }
-    }
 
     #[test]
     fn docker_names_domains_users_ifaces() {

@@ -8,12 +8,14 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use hub_net::{AddrRange, AddressPlan, IpAllocator, IpPool, PoolError};
-use hub_runtime::{ContainerSpec, Healthcheck, Resources, VmSpec, WorkloadKind, WorkloadSpec};
+use hub_runtime::{
+    ContainerSpec, Healthcheck, MacAddr, Resources, VmSpec, WorkloadKind, WorkloadSpec, derive_mac,
+};
 use ipnet::Ipv4Net;
 use serde::Serialize;
 
 use super::error::{SpecErrorKind, SpecErrors};
-use super::hash::{derive_mac, spec_hash};
+use super::hash::spec_hash;
 use super::types::{Container, LabSpec, Vm};
 use super::validate::{
     Ctx, parse_ip, parse_peer_addr, parse_subnet, peers, plan_of, vpn_server, workloads,
@@ -41,7 +43,7 @@ pub struct ResolvedWorkload {
     /// True when the spec gave the address; false when it was allocated.
     pub static_ip: bool,
     /// Its MAC, derived from lab and workload name (see [`super::derive_mac`]).
-    pub mac: String,
+    pub mac: MacAddr,
     /// Its DNS name, `NAME.DOMAIN`.
     pub fqdn: String,
     /// SHA-256 (hex) of the canonical JSON of its spec as written, its address and its MAC:
@@ -65,7 +67,7 @@ impl ResolvedWorkload {
                 s.env = c.env.clone();
                 s.labels = c.labels.clone();
                 s.ip = Some(self.ip);
-                s.mac = Some(self.mac.clone());
+                s.mac = Some(self.mac);
                 s.healthcheck = c.healthcheck.as_ref().map(|h| Healthcheck {
                     test: h.test.clone(),
                     interval: h.interval.map_or(DEFAULT_HC_INTERVAL, |d| d.0),
@@ -90,7 +92,7 @@ impl ResolvedWorkload {
                 user: v.user.clone(),
                 ip: Some(self.ip),
                 static_ip: false,
-                mac: self.mac.clone(),
+                mac: self.mac,
                 cloud_init: v.cloud_init.clone(),
                 runcmd: v.runcmd.clone(),
                 virt_type: v.virt_type,
@@ -239,14 +241,14 @@ impl LabSpec {
             let Some(ip) = ip else { continue };
             let mut attempt = 0;
             let mut mac = derive_mac(&name, w.name, attempt);
-            while !macs.insert(mac.clone()) {
+            while !macs.insert(mac) {
                 attempt += 1;
                 mac = derive_mac(&name, w.name, attempt);
             }
             let hash = spec_hash(&HashInput {
                 spec: &written,
                 ip,
-                mac: &mac,
+                mac,
             });
             let (kind, spec) = match written {
                 WorkloadDef::Container(c) => (WorkloadKind::Container, WorkloadDef::Container(c)),
@@ -346,7 +348,7 @@ impl LabSpec {
 struct HashInput<'a> {
     spec: &'a WorkloadDef,
     ip: Ipv4Addr,
-    mac: &'a str,
+    mac: MacAddr,
 }
 
 fn table(f: &mut fmt::Formatter<'_>, rows: &[Vec<String>]) -> fmt::Result {
@@ -417,7 +419,7 @@ impl fmt::Display for ResolvedLab {
                     w.name.clone(),
                     w.kind.to_string(),
                     addr,
-                    w.mac.clone(),
+                    w.mac.to_string(),
                     deps,
                 ]);
             }

@@ -8,11 +8,12 @@ use std::time::Instant;
 use tracing::Instrument;
 
 use super::lock::LabLock;
-use super::plan::{NETD_ROLE, list_actual};
+use super::plan::list_actual;
 use super::{UpOptions, timing};
 use crate::error::{HubError, StepError};
 use crate::progress::{Progress, emit};
 use crate::runtimes::Runtimes;
+use hub_runtime::Role;
 
 /// What a `down` removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -86,9 +87,8 @@ async fn down_unlocked(
             Vec::new()
         }
     };
-    let (netd_containers, workloads): (Vec<_>, Vec<_>) = actual
-        .into_iter()
-        .partition(|s| s.role.as_deref() == Some(NETD_ROLE));
+    let (netd_containers, workloads): (Vec<_>, Vec<_>) =
+        actual.into_iter().partition(|s| s.role == Some(Role::Netd));
     timing("down.list", t);
     // The workloads and netd go at the same time (removal is forced, no stop grace: the
     // equivalent of `down -t 0`); only the network waits for all of them.

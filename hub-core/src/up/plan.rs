@@ -2,14 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use hub_runtime::{RuntimeError, WorkloadKind, WorkloadState, WorkloadStatus};
+use hub_runtime::{Role, RuntimeError, WorkloadKind, WorkloadState, WorkloadStatus};
 
 use crate::desired::DesiredLab;
 use crate::error::HubError;
 use crate::runtimes::Runtimes;
-
-/// The role label of netd's container; it is not a workload of the spec.
-pub const NETD_ROLE: &str = "netd";
 
 /// Why a workload is recreated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,10 +49,7 @@ impl Plan {
 /// Compares the spec with what runs.
 pub fn diff(desired: &DesiredLab, actual: &[WorkloadStatus]) -> Plan {
     let mut by_name: BTreeMap<&str, &WorkloadStatus> = BTreeMap::new();
-    for s in actual
-        .iter()
-        .filter(|s| s.role.as_deref() != Some(NETD_ROLE))
-    {
+    for s in actual.iter().filter(|s| s.role != Some(Role::Netd)) {
         by_name.insert(&s.handle.name, s);
     }
     let mut plan = Plan::default();
@@ -111,7 +105,7 @@ pub async fn list_actual(
             }
         };
         for s in listed {
-            let netd = s.role.as_deref() == Some(NETD_ROLE);
+            let netd = s.role == Some(Role::Netd);
             if (netd || kinds.contains(&s.handle.kind))
                 && !out
                     .iter()

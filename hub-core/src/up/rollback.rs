@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use hub_runtime::{Runtime, WorkloadHandle};
 
-use super::plan::{NETD_ROLE, list_actual};
+use super::plan::list_actual;
 use crate::error::StepError;
 use crate::progress::{Progress, ProgressFn, emit};
 use crate::runtimes::Runtimes;
+use hub_runtime::Role;
 
 /// What an `up` created so far.
 #[derive(Debug, Default)]
@@ -53,7 +54,7 @@ pub(crate) async fn rollback(
     if let Ok(actual) = list_actual(runtimes, lab, &[]).await {
         for s in actual {
             let ours = journal.half_made.contains(&s.handle.name)
-                && s.role.as_deref() != Some(NETD_ROLE)
+                && s.role != Some(Role::Netd)
                 && !handles.iter().any(|(_, h)| h.name == s.handle.name);
             if ours && let Ok(rt) = runtimes.for_kind(lab, s.handle.kind) {
                 handles.push((rt.clone(), s.handle));

@@ -463,9 +463,9 @@ async fn converge(
                 kind: w.spec.kind(),
                 id: s.map(|s| s.handle.id.clone()).unwrap_or_default(),
                 ip: s.and_then(|s| s.ip).or(w.spec.ip()),
-                mac: s.and_then(|s| s.mac.clone()).or_else(|| match &w.spec {
-                    WorkloadSpec::Container(c) => c.mac.clone(),
-                    WorkloadSpec::Vm(v) => Some(v.mac.clone()),
+                mac: s.and_then(|s| s.mac).or(match &w.spec {
+                    WorkloadSpec::Container(c) => c.mac,
+                    WorkloadSpec::Vm(v) => Some(v.mac),
                 }),
                 spec_hash: w.spec.spec_hash().to_string(),
                 state: s

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use hub_runtime::{NetworkInfo, WorkloadKind, WorkloadState};
+use hub_runtime::{MacAddr, NetworkInfo, WorkloadKind, WorkloadState};
 use serde::{Deserialize, Serialize};
 
 use crate::error::HubError;
@@ -26,7 +26,7 @@ pub struct WorkloadRecord {
     /// Its address.
     pub ip: Option<Ipv4Addr>,
     /// Its MAC.
-    pub mac: Option<String>,
+    pub mac: Option<MacAddr>,
     /// The spec hash it runs.
     pub spec_hash: String,
     /// Its state when recorded.

@@ -656,7 +656,13 @@ mod tests {
         let cache = WarmCache::new(d.path());
         let held = cache.lock("k", Duration::ZERO).await.unwrap();
         assert!(held.is_some());
-        assert!(cache.lock("k", Duration::from_millis(300)).await.unwrap().is_none());
+        assert!(
+            cache
+                .lock("k", Duration::from_millis(300))
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(cache.lock("other", Duration::ZERO).await.unwrap().is_some());
         drop(held);
         assert!(cache.lock("k", Duration::ZERO).await.unwrap().is_some());

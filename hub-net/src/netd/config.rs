@@ -1,12 +1,12 @@
 //! netd's configuration file (JSON), written by the hub into the lab's netd directory.
 
-use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use ipnet::Ipv4Net;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
+
+pub use hub_runtime::MacAddr;
 
 use super::NetdError;
 use crate::plan::AddrRange;
@@ -15,54 +15,6 @@ use crate::plan::AddrRange;
 pub const CONFIG_FILE: &str = "netd.json";
 /// File name of the lease file inside the lab's netd directory.
 pub const LEASE_FILE: &str = "leases.json";
-
-/// An Ethernet MAC address, written `aa:bb:cc:dd:ee:ff`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MacAddr(pub [u8; 6]);
-
-impl fmt::Display for MacAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let m = self.0;
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            m[0], m[1], m[2], m[3], m[4], m[5]
-        )
-    }
-}
-
-impl FromStr for MacAddr {
-    type Err = NetdError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || NetdError::BadMac { mac: s.to_string() };
-        let mut out = [0u8; 6];
-        let mut parts = s.split([':', '-']);
-        for byte in &mut out {
-            let part = parts.next().ok_or_else(bad)?;
-            if part.len() != 2 {
-                return Err(bad());
-            }
-            *byte = u8::from_str_radix(part, 16).map_err(|_| bad())?;
-        }
-        if parts.next().is_some() {
-            return Err(bad());
-        }
-        Ok(MacAddr(out))
-    }
-}
-
-impl Serialize for MacAddr {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for MacAddr {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
 
 /// A client that always gets the same address (a VM or a container with a fixed MAC).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -37,12 +37,6 @@ pub enum NetdError {
         /// Why, naming the field and value.
         reason: String,
     },
-    /// A MAC address is not `aa:bb:cc:dd:ee:ff`.
-    #[error("MAC address {mac:?} is not of the form aa:bb:cc:dd:ee:ff")]
-    BadMac {
-        /// The text given.
-        mac: String,
-    },
     /// A socket could not be opened.
     #[error("netd could not listen on {what} {addr}")]
     Bind {
