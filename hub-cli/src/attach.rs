@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use clap::{Args, Subcommand};
 use hub_core::Lab;
 
@@ -124,7 +125,7 @@ pub async fn ssh(cli: &Cli, args: &SshArgs) -> anyhow::Result<u8> {
     Ok(exit_code_of_status(status))
 }
 
-/// Runs `hub console`: the VM's serial console (`virsh console`; leave with Ctrl-]).
+/// Runs `hub console`: the VM's serial console through hub-libvirt (leave with Ctrl-]).
 pub async fn console(cli: &Cli, args: &ConsoleArgs) -> anyhow::Result<u8> {
     let lab = match attach(cli, &args.lab, "console").await {
         Ok(l) => l,
@@ -138,15 +139,13 @@ pub async fn console(cli: &Cli, args: &ConsoleArgs) -> anyhow::Result<u8> {
         return Ok(exit::FAILURE);
     };
     let domain = if w.id.is_empty() {
-        format!("{}-{}", lab.name(), w.name)
+        hub_core::libvirt::domain_name(lab.name(), &w.name)
     } else {
         w.id.clone()
     };
-    let status = tokio::process::Command::new("virsh")
-        .args(["-c", "qemu:///system", "console", &domain])
-        .status()
+    let status = hub_core::libvirt::attach_console(hub_core::libvirt::DEFAULT_URI, &domain)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot run virsh (package libvirt-clients): {e}"))?;
+        .context("the console needs virsh (package libvirt-clients)")?;
     Ok(exit_code_of_status(status))
 }
 

@@ -1,7 +1,24 @@
-//! Reading the serial console log: its last lines, without terminal control sequences.
+//! The serial console: attaching a terminal to it, and reading its log (its last lines,
+//! without terminal control sequences).
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
+use std::process::ExitStatus;
+
+use crate::error::{LibvirtError, LibvirtResult};
+
+/// Attaches the caller's terminal to the serial console of `domain` on libvirt `uri`
+/// (`virsh console`; the user leaves with Ctrl-]) and returns how the session ended.
+pub async fn attach_console(uri: &str, domain: &str) -> LibvirtResult<ExitStatus> {
+    tokio::process::Command::new("virsh")
+        .args(["-c", uri, "console", domain])
+        .status()
+        .await
+        .map_err(|source| LibvirtError::Spawn {
+            program: "virsh",
+            source,
+        })
+}
 
 /// At most this many bytes are read from the end of a console log.
 const MAX_TAIL_BYTES: u64 = 256 * 1024;

@@ -55,7 +55,7 @@ mod virsh;
 pub mod virt;
 pub mod warm;
 
-pub use console::{clean_console_text, tail_console};
+pub use console::{attach_console, clean_console_text, tail_console};
 pub use domain::BootRecord;
 pub use error::{LibvirtError, LibvirtResult};
 pub use names::{check_mac, check_name, domain_name, domain_uuid};

@@ -6,11 +6,15 @@ use std::fmt;
 use serde::de::value::StrDeserializer;
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Unexpected, Visitor};
 
+use super::error::SpecErrorKind;
 use super::node::{Key, Loc, Node, Value};
 
 /// A typed-parse error, with where it happened.
 #[derive(Debug, Clone)]
 pub(crate) struct DeError {
+    /// What kind of spec error it is, set by the serde hook that made it (never read back
+    /// from the message).
+    pub(crate) kind: SpecErrorKind,
     pub(crate) message: String,
     pub(crate) path: Option<String>,
     pub(crate) loc: Option<Loc>,
@@ -38,10 +42,44 @@ impl std::error::Error for DeError {}
 impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
         DeError {
+            kind: SpecErrorKind::Type,
             message: msg.to_string(),
             path: None,
             loc: None,
         }
+    }
+
+    fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
+        DeError {
+            kind: SpecErrorKind::UnknownField,
+            ..<SerdeText as de::Error>::unknown_field(field, expected).0
+        }
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        DeError {
+            kind: SpecErrorKind::MissingField,
+            ..<SerdeText as de::Error>::missing_field(field).0
+        }
+    }
+}
+
+/// A [`DeError`] made by serde's default hooks, so that the typed hooks above keep serde's own
+/// wording.
+#[derive(Debug)]
+struct SerdeText(DeError);
+
+impl fmt::Display for SerdeText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SerdeText {}
+
+impl de::Error for SerdeText {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        SerdeText(<DeError as de::Error>::custom(msg))
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use super::de::{DeError, NodeDe, join};
+use super::de::{NodeDe, join};
 use super::error::{SpecError, SpecErrorKind, SpecErrors};
 use super::fields::struct_fields;
 use super::locations::Locations;
@@ -101,16 +101,6 @@ impl LabSpec {
     }
 }
 
-fn kind_of(e: &DeError) -> SpecErrorKind {
-    if e.message.starts_with("unknown field") {
-        SpecErrorKind::UnknownField
-    } else if e.message.starts_with("missing field") {
-        SpecErrorKind::MissingField
-    } else {
-        SpecErrorKind::Type
-    }
-}
-
 /// serde's type names in words a spec author knows.
 fn plain(message: &str) -> String {
     let mut m = message.to_string();
@@ -198,7 +188,7 @@ impl Loader {
         match T::deserialize(NodeDe::new(node, path.clone())) {
             Ok(v) => Some(v),
             Err(e) => {
-                let kind = kind_of(&e);
+                let kind = e.kind;
                 let field = e.path.clone().unwrap_or(path);
                 self.push(kind, field, e.loc.unwrap_or(node.loc), plain(&e.message));
                 None
