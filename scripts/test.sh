@@ -19,3 +19,5 @@ echo "== cargo test"
 cargo test --workspace --all-features --no-fail-fast 2>&1 | tee target/test-output.log
 echo "== cargo test, hub-core without default features"
 cargo test -p hub-core --no-default-features 2>&1 | tee -a target/test-output.log
+echo "== cargo test, a downstream crate on hub-core's fakes and mocks (backends off)"
+cargo test -p hub-downstream 2>&1 | tee -a target/test-output.log

@@ -4,11 +4,16 @@ use hub_runtime::NetworkSpec;
 
 use crate::desired::{DesiredLab, DesiredWorkload, VpnPeerPlan, VpnPlan};
 use crate::error::HubError;
-use crate::spec::{LabSpec, ResolvedLab};
+use crate::spec::{AllocatorFactory, LabSpec, ResolvedLab};
 
 /// Validates and resolves the spec (every error of the spec together).
-pub(crate) fn desired(spec: &LabSpec) -> Result<DesiredLab, HubError> {
-    let resolved = spec.resolve().map_err(|e| HubError::Spec(Box::new(e)))?;
+pub(crate) fn desired(
+    spec: &LabSpec,
+    allocator: &AllocatorFactory,
+) -> Result<DesiredLab, HubError> {
+    let resolved = spec
+        .resolve_with(allocator)
+        .map_err(|e| HubError::Spec(Box::new(e)))?;
     Ok(from_resolved(&resolved))
 }
 

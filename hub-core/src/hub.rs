@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use hub_net::{AddressPlan, IpAllocator};
 use hub_runtime::{NetworkRuntime, Runtime};
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
@@ -13,7 +14,7 @@ use crate::progress::{Progress, ProgressFn};
 use crate::runtimes::Runtimes;
 use crate::scheduler::{Epvm, MetricsSource, ProcMetrics, Scheduler};
 use crate::services::{NetdService, VpnService};
-use crate::spec::{Container, LabSpec, Vm, Vpn};
+use crate::spec::{AllocatorFactory, Container, LabSpec, Vm, Vpn};
 use crate::status::LabStatus;
 use crate::up::{self, DownReport, UpOptions};
 
@@ -36,6 +37,7 @@ pub struct Hub {
     cancel: CancellationToken,
     scheduler: Arc<dyn Scheduler>,
     metrics: Arc<dyn MetricsSource>,
+    allocator: Arc<AllocatorFactory>,
     injected: Runtimes,
     #[cfg(feature = "wireguard")]
     key_gen: Option<Arc<dyn hub_wg::KeyGen>>,
@@ -69,6 +71,7 @@ pub struct HubBuilder {
     cancel: CancellationToken,
     scheduler: Option<Arc<dyn Scheduler>>,
     metrics: Option<Arc<dyn MetricsSource>>,
+    allocator: Option<Arc<AllocatorFactory>>,
     injected: Runtimes,
     #[cfg(feature = "wireguard")]
     key_gen: Option<Arc<dyn hub_wg::KeyGen>>,
@@ -89,6 +92,7 @@ impl Default for HubBuilder {
             cancel: CancellationToken::new(),
             scheduler: None,
             metrics: None,
+            allocator: None,
             injected: Runtimes::default(),
             #[cfg(feature = "wireguard")]
             key_gen: None,
@@ -188,6 +192,16 @@ impl HubBuilder {
         self.metrics = Some(m);
         self
     }
+    /// Where the workloads' automatic addresses come from: `f` makes an allocator for the
+    /// lab's address plan each time the spec is resolved (default
+    /// [`default_allocator`](crate::spec::default_allocator), a lowest-free pool).
+    pub fn ip_allocator(
+        mut self,
+        f: impl Fn(&AddressPlan) -> Box<dyn IpAllocator> + Send + Sync + 'static,
+    ) -> Self {
+        self.allocator = Some(Arc::new(f));
+        self
+    }
     /// The state root: the lab directory is `<root>/<lab>` (default `/var/lib/hub` for root,
     /// else `$XDG_STATE_HOME/hub`).
     pub fn state_dir(mut self, root: impl Into<PathBuf>) -> Self {
@@ -272,6 +286,9 @@ impl HubBuilder {
             cancel: self.cancel,
             scheduler: self.scheduler.unwrap_or_else(|| Arc::new(Epvm)),
             metrics: self.metrics.unwrap_or_else(|| Arc::new(ProcMetrics::new())),
+            allocator: self
+                .allocator
+                .unwrap_or_else(|| Arc::new(crate::spec::default_allocator)),
             injected: self.injected,
             #[cfg(feature = "wireguard")]
             key_gen: self.key_gen,
@@ -376,7 +393,7 @@ impl Hub {
     /// Brings the lab up (or in line with the spec) and returns its handle. Dropping the
     /// handle removes the lab unless [`Lab::keep`] is called.
     pub async fn up(self: Arc<Self>) -> Result<Lab, HubError> {
-        let desired = crate::convert::desired(&self.spec)?;
+        let desired = crate::convert::desired(&self.spec, &*self.allocator)?;
         let runtimes = self.runtimes().await?;
         let (state, report) = up::up(&desired, runtimes, &self.options()).await?;
         Ok(Lab::new(self.clone(), state, report, false))

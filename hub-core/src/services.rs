@@ -25,6 +25,7 @@ pub enum NetdOutcome {
 }
 
 /// The lab's DHCP and DNS server.
+#[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait NetdService: Send + Sync {
     /// Starts netd at `plan.ip` on the lab network, or updates its records and reservations.
@@ -59,6 +60,7 @@ pub struct VpnInfo {
 }
 
 /// The lab's WireGuard gateway.
+#[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait VpnService: Send + Sync {
     /// Brings the gateway up (or in line with `plan`) and writes the client configs into the

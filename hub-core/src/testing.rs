@@ -1,15 +1,117 @@
-//! In-memory stand-ins for netd and the VPN gateway, beside hub-runtime's
-//! [`FakeRuntime`](hub_runtime::FakeRuntime), for tests of the logic above the backends.
+//! The test seam: labs on fakes, for tests of the hub and of code built on it.
+//!
+//! [`TestHub`] wires a [`HubBuilder`] to one [`FakeRuntime`] (containers, VMs and the lab
+//! network), the [`FakeServices`] (netd and the VPN gateway), a host with plenty of room
+//! ([`roomy_host`]), a seeded key generator and a temporary state root, so a test needs two
+//! lines:
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let fakes = hub_core::testing::TestHub::new();
+//! let lab = fakes.builder().name("t").network("10.9.0.0/24")
+//!     .container(hub_core::Container::new("web", "busybox")).up().await.unwrap();
+//! assert_eq!(fakes.runtime.workload_names("t"), ["web"]);
+//! # lab.down().await.unwrap();
+//! # });
+//! ```
+//!
+//! With feature `mock`, every injectable trait also has a mockall mock:
+//! [`MockRuntime`](hub_runtime::MockRuntime) and
+//! [`MockNetworkRuntime`](hub_runtime::MockNetworkRuntime) in [`crate::runtime`],
+//! [`MockNetdService`](crate::services::MockNetdService) and
+//! [`MockVpnService`](crate::services::MockVpnService) in [`crate::services`],
+//! [`MockScheduler`](crate::scheduler::MockScheduler) and
+//! [`MockMetricsSource`](crate::scheduler::MockMetricsSource) in [`crate::scheduler`], and
+//! `MockKeyGen` in `wg` (with `wireguard`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use hub_runtime::LabContext;
+use hub_runtime::{FakeRuntime, LabContext};
 
 use crate::desired::{NetdPlan, VpnPlan};
 use crate::error::BoxError;
+use crate::hub::{Hub, HubBuilder};
+use crate::scheduler::{Node, NodeMetrics, StaticMetrics};
 use crate::services::{NetdOutcome, NetdService, VpnInfo, VpnPeerInfo, VpnService};
+
+/// The seed of [`TestHub`]'s key generator: the same lab gets the same WireGuard keys.
+pub const KEY_SEED: u64 = 0x6875_6221;
+
+/// One host with plenty of room (64 CPUs, 256 GiB, 200 GiB free, load 0.5): admission
+/// control never refuses a test lab on it.
+pub fn roomy_host() -> Arc<StaticMetrics> {
+    Arc::new(StaticMetrics(vec![Node {
+        name: "localhost".into(),
+        metrics: Ok(NodeMetrics {
+            cpus: 64,
+            memory_total_mb: 256 * 1024,
+            memory_available_mb: 200 * 1024,
+            load1: 0.5,
+        }),
+    }]))
+}
+
+/// Fakes for every backend and a private state root, removed when this is dropped (keep it
+/// alive as long as the labs it made).
+#[derive(Debug)]
+pub struct TestHub {
+    /// The backend of containers, VMs and the lab network.
+    pub runtime: FakeRuntime,
+    /// netd and the VPN gateway.
+    pub services: FakeServices,
+    root: tempfile::TempDir,
+}
+
+impl TestHub {
+    /// Fresh fakes and a new temporary state root.
+    ///
+    /// # Panics
+    /// When no temporary directory can be made.
+    pub fn new() -> Self {
+        TestHub {
+            runtime: FakeRuntime::new(),
+            services: FakeServices::new(),
+            root: tempfile::Builder::new()
+                .prefix("hub-test-")
+                .tempdir()
+                .expect("a temporary state root"),
+        }
+    }
+
+    /// A builder on the fakes: name, network and workloads are the caller's.
+    pub fn builder(&self) -> HubBuilder {
+        let b = Hub::builder()
+            .container_runtime(Arc::new(self.runtime.clone()))
+            .vm_runtime(Arc::new(self.runtime.clone()))
+            .network_runtime(Arc::new(self.runtime.clone()))
+            .netd(Arc::new(self.services.clone()))
+            .vpn_gateway(Arc::new(self.services.clone()))
+            .metrics(roomy_host())
+            .state_dir(self.root.path());
+        #[cfg(feature = "wireguard")]
+        let b = b.key_gen(Arc::new(hub_wg::SeededKeyGen::new(KEY_SEED)));
+        b
+    }
+
+    /// The state root: lab `L` lives in `state_root()/L`.
+    pub fn state_root(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// The directory of lab `lab`.
+    pub fn lab_dir(&self, lab: &str) -> PathBuf {
+        self.root.path().join(lab)
+    }
+}
+
+impl Default for TestHub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// An operation of the fake services, to inject a failure into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 async fn a_second_concurrent_up_fails_naming_the_holder_or_waits() {
     let fx = Fx::new();
     let lab = "t-hub-f-lock";
-    let held = LabLock::acquire(fx.root.path(), lab, false)
+    let held = LabLock::acquire(fx.hub.state_root(), lab, false)
         .await
         .expect("lock");
     let err = fx

@@ -2,8 +2,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::Fx;
 use hub_core::runtime::{FakeOp, Runtime, WorkloadKind, WorkloadState};
 use hub_core::{Container, HubError, Progress};
@@ -392,14 +390,10 @@ async fn down_with_only_the_lab_name() {
         .expect("up")
         .keep();
     // No subnet, no workloads: just the name, as `hub down --lab NAME`.
-    let hub = hub_core::Hub::builder()
+    let hub = fx
+        .hub
+        .builder()
         .name("t-hub-f-byname")
-        .container_runtime(Arc::new(fx.rt.clone()))
-        .vm_runtime(Arc::new(fx.rt.clone()))
-        .network_runtime(Arc::new(fx.rt.clone()))
-        .netd(Arc::new(fx.svc.clone()))
-        .vpn_gateway(Arc::new(fx.svc.clone()))
-        .state_dir(fx.root.path())
         .build()
         .expect("hub");
     let st = hub.status().await.expect("status");

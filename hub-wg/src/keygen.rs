@@ -9,6 +9,7 @@ use crate::error::WgError;
 use crate::key::{KeyPair, PrivateKey};
 
 /// Produces WireGuard (X25519) key pairs. Object-safe, so a lab holds a `&dyn KeyGen`.
+#[cfg_attr(feature = "mock", mockall::automock)]
 pub trait KeyGen: Send + Sync {
     /// A fresh key pair.
     fn generate(&self) -> Result<KeyPair, WgError>;

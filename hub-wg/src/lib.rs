@@ -56,6 +56,8 @@ pub use config::{
 pub use error::{WgError, WgResult};
 pub use gateway::{DEFAULT_LISTEN_PORT, DownReport, Gateway, GatewayInfo, GatewaySpec, PeerSpec};
 pub use key::{KeyPair, PrivateKey, PublicKey};
+#[cfg(feature = "mock")]
+pub use keygen::MockKeyGen;
 pub use keygen::{KeyGen, OsKeyGen, SeededKeyGen};
 pub use keystore::KeyStore;
 pub use link::{FORCE_USERSPACE_ENV, WgMode};

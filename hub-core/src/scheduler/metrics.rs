@@ -3,6 +3,7 @@ use std::path::PathBuf;
 use super::{Node, NodeMetrics};
 
 /// Where node metrics come from.
+#[cfg_attr(feature = "mock", mockall::automock)]
 pub trait MetricsSource: Send + Sync {
     /// The nodes and their metrics (one, this host, for a local hub).
     fn nodes(&self) -> Vec<Node>;

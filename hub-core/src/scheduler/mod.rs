@@ -11,6 +11,8 @@ mod round_robin;
 
 pub use admission::{LabDemand, admit};
 pub use epvm::Epvm;
+#[cfg(feature = "mock")]
+pub use metrics::MockMetricsSource;
 pub use metrics::{MetricsSource, ProcMetrics, StaticMetrics};
 pub use round_robin::RoundRobin;
 
@@ -54,6 +56,7 @@ pub fn fits(node: &Node, demand: &Demand) -> bool {
 }
 
 /// A placement policy in three phases.
+#[cfg_attr(feature = "mock", mockall::automock)]
 pub trait Scheduler: Send + Sync {
     /// The policy's name, for messages.
     fn name(&self) -> &'static str;

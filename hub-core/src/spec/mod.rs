@@ -19,7 +19,7 @@
 //! network_name: demo-net          # Docker network name (default: the lab name)
 //! subnet: 172.19.5.0/24           # /8 to /28
 //! network_type: bridge            # only bridge, for now
-//! attach_to: eth1                 # optional host interface
+//! attach_to: other-net            # optional: join this existing Docker network
 //! dhcp_range: 172.19.5.200-172.19.5.254   # optional; default: the plan's tail
 //! domain: demo.lab                # default: <lab>.lab
 //! containers:
@@ -92,8 +92,8 @@ pub use error::{SpecError, SpecErrorKind, SpecErrors};
 pub use hash::{canonical_json, spec_hash};
 pub use hub_runtime::{MacAddr, derive_mac};
 pub use resolve::{
-    DEFAULT_HC_INTERVAL, DEFAULT_HC_RETRIES, ResolvedLab, ResolvedPeer, ResolvedVpn,
-    ResolvedWorkload, WorkloadDef,
+    AllocatorFactory, DEFAULT_HC_INTERVAL, DEFAULT_HC_RETRIES, ResolvedLab, ResolvedPeer,
+    ResolvedVpn, ResolvedWorkload, WorkloadDef, default_allocator,
 };
 pub use types::{
     Container, ContainerHealthcheck, DEFAULT_LISTEN_PORT, DEFAULT_VM_MEMORY_MB, DEFAULT_VM_USER,

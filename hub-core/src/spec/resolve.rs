@@ -111,6 +111,16 @@ pub const DEFAULT_HC_INTERVAL: std::time::Duration = std::time::Duration::from_s
 /// Docker's default healthcheck retries.
 pub const DEFAULT_HC_RETRIES: u32 = 3;
 
+/// Makes the allocator of a lab's automatic addresses from its address plan. A factory, not
+/// an allocator: each resolve starts from an empty allocator, so resolving the same spec twice
+/// gives the same addresses.
+pub type AllocatorFactory = dyn Fn(&AddressPlan) -> Box<dyn IpAllocator> + Send + Sync;
+
+/// The default allocator: a lowest-free [`IpPool`] over the plan's static range.
+pub fn default_allocator(plan: &AddressPlan) -> Box<dyn IpAllocator> {
+    Box::new(IpPool::for_plan(plan))
+}
+
 /// One VPN client, with its address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ResolvedPeer {
@@ -144,7 +154,7 @@ pub struct ResolvedLab {
     pub network_name: String,
     /// The network type (`bridge`).
     pub network_type: String,
-    /// Host interface the bridge is attached to, if any.
+    /// The existing Docker network the lab joins instead of creating one, if any.
     pub attach_to: Option<String>,
     /// The lab subnet.
     pub subnet: Ipv4Net,
@@ -182,6 +192,12 @@ impl LabSpec {
     /// allocated lowest-free from the static range in spec order, containers then VMs),
     /// MACs, spec hashes, the domain and the VPN peers' addresses (allocated from `.2` up).
     pub fn resolve(&self) -> Result<ResolvedLab, SpecErrors> {
+        self.resolve_with(&default_allocator)
+    }
+
+    /// [`LabSpec::resolve`] with the workloads' automatic addresses taken from the allocator
+    /// `allocator` makes for the lab's address plan, instead of a lowest-free [`IpPool`].
+    pub fn resolve_with(&self, allocator: &AllocatorFactory) -> Result<ResolvedLab, SpecErrors> {
         self.validate()?;
         let mut cx = Ctx::new(self);
         let Some(plan) = plan_of(self) else {
@@ -196,7 +212,7 @@ impl LabSpec {
         let domain = self.domain.clone().unwrap_or_else(|| format!("{name}.lab"));
 
         let refs = workloads(self);
-        let pool = IpPool::for_plan(&plan);
+        let pool = allocator(&plan);
         let mut addrs: Vec<Option<Ipv4Addr>> = Vec::with_capacity(refs.len());
         for w in &refs {
             let ip = w.ip.and_then(|s| parse_ip(s).ok());

@@ -114,7 +114,8 @@ pub struct LabSpec {
     /// The network type; only `bridge` is supported for now.
     #[serde(default = "default_network_type", skip_serializing_if = "is_bridge")]
     pub network_type: String,
-    /// A host interface to attach the lab bridge to, if any.
+    /// An existing Docker network the lab joins instead of creating its own (never removed
+    /// by the hub), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attach_to: Option<String>,
     /// The DHCP range for unknown clients, `FIRST-LAST` (`172.19.5.200-172.19.5.254`);
@@ -169,9 +170,9 @@ impl LabSpec {
         self.network_name = Some(name.into());
         self
     }
-    /// Attaches the lab bridge to a host interface.
-    pub fn attach_to(mut self, iface: impl Into<String>) -> Self {
-        self.attach_to = Some(iface.into());
+    /// Joins this existing Docker network instead of creating one (never removed by the hub).
+    pub fn attach_to(mut self, network: impl Into<String>) -> Self {
+        self.attach_to = Some(network.into());
         self
     }
     /// Sets the DHCP range (`FIRST-LAST`).

@@ -9,10 +9,9 @@ use hub_runtime::{FakeRuntime, LabContext};
 
 use crate::desired::NetdPlan;
 use crate::error::BoxError;
-use crate::scheduler::{Node, NodeMetrics, StaticMetrics};
 use crate::services::{NetdOutcome, NetdService};
-use crate::testing::{FakeServiceOp, FakeServices};
-use crate::{Container, Hub, HubBuilder, HubError, Progress, Vm};
+use crate::testing::{FakeServiceOp, FakeServices, TestHub};
+use crate::{Container, HubBuilder, HubError, Progress, Vm};
 
 /// The fake netd, taking a while to come up like a real one.
 struct SlowNetd(FakeServices);
@@ -34,41 +33,30 @@ impl NetdService for SlowNetd {
 }
 
 struct Fx {
+    hub: TestHub,
     rt: FakeRuntime,
     svc: FakeServices,
-    root: tempfile::TempDir,
     events: Arc<Mutex<Vec<Progress>>>,
 }
 
 impl Fx {
     fn new() -> Self {
+        let hub = TestHub::new();
         Fx {
-            rt: FakeRuntime::new(),
-            svc: FakeServices::new(),
-            root: tempfile::tempdir().expect("temp dir"),
+            rt: hub.runtime.clone(),
+            svc: hub.services.clone(),
+            hub,
             events: Arc::default(),
         }
     }
 
     fn builder(&self, lab: &str, subnet: &str) -> HubBuilder {
         let events = self.events.clone();
-        Hub::builder()
+        self.hub
+            .builder()
             .name(lab)
             .network(subnet)
-            .container_runtime(Arc::new(self.rt.clone()))
-            .vm_runtime(Arc::new(self.rt.clone()))
-            .network_runtime(Arc::new(self.rt.clone()))
             .netd(Arc::new(SlowNetd(self.svc.clone())))
-            .state_dir(self.root.path())
-            .metrics(Arc::new(StaticMetrics(vec![Node {
-                name: "localhost".into(),
-                metrics: Ok(NodeMetrics {
-                    cpus: 64,
-                    memory_total_mb: 256 * 1024,
-                    memory_available_mb: 200 * 1024,
-                    load1: 0.5,
-                }),
-            }])))
             .on_progress(move |p| {
                 events
                     .lock()
@@ -122,7 +110,7 @@ async fn containers_start_while_netd_comes_up_and_are_ready_only_after_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn with_a_vm_to_start_netd_comes_first() {
     let fx = Fx::new();
-    let image = fx.root.path().join("base.qcow2");
+    let image = fx.hub.state_root().join("base.qcow2");
     std::fs::write(&image, b"not really qcow2").expect("image");
     fx.builder("t-hub-ov-b", "10.205.131.0/24")
         .vm(Vm::new("vm1", image).memory_mb(512).vcpus(1))

@@ -5,55 +5,41 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use hub_core::runtime::{FakeRuntime, WorkloadKind};
-use hub_core::scheduler::{Node, NodeMetrics, StaticMetrics};
-use hub_core::testing::FakeServices;
-use hub_core::{Container, Hub, HubBuilder, Progress, Vm, Vpn};
-use tempfile::TempDir;
+use hub_core::scheduler::StaticMetrics;
+use hub_core::testing::{FakeServices, TestHub};
+use hub_core::{Container, HubBuilder, Progress, Vm, Vpn};
 
-/// A fake backend, fake services and a private state root.
+/// The fakes of [`TestHub`], and the progress events of every lab built from them.
 pub struct Fx {
+    pub hub: TestHub,
     pub rt: FakeRuntime,
     pub svc: FakeServices,
-    pub root: TempDir,
     pub events: Arc<Mutex<Vec<Progress>>>,
 }
 
 impl Fx {
     pub fn new() -> Self {
+        let hub = TestHub::new();
         Fx {
-            rt: FakeRuntime::new(),
-            svc: FakeServices::new(),
-            root: tempfile::tempdir().expect("temp dir"),
+            rt: hub.runtime.clone(),
+            svc: hub.services.clone(),
+            hub,
             events: Arc::default(),
         }
     }
 
     /// A host with plenty of room.
     pub fn big_host() -> Arc<StaticMetrics> {
-        Arc::new(StaticMetrics(vec![Node {
-            name: "localhost".into(),
-            metrics: Ok(NodeMetrics {
-                cpus: 64,
-                memory_total_mb: 256 * 1024,
-                memory_available_mb: 200 * 1024,
-                load1: 0.5,
-            }),
-        }]))
+        hub_core::testing::roomy_host()
     }
 
     /// A builder for `lab` on the fakes (no workloads yet).
     pub fn builder(&self, lab: &str, subnet: &str) -> HubBuilder {
         let events = self.events.clone();
-        Hub::builder()
+        self.hub
+            .builder()
             .name(lab)
             .network(subnet)
-            .container_runtime(Arc::new(self.rt.clone()))
-            .vm_runtime(Arc::new(self.rt.clone()))
-            .network_runtime(Arc::new(self.rt.clone()))
-            .netd(Arc::new(self.svc.clone()))
-            .vpn_gateway(Arc::new(self.svc.clone()))
-            .state_dir(self.root.path())
-            .metrics(Self::big_host())
             .on_progress(move |p| {
                 events
                     .lock()
@@ -64,7 +50,7 @@ impl Fx {
 
     /// A VM base image file (validation wants it to exist).
     pub fn image(&self) -> PathBuf {
-        let p = self.root.path().join("base.qcow2");
+        let p = self.hub.state_root().join("base.qcow2");
         std::fs::write(&p, b"not really qcow2").expect("image");
         p
     }
@@ -81,7 +67,7 @@ impl Fx {
     }
 
     pub fn lab_dir(&self, lab: &str) -> PathBuf {
-        self.root.path().join(lab)
+        self.hub.lab_dir(lab)
     }
 
     /// Asserts nothing of `lab` is left anywhere.
