@@ -11,9 +11,7 @@ pub(crate) fn desired(
     spec: &LabSpec,
     allocator: &AllocatorFactory,
 ) -> Result<DesiredLab, HubError> {
-    let resolved = spec
-        .resolve_with(allocator)
-        .map_err(|e| HubError::Spec(Box::new(e)))?;
+    let resolved = spec.resolve_with(allocator)?;
     Ok(from_resolved(&resolved))
 }
 

@@ -131,11 +131,6 @@ pub struct DesiredLab {
 }
 
 impl DesiredLab {
-    /// The workload by name.
-    pub fn workload(&self, name: &str) -> Option<&DesiredWorkload> {
-        self.workloads.iter().find(|w| w.name() == name)
-    }
-
     /// What netd serves for this lab, or `None` when the lab runs no netd.
     pub fn netd_plan(&self) -> Option<NetdPlan> {
         if !self.netd {

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use hub_runtime::{RuntimeError, WorkloadKind};
 
+use crate::spec::SpecErrors;
+
 /// A boxed error from a service (netd, VPN gateway) or a backend.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -51,7 +53,7 @@ fn list(errors: &[StepError]) -> String {
 pub enum HubError {
     /// The lab spec is invalid (file, line and column when it came from a file).
     #[error("the lab spec is invalid")]
-    Spec(#[source] BoxError),
+    Spec(#[from] SpecErrors),
     /// A builder value or a command argument is unusable.
     #[error("{what}: {reason}")]
     Invalid {

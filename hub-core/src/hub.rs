@@ -336,7 +336,7 @@ impl Hub {
     /// A builder holding the lab spec of a YAML file (relative paths in it are relative to
     /// its folder).
     pub fn from_file(path: impl AsRef<Path>) -> Result<HubBuilder, HubError> {
-        let spec = LabSpec::from_file(path.as_ref()).map_err(|e| HubError::Spec(Box::new(e)))?;
+        let spec = LabSpec::from_file(path.as_ref())?;
         Ok(Hub::builder().spec(spec))
     }
 
@@ -357,7 +357,7 @@ impl Hub {
 
     /// The backends, made on first use (the injected ones, the defaults of the enabled
     /// features for the rest).
-    pub async fn runtimes(&self) -> Result<&Runtimes, HubError> {
+    pub(crate) async fn runtimes(&self) -> Result<&Runtimes, HubError> {
         self.runtimes.get_or_try_init(|| self.make_runtimes()).await
     }
 

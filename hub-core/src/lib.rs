@@ -40,26 +40,28 @@
 //! - `docker` (default): containers and the lab network on Docker, re-exported as [`docker`].
 //! - `libvirt` (default): VMs on libvirt/QEMU, re-exported as [`libvirt`].
 //! - `wireguard` (default): the WireGuard gateway, re-exported as [`wg`].
-//! - `mock`: mockall mocks of the runtime traits in [`runtime`].
+//! - `mock`: mockall mocks of every injectable trait (see [`testing`]).
 //!
 //! Backends are injectable ([`HubBuilder::container_runtime`] and friends), so the logic runs
-//! on [`runtime::FakeRuntime`] in tests.
+//! on [`runtime::FakeRuntime`] in tests: [`testing::TestHub`] wires them all in one call.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod spec;
 
 mod backends;
-pub mod convert;
-pub mod desired;
+mod convert;
+mod desired;
 mod drop;
 mod error;
 mod hub;
 mod lab;
 pub mod progress;
-pub mod runtimes;
+mod runtimes;
 pub mod scheduler;
 pub mod services;
 pub mod status;
 pub mod testing;
-pub mod up;
+mod up;
 
 pub use error::{BoxError, HubError, StepError};
 pub use hub::{DEFAULT_PARALLELISM, Hub, HubBuilder, default_state_root};
@@ -69,10 +71,21 @@ pub use spec::{Container, LabSpec, Vm, Vpn};
 pub use status::LabStatus;
 pub use up::{DownReport, UpReport};
 
+/// The hub's result type: `hub_core::Result<Lab>` is `Result<Lab, HubError>`.
+pub type Result<T, E = HubError> = std::result::Result<T, E>;
+
+/// What a lab leaves on disk: its state file and the lock that keeps two `up`s apart.
+pub mod state {
+    pub use crate::up::lock::LabLock;
+    pub use crate::up::state::{LabState, STATE_VERSION, WorkloadRecord};
+}
+
 #[cfg(feature = "docker")]
+#[cfg_attr(docsrs, doc(cfg(feature = "docker")))]
 #[doc(inline)]
 pub use hub_docker as docker;
 #[cfg(feature = "libvirt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "libvirt")))]
 #[doc(inline)]
 pub use hub_libvirt as libvirt;
 #[doc(inline)]
@@ -80,5 +93,6 @@ pub use hub_net as net;
 #[doc(inline)]
 pub use hub_runtime as runtime;
 #[cfg(feature = "wireguard")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wireguard")))]
 #[doc(inline)]
 pub use hub_wg as wg;

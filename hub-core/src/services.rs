@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use hub_runtime::LabContext;
 use serde::{Deserialize, Serialize};
 
-use crate::desired::{NetdPlan, VpnPlan};
+pub use crate::desired::{DhcpReservation, DnsRecord, NetdPlan, VpnPeerPlan, VpnPlan};
 use crate::error::BoxError;
 
 /// What [`NetdService::ensure`] did.

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use common::Fx;
 use hub_core::scheduler::{Node, NodeMetrics, StaticMetrics};
-use hub_core::up::lock::LabLock;
-use hub_core::up::state::LabState;
+use hub_core::state::{LabLock, LabState};
 use hub_core::{Container, HubError, Vm};
 use tokio_util::sync::CancellationToken;
 

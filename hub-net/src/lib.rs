@@ -16,6 +16,8 @@
 //! assert!(plan.check_static(plan.netd()).is_err());
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod netd;
 pub mod plan;
 pub mod pool;

@@ -27,6 +27,8 @@
 //! # }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod error;
 mod fake;
 pub mod labels;
@@ -45,6 +47,7 @@ pub use network::{NetworkInfo, NetworkRuntime, NetworkSpec};
 pub use role::{Role, UnknownRole};
 pub use runtime::Runtime;
 #[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use runtime::{MockNetworkRuntime, MockRuntime};
 pub use spec::{
     ContainerSpec, Healthcheck, LabContext, Mount, Resources, RestartPolicy, VirtType, VmSpec,

@@ -35,6 +35,8 @@
 //! # }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod cmd;
 mod config;
 mod error;
@@ -57,6 +59,7 @@ pub use error::{WgError, WgResult};
 pub use gateway::{DEFAULT_LISTEN_PORT, DownReport, Gateway, GatewayInfo, GatewaySpec, PeerSpec};
 pub use key::{KeyPair, PrivateKey, PublicKey};
 #[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use keygen::MockKeyGen;
 pub use keygen::{KeyGen, OsKeyGen, SeededKeyGen};
 pub use keystore::KeyStore;

@@ -12,6 +12,7 @@ mod round_robin;
 pub use admission::{LabDemand, admit};
 pub use epvm::Epvm;
 #[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use metrics::MockMetricsSource;
 pub use metrics::{MetricsSource, ProcMetrics, StaticMetrics};
 pub use round_robin::RoundRobin;

@@ -33,11 +33,6 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// True when the plan changes no workload.
-    pub fn is_noop(&self) -> bool {
-        self.create.is_empty() && self.recreate.is_empty() && self.remove.is_empty()
-    }
-
     /// Names of the workloads this plan (re)creates.
     pub fn to_start(&self) -> Vec<String> {
         let mut v = self.create.clone();

@@ -31,10 +31,13 @@ mod config;
 mod error;
 
 #[cfg(feature = "netd")]
+#[cfg_attr(docsrs, doc(cfg(feature = "netd")))]
 pub mod dhcp;
 #[cfg(feature = "netd")]
+#[cfg_attr(docsrs, doc(cfg(feature = "netd")))]
 pub mod dns;
 #[cfg(feature = "netd")]
+#[cfg_attr(docsrs, doc(cfg(feature = "netd")))]
 mod run;
 
 pub use config::{
@@ -43,4 +46,5 @@ pub use config::{
 };
 pub use error::NetdError;
 #[cfg(feature = "netd")]
+#[cfg_attr(docsrs, doc(cfg(feature = "netd")))]
 pub use run::run;
