@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use hub_runtime::{
-    LabContext, Runtime, WorkloadHandle, WorkloadKind, WorkloadSpec, WorkloadStatus,
+    LabContext, NetworkInfo, Runtime, WorkloadHandle, WorkloadKind, WorkloadSpec, WorkloadStatus,
 };
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -21,12 +21,12 @@ use super::rollback::{Journal, rollback};
 use super::state::{LabState, STATE_VERSION, WorkloadRecord};
 use super::workload::{self, Shared};
 use super::{UpOptions, UpReport, timing};
-use crate::desired::DesiredLab;
+use crate::desired::{DesiredLab, DesiredWorkload, NetdPlan};
 use crate::error::{HubError, StepError};
 use crate::progress::{Progress, emit};
 use crate::runtimes::Runtimes;
 use crate::scheduler::{LabDemand, admit};
-use crate::services::{NetdOutcome, VpnInfo};
+use crate::services::{NetdOutcome, NetdService, VpnInfo};
 
 type Created = Vec<(Arc<dyn Runtime>, WorkloadHandle)>;
 
@@ -181,6 +181,8 @@ fn make_lab_dir(dir: &Path) -> std::io::Result<bool> {
     Ok(true)
 }
 
+/// The phases of one `up` after planning, in order; each phase's own function says what it
+/// does. On an error the journal says what to roll back.
 async fn converge(
     desired: &DesiredLab,
     runtimes: &Runtimes,
@@ -189,39 +191,21 @@ async fn converge(
     journal: &mut Journal,
     created: &mut Created,
 ) -> Result<(LabState, UpReport), Vec<StepError>> {
-    let lab = desired.name.as_str();
-    let one = |subject: &str, e: HubError| vec![StepError::new(subject, e)];
+    let up = Phases {
+        lab: desired.name.as_str(),
+        desired,
+        runtimes,
+        opts,
+        plan,
+    };
     let mut report = UpReport::default();
-
     journal.lab_dir_created = make_lab_dir(&opts.lab_dir).map_err(|e| {
         vec![StepError::new(
             format!("lab directory {}", opts.lab_dir.display()),
             e,
         )]
     })?;
-
-    // The network.
-    let net = runtimes.network(lab).map_err(|e| one("network", e))?;
-    let t = Instant::now();
-    let existed = net
-        .find_network(lab)
-        .await
-        .map_err(|e| vec![StepError::new("network", e)])?;
-    let info = net
-        .ensure_network(&desired.network)
-        .await
-        .map_err(|e| vec![StepError::new("network", e)])?;
-    journal.network_created = existed.is_none() && info.owned;
-    report.network_created = journal.network_created;
-    emit(
-        &opts.progress,
-        Progress::NetworkReady {
-            name: info.name.clone(),
-            subnet: info.subnet,
-            took: t.elapsed(),
-        },
-    );
-    timing("up.network", t);
+    let info = up.network(journal, &mut report).await?;
     let netd_plan = if runtimes.netd.is_some() {
         desired.netd_plan()
     } else {
@@ -231,77 +215,256 @@ async fn converge(
         tracing::warn!("the hub has no netd service; the lab runs without its own DHCP and DNS");
     }
     let ctx = LabContext {
-        name: lab.to_string(),
+        name: up.lab.to_string(),
         dir: opts.lab_dir.clone(),
         network: info.clone(),
         dns: netd_plan.iter().map(|p| p.ip).collect(),
         domain: desired.domain.clone(),
     };
-    if opts.cancel.is_cancelled() {
-        return Err(vec![]);
-    }
+    up.cancelled()?;
+    up.remove_left_spec(&mut report).await?;
+    let statuses = up
+        .netd_and_workloads(&ctx, netd_plan.as_ref(), journal, created, &mut report)
+        .await?;
+    let vpn = up.vpn(&ctx, journal, &mut report).await?;
+    up.cancelled()?;
+    let state = up.write_state(info, netd_plan.as_ref(), &statuses, vpn, &report)?;
+    tracing::info!(%report, "up done");
+    Ok((state, report))
+}
 
-    // Workloads that left the spec.
-    let t = Instant::now();
-    let removals = plan.remove.iter().map(|s| async move {
-        let rt = runtimes
-            .for_kind(lab, s.handle.kind)
-            .map_err(|e| StepError::new(&s.handle.name, e))?;
-        rt.remove(&s.handle)
-            .await
-            .map(|()| s.handle.name.clone())
-            .map_err(|e| StepError::new(format!("{} {:?}", s.handle.kind, s.handle.name), e))
-    });
-    let mut errors = Vec::new();
-    for r in futures::future::join_all(removals).await {
-        match r {
-            Ok(name) => {
-                emit(&opts.progress, Progress::Removed { what: name.clone() });
-                report.removed.push(name);
-            }
-            Err(e) => errors.push(e),
+/// What every phase of one `up` reads.
+struct Phases<'a> {
+    lab: &'a str,
+    desired: &'a DesiredLab,
+    runtimes: &'a Runtimes,
+    opts: &'a UpOptions,
+    plan: &'a Plan,
+}
+
+impl Phases<'_> {
+    /// An empty error list (nothing failed: the user interrupted) once `up` is cancelled.
+    fn cancelled(&self) -> Result<(), Vec<StepError>> {
+        if self.opts.cancel.is_cancelled() {
+            Err(vec![])
+        } else {
+            Ok(())
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    if !plan.remove.is_empty() {
-        timing("up.remove-left-spec", t);
+
+    /// The lab network: found, or created (and journalled for the rollback).
+    async fn network(
+        &self,
+        journal: &mut Journal,
+        report: &mut UpReport,
+    ) -> Result<NetworkInfo, Vec<StepError>> {
+        let failed = |e: HubError| vec![StepError::new("network", e)];
+        let net = self.runtimes.network(self.lab).map_err(failed)?;
+        let t = Instant::now();
+        let existed = net
+            .find_network(self.lab)
+            .await
+            .map_err(|e| vec![StepError::new("network", e)])?;
+        let info = net
+            .ensure_network(&self.desired.network)
+            .await
+            .map_err(|e| vec![StepError::new("network", e)])?;
+        journal.network_created = existed.is_none() && info.owned;
+        report.network_created = journal.network_created;
+        emit(
+            &self.opts.progress,
+            Progress::NetworkReady {
+                name: info.name.clone(),
+                subnet: info.subnet,
+                took: t.elapsed(),
+            },
+        );
+        timing("up.network", t);
+        Ok(info)
     }
 
-    // netd and the workloads. A container needs netd neither to be created nor to start (its
-    // resolver is netd's address, asked only at query time), so netd comes up beside the
-    // containers, and a container counts as ready (its dependants start) only once netd runs.
-    // A VM asks netd's DHCP for its address as it boots: with a VM to start, netd comes first.
-    let netd_job = match (&runtimes.netd, &netd_plan) {
-        (Some(n), Some(p)) => Some((n, p)),
-        _ => None,
-    };
-    let vm_to_start = desired.workloads.iter().any(|w| {
-        w.spec.kind() == WorkloadKind::Vm && journal.to_start.iter().any(|n| n == w.name())
-    });
-    let netd_gate = watch::channel(if netd_job.is_some() {
-        DepState::Pending
-    } else {
-        DepState::Ready
-    })
-    .0;
-    let shared = Arc::new(Shared {
-        ctx: ctx.clone(),
-        board: DepBoard::new(desired.workloads.iter().map(|w| w.name())),
-        slots: Semaphore::new(opts.parallelism.max(1)),
-        cancel: opts.cancel.clone(),
-        progress: opts.progress.clone(),
-        created: Mutex::new(Vec::new()),
-        half_made: Mutex::new(Vec::new()),
-        netd: netd_gate,
-    });
-    let netd_step = async {
-        let Some((netd, np)) = netd_job else {
+    /// Removes the workloads that left the spec, all at once.
+    async fn remove_left_spec(&self, report: &mut UpReport) -> Result<(), Vec<StepError>> {
+        let t = Instant::now();
+        let lab = self.lab;
+        let removals = self.plan.remove.iter().map(|s| async move {
+            let rt = self
+                .runtimes
+                .for_kind(lab, s.handle.kind)
+                .map_err(|e| StepError::new(&s.handle.name, e))?;
+            rt.remove(&s.handle)
+                .await
+                .map(|()| s.handle.name.clone())
+                .map_err(|e| StepError::new(format!("{} {:?}", s.handle.kind, s.handle.name), e))
+        });
+        let mut errors = Vec::new();
+        for r in futures::future::join_all(removals).await {
+            match r {
+                Ok(name) => {
+                    emit(
+                        &self.opts.progress,
+                        Progress::Removed { what: name.clone() },
+                    );
+                    report.removed.push(name);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        if !self.plan.remove.is_empty() {
+            timing("up.remove-left-spec", t);
+        }
+        Ok(())
+    }
+
+    /// netd and the workloads. A container needs netd neither to be created nor to start (its
+    /// resolver is netd's address, asked only at query time), so netd comes up beside the
+    /// containers, and a container counts as ready (its dependants start) only once netd runs.
+    /// A VM asks netd's DHCP for its address as it boots: with a VM to start, netd comes first.
+    /// Returns the status of every workload of the spec.
+    async fn netd_and_workloads(
+        &self,
+        ctx: &LabContext,
+        netd_plan: Option<&NetdPlan>,
+        journal: &mut Journal,
+        created: &mut Created,
+        report: &mut UpReport,
+    ) -> Result<BTreeMap<String, WorkloadStatus>, Vec<StepError>> {
+        let netd_job = self.runtimes.netd.as_ref().zip(netd_plan);
+        let vm_to_start = self.desired.workloads.iter().any(|w| {
+            w.spec.kind() == WorkloadKind::Vm && journal.to_start.iter().any(|n| n == w.name())
+        });
+        let shared = Arc::new(Shared {
+            ctx: ctx.clone(),
+            board: DepBoard::new(self.desired.workloads.iter().map(|w| w.name())),
+            slots: Semaphore::new(self.opts.parallelism.max(1)),
+            cancel: self.opts.cancel.clone(),
+            progress: self.opts.progress.clone(),
+            created: Mutex::new(Vec::new()),
+            half_made: Mutex::new(Vec::new()),
+            netd: watch::channel(if netd_job.is_some() {
+                DepState::Pending
+            } else {
+                DepState::Ready
+            })
+            .0,
+        });
+        let mut statuses = self.unchanged(&shared);
+        let branches = self.branches(journal)?;
+        let netd_step = self.netd(&shared, netd_job);
+        let workloads_step = run_branches(&shared, branches);
+        let (netd_result, (done, branch_errors)) = if vm_to_start {
+            let n = netd_step.await;
+            if let Err(e) = n {
+                return Err(vec![e]);
+            }
+            self.cancelled()?;
+            (n, workloads_step.await)
+        } else {
+            tokio::join!(netd_step, workloads_step)
+        };
+        let mut errors = Vec::new();
+        match netd_result {
+            Ok(outcome) => {
+                journal.netd_created = outcome == Some(NetdOutcome::Created);
+                report.netd = outcome;
+                errors.extend(branch_errors);
+            }
+            Err(e) => {
+                // The containers that waited for netd only repeat its failure.
+                errors.push(e);
+                errors.extend(
+                    branch_errors
+                        .into_iter()
+                        .filter(|b| !b.source.is::<workload::NetdFailed>()),
+                );
+            }
+        }
+        for status in done {
+            statuses.insert(status.handle.name.clone(), status);
+        }
+        created.extend(
+            shared
+                .created
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .drain(..),
+        );
+        journal.half_made =
+            std::mem::take(&mut *shared.half_made.lock().unwrap_or_else(|e| e.into_inner()));
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        self.cancelled()?;
+        for (s, _) in &self.plan.recreate {
+            report.recreated.push(s.handle.name.clone());
+        }
+        report.created = self.plan.create.clone();
+        report.unchanged = self
+            .plan
+            .unchanged
+            .iter()
+            .map(|s| s.handle.name.clone())
+            .collect();
+        Ok(statuses)
+    }
+
+    /// Marks the unchanged workloads ready (their dependants need not wait) and returns their
+    /// statuses.
+    fn unchanged(&self, shared: &Shared) -> BTreeMap<String, WorkloadStatus> {
+        let mut statuses = BTreeMap::new();
+        for s in &self.plan.unchanged {
+            shared.board.set(&s.handle.name, DepState::Ready);
+            emit(
+                &self.opts.progress,
+                Progress::WorkloadUnchanged {
+                    name: s.handle.name.clone(),
+                },
+            );
+            statuses.insert(s.handle.name.clone(), s.clone());
+        }
+        statuses
+    }
+
+    /// One branch per workload to start: its runtime, its spec and the old version to replace.
+    fn branches(&self, journal: &Journal) -> Result<Vec<Branch>, Vec<StepError>> {
+        let old: BTreeMap<&str, &WorkloadStatus> = self
+            .plan
+            .recreate
+            .iter()
+            .map(|(s, _)| (s.handle.name.as_str(), s))
+            .collect();
+        let mut branches = Vec::new();
+        for w in self
+            .desired
+            .workloads
+            .iter()
+            .filter(|w| journal.to_start.iter().any(|n| n == w.name()))
+        {
+            let rt = self
+                .runtimes
+                .for_kind(self.lab, w.spec.kind())
+                .map_err(|e| vec![StepError::new(w.name(), e)])?
+                .clone();
+            let prev = old.get(w.name()).map(|s| (*s).clone());
+            branches.push((rt, w.clone(), prev));
+        }
+        Ok(branches)
+    }
+
+    /// Brings netd up and opens its gate to the waiting containers (or closes it for good).
+    async fn netd(
+        &self,
+        shared: &Shared,
+        job: Option<(&Arc<dyn NetdService>, &NetdPlan)>,
+    ) -> Result<Option<NetdOutcome>, StepError> {
+        let Some((netd, np)) = job else {
             return Ok(None);
         };
         let t = Instant::now();
-        let outcome = match netd.ensure(&ctx, np).await {
+        let outcome = match netd.ensure(&shared.ctx, np).await {
             Ok(o) => o,
             Err(e) => {
                 shared.netd.send_replace(DepState::Failed);
@@ -309,7 +472,7 @@ async fn converge(
             }
         };
         emit(
-            &opts.progress,
+            &self.opts.progress,
             Progress::NetdReady {
                 ip: np.ip,
                 dhcp: np.dhcp_range,
@@ -320,182 +483,129 @@ async fn converge(
         shared.netd.send_replace(DepState::Ready);
         timing("up.netd", t);
         Ok(Some(outcome))
-    };
-    let mut statuses: BTreeMap<String, WorkloadStatus> = BTreeMap::new();
-    for s in &plan.unchanged {
-        shared.board.set(&s.handle.name, DepState::Ready);
-        emit(
-            &opts.progress,
-            Progress::WorkloadUnchanged {
-                name: s.handle.name.clone(),
-            },
-        );
-        statuses.insert(s.handle.name.clone(), s.clone());
     }
-    let old: BTreeMap<&str, &WorkloadStatus> = plan
-        .recreate
-        .iter()
-        .map(|(s, _)| (s.handle.name.as_str(), s))
-        .collect();
-    let mut branches = Vec::new();
-    for w in desired
-        .workloads
-        .iter()
-        .filter(|w| journal.to_start.iter().any(|n| n == w.name()))
-    {
-        let rt = runtimes
-            .for_kind(lab, w.spec.kind())
-            .map_err(|e| one(w.name(), e))?
-            .clone();
-        let prev = old.get(w.name()).map(|s| (*s).clone());
-        branches.push((rt, w.clone(), prev));
-    }
-    let workloads_step = async {
-        let t = Instant::now();
-        let mut set = JoinSet::new();
-        for (rt, w, prev) in branches {
-            set.spawn(workload::run(shared.clone(), rt, w, prev));
-        }
-        let mut done = Vec::new();
-        let mut errors = Vec::new();
-        while let Some(joined) = set.join_next().await {
-            match joined {
-                Ok(Ok(status)) => done.push(status),
-                Ok(Err(e)) => errors.push(e),
-                Err(e) => errors.push(StepError::new("a workload task", e)),
-            }
-        }
-        timing("up.workloads", t);
-        (done, errors)
-    };
-    let (netd_result, (done, branch_errors)) = if vm_to_start {
-        let n = netd_step.await;
-        if let Err(e) = n {
-            return Err(vec![e]);
-        }
-        if opts.cancel.is_cancelled() {
-            return Err(vec![]);
-        }
-        (n, workloads_step.await)
-    } else {
-        tokio::join!(netd_step, workloads_step)
-    };
-    match netd_result {
-        Ok(outcome) => {
-            journal.netd_created = outcome == Some(NetdOutcome::Created);
-            report.netd = outcome;
-            errors.extend(branch_errors);
-        }
-        Err(e) => {
-            // The containers that waited for netd only repeat its failure.
-            errors.push(e);
-            errors.extend(
-                branch_errors
-                    .into_iter()
-                    .filter(|b| b.source.to_string() != workload::NETD_FAILED),
-            );
-        }
-    }
-    for status in done {
-        statuses.insert(status.handle.name.clone(), status);
-    }
-    created.extend(
-        shared
-            .created
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..),
-    );
-    journal.half_made =
-        std::mem::take(&mut *shared.half_made.lock().unwrap_or_else(|e| e.into_inner()));
-    if !errors.is_empty() || opts.cancel.is_cancelled() {
-        return Err(errors);
-    }
-    for (s, _) in &plan.recreate {
-        report.recreated.push(s.handle.name.clone());
-    }
-    report.created = plan.create.clone();
-    report.unchanged = plan
-        .unchanged
-        .iter()
-        .map(|s| s.handle.name.clone())
-        .collect();
 
-    // The VPN gateway.
-    let mut vpn_info = None;
-    if let (Some(vpn), Some(vp)) = (&runtimes.vpn, &desired.vpn) {
+    /// The VPN gateway, when the spec has one; what the state file records of it.
+    async fn vpn(
+        &self,
+        ctx: &LabContext,
+        journal: &mut Journal,
+        report: &mut UpReport,
+    ) -> Result<Option<VpnInfo>, Vec<StepError>> {
+        let (Some(vpn), Some(vp)) = (&self.runtimes.vpn, &self.desired.vpn) else {
+            return Ok(None);
+        };
         let t = Instant::now();
         let info = vpn
-            .up(&ctx, vp)
+            .up(ctx, vp)
             .await
             .map_err(|e| vec![StepError::new("vpn gateway", e)])?;
         journal.vpn_created = info.created;
         report.vpn_created = info.created;
         for p in &info.peers {
             emit(
-                &opts.progress,
+                &self.opts.progress,
                 Progress::VpnPeer {
                     name: p.name.clone(),
                     config: p.config.clone(),
                 },
             );
         }
+        timing("up.vpn", t);
         // The state records what runs, not what this call did.
-        vpn_info = Some(VpnInfo {
+        Ok(Some(VpnInfo {
             created: false,
             ..info
-        });
-        timing("up.vpn", t);
-    }
-    if opts.cancel.is_cancelled() {
-        return Err(vec![]);
+        }))
     }
 
-    // The state file.
-    let t = Instant::now();
-    let workloads = desired
-        .workloads
-        .iter()
-        .map(|w| {
-            let s = statuses.get(w.name());
-            WorkloadRecord {
-                name: w.name().to_string(),
-                kind: w.spec.kind(),
-                id: s.map(|s| s.handle.id.clone()).unwrap_or_default(),
-                ip: s.and_then(|s| s.ip).or(w.spec.ip()),
-                mac: s.and_then(|s| s.mac).or(match &w.spec {
-                    WorkloadSpec::Container(c) => c.mac,
-                    WorkloadSpec::Vm(v) => Some(v.mac),
-                }),
-                spec_hash: w.spec.spec_hash().to_string(),
-                state: s
-                    .map(|s| s.state)
-                    .unwrap_or(hub_runtime::WorkloadState::Unknown),
-                user: match &w.spec {
-                    WorkloadSpec::Vm(v) => Some(v.user.clone()),
-                    WorkloadSpec::Container(_) => None,
-                },
-                boot: s.and_then(|s| s.boot.clone()),
-            }
-        })
-        .collect();
-    let state = LabState {
-        version: STATE_VERSION,
-        lab: lab.to_string(),
-        network: info,
-        domain: desired.domain.clone(),
-        netd: netd_plan.map(|p| p.ip),
-        workloads,
-        vpn: vpn_info,
-    };
-    let unchanged_state = report.is_unchanged()
-        && LabState::load(lab, &opts.lab_dir).ok().flatten().as_ref() == Some(&state);
-    if !unchanged_state {
-        state
-            .save(&opts.lab_dir)
-            .map_err(|e| one("state file", e))?;
+    /// Writes the state file, unless an unchanged `up` would write the same file again.
+    fn write_state(
+        &self,
+        network: NetworkInfo,
+        netd_plan: Option<&NetdPlan>,
+        statuses: &BTreeMap<String, WorkloadStatus>,
+        vpn: Option<VpnInfo>,
+        report: &UpReport,
+    ) -> Result<LabState, Vec<StepError>> {
+        let t = Instant::now();
+        let workloads = self
+            .desired
+            .workloads
+            .iter()
+            .map(|w| record(w, statuses.get(w.name())))
+            .collect();
+        let state = LabState {
+            version: STATE_VERSION,
+            lab: self.lab.to_string(),
+            network,
+            domain: self.desired.domain.clone(),
+            netd: netd_plan.map(|p| p.ip),
+            workloads,
+            vpn,
+        };
+        let unchanged_state = report.is_unchanged()
+            && LabState::load(self.lab, &self.opts.lab_dir)
+                .ok()
+                .flatten()
+                .as_ref()
+                == Some(&state);
+        if !unchanged_state {
+            state
+                .save(&self.opts.lab_dir)
+                .map_err(|e| vec![StepError::new("state file", e)])?;
+        }
+        timing("up.state", t);
+        Ok(state)
     }
-    timing("up.state", t);
-    tracing::info!(%report, "up done");
-    Ok((state, report))
+}
+
+/// A workload to bring up: its runtime, its spec, and the old version it replaces.
+type Branch = (Arc<dyn Runtime>, DesiredWorkload, Option<WorkloadStatus>);
+
+/// Runs every branch at once (the semaphore in `shared` bounds them); the statuses of those that
+/// came up and the errors of the others.
+async fn run_branches(
+    shared: &Arc<Shared>,
+    branches: Vec<Branch>,
+) -> (Vec<WorkloadStatus>, Vec<StepError>) {
+    let t = Instant::now();
+    let mut set = JoinSet::new();
+    for (rt, w, prev) in branches {
+        set.spawn(workload::run(shared.clone(), rt, w, prev));
+    }
+    let mut done = Vec::new();
+    let mut errors = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(Ok(status)) => done.push(status),
+            Ok(Err(e)) => errors.push(e),
+            Err(e) => errors.push(StepError::new("a workload task", e)),
+        }
+    }
+    timing("up.workloads", t);
+    (done, errors)
+}
+
+/// What the state file records of workload `w`: what its runtime said, else what the spec says.
+fn record(w: &DesiredWorkload, s: Option<&WorkloadStatus>) -> WorkloadRecord {
+    WorkloadRecord {
+        name: w.name().to_string(),
+        kind: w.spec.kind(),
+        id: s.map(|s| s.handle.id.clone()).unwrap_or_default(),
+        ip: s.and_then(|s| s.ip).or(w.spec.ip()),
+        mac: s.and_then(|s| s.mac).or(match &w.spec {
+            WorkloadSpec::Container(c) => c.mac,
+            WorkloadSpec::Vm(v) => Some(v.mac),
+        }),
+        spec_hash: w.spec.spec_hash().to_string(),
+        state: s
+            .map(|s| s.state)
+            .unwrap_or(hub_runtime::WorkloadState::Unknown),
+        user: match &w.spec {
+            WorkloadSpec::Vm(v) => Some(v.user.clone()),
+            WorkloadSpec::Container(_) => None,
+        },
+        boot: s.and_then(|s| s.boot.clone()),
+    }
 }

@@ -30,8 +30,11 @@ pub(crate) struct Shared {
     pub netd: tokio::sync::watch::Sender<DepState>,
 }
 
-/// Why a container that waited for netd failed; `up` reports netd's own error instead.
-pub(crate) const NETD_FAILED: &str = "not ready because netd, its DNS server, failed to start";
+/// Why a container that waited for netd failed; `up` reports netd's own error instead, and
+/// recognises this one by its type.
+#[derive(Debug, thiserror::Error)]
+#[error("not ready because netd, its DNS server, failed to start")]
+pub(crate) struct NetdFailed;
 
 impl Shared {
     /// Whether netd failed to come up.
@@ -40,11 +43,11 @@ impl Shared {
     }
 
     /// Waits until netd runs; an error when it failed.
-    async fn netd_ready(&self) -> Result<(), String> {
+    async fn netd_ready(&self) -> Result<(), NetdFailed> {
         let mut rx = self.netd.subscribe();
         match rx.wait_for(|s| *s != DepState::Pending).await.map(|s| *s) {
             Ok(DepState::Ready) => Ok(()),
-            _ => Err(NETD_FAILED.into()),
+            _ => Err(NetdFailed),
         }
     }
 }
@@ -96,15 +99,12 @@ async fn bring_up(
 ) -> Result<WorkloadStatus, StepError> {
     let ctx = &shared.ctx;
     tokio::select! {
-        r = shared.board.wait(&w.depends_on) => r.map_err(|dep| StepError::new(
-            subject(w),
-            if shared.netd_failed() {
-                // Its dependency only waited for netd: netd's error says it all.
-                NETD_FAILED.to_string()
-            } else {
-                format!("not started because its dependency {dep:?} failed")
-            },
-        ))?,
+        r = shared.board.wait(&w.depends_on) => r.map_err(|dep| if shared.netd_failed() {
+            // Its dependency only waited for netd: netd's error says it all.
+            StepError::new(subject(w), NetdFailed)
+        } else {
+            StepError::new(subject(w), format!("not started because its dependency {dep:?} failed"))
+        })?,
         () = shared.cancel.cancelled() => return Err(cancelled(ctx, w)),
     }
     let _slot = tokio::select! {
