@@ -1,65 +1,23 @@
-//! netd in Docker: an image made from the hub's own executable (no image pulled), run at `.2`
-//! on the lab network as `LAB-netd`.
-//!
-//! The image is a root holding the `hub` binary at `/hub`, the shared libraries `ldd` lists
-//! (with the dynamic loader) at their paths and an `/etc/nsswitch.conf`; it is imported
-//! in-process (`docker import`) as `hub-netd:<12 hex of the binary's sha256>`, so it is
-//! rebuilt only when the binary changes. The lab's netd directory (`LAB_DIR/netd`, holding
-//! `netd.json` and `leases.json`) is bind-mounted at `/netd`.
+//! The netd image: a root holding the hub executable and the libraries it links, imported
+//! as `hub-netd:<12 hex of the binary's sha256>`, so it is rebuilt only when the binary changes.
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use bollard::query_parameters::{
-    InspectContainerOptions, ListImagesOptionsBuilder, RemoveImageOptions,
-};
+use bollard::query_parameters::{ListImagesOptionsBuilder, RemoveImageOptions};
 use bytes::Bytes;
-use hub_net::netd::{CONFIG_FILE, LEASE_FILE, Lease, LeaseFile, NetdConfig, write_atomic};
-use hub_runtime::{
-    ContainerSpec, LabContext, Mount, RestartPolicy, Role, Runtime, RuntimeError, RuntimeResult,
-    WorkloadHandle, WorkloadKind, WorkloadSpec,
-};
+use hub_net::netd::CONFIG_FILE;
+use hub_runtime::RuntimeResult;
 use sha2::{Digest, Sha256};
 use tracing::{debug, info};
 
+use super::{HUB_BIN_ENV, NETD_IMAGE_REPO, NETD_MOUNT, fail};
 use crate::DockerRuntime;
-use crate::error;
-use crate::mapping::container_name;
 
-/// The environment variable naming the hub executable used for the netd image.
-pub const HUB_BIN_ENV: &str = "HUB_BIN";
-/// Repository of the netd image; the tag is the binary's hash.
-pub const NETD_IMAGE_REPO: &str = "hub-netd";
-/// The workload name (the container is `LAB-netd`) and its role label.
-pub const NETD_NAME: &str = "netd";
-/// Where the lab's netd directory is mounted in the container.
-pub const NETD_MOUNT: &str = "/netd";
 /// What to do when there is no hub executable.
 const BUILD_HINT: &str = "build it with `cargo install --path hub-cli` (or `cargo build -p hub-cli`) or set HUB_BIN to its path";
-
-/// The running netd of a lab.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NetdInfo {
-    /// The container's handle.
-    pub handle: WorkloadHandle,
-    /// The image it runs (`hub-netd:0123456789ab`).
-    pub image: String,
-    /// Its address on the lab network.
-    pub ip: Ipv4Addr,
-    /// The host directory holding its config and leases.
-    pub dir: PathBuf,
-}
-
-fn fail(lab: &str, context: String, source: std::io::Error) -> RuntimeError {
-    RuntimeError::Backend {
-        lab: lab.to_string(),
-        context,
-        source: Box::new(source),
-    }
-}
 
 /// Finds the hub executable: `explicit` (the builder's), else `$HUB_BIN`, else `hub` on PATH.
 /// The error says how to get one.
@@ -279,140 +237,6 @@ async fn prune_old_netd_images(docker: &DockerRuntime, keep: &str) {
     }
 }
 
-/// The lab's netd directory (`LAB_DIR/netd`).
-pub fn netd_dir(lab_dir: &Path) -> PathBuf {
-    lab_dir.join(NETD_NAME)
-}
-
-/// Writes netd's config into the lab's netd directory atomically; a running netd reloads it
-/// (records and reservations) within a second. The lease file path is set to the mount.
-pub fn update_netd_config(lab_dir: &Path, config: &NetdConfig) -> RuntimeResult<()> {
-    config.validate().map_err(|e| {
-        fail(
-            "-",
-            "the netd config is invalid".into(),
-            std::io::Error::other(e.to_string()),
-        )
-    })?;
-    let dir = netd_dir(lab_dir);
-    let ctx = || format!("writing the netd config in {}", dir.display());
-    std::fs::create_dir_all(&dir).map_err(|e| fail("-", ctx(), e))?;
-    let mut cfg = config.clone();
-    cfg.lease_file = PathBuf::from(NETD_MOUNT).join(LEASE_FILE);
-    write_atomic(&dir.join(CONFIG_FILE), cfg.to_json().as_bytes()).map_err(|e| fail("-", ctx(), e))
-}
-
-/// The leases netd has handed out (from its lease file; none when there is no file yet).
-pub fn read_leases(lab_dir: &Path) -> RuntimeResult<Vec<Lease>> {
-    let path = netd_dir(lab_dir).join(LEASE_FILE);
-    LeaseFile::read(&path).map(|f| f.leases).map_err(|e| {
-        fail(
-            "-",
-            format!("reading the netd leases {}", path.display()),
-            std::io::Error::other(e.to_string()),
-        )
-    })
-}
-
-/// The container spec of a lab's netd.
-pub fn netd_container_spec(config: &NetdConfig, image: &str, dir: &Path) -> ContainerSpec {
-    let mut spec = ContainerSpec::new(NETD_NAME, image);
-    spec.ip = Some(config.server_ip);
-    spec.cap_add = vec!["NET_ADMIN".into()];
-    spec.restart = RestartPolicy::UnlessStopped;
-    spec.role = Role::Netd;
-    spec.spec_hash = image.rsplit(':').next().unwrap_or_default().to_string();
-    spec.mounts = vec![Mount {
-        source: dir.to_path_buf(),
-        target: NETD_MOUNT.into(),
-        read_only: false,
-    }];
-    spec
-}
-
-/// Brings up the lab's netd: writes the config, builds the image if the binary is new, and
-/// creates and starts `LAB-netd` at the config's `server_ip` (normally `.2`) with NET_ADMIN
-/// and restart policy unless-stopped. A netd already running the same image keeps running
-/// (it reloads the new config by itself); one running an older image is replaced.
-pub async fn ensure_netd(
-    docker: &DockerRuntime,
-    lab: &LabContext,
-    config: &NetdConfig,
-    hub_bin: &Path,
-) -> RuntimeResult<NetdInfo> {
-    update_netd_config(&lab.dir, config).map_err(|e| relabel(e, &lab.name))?;
-    let dir = std::fs::canonicalize(netd_dir(&lab.dir))
-        .map_err(|e| fail(&lab.name, "resolving the netd directory".into(), e))?;
-    let image = ensure_netd_image(docker, hub_bin)
-        .await
-        .map_err(|e| relabel(e, &lab.name))?;
-    let name = container_name(&lab.name, NETD_NAME);
-    let handle = |id: String| WorkloadHandle {
-        lab: lab.name.clone(),
-        name: NETD_NAME.into(),
-        kind: WorkloadKind::Container,
-        id,
-    };
-    match docker
-        .client()
-        .inspect_container(&name, None::<InspectContainerOptions>)
-        .await
-    {
-        Ok(i) => {
-            let same_image =
-                i.config.as_ref().and_then(|c| c.image.as_deref()) == Some(image.as_str());
-            let running = i.state.as_ref().and_then(|s| s.running).unwrap_or(false);
-            let h = handle(i.id.clone().unwrap_or_else(|| name.clone()));
-            if same_image {
-                if !running {
-                    docker.start(&h).await?;
-                }
-                return Ok(NetdInfo {
-                    handle: h,
-                    image,
-                    ip: config.server_ip,
-                    dir,
-                });
-            }
-            info!(lab = %lab.name, "netd runs an older image: replacing it");
-            docker.remove(&h).await?;
-        }
-        Err(e) if error::is_not_found(&e) => {}
-        Err(e) => {
-            return Err(error::backend(
-                &lab.name,
-                format!("inspecting container {name:?}"),
-                e,
-            ));
-        }
-    }
-    // netd answers DNS itself; it must not use itself as a resolver.
-    let mut ctx = lab.clone();
-    ctx.dns.clear();
-    let spec = netd_container_spec(config, &image, &dir);
-    let h = docker.create(&ctx, &WorkloadSpec::Container(spec)).await?;
-    docker.start(&h).await?;
-    Ok(NetdInfo {
-        handle: h,
-        image,
-        ip: config.server_ip,
-        dir,
-    })
-}
-
-fn relabel(e: RuntimeError, lab: &str) -> RuntimeError {
-    match e {
-        RuntimeError::Backend {
-            context, source, ..
-        } => RuntimeError::Backend {
-            lab: lab.to_string(),
-            context,
-            source,
-        },
-        other => other,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,28 +277,6 @@ mod tests {
         assert!(
             names.contains(&"etc/nsswitch.conf".to_string()),
             "{names:?}"
-        );
-    }
-
-    #[test]
-    fn config_and_leases_in_the_lab_dir() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = NetdConfig::new(
-            "10.9.0.0/24".parse().unwrap(),
-            hub_net::AddrRange::new(Ipv4Addr::new(10, 9, 0, 200), Ipv4Addr::new(10, 9, 0, 254)),
-            "demo.lab",
-        );
-        update_netd_config(dir.path(), &cfg).unwrap();
-        let back = NetdConfig::load(&dir.path().join("netd").join(CONFIG_FILE)).unwrap();
-        assert_eq!(back.lease_file, PathBuf::from("/netd/leases.json"));
-        assert!(read_leases(dir.path()).unwrap().is_empty());
-        let mut bad = cfg.clone();
-        bad.dhcp_range.start = Ipv4Addr::new(10, 9, 0, 1);
-        assert!(
-            update_netd_config(dir.path(), &bad)
-                .unwrap_err()
-                .to_string()
-                .contains("invalid")
         );
     }
 }
