@@ -15,14 +15,10 @@
 //! # });
 //! ```
 //!
-//! With feature `mock`, every injectable trait also has a mockall mock:
-//! [`MockRuntime`](hub_runtime::MockRuntime) and
-//! [`MockNetworkRuntime`](hub_runtime::MockNetworkRuntime) in [`crate::runtime`],
-//! [`MockNetdService`](crate::services::MockNetdService) and
-//! [`MockVpnService`](crate::services::MockVpnService) in [`crate::services`],
-//! [`MockScheduler`](crate::scheduler::MockScheduler) and
-//! [`MockMetricsSource`](crate::scheduler::MockMetricsSource) in [`crate::scheduler`], and
-//! `MockKeyGen` in `wg` (with `wireguard`).
+//! With feature `mock`, every injectable trait also has a mockall mock: `runtime::MockRuntime`,
+//! `runtime::MockNetworkRuntime`, `services::MockNetdService`, `services::MockVpnService`,
+//! `scheduler::MockScheduler`, `scheduler::MockMetricsSource`, and `wg::MockKeyGen` (with
+//! `wireguard`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
