@@ -293,12 +293,10 @@ async fn t_vm_boots_with_cloud_init_answers_ssh_and_reaches_a_container() {
 
     // The same ssh with another key pinned for the address is refused.
     let wrong = lab_dir("t-vm-boot-wrong");
-    std::fs::create_dir_all(wrong.path().join("ssh")).expect("mkdir");
-    std::fs::copy(
-        dir.path().join("ssh/id_ed25519"),
-        wrong.path().join("ssh/id_ed25519"),
-    )
-    .expect("copy key");
+    let key = hub_libvirt::lab_key_path(dir.path());
+    let wrong_key = hub_libvirt::lab_key_path(wrong.path());
+    std::fs::create_dir_all(wrong_key.parent().expect("key folder")).expect("mkdir");
+    std::fs::copy(&key, &wrong_key).expect("copy key");
     let other = generate_ed25519("impostor").expect("key");
     pin_host_key(wrong.path(), ip, &other.public_openssh).expect("pin");
     let (ok, _, err) = run(&mut ssh_command(wrong.path(), &target, Some("true")));

@@ -266,7 +266,10 @@ impl Gateway {
         let mode = if exists {
             WgMode::Existing
         } else {
-            link::create(&context, &interface, &store.dir().join("wireguard-go.log"))?
+            // The log is the run's, not the identity's: beside the client configs.
+            let run_dir = spec.dir.join("wg");
+            private_dir(&run_dir)?;
+            link::create(&context, &interface, &run_dir.join("wireguard-go.log"))?
         };
         let applied = configure(spec, &context, &interface, &gateway, &peers, !exists);
         let (added, revoked) = match applied {

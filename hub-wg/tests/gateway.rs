@@ -471,15 +471,17 @@ fn remote_client_reaches_the_lab_and_peers_change_live() {
             .any(|r| r.contains(&format!("-i {bridge} -o {interface} ")))
     );
 
-    // Files: keys and configs 0600 in 0700 directories.
+    // Files: keys (in the lab's identity, which `down` keeps) and configs 0600 in 0700
+    // directories.
     let wg_dir = labdir.join("wg");
-    for dir in [&wg_dir, &wg_dir.join("peers"), &wg_dir.join("clients")] {
+    let key_dir = labdir.join("identity/wg");
+    for dir in [&key_dir, &key_dir.join("peers"), &wg_dir.join("clients")] {
         assert_eq!(mode(dir), 0o700, "{}", dir.display());
     }
-    let laptop_key = wg_dir.join("peers/laptop.key");
+    let laptop_key = key_dir.join("peers/laptop.key");
     let laptop_conf = info.client_configs["laptop"].clone();
     assert_eq!(laptop_conf, wg_dir.join("clients/laptop.conf"));
-    for file in [&wg_dir.join("gateway.key"), &laptop_key, &laptop_conf] {
+    for file in [&key_dir.join("gateway.key"), &laptop_key, &laptop_conf] {
         assert_eq!(mode(file), 0o600, "{}", file.display());
     }
     let config = WgConfig::parse(&fs::read_to_string(&laptop_conf).unwrap()).unwrap();
@@ -734,7 +736,7 @@ fn a_failed_bring_up_removes_what_it_made() {
 
     // The running gateway follows a changed spec in place: new port, new VPN subnet, and a
     // new key when its key file was deleted.
-    fs::remove_file(tmp.path().join("a/wg/gateway.key")).unwrap();
+    fs::remove_file(tmp.path().join("a/identity/wg/gateway.key")).unwrap();
     a.listen_port = 51851;
     a.vpn_subnet = "10.214.5.0/24".parse().unwrap();
     a.peers = vec![PeerSpec::new("p", "10.214.5.2".parse().unwrap())];
