@@ -1,7 +1,7 @@
 //! A VM that cannot boot says so at once, through the `hub` binary on the real engines: a file
-//! that is no disk image is refused before anything starts, and a valid disk with nothing to
-//! boot fails `up` as soon as the firmware says `No bootable device.` on the serial console,
-//! naming it, and leaves nothing behind.
+//! that is no disk image is refused by `validate` and by `up` before anything starts, and a
+//! valid disk with nothing to boot fails `up` as soon as the firmware says `No bootable
+//! device.` on the serial console, naming it, and leaves nothing behind.
 
 mod common;
 
@@ -54,14 +54,21 @@ fn a_file_that_is_no_disk_image_is_refused_naming_why_and_leaves_nothing() {
         lab: lab.into(),
         state: state.clone(),
     };
-    let out = hub(&state, &["up", "-c", file.to_str().unwrap()]);
-    assert_ne!(out.status.code(), Some(0), "{}", show(&out));
+    let where_ = format!("{}:9:12: vms[0].image: VM image", file.display());
+    let out = hub(&state, &["validate", "-c", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&where_), "{}", show(&out));
     assert!(
-        err.contains("too small to be a bootable disk"),
+        err.contains("debian.qcow2 is not a disk image"),
         "{}",
         show(&out)
     );
-    assert!(err.contains("debian.qcow2"), "{}", show(&out));
+    let out = hub(&state, &["up", "-c", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&where_), "{}", show(&out));
+    assert!(err.contains("is not a disk image"), "{}", show(&out));
+    assert!(!state.join(lab).exists(), "nothing was started");
     assert_eq!(leftovers(lab, &state), Vec::<String>::new());
 }

@@ -4,7 +4,7 @@ use hub_core::spec::{LabSpec, SpecError, SpecErrorKind};
 
 /// A file that exists, for VM images that must not be reported.
 fn image() -> String {
-    format!("{}/Cargo.toml", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/tests/fixtures/magic.qcow2", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Every error of `yaml` (loaded as `lab.yaml`), validated and resolved.
@@ -531,6 +531,25 @@ fn a_vm_image_that_does_not_exist() {
         "vms[0].image",
         SpecErrorKind::MissingImage,
         "is not a file",
+    );
+}
+
+#[test]
+fn a_vm_image_that_is_no_disk_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("debian.qcow2");
+    std::fs::write(&text, "not a disk\n").unwrap();
+    let e = one(&format!(
+        "{BASE}vms:\n  - name: v\n    image: {}\n",
+        text.display()
+    ));
+    at(
+        &e,
+        5,
+        12,
+        "vms[0].image",
+        SpecErrorKind::BadImage,
+        "is not a disk image",
     );
 }
 

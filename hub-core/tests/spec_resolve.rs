@@ -6,7 +6,7 @@ use hub_core::spec::{Container, ContainerHealthcheck, LabSpec, ResolvedLab, Vm, 
 use hub_runtime::{RestartPolicy, WorkloadSpec};
 
 fn image() -> String {
-    format!("{}/Cargo.toml", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/tests/fixtures/magic.qcow2", env!("CARGO_MANIFEST_DIR"))
 }
 
 fn lab() -> LabSpec {
@@ -241,7 +241,7 @@ fn workloads_convert_to_runtime_specs() {
 #[test]
 fn relative_vm_images_are_relative_to_the_spec_folder() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("base.qcow2"), b"x").unwrap();
+    std::fs::write(dir.path().join("base.qcow2"), b"QFI\xfb").unwrap();
     let file = dir.path().join("lab.yaml");
     std::fs::write(
         &file,

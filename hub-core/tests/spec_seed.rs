@@ -44,7 +44,7 @@ fn the_seed_with_its_image_present_validates_clean_and_resolves() {
     std::fs::create_dir(dir.path().join("images")).unwrap();
     std::fs::write(
         dir.path().join("images/debian-12.qcow2"),
-        b"not really qcow2",
+        b"QFI\xfb: only the qcow2 magic, all that validation reads",
     )
     .unwrap();
     let file = dir.path().join("lab.yaml");

@@ -54,12 +54,8 @@ pub async fn image_format(image: &Path) -> LibvirtResult<String> {
         })
 }
 
-/// The smallest virtual size a bootable base image can have: a partition table, a boot loader
-/// and a kernel do not fit in less.
-pub const MIN_BASE_IMAGE_BYTES: u64 = 16 << 20;
-
 /// Checks that `image` can be a VM's base image before anything is made from it: `qemu-img`
-/// reads it as a `qcow2` or `raw` disk of at least [`MIN_BASE_IMAGE_BYTES`], and its whole
+/// reads it as a `qcow2` or `raw` disk of at least [`hub_runtime::disk::MIN_DISK_IMAGE_BYTES`], and its whole
 /// backing chain resolves. `Err` says why not, in words for the user.
 pub async fn check_base_image(image: &Path) -> Result<(), String> {
     let out = qemu_img(&[
@@ -90,11 +86,11 @@ pub async fn check_base_image(image: &Path) -> Result<(), String> {
             "is a {format} image; VMs boot from qcow2 or raw disks"
         ));
     }
-    if size < MIN_BASE_IMAGE_BYTES {
+    if size < hub_runtime::disk::MIN_DISK_IMAGE_BYTES {
         return Err(format!(
             "is a {format} file of {size} bytes, too small to be a bootable disk (a disk image \
              holds at least {} MiB)",
-            MIN_BASE_IMAGE_BYTES >> 20
+            hub_runtime::disk::MIN_DISK_IMAGE_BYTES >> 20
         ));
     }
     Ok(())
@@ -176,7 +172,7 @@ mod tests {
         let raw = dir.path().join("disk.raw");
         std::fs::File::create(&raw)
             .unwrap()
-            .set_len(MIN_BASE_IMAGE_BYTES)
+            .set_len(hub_runtime::disk::MIN_DISK_IMAGE_BYTES)
             .unwrap();
         check_base_image(&raw).await.unwrap();
         // An overlay whose backing file is gone.

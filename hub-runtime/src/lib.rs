@@ -29,6 +29,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod disk;
 mod error;
 mod fake;
 pub mod labels;

@@ -29,6 +29,8 @@ pub enum SpecErrorKind {
     BadValue,
     /// A VM image file that does not exist.
     MissingImage,
+    /// A VM image file that is no disk image (not qcow2, and too small for a raw disk).
+    BadImage,
     /// The VPN subnet overlaps the lab subnet.
     Overlap,
     /// `depends_on` names an unknown workload.

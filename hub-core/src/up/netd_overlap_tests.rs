@@ -111,7 +111,11 @@ async fn containers_start_while_netd_comes_up_and_are_ready_only_after_it() {
 async fn with_a_vm_to_start_netd_comes_first() {
     let fx = Fx::new();
     let image = fx.hub.state_root().join("base.qcow2");
-    std::fs::write(&image, b"not really qcow2").expect("image");
+    std::fs::write(
+        &image,
+        b"QFI\xfb: only the qcow2 magic, all that validation reads",
+    )
+    .expect("image");
     fx.builder("t-hub-ov-b", "10.205.131.0/24")
         .vm(Vm::new("vm1", image).memory_mb(512).vcpus(1))
         .up()

@@ -51,7 +51,11 @@ impl Fx {
     /// A VM base image file (validation wants it to exist).
     pub fn image(&self) -> PathBuf {
         let p = self.hub.state_root().join("base.qcow2");
-        std::fs::write(&p, b"not really qcow2").expect("image");
+        std::fs::write(
+            &p,
+            b"QFI\xfb: only the qcow2 magic, all that validation reads",
+        )
+        .expect("image");
         p
     }
 

@@ -159,6 +159,12 @@ pub(super) fn check_vms(cx: &mut Ctx<'_>) {
                     format!("{p}.image"),
                     format!("VM image {} {what}{rel}", abs.display()),
                 );
+            } else if let Some(why) = hub_runtime::disk::disk_image_problem(&abs) {
+                cx.err(
+                    SpecErrorKind::BadImage,
+                    format!("{p}.image"),
+                    format!("VM image {} {why}", abs.display()),
+                );
             }
         }
     }
