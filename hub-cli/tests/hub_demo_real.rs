@@ -31,7 +31,9 @@ fn demo_lab_up_status_again_down_leaves_nothing() {
     };
     let _ = hub(&state, &["down", "--lab", LAB]);
 
-    let up = hub(&state, &["up", "-c", spec]);
+    // Warm: the first run on a machine boots the VM cold and saves it (in the default cache);
+    // later runs restore it. hub-libvirt/tests/vm.rs and warm_real.rs keep the cold boots honest.
+    let up = hub(&state, &["up", "-c", spec, "--warm"]);
     assert!(up.status.success(), "hub up failed:\n{}", show(&up));
     let out = String::from_utf8_lossy(&up.stdout);
     assert!(out.contains("3 created"), "{}", show(&up));
