@@ -3,8 +3,9 @@
 //! restored VM answers SSH with the pinned host key, holds its reserved address, resolves and
 //! reaches the container by name, and has the host's time. The lab directory deleted between
 //! runs still restores. A truncated entry boots cold with the reason and is replaced; a changed
-//! spec boots cold and makes a second entry. The lab's identity (its WireGuard client config)
-//! outlives `down`, and `down --purge` makes new keys.
+//! spec boots cold and makes a second entry. An `up` SIGKILLed while it saves leaves nothing
+//! after `down` but a partial folder that is never used, and the next `up` works. The lab's
+//! identity (its WireGuard client config) outlives `down`, and `down --purge` makes new keys.
 
 mod common;
 
@@ -124,13 +125,25 @@ fn check_vm(state: &Path, restored: bool) {
     }
 }
 
+/// Whether a `.partial-*` folder of the cache holds a memory file: a save under way.
+fn save_under_way(cache: &Path) -> bool {
+    std::fs::read_dir(cache)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| {
+            e.file_name().to_string_lossy().starts_with(".partial-")
+                && e.path().join("memory.save").exists()
+        })
+}
+
 #[test]
 fn a_warm_vm_is_restored_from_its_snapshot_and_a_bad_or_stale_one_is_never_used() {
     let dir = common::tempdir();
     let state = dir.path().join("state");
     let cache = dir.path().join("cache");
     let file = dir.path().join("lab.yaml");
-    std::fs::write(&file, spec(768)).unwrap();
+    std::fs::write(&file, spec(512)).unwrap();
     let _guard = LabGuard {
         lab: LAB.into(),
         state: state.clone(),
@@ -176,7 +189,10 @@ fn a_warm_vm_is_restored_from_its_snapshot_and_a_bad_or_stale_one_is_never_used(
     check_vm(&state, true);
     down(&state, false);
 
-    eprintln!("warm test: 4. a truncated memory file: cold, naming why; a replacement saved");
+    eprintln!(
+        "warm test: 4. a truncated memory file: refused with a warning; the up that \
+               boots cold is killed while it saves the replacement"
+    );
     let key = saved[0]["key"].as_str().unwrap().to_string();
     let memory = cache.join(&key).join("memory.save");
     let len = std::fs::metadata(&memory).unwrap().len();
@@ -186,14 +202,53 @@ fn a_warm_vm_is_restored_from_its_snapshot_and_a_bad_or_stale_one_is_never_used(
         .unwrap()
         .set_len(len / 2)
         .unwrap();
+    let log = dir.path().join("killed-up.log");
+    let mut child = std::process::Command::new(common::HUB)
+        .args(["up", "-c"])
+        .arg(&file)
+        .env("HUB_STATE_DIR", &state)
+        .env("HUB_WARM_CACHE", &cache)
+        .env("HUB_BIN", common::HUB)
+        .env_remove("HUB_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("hub up starts");
+    // SIGKILL once the save has begun (the VM booted cold and was ready).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1200);
+    while !save_under_way(&cache) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "hub up ended before its save was seen:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        assert!(std::time::Instant::now() < deadline, "no save began");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let warned = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        warned.contains("warm snapshot is not usable") && warned.contains("memory.save has"),
+        "the truncated entry was refused with a warning naming it:\n{warned}"
+    );
+    down(&state, false);
+    assert_eq!(common::leftovers(LAB, &state), Vec::<String>::new());
+    assert_eq!(
+        entries(&cache),
+        Vec::<serde_json::Value>::new(),
+        "no entry from a cut save"
+    );
+    // The next up works: cold, it saves a complete entry and clears what the cut save left.
     up(&state, &cache, &file);
     let why = boot(&state);
     assert!(
-        why.starts_with("cold boot (no warm snapshot: the saved one is not usable"),
+        why.starts_with("cold boot (no warm snapshot: none saved yet"),
         "{why}"
     );
-    assert!(why.contains("memory.save"), "{why}");
     check_vm(&state, false);
+    assert_eq!(entries(&cache).len(), 1);
+    assert!(!save_under_way(&cache), "the cut save's folder is gone");
     down(&state, false);
     up(&state, &cache, &file);
     assert_eq!(
@@ -225,80 +280,4 @@ fn a_warm_vm_is_restored_from_its_snapshot_and_a_bad_or_stale_one_is_never_used(
     );
     down(&state, true);
     assert_eq!(common::leftovers(LAB, &state), Vec::<String>::new());
-}
-
-/// The first `.partial-*` folder of the cache that holds a memory file: a save under way.
-fn save_under_way(cache: &Path) -> bool {
-    std::fs::read_dir(cache)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|e| {
-            e.file_name().to_string_lossy().starts_with(".partial-")
-                && e.path().join("memory.save").exists()
-        })
-}
-
-#[test]
-fn up_killed_during_the_save_then_down_leaves_nothing_and_the_next_up_saves_anew() {
-    const KLAB: &str = "t-hub-warmkill";
-    let dir = common::tempdir();
-    let state = dir.path().join("state");
-    let cache = dir.path().join("cache");
-    let file = dir.path().join("lab.yaml");
-    std::fs::write(
-        &file,
-        format!(
-            "name: {KLAB}\nsubnet: 10.205.153.0/24\nvms:\n  - name: vm1\n    image: /var/cache/hub-test/debian-12.qcow2\n    memory_mb: 640\n    vcpus: 2\n    warm: true\n"
-        ),
-    )
-    .unwrap();
-    let _guard = LabGuard {
-        lab: KLAB.into(),
-        state: state.clone(),
-    };
-    let mut child = std::process::Command::new(common::HUB)
-        .args(["up", "-c"])
-        .arg(&file)
-        .env("HUB_STATE_DIR", &state)
-        .env("HUB_WARM_CACHE", &cache)
-        .env("HUB_BIN", common::HUB)
-        .env_remove("HUB_CONFIG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("hub up starts");
-    // Kill it once the save has begun (the VM booted cold and was ready).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1200);
-    while !save_under_way(&cache) {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "hub up ended before its save was seen"
-        );
-        assert!(std::time::Instant::now() < deadline, "no save began");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let out = hub(&state, &["down", "--lab", KLAB]);
-    assert!(out.status.success(), "{}", show(&out));
-    assert_eq!(common::leftovers(KLAB, &state), Vec::<String>::new());
-    assert_eq!(
-        entries(&cache),
-        Vec::<serde_json::Value>::new(),
-        "no entry from a cut save"
-    );
-
-    // The next up boots cold, saves a complete entry, and clears what the cut save left.
-    up(&state, &cache, &file);
-    let boot = boot_of(&state, KLAB);
-    assert!(
-        boot.starts_with("cold boot (no warm snapshot: none saved yet"),
-        "{boot}"
-    );
-    assert_eq!(entries(&cache).len(), 1);
-    assert!(!save_under_way(&cache), "the cut save's folder is gone");
-    let out = hub(&state, &["down", "--lab", KLAB]);
-    assert!(out.status.success(), "{}", show(&out));
-    assert_eq!(common::leftovers(KLAB, &state), Vec::<String>::new());
 }
