@@ -143,6 +143,7 @@ pub(crate) async fn wait_vm_ready(
     let mut pinned = false;
     let mut ssh_seen = false;
     let mut last = "waiting for the VM's address".to_string();
+    let mut pause = poll;
     let failed = |detail: String| RuntimeError::WorkloadFailed {
         lab: lab.name.clone(),
         workload: vm.name.clone(),
@@ -203,34 +204,25 @@ pub(crate) async fn wait_vm_ready(
                     .saturating_duration_since(Instant::now())
                     .max(Duration::from_secs(1)),
             );
-            if !ssh_seen && !port_open(a, PORT_POLL.max(poll.min(SSH_CONNECT_TIMEOUT))).await {
-                last = format!("port 22 of {a} does not accept connections yet");
-                if Instant::now() >= deadline {
-                    return Err(RuntimeError::Timeout {
-                        lab: lab.name.clone(),
-                        workload: vm.name.clone(),
-                        waited: timeout,
-                        detail: format!(
-                            "{last}\n--- console (last lines) ---\n{}",
-                            tail(console_log)
-                        ),
-                    });
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(PORT_POLL) => {}
-                    () = cancel.cancelled() => {}
-                }
-                continue;
-            }
-            let check = if restored {
-                restored_check(std::time::SystemTime::now())
+            // Until SSH first answers, a login is tried only once port 22 accepts connections,
+            // and the port is tried often.
+            pause = poll;
+            let result = if !ssh_seen
+                && !port_open(a, PORT_POLL.max(poll.min(SSH_CONNECT_TIMEOUT))).await
+            {
+                pause = PORT_POLL;
+                Probe::NoSsh("port 22 does not accept connections yet".into())
             } else {
-                READY_CHECK.to_string()
-            };
-            let result = tokio::select! {
-                r = probe(&lab.dir, &target, &check, limit) => r,
-                () = cancel.cancelled() => {
-                    return Err(RuntimeError::Cancelled { lab: lab.name.clone(), workload: vm.name.clone() });
+                let check = if restored {
+                    restored_check(std::time::SystemTime::now())
+                } else {
+                    READY_CHECK.to_string()
+                };
+                tokio::select! {
+                    r = probe(&lab.dir, &target, &check, limit) => r,
+                    () = cancel.cancelled() => {
+                        return Err(RuntimeError::Cancelled { lab: lab.name.clone(), workload: vm.name.clone() });
+                    }
                 }
             };
             match result {
@@ -261,7 +253,7 @@ pub(crate) async fn wait_vm_ready(
             });
         }
         tokio::select! {
-            () = tokio::time::sleep(poll.min(deadline - now)) => {}
+            () = tokio::time::sleep(pause.min(deadline - now)) => {}
             () = cancel.cancelled() => {}
         }
     }
