@@ -6,6 +6,7 @@ pub mod remote;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 /// The `hub` binary of this package.
 pub const HUB: &str = env!("CARGO_BIN_EXE_hub");
@@ -19,6 +20,15 @@ pub fn hub(state: &Path, args: &[&str]) -> Output {
         .env_remove("HUB_CONFIG");
     cmd.output()
         .unwrap_or_else(|e| panic!("{HUB} could not be run: {e}"))
+}
+
+/// Polls `cond` every 100 ms until it holds; panics naming `what` after `limit`.
+pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !cond() {
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// stdout, stderr and code of an output, for messages.
