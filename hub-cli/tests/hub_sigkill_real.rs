@@ -1,47 +1,110 @@
-//! `hub up` killed with SIGKILL at a random moment, then `hub down`: nothing is left. Repeated
-//! on a containers-only lab, and once on a lab with a VM (killed while it is being made or
-//! booted).
+//! `hub up` killed with SIGKILL, then `hub down`: nothing is left. Repeated on a
+//! containers-only lab at random moments, with `down` once the killed up's work has settled and
+//! with `down` right after the kill; and once on a lab with a VM, killed once its domain runs
+//! on its overlay.
 
 mod common;
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::os::unix::process::CommandExt as _;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
-use common::{HUB, LabGuard, hub, leftovers, show};
+use common::{HUB, LabGuard, hub, leftovers, show, wait_for};
 use rand::Rng;
 
-fn kill_up_then_down(
-    lab: &str,
-    spec: &str,
-    state: &std::path::Path,
-    after: Duration,
-    settle: Duration,
-) {
-    let mut child = Command::new(HUB)
+/// When `down` runs after the kill.
+#[derive(Clone, Copy, Debug)]
+enum Down {
+    /// Once the killed up's children have exited and the lab's objects stopped changing.
+    Settled,
+    /// At once: whatever the daemons still finish for the dead process lands after it.
+    Immediately,
+}
+
+/// Starts `hub up` in its own process group (so that its children can be waited for).
+fn spawn_up(spec: &str, state: &Path) -> Child {
+    Command::new(HUB)
         .args(["up", "-c", spec, "--state-dir"])
         .arg(state)
         .env("HUB_BIN", HUB)
+        .env_remove("HUB_CONFIG")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
-        .expect("hub up starts");
-    std::thread::sleep(after);
-    // SIGKILL: no chance to clean up.
+        .expect("hub up starts")
+}
+
+/// The processes still in process group `pgid` (the killed hub's `virsh`, `qemu-img`, ...).
+fn group_members(pgid: u32) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid pgrp ...: comm may hold spaces, so split after its ')'.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.get(2) == Some(&pgid.to_string().as_str()) && fields.first() != Some(&"Z") {
+            found.push(head.to_string());
+        }
+    }
+    found
+}
+
+/// Waits until the killed up's children have exited and the lab's objects (containers,
+/// networks, domains, interface, rules, files) are the same on three polls in a row.
+fn wait_settled(lab: &str, state: &Path, pgid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !group_members(pgid).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the killed up's children never ended: {:?}",
+            group_members(pgid)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut last = leftovers(lab, state);
+    let mut same = 0;
+    while same < 3 {
+        assert!(Instant::now() < deadline, "the lab never settled: {last:?}");
+        std::thread::sleep(Duration::from_millis(250));
+        let now = leftovers(lab, state);
+        same = if now == last { same + 1 } else { 0 };
+        last = now;
+    }
+}
+
+/// Kills `child` (SIGKILL: no chance to clean up), runs `down` when `when` says, and asserts
+/// nothing of the lab is left once everything settled.
+fn kill_then_down(mut child: Child, lab: &str, state: &Path, when: Down, what: &str) {
+    let pgid = child.id();
     let _ = child.kill();
     let _ = child.wait();
-    // Let the daemons finish what the dead process had asked of them.
-    std::thread::sleep(settle);
+    if let Down::Settled = when {
+        wait_settled(lab, state, pgid);
+    }
     let down = hub(state, &["down", "--lab", lab]);
     assert!(
         down.status.success(),
-        "down after a kill at {after:?} failed:\n{}",
+        "down ({when:?}) after a kill {what} failed:\n{}",
         show(&down)
     );
+    wait_settled(lab, state, pgid);
     assert_eq!(
         leftovers(lab, state),
         Vec::<String>::new(),
-        "left after a kill at {after:?}"
+        "left after a kill {what}, down {when:?}"
     );
+}
+
+fn kill_up_then_down(lab: &str, spec: &str, state: &Path, after: Duration, when: Down) {
+    let child = spawn_up(spec, state);
+    std::thread::sleep(after);
+    kill_then_down(child, lab, state, when, &format!("at {after:?}"));
 }
 
 #[test]
@@ -77,8 +140,25 @@ fn killed_up_then_down_leaves_nothing_containers() {
         moments.push(Duration::from_millis(rng.random_range(0..2500)));
     }
     for after in moments {
-        kill_up_then_down(lab, spec, &state, after, Duration::from_millis(700));
+        kill_up_then_down(lab, spec, &state, after, Down::Settled);
     }
+    // Down right after the kill, while the dead up's requests may still be in the daemons:
+    // once at a random moment, once just as its first container appeared.
+    let after = Duration::from_millis(rng.random_range(0..2500));
+    kill_up_then_down(lab, spec, &state, after, Down::Immediately);
+    let child = spawn_up(spec, &state);
+    wait_for("a container of the lab", Duration::from_secs(60), || {
+        leftovers(lab, &state)
+            .iter()
+            .any(|l| l.starts_with(&format!("container {lab}-c")))
+    });
+    kill_then_down(
+        child,
+        lab,
+        &state,
+        Down::Immediately,
+        "as its first container appeared",
+    );
 }
 
 #[test]
@@ -97,8 +177,29 @@ fn killed_up_then_down_leaves_nothing_with_a_vm() {
         state: state.clone(),
     };
     let _ = hub(&state, &["down", "--lab", lab]);
-    let after = Duration::from_millis(rand::rng().random_range(1500..8000));
-    kill_up_then_down(lab, spec, &state, after, Duration::from_secs(3));
+    let child = spawn_up(spec, &state);
+    let domain = format!("{lab}-vm");
+    let overlay = state.join(lab).join("vms/vm/disk.qcow2");
+    // Kill once the VM runs on its overlay: the cleanup then has a domain to destroy and
+    // undefine, and a disk to delete.
+    wait_for("the VM's domain running", Duration::from_secs(180), || {
+        virsh_state(&domain).as_deref() == Some("running")
+    });
+    assert!(overlay.exists(), "no overlay at {}", overlay.display());
+    kill_then_down(child, lab, &state, Down::Settled, "with the VM running");
+    assert_eq!(virsh_state(&domain), None, "domain {domain} left");
+    assert!(!overlay.exists(), "overlay left: {}", overlay.display());
+}
+
+/// The domain's state (`running`, `shut off`), or `None` when libvirt has no such domain.
+fn virsh_state(domain: &str) -> Option<String> {
+    let out = Command::new("virsh")
+        .args(["-c", "qemu:///system", "domstate", domain])
+        .output()
+        .expect("virsh runs");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 #[test]
@@ -125,21 +226,20 @@ fn ctrl_c_during_up_rolls_back_and_exits_130() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("hub up starts");
-    // Wait until the lab's containers exist, then press Ctrl-C.
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while leftovers(lab, &state)
-        .iter()
-        .filter(|l| l.starts_with("container"))
-        .count()
-        < 3
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the lab never came up far enough"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    std::thread::sleep(Duration::from_millis(500));
+    // Wait until `up` is waiting for the never-healthy container (running, so started and
+    // being waited for), then press Ctrl-C.
+    let never = format!("{lab}-never");
+    wait_for(
+        "the never-healthy container running",
+        Duration::from_secs(120),
+        || {
+            let o = Command::new("docker")
+                .args(["inspect", "-f", "{{.State.Running}}", &never])
+                .output()
+                .expect("docker runs");
+            String::from_utf8_lossy(&o.stdout).trim() == "true"
+        },
+    );
     let sent = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
