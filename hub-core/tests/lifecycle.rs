@@ -4,6 +4,7 @@
 mod common;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::Fx;
@@ -11,9 +12,43 @@ use hub_core::scheduler::{Node, NodeMetrics, StaticMetrics};
 use hub_core::state::{LabLock, LabState};
 use hub_core::{Container, HubError, Vm};
 use tokio_util::sync::CancellationToken;
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
-#[tokio::test(flavor = "multi_thread")]
+/// Counts the hub's "waiting for the lab lock" log events.
+#[derive(Clone, Default)]
+struct LockWaits(Arc<AtomicUsize>);
+
+impl LockWaits {
+    fn seen(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl<S: tracing::Subscriber> Layer<S> for LockWaits {
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+        struct Message(bool);
+        impl Visit for Message {
+            fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 |= format!("{value:?}").contains("waiting for the lab lock");
+                }
+            }
+        }
+        let mut m = Message(false);
+        event.record(&mut m);
+        if m.0 {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+// A current-thread runtime: both futures run on this thread, under this thread's subscriber.
+#[tokio::test]
 async fn a_second_concurrent_up_fails_naming_the_holder_or_waits() {
+    let waits = LockWaits::default();
+    let _subscriber =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(waits.clone()));
     let fx = Fx::new();
     let lab = "t-hub-f-lock";
     let held = LabLock::acquire(fx.hub.state_root(), lab, false)
@@ -35,21 +70,35 @@ async fn a_second_concurrent_up_fails_naming_the_holder_or_waits() {
         "{err}"
     );
     assert!(fx.rt.calls().is_empty(), "nothing may start while locked");
-    // With waiting, it proceeds once the holder lets go.
-    let release = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        drop(held);
-    });
-    let t = std::time::Instant::now();
-    let lab_handle = fx
+    assert_eq!(waits.seen(), 0, "an up without wait_for_lock waited");
+    // With waiting, it waits (and starts nothing) while the lock is held, and proceeds once
+    // the holder lets go.
+    let waiting = fx
         .builder(lab, "10.205.30.0/24")
         .wait_for_lock(true)
         .container(Container::new("a", "img"))
-        .up()
-        .await
-        .expect("up after waiting");
-    assert!(t.elapsed() >= Duration::from_millis(250));
-    release.await.expect("release task");
+        .up();
+    let release = async {
+        for _ in 0..500 {
+            if waits.seen() >= 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(waits.seen() >= 1, "the second up never waited for the lock");
+        assert!(
+            fx.rt.calls().is_empty(),
+            "the waiting up started work while the lock was held: {:?}",
+            fx.rt.calls()
+        );
+        drop(held);
+    };
+    let (lab_handle, ()) = tokio::join!(waiting, release);
+    let lab_handle = lab_handle.expect("up after waiting");
+    assert!(
+        !fx.rt.calls().is_empty(),
+        "the up did nothing after the wait"
+    );
     drop(lab_handle);
     fx.assert_nothing_left(lab);
 }
@@ -152,23 +201,36 @@ async fn a_kept_lab_survives_its_handle_and_down_removes_it_later() {
 #[tokio::test(flavor = "multi_thread")]
 async fn cancelling_an_up_stops_the_work_in_flight_and_rolls_back() {
     let fx = Fx::new();
-    fx.rt.set_ready_delay(Duration::from_secs(30));
+    // A readiness wait that would outlast any test run: only a cancellation ends it.
+    fx.rt.set_ready_delay(Duration::from_secs(24 * 3600));
     let cancel = CancellationToken::new();
     let trigger = cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    let rt = fx.rt.clone();
+    let cancelled_in_flight = tokio::spawn(async move {
+        // Cancel once a readiness wait is in flight.
+        for _ in 0..3000 {
+            if rt.calls().iter().any(|c| c.starts_with("WaitReady ")) {
+                trigger.cancel();
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         trigger.cancel();
+        false
     });
-    let t = std::time::Instant::now();
-    let err = fx
+    let up = fx
         .demo("t-hub-f-cancel", "10.205.36.0/24")
         .cancel_token(cancel)
-        .up()
+        .up();
+    // Bounded: without the cancellation reaching the wait, this would last a day.
+    let err = tokio::time::timeout(Duration::from_secs(120), up)
         .await
+        .expect("the readiness wait in flight was not cancelled")
         .expect_err("interrupted");
     assert!(
-        t.elapsed() < Duration::from_secs(10),
-        "the wait was not cancelled"
+        cancelled_in_flight.await.expect("trigger task"),
+        "no readiness wait was in flight: {:?}",
+        fx.rt.calls()
     );
     assert!(
         matches!(err, HubError::Interrupted { ref errors, .. } if errors.is_empty()),

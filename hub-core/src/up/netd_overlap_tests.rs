@@ -1,6 +1,7 @@
 //! netd beside the containers: containers are created and started while netd comes up, count
 //! as ready only once it runs, and a lab with a VM still brings netd up first.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,22 +14,35 @@ use crate::services::{NetdOutcome, NetdService};
 use crate::testing::{FakeServiceOp, FakeServices, TestHub};
 use crate::{Container, HubBuilder, HubError, Progress, Vm};
 
-/// The fake netd, taking a while to come up like a real one.
-struct SlowNetd(FakeServices);
+/// The fake netd, which comes up only once a workload of the lab has been started, or, when no
+/// start comes, after a bounded wait (50 polls): so containers that do not wait for netd are
+/// seen starting before it is ready, whatever the machine's speed.
+struct GatedNetd {
+    services: FakeServices,
+    runtime: FakeRuntime,
+    /// Whether a workload had started when netd came up.
+    saw_a_start: Arc<AtomicBool>,
+}
 
 #[async_trait]
-impl NetdService for SlowNetd {
+impl NetdService for GatedNetd {
     async fn ensure(&self, lab: &LabContext, plan: &NetdPlan) -> Result<NetdOutcome, BoxError> {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        self.0.ensure(lab, plan).await
+        for _ in 0..50 {
+            if self.runtime.calls().iter().any(|c| c.starts_with("Start ")) {
+                self.saw_a_start.store(true, Ordering::SeqCst);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.services.ensure(lab, plan).await
     }
 
     async fn exists(&self, lab: &str) -> Result<bool, BoxError> {
-        self.0.exists(lab).await
+        self.services.exists(lab).await
     }
 
     async fn remove(&self, lab: &str) -> Result<bool, BoxError> {
-        self.0.remove(lab).await
+        self.services.remove(lab).await
     }
 }
 
@@ -37,6 +51,7 @@ struct Fx {
     rt: FakeRuntime,
     svc: FakeServices,
     events: Arc<Mutex<Vec<Progress>>>,
+    saw_a_start: Arc<AtomicBool>,
 }
 
 impl Fx {
@@ -47,6 +62,7 @@ impl Fx {
             svc: hub.services.clone(),
             hub,
             events: Arc::default(),
+            saw_a_start: Arc::default(),
         }
     }
 
@@ -56,7 +72,11 @@ impl Fx {
             .builder()
             .name(lab)
             .network(subnet)
-            .netd(Arc::new(SlowNetd(self.svc.clone())))
+            .netd(Arc::new(GatedNetd {
+                services: self.svc.clone(),
+                runtime: self.rt.clone(),
+                saw_a_start: self.saw_a_start.clone(),
+            }))
             .on_progress(move |p| {
                 events
                     .lock()
@@ -97,8 +117,10 @@ async fn containers_start_while_netd_comes_up_and_are_ready_only_after_it() {
         .up()
         .await
         .expect("up");
+    // netd came up only after db had been started...
+    assert!(fx.saw_a_start.load(Ordering::SeqCst), "{:?}", fx.rt.calls());
     let netd = fx.at("NetdReady", netd_ready);
-    // db did not wait for netd to be created and started...
+    // ...so db did not wait for netd to be created and started...
     assert!(fx.at("db starting", starting("db")) < netd);
     // ...but neither db nor its dependant counts as ready before netd runs.
     assert!(fx.at("db ready", ready("db")) > netd);
@@ -121,6 +143,12 @@ async fn with_a_vm_to_start_netd_comes_first() {
         .up()
         .await
         .expect("up");
+    // Nothing started while netd was coming up, though it gave them every chance.
+    assert!(
+        !fx.saw_a_start.load(Ordering::SeqCst),
+        "{:?}",
+        fx.rt.calls()
+    );
     let netd = fx.at("NetdReady", netd_ready);
     for name in ["db", "web", "vm1"] {
         assert!(
