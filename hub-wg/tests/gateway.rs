@@ -1,6 +1,6 @@
 //! The WireGuard gateway end to end, on the real host: a Docker bridge network with a busybox
-//! httpd container, the gateway brought up for its bridge (wireguard-go here, as the kernel
-//! has no WireGuard module), and a "remote" client in its own network namespace, joined to
+//! httpd container, the gateway brought up for its bridge (the kernel's WireGuard where the
+//! host has the module, else wireguard-go; and wireguard-go when forced), and a "remote" client in its own network namespace, joined to
 //! the host only by a veth pair, running wireguard-go with the generated client config.
 //!
 //! Needs root, Docker (dockerd running), wireguard-tools, wireguard-go and the image
@@ -357,6 +357,49 @@ fn wireguard_go_pid(interface: &str) -> Option<u32> {
         })
 }
 
+/// Whether this run forces wireguard-go (`HUB_WG_USERSPACE=1`).
+fn forced_userspace() -> bool {
+    std::env::var(hub_wg::FORCE_USERSPACE_ENV).is_ok_and(|v| v == "1")
+}
+
+/// The mode a new gateway must get here: wireguard-go when forced, else the kernel's
+/// WireGuard when this host can make such an interface (probed the way the gateway does),
+/// else wireguard-go.
+fn expected_mode() -> WgMode {
+    if forced_userspace() {
+        return WgMode::Userspace;
+    }
+    let probe = "t-wg-probe";
+    let _ = try_run("ip", &["link", "del", probe]);
+    let (kernel, _, _) = try_run("ip", &["link", "add", probe, "type", "wireguard"]);
+    if kernel {
+        run("ip", &["link", "del", probe]);
+        WgMode::Kernel
+    } else {
+        WgMode::Userspace
+    }
+}
+
+/// Asserts that `interface` is served by what `mode` says: a wireguard-go daemon of its own,
+/// or a kernel interface of type wireguard with no daemon.
+fn assert_runs_as(interface: &str, mode: WgMode) {
+    let details = run("ip", &["-d", "link", "show", "dev", interface]);
+    match mode {
+        WgMode::Userspace => {
+            assert!(
+                wireguard_go_pid(interface).is_some(),
+                "no wireguard-go for {interface}"
+            );
+            assert!(!details.contains("wireguard"), "{details}");
+        }
+        WgMode::Kernel => {
+            assert_eq!(wireguard_go_pid(interface), None, "{interface}");
+            assert!(details.contains("wireguard"), "{details}");
+        }
+        other => panic!("a new gateway reported {other:?}"),
+    }
+}
+
 fn spec(lab: &str, dir: &Path, n: u8, bridge: &str, peers: &[(&str, u8)]) -> GatewaySpec {
     GatewaySpec {
         lab: lab.into(),
@@ -421,11 +464,9 @@ fn remote_client_reaches_the_lab_and_peers_change_live() {
     first.endpoint = None;
     let info = Gateway::up(&first, &OsKeyGen).expect("gateway up");
     assert_eq!(info.interface, interface);
-    assert_eq!(
-        info.mode,
-        WgMode::Userspace,
-        "this kernel has no WireGuard module"
-    );
+    let expected = expected_mode();
+    assert_eq!(info.mode, expected, "the host's WireGuard");
+    assert_runs_as(&interface, expected);
     assert_eq!(info.added, ["laptop"]);
     let (host, port) = info.endpoint.split_once(':').expect("host:port");
     assert_eq!(port, "51841");
@@ -614,6 +655,7 @@ fn remote_client_reaches_the_lab_and_peers_change_live() {
         rules_before.len(),
         "{rules_before:?} vs {rules_after:?}"
     );
+    // (wireguard-go exits when its interface goes; a kernel interface has none.)
     wait_for("wireguard-go to exit", Duration::from_secs(5), || {
         wireguard_go_pid(&interface).is_none()
     });
@@ -623,7 +665,8 @@ fn remote_client_reaches_the_lab_and_peers_change_live() {
 
     // 6. The keys stay: an up after down (as after a reboot) serves the same keys.
     let revived = Gateway::up(&third, &OsKeyGen).expect("up after down");
-    assert_eq!(revived.mode, WgMode::Userspace);
+    assert_eq!(revived.mode, expected);
+    assert_runs_as(&interface, expected);
     assert_eq!(revived.public_key, info.public_key);
     assert_eq!(revived.peers["phone"], info2.peers["phone"]);
     assert_eq!(revived.added, ["phone"]);
@@ -758,4 +801,48 @@ fn a_failed_bring_up_removes_what_it_made() {
     assert_eq!(addresses, ["10.214.5.1/24"]);
     assert_eq!(Gateway::down(first).unwrap().rules_removed, 2);
     assert_eq!(docker_user_rules(), rules_before);
+}
+
+/// `HUB_WG_USERSPACE=1` makes the gateway use wireguard-go even where the kernel has
+/// WireGuard. The variable is read by the process, so the check runs in a child of this test
+/// binary started with it set (this test itself, filtered to run alone).
+#[test]
+fn forcing_userspace_uses_wireguard_go() {
+    const NAME: &str = "forcing_userspace_uses_wireguard_go";
+    if !forced_userspace() {
+        let out = Command::new(std::env::current_exe().expect("test binary"))
+            .args([NAME, "--exact", "--nocapture", "--test-threads", "1"])
+            .env(hub_wg::FORCE_USERSPACE_ENV, "1")
+            .output()
+            .expect("the test binary runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "the forced run failed:\n{text}");
+        assert!(
+            text.contains("1 passed"),
+            "the forced run ran nothing:\n{text}"
+        );
+        return;
+    }
+    let _rules = rules_lock();
+    let lab = "t-wg-forced";
+    let interface = interface_name(lab);
+    let mut cleanup = Cleanup::default();
+    let _ = Gateway::down(lab);
+    cleanup.push("gateway", move || {
+        let _ = Gateway::down(lab);
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let gw = spec(lab, tmp.path(), 6, "docker0", &[("p", 2)]);
+    let info = Gateway::up(&gw, &OsKeyGen).expect("gateway up");
+    assert_eq!(info.mode, WgMode::Userspace);
+    assert_runs_as(&interface, WgMode::Userspace);
+    let report = Gateway::down(lab).expect("down");
+    assert!(report.interface_removed);
+    wait_for("wireguard-go to exit", Duration::from_secs(5), || {
+        wireguard_go_pid(&interface).is_none()
+    });
 }
