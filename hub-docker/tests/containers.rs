@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use common::registry::Registry;
 use common::{BUSYBOX, Cleanup, docker, http_from, httpd, lab_ctx, network, sleeper, up};
 use hub_docker::DockerRuntime;
 use hub_docker::bollard::query_parameters::InspectContainerOptions;
@@ -446,6 +447,8 @@ async fn t_dk_exec_logs_limits_dns_mounts_stop_remove() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn t_dk_missing_image_is_a_clear_error() {
+    // A registry of the test's own that has no image: the pull fails, and reaches nothing else.
+    let registry = Registry::start(None);
     let calls = Arc::new(AtomicUsize::new(0));
     let seen = calls.clone();
     let d = docker()
@@ -457,24 +460,76 @@ async fn t_dk_missing_image_is_a_clear_error() {
     let lab = "t-dk-image";
     let _guard = Cleanup::new(lab).await;
     let ctx = lab_ctx(lab, network(&d, lab, "10.201.8.0/24").await);
-    let image = "hub-test/t-dk-no-such-image:1";
-    let spec = WorkloadSpec::Container(ContainerSpec::new("ghost", image));
+    let image = format!("{}/hub-test/t-dk-no-such-image:1", registry.host);
+    let spec = WorkloadSpec::Container(ContainerSpec::new("ghost", &image));
     let err = d.create(&ctx, &spec).await.expect_err("no such image");
     match &err {
         RuntimeError::ImageUnavailable {
             image: i, workload, ..
         } => {
-            assert_eq!((i.as_str(), workload.as_str()), (image, "ghost"));
+            assert_eq!((i.as_str(), workload.as_str()), (image.as_str(), "ghost"));
         }
         e => panic!("expected ImageUnavailable, got {e:?}"),
     }
-    assert!(err.to_string().contains(image), "{err}");
+    assert!(err.to_string().contains(&image), "{err}");
+    // Nothing was downloaded: no layer progress was reported.
+    assert_eq!(
+        calls.load(Ordering::Relaxed),
+        0,
+        "progress of a failed pull"
+    );
     assert!(
         d.list(lab).await.expect("list").is_empty(),
         "nothing half-made"
     );
     assert!(d.image_exists(BUSYBOX).await.expect("exists"));
-    assert!(!d.image_exists(image).await.expect("exists"));
+    assert!(!d.image_exists(&image).await.expect("exists"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn t_dk_a_pull_reports_its_progress() {
+    let registry = Registry::start(Some(("hub-test/t-dk-pulled", "1")));
+    let image = format!("{}/hub-test/t-dk-pulled:1", registry.host);
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let d = docker()
+        .await
+        .with_pull_progress(Arc::new(move |p| {
+            seen.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(p.clone());
+        }))
+        .with_pull_idle_timeout(Duration::from_secs(10));
+    let mut guard = Cleanup::new("t-dk-pull").await;
+    guard.image(&image).await;
+    d.ensure_image("t-dk-pull", "puller", &image)
+        .await
+        .expect("pull from the test's registry");
+    assert!(d.image_exists(&image).await.expect("exists"));
+    let shared = events;
+    let events = shared.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert!(!events.is_empty(), "no progress reported");
+    assert!(events.iter().all(|p| p.image == image), "{events:?}");
+    // Per-layer messages, the layer finished, and at least one with byte counts.
+    let layer_done = events
+        .iter()
+        .any(|p| p.layer.is_some() && p.status == "Pull complete");
+    assert!(layer_done, "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|p| p.total.is_some_and(|t| t > 0) && p.current.is_some()),
+        "no byte counts: {events:?}"
+    );
+    // A second ensure finds it local: no pull, no progress.
+    d.ensure_image("t-dk-pull", "puller", &image)
+        .await
+        .expect("local");
+    assert_eq!(
+        shared.lock().unwrap_or_else(|e| e.into_inner()).len(),
+        events.len(),
+        "a local image was pulled again"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

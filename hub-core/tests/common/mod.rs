@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use hub_core::runtime::{FakeRuntime, WorkloadKind};
+use hub_core::runtime::FakeRuntime;
 use hub_core::scheduler::StaticMetrics;
 use hub_core::testing::{FakeServices, TestHub};
 use hub_core::{Container, HubBuilder, Progress, Vm, Vpn};
@@ -97,10 +97,5 @@ impl Fx {
             .iter()
             .filter(|c| c.starts_with(prefix))
             .count()
-    }
-
-    pub fn kinds(&self, lab: &str) -> usize {
-        let _ = WorkloadKind::Vm;
-        self.rt.workload_names(lab).len()
     }
 }

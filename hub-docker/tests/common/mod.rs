@@ -2,6 +2,8 @@
 //! cleanup guards, and container specs.
 #![allow(dead_code)]
 
+pub mod registry;
+
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
