@@ -184,7 +184,10 @@ fn demo_lab_up_status_again_down_leaves_nothing() {
     );
     drop(client);
 
-    // A second up of the unchanged spec changes nothing and says so.
+    // A second up of the unchanged spec changes nothing and says so: the same containers
+    // (id and start time), the same domain (UUID and run id) with the same guest boot still
+    // running, and the same state file.
+    let before = snapshot(&state);
     let again = hub(&state, &["up", "-c", spec]);
     assert!(again.status.success(), "{}", show(&again));
     assert!(
@@ -192,6 +195,17 @@ fn demo_lab_up_status_again_down_leaves_nothing() {
         "{}",
         show(&again)
     );
+    let after = snapshot(&state);
+    assert_eq!(before.containers, after.containers, "containers changed");
+    assert_eq!(before.domain, after.domain, "the VM's domain changed");
+    assert_eq!(before.boot_id, after.boot_id, "the VM rebooted");
+    assert!(
+        after.uptime > before.uptime,
+        "the VM's uptime went from {} s to {} s",
+        before.uptime,
+        after.uptime
+    );
+    assert_eq!(before.state_file, after.state_file, "state.json changed");
 
     let down = hub(&state, &["down", "-c", spec]);
     assert!(down.status.success(), "{}", show(&down));
@@ -216,4 +230,78 @@ fn demo_lab_up_status_again_down_leaves_nothing() {
         again.status.success()
             && String::from_utf8_lossy(&again.stdout).contains("nothing to remove")
     );
+}
+
+/// What an unchanged `up` must leave as it was.
+struct Snapshot {
+    /// `ID STARTED-AT NAME` of each of the lab's containers, sorted.
+    containers: Vec<String>,
+    /// The VM's domain UUID and its run id (`virsh domid`, new on every start).
+    domain: (String, String),
+    /// The guest kernel's boot id.
+    boot_id: String,
+    /// The guest's uptime in seconds.
+    uptime: f64,
+    /// The lab's state file.
+    state_file: String,
+}
+
+fn snapshot(state: &std::path::Path) -> Snapshot {
+    let run = |cmd: &str, args: &[&str]| {
+        let o = std::process::Command::new(cmd)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+        assert!(o.status.success(), "{cmd} {args:?}: {}", show(&o));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    let ids = run(
+        "docker",
+        &[
+            "ps",
+            "-aq",
+            "--no-trunc",
+            "--filter",
+            &format!("label=io.hub.lab={LAB}"),
+        ],
+    );
+    let mut args = vec!["inspect", "-f", "{{.Id}} {{.State.StartedAt}} {{.Name}}"];
+    args.extend(ids.lines());
+    let mut containers: Vec<String> = run("docker", &args).lines().map(String::from).collect();
+    containers.sort();
+    assert_eq!(containers.len(), 3, "netd, web1, web2: {containers:?}");
+    let domain = format!("{LAB}-vm1");
+    let uuid = run("virsh", &["-c", "qemu:///system", "domuuid", &domain]);
+    let id = run("virsh", &["-c", "qemu:///system", "domid", &domain]);
+    let guest = hub(
+        state,
+        &[
+            "ssh",
+            "--lab",
+            LAB,
+            "vm1",
+            "--",
+            "cat",
+            "/proc/sys/kernel/random/boot_id",
+            "/proc/uptime",
+        ],
+    );
+    assert!(guest.status.success(), "{}", show(&guest));
+    let text = String::from_utf8_lossy(&guest.stdout);
+    let mut lines = text.lines();
+    let boot_id = lines.next().expect("boot id").trim().to_string();
+    let uptime = lines
+        .next()
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|u| u.parse().ok())
+        .unwrap_or_else(|| panic!("no uptime in {text:?}"));
+    let state_file =
+        std::fs::read_to_string(state.join(LAB).join("state.json")).expect("the lab's state.json");
+    Snapshot {
+        containers,
+        domain: (uuid, id),
+        boot_id,
+        uptime,
+        state_file,
+    }
 }
