@@ -1,5 +1,7 @@
 //! Bring up and remove N containers through hub-docker and, in the same run, through a plain
-//! bollard loop at full parallelism (the baseline); prints the medians and their ratio.
+//! bollard loop at full parallelism (the baseline); prints the medians and their ratio. Both
+//! have the same finish line: each container seen running by an inspect after its start
+//! (what hub-docker's readiness wait checks for a container without a healthcheck).
 //!
 //! `cargo bench -p hub-benches --bench containers` (HUB_BENCH_REPS sets the repetitions, 5 by
 //! default). Needs the Docker Engine and hub-test/busybox (scripts/setup-host.sh).
@@ -14,7 +16,8 @@ use hub_docker::bollard::models::{
     ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, NetworkingConfig,
 };
 use hub_docker::bollard::query_parameters::{
-    CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder, StartContainerOptions,
+    CreateContainerOptionsBuilder, InspectContainerOptions, RemoveContainerOptionsBuilder,
+    StartContainerOptions,
 };
 use hub_runtime::{
     ContainerSpec, LabContext, NetworkInfo, NetworkRuntime, NetworkSpec, Runtime, WorkloadSpec,
@@ -97,6 +100,19 @@ async fn bollard_round(
             .start_container(&id, None::<StartContainerOptions>)
             .await
             .expect("start");
+        // The same finish line as the hub's readiness wait: an inspect says it runs.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let i = docker
+                .inspect_container(&id, None::<InspectContainerOptions>)
+                .await
+                .expect("inspect");
+            if i.state.and_then(|s| s.running) == Some(true) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{name} never ran");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         id
     });
     let ids = futures::future::join_all(ups).await;
@@ -165,7 +181,10 @@ async fn run() {
     hub_round(&d, &ctx, 2).await;
     bollard_round(&plain, &base_net, base_lab, 2).await;
 
-    println!("containers: create + start (+ ready) then remove, all in parallel; median of {reps}");
+    println!(
+        "containers: create + start + seen running (hub: wait_ready; bollard: inspect until \
+         running) then remove, all in parallel; median of {reps}"
+    );
     println!(
         "{:>3} {:>12} {:>12} {:>14} {:>14} {:>7} {:>7}",
         "N", "hub up ms", "bollard up", "hub total ms", "bollard total", "up x", "total x"

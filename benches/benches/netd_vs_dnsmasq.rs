@@ -357,13 +357,18 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().expect("tokio");
     let docker = rt.block_on(DockerRuntime::connect()).expect("Docker");
     let mut rows = Vec::new();
+    // Runs whose tool output held no numbers: the bench then fails rather than print NaN.
+    let mut measured_nothing = Vec::new();
     for server in [Server::Netd, Server::Dnsmasq, Server::DnsmasqNoLeaseFile] {
         let mut dhcp = Vec::new();
         for (rate, secs, clients) in DHCP_RUNS {
             rt.block_on(start(server, &docker, &ctx));
             let (xps, drops, out) = perfdhcp(rate, secs, clients);
-            if xps.is_nan() {
-                eprintln!("{} perfdhcp output:\n{out}", server.name());
+            if xps.is_nan() || drops.is_nan() {
+                measured_nothing.push(format!(
+                    "{} perfdhcp {rate}/s: no statistics in its output:\n{out}",
+                    server.name()
+                ));
             }
             dhcp.push((rate, xps, drops));
         }
@@ -372,8 +377,11 @@ fn main() {
             None
         } else {
             let (qps, lost, out) = dnsperf(&queries);
-            if qps.is_nan() {
-                eprintln!("{} dnsperf output:\n{out}", server.name());
+            if qps.is_nan() || lost.is_nan() {
+                measured_nothing.push(format!(
+                    "{} dnsperf: no statistics in its output:\n{out}",
+                    server.name()
+                ));
             }
             Some((qps, lost))
         };
@@ -412,5 +420,15 @@ fn main() {
             cell(dhcp[2]),
             dns
         );
+    }
+    if !measured_nothing.is_empty() {
+        for m in &measured_nothing {
+            eprintln!("{m}");
+        }
+        eprintln!(
+            "netd_vs_dnsmasq: {} run(s) measured nothing (NaN above); failing",
+            measured_nothing.len()
+        );
+        std::process::exit(1);
     }
 }

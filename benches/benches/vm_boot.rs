@@ -5,8 +5,9 @@
 //! 1. The hub's work, each step repeated (median of `HUB_BENCH_ITERS`, default 10), beside two
 //!    baselines measured in the same run: spawning `true` and the cheapest libvirt round trip
 //!    (`virsh list`).
-//! 2. One real boot (skip with `HUB_BENCH_BOOT=0`): create, `virsh start`, then the guest's
-//!    phases (address, SSH, cloud-init), on a Docker bridge in 10.203.9.0/24.
+//! 2. Real boots, one after the other (`HUB_BENCH_BOOT_SAMPLES`, default 3; skip with
+//!    `HUB_BENCH_BOOT=0`): create, `virsh start`, then the guest's phases (SSH, cloud-init), on
+//!    a Docker bridge in 10.203.9.0/24; each step's median with its spread (min - max).
 //! 3. Warm start beside cold (skip with `HUB_BENCH_WARM=0`): a warm VM's first start (cold
 //!    boot, then its snapshot saved) and `HUB_BENCH_WARM_REPS` restores of it (default 5), each
 //!    create to SSH-ready, on 10.203.10.0/24; `HUB_BENCH_WARM_VMS=3` does it with 3 VMs at
@@ -202,7 +203,21 @@ async fn hub_work(iters: usize) {
     println!("  create_vm + remove                {create_remove:>10.2?}");
 }
 
-async fn one_boot() {
+/// The median and the spread (min-max) of `v`, for a table cell.
+fn spread(v: &[Duration]) -> String {
+    let mut v = v.to_vec();
+    v.sort();
+    format!(
+        "{:>10.2?}  ({:.2?} - {:.2?})",
+        v[v.len() / 2],
+        v[0],
+        v[v.len() - 1]
+    )
+}
+
+/// `samples` real boots of the same VM, one after the other: each from nothing (create,
+/// `virsh start`) to ready, then removed.
+async fn boots(samples: usize) {
     let net = "t-vm-bench-net";
     let _ = Command::new("docker").args(["network", "rm", net]).output();
     let id =
@@ -216,51 +231,68 @@ async fn one_boot() {
     );
     let spec = vm(&lab, "vm1", Ipv4Addr::new(10, 203, 9, 30));
     let rt = LibvirtRuntime::new();
-    let _ = Command::new("virsh")
-        .args(["-c", "qemu:///system", "destroy", "t-vm-bboot-vm1"])
-        .output();
-    let _ = Command::new("virsh")
-        .args(["-c", "qemu:///system", "undefine", "t-vm-bboot-vm1"])
-        .output();
-
-    let t = Instant::now();
-    let (h, created) = rt.create_vm(&lab, &spec).await.expect("create");
-    let t_create = t.elapsed();
-    let t = Instant::now();
-    rt.start(&h).await.expect("start");
-    let t_start = t.elapsed();
-    let ready = rt
-        .wait_ready_vm(
-            &lab,
-            &spec,
-            &h,
-            Duration::from_secs(600),
-            CancellationToken::new(),
-        )
-        .await;
-    let _ = rt.stop(&h, Duration::from_secs(1)).await;
-    let _ = rt.remove(&h).await;
+    let (mut create, mut define, mut start) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ssh, mut cloud_init, mut total, mut share) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..samples {
+        let _ = Command::new("virsh")
+            .args(["-c", "qemu:///system", "destroy", "t-vm-bboot-vm1"])
+            .output();
+        let _ = Command::new("virsh")
+            .args(["-c", "qemu:///system", "undefine", "t-vm-bboot-vm1"])
+            .output();
+        let t = Instant::now();
+        let (h, created) = rt.create_vm(&lab, &spec).await.expect("create");
+        let t_create = t.elapsed();
+        let t = Instant::now();
+        rt.start(&h).await.expect("start");
+        let t_start = t.elapsed();
+        let ready = rt
+            .wait_ready_vm(
+                &lab,
+                &spec,
+                &h,
+                Duration::from_secs(600),
+                CancellationToken::new(),
+            )
+            .await;
+        let _ = rt.stop(&h, Duration::from_secs(1)).await;
+        let _ = rt.remove(&h).await;
+        let ready = match ready {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = Command::new("docker").args(["network", "rm", net]).output();
+                panic!("VM ready: {e}");
+            }
+        };
+        let all = t_create + t_start + ready.cloud_init;
+        create.push(t_create);
+        define.push(created.define);
+        start.push(t_start);
+        ssh.push(ready.ssh);
+        cloud_init.push(ready.cloud_init);
+        total.push(all);
+        share.push(100.0 * (t_create + t_start).as_secs_f64() / all.as_secs_f64());
+    }
     let _ = Command::new("docker").args(["network", "rm", net]).output();
-    let ready = ready.expect("VM ready");
-    let total = t_create + t_start + ready.cloud_init;
-    let hub = t_create + t_start;
-    println!("one boot (Debian 12, 1024 MiB, 2 vCPUs, TCG):");
+    share.sort_by(f64::total_cmp);
     println!(
-        "  hub: create_vm                    {t_create:>10.2?}  (define {:.2?})",
-        created.define
+        "{samples} boot(s) (Debian 12, 1024 MiB, 2 vCPUs, TCG), one after the other: median (min - max)"
     );
-    println!("  hub: virsh start                  {t_start:>10.2?}");
+    println!("  hub: create_vm                    {}", spread(&create));
+    println!("    of which virsh define           {}", spread(&define));
+    println!("  hub: virsh start                  {}", spread(&start));
+    println!("  guest: SSH answers, after start   {}", spread(&ssh));
     println!(
-        "  guest: SSH answers                {:>10.2?}  after start",
-        ready.ssh
+        "  guest: cloud-init done (ready)    {}",
+        spread(&cloud_init)
     );
+    println!("  nothing to SSH-ready              {}", spread(&total));
     println!(
-        "  guest: cloud-init done (ready)    {:>10.2?}  after start",
-        ready.cloud_init
-    );
-    println!(
-        "  nothing to SSH-ready              {total:>10.2?}  (hub's own work {:.1}%)",
-        100.0 * hub.as_secs_f64() / total.as_secs_f64()
+        "  hub's own work                    {:>9.1}%  ({:.1}% - {:.1}%)",
+        share[share.len() / 2],
+        share[0],
+        share[share.len() - 1]
     );
 }
 
@@ -384,7 +416,12 @@ fn main() {
         .max(1);
     rt.block_on(hub_work(iters));
     if std::env::var("HUB_BENCH_BOOT").as_deref() != Ok("0") {
-        rt.block_on(one_boot());
+        let samples = std::env::var("HUB_BENCH_BOOT_SAMPLES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3usize)
+            .max(1);
+        rt.block_on(boots(samples));
     }
     if std::env::var("HUB_BENCH_WARM").as_deref() != Ok("0") {
         rt.block_on(warm_vs_cold());
