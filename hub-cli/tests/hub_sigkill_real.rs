@@ -93,7 +93,10 @@ fn kill_then_down(mut child: Child, lab: &str, state: &Path, when: Down, what: &
         "down ({when:?}) after a kill {what} failed:\n{}",
         show(&down)
     );
-    wait_settled(lab, state, pgid);
+    if let Down::Immediately = when {
+        // What the daemons finished for the dead process after `down` would show up now.
+        wait_settled(lab, state, pgid);
+    }
     assert_eq!(
         leftovers(lab, state),
         Vec::<String>::new(),
