@@ -191,6 +191,29 @@ async fn hub_work(iters: usize) {
     let create_remove = median(rounds);
     let define = median(phases.iter().map(|p| p.define).collect());
     let create = median(phases.iter().map(|p| p.total()).collect());
+    // How fast a VM that does not run is reported: the readiness wait on a domain that was
+    // never started (its timeout a day long) until it fails.
+    let mut stopped = Vec::new();
+    for _ in 0..iters {
+        let (h, _) = rt.create_vm(&lab, &spec).await.expect("create");
+        let t = Instant::now();
+        let r = rt
+            .wait_ready_vm(
+                &lab,
+                &spec,
+                &h,
+                Duration::from_secs(24 * 3600),
+                CancellationToken::new(),
+            )
+            .await;
+        stopped.push(t.elapsed());
+        rt.remove(&h).await.expect("remove");
+        assert!(
+            matches!(r, Err(hub_runtime::RuntimeError::WorkloadFailed { .. })),
+            "a VM that never started must fail its wait: {r:?}"
+        );
+    }
+    let stopped = median(stopped);
 
     println!("hub work per VM (median of {iters}):");
     println!("  baseline: spawn `true`            {spawn:>10.2?}");
@@ -201,6 +224,7 @@ async fn hub_work(iters: usize) {
     println!("  virsh define                      {define:>10.2?}");
     println!("  create_vm total                   {create:>10.2?}");
     println!("  create_vm + remove                {create_remove:>10.2?}");
+    println!("  a stopped VM's wait fails after   {stopped:>10.2?}  (baseline: virsh list above)");
 }
 
 /// The median and the spread (min-max) of `v`, for a table cell.
