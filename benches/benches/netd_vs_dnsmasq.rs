@@ -309,7 +309,7 @@ fn main() {
         );
     }
     cleanup();
-    let _guard = Guard;
+    let guard = Guard;
     let id = must(
         "docker",
         &[
@@ -429,6 +429,8 @@ fn main() {
             "netd_vs_dnsmasq: {} run(s) measured nothing (NaN above); failing",
             measured_nothing.len()
         );
+        // `exit` runs no destructors: clean up first, or the network stays behind.
+        drop(guard);
         std::process::exit(1);
     }
 }
