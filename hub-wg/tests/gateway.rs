@@ -810,6 +810,9 @@ fn a_failed_bring_up_removes_what_it_made() {
 fn forcing_userspace_uses_wireguard_go() {
     const NAME: &str = "forcing_userspace_uses_wireguard_go";
     if !forced_userspace() {
+        // The child adds rules of its own: hold this process's rule lock while it runs, so
+        // the tests here that compare the whole chain do not see them.
+        let _rules = rules_lock();
         let out = Command::new(std::env::current_exe().expect("test binary"))
             .args([NAME, "--exact", "--nocapture", "--test-threads", "1"])
             .env(hub_wg::FORCE_USERSPACE_ENV, "1")
