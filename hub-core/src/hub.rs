@@ -304,7 +304,7 @@ impl HubBuilder {
 
 /// `/var/lib/hub` for root, else `$XDG_STATE_HOME/hub` (or `~/.local/state/hub`).
 pub fn default_state_root() -> PathBuf {
-    if is_root() {
+    if hub_runtime::running_as_root() {
         return PathBuf::from("/var/lib/hub");
     }
     if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|x| !x.is_empty()) {
@@ -314,17 +314,6 @@ pub fn default_state_root() -> PathBuf {
         Some(h) => PathBuf::from(h).join(".local/state/hub"),
         None => std::env::temp_dir().join("hub-state"),
     }
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|v| v.split_whitespace().nth(1).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
 }
 
 impl Hub {

@@ -37,11 +37,6 @@ impl VmPaths {
     }
 }
 
-/// Whether this process runs as root (uid 0).
-pub(crate) fn running_as_root() -> bool {
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
-
 /// Whether libvirt runs QEMU as root here (`user = "root"` in qemu.conf). Otherwise QEMU runs
 /// as an unprivileged user (`libvirt-qemu` on Debian) that libvirt hands the disk files to, but
 /// which must still be able to traverse every directory above them.

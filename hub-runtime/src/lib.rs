@@ -54,5 +54,5 @@ pub use spec::{
     ContainerSpec, Healthcheck, LabContext, Mount, Resources, RestartPolicy, VirtType, VmSpec,
     WorkloadKind, WorkloadSpec,
 };
-pub use spec::{IDENTITY_DIR, identity_dir};
+pub use spec::{IDENTITY_DIR, identity_dir, running_as_root};
 pub use status::{ExecOutput, WorkloadHandle, WorkloadState, WorkloadStatus};

@@ -13,6 +13,19 @@ use crate::{MacAddr, Role};
 /// keys; `down --purge` removes it.
 pub const IDENTITY_DIR: &str = "identity";
 
+/// Whether this process runs as root (its real uid is 0, as `/proc/self/status` says): the
+/// hub's default folders (`/var/lib/hub`, `/var/cache/hub/warm`) follow from it.
+pub fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|v| v.split_whitespace().nth(1).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
+}
+
 /// `<lab dir>/identity`, see [`IDENTITY_DIR`].
 pub fn identity_dir(lab_dir: &std::path::Path) -> PathBuf {
     lab_dir.join(IDENTITY_DIR)

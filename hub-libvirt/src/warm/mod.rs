@@ -48,7 +48,7 @@ pub const WARM_CACHE_ENV: &str = "HUB_WARM_CACHE";
 
 /// `/var/cache/hub/warm` for root, else `$XDG_CACHE_HOME/hub/warm` (or `~/.cache/hub/warm`).
 pub fn default_warm_cache_dir() -> PathBuf {
-    if crate::paths::running_as_root() {
+    if hub_runtime::running_as_root() {
         return PathBuf::from("/var/cache/hub/warm");
     }
     if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
