@@ -13,6 +13,8 @@
 //!    create to SSH-ready, on 10.203.10.0/24; `HUB_BENCH_WARM_VMS=3` does it with 3 VMs at
 //!    once, as a lab's `up` brings them.
 
+use hub_runtime::PhaseReporter;
+use hub_runtime::wait::Deadline;
 use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -202,8 +204,8 @@ async fn hub_work(iters: usize) {
                 &lab,
                 &spec,
                 &h,
-                Duration::from_secs(24 * 3600),
-                CancellationToken::new(),
+                &Deadline::new(Duration::from_secs(24 * 3600), &CancellationToken::new()),
+                &PhaseReporter::none(),
             )
             .await;
         stopped.push(t.elapsed());
@@ -276,8 +278,8 @@ async fn boots(samples: usize) {
                 &lab,
                 &spec,
                 &h,
-                Duration::from_secs(600),
-                CancellationToken::new(),
+                &Deadline::new(Duration::from_secs(600), &CancellationToken::new()),
+                &PhaseReporter::none(),
             )
             .await;
         let _ = rt.stop(&h, Duration::from_secs(1)).await;
@@ -331,8 +333,8 @@ async fn up_to_ready(rt: &LibvirtRuntime, lab: &LabContext, spec: &VmSpec) -> (D
             lab,
             spec,
             &h,
-            Duration::from_secs(900),
-            CancellationToken::new(),
+            &Deadline::new(Duration::from_secs(900), &CancellationToken::new()),
+            &PhaseReporter::none(),
         )
         .await;
     let took = t.elapsed();

@@ -15,9 +15,20 @@ use tracing_indicatif::span_ext::IndicatifSpanExt;
 pub const TARGET: &str = "hub_progress";
 
 /// Turns progress events into spinners and lines on stderr.
-#[derive(Default)]
 pub struct Renderer {
     bars: Mutex<HashMap<String, Span>>,
+    /// Whether stderr is a terminal: without one no spinner shows, so the phases a workload
+    /// passes are printed as lines (a CI log shows a slow boot alive too).
+    terminal: bool,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Renderer {
+            bars: Mutex::default(),
+            terminal: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        }
+    }
 }
 
 fn secs(d: Duration) -> String {
@@ -81,6 +92,19 @@ impl Renderer {
             }
             Progress::WorkloadWaiting { name, kind } => {
                 self.bar(name, &format!("{kind}: waiting until ready"))
+            }
+            Progress::WorkloadPhase {
+                name,
+                kind,
+                phase,
+                after,
+            } => {
+                let msg = format!("{kind}: {phase} ({})", secs(*after));
+                if self.terminal {
+                    self.bar(name, &msg);
+                } else {
+                    indicatif_eprintln!("  · {name}: {msg}");
+                }
             }
             Progress::WorkloadReady {
                 name,

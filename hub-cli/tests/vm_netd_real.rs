@@ -6,6 +6,8 @@
 //! Needs root, dockerd, libvirtd, `hub-test/busybox` and `/var/cache/hub-test/debian-12.qcow2`
 //! (scripts/setup-host.sh). Lab `t-vm-dhcp` on 10.203.5.0/24; everything is removed on drop.
 
+use hub_runtime::PhaseReporter;
+use hub_runtime::wait::Deadline;
 use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -216,8 +218,8 @@ async fn t_vm_gets_its_reserved_address_from_netd_and_reaches_a_container_by_nam
             &lab,
             &vm,
             &h,
-            Duration::from_secs(300),
-            CancellationToken::new(),
+            &Deadline::new(Duration::from_secs(300), &CancellationToken::new()),
+            &PhaseReporter::none(),
         )
         .await;
     if let Err(e) = &ready {

@@ -152,7 +152,19 @@ fn a_warm_vm_is_restored_from_its_snapshot_and_a_bad_or_stale_one_is_never_used(
     let host_key = state.join(LAB).join("identity/ssh/host_keys/vm1.pub");
 
     eprintln!("warm test: 1. cold, then saved");
-    up(&state, &cache, &file);
+    let out = up(&state, &cache, &file);
+    // Without a terminal the boot phases are lines of `up`'s output, in order.
+    let text = String::from_utf8_lossy(&out.stderr);
+    let at = |phase: &str| {
+        text.find(&format!("· vm1: vm: {phase} ("))
+            .unwrap_or_else(|| panic!("no {phase:?} phase line in:\n{text}"))
+    };
+    assert!(
+        at("firmware") < at("kernel")
+            && at("kernel") < at("lease 10.205.151.31")
+            && at("lease 10.205.151.31") < at("SSH"),
+        "{text}"
+    );
     assert!(
         boot(&state).starts_with("cold boot (no warm snapshot: none saved yet"),
         "{}",
@@ -173,6 +185,12 @@ fn a_warm_vm_is_restored_from_its_snapshot_and_a_bad_or_stale_one_is_never_used(
         show(&out)
     );
     assert_eq!(boot(&state), "restored from warm snapshot");
+    // A restored VM passes no firmware or kernel: it resumes.
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("· vm1: vm: firmware"),
+        "{}",
+        show(&out)
+    );
     check_vm(&state, true);
     assert_eq!(
         std::fs::read(&config).unwrap(),

@@ -56,6 +56,18 @@ pub enum Progress {
         /// Its kind.
         kind: WorkloadKind,
     },
+    /// A workload passed a phase of its readiness (a VM: `firmware`, `kernel`, `lease ADDR`,
+    /// `SSH`, `cloud-init`), so that a long boot is visibly alive.
+    WorkloadPhase {
+        /// Its name.
+        name: String,
+        /// Its kind.
+        kind: WorkloadKind,
+        /// The phase, in words.
+        phase: String,
+        /// Time since the wait for readiness began.
+        after: Duration,
+    },
     /// A workload is ready.
     WorkloadReady {
         /// Its name.

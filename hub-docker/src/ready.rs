@@ -7,11 +7,12 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bollard::models::{ContainerInspectResponse, EventMessage};
 use bollard::query_parameters::{EventsOptionsBuilder, InspectContainerOptions};
 use futures::{Stream, StreamExt};
+use hub_runtime::wait::{Deadline, Stop};
 use hub_runtime::{RuntimeError, RuntimeResult, WorkloadHandle};
 use tokio_util::sync::CancellationToken;
 
@@ -25,8 +26,6 @@ const LOG_LINES: usize = 20;
 /// First and largest pause between two inspections without an event.
 const BACKOFF_START: Duration = Duration::from_millis(20);
 const BACKOFF_MAX: Duration = Duration::from_millis(500);
-/// What stands for "no deadline" when a timeout does not fit the clock: about 30 years.
-const FOREVER: Duration = Duration::from_secs(1 << 30);
 
 /// What one inspection says about readiness.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,20 +118,18 @@ pub(crate) async fn wait_ready(
     cancel: CancellationToken,
 ) -> RuntimeResult<()> {
     // A timeout too long for the clock (a spec's `10000000000000h`) means "no deadline".
-    let start = Instant::now();
-    let deadline = start
-        .checked_add(timeout)
-        .unwrap_or_else(|| start + FOREVER);
+    let wait = Deadline::new(timeout, &cancel);
+    let cancelled = || RuntimeError::Cancelled {
+        lab: lab.to_string(),
+        workload: h.name.clone(),
+    };
     let target = target(h);
     // Subscribe before the first look so no change between the two is missed.
     let mut events: Option<Events> = wants_health.then(|| rt.container_events(&target));
     let mut pause = BACKOFF_START;
     loop {
-        if cancel.is_cancelled() {
-            return Err(RuntimeError::Cancelled {
-                lab: lab.to_string(),
-                workload: h.name.clone(),
-            });
+        if wait.check() == Err(Stop::Cancelled) {
+            return Err(cancelled());
         }
         let inspected = rt
             .docker
@@ -167,27 +164,30 @@ pub(crate) async fn wait_ready(
             }
             Readiness::Waiting(seen) => seen,
         };
-        let now = Instant::now();
-        if now >= deadline {
-            let detail = rt.with_logs(h, format!("last seen: {last_seen}")).await;
-            return Err(RuntimeError::Timeout {
-                lab: lab.to_string(),
-                workload: h.name.clone(),
-                waited: timeout,
-                detail,
-            });
-        }
-        let sleep = tokio::time::sleep(pause.min(deadline - now));
-        tokio::select! {
-            _ = cancel.cancelled() => {
-                return Err(RuntimeError::Cancelled { lab: lab.to_string(), workload: h.name.clone() });
+        let stop = tokio::select! {
+            r = wait.pause(pause) => {
+                pause = (pause * 2).min(BACKOFF_MAX);
+                r.err()
             }
-            _ = sleep => pause = (pause * 2).min(BACKOFF_MAX),
             ev = next_event(&mut events) => {
                 if ev.is_none() {
                     // The stream ended or failed: fall back to the backoff alone.
                     events = None;
                 }
+                None
+            }
+        };
+        match stop {
+            None => {}
+            Some(Stop::Cancelled) => return Err(cancelled()),
+            Some(Stop::Expired) => {
+                let detail = rt.with_logs(h, format!("last seen: {last_seen}")).await;
+                return Err(RuntimeError::Timeout {
+                    lab: lab.to_string(),
+                    workload: h.name.clone(),
+                    waited: timeout,
+                    detail,
+                });
             }
         }
     }

@@ -15,7 +15,7 @@ pub async fn attach_console(uri: &str, domain: &str) -> LibvirtResult<ExitStatus
         .status()
         .await
         .map_err(|source| LibvirtError::Spawn {
-            program: "virsh",
+            program: "virsh".into(),
             source,
         })
 }

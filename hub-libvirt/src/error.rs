@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use hub_runtime::process::ToolError;
+
 /// Result of a libvirt backend operation.
 pub type LibvirtResult<T> = Result<T, LibvirtError>;
 
@@ -14,7 +16,7 @@ pub enum LibvirtError {
     #[error("could not run {program} (is it installed?)")]
     Spawn {
         /// The program.
-        program: &'static str,
+        program: String,
         /// The cause.
         #[source]
         source: std::io::Error,
@@ -35,6 +37,9 @@ pub enum LibvirtError {
         /// What qemu-img printed on stderr.
         stderr: String,
     },
+    /// A helper program ran out of time or failed (see [`ToolError`]).
+    #[error(transparent)]
+    Tool(ToolError),
     /// Reading or writing a file failed.
     #[error("could not {action} {path}")]
     Io {
@@ -107,4 +112,13 @@ pub enum LibvirtError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<ToolError> for LibvirtError {
+    fn from(e: ToolError) -> Self {
+        match e {
+            ToolError::Spawn { program, source } => LibvirtError::Spawn { program, source },
+            other => LibvirtError::Tool(other),
+        }
+    }
 }

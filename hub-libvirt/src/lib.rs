@@ -70,7 +70,3 @@ pub use ssh::{
 pub use virsh::{DEFAULT_URI, DomState};
 pub use virt::{DomainType, VIRT_TYPE_ENV};
 pub use warm::{SaveOutcome, WARM_CACHE_ENV, WarmCache, WarmEntry, default_warm_cache_dir};
-
-/// The longest any wait is honoured for (about 34 years): longer timeouts and grace periods
-/// are capped to it so that a deadline never overflows the clock.
-pub(crate) const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(1 << 30);

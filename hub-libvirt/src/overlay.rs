@@ -4,32 +4,24 @@
 use std::io::Read;
 use std::path::Path;
 
+use hub_runtime::process::Tool;
 use sha2::{Digest, Sha256};
-use tokio::process::Command;
 
 use crate::error::{LibvirtError, LibvirtResult};
 
 async fn qemu_img(args: &[&std::ffi::OsStr]) -> LibvirtResult<String> {
-    let out = Command::new("qemu-img")
-        .args(args)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|source| LibvirtError::Spawn {
-            program: "qemu-img",
-            source,
-        })?;
-    if !out.status.success() {
+    let out = Tool::new("qemu-img").args(args).output().await?;
+    if !out.success() {
         return Err(LibvirtError::QemuImg {
             command: args
                 .iter()
                 .map(|a| a.to_string_lossy())
                 .collect::<Vec<_>>()
                 .join(" "),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            stderr: out.stderr,
         });
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok(out.stdout)
 }
 
 /// The format of a disk image (`qcow2`, `raw`, ...) as `qemu-img info` reports it.

@@ -4,10 +4,11 @@
 
 use std::net::Ipv4Addr;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use hub_runtime::{LabContext, RuntimeError, RuntimeResult, VmSpec};
-use tokio_util::sync::CancellationToken;
+use hub_runtime::process::{Tool, ToolError};
+use hub_runtime::wait::{Deadline, Stop};
+use hub_runtime::{LabContext, PhaseReporter, ReadyPhase, RuntimeError, RuntimeResult, VmSpec};
 
 use crate::console::tail_console;
 use crate::ssh::{SSH_CONNECT_TIMEOUT, SshTarget, pin_host_key, ssh_args};
@@ -44,24 +45,77 @@ const FATAL_CONSOLE: [&str; 3] = [
     "Boot failed: could not read the boot disk",
 ];
 
-/// The first line of the console log's tail that says the guest cannot boot.
-fn fatal_console_line(console_log: &Path) -> Option<String> {
-    let tail = tail_console(console_log, CONSOLE_TAIL_LINES).ok()?;
+/// The first line of a console tail that says the guest cannot boot.
+fn fatal_console_line(tail: &str) -> Option<String> {
     tail.lines()
         .find(|l| FATAL_CONSOLE.iter().any(|m| l.contains(m)))
         .map(|l| l.trim().to_string())
+}
+
+/// Whether a console tail shows the guest's kernel (or what runs on it) at work: a kernel
+/// timestamp (`[    1.234567] ...`), or systemd (its `[  OK  ]` lines), cloud-init or a login
+/// prompt, which all run on it. The firmware's and the boot loader's lines have none of these.
+fn kernel_seen(tail: &str) -> bool {
+    tail.lines().any(|l| {
+        let l = l.trim_start();
+        let stamped = l
+            .strip_prefix('[')
+            .and_then(|r| r.split_once(']'))
+            .is_some_and(|(t, _)| {
+                let t = t.trim();
+                !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == '.')
+            });
+        stamped
+            || [
+                "Linux version",
+                "systemd",
+                "[  OK  ]",
+                "Welcome to",
+                "cloud-init",
+                "login:",
+            ]
+            .iter()
+            .any(|m| l.contains(m))
+    })
+}
+
+/// The phases a wait has reported: each is told once, and never one before a later one.
+struct PhaseLog<'a> {
+    reporter: &'a PhaseReporter,
+    last: Option<ReadyPhase>,
+}
+
+impl PhaseLog<'_> {
+    fn reached(&mut self, phase: ReadyPhase, after: Duration) {
+        if self.last.is_none_or(|last| phase > last) {
+            self.last = Some(phase);
+            self.reporter.report(phase, after);
+        }
+    }
 }
 
 /// How often port 22 is tried before an SSH login is attempted: a closed or silent port is
 /// seen in a quarter second instead of after ssh's connect timeout.
 const PORT_POLL: Duration = Duration::from_millis(250);
 
-/// Whether the VM's SSH port accepts a TCP connection within `limit`.
-async fn port_open(addr: Ipv4Addr, limit: Duration) -> bool {
-    matches!(
-        tokio::time::timeout(limit, tokio::net::TcpStream::connect((addr, 22))).await,
-        Ok(Ok(_))
-    )
+/// What a TCP connection to the VM's SSH port found.
+#[derive(Debug, PartialEq, Eq)]
+enum Port {
+    /// It accepts connections.
+    Open,
+    /// The guest answered, refusing: it holds the address, sshd is not up yet.
+    Refused,
+    /// Nothing answered within the limit (no one holds the address yet, or a firewall).
+    Silent,
+}
+
+/// Tries the VM's SSH port for at most `limit`.
+async fn ssh_port(addr: Ipv4Addr, limit: Duration) -> Port {
+    match tokio::time::timeout(limit, tokio::net::TcpStream::connect((addr, 22))).await {
+        Ok(Ok(_)) => Port::Open,
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => Port::Refused,
+        _ => Port::Silent,
+    }
 }
 
 /// When each readiness step was reached, counted from the start of the wait.
@@ -86,27 +140,28 @@ enum Probe {
 }
 
 async fn probe(lab_dir: &Path, target: &SshTarget, check: &str, limit: Duration) -> Probe {
-    let mut cmd = tokio::process::Command::new("ssh");
-    cmd.args(ssh_args(lab_dir, target, Some(check)))
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    match tokio::time::timeout(limit, cmd.output()).await {
-        Err(_) => Probe::NoSsh(format!("ssh took longer than {limit:?}")),
-        Ok(Err(e)) => Probe::NoSsh(format!("could not run ssh: {e}")),
-        Ok(Ok(out)) => match out.status.code() {
-            Some(0) => Probe::Finished(String::from_utf8_lossy(&out.stdout).trim().to_string()),
+    let out = Tool::new("ssh")
+        .args(ssh_args(lab_dir, target, Some(check)))
+        .timeout(limit)
+        .output()
+        .await;
+    match out {
+        Err(ToolError::TimedOut { limit, .. }) => {
+            Probe::NoSsh(format!("ssh took longer than {limit:?}"))
+        }
+        Err(e) => Probe::NoSsh(e.to_string()),
+        Ok(out) => match out.status.code() {
+            Some(0) => Probe::Finished(out.stdout.trim().to_string()),
             Some(100) => Probe::Booting,
-            _ => {
-                let err = String::from_utf8_lossy(&out.stderr);
-                Probe::NoSsh(
-                    err.lines()
-                        .rev()
-                        .find(|l| !l.trim().is_empty())
-                        .unwrap_or("no output")
-                        .trim()
-                        .to_string(),
-                )
-            }
+            _ => Probe::NoSsh(
+                out.stderr
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("no output")
+                    .trim()
+                    .to_string(),
+            ),
         },
     }
 }
@@ -119,25 +174,44 @@ pub fn cloud_init_status(output: &str) -> Option<&str> {
         .map(str::trim)
 }
 
-/// Waits until `vm` (domain `domain`) is ready. `host_key` is the public host key to pin.
-/// `restored`: the VM was restored from a warm snapshot (see [`restored_check`]). Returns the
-/// phases and what the final check printed.
-#[allow(clippy::too_many_arguments)]
+/// The VM a readiness wait looks at.
+pub(crate) struct Guest<'a> {
+    /// Its lab.
+    pub lab: &'a LabContext,
+    /// Its spec.
+    pub vm: &'a VmSpec,
+    /// Its libvirt domain.
+    pub domain: &'a str,
+    /// The public host key to pin.
+    pub host_key: &'a str,
+    /// Its serial console log.
+    pub console_log: &'a Path,
+    /// It was restored from a warm snapshot (see [`restored_check`]).
+    pub restored: bool,
+}
+
+/// Waits until the guest is ready, polling every `poll` within `wait`, and tells `reporter`
+/// each boot phase as it passes (firmware, kernel, lease, SSH, cloud-init). Returns when each
+/// step was reached and what the final check printed.
 pub(crate) async fn wait_vm_ready(
     virsh: &Virsh,
-    lab: &LabContext,
-    vm: &VmSpec,
-    host_key: &str,
-    domain: &str,
-    console_log: &Path,
-    timeout: Duration,
+    guest: &Guest<'_>,
+    wait: &Deadline,
     poll: Duration,
-    cancel: &CancellationToken,
-    restored: bool,
+    reporter: &PhaseReporter,
 ) -> RuntimeResult<(ReadyPhases, String)> {
-    let start = Instant::now();
-    // Capped, so a huge timeout cannot overflow the clock.
-    let deadline = start + timeout.min(crate::MAX_WAIT);
+    let Guest {
+        lab,
+        vm,
+        domain,
+        host_key,
+        console_log,
+        restored,
+    } = *guest;
+    let mut told = PhaseLog {
+        reporter,
+        last: None,
+    };
     let mut phases = ReadyPhases::default();
     let mut addr: Option<Ipv4Addr> = vm.ip;
     let mut pinned = false;
@@ -155,12 +229,24 @@ pub(crate) async fn wait_vm_ready(
     let backend = |context: &str, e: crate::LibvirtError| {
         crate::runtime::to_runtime_error(&lab.name, context.to_string(), e)
     };
+    let stopped = |stop: Stop, last: &str| match stop {
+        Stop::Cancelled => RuntimeError::Cancelled {
+            lab: lab.name.clone(),
+            workload: vm.name.clone(),
+        },
+        Stop::Expired => RuntimeError::Timeout {
+            lab: lab.name.clone(),
+            workload: vm.name.clone(),
+            waited: wait.limit(),
+            detail: format!(
+                "{last}\n--- console (last lines) ---\n{}",
+                tail(console_log)
+            ),
+        },
+    };
     loop {
-        if cancel.is_cancelled() {
-            return Err(RuntimeError::Cancelled {
-                lab: lab.name.clone(),
-                workload: vm.name.clone(),
-            });
+        if wait.check() == Err(Stop::Cancelled) {
+            return Err(stopped(Stop::Cancelled, &last));
         }
         match virsh
             .domstate(domain)
@@ -168,6 +254,9 @@ pub(crate) async fn wait_vm_ready(
             .map_err(|e| backend("reading the VM's state", e))?
         {
             None => return Err(failed(format!("domain {domain:?} disappeared"))),
+            Some((DomState::Running, _)) if !restored => {
+                told.reached(ReadyPhase::Firmware, wait.elapsed());
+            }
             Some((DomState::Running, _)) => {}
             Some((state, reason)) => {
                 return Err(failed(format!(
@@ -176,8 +265,12 @@ pub(crate) async fn wait_vm_ready(
             }
         }
         if !ssh_seen {
-            if let Some(line) = fatal_console_line(console_log) {
+            let tail = tail_console(console_log, CONSOLE_TAIL_LINES).unwrap_or_default();
+            if let Some(line) = fatal_console_line(&tail) {
                 return Err(failed(format!("the guest cannot boot: {line}")));
+            }
+            if !restored && kernel_seen(&tail) {
+                told.reached(ReadyPhase::Kernel, wait.elapsed());
             }
         }
         if addr.is_none() {
@@ -186,30 +279,35 @@ pub(crate) async fn wait_vm_ready(
                 .await
                 .map_err(|e| backend("looking up the VM's address", e))?;
             addr = found.into_iter().find(|a| lab.network.subnet.contains(a));
+            if let Some(a) = addr {
+                told.reached(ReadyPhase::Lease(a), wait.elapsed());
+            }
         }
         if let Some(a) = addr {
             if !pinned {
                 pin_host_key(&lab.dir, a, host_key)
                     .map_err(|e| backend("pinning the VM's host key", e))?;
                 pinned = true;
-                phases.address = start.elapsed();
+                phases.address = wait.elapsed();
                 tracing::debug!(lab = %lab.name, workload = %vm.name, address = %a, "VM address known");
             }
             let target = SshTarget {
                 user: vm.user.clone(),
                 addr: a,
             };
-            let limit = (SSH_CONNECT_TIMEOUT * 4).min(
-                deadline
-                    .saturating_duration_since(Instant::now())
-                    .max(Duration::from_secs(1)),
-            );
+            let limit = (SSH_CONNECT_TIMEOUT * 4).min(wait.remaining().max(Duration::from_secs(1)));
             // Until SSH first answers, a login is tried only once port 22 accepts connections,
             // and the port is tried often.
             pause = poll;
-            let result = if !ssh_seen
-                && !port_open(a, PORT_POLL.max(poll.min(SSH_CONNECT_TIMEOUT))).await
-            {
+            let port = if ssh_seen {
+                Port::Open
+            } else {
+                ssh_port(a, PORT_POLL.max(poll.min(SSH_CONNECT_TIMEOUT))).await
+            };
+            if port != Port::Silent {
+                told.reached(ReadyPhase::Lease(a), wait.elapsed());
+            }
+            let result = if port != Port::Open {
                 pause = PORT_POLL;
                 Probe::NoSsh("port 22 does not accept connections yet".into())
             } else {
@@ -218,50 +316,39 @@ pub(crate) async fn wait_vm_ready(
                 } else {
                     READY_CHECK.to_string()
                 };
-                tokio::select! {
-                    r = probe(&lab.dir, &target, &check, limit) => r,
-                    () = cancel.cancelled() => {
-                        return Err(RuntimeError::Cancelled { lab: lab.name.clone(), workload: vm.name.clone() });
-                    }
+                match wait.run(probe(&lab.dir, &target, &check, limit)).await {
+                    Ok(r) => r,
+                    Err(stop) => return Err(stopped(stop, &last)),
                 }
             };
             match result {
                 Probe::NoSsh(why) => last = format!("SSH to {a} does not answer yet: {why}"),
                 Probe::Booting | Probe::Finished(_) if !ssh_seen => {
                     ssh_seen = true;
-                    phases.ssh = start.elapsed();
+                    phases.ssh = wait.elapsed();
+                    told.reached(ReadyPhase::Ssh, phases.ssh);
                     tracing::debug!(lab = %lab.name, workload = %vm.name, "VM answers SSH");
                     last = format!("SSH to {a} answers; cloud-init has not finished");
-                    if let Probe::Finished(out) = result {
-                        return finish(phases, start, out, &failed);
+                    match result {
+                        Probe::Finished(out) => {
+                            return finish(phases, wait.elapsed(), out, &failed);
+                        }
+                        _ => told.reached(ReadyPhase::CloudInit, wait.elapsed()),
                     }
                 }
-                Probe::Booting => {}
-                Probe::Finished(out) => return finish(phases, start, out, &failed),
+                Probe::Booting => told.reached(ReadyPhase::CloudInit, wait.elapsed()),
+                Probe::Finished(out) => return finish(phases, wait.elapsed(), out, &failed),
             }
         }
-        let now = Instant::now();
-        if now >= deadline {
-            return Err(RuntimeError::Timeout {
-                lab: lab.name.clone(),
-                workload: vm.name.clone(),
-                waited: timeout,
-                detail: format!(
-                    "{last}\n--- console (last lines) ---\n{}",
-                    tail(console_log)
-                ),
-            });
-        }
-        tokio::select! {
-            () = tokio::time::sleep(pause.min(deadline - now)) => {}
-            () = cancel.cancelled() => {}
+        if let Err(stop) = wait.pause(pause).await {
+            return Err(stopped(stop, &last));
         }
     }
 }
 
 fn finish(
     mut phases: ReadyPhases,
-    start: Instant,
+    elapsed: Duration,
     status: String,
     failed: &dyn Fn(String) -> RuntimeError,
 ) -> RuntimeResult<(ReadyPhases, String)> {
@@ -270,7 +357,7 @@ fn finish(
             "cloud-init finished with errors:\n{status}"
         ))),
         _ => {
-            phases.cloud_init = start.elapsed();
+            phases.cloud_init = elapsed;
             Ok((phases, status))
         }
     }
@@ -284,6 +371,52 @@ fn tail(console_log: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kernel_is_seen_on_the_console_and_the_firmware_is_not() {
+        let firmware = "SeaBIOS (version 1.16.2-debian-1.16.2-1)\nBooting from Hard Disk...\n\
+                        SYSLINUX 6.04 EDD Copyright (C) 1994-2015 H. Peter Anvin et al\n\
+                        Loading vmlinuz... ok\n";
+        assert!(!kernel_seen(firmware));
+        assert!(!kernel_seen(""));
+        assert!(kernel_seen(&format!(
+            "{firmware}[    0.000000] Linux version 6.1.0-28-amd64\n"
+        )));
+        // Later in the boot the kernel's first lines have scrolled out of the tail.
+        assert!(kernel_seen("[  OK  ] Started ssh.service\n"));
+        assert!(kernel_seen("vm1 login: \n"));
+        assert!(!kernel_seen("[] x\n[abc] y\n"));
+        assert_eq!(
+            fatal_console_line("ok\nNo bootable device.\n").as_deref(),
+            Some("No bootable device.")
+        );
+    }
+
+    #[test]
+    fn each_phase_is_told_once_and_never_backwards() {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let reporter = PhaseReporter::new(move |p, _| sink.lock().unwrap().push(p));
+        let mut log = PhaseLog {
+            reporter: &reporter,
+            last: None,
+        };
+        let ip = Ipv4Addr::new(10, 0, 0, 5);
+        for p in [
+            ReadyPhase::Firmware,
+            ReadyPhase::Firmware,
+            ReadyPhase::Lease(ip),
+            ReadyPhase::Kernel,
+            ReadyPhase::Lease(ip),
+            ReadyPhase::Ssh,
+        ] {
+            log.reached(p, Duration::ZERO);
+        }
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [ReadyPhase::Firmware, ReadyPhase::Lease(ip), ReadyPhase::Ssh]
+        );
+    }
 
     #[test]
     fn cloud_init_status_is_read() {

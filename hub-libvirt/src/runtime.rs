@@ -5,9 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use hub_runtime::process::Tool;
+use hub_runtime::wait::Deadline;
 use hub_runtime::{
-    ExecOutput, LabContext, Role, Runtime, RuntimeError, RuntimeResult, VmSpec, WorkloadHandle,
-    WorkloadKind, WorkloadSpec, WorkloadState, WorkloadStatus,
+    ExecOutput, LabContext, PhaseReporter, Role, Runtime, RuntimeError, RuntimeResult, VmSpec,
+    WorkloadHandle, WorkloadKind, WorkloadSpec, WorkloadState, WorkloadStatus,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -21,7 +23,7 @@ use crate::fsutil::{
 use crate::names::{check_mac, check_name, domain_name, domain_uuid};
 use crate::overlay::{check_base_image, create_overlay, image_format};
 use crate::paths::{VmPaths, check_qemu_can_reach, open_lab_dir_for_qemu};
-use crate::ready::{ReadyPhases, wait_vm_ready};
+use crate::ready::{Guest, ReadyPhases, wait_vm_ready};
 use crate::seed::write_seed;
 use crate::ssh::{
     KeyPair, SshTarget, ensure_host_key, ensure_key_pair, ensure_lab_key, host_key_path,
@@ -60,13 +62,13 @@ impl CreatePhases {
 /// answer or refuses the caller.
 pub(crate) fn to_runtime_error(lab: &str, context: String, e: LibvirtError) -> RuntimeError {
     match &e {
-        LibvirtError::Spawn {
-            program: "virsh", ..
-        } => RuntimeError::DaemonUnavailable {
-            backend: BACKEND,
-            hint: "virsh is not installed; run scripts/setup-host.sh".into(),
-            source: Some(Box::new(e)),
-        },
+        LibvirtError::Spawn { program, .. } if program == "virsh" => {
+            RuntimeError::DaemonUnavailable {
+                backend: BACKEND,
+                hint: "virsh is not installed; run scripts/setup-host.sh".into(),
+                source: Some(Box::new(e)),
+            }
+        }
         LibvirtError::Virsh { stderr, .. }
             if stderr.contains("failed to connect to the hypervisor")
                 || stderr.contains("Failed to connect socket") =>
@@ -661,14 +663,15 @@ impl LibvirtRuntime {
         restored
     }
 
-    /// [`Runtime::wait_ready`] for a VM, returning when each readiness step was reached.
+    /// [`Runtime::wait_ready_reporting`] for a VM, returning when each readiness step was
+    /// reached.
     pub async fn wait_ready_vm(
         &self,
         lab: &LabContext,
         vm: &VmSpec,
         handle: &WorkloadHandle,
-        timeout: Duration,
-        cancel: CancellationToken,
+        wait: &Deadline,
+        phases: &PhaseReporter,
     ) -> RuntimeResult<ReadyPhases> {
         let host_key = if vm.ssh_host_key_public.trim().is_empty() {
             ensure_host_key(&lab.dir, &vm.name)
@@ -697,20 +700,17 @@ impl LibvirtRuntime {
             .or(info.console_log.clone())
             .unwrap_or_else(|| VmPaths::new(&lab.dir, &vm.name).console_log);
         let span = tracing::info_span!("vm_ready", lab = %lab.name, workload = %vm.name);
-        let (phases, output) = wait_vm_ready(
-            &self.virsh,
+        let guest = Guest {
             lab,
             vm,
-            &host_key,
-            &handle.id,
-            &console,
-            timeout,
-            self.poll,
-            &cancel,
-            hub.boot.restored,
-        )
-        .instrument(span.clone())
-        .await?;
+            domain: &handle.id,
+            host_key: &host_key,
+            console_log: &console,
+            restored: hub.boot.restored,
+        };
+        let (steps, output) = wait_vm_ready(&self.virsh, &guest, wait, self.poll, phases)
+            .instrument(span.clone())
+            .await?;
         if hub.boot.restored {
             check_restored(lab, vm, &output)?;
             tracing::info!(parent: &span, "restored from warm snapshot; clock set, neighbours flushed");
@@ -719,7 +719,7 @@ impl LibvirtRuntime {
                 .instrument(span)
                 .await;
         }
-        Ok(phases)
+        Ok(steps)
     }
 
     /// Saves a warm VM that booted cold into the cache. A failure is a warning: the VM keeps
@@ -896,7 +896,23 @@ impl Runtime for LibvirtRuntime {
         timeout: Duration,
         cancel: CancellationToken,
     ) -> RuntimeResult<()> {
-        self.wait_ready_vm(lab, vm_spec(spec)?, handle, timeout, cancel)
+        let wait = Deadline::new(timeout, &cancel);
+        self.wait_ready_vm(lab, vm_spec(spec)?, handle, &wait, &PhaseReporter::none())
+            .await
+            .map(|_| ())
+    }
+
+    async fn wait_ready_reporting(
+        &self,
+        lab: &LabContext,
+        spec: &WorkloadSpec,
+        handle: &WorkloadHandle,
+        timeout: Duration,
+        cancel: CancellationToken,
+        phases: PhaseReporter,
+    ) -> RuntimeResult<()> {
+        let wait = Deadline::new(timeout, &cancel);
+        self.wait_ready_vm(lab, vm_spec(spec)?, handle, &wait, &phases)
             .await
             .map(|_| ())
     }
@@ -914,10 +930,9 @@ impl Runtime for LibvirtRuntime {
             Some((DomState::ShutOff | DomState::Crashed, _)) => return Ok(()),
             Some(_) => {}
         }
-        let deadline = Instant::now() + grace.min(crate::MAX_WAIT);
+        let wait = Deadline::new(grace, &CancellationToken::new());
         if self.virsh.shutdown(&handle.id).await.map_err(err)? {
-            while Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(250).min(grace)).await;
+            while wait.pause(Duration::from_millis(250)).await.is_ok() {
                 match self.virsh.domstate(&handle.id).await.map_err(err)? {
                     None | Some((DomState::ShutOff | DomState::Crashed, _)) => return Ok(()),
                     Some(_) => {}
@@ -1031,26 +1046,21 @@ impl Runtime for LibvirtRuntime {
         } else {
             dir
         };
-        let out = tokio::process::Command::new("ssh")
+        let out = Tool::new("ssh")
             .args(ssh_args(&dir, &target, Some(&shell_join(cmd))))
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
             .output()
             .await
-            .map_err(|source| {
+            .map_err(|e| {
                 to_runtime_error(
                     &handle.lab,
                     format!("running a command in VM {:?}", handle.name),
-                    LibvirtError::Spawn {
-                        program: "ssh",
-                        source,
-                    },
+                    e.into(),
                 )
             })?;
         Ok(ExecOutput {
             exit_code: out.status.code().map_or(-1, i64::from),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            stdout: out.stdout,
+            stderr: out.stderr,
         })
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use tokio::process::Command;
+use hub_runtime::process::Tool;
 
 use crate::error::{LibvirtError, LibvirtResult};
 
@@ -86,22 +86,15 @@ impl Virsh {
     }
 
     async fn raw(&self, args: &[&str]) -> LibvirtResult<Output> {
-        let out = Command::new("virsh")
-            .arg("-q")
-            .arg("-c")
-            .arg(&self.uri)
+        let out = Tool::new("virsh")
+            .args(["-q", "-c", &self.uri])
             .args(args)
-            .kill_on_drop(true)
             .output()
-            .await
-            .map_err(|source| LibvirtError::Spawn {
-                program: "virsh",
-                source,
-            })?;
+            .await?;
         Ok(Output {
-            ok: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            ok: out.success(),
+            stdout: out.stdout,
+            stderr: out.stderr,
         })
     }
 

@@ -89,10 +89,10 @@ pub fn firmware_console_available() -> bool {
     static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *AVAILABLE.get_or_init(|| {
         std::path::Path::new("/usr/share/qemu/sgabios.bin").exists()
-            && std::process::Command::new("qemu-system-x86_64")
+            && hub_runtime::process::Tool::new("qemu-system-x86_64")
                 .args(["-device", "help"])
-                .output()
-                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("\"sga\""))
+                .output_blocking()
+                .is_ok_and(|o| o.stdout.contains("\"sga\""))
     })
 }
 

@@ -6,6 +6,8 @@
 //! with a message saying so when one is missing. Names start with `t-vm-`, subnets are in
 //! 10.203.0.0/16.
 
+use hub_runtime::wait::Deadline;
+use hub_runtime::{PhaseReporter, ReadyPhase};
 use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -242,13 +244,20 @@ async fn t_vm_boots_with_cloud_init_answers_ssh_and_reaches_a_container() {
     rt.start(&handle).await.expect("start");
     let t_started = t1.elapsed();
     let t2 = Instant::now();
+    let told = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = told.clone();
+    let reporter = PhaseReporter::new(move |phase: ReadyPhase, after| {
+        sink.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((phase, after));
+    });
     let ready = rt
         .wait_ready_vm(
             &lab,
             &vm,
             &handle,
-            Duration::from_secs(300),
-            CancellationToken::new(),
+            &Deadline::new(Duration::from_secs(300), &CancellationToken::new()),
+            &reporter,
         )
         .await;
     let t_ready = t2.elapsed();
@@ -272,6 +281,22 @@ async fn t_vm_boots_with_cloud_init_answers_ssh_and_reaches_a_container() {
         ready.cloud_init,
         t_started + t_ready,
     );
+    // The boot phases were told as they passed, in order, each once: the firmware (the domain
+    // runs), the kernel (its lines on the serial console), the lease (the guest answers from
+    // its address), SSH, and cloud-init still running after SSH answered.
+    let told = told.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    eprintln!("told phases: {told:?}");
+    let names: Vec<String> = told.iter().map(|(p, _)| p.to_string()).collect();
+    assert_eq!(
+        names[..4],
+        ["firmware", "kernel", "lease 10.203.1.30", "SSH"],
+        "{told:?}"
+    );
+    assert!(
+        told.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1),
+        "{told:?}"
+    );
+    assert_eq!(told[3].1, ready.ssh, "SSH is told when it is reached");
 
     // cloud-init ran the runcmd; ssh reads its marker, checking the pinned host key.
     let target = SshTarget {

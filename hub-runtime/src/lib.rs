@@ -10,7 +10,9 @@
 //! and removed after a crash, without its state file.
 //!
 //! The crate also holds the vocabulary every crate above it shares, once: the name rule
-//! ([`names`]), [`MacAddr`] and the one [`derive_mac`], and the typed [`Role`] of a workload.
+//! ([`names`]), [`MacAddr`] and the one [`derive_mac`], the typed [`Role`] of a workload, the one
+//! way the backends run the host's tools ([`process::Tool`]) and the one wait they poll with
+//! ([`wait::Deadline`]).
 //!
 //! ```
 //! use hub_runtime::{FakeRuntime, LabContext, Runtime, WorkloadSpec, ContainerSpec};
@@ -36,15 +38,19 @@ pub mod labels;
 mod mac;
 pub mod names;
 mod network;
+mod phase;
+pub mod process;
 mod role;
 mod runtime;
 mod spec;
 mod status;
+pub mod wait;
 
 pub use error::{RuntimeError, RuntimeResult};
 pub use fake::{FakeOp, FakeRuntime};
 pub use mac::{MacAddr, MacParseError, derive_mac};
 pub use network::{NetworkInfo, NetworkRuntime, NetworkSpec};
+pub use phase::{PhaseReporter, ReadyPhase};
 pub use role::{Role, UnknownRole};
 pub use runtime::Runtime;
 #[cfg(feature = "mock")]

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::RuntimeResult;
+use crate::phase::PhaseReporter;
 use crate::spec::{LabContext, WorkloadKind, WorkloadSpec};
 use crate::status::{ExecOutput, WorkloadHandle, WorkloadStatus};
 
@@ -35,6 +36,22 @@ pub trait Runtime: Send + Sync {
         timeout: Duration,
         cancel: CancellationToken,
     ) -> RuntimeResult<()>;
+    /// [`Runtime::wait_ready`], telling `phases` each phase of readiness as it passes (a VM:
+    /// firmware, kernel, lease, SSH, cloud-init), so that a long wait is visibly alive.
+    /// Backends that have no phases to tell keep this default: the plain wait.
+    #[allow(clippy::too_many_arguments)]
+    async fn wait_ready_reporting(
+        &self,
+        lab: &LabContext,
+        spec: &WorkloadSpec,
+        handle: &WorkloadHandle,
+        timeout: Duration,
+        cancel: CancellationToken,
+        phases: PhaseReporter,
+    ) -> RuntimeResult<()> {
+        let _ = phases;
+        self.wait_ready(lab, spec, handle, timeout, cancel).await
+    }
     /// Stops it, waiting up to `grace` before killing.
     async fn stop(&self, handle: &WorkloadHandle, grace: Duration) -> RuntimeResult<()>;
     /// Removes it and everything the backend made for it (overlays, seeds). Gone is `Ok`.

@@ -1,39 +1,27 @@
 //! Names: which lab and peer names are usable, and the interface name derived from a lab.
 
+use hub_runtime::names::{DNS_LABEL_RULE, is_dns_label};
 use sha2::{Digest, Sha256};
 
 use crate::error::WgError;
 
-/// Longest lab or peer name accepted.
-const MAX_NAME: usize = 63;
 /// The prefix of every gateway interface.
 pub const INTERFACE_PREFIX: &str = "hubwg-";
 /// Linux's limit on interface names (IFNAMSIZ - 1).
 const MAX_INTERFACE: usize = 15;
 
-/// Checks a lab or peer name: 1 to 63 characters of `A-Z a-z 0-9 _ . -`, starting with a
-/// letter or digit (what Docker accepts; safe as a file name and in an iptables comment).
+/// Checks a lab or peer name against the rule every crate of the hub shares: a DNS label
+/// ([`hub_runtime::names::is_dns_label`]), which is also safe as a file name and in an iptables
+/// comment.
 pub fn check_name(what: &'static str, name: &str) -> Result<(), WgError> {
-    let invalid = |reason: String| WgError::InvalidName {
+    if is_dns_label(name) {
+        return Ok(());
+    }
+    Err(WgError::InvalidName {
         what,
         name: name.to_string(),
-        reason,
-    };
-    if name.is_empty() || name.len() > MAX_NAME {
-        return Err(invalid(format!("it must have 1 to {MAX_NAME} characters")));
-    }
-    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        return Err(invalid("it must start with a letter or a digit".into()));
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
-    {
-        return Err(invalid(format!(
-            "{bad:?} is not allowed (use letters, digits, '_', '.', '-')"
-        )));
-    }
-    Ok(())
+        reason: format!("it is not a DNS label: {DNS_LABEL_RULE}"),
+    })
 }
 
 /// The gateway interface of a lab: `hubwg-` and the lab name when it is at most 9 characters
@@ -99,9 +87,9 @@ mod tests {
 
     #[test]
     fn every_valid_name_fits_the_kernel_limit() {
-        for len in 1..=MAX_NAME {
-            let name = "Ab_.-9".chars().cycle().take(len).collect::<String>();
-            let name = format!("a{}", &name[1..]);
+        for len in 1..=63 {
+            let name = "ab-9".chars().cycle().take(len).collect::<String>();
+            let name = format!("{}z", &name[..len - 1]);
             check_name("lab", &name).unwrap();
             assert!(interface_name(&name).len() <= 15);
         }
@@ -109,16 +97,21 @@ mod tests {
 
     #[test]
     fn bad_names_are_refused_with_the_reason() {
-        for (name, reason) in [
-            ("", "1 to 63"),
-            ("-x", "start with"),
-            ("a/b", "'/'"),
-            ("a b", "' '"),
-            (&"x".repeat(64), "1 to 63"),
+        // The same rule as every other crate's: no upper case, '_' or '.' either.
+        for name in [
+            "",
+            "-x",
+            "x-",
+            "a/b",
+            "a b",
+            "A",
+            "a_b",
+            "a.b",
+            &"x".repeat(64),
         ] {
             let err = check_name("peer", name).unwrap_err().to_string();
             assert!(err.starts_with("peer name"), "{err}");
-            assert!(err.contains(reason), "{err}");
+            assert!(err.contains("not a DNS label"), "{err}");
         }
     }
 }

@@ -4,7 +4,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use hub_runtime::{LabContext, Runtime, RuntimeError, WorkloadHandle, WorkloadStatus};
+use hub_runtime::{
+    LabContext, PhaseReporter, Runtime, RuntimeError, WorkloadHandle, WorkloadStatus,
+};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -165,12 +167,28 @@ async fn bring_up(
             kind: w.spec.kind(),
         },
     );
-    rt.wait_ready(
+    let phases = {
+        let (progress, name, kind) = (shared.progress.clone(), w.name().to_string(), w.spec.kind());
+        PhaseReporter::new(move |phase, after| {
+            tracing::debug!(%phase, ?after, "readiness phase");
+            emit(
+                &progress,
+                Progress::WorkloadPhase {
+                    name: name.clone(),
+                    kind,
+                    phase: phase.to_string(),
+                    after,
+                },
+            );
+        })
+    };
+    rt.wait_ready_reporting(
         ctx,
         &w.spec,
         &handle,
         w.ready_timeout,
         shared.cancel.child_token(),
+        phases,
     )
     .await
     .map_err(err)?;

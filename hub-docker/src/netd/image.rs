@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use bollard::query_parameters::{ListImagesOptionsBuilder, RemoveImageOptions};
 use bytes::Bytes;
 use hub_net::netd::CONFIG_FILE;
 use hub_runtime::RuntimeResult;
+use hub_runtime::process::Tool;
 use sha2::{Digest, Sha256};
 use tracing::{debug, info};
 
@@ -88,23 +88,17 @@ pub fn netd_image_ref(hub_bin: &Path) -> RuntimeResult<String> {
 /// The shared libraries (and the loader) `ldd` lists for `bin`, as absolute paths.
 pub fn linked_libraries(bin: &Path) -> RuntimeResult<Vec<PathBuf>> {
     let ctx = || format!("listing the libraries of {} with ldd", bin.display());
-    let out = Command::new("ldd")
+    let out = Tool::new("ldd")
         .arg(bin)
-        .output()
+        .output_blocking()
         .map_err(|e| fail("-", ctx(), e))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
+    let text = &out.stdout;
+    if !out.success() {
         // A static executable: ldd says so and fails; it needs no libraries.
-        if text.contains("not a dynamic executable")
-            || String::from_utf8_lossy(&out.stderr).contains("not a dynamic")
-        {
+        if text.contains("not a dynamic executable") || out.stderr.contains("not a dynamic") {
             return Ok(Vec::new());
         }
-        return Err(fail(
-            "-",
-            ctx(),
-            std::io::Error::other(String::from_utf8_lossy(&out.stderr).into_owned()),
-        ));
+        return Err(fail("-", ctx(), std::io::Error::other(out.stderr)));
     }
     let mut libs = Vec::new();
     for line in text.lines() {

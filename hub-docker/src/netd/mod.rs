@@ -44,7 +44,11 @@ pub struct NetdInfo {
 }
 
 /// A backend error of lab `lab` (`-` when no lab is concerned) from an I/O error.
-pub(crate) fn fail(lab: &str, context: String, source: std::io::Error) -> RuntimeError {
+pub(crate) fn fail(
+    lab: &str,
+    context: String,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> RuntimeError {
     RuntimeError::Backend {
         lab: lab.to_string(),
         context,

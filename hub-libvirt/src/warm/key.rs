@@ -12,6 +12,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use hub_runtime::process::Tool;
 use hub_runtime::{LabContext, VmSpec};
 use serde_json::json;
 
@@ -144,16 +145,12 @@ pub(crate) fn base_digest(cache_dir: &Path, base: &Path) -> LibvirtResult<String
 
 /// QEMU's version line (`QEMU emulator version 7.2.x ...`).
 pub(crate) async fn qemu_version() -> LibvirtResult<String> {
-    let out = tokio::process::Command::new("qemu-system-x86_64")
+    let out = Tool::new("qemu-system-x86_64")
         .arg("--version")
-        .kill_on_drop(true)
         .output()
-        .await
-        .map_err(|source| LibvirtError::Spawn {
-            program: "qemu-system-x86_64",
-            source,
-        })?;
-    Ok(String::from_utf8_lossy(&out.stdout)
+        .await?;
+    Ok(out
+        .stdout
         .lines()
         .next()
         .unwrap_or_default()
