@@ -324,9 +324,16 @@ async fn boots(samples: usize) {
 
 /// One VM from nothing to SSH-ready: create, start, wait (the readiness wait of a warm VM that
 /// booted cold includes saving its snapshot).
-async fn up_to_ready(rt: &LibvirtRuntime, lab: &LabContext, spec: &VmSpec) -> (Duration, String) {
+/// One VM from nothing to SSH-ready: the total, how it booted, and where the time went
+/// (create, which restores a warm VM; then start to SSH answering; then to ready).
+async fn up_to_ready(
+    rt: &LibvirtRuntime,
+    lab: &LabContext,
+    spec: &VmSpec,
+) -> (Duration, String, [Duration; 3]) {
     let t = Instant::now();
     let (h, _) = rt.create_vm(lab, spec).await.expect("create");
+    let created = t.elapsed();
     rt.start(&h).await.expect("start");
     let ready = rt
         .wait_ready_vm(
@@ -345,8 +352,9 @@ async fn up_to_ready(rt: &LibvirtRuntime, lab: &LabContext, spec: &VmSpec) -> (D
         .and_then(|s| s.boot)
         .unwrap_or_default();
     let _ = rt.remove(&h).await;
-    ready.expect("VM ready");
-    (took, boot)
+    let ready = ready.expect("VM ready");
+    let waited = took - created;
+    (took, boot, [created, waited.min(ready.ssh), waited])
 }
 
 /// Cold boot beside warm restores of the same VM, in one run: the first `up` of a warm VM boots
@@ -386,22 +394,27 @@ async fn warm_vs_cold() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5usize)
         .max(1);
-    // All VMs at once, as `up` brings them; the time is the slowest one's.
+    // All VMs at once, as `up` brings them; the time is the slowest one's, to SSH-ready (each
+    // VM's removal after it, in `up_to_ready`, is not counted).
     let all = || async {
-        let t = Instant::now();
         let boots =
             futures::future::join_all(specs.iter().map(|s| up_to_ready(&rt, &lab, s))).await;
+        // The slowest VM's parts.
+        let parts = boots.iter().map(|b| b.2).max().unwrap_or_default();
         (
-            t.elapsed(),
-            boots.into_iter().map(|(_, b)| b).collect::<Vec<_>>(),
+            boots.iter().map(|b| b.0).max().unwrap_or_default(),
+            boots.into_iter().map(|(_, b, _)| b).collect::<Vec<_>>(),
+            parts,
         )
     };
-    let (cold, cold_boots) = all().await;
+    let (cold, cold_boots, _) = all().await;
     let cold_boot = cold_boots.join("; ");
     let entry = rt.warm_cache().list().expect("cache").into_iter().next();
     let mut warm = Vec::new();
+    let mut parts = Vec::new();
     for _ in 0..reps {
-        let (t, boots) = all().await;
+        let (t, boots, p) = all().await;
+        parts.push(p);
         assert!(
             boots.iter().all(|b| b == "restored from warm snapshot"),
             "a warm round booted cold: {boots:?}"
@@ -426,6 +439,13 @@ async fn warm_vs_cold() {
         "  warm, median of {reps}               {med:>10.2?}  (min {:.2?}, max {:.2?})",
         warm[0],
         warm[warm.len() - 1]
+    );
+    let part = |i: usize| median(parts.iter().map(|p: &[Duration; 3]| p[i]).collect());
+    println!(
+        "    of which create + restore        {:>10.2?}; then SSH answers after {:.2?}, ready after {:.2?} (medians, slowest VM)",
+        part(0),
+        part(1),
+        part(2)
     );
     println!(
         "  cold / warm                       {:>10.1}x",

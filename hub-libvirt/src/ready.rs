@@ -31,7 +31,7 @@ fn restored_check(now: std::time::SystemTime) -> String {
         .as_secs();
     format!(
         "t=$(cat /sys/class/rtc/rtc0/since_epoch 2>/dev/null || echo {now}); \
-         sudo -n date -u -s @$t >/dev/null 2>&1; sudo -n ip neigh flush all >/dev/null 2>&1; \
+         sudo -n sh -c \"date -u -s @$t; ip neigh flush all\" >/dev/null 2>&1; \
          test -f /var/lib/cloud/instance/boot-finished || exit 100; \
          echo status: done; echo hub-clock: $(date +%s); ip -4 -o addr show"
     )

@@ -58,6 +58,19 @@ impl CreatePhases {
     }
 }
 
+/// What a VM's domain is built from, worked out once by `create` for both of its paths (a warm
+/// restore, and the cold boot it falls back to).
+#[derive(Clone, Copy)]
+struct DomainPlan<'a> {
+    lab: &'a LabContext,
+    vm: &'a VmSpec,
+    domain: &'a str,
+    paths: &'a VmPaths,
+    base: &'a Path,
+    base_format: &'a str,
+    domain_type: crate::virt::DomainType,
+}
+
 /// Converts a crate error into the runtime contract's error, recognising a libvirt that does not
 /// answer or refuses the caller.
 pub(crate) fn to_runtime_error(lab: &str, context: String, e: LibvirtError) -> RuntimeError {
@@ -452,21 +465,17 @@ impl LibvirtRuntime {
         }
         let vm = Self::resolve_keys(lab, &vm).map_err(err)?;
         phases.prepare = t.elapsed();
+        let plan = DomainPlan {
+            lab,
+            vm: &vm,
+            domain: &domain,
+            paths: &paths,
+            base: &base,
+            base_format: &base_format,
+            domain_type,
+        };
         if let Some(r) = restore {
-            let restored = self
-                .build_domain(
-                    lab,
-                    &vm,
-                    &domain,
-                    &paths,
-                    &base,
-                    &base_format,
-                    domain_type,
-                    &boot,
-                    Some(&r),
-                    &mut phases,
-                )
-                .await;
+            let restored = self.build_domain(&plan, &boot, Some(&r), &mut phases).await;
             match restored {
                 Ok(()) => {
                     self.warm.mark_used(&r.key);
@@ -483,20 +492,9 @@ impl LibvirtRuntime {
                 }
             }
         }
-        self.build_domain(
-            lab,
-            &vm,
-            &domain,
-            &paths,
-            &base,
-            &base_format,
-            domain_type,
-            &boot,
-            None,
-            &mut phases,
-        )
-        .await
-        .map_err(err)?;
+        self.build_domain(&plan, &boot, None, &mut phases)
+            .await
+            .map_err(err)?;
         Ok((
             self.handle(lab, &vm, domain, domain_type, &phases, &boot),
             phases,
@@ -524,20 +522,26 @@ impl LibvirtRuntime {
     /// Makes the VM's files and domain: cold (define only; `start` boots it) or from a warm
     /// snapshot (define, then restore: the domain runs when this returns). Leaves nothing
     /// half-made on error.
-    #[allow(clippy::too_many_arguments)]
     async fn build_domain(
         &self,
-        lab: &LabContext,
-        vm: &VmSpec,
-        domain: &str,
-        paths: &VmPaths,
-        base: &Path,
-        base_format: &str,
-        domain_type: crate::virt::DomainType,
+        plan: &DomainPlan<'_>,
         boot: &BootRecord,
         restore: Option<&WarmRestore>,
         phases: &mut CreatePhases,
     ) -> Result<(), LibvirtError> {
+        let DomainPlan {
+            lab,
+            vm,
+            domain,
+            paths,
+            base,
+            base_format,
+            domain_type,
+        } = *plan;
+        // The probe runs QEMU once per process; not on the async workers.
+        let firmware_console = tokio::task::spawn_blocking(crate::virt::firmware_console_available)
+            .await
+            .unwrap_or(false);
         let made = async {
             check_qemu_can_reach(&vm.name, &paths.dir)?;
             let t = Instant::now();
@@ -575,7 +579,7 @@ impl LibvirtRuntime {
                 ip: vm.ip,
                 static_ip: vm.static_ip,
                 boot: boot.clone(),
-                firmware_console: crate::virt::firmware_console_available(),
+                firmware_console,
             };
             let xml = domain_xml(&cfg)?;
             write_private_atomic(&paths.domain_xml, xml.as_bytes(), "write the domain XML")?;

@@ -441,19 +441,15 @@ impl WarmCache {
                 "write the saved domain XML",
             )?;
             let (from, to) = (saved.overlay.clone(), partial.join(entry::DISK));
-            tokio::task::spawn_blocking(move || {
+            let action = "copy the VM's disk into the warm cache";
+            off_the_workers(action, &saved.overlay, move || {
                 std::fs::copy(&from, &to).map_err(|source| LibvirtError::Io {
-                    action: "copy the VM's disk into the warm cache",
+                    action,
                     path: from.clone(),
                     source,
                 })
             })
-            .await
-            .map_err(|e| LibvirtError::Io {
-                action: "copy the VM's disk into the warm cache",
-                path: saved.overlay.clone(),
-                source: std::io::Error::other(e),
-            })??;
+            .await?;
             Ok::<(), LibvirtError>(())
         }
         .await;
@@ -478,7 +474,7 @@ impl WarmCache {
             host_key_public: host_key.public_openssh.trim().to_string(),
             save_ms,
         };
-        let manifest = tokio::task::spawn_blocking(move || {
+        let manifest = off_the_workers("write the warm snapshot", partial, move || {
             use std::os::unix::fs::PermissionsExt;
             for (name, pair) in [(entry::LAB_KEY, &lk), (entry::HOST_KEY, &hk)] {
                 write_private_atomic(
@@ -524,12 +520,7 @@ impl WarmCache {
             entry::fsync(&dir)?;
             Ok::<Manifest, LibvirtError>(m)
         })
-        .await
-        .map_err(|e| LibvirtError::Io {
-            action: "write the warm snapshot",
-            path: partial.to_path_buf(),
-            source: std::io::Error::other(e),
-        })??;
+        .await?;
         self.discard(key)?;
         let target = self.entry_dir(key);
         std::fs::rename(partial, &target).map_err(|source| LibvirtError::Io {
@@ -573,6 +564,22 @@ impl WarmCache {
             d.join(entry::DOMAIN_XML),
         )
     }
+}
+
+/// Runs blocking file work (copies, digests, fsync) off the async workers; a task that
+/// panicked is an I/O error of `action` on `path`.
+async fn off_the_workers<T: Send + 'static>(
+    action: &'static str,
+    path: &Path,
+    work: impl FnOnce() -> LibvirtResult<T> + Send + 'static,
+) -> LibvirtResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| LibvirtError::Io {
+            action,
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e),
+        })?
 }
 
 #[cfg(test)]
