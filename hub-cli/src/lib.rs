@@ -10,6 +10,7 @@
 pub mod attach;
 pub mod cache;
 pub mod down;
+pub mod graph;
 pub mod lab_args;
 pub mod netd;
 pub mod render;
@@ -89,6 +90,8 @@ pub enum Command {
     Vpn(attach::VpnArgs),
     /// The warm VM snapshot cache: list or prune its entries.
     Cache(cache::CacheArgs),
+    /// Print the lab as a picture: Mermaid (default) or Graphviz dot.
+    Graph(graph::GraphArgs),
 }
 
 impl Cli {
@@ -115,6 +118,7 @@ impl Cli {
             Command::Exec(args) => attach::exec(self, args).await,
             Command::Vpn(args) => attach::vpn(self, args).await,
             Command::Cache(args) => cache::run(args),
+            Command::Graph(args) => graph::run(self, args),
         };
         match result {
             Ok(code) => ExitCode::from(code),

@@ -26,15 +26,18 @@ pub fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<u8> {
             }
             Ok(exit::OK)
         }
-        Err(errors) => {
-            eprintln!("{errors}");
-            let n = errors.len();
-            eprintln!(
-                "{}: {n} error{}",
-                file.display(),
-                if n == 1 { "" } else { "s" }
-            );
-            Ok(exit::FAILURE)
-        }
+        Err(errors) => Ok(report(file, &errors)),
     }
+}
+
+/// Prints every mistake of the spec `file` and their count to stderr; the exit code to give.
+pub fn report(file: &std::path::Path, errors: &hub_core::spec::SpecErrors) -> u8 {
+    eprintln!("{errors}");
+    let n = errors.len();
+    eprintln!(
+        "{}: {n} error{}",
+        file.display(),
+        if n == 1 { "" } else { "s" }
+    );
+    exit::FAILURE
 }

@@ -1,7 +1,9 @@
-//! `hub validate`: exit codes and output for good and bad specs.
+//! `hub validate` and `hub graph`: exit codes and output for good and bad specs; the graph's
+//! dot drawn for real by Graphviz.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 fn hub(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hub"))
@@ -161,4 +163,70 @@ fn the_config_can_come_from_the_environment() {
         "{}",
         text(&out.stdout)
     );
+}
+
+#[test]
+fn graphviz_draws_the_demo_lab() {
+    let demo = labs().join("demo.yaml");
+    let out = hub(&["graph", "-c", demo.to_str().unwrap(), "--format", "dot"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut dot = Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("Graphviz's dot (installed by scripts/setup-host.sh)");
+    dot.stdin
+        .take()
+        .expect("stdin")
+        .write_all(&out.stdout)
+        .expect("write to dot");
+    let svg = dot.wait_with_output().expect("dot runs");
+    let svg_text = text(&svg.stdout);
+    assert!(
+        svg.status.success(),
+        "dot refused:\n{}\n{}",
+        text(&svg.stderr),
+        text(&out.stdout)
+    );
+    assert!(
+        text(&svg.stderr).is_empty(),
+        "dot warned: {}",
+        text(&svg.stderr)
+    );
+    // Every part of the lab is a drawn node.
+    for label in [
+        "lab demo · 172.19.5.0/24",
+        "gateway (host bridge)",
+        "netd (DHCP + DNS)",
+        "container 172.19.5.30",
+        "vm 172.19.5.32",
+        "WireGuard gateway",
+        "peer laptop",
+        "depends on",
+    ] {
+        assert!(svg_text.contains(label), "{label:?} not drawn:\n{svg_text}");
+    }
+}
+
+#[test]
+fn mermaid_is_the_default_and_a_bad_spec_names_its_mistakes() {
+    let demo = labs().join("demo.yaml");
+    let out = hub(&["graph", "-c", demo.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mermaid = text(&out.stdout);
+    assert!(mermaid.starts_with("flowchart LR\n"), "{mermaid}");
+    assert!(
+        mermaid.contains("w_vm1[\"vm1<br/>vm 172.19.5.32\"]"),
+        "{mermaid}"
+    );
+
+    let bad = labs().join("invalid-addresses.yaml");
+    let out = hub(&["graph", "-c", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("invalid-addresses.yaml:"), "{stderr}");
+    assert!(stderr.contains(" error"), "{stderr}");
 }

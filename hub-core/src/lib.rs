@@ -53,6 +53,7 @@ mod convert;
 mod desired;
 mod drop;
 mod error;
+pub mod graph;
 mod hub;
 mod lab;
 pub mod progress;
