@@ -1,10 +1,12 @@
 //! `run`: load the config, open the sockets, serve, reload on SIGHUP or a changed file.
 
+use std::net::Ipv4Addr;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::Notify;
 use tracing::{info, warn};
 
 use super::dhcp::{DhcpConfig, DhcpState, LeaseWriter, bind_dhcp, serve_dhcp};
@@ -31,14 +33,16 @@ pub async fn run(config_path: &Path) -> Result<(), NetdError> {
 
     let sock = bind_dhcp(cfg.dhcp_listen)?;
     let (fatal_tx, mut fatal_rx) = tokio::sync::mpsc::channel::<NetdError>(4);
+    let names_changed = Arc::new(Notify::new());
     {
         let dhcp = dhcp.clone();
         let writer = writer.clone();
         let fatal_tx = fatal_tx.clone();
+        let names_changed = names_changed.clone();
         std::thread::Builder::new()
             .name("netd-dhcp".into())
             .spawn(move || {
-                let err = serve_dhcp(sock, dhcp, writer);
+                let err = serve_dhcp(sock, dhcp, writer, names_changed);
                 let _ = fatal_tx.blocking_send(err);
             })
             .map_err(|e| NetdError::Io {
@@ -47,10 +51,12 @@ pub async fn run(config_path: &Path) -> Result<(), NetdError> {
             })?;
     }
 
+    let mut names = lease_names(&dhcp, now);
     let cell = Arc::new(ZoneCell::new(
-        Zone::from_config(&cfg),
+        Zone::from_config(&cfg).with_leases(&cfg, &names),
         cfg.upstreams.clone(),
     ));
+    let mut cfg = cfg;
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let rt = tokio::runtime::Handle::current();
     for addr in &cfg.dns_listen {
@@ -91,7 +97,7 @@ pub async fn run(config_path: &Path) -> Result<(), NetdError> {
         tokio::select! {
             _ = hup.recv() => {
                 info!("SIGHUP: reloading");
-                reload(config_path, &dhcp, &cell, &writer);
+                reload(config_path, &mut cfg, &dhcp, &cell, &writer, &names);
                 seen = mtime(config_path);
             }
             _ = tick.tick() => {
@@ -99,7 +105,16 @@ pub async fn run(config_path: &Path) -> Result<(), NetdError> {
                 if m != seen {
                     seen = m;
                     info!("config file changed: reloading");
-                    reload(config_path, &dhcp, &cell, &writer);
+                    reload(config_path, &mut cfg, &dhcp, &cell, &writer, &names);
+                }
+                expire(&dhcp, &writer, &names_changed);
+            }
+            _ = names_changed.notified() => {
+                let now_names = lease_names(&dhcp, super::dhcp::now_secs());
+                if now_names != names {
+                    names = now_names;
+                    info!(names = names.len(), "names of dynamic leases changed");
+                    cell.set(Zone::from_config(&cfg).with_leases(&cfg, &names), cfg.upstreams.clone());
                 }
             }
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
@@ -123,8 +138,34 @@ fn mtime(path: &Path) -> Option<(SystemTime, u64)> {
     Some((m.modified().ok()?, m.len()))
 }
 
+/// The names of the live dynamic leases.
+fn lease_names(dhcp: &Mutex<DhcpState>, now: u64) -> Vec<(String, Ipv4Addr)> {
+    dhcp.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .dynamic_names(now)
+}
+
+/// Drops run-out offers and leases; wakes the name publisher when names may have changed.
+fn expire(dhcp: &Mutex<DhcpState>, writer: &LeaseWriter, names_changed: &Notify) {
+    let mut st = dhcp.lock().unwrap_or_else(PoisonError::into_inner);
+    st.expire(super::dhcp::now_secs());
+    if st.take_dirty() {
+        writer.changed();
+    }
+    if st.take_names_dirty() {
+        names_changed.notify_one();
+    }
+}
+
 /// Applies a new config's records and reservations; an invalid file is logged and ignored.
-fn reload(path: &Path, dhcp: &Mutex<DhcpState>, cell: &ZoneCell, writer: &LeaseWriter) {
+fn reload(
+    path: &Path,
+    current: &mut NetdConfig,
+    dhcp: &Mutex<DhcpState>,
+    cell: &ZoneCell,
+    writer: &LeaseWriter,
+    names: &[(String, Ipv4Addr)],
+) {
     let cfg = match NetdConfig::load(path) {
         Ok(c) => c,
         Err(e) => {
@@ -139,11 +180,12 @@ fn reload(path: &Path, dhcp: &Mutex<DhcpState>, cell: &ZoneCell, writer: &LeaseW
             writer.changed();
         }
     }
-    let zone = Zone::from_config(&cfg);
+    let zone = Zone::from_config(&cfg).with_leases(&cfg, names);
     info!(
         names = zone.len(),
         reservations = cfg.reservations.len(),
         "reloaded"
     );
-    cell.set(zone, cfg.upstreams);
+    cell.set(zone, cfg.upstreams.clone());
+    *current = cfg;
 }

@@ -5,9 +5,11 @@ use std::net::Ipv4Addr;
 use dhcproto::v4::{DhcpOption, Flags, HType, Message, MessageType, Opcode, OptionCode};
 use dhcproto::{Decodable, Encodable};
 
+use tracing::info;
+
+use super::hostname::{fqdn_option_label, sanitize_label};
 use super::leases::{DhcpState, Entry, OFFER_SECS};
 use crate::netd::MacAddr;
-use crate::netd::config::valid_dns_name;
 
 /// Where a reply goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +52,8 @@ const MAGIC: [u8; 4] = [99, 130, 83, 99];
 /// Checks the fixed header of a client request and keeps only the options the server reads,
 /// each with a length checked here, first occurrence only. dhcproto's option decoder trusts
 /// some lengths (debug assertions, subtractions); it never sees an option we did not check.
+/// The host name (option 12, else the Client FQDN of option 81) is passed on as option 12,
+/// already made into one DNS label.
 pub fn sanitize(bytes: &[u8]) -> Option<Vec<u8>> {
     let header = bytes.get(..OPTIONS_AT)?;
     // op BOOTREQUEST, htype Ethernet, hlen 6, the magic cookie.
@@ -59,6 +63,7 @@ pub fn sanitize(bytes: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(bytes.len().min(OPTIONS_AT + 312));
     out.extend_from_slice(header);
     let mut seen = [false; 256];
+    let (mut host, mut fqdn_host) = (None, None);
     let mut i = OPTIONS_AT;
     while let Some(&code) = bytes.get(i) {
         match code {
@@ -76,7 +81,15 @@ pub fn sanitize(bytes: &[u8]) -> Option<Vec<u8>> {
             53 => len == 1,
             50 | 51 | 54 => len == 4,
             57 => len == 2,
-            12 | 55 | 61 => len >= 1,
+            55 | 61 => len >= 1,
+            12 => {
+                host = host.or_else(|| sanitize_label(data));
+                false
+            }
+            81 => {
+                fqdn_host = fqdn_host.or_else(|| fqdn_option_label(data));
+                false
+            }
             _ => false,
         };
         if ok && !seen[usize::from(code)] {
@@ -85,6 +98,11 @@ pub fn sanitize(bytes: &[u8]) -> Option<Vec<u8>> {
             out.push(len as u8);
             out.extend_from_slice(data);
         }
+    }
+    if let Some(h) = host.or(fqdn_host) {
+        out.push(12);
+        out.push(h.len() as u8); // at most 63 bytes
+        out.extend_from_slice(h.as_bytes());
     }
     out.push(255);
     Some(out)
@@ -114,7 +132,7 @@ pub fn handle(state: &mut DhcpState, msg: &Message, now: u64) -> Option<Reply> {
         _ => None,
     };
     let hostname = match opts.get(OptionCode::Hostname) {
-        Some(DhcpOption::Hostname(h)) => Some(h.to_ascii_lowercase()).filter(|h| valid_dns_name(h)),
+        Some(DhcpOption::Hostname(h)) => sanitize_label(h.as_bytes()),
         _ => None,
     };
     match opts.msg_type()? {
@@ -247,14 +265,7 @@ fn request(
         // Not an address this client may have: a NAK makes it start over with DISCOVER.
         return Some(nak(state, msg));
     }
-    // The reservation's name wins over what the client calls itself.
-    let hostname = state
-        .config
-        .reservations
-        .get(&mac)
-        .and_then(|(_, h)| h.clone())
-        .or(hostname)
-        .or_else(|| state.entry(&mac).and_then(|e| e.hostname.clone()));
+    let hostname = lease_name(state, &mac, ip, hostname, now);
     state.set(
         mac,
         Entry {
@@ -270,6 +281,33 @@ fn request(
         message: m,
         dest: destination(msg, false),
     })
+}
+
+/// The name a lease gets: a reservation's own (it wins over what the client calls itself);
+/// for a dynamic client, the label it sends (or held), unless a workload or another live
+/// lease has it: first come keeps a name, and a second claimant gets its lease without one.
+fn lease_name(
+    state: &DhcpState,
+    mac: &MacAddr,
+    ip: Ipv4Addr,
+    sent: Option<String>,
+    now: u64,
+) -> Option<String> {
+    if let Some((_, name)) = state.config.reservations.get(mac) {
+        return name.clone().or(sent);
+    }
+    let held = state.entry(mac).and_then(|e| e.hostname.clone());
+    let wanted = sent.or(held)?;
+    if state.name_free_for(&wanted, mac, now) {
+        return Some(wanted);
+    }
+    info!(
+        %mac,
+        %ip,
+        name = %state.config.fqdn(&wanted),
+        "host name taken by a workload or another lease: this lease gets no DNS name"
+    );
+    None
 }
 
 fn nak(state: &DhcpState, msg: &Message) -> Reply {

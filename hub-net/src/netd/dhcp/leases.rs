@@ -1,6 +1,6 @@
 //! The DHCP state: the config's view DHCP needs, the lease table, declined addresses.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
@@ -9,8 +9,10 @@ use crate::netd::config::valid_dns_name;
 use crate::netd::{Lease, LeaseFile, MacAddr, NetdConfig};
 use crate::plan::AddrRange;
 
-/// How long an offered (not yet requested) address stays set aside for its client.
-pub const OFFER_SECS: u64 = 60;
+/// How long an offered (not yet requested) address stays set aside for its client. Clients
+/// request within a second or two; a short life keeps a flood of DISCOVERs from holding the
+/// range (and when the range is full of offers, the oldest is recycled anyway).
+pub const OFFER_SECS: u64 = 15;
 /// How long a declined address (in use by someone unknown) is not handed out.
 pub const DECLINE_SECS: u64 = 600;
 
@@ -33,6 +35,9 @@ pub struct DhcpConfig {
     pub reservations: HashMap<MacAddr, (Ipv4Addr, Option<String>)>,
     /// Reserved addresses, to MAC.
     pub reserved_ips: HashMap<Ipv4Addr, MacAddr>,
+    /// The workloads' names (records, reservations' host names, `gateway`, `netd`), fully
+    /// qualified and lowercase: a dynamic client can never take one.
+    pub workload_names: HashSet<String>,
 }
 
 impl DhcpConfig {
@@ -48,6 +53,16 @@ impl DhcpConfig {
             reservations.insert(r.mac, (r.ip, host));
             reserved_ips.insert(r.ip, r.mac);
         }
+        let workload_names = ["gateway", "netd"]
+            .into_iter()
+            .chain(cfg.records.iter().map(|r| r.name.as_str()))
+            .chain(
+                cfg.reservations
+                    .iter()
+                    .filter_map(|r| r.hostname.as_deref()),
+            )
+            .map(|n| cfg.fqdn(n))
+            .collect();
         DhcpConfig {
             server_ip: cfg.server_ip,
             subnet: cfg.subnet,
@@ -57,7 +72,13 @@ impl DhcpConfig {
             domain: cfg.domain_lower(),
             reservations,
             reserved_ips,
+            workload_names,
         }
+    }
+
+    /// The fully qualified name of a dynamic client's host name (a single label).
+    pub fn fqdn(&self, label: &str) -> String {
+        format!("{label}.{}", self.domain)
     }
 }
 
@@ -70,7 +91,8 @@ pub struct Entry {
     pub expires: u64,
     /// True once ACKed (persisted); false while only offered.
     pub bound: bool,
-    /// Host name the client sent.
+    /// The host name: a reservation's, or the DNS label a dynamic client holds in the lab
+    /// domain (what it sent, sanitised, if no one else had it).
     pub hostname: Option<String>,
 }
 
@@ -82,8 +104,13 @@ pub struct DhcpState {
     by_mac: HashMap<MacAddr, Entry>,
     by_ip: HashMap<Ipv4Addr, MacAddr>,
     declined: HashMap<Ipv4Addr, u64>,
+    /// Pending offers, oldest first (mac, address, expiry); stale items are skipped.
+    offers: VecDeque<(MacAddr, Ipv4Addr, u64)>,
+    /// Dynamic clients' DNS labels, to the client holding each.
+    names: HashMap<String, MacAddr>,
     cursor: u32,
     dirty: bool,
+    names_dirty: bool,
 }
 
 impl DhcpState {
@@ -95,8 +122,11 @@ impl DhcpState {
             by_mac: HashMap::new(),
             by_ip: HashMap::new(),
             declined: HashMap::new(),
+            offers: VecDeque::new(),
+            names: HashMap::new(),
             cursor,
             dirty: false,
+            names_dirty: false,
         }
     }
 
@@ -176,6 +206,57 @@ impl DhcpState {
         std::mem::take(&mut self.dirty)
     }
 
+    /// True when the dynamic clients' names may have changed since the last call.
+    pub fn take_names_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.names_dirty)
+    }
+
+    /// The names of live dynamic leases (label, address), sorted: what DNS serves for them.
+    pub fn dynamic_names(&self, now: u64) -> Vec<(String, Ipv4Addr)> {
+        let mut names: Vec<(String, Ipv4Addr)> = self
+            .names
+            .iter()
+            .filter_map(|(name, mac)| {
+                let e = self.by_mac.get(mac)?;
+                let live = e.bound && e.expires > now && e.hostname.as_ref() == Some(name);
+                live.then(|| (name.clone(), e.ip))
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Whether the dynamic client `mac` may hold the DNS label `name` now: no workload has
+    /// it and no other live lease holds it (first come keeps it).
+    pub fn name_free_for(&self, name: &str, mac: &MacAddr, now: u64) -> bool {
+        if self.config.workload_names.contains(&self.config.fqdn(name)) {
+            return false;
+        }
+        match self.names.get(name) {
+            None => true,
+            Some(owner) if owner == mac => true,
+            Some(owner) => self.by_mac.get(owner).is_none_or(|e| {
+                !e.bound || e.expires <= now || e.hostname.as_deref() != Some(name)
+            }),
+        }
+    }
+
+    /// Drops every entry that has run out (offers and leases), so their addresses and names
+    /// are free and DNS stops serving their names.
+    pub fn expire(&mut self, now: u64) {
+        let gone: Vec<MacAddr> = self
+            .by_mac
+            .iter()
+            .filter(|(_, e)| e.expires <= now)
+            .map(|(m, _)| *m)
+            .collect();
+        for m in gone {
+            self.remove(&m);
+        }
+        self.declined.retain(|_, until| *until > now);
+        self.prune_offers(now);
+    }
+
     /// The entry of a client.
     pub fn entry(&self, mac: &MacAddr) -> Option<&Entry> {
         self.by_mac.get(mac)
@@ -192,21 +273,36 @@ impl DhcpState {
     }
 
     pub(crate) fn set(&mut self, mac: MacAddr, entry: Entry) {
-        if let Some(old) = self.by_mac.get(&mac)
-            && old.ip != entry.ip
-            && self.by_ip.get(&old.ip) == Some(&mac)
-        {
-            self.by_ip.remove(&old.ip);
+        if let Some(old) = self.by_mac.get(&mac) {
+            if old.ip != entry.ip && self.by_ip.get(&old.ip) == Some(&mac) {
+                self.by_ip.remove(&old.ip);
+            }
+            if old.hostname != entry.hostname
+                && let Some(name) = old.hostname.clone()
+            {
+                self.forget_name(&name, &mac);
+            }
         }
         if let Some(other) = self.by_ip.insert(entry.ip, mac)
             && other != mac
         {
-            if let Some(e) = self.by_mac.remove(&other) {
-                self.dirty |= e.bound;
-            }
+            self.remove(&other);
+            self.by_ip.insert(entry.ip, mac);
+        }
+        let offered = (!entry.bound).then_some((mac, entry.ip, entry.expires));
+        if entry.bound
+            && self.config.range.contains(entry.ip)
+            && let Some(name) = &entry.hostname
+        {
+            self.names.insert(name.clone(), mac);
+            self.names_dirty = true;
         }
         self.dirty |= entry.bound;
         self.by_mac.insert(mac, entry);
+        if let Some(offer) = offered {
+            self.offers.push_back(offer);
+            self.prune_offers(offer.2.saturating_sub(OFFER_SECS));
+        }
     }
 
     pub(crate) fn remove(&mut self, mac: &MacAddr) -> Option<Entry> {
@@ -214,8 +310,62 @@ impl DhcpState {
         if self.by_ip.get(&e.ip) == Some(mac) {
             self.by_ip.remove(&e.ip);
         }
+        if let Some(name) = &e.hostname {
+            self.forget_name(name, mac);
+        }
         self.dirty |= e.bound;
         Some(e)
+    }
+
+    fn forget_name(&mut self, name: &str, mac: &MacAddr) {
+        if self.names.get(name) == Some(mac) {
+            self.names.remove(name);
+            self.names_dirty = true;
+        }
+    }
+
+    /// Whether the queued offer is still the pending offer it was.
+    fn offer_pending(&self, (mac, ip, expires): &(MacAddr, Ipv4Addr, u64), now: u64) -> bool {
+        *expires > now
+            && self
+                .by_mac
+                .get(mac)
+                .is_some_and(|e| !e.bound && e.ip == *ip && e.expires == *expires)
+    }
+
+    /// Drops queued offers from the front that are no longer pending (amortised O(1); the
+    /// queue holds at most the offers of one offer lifetime).
+    fn prune_offers(&mut self, now: u64) {
+        while let Some(front) = self.offers.front() {
+            if self.offer_pending(front, now) {
+                break;
+            }
+            self.offers.pop_front();
+        }
+    }
+
+    /// Takes the address of the oldest pending offer (not `mac`'s own) for `mac`: an offer is
+    /// tentative, and a range full of them must not lock out a new client.
+    pub(crate) fn recycle_offer(&mut self, mac: &MacAddr, now: u64) -> Option<Ipv4Addr> {
+        let mut skipped = Vec::new();
+        let mut found = None;
+        while let Some(item) = self.offers.pop_front() {
+            if !self.offer_pending(&item, now) {
+                continue;
+            }
+            if item.0 == *mac || !self.config.range.contains(item.1) {
+                skipped.push(item);
+                continue;
+            }
+            found = Some(item);
+            break;
+        }
+        for item in skipped.into_iter().rev() {
+            self.offers.push_front(item);
+        }
+        let (owner, ip, _) = found?;
+        self.remove(&owner);
+        Some(ip)
     }
 
     pub(crate) fn decline(&mut self, ip: Ipv4Addr, now: u64) {
@@ -240,7 +390,8 @@ impl DhcpState {
     }
 
     /// The next free dynamic address, scanning from a cursor (amortised O(1) while the range
-    /// fills up); `None` when the range is exhausted.
+    /// fills up); when none is free, the address of the oldest pending offer; `None` when
+    /// every dynamic address is leased.
     pub(crate) fn next_free(&mut self, mac: &MacAddr, now: u64) -> Option<Ipv4Addr> {
         let r = self.config.range;
         let (start, end) = (u32::from(r.start), u32::from(r.end));
@@ -254,6 +405,6 @@ impl DhcpState {
                 return Some(ip);
             }
         }
-        None
+        self.recycle_offer(mac, now)
     }
 }

@@ -89,10 +89,12 @@ fn write_loop(state: &Mutex<DhcpState>, path: &Path, rx: &Receiver<()>) {
 }
 
 /// Serves DHCP on `sock` forever (returns only on a socket error that cannot be retried).
+/// `names` is woken when a dynamic client's DNS name may have changed.
 pub(crate) fn serve_dhcp(
     sock: UdpSocket,
     state: Arc<Mutex<DhcpState>>,
     writer: LeaseWriter,
+    names: Arc<tokio::sync::Notify>,
 ) -> NetdError {
     let mut buf = vec![0u8; 1500];
     loop {
@@ -112,6 +114,9 @@ pub(crate) fn serve_dhcp(
             let answer = handle_bytes(&mut st, packet, now_secs());
             if st.take_dirty() {
                 writer.changed();
+            }
+            if st.take_names_dirty() {
+                names.notify_one();
             }
             answer
         };

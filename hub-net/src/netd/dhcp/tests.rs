@@ -60,15 +60,26 @@ fn opt(m: &Message, code: OptionCode) -> Option<&DhcpOption> {
 
 /// DISCOVER then REQUEST (selecting); returns the ACK.
 fn lease(st: &mut DhcpState, mac: MacAddr) -> Message {
-    let offer = handle(st, &client(MessageType::Discover, mac), NOW)
+    lease_as(st, mac, None, NOW)
+}
+
+/// DISCOVER then REQUEST (selecting), with a host name option if given; returns the ACK.
+fn lease_as(st: &mut DhcpState, mac: MacAddr, name: Option<&str>, now: u64) -> Message {
+    let with_name = |mut m: Message| {
+        if let Some(n) = name {
+            m.opts_mut().insert(DhcpOption::Hostname(n.into()));
+        }
+        m
+    };
+    let offer = handle(st, &with_name(client(MessageType::Discover, mac)), now)
         .unwrap()
         .message;
     assert_eq!(msg_type(&offer), MessageType::Offer);
-    let mut req = client(MessageType::Request, mac);
+    let mut req = with_name(client(MessageType::Request, mac));
     req.opts_mut().insert(DhcpOption::ServerIdentifier(SERVER));
     req.opts_mut()
         .insert(DhcpOption::RequestedIpAddress(offer.yiaddr()));
-    let ack = handle(st, &req, NOW).unwrap();
+    let ack = handle(st, &req, now).unwrap();
     assert_eq!(msg_type(&ack.message), MessageType::Ack);
     assert_eq!(ack.dest, Destination::Broadcast);
     ack.message
@@ -147,34 +158,59 @@ fn reserved_client_gets_its_address_and_host_name() {
 }
 
 #[test]
-fn a_discover_flood_exhausts_only_the_dynamic_range() {
+fn a_discover_flood_recycles_offers_but_never_leases_or_reservations() {
     let mut st = state(219); // 20 dynamic addresses
+    let bound = lease(&mut st, MacAddr([2, 9, 9, 9, 9, 9])).yiaddr();
     let mut offered = std::collections::HashSet::new();
     for i in 0..5_000u32 {
         let b = i.to_be_bytes();
         let mac = MacAddr([0x06, 0xfe, b[0], b[1], b[2], b[3]]);
-        if let Some(r) = handle(&mut st, &client(MessageType::Discover, mac), NOW) {
-            let ip = r.message.yiaddr();
-            assert!(
-                st.config.range.contains(ip),
-                "{ip} offered outside the range"
-            );
-            assert!(offered.insert(ip), "{ip} offered twice");
+        let r = handle(&mut st, &client(MessageType::Discover, mac), NOW)
+            .expect("a full range of offers is recycled");
+        let ip = r.message.yiaddr();
+        assert!(
+            st.config.range.contains(ip),
+            "{ip} offered outside the range"
+        );
+        assert_ne!(ip, bound, "a bound lease was recycled");
+        offered.insert(ip);
+    }
+    assert_eq!(offered.len(), 19);
+    assert!(!offered.contains(&RESERVED_IP));
+    // The oldest offer went first: the last 19 flooders hold the 19 free addresses.
+    for i in 5_000 - 19..5_000u32 {
+        let b = i.to_be_bytes();
+        assert!(
+            st.entry(&MacAddr([0x06, 0xfe, b[0], b[1], b[2], b[3]]))
+                .is_some()
+        );
+    }
+    // A real client right after the flood gets a lease at once; the reserved client too.
+    let fresh = lease(&mut st, MacAddr([2, 7, 7, 7, 7, 7])).yiaddr();
+    assert!(st.config.range.contains(fresh) && fresh != bound);
+    assert_eq!(lease(&mut st, RESERVED_MAC).yiaddr(), RESERVED_IP);
+    // Once every dynamic address is leased, a new client gets nothing.
+    for i in 0..30u8 {
+        let mac = MacAddr([2, 8, 8, 8, 8, i]);
+        if st.entry(&mac).is_none()
+            && handle(&mut st, &client(MessageType::Discover, mac), NOW).is_some()
+        {
+            lease(&mut st, mac);
         }
     }
-    assert_eq!(offered.len(), 20);
-    assert!(!offered.contains(&RESERVED_IP));
-    // The reserved client is still served, as is a client that already had a lease.
-    assert_eq!(lease(&mut st, RESERVED_MAC).yiaddr(), RESERVED_IP);
-    // Offers time out and the range is usable again.
+    assert_eq!(st.snapshot().leases.len(), 21);
+    assert!(
+        handle(
+            &mut st,
+            &client(MessageType::Discover, MacAddr([2, 6, 6, 6, 6, 6])),
+            NOW
+        )
+        .is_none()
+    );
+    // Offers time out: expire drops them.
     let later = NOW + OFFER_SECS + 1;
-    let r = handle(
-        &mut st,
-        &client(MessageType::Discover, MacAddr([2, 7, 7, 7, 7, 7])),
-        later,
-    )
-    .unwrap();
-    assert!(st.config.range.contains(r.message.yiaddr()));
+    st.expire(later);
+    assert_eq!(st.len(), 21);
 }
 
 #[test]
@@ -416,4 +452,63 @@ proptest! {
             check_reply(&st, &out);
         }
     }
+}
+
+fn lease_named(st: &mut DhcpState, mac: MacAddr, name: &str, now: u64) -> Message {
+    lease_as(st, mac, Some(name), now)
+}
+
+#[test]
+fn dynamic_clients_get_names_first_come_first_served() {
+    let mut st = state(254);
+    let (a, b, c) = (
+        MacAddr([2, 0, 0, 0, 1, 1]),
+        MacAddr([2, 0, 0, 0, 1, 2]),
+        MacAddr([2, 0, 0, 0, 1, 3]),
+    );
+    let ip_a = lease_named(&mut st, a, "Laptop.home.arpa", NOW).yiaddr();
+    assert!(st.take_names_dirty());
+    assert_eq!(st.dynamic_names(NOW), vec![("laptop".to_string(), ip_a)]);
+    // The second claimant gets a lease without the name.
+    let ip_b = lease_named(&mut st, b, "laptop", NOW).yiaddr();
+    assert_ne!(ip_a, ip_b);
+    assert_eq!(st.entry(&b).unwrap().hostname, None);
+    // A workload's name (a reservation's host name, netd's own) is never given out.
+    lease_named(&mut st, c, "VM1", NOW);
+    assert_eq!(st.entry(&c).unwrap().hostname, None);
+    lease_named(&mut st, c, "netd", NOW);
+    assert_eq!(st.entry(&c).unwrap().hostname, None);
+    assert_eq!(st.dynamic_names(NOW).len(), 1);
+    // The holder renews and keeps it; when its lease ends the name is free again.
+    lease_named(&mut st, a, "laptop", NOW + 10);
+    assert_eq!(st.entry(&a).unwrap().hostname.as_deref(), Some("laptop"));
+    let after = NOW + 10 + u64::from(st.config.lease_secs) + 1;
+    st.expire(after);
+    assert!(st.dynamic_names(after).is_empty());
+    assert!(st.take_names_dirty());
+    lease_named(&mut st, b, "laptop", after);
+    assert_eq!(st.dynamic_names(after).len(), 1);
+    assert_eq!(st.dynamic_names(after)[0].0, "laptop");
+}
+
+#[test]
+fn a_client_fqdn_option_names_the_lease() {
+    let mut st = state(254);
+    let mac = MacAddr([2, 0, 0, 0, 2, 1]);
+    let mut req = client(MessageType::Request, mac);
+    req.set_ciaddr(Ipv4Addr::new(10, 9, 0, 230));
+    let mut bytes = req.to_vec().unwrap();
+    // Replace the end option by option 81 (E flag, wire format) and the end again.
+    let end = bytes.iter().rposition(|b| *b == 255).unwrap();
+    bytes.truncate(end);
+    bytes.extend_from_slice(b"\x51\x0c\x05\x00\x00\x07Printer\x00\xff");
+    let (reply, _) = handle_bytes(&mut st, &bytes, NOW).expect("an answer");
+    assert_eq!(
+        msg_type(&Message::from_bytes(&reply).unwrap()),
+        MessageType::Ack
+    );
+    assert_eq!(
+        st.dynamic_names(NOW),
+        vec![("printer".to_string(), Ipv4Addr::new(10, 9, 0, 230))]
+    );
 }

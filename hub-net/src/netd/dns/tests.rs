@@ -310,3 +310,28 @@ proptest! {
         fast_equals_full(&zone, &bytes, &variant(&bytes, id))?;
     }
 }
+
+#[test]
+fn lease_names_never_shadow_a_workload() {
+    let cfg = config(vec![]);
+    let lease = Ipv4Addr::new(10, 9, 0, 201);
+    let zone = Zone::from_config(&cfg).with_leases(
+        &cfg,
+        &[
+            ("printer".into(), lease),
+            ("web".into(), Ipv4Addr::new(10, 9, 0, 202)),
+        ],
+    );
+    let r = reply(&zone, &query("printer.demo.lab.", RecordType::A));
+    assert_eq!(a_of(&r), vec![lease]);
+    let r = reply(&zone, &query("201.0.9.10.in-addr.arpa.", RecordType::PTR));
+    assert!(
+        matches!(&r.answers[0].data, RData::PTR(p) if p.0.to_ascii() == "printer.demo.lab."),
+        "{r:?}"
+    );
+    // The workload keeps its name alone; the lease's address has no name.
+    let r = reply(&zone, &query("web.demo.lab.", RecordType::A));
+    assert_eq!(a_of(&r), vec![Ipv4Addr::new(10, 9, 0, 10)]);
+    let r = reply(&zone, &query("202.0.9.10.in-addr.arpa.", RecordType::PTR));
+    assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
+}

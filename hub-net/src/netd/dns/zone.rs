@@ -80,6 +80,18 @@ impl Zone {
         zone
     }
 
+    /// Adds the names of dynamic leases (label, address). A name the zone already has (a
+    /// workload's) is never shadowed nor joined: the lease's name is left out.
+    pub fn with_leases(mut self, cfg: &NetdConfig, leases: &[(String, Ipv4Addr)]) -> Self {
+        for (label, ip) in leases {
+            let name = fqdn_name(cfg, label);
+            if !name.is_root() && !self.a.contains_key(&name) {
+                self.add(cfg, label, *ip);
+            }
+        }
+        self
+    }
+
     fn add(&mut self, cfg: &NetdConfig, name: &str, ip: Ipv4Addr) {
         let name = fqdn_name(cfg, name);
         if name.is_root() {
