@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 use tracing::{info, warn};
 
 use super::dhcp::{DhcpConfig, DhcpState, LeaseWriter, bind_dhcp, serve_dhcp};
-use super::dns::{Zone, ZoneCell, serve_tcp, spawn_udp};
+use super::dns::{ClientLimits, Zone, ZoneCell, serve_tcp, spawn_udp};
 use super::{LeaseFile, NetdConfig, NetdError};
 
 /// How often the config file's modification time is checked.
@@ -59,14 +59,16 @@ pub async fn run(config_path: &Path) -> Result<(), NetdError> {
     let mut cfg = cfg;
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let rt = tokio::runtime::Handle::current();
+    let limits = Arc::new(ClientLimits::default());
     for addr in &cfg.dns_listen {
-        spawn_udp(*addr, cell.clone(), threads, &rt)?;
+        spawn_udp(*addr, cell.clone(), limits.clone(), threads, &rt)?;
         let cell = cell.clone();
+        let limits = limits.clone();
         let addr = *addr;
         let fatal_tx = fatal_tx.clone();
         // Bind before announcing readiness; errors end the server.
         tokio::spawn(async move {
-            if let Err(e) = serve_tcp(addr, cell).await {
+            if let Err(e) = serve_tcp(addr, cell, limits).await {
                 let _ = fatal_tx.send(e).await;
             }
         });

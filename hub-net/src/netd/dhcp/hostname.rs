@@ -4,9 +4,10 @@
 /// The longest DNS label.
 const MAX_LABEL: usize = 63;
 
-/// Makes a client's host name into a DNS label: the part before the first dot, lowercase,
-/// every byte other than a letter, digit or `-` turned into `-`, no `-` at either end, at
-/// most 63 bytes. `None` when nothing is left.
+/// Makes a client's host name into a DNS label (the project's one rule,
+/// [`hub_runtime::names::is_dns_label`]): the part before the first dot, lowercase, every
+/// byte other than a letter, digit or `-` turned into `-`, no `-` at either end, at most 63
+/// bytes. `None` when nothing is left.
 pub fn sanitize_label(raw: &[u8]) -> Option<String> {
     let first = raw.split(|b| *b == b'.').next().unwrap_or_default();
     let mapped: String = first
@@ -23,7 +24,7 @@ pub fn sanitize_label(raw: &[u8]) -> Option<String> {
     let mut label = mapped.trim_matches('-').to_string();
     label.truncate(MAX_LABEL);
     let label = label.trim_end_matches('-');
-    (!label.is_empty()).then(|| label.to_string())
+    hub_runtime::names::is_dns_label(label).then(|| label.to_string())
 }
 
 /// The host name in a Client FQDN option's data (RFC 4702): flags, two rcodes, then the

@@ -2,12 +2,16 @@
 
 mod fast;
 mod forward;
+pub mod limits;
 mod server;
+mod tcp;
 mod zone;
 
 pub use fast::{AnswerCache, PlainQuery, plain_query};
-pub(crate) use server::{ZoneCell, serve_tcp, spawn_udp};
-pub use zone::{DnsAnswer, TTL, Zone, encode_udp, handle, handle_bytes};
+pub use limits::ClientLimits;
+pub(crate) use server::{ZoneCell, spawn_udp};
+pub(crate) use tcp::serve_tcp;
+pub use zone::{DnsAnswer, TTL, Zone, encode_udp, handle, handle_bytes, server_failure};
 
 #[cfg(test)]
 mod tests;

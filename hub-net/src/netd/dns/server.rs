@@ -1,26 +1,19 @@
-//! The DNS sockets: UDP on blocking threads (the hot path), TCP through hickory-server.
+//! The DNS UDP socket: blocking threads (the hot path), a relay task for forwarded queries.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Message, ResponseCode};
-use hickory_server::Server;
-use hickory_server::net::runtime::Time;
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponseBuilder;
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use super::fast::{AnswerCache, plain_query};
 use super::forward::relay;
-use super::zone::{DnsAnswer, Zone, handle, handle_bytes};
+use super::limits::ClientLimits;
+use super::zone::{Zone, handle_bytes};
 use crate::netd::NetdError;
-
-/// Most queries relayed upstream at once.
-const MAX_FORWARDS: usize = 512;
 
 /// The current zone, swapped on reload; readers keep a cached copy and look at the
 /// generation counter only.
@@ -48,14 +41,14 @@ impl ZoneCell {
         self.generation.fetch_add(1, Ordering::Release);
     }
 
-    fn current(&self) -> Arc<Zone> {
+    pub(crate) fn current(&self) -> Arc<Zone> {
         self.zone
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
 
-    fn upstreams(&self) -> Arc<Vec<SocketAddr>> {
+    pub(crate) fn upstreams(&self) -> Arc<Vec<SocketAddr>> {
         self.upstreams
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -80,10 +73,12 @@ struct Forwarded {
 }
 
 /// Binds the DNS UDP socket and starts `threads` threads answering on it. Queries to
-/// forward go to a relay task on the tokio runtime.
+/// forward go to a relay task on the tokio runtime. Work past the answer cache is bounded
+/// per client by `limits`.
 pub(crate) fn spawn_udp(
     addr: SocketAddr,
     cell: Arc<ZoneCell>,
+    limits: Arc<ClientLimits>,
     threads: usize,
     rt: &tokio::runtime::Handle,
 ) -> Result<(), NetdError> {
@@ -106,12 +101,12 @@ pub(crate) fn spawn_udp(
 
     let (tx, mut rx) = mpsc::channel::<Forwarded>(1024);
     let relay_cell = cell.clone();
-    // Relays in flight are bounded: a flood of outside names towards a dead upstream must not
-    // pile up sockets and tasks.
-    let permits = Arc::new(Semaphore::new(MAX_FORWARDS));
+    let relay_limits = limits.clone();
+    // Relays in flight are bounded, per client and in all: a flood of outside names towards
+    // a dead upstream must not pile up sockets and tasks, nor crowd out other clients.
     rt.spawn(async move {
         while let Some(f) = rx.recv().await {
-            let Ok(permit) = permits.clone().try_acquire_owned() else {
+            let Some(permit) = relay_limits.forward(f.client.ip()) else {
                 debug!(client = %f.client, "too many queries being forwarded, query dropped");
                 continue;
             };
@@ -131,9 +126,10 @@ pub(crate) fn spawn_udp(
         let sock = sock.clone();
         let cell = cell.clone();
         let tx = tx.clone();
+        let limits = limits.clone();
         std::thread::Builder::new()
             .name(format!("netd-dns-{i}"))
-            .spawn(move || udp_loop(&sock, &cell, &tx))
+            .spawn(move || udp_loop(&sock, &cell, &limits, &tx))
             .map_err(|e| NetdError::Io {
                 what: "start a DNS thread".into(),
                 source: e,
@@ -142,7 +138,12 @@ pub(crate) fn spawn_udp(
     Ok(())
 }
 
-fn udp_loop(sock: &Arc<UdpSocket>, cell: &ZoneCell, tx: &mpsc::Sender<Forwarded>) {
+fn udp_loop(
+    sock: &Arc<UdpSocket>,
+    cell: &ZoneCell,
+    limits: &ClientLimits,
+    tx: &mpsc::Sender<Forwarded>,
+) {
     let mut buf = vec![0u8; 4096];
     let mut out = Vec::with_capacity(512);
     let mut cached = (0, cell.current());
@@ -169,6 +170,10 @@ fn udp_loop(sock: &Arc<UdpSocket>, cell: &ZoneCell, tx: &mpsc::Sender<Forwarded>
             }
             continue;
         }
+        if !limits.allow_slow(from.ip(), Instant::now()) {
+            debug!(%from, "client over its query budget, query dropped");
+            continue;
+        }
         match handle_bytes(&cached.1, packet) {
             Ok(Some(answer)) => {
                 if let Some(q) = &plain {
@@ -188,84 +193,6 @@ fn udp_loop(sock: &Arc<UdpSocket>, cell: &ZoneCell, tx: &mpsc::Sender<Forwarded>
                 if tx.try_send(f).is_err() {
                     debug!(%from, "forwarding queue full, query dropped");
                 }
-            }
-        }
-    }
-}
-
-/// Serves DNS over TCP with hickory-server, answering from the same handler.
-pub(crate) async fn serve_tcp(addr: SocketAddr, cell: Arc<ZoneCell>) -> Result<(), NetdError> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| NetdError::Bind {
-            what: "DNS/TCP",
-            addr,
-            source: e,
-        })?;
-    let mut server = Server::new(TcpHandler { cell });
-    server.register_listener(listener, Duration::from_secs(10), 64 * 1024);
-    server.block_until_done().await.map_err(|e| NetdError::Io {
-        what: format!("serve DNS over TCP on {addr}"),
-        source: std::io::Error::other(e.to_string()),
-    })
-}
-
-struct TcpHandler {
-    cell: Arc<ZoneCell>,
-}
-
-#[async_trait::async_trait]
-impl RequestHandler for TcpHandler {
-    async fn handle_request<R: ResponseHandler, T: Time>(
-        &self,
-        request: &Request,
-        mut response_handle: R,
-    ) -> ResponseInfo {
-        let builder = MessageResponseBuilder::from_message_request(request);
-        let failed = |code| {
-            let mut md = request.metadata;
-            md.message_type = hickory_proto::op::MessageType::Response;
-            md.response_code = code;
-            md
-        };
-        let answer = match Message::from_vec(request.as_slice()) {
-            Ok(req) => match handle(&self.cell.current(), &req) {
-                DnsAnswer::Forward => {
-                    let upstreams = self.cell.upstreams();
-                    relay(&upstreams, request.as_slice())
-                        .await
-                        .and_then(|b| Message::from_vec(&b).ok())
-                }
-                DnsAnswer::Reply(m) => Some(m),
-                DnsAnswer::Drop => None,
-            },
-            Err(_) => None,
-        };
-        let sent = match &answer {
-            Some(m) => {
-                let resp = builder.build(
-                    m.metadata,
-                    m.answers.iter(),
-                    m.authorities.iter(),
-                    std::iter::empty(),
-                    m.additionals.iter(),
-                );
-                response_handle.send_response(resp).await
-            }
-            None => {
-                let resp = builder.build_no_records(failed(ResponseCode::ServFail));
-                response_handle.send_response(resp).await
-            }
-        };
-        match sent {
-            Ok(info) => info,
-            Err(e) => {
-                debug!(error = %e, "could not send a DNS/TCP answer");
-                let md = failed(ResponseCode::ServFail);
-                ResponseInfo::from(hickory_proto::op::Header {
-                    metadata: md,
-                    counts: Default::default(),
-                })
             }
         }
     }

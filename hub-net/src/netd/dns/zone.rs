@@ -243,6 +243,11 @@ fn answer_in_domain(zone: &Zone, req: &Message, q: &Query) -> Message {
     m
 }
 
+/// A SERVFAIL answer to `req` (a forwarded query no upstream answered).
+pub fn server_failure(zone: &Zone, req: &Message) -> Message {
+    reply(zone, req, ResponseCode::ServFail, false)
+}
+
 fn reply(zone: &Zone, req: &Message, code: ResponseCode, authoritative: bool) -> Message {
     let mut m = Message::response(req.metadata.id, req.metadata.op_code);
     m.metadata.response_code = code;
