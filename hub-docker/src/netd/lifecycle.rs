@@ -56,7 +56,8 @@ pub fn read_leases(lab_dir: &Path) -> RuntimeResult<Vec<Lease>> {
 pub fn netd_container_spec(config: &NetdConfig, image: &str, dir: &Path) -> ContainerSpec {
     let mut spec = ContainerSpec::new(NETD_NAME, image);
     spec.ip = Some(config.server_ip);
-    spec.cap_add = vec!["NET_ADMIN".into()];
+    // NET_RAW: the ARP probes before an offer (Docker grants it by default, others may not).
+    spec.cap_add = vec!["NET_ADMIN".into(), "NET_RAW".into()];
     spec.restart = RestartPolicy::UnlessStopped;
     spec.role = Role::Netd;
     spec.spec_hash = image.rsplit(':').next().unwrap_or_default().to_string();
@@ -69,7 +70,7 @@ pub fn netd_container_spec(config: &NetdConfig, image: &str, dir: &Path) -> Cont
 }
 
 /// Brings up the lab's netd: writes the config, builds the image if the binary is new, and
-/// creates and starts `LAB-netd` at the config's `server_ip` (normally `.2`) with NET_ADMIN
+/// creates and starts `LAB-netd` at the config's `server_ip` (normally `.2`) with NET_ADMIN, NET_RAW
 /// and restart policy unless-stopped. A netd already running the same image keeps running
 /// (it reloads the new config by itself); one running an older image is replaced.
 pub async fn ensure_netd(

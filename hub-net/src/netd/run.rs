@@ -9,7 +9,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
-use super::dhcp::{DhcpConfig, DhcpState, LeaseWriter, bind_dhcp, serve_dhcp};
+use super::dhcp::{DhcpConfig, DhcpIo, DhcpState, LeaseWriter, Prober, bind_dhcp, serve_dhcp};
 use super::dns::{ClientLimits, Zone, ZoneCell, serve_tcp, spawn_udp};
 use super::{LeaseFile, NetdConfig, NetdError};
 
@@ -34,15 +34,19 @@ pub async fn run(config_path: &Path) -> Result<(), NetdError> {
     let sock = bind_dhcp(cfg.dhcp_listen)?;
     let (fatal_tx, mut fatal_rx) = tokio::sync::mpsc::channel::<NetdError>(4);
     let names_changed = Arc::new(Notify::new());
+    let io = Arc::new(DhcpIo {
+        sock,
+        state: dhcp.clone(),
+        writer: writer.clone(),
+        names: names_changed.clone(),
+    });
+    let prober = Prober::start(io.clone(), cfg.server_ip);
     {
-        let dhcp = dhcp.clone();
-        let writer = writer.clone();
         let fatal_tx = fatal_tx.clone();
-        let names_changed = names_changed.clone();
         std::thread::Builder::new()
             .name("netd-dhcp".into())
             .spawn(move || {
-                let err = serve_dhcp(sock, dhcp, writer, names_changed);
+                let err = serve_dhcp(io, prober);
                 let _ = fatal_tx.blocking_send(err);
             })
             .map_err(|e| NetdError::Io {

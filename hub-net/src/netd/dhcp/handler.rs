@@ -114,6 +114,7 @@ pub fn sanitize(bytes: &[u8]) -> Option<Vec<u8>> {
 /// DISCOVER → OFFER, REQUEST → ACK/NAK (selecting, init-reboot, renewing, rebinding),
 /// INFORM → ACK; RELEASE and DECLINE update the state silently.
 pub fn handle(state: &mut DhcpState, msg: &Message, now: u64) -> Option<Reply> {
+    state.take_probe_wanted();
     if msg.opcode() != Opcode::BootRequest || msg.htype() != HType::Eth || msg.hlen() != 6 {
         return None;
     }
@@ -211,12 +212,15 @@ fn discover(
     let keep = state.entry(&mac).filter(|e| e.ip == ip && e.bound).cloned();
     let entry = match keep {
         Some(e) => e, // a bound client re-discovering keeps its lease as it is
-        None => Entry {
-            ip,
-            expires: now + OFFER_SECS,
-            bound: false,
-            hostname,
-        },
+        None => {
+            state.want_probe(mac, ip, now);
+            Entry {
+                ip,
+                expires: now + OFFER_SECS,
+                bound: false,
+                hostname,
+            }
+        }
     };
     state.set(mac, entry);
     let mut m = base_reply(state, msg, MessageType::Offer, ip);

@@ -15,6 +15,8 @@ use crate::plan::AddrRange;
 pub const OFFER_SECS: u64 = 15;
 /// How long a declined address (in use by someone unknown) is not handed out.
 pub const DECLINE_SECS: u64 = 600;
+/// How long an address found free by an ARP probe is offered without probing it again.
+pub const PROBED_SECS: u64 = 30;
 
 /// What DHCP serves, taken from [`NetdConfig`].
 #[derive(Debug, Clone)]
@@ -108,6 +110,10 @@ pub struct DhcpState {
     offers: VecDeque<(MacAddr, Ipv4Addr, u64)>,
     /// Dynamic clients' DNS labels, to the client holding each.
     names: HashMap<String, MacAddr>,
+    /// Addresses an ARP probe found free, until when that is trusted.
+    probed: HashMap<Ipv4Addr, u64>,
+    /// The fresh offer of the last packet handled, whose address wants an ARP probe.
+    probe_wanted: Option<(MacAddr, Ipv4Addr)>,
     cursor: u32,
     dirty: bool,
     names_dirty: bool,
@@ -124,6 +130,8 @@ impl DhcpState {
             declined: HashMap::new(),
             offers: VecDeque::new(),
             names: HashMap::new(),
+            probed: HashMap::new(),
+            probe_wanted: None,
             cursor,
             dirty: false,
             names_dirty: false,
@@ -254,7 +262,35 @@ impl DhcpState {
             self.remove(&m);
         }
         self.declined.retain(|_, until| *until > now);
+        self.probed.retain(|_, until| *until > now);
         self.prune_offers(now);
+    }
+
+    /// The client and address of the offer just made, when it is a new dynamic address not
+    /// probed lately: the server checks with an ARP probe that no unknown device uses it
+    /// before sending the offer.
+    pub fn take_probe_wanted(&mut self) -> Option<(MacAddr, Ipv4Addr)> {
+        self.probe_wanted.take()
+    }
+
+    /// Records that an ARP probe found `ip` free.
+    pub fn probed_free(&mut self, ip: Ipv4Addr, now: u64) {
+        self.probed.insert(ip, now + PROBED_SECS);
+    }
+
+    /// Records that a device the plan does not know answers for `ip`: the address is set
+    /// aside like a declined one, and `mac`'s offer of it is withdrawn.
+    pub fn probed_in_use(&mut self, ip: Ipv4Addr, mac: &MacAddr, now: u64) {
+        if self.entry(mac).is_some_and(|e| e.ip == ip && !e.bound) {
+            self.remove(mac);
+        }
+        self.probed.remove(&ip);
+        self.decline(ip, now);
+    }
+
+    pub(crate) fn want_probe(&mut self, mac: MacAddr, ip: Ipv4Addr, now: u64) {
+        let fresh = self.probed.get(&ip).is_none_or(|until| *until <= now);
+        self.probe_wanted = (fresh && self.config.range.contains(ip)).then_some((mac, ip));
     }
 
     /// The entry of a client.

@@ -11,7 +11,8 @@ use tracing::{debug, warn};
 
 use super::handler::{Destination, handle_bytes};
 use super::leases::DhcpState;
-use crate::netd::{NetdError, write_atomic};
+use super::probe::Prober;
+use crate::netd::{MacAddr, NetdError, write_atomic};
 
 /// Least time between two writes of the lease file: a burst of changes is written once.
 const WRITE_GAP: Duration = Duration::from_millis(50);
@@ -88,17 +89,61 @@ fn write_loop(state: &Mutex<DhcpState>, path: &Path, rx: &Receiver<()>) {
     }
 }
 
-/// Serves DHCP on `sock` forever (returns only on a socket error that cannot be retried).
-/// `names` is woken when a dynamic client's DNS name may have changed.
-pub(crate) fn serve_dhcp(
-    sock: UdpSocket,
-    state: Arc<Mutex<DhcpState>>,
-    writer: LeaseWriter,
-    names: Arc<tokio::sync::Notify>,
-) -> NetdError {
+/// What the DHCP loop and the ARP prober share: the socket to answer on, the state, and who
+/// to wake after a change.
+pub(crate) struct DhcpIo {
+    /// The DHCP socket.
+    pub(crate) sock: UdpSocket,
+    /// The lease table.
+    pub(crate) state: Arc<Mutex<DhcpState>>,
+    /// Writes the lease file after a change.
+    pub(crate) writer: LeaseWriter,
+    /// Woken when a dynamic client's DNS name may have changed.
+    pub(crate) names: Arc<tokio::sync::Notify>,
+}
+
+/// An answer to send, and the fresh offer in it that wants an ARP probe first.
+pub(crate) struct Answer {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) dest: Destination,
+    pub(crate) probe: Option<(MacAddr, Ipv4Addr)>,
+}
+
+impl DhcpIo {
+    /// Handles one request under the state's lock.
+    pub(crate) fn answer(&self, packet: &[u8]) -> Option<Answer> {
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let answer = handle_bytes(&mut st, packet, now_secs());
+        let probe = st.take_probe_wanted();
+        if st.take_dirty() {
+            self.writer.changed();
+        }
+        if st.take_names_dirty() {
+            self.names.notify_one();
+        }
+        let (bytes, dest) = answer?;
+        Some(Answer { bytes, dest, probe })
+    }
+
+    /// Sends an answer where it goes.
+    pub(crate) fn send(&self, bytes: &[u8], dest: Destination) {
+        let to = match dest {
+            Destination::Broadcast => SocketAddrV4::new(Ipv4Addr::BROADCAST, 68),
+            Destination::Unicast(ip) => SocketAddrV4::new(ip, 68),
+            Destination::Relay(ip) => SocketAddrV4::new(ip, 67),
+        };
+        if let Err(e) = self.sock.send_to(bytes, to) {
+            debug!(%to, error = %e, "could not send a DHCP reply");
+        }
+    }
+}
+
+/// Serves DHCP forever (returns only on a socket error that cannot be retried). A fresh
+/// offer goes to `prober` first when there is one and it has room; else it is sent at once.
+pub(crate) fn serve_dhcp(io: Arc<DhcpIo>, prober: Option<Prober>) -> NetdError {
     let mut buf = vec![0u8; 1500];
     loop {
-        let (n, from) = match sock.recv_from(&mut buf) {
+        let (n, from) = match io.sock.recv_from(&mut buf) {
             Ok(x) => x,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
@@ -109,28 +154,17 @@ pub(crate) fn serve_dhcp(
             }
         };
         let Some(packet) = buf.get(..n) else { continue };
-        let answer = {
-            let mut st = state.lock().unwrap_or_else(PoisonError::into_inner);
-            let answer = handle_bytes(&mut st, packet, now_secs());
-            if st.take_dirty() {
-                writer.changed();
-            }
-            if st.take_names_dirty() {
-                names.notify_one();
-            }
-            answer
-        };
-        let Some((bytes, dest)) = answer else {
+        let Some(answer) = io.answer(packet) else {
             debug!(%from, len = n, "DHCP packet ignored");
             continue;
         };
-        let to = match dest {
-            Destination::Broadcast => SocketAddrV4::new(Ipv4Addr::BROADCAST, 68),
-            Destination::Unicast(ip) => SocketAddrV4::new(ip, 68),
-            Destination::Relay(ip) => SocketAddrV4::new(ip, 67),
+        let answer = match (&prober, answer.probe) {
+            (Some(p), Some(_)) => match p.check_first(packet, answer) {
+                Ok(()) => continue,
+                Err(answer) => answer,
+            },
+            _ => answer,
         };
-        if let Err(e) = sock.send_to(&bytes, to) {
-            debug!(%to, error = %e, "could not send a DHCP reply");
-        }
+        io.send(&answer.bytes, answer.dest);
     }
 }

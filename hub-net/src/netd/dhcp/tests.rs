@@ -512,3 +512,43 @@ fn a_client_fqdn_option_names_the_lease() {
         vec![("printer".to_string(), Ipv4Addr::new(10, 9, 0, 230))]
     );
 }
+
+#[test]
+fn fresh_offers_want_a_probe_and_an_address_in_use_is_skipped() {
+    let mut st = state(254);
+    let mac = MacAddr([2, 0, 0, 0, 3, 1]);
+    let first = handle(&mut st, &client(MessageType::Discover, mac), NOW)
+        .unwrap()
+        .message
+        .yiaddr();
+    assert_eq!(st.take_probe_wanted(), Some((mac, first)));
+    // A device answered for it: set aside, the offer withdrawn, the next address offered.
+    st.probed_in_use(first, &mac, NOW);
+    assert!(st.entry(&mac).is_none());
+    let second = handle(&mut st, &client(MessageType::Discover, mac), NOW)
+        .unwrap()
+        .message
+        .yiaddr();
+    assert_ne!(second, first);
+    assert_eq!(st.take_probe_wanted(), Some((mac, second)));
+    // Found free: not probed again for a while; bound clients and reservations never are.
+    st.probed_free(second, NOW);
+    handle(&mut st, &client(MessageType::Discover, mac), NOW).unwrap();
+    assert_eq!(st.take_probe_wanted(), None);
+    lease(&mut st, mac);
+    handle(
+        &mut st,
+        &client(MessageType::Discover, mac),
+        NOW + PROBED_SECS + 1,
+    )
+    .unwrap();
+    assert_eq!(st.take_probe_wanted(), None);
+    handle(&mut st, &client(MessageType::Discover, RESERVED_MAC), NOW).unwrap();
+    assert_eq!(st.take_probe_wanted(), None);
+    // After the decline time the address is offered again (probed anew).
+    let later = NOW + DECLINE_SECS + 1;
+    st.expire(later);
+    let other = MacAddr([2, 0, 0, 0, 3, 2]);
+    let r = handle(&mut st, &client(MessageType::Discover, other), later).unwrap();
+    assert_eq!(st.take_probe_wanted(), Some((other, r.message.yiaddr())));
+}
