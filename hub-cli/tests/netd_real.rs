@@ -214,6 +214,50 @@ impl TestLab {
     }
 }
 
+impl TestLab {
+    /// Starts `image` with `args` as `NAME-TAG` at `.last` of the lab network (detached).
+    fn run_at(&self, tag: &str, last: u8, image: &str, args: &[&str]) {
+        let name = format!("{}-{tag}", self.name);
+        let ip = self.ip(last).to_string();
+        let label = format!("io.hub.lab={}", self.name);
+        let mut all = vec![
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            &self.net,
+            "--ip",
+            &ip,
+            "--label",
+            &label,
+            image,
+        ];
+        all.extend_from_slice(args);
+        let (ok, _, err) = docker(&all);
+        assert!(
+            ok,
+            "{name} ({image}; for hub-test images run scripts/setup/): {err}"
+        );
+    }
+
+    /// Debian's dnsmasq at `.last`, answering every name under `outside.test` with
+    /// 192.0.2.77: an upstream resolver.
+    fn upstream_at(&self, last: u8) {
+        self.run_at(
+            "upstream",
+            last,
+            "hub-test/dnsmasq:latest",
+            &[
+                "--user=root",
+                "--no-resolv",
+                "--no-hosts",
+                "--address=/outside.test/192.0.2.77",
+            ],
+        );
+    }
+}
+
 impl Drop for TestLab {
     fn drop(&mut self) {
         cleanup(&self.name);
@@ -255,14 +299,23 @@ fn field<'a>(out: &'a str, key: &str) -> &'a str {
 /// A udhcpc script that prints what the server handed out.
 const UDHCPC_SCRIPT: &str = r#"printf '#!/bin/sh\n[ "$1" = bound ] && echo "BOUND ip=$ip router=$router dns=$dns domain=$domain mask=$mask lease=$lease"\nexit 0\n' > /tmp/s; chmod +x /tmp/s"#;
 
+/// Shell commands that give eth0 the MAC `mac` (nothing for `None`).
+fn set_mac(mac: Option<&str>) -> String {
+    mac.map(|m| {
+        format!("ip link set eth0 down; ip link set eth0 address {m}; ip link set eth0 up; ")
+    })
+    .unwrap_or_default()
+}
+
 fn udhcpc(mac: Option<&str>) -> String {
-    let set_mac = mac
-        .map(|m| {
-            format!("ip link set eth0 down; ip link set eth0 address {m}; ip link set eth0 up; ")
-        })
-        .unwrap_or_default();
+    udhcpc_args(mac, "-t 5 -T 1")
+}
+
+/// udhcpc with the MAC `mac` and the further arguments `args`, printing what it got.
+fn udhcpc_args(mac: Option<&str>, args: &str) -> String {
+    let set_mac = set_mac(mac);
     format!(
-        "{UDHCPC_SCRIPT}; ip addr flush dev eth0; {set_mac}udhcpc -i eth0 -n -q -f -t 5 -T 1 -s /tmp/s"
+        "{UDHCPC_SCRIPT}; ip addr flush dev eth0; {set_mac}udhcpc -i eth0 -n -q -f -s /tmp/s {args}"
     )
 }
 
@@ -303,7 +356,7 @@ async fn udhcpc_gets_a_dynamic_address_with_router_and_dns() {
     ]);
     assert_eq!(
         labels.trim(),
-        format!("t-nd-udhcpc netd {reference} unless-stopped [NET_ADMIN]")
+        format!("t-nd-udhcpc netd {reference} unless-stopped [NET_ADMIN NET_RAW]")
     );
 }
 
@@ -312,13 +365,7 @@ async fn dhclient_gets_dynamic_and_reserved_addresses() {
     let reserved_mac = "02:42:0a:ca:02:1e";
     let lab = TestLab::up("t-nd-dhclient", 2, 254, &[], &[(reserved_mac, 30, "resv")]).await;
     let script = |mac: Option<&str>| {
-        let set_mac = mac
-            .map(|m| {
-                format!(
-                    "ip link set eth0 down; ip link set eth0 address {m}; ip link set eth0 up; "
-                )
-            })
-            .unwrap_or_default();
+        let set_mac = set_mac(mac);
         format!(
             "ip addr flush dev eth0; {set_mac}timeout 40 dhclient -1 -v eth0 2>&1; \
              echo ADDR $(ip -4 -o addr show eth0 | awk '{{print $4}}'); \
@@ -529,12 +576,9 @@ async fn a_discover_flood_exhausts_only_the_dynamic_range() {
         out.contains("sent packets"),
         "perfdhcp did not run: {out}{err}"
     );
+    // Every dynamic address is leased (so no pending offer is left to recycle).
     let leases = read_leases(lab.dir.path()).expect("leases");
-    assert!(
-        !leases.is_empty() && leases.len() <= 20,
-        "{} leases: {leases:?}",
-        leases.len()
-    );
+    assert_eq!(leases.len(), 20, "{leases:?}");
     assert!(
         leases.iter().all(|l| lab.config.dhcp_range.contains(l.ip)),
         "{leases:?}"
@@ -577,27 +621,7 @@ async fn names_outside_the_lab_go_to_the_upstream() {
     let upstream = "10.202.6.3";
     cleanup(name);
     let mut lab = TestLab::up(name, 6, 254, &[("web", 10)], &[]).await;
-    let (ok, _, err) = docker(&[
-        "run",
-        "-d",
-        "--name",
-        &format!("{name}-upstream"),
-        "--network",
-        &lab.net,
-        "--ip",
-        upstream,
-        "--label",
-        &format!("io.hub.lab={name}"),
-        "hub-test/dnsmasq:latest",
-        "--user=root",
-        "--no-resolv",
-        "--no-hosts",
-        "--address=/outside.test/192.0.2.77",
-    ]);
-    assert!(
-        ok,
-        "upstream dnsmasq (run scripts/setup/25-dnsmasq-image.sh): {err}"
-    );
+    lab.upstream_at(3);
     lab.config.upstreams = vec![format!("{upstream}:53").parse().expect("addr")];
     update_netd_config(lab.dir.path(), &lab.config).expect("update config");
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -653,4 +677,341 @@ fn hub_netd_refuses_a_bad_config_clearly() {
         .expect("run hub");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--config FILE"));
+}
+
+/// A DHCPDISCOVER from `mac` (BOOTREQUEST, Ethernet, broadcast flag, option 53 only).
+fn discover_bytes(mac: [u8; 6], xid: u32) -> Vec<u8> {
+    let mut p = vec![0u8; 240];
+    p[..4].copy_from_slice(&[1, 1, 6, 0]);
+    p[4..8].copy_from_slice(&xid.to_be_bytes());
+    p[10] = 0x80;
+    p[28..34].copy_from_slice(&mac);
+    p[236..240].copy_from_slice(&[99, 130, 83, 99]);
+    p.extend_from_slice(&[53, 1, 1, 255]);
+    p.resize(300, 0);
+    p
+}
+
+/// Sends `count` DISCOVERs from distinct random MACs to netd's DHCP port, from the host
+/// (the lab bridge): a flood at the lab this test made, nothing else.
+fn discover_flood(netd: &str, count: usize) {
+    let sock = std::net::UdpSocket::bind("0.0.0.0:0").expect("udp socket");
+    let mut macs = std::collections::HashSet::new();
+    while macs.len() < count {
+        let mut mac: [u8; 6] = rand::random();
+        mac[0] = (mac[0] & 0xfc) | 0x02; // unicast, locally administered
+        macs.insert(mac);
+    }
+    for mac in macs {
+        sock.send_to(&discover_bytes(mac, rand::random()), (netd, 67))
+            .expect("send a DISCOVER");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn real_clients_get_a_lease_at_once_right_after_a_discover_flood() {
+    let reserved_mac = "02:42:0a:ca:0b:1e";
+    // 55 dynamic addresses, as a /24 lab has; 1,000 DISCOVERs from random MACs hold them all
+    // in pending offers.
+    let lab = TestLab::up(
+        "t-nd-offerflood",
+        11,
+        254,
+        &[],
+        &[(reserved_mac, 30, "resv")],
+    )
+    .await;
+    discover_flood(&lab.netd_ip(), 1_000);
+    // udhcpc: one DISCOVER, then the lease or give up.
+    // (Each client has its own MAC: containers run one after the other would share one.)
+    let out = lab.client(
+        BUSYBOX,
+        "udhcpc",
+        &udhcpc_args(Some("02:42:0a:ca:0b:01"), "-t 1 -T 5"),
+    );
+    let got: Ipv4Addr = field(&out, "ip").parse().expect("ip");
+    assert!(lab.config.dhcp_range.contains(got), "{got}:\n{out}");
+    discover_flood(&lab.netd_ip(), 1_000);
+    // dhclient: its first try (-1), with a flood just before it.
+    let (got, out) = dhclient_lease(&lab, "dhclient", "02:42:0a:ca:0b:02", "");
+    assert!(lab.config.dhcp_range.contains(got), "{got}:\n{out}");
+    assert_eq!(
+        out.matches("DHCPDISCOVER").count(),
+        1,
+        "dhclient needed more than one DISCOVER:\n{out}"
+    );
+    // The workload's reservation is untouched by the flood.
+    let out = lab.client(BUSYBOX, "resv", &udhcpc(Some(reserved_mac)));
+    assert_eq!(field(&out, "ip"), lab.ip(30).to_string(), "{out}");
+}
+
+/// Runs `dhclient -1` (one try) in a Debian container with the MAC `mac` and the
+/// dhclient.conf `conf`; returns the address it got and its output.
+fn dhclient_lease(lab: &TestLab, tag: &str, mac: &str, conf: &str) -> (Ipv4Addr, String) {
+    let out = lab.client(
+        DEBIAN,
+        tag,
+        &format!(
+            "ip addr flush dev eth0; {}printf '%s\\n' '{conf}' > /tmp/dh.conf; \
+             timeout 40 dhclient -1 -v -cf /tmp/dh.conf eth0 2>&1; \
+             echo ADDR $(ip -4 -o addr show eth0 | awk '{{print $4}}')",
+            set_mac(Some(mac))
+        ),
+    );
+    let ip = out
+        .lines()
+        .find_map(|l| l.strip_prefix("ADDR "))
+        .and_then(|a| a.split_once('/'))
+        .and_then(|(ip, _)| ip.parse().ok())
+        .unwrap_or_else(|| panic!("dhclient got no address:\n{out}"));
+    (ip, out)
+}
+
+/// Polls `dig +short` (bounded) until it prints `want`; returns the last output.
+fn dig_until(lab: &TestLab, args: &[&str], want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut all = vec!["+short"];
+        all.extend_from_slice(args);
+        let out = lab.dig(&all);
+        if out.trim() == want || Instant::now() > deadline {
+            return out.trim().to_string();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dynamic_clients_get_their_host_names_first_come_first_served() {
+    let lab = TestLab::up("t-nd-names", 12, 254, &[("web", 10)], &[]).await;
+    // dhclient sends `laptop` (dhclient.conf `send host-name`).
+    // Every client has its own MAC (containers run one after the other would share one).
+    let (laptop, _) = dhclient_lease(
+        &lab,
+        "laptop",
+        "02:42:0a:ca:0c:01",
+        "send host-name \"Laptop\";",
+    );
+    let laptop = laptop.to_string();
+    let fq = lab.fqdn("laptop");
+    assert_eq!(dig_until(&lab, &[&fq], &laptop), laptop);
+    assert_eq!(
+        dig_until(&lab, &["-x", &laptop], &format!("{fq}.")),
+        format!("{fq}.")
+    );
+    // udhcpc asks for the same name (option 12): it gets a lease, the name stays the first's.
+    let udhcpc_named = |tag: &str, last: u8, opt: &str| {
+        let mac = format!("02:42:0a:ca:0c:{last:02x}");
+        let out = lab.client(
+            BUSYBOX,
+            tag,
+            &udhcpc_args(Some(&mac), &format!("-t 5 -T 1 {opt}")),
+        );
+        field(&out, "ip").to_string()
+    };
+    let second = udhcpc_named("second", 2, "-x hostname:laptop");
+    assert_ne!(second, laptop);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(lab.dig(&["+short", &fq]).trim(), laptop);
+    let out = lab.dig(&["-x", &second]);
+    assert!(out.contains("status: NXDOMAIN"), "{out}");
+    // A workload's name is never taken nor joined.
+    let web = udhcpc_named("web", 3, "-x hostname:web");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        lab.dig(&["+short", &lab.fqdn("web")]).trim(),
+        lab.ip(10).to_string()
+    );
+    assert!(lab.dig(&["-x", &web]).contains("status: NXDOMAIN"));
+    // A free name is served, from option 12 (sanitised) or the FQDN of option 81.
+    let printer = udhcpc_named("printer", 4, "-x hostname:Printer_1");
+    assert_eq!(
+        dig_until(&lab, &[&lab.fqdn("printer-1")], &printer),
+        printer
+    );
+    let scanner = udhcpc_named("scanner", 5, "-F scanner.elsewhere.example");
+    assert_eq!(dig_until(&lab, &[&lab.fqdn("scanner")], &scanner), scanner);
+    // The lease file says who holds which name, and that the second claimant has none.
+    let leases = read_leases(lab.dir.path()).expect("leases");
+    let name_of = |ip: &str| {
+        leases
+            .iter()
+            .find(|l| l.ip.to_string() == ip)
+            .unwrap_or_else(|| panic!("no lease for {ip}: {leases:?}"))
+            .hostname
+            .clone()
+    };
+    assert_eq!(name_of(&laptop).as_deref(), Some("laptop"));
+    assert_eq!(name_of(&second), None);
+    assert_eq!(name_of(&web), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_address_in_use_by_an_unknown_device_is_not_offered() {
+    let name = "t-nd-arp";
+    let lab = TestLab::up(name, 13, 254, &[], &[]).await;
+    // A device netd does not know sits on the first dynamic address.
+    let squatter = lab.ip(200);
+    lab.run_at("squatter", 200, BUSYBOX, &["sleep", "300"]);
+    let out = lab.client(BUSYBOX, "c1", &udhcpc(None));
+    let got: Ipv4Addr = field(&out, "ip").parse().expect("ip");
+    assert_ne!(got, squatter, "netd offered an address in use:\n{out}");
+    assert!(lab.config.dhcp_range.contains(got), "{got}");
+    let (_, logs, logerr) = docker(&["logs", &format!("{name}-netd")]);
+    let logs = format!("{logs}{logerr}");
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("address in use") && l.contains(&squatter.to_string())),
+        "netd's log does not name the address in use:\n{logs}"
+    );
+}
+
+/// A DNS query (RD set) for `name`, type A, id `id`.
+fn dns_query(name: &str, id: u16) -> Vec<u8> {
+    let mut q = id.to_be_bytes().to_vec();
+    q.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in name.trim_end_matches('.').split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q
+}
+
+/// Floods netd from one UDP socket of the host with queries for distinct names
+/// `fl-N.SUFFIX`, 500 every 100 ms (5,000/s) for `secs`, and counts the answers (until 2 s
+/// after the last query). Returns (sent, answered).
+fn udp_query_flood(netd: &str, suffix: &str, secs: u64) -> (usize, usize) {
+    let sock = std::net::UdpSocket::bind("0.0.0.0:0").expect("udp socket");
+    sock.set_nonblocking(true).expect("nonblocking");
+    let mut buf = [0u8; 1500];
+    let (mut sent, mut answered) = (0usize, 0usize);
+    let drain = |answered: &mut usize, buf: &mut [u8]| {
+        while sock.recv(buf).is_ok() {
+            *answered += 1;
+        }
+    };
+    for round in 0..secs * 10 {
+        let tick = Instant::now();
+        for i in 0..500u64 {
+            let n = round * 500 + i;
+            let q = dns_query(&format!("fl-{n}.{suffix}"), n as u16);
+            sent += usize::from(sock.send_to(&q, (netd, 53)).is_ok());
+        }
+        while tick.elapsed() < Duration::from_millis(100) {
+            drain(&mut answered, &mut buf);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    for _ in 0..400 {
+        drain(&mut answered, &mut buf);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    (sent, answered)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_flooding_dns_is_slowed_and_another_is_still_answered() {
+    use hub_net::netd::dns::limits::{SLOW_BURST, SLOW_PER_SEC, TCP_PER_CLIENT};
+    let name = "t-nd-dnsflood";
+    let upstream = "10.202.14.3";
+    let mut lab = TestLab::up(name, 14, 254, &[("web", 10)], &[]).await;
+    lab.upstream_at(3);
+    // The first upstream is an address nobody has: each forward holds its slot for the
+    // whole upstream timeout before the second upstream answers.
+    lab.config.upstreams = vec![
+        "10.202.14.9:53".parse().expect("addr"),
+        format!("{upstream}:53").parse().expect("addr"),
+    ];
+    update_netd_config(lab.dir.path(), &lab.config).expect("update config");
+    assert_eq!(
+        dig_until(
+            &lab,
+            &["+time=5", "+tries=1", "www.outside.test"],
+            "192.0.2.77"
+        ),
+        "192.0.2.77"
+    );
+    let netd = lab.netd_ip();
+    let client = |tag: &str, script: &str| {
+        let out = lab.client(DEBIAN, tag, script);
+        out.lines().map(str::to_string).collect::<Vec<_>>()
+    };
+
+    // Forwarded queries: the host floods outside names, more than every forward slot.
+    let flood = {
+        let netd = netd.clone();
+        std::thread::spawn(move || udp_query_flood(&netd, "outside.test", 8))
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let out = client(
+        "fwd",
+        &format!("dig +short +time=8 +tries=1 @{netd} other.outside.test"),
+    );
+    assert_eq!(
+        out,
+        vec!["192.0.2.77"],
+        "the second client's forward was not answered"
+    );
+    let (sent, answered) = flood.join().expect("flood thread");
+    assert!(
+        answered < sent,
+        "every flooded forward was answered ({answered} of {sent})"
+    );
+
+    // TCP: the host opens more connections than one client may hold; the rest are closed.
+    let conns: Vec<std::net::TcpStream> = (0..TCP_PER_CLIENT + 12)
+        .map(|_| std::net::TcpStream::connect((netd.as_str(), 53)).expect("connect"))
+        .collect();
+    // Those netd closed read end-of-file; the kept ones (idle for 10 s) have nothing yet.
+    std::thread::sleep(Duration::from_secs(1));
+    let closed = conns
+        .iter()
+        .filter(|c| {
+            c.set_nonblocking(true).expect("nonblocking");
+            matches!(std::io::Read::read(&mut &**c, &mut [0u8; 1]), Ok(0))
+        })
+        .count();
+    assert_eq!(
+        closed, 12,
+        "netd kept more than {TCP_PER_CLIENT} connections of one client"
+    );
+    let web = lab.ip(10).to_string();
+    let out = client(
+        "tcp",
+        &format!(
+            "dig +tcp +short +time=3 +tries=1 @{netd} {}",
+            lab.fqdn("web")
+        ),
+    );
+    assert_eq!(
+        out,
+        vec![web.clone()],
+        "the second client was not answered over TCP"
+    );
+    drop(conns);
+
+    // Queries past the answer cache: the host floods distinct lab names (NXDOMAIN) while the
+    // second client asks again and again.
+    let domain = lab.ctx.domain.clone();
+    let started = Instant::now();
+    let flood = {
+        let netd = netd.clone();
+        std::thread::spawn(move || udp_query_flood(&netd, &domain, 6))
+    };
+    let out = client(
+        "udp",
+        &format!(
+            "for i in $(seq 1 20); do dig +short +time=2 +tries=1 @{netd} {}; done",
+            lab.fqdn("web")
+        ),
+    );
+    let (sent, answered) = flood.join().expect("flood thread");
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(out, vec![web; 20], "the second client lost answers");
+    let bound = f64::from(SLOW_BURST) + f64::from(SLOW_PER_SEC) * (secs + 1.0);
+    assert!(
+        (answered as f64) <= bound && answered < sent,
+        "the flooding client had {answered} of {sent} answered in {secs:.1} s, over its budget"
+    );
 }
