@@ -264,7 +264,8 @@ pub struct Lease {
     pub mac: MacAddr,
     /// The address it holds.
     pub ip: Ipv4Addr,
-    /// The host name it sent (option 12) or its reservation's.
+    /// Its reservation's host name, or the DNS label a dynamic client holds in the lab domain
+    /// (sent as option 12 or 81, sanitised; none when a workload or another lease had it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
     /// When the lease ends, seconds since the Unix epoch.
