@@ -3,17 +3,7 @@
 use hub_runtime::NetworkSpec;
 
 use crate::desired::{DesiredLab, DesiredWorkload, VpnPeerPlan, VpnPlan};
-use crate::error::HubError;
-use crate::spec::{AllocatorFactory, LabSpec, ResolvedLab};
-
-/// Validates and resolves the spec (every error of the spec together).
-pub(crate) fn desired(
-    spec: &LabSpec,
-    allocator: &AllocatorFactory,
-) -> Result<DesiredLab, HubError> {
-    let resolved = spec.resolve_with(allocator)?;
-    Ok(from_resolved(&resolved))
-}
+use crate::spec::ResolvedLab;
 
 /// The engine's view of a resolved lab.
 pub fn from_resolved(r: &ResolvedLab) -> DesiredLab {
@@ -42,7 +32,7 @@ pub fn from_resolved(r: &ResolvedLab) -> DesiredLab {
             .collect(),
         vpn: r.vpn.as_ref().map(|v| VpnPlan {
             subnet: v.subnet,
-            listen_port: v.listen_port,
+            listen_port: v.listen_port.unwrap_or(crate::spec::DEFAULT_LISTEN_PORT),
             endpoint: v.endpoint.clone(),
             peers: v
                 .peers

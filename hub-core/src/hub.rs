@@ -9,6 +9,7 @@ use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::HubError;
+use crate::host_ports::{HostPorts, PortProbe};
 use crate::lab::Lab;
 use crate::progress::{Progress, ProgressFn};
 use crate::runtimes::Runtimes;
@@ -38,6 +39,7 @@ pub struct Hub {
     scheduler: Arc<dyn Scheduler>,
     metrics: Arc<dyn MetricsSource>,
     allocator: Arc<AllocatorFactory>,
+    ports: Arc<dyn PortProbe>,
     injected: Runtimes,
     #[cfg(feature = "wireguard")]
     key_gen: Option<Arc<dyn hub_wg::KeyGen>>,
@@ -72,6 +74,7 @@ pub struct HubBuilder {
     scheduler: Option<Arc<dyn Scheduler>>,
     metrics: Option<Arc<dyn MetricsSource>>,
     allocator: Option<Arc<AllocatorFactory>>,
+    ports: Option<Arc<dyn PortProbe>>,
     injected: Runtimes,
     #[cfg(feature = "wireguard")]
     key_gen: Option<Arc<dyn hub_wg::KeyGen>>,
@@ -93,6 +96,7 @@ impl Default for HubBuilder {
             scheduler: None,
             metrics: None,
             allocator: None,
+            ports: None,
             injected: Runtimes::default(),
             #[cfg(feature = "wireguard")]
             key_gen: None,
@@ -202,6 +206,12 @@ impl HubBuilder {
         self.allocator = Some(Arc::new(f));
         self
     }
+    /// Asks `probe` who holds a host port (default: [`HostPorts`], the host itself), when
+    /// `up` checks the ports the lab publishes and chooses its VPN port.
+    pub fn port_probe(mut self, probe: Arc<dyn PortProbe>) -> Self {
+        self.ports = Some(probe);
+        self
+    }
     /// The state root: the lab directory is `<root>/<lab>` (default `/var/lib/hub` for root,
     /// else `$XDG_STATE_HOME/hub`).
     pub fn state_dir(mut self, root: impl Into<PathBuf>) -> Self {
@@ -289,6 +299,7 @@ impl HubBuilder {
             allocator: self
                 .allocator
                 .unwrap_or_else(|| Arc::new(crate::spec::default_allocator)),
+            ports: self.ports.unwrap_or_else(|| Arc::new(HostPorts)),
             injected: self.injected,
             #[cfg(feature = "wireguard")]
             key_gen: self.key_gen,
@@ -381,10 +392,27 @@ impl Hub {
 
     /// Brings the lab up (or in line with the spec) and returns its handle. Dropping the
     /// handle removes the lab unless [`Lab::keep`] is called.
+    ///
+    /// Before anything starts, the spec is checked against the host: a host port a container
+    /// publishes, or the VPN port the spec gives, that something else holds is a spec error
+    /// naming the holder; a lab without a VPN port gets the one it kept, else the first free
+    /// one from 51820, and keeps it.
     pub async fn up(self: Arc<Self>) -> Result<Lab, HubError> {
-        let desired = crate::convert::desired(&self.spec, &*self.allocator)?;
+        let resolved = self.spec.resolve_with(&*self.allocator)?;
+        let host =
+            up::vpn_port::host_view(&*self.ports, &self.state_root, &self.lab, &self.lab_dir);
+        let choices = self.spec.check_host(&resolved, &host)?;
+        let mut desired = crate::convert::from_resolved(&resolved);
+        if let (Some(vpn), Some(port)) = (desired.vpn.as_mut(), choices.vpn_port) {
+            vpn.listen_port = port;
+        }
         let runtimes = self.runtimes().await?;
         let (state, report) = up::up(&desired, runtimes, &self.options()).await?;
+        if let Some(port) = choices.vpn_port.filter(|_| choices.vpn_port_chosen) {
+            if let Err(e) = up::vpn_port::keep(&self.lab_dir, port) {
+                tracing::warn!(port, error = %e, "could not keep the lab's VPN port for the next up");
+            }
+        }
         Ok(Lab::new(self.clone(), state, report, false))
     }
 

@@ -21,14 +21,16 @@
 //! `wireguard`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use hub_runtime::{FakeRuntime, LabContext};
+use hub_runtime::{FakeRuntime, LabContext, Protocol};
 
 use crate::desired::{NetdPlan, VpnPlan};
 use crate::error::BoxError;
+use crate::host_ports::{PortHolder, PortProbe};
 use crate::hub::{Hub, HubBuilder};
 use crate::scheduler::{Node, NodeMetrics, StaticMetrics};
 use crate::services::{NetdOutcome, NetdService, VpnInfo, VpnPeerInfo, VpnService};
@@ -58,6 +60,8 @@ pub struct TestHub {
     pub runtime: FakeRuntime,
     /// netd and the VPN gateway.
     pub services: FakeServices,
+    /// The host's ports, as the fake VPN gateway and the test hold them.
+    pub ports: FakePorts,
     root: tempfile::TempDir,
 }
 
@@ -67,9 +71,11 @@ impl TestHub {
     /// # Panics
     /// When no temporary directory can be made.
     pub fn new() -> Self {
+        let ports = FakePorts::new();
         TestHub {
             runtime: FakeRuntime::new(),
-            services: FakeServices::new(),
+            services: FakeServices::with_ports(ports.clone()),
+            ports,
             root: tempfile::Builder::new()
                 .prefix("hub-test-")
                 .tempdir()
@@ -86,6 +92,7 @@ impl TestHub {
             .netd(Arc::new(self.services.clone()))
             .vpn_gateway(Arc::new(self.services.clone()))
             .metrics(roomy_host())
+            .port_probe(Arc::new(self.ports.clone()))
             .state_dir(self.root.path());
         #[cfg(feature = "wireguard")]
         let b = b.key_gen(Arc::new(hub_wg::SeededKeyGen::new(KEY_SEED)));
@@ -125,7 +132,7 @@ pub enum FakeServiceOp {
 #[derive(Debug, Default)]
 struct Inner {
     netd: BTreeMap<String, NetdPlan>,
-    vpn: BTreeSet<String>,
+    vpn: BTreeMap<String, u16>,
     failures: BTreeSet<FakeServiceOp>,
     calls: Vec<String>,
 }
@@ -134,12 +141,21 @@ struct Inner {
 #[derive(Debug, Clone, Default)]
 pub struct FakeServices {
     inner: Arc<Mutex<Inner>>,
+    ports: FakePorts,
 }
 
 impl FakeServices {
     /// Empty services.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Empty services whose VPN gateways hold their UDP port in `ports` while they run.
+    pub fn with_ports(ports: FakePorts) -> Self {
+        FakeServices {
+            inner: Arc::default(),
+            ports,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -163,7 +179,12 @@ impl FakeServices {
 
     /// Whether the lab's VPN gateway runs.
     pub fn vpn_up(&self, lab: &str) -> bool {
-        self.lock().vpn.contains(lab)
+        self.lock().vpn.contains_key(lab)
+    }
+
+    /// The UDP port the lab's VPN gateway listens on, while it runs.
+    pub fn vpn_port(&self, lab: &str) -> Option<u16> {
+        self.lock().vpn.get(lab).copied()
     }
 
     /// Every call so far (`NetdEnsure lab`).
@@ -205,10 +226,22 @@ impl NetdService for FakeServices {
 #[async_trait]
 impl VpnService for FakeServices {
     async fn up(&self, lab: &LabContext, plan: &VpnPlan) -> Result<VpnInfo, BoxError> {
-        let created = self
+        let interface = fake_interface(&lab.name);
+        let old = self
             .enter(FakeServiceOp::VpnUp, &lab.name)?
             .vpn
-            .insert(lab.name.clone());
+            .insert(lab.name.clone(), plan.listen_port);
+        let created = old.is_none();
+        if let Some(old) = old {
+            self.ports.free(Protocol::Udp, old);
+        }
+        self.ports.take(
+            Protocol::Udp,
+            plan.listen_port,
+            PortHolder::WireGuard {
+                interface: interface.clone(),
+            },
+        );
         let mut peers = Vec::new();
         for p in &plan.peers {
             let config = lab.dir.join(format!("{}.conf", p.name));
@@ -220,14 +253,59 @@ impl VpnService for FakeServices {
             });
         }
         Ok(VpnInfo {
-            interface: format!("wg-{}", lab.name),
+            interface,
             created,
             peers,
         })
     }
 
     async fn down(&self, lab: &str) -> Result<bool, BoxError> {
-        let mut g = self.enter(FakeServiceOp::VpnDown, lab)?;
-        Ok(g.vpn.remove(lab))
+        let port = self.enter(FakeServiceOp::VpnDown, lab)?.vpn.remove(lab);
+        if let Some(port) = port {
+            self.ports.free(Protocol::Udp, port);
+        }
+        Ok(port.is_some())
+    }
+}
+
+/// The fake gateway's interface: the real one's name when hub-wg is there.
+fn fake_interface(lab: &str) -> String {
+    #[cfg(feature = "wireguard")]
+    return hub_wg::Gateway::interface_name(lab);
+    #[cfg(not(feature = "wireguard"))]
+    return format!("wg-{lab}");
+}
+
+/// A host's ports as a test says: every port is free but those taken with
+/// [`FakePorts::take`]. Cloning shares the state.
+#[derive(Debug, Clone, Default)]
+pub struct FakePorts {
+    taken: Arc<Mutex<BTreeMap<(Protocol, u16), PortHolder>>>,
+}
+
+impl FakePorts {
+    /// A host with every port free.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<(Protocol, u16), PortHolder>> {
+        self.taken.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `holder` holds `port` (on every address) from now on.
+    pub fn take(&self, proto: Protocol, port: u16, holder: PortHolder) {
+        self.lock().insert((proto, port), holder);
+    }
+
+    /// `port` is free again.
+    pub fn free(&self, proto: Protocol, port: u16) {
+        self.lock().remove(&(proto, port));
+    }
+}
+
+impl PortProbe for FakePorts {
+    fn holder(&self, proto: Protocol, _ip: Ipv4Addr, port: u16) -> Option<PortHolder> {
+        self.lock().get(&(proto, port)).cloned()
     }
 }

@@ -833,3 +833,57 @@ fn builder_specs_report_fields_without_a_file() {
         ]
     );
 }
+
+#[test]
+fn bad_ports_and_mounts_name_their_place() {
+    let c = "containers:\n  - name: a\n    image: x\n";
+    let e = one(&format!("{BASE}{c}    ports: [\"8080:80\", \"8080:81\"]\n"));
+    at(
+        &e,
+        6,
+        24,
+        "containers[0].ports[1]",
+        SpecErrorKind::PortInUse,
+        "host port 8080/tcp is already published by containers[0].ports[0]",
+    );
+    let e = one(&format!("{BASE}{c}    ports: [\"80:80/sctp\"]\n"));
+    at(
+        &e,
+        6,
+        13,
+        "containers[0].ports[0]",
+        SpecErrorKind::BadValue,
+        "protocol \"sctp\" is not tcp or udp",
+    );
+    // The same host port over TCP and UDP is two ports.
+    assert!(errors(&format!("{BASE}{c}    ports: [\"53:53\", \"53:53/udp\"]\n")).is_empty());
+    let e = one(&format!(
+        "{BASE}{c}    volumes: [\"./no-such-folder:/www:ro\"]\n"
+    ));
+    at(
+        &e,
+        6,
+        15,
+        "containers[0].volumes[0]",
+        SpecErrorKind::MissingFile,
+        "no-such-folder does not exist",
+    );
+    let e = one(&format!("{BASE}{c}    volumes: [\"./x:www\"]\n"));
+    at(
+        &e,
+        6,
+        15,
+        "containers[0].volumes[0]",
+        SpecErrorKind::BadValue,
+        "must be an absolute path",
+    );
+    let e = one(&format!("{BASE}{c}    volumes: [\"data:/var/lib/data\"]\n"));
+    at(
+        &e,
+        6,
+        15,
+        "containers[0].volumes[0]",
+        SpecErrorKind::BadValue,
+        "named volumes (\"data\") are not supported yet",
+    );
+}

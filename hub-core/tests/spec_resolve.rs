@@ -272,7 +272,7 @@ fn the_plan_prints_as_a_table_and_as_json() {
         "NAME   KIND       ADDRESS",
         "web    container  10.205.0.31",
         "agent  vm         10.205.0.33 (auto)",
-        "vpn 10.214.0.0/24: gateway 10.214.0.1, port 51820",
+        "vpn 10.214.0.0/24: gateway 10.214.0.1, port the lab's own (first free from 51820)",
         "laptop  10.214.0.3",
     ] {
         assert!(text.contains(want), "{want:?} not in\n{text}");

@@ -8,11 +8,11 @@ use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummary,
     ContainerSummaryStateEnum, EndpointIpamConfig, EndpointSettings, HealthConfig,
     HealthStatusEnum, HostConfig, Ipam, IpamConfig, NetworkCreateRequest, NetworkingConfig,
-    RestartPolicy as DockerRestart, RestartPolicyNameEnum,
+    PortBinding, PortMap, RestartPolicy as DockerRestart, RestartPolicyNameEnum,
 };
 use hub_runtime::{
-    ContainerSpec, Healthcheck, LabContext, MacAddr, NetworkSpec, RestartPolicy, WorkloadHandle,
-    WorkloadKind, WorkloadState, WorkloadStatus, labels,
+    ContainerSpec, Healthcheck, LabContext, MacAddr, NetworkSpec, PortMapping, RestartPolicy,
+    WorkloadHandle, WorkloadKind, WorkloadState, WorkloadStatus, labels,
 };
 use sha2::{Digest, Sha256};
 
@@ -165,6 +165,7 @@ pub fn container_body(lab: &LabContext, spec: &ContainerSpec) -> ContainerCreate
                 })
                 .collect()
         }),
+        port_bindings: (!spec.ports.is_empty()).then(|| port_bindings(&spec.ports)),
         dns: has_dns.then(|| lab.dns.iter().map(Ipv4Addr::to_string).collect()),
         dns_search: (has_dns && !lab.domain.is_empty()).then(|| vec![lab.domain.clone()]),
         ..Default::default()
@@ -176,6 +177,8 @@ pub fn container_body(lab: &LabContext, spec: &ContainerSpec) -> ContainerCreate
         env: (!spec.env.is_empty())
             .then(|| spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
         labels: Some(container_labels(&lab.name, spec)),
+        exposed_ports: (!spec.ports.is_empty())
+            .then(|| spec.ports.iter().map(exposed_port).collect()),
         healthcheck: spec.healthcheck.as_ref().map(health_config),
         host_config: Some(host_config),
         networking_config: Some(NetworkingConfig {
@@ -183,6 +186,27 @@ pub fn container_body(lab: &LabContext, spec: &ContainerSpec) -> ContainerCreate
         }),
         ..Default::default()
     }
+}
+
+/// Docker's name of a container port: `80/tcp`.
+fn exposed_port(m: &PortMapping) -> String {
+    format!("{}/{}", m.container_port, m.protocol)
+}
+
+/// The host side of every published port, grouped by container port as Docker wants them.
+fn port_bindings(ports: &[PortMapping]) -> PortMap {
+    let mut map: PortMap = HashMap::new();
+    for m in ports {
+        let binding = PortBinding {
+            host_ip: m.host_ip.map(|ip| ip.to_string()),
+            host_port: Some(m.host_port.map(|p| p.to_string()).unwrap_or_default()),
+        };
+        map.entry(exposed_port(m))
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(binding);
+    }
+    map
 }
 
 /// Maps Docker's container state and health to the hub's.

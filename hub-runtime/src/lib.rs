@@ -40,6 +40,7 @@ pub mod names;
 mod network;
 mod phase;
 pub mod process;
+mod ports;
 mod role;
 mod runtime;
 mod spec;
@@ -51,6 +52,7 @@ pub use fake::{FakeOp, FakeRuntime};
 pub use mac::{MacAddr, MacParseError, derive_mac};
 pub use network::{NetworkInfo, NetworkRuntime, NetworkSpec};
 pub use phase::{PhaseReporter, ReadyPhase};
+pub use ports::{PortMapping, Protocol};
 pub use role::{Role, UnknownRole};
 pub use runtime::Runtime;
 #[cfg(feature = "mock")]

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::network::NetworkInfo;
+use crate::ports::PortMapping;
 use crate::{MacAddr, Role};
 
 /// The folder of a lab directory that holds the lab's identity (its SSH key, the VMs' host
@@ -204,6 +205,9 @@ pub struct ContainerSpec {
     pub cap_add: Vec<String>,
     /// Bind mounts.
     pub mounts: Vec<Mount>,
+    /// Container ports published on the host.
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
     /// Kind label value; [`Role::Container`] unless the hub runs infrastructure
     /// ([`Role::Netd`]).
     pub role: Role,
@@ -227,6 +231,7 @@ impl ContainerSpec {
             restart: RestartPolicy::No,
             cap_add: Vec::new(),
             mounts: Vec::new(),
+            ports: Vec::new(),
             role: Role::Container,
             spec_hash: String::new(),
         }

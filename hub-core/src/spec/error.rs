@@ -37,8 +37,15 @@ pub enum SpecErrorKind {
     UnknownDependency,
     /// `depends_on` forms a cycle.
     DependencyCycle,
-    /// Not enough addresses left for the workloads or peers without a static one.
+    /// Not enough addresses left for the workloads or peers without a static one (or no
+    /// free port left for the VPN gateway).
     Exhausted,
+    /// A host port the lab wants is published twice in the spec, or held on the host by
+    /// something else (another lab, another process).
+    PortInUse,
+    /// A file the spec names (a bind mount's source, a VM file's source) that does not exist
+    /// or cannot be read.
+    MissingFile,
 }
 
 /// One mistake in a lab spec.

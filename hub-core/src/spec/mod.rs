@@ -34,6 +34,8 @@
 //!     cpus: 0.5
 //!     memory_mb: 256
 //!     restart: unless-stopped     # no | on-failure | unless-stopped | always
+//!     ports: ["8080:80", "127.0.0.1:5353:53/udp"]   # Compose's short syntax
+//!     volumes: ["./conf/nginx.conf:/etc/nginx/nginx.conf:ro"]   # bind mounts, from this folder
 //! vms:
 //!   - name: vm1
 //!     image: ./images/debian-12.qcow2   # relative to this file's folder
@@ -49,7 +51,7 @@
 //!   enabled: true
 //!   subnet: 10.10.0.0/24          # default; the gateway is .1
 //!   endpoint: vpn.example.org:51820
-//!   listen_port: 51820            # default
+//!   listen_port: 51820            # default: the first free from 51820, kept for the lab
 //!   peers: [{name: laptop}, {name: phone, address: 10.10.0.9}]
 //!   peer_name: demo-client        # the seed's single-peer form
 //!   address: 10.10.0.2/24
@@ -69,6 +71,10 @@
 //! - A workload's `spec_hash` is SHA-256 of the canonical JSON (sorted keys) of its spec as
 //!   written plus its address and MAC ([`spec_hash`]).
 //! - `wireguard` is validated even when `enabled: false`, and resolves to no VPN then.
+//! - `up` checks the spec against the host before anything starts ([`LabSpec::check_host`]):
+//!   a published host port or a given VPN port that something else holds is a spec error
+//!   naming the holder (another lab's gateway, a process); without `listen_port` the lab
+//!   takes the port it kept, else the first free one from 51820 that no other lab keeps.
 //! - Parsing is bounded: files of at most 1 MiB, nesting depth 32, 100,000 nodes, 1,000
 //!   aliases and 20,000 events replayed through aliases (so an alias bomb is refused at once),
 //!   one document. A typed parse error stops only the workload (or section) it is in: the
@@ -79,6 +85,7 @@ mod duration;
 mod error;
 mod fields;
 mod hash;
+mod host;
 mod load;
 mod locations;
 mod names;
@@ -86,10 +93,12 @@ mod node;
 mod resolve;
 mod types;
 mod validate;
+mod volumes;
 
 pub use duration::SpecDuration;
 pub use error::{SpecError, SpecErrorKind, SpecErrors};
 pub use hash::{canonical_json, spec_hash};
+pub use host::{HostChoices, HostView, VPN_PORT_SEARCH};
 pub use hub_runtime::{MacAddr, derive_mac};
 pub use resolve::{
     AllocatorFactory, DEFAULT_HC_INTERVAL, DEFAULT_HC_RETRIES, ResolvedLab, ResolvedPeer,

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 use hub_net::{AddrRange, AddressPlan, IpAllocator, IpPool, PoolError};
 use hub_runtime::{
-    ContainerSpec, Healthcheck, MacAddr, Resources, VmSpec, WorkloadKind, WorkloadSpec, derive_mac,
+    ContainerSpec, Healthcheck, MacAddr, Mount, Resources, VmSpec, WorkloadKind, WorkloadSpec,
+    derive_mac,
 };
 use ipnet::Ipv4Net;
 use serde::Serialize;
@@ -20,6 +21,7 @@ use super::types::{Container, LabSpec, Vm};
 use super::validate::{
     Ctx, parse_ip, parse_peer_addr, parse_subnet, peers, plan_of, vpn_server, workloads,
 };
+use super::volumes::{MountSource, VolumeEntry, parse_volume};
 
 /// A workload's user spec, as resolved (a VM's image path made absolute).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -80,6 +82,18 @@ impl ResolvedWorkload {
                     memory_mb: c.memory_mb,
                 };
                 s.restart = c.restart;
+                // Both were validated; a value that does not parse cannot reach here.
+                s.ports = c.ports.iter().filter_map(|p| p.parse().ok()).collect();
+                for v in c.volumes.iter().filter_map(|v| parse_volume(v).ok()) {
+                    // Named volumes are refused by validation for now.
+                    if let MountSource::Bind(source) = v.source {
+                        s.mounts.push(Mount {
+                            source,
+                            target: v.target,
+                            read_only: v.read_only,
+                        });
+                    }
+                }
                 s.spec_hash = self.spec_hash.clone();
                 WorkloadSpec::Container(s)
             }
@@ -139,8 +153,9 @@ pub struct ResolvedVpn {
     pub server: Ipv4Addr,
     /// The endpoint clients connect to, if the spec gave one.
     pub endpoint: Option<String>,
-    /// The UDP port.
-    pub listen_port: u16,
+    /// The UDP port the spec gives; `None`: `up` takes the first free one from
+    /// [`super::DEFAULT_LISTEN_PORT`] and keeps it for the lab.
+    pub listen_port: Option<u16>,
     /// The peers, `peer_name` first, then `peers` in order.
     pub peers: Vec<ResolvedPeer>,
 }
@@ -267,7 +282,10 @@ impl LabSpec {
                 mac,
             });
             let (kind, spec) = match written {
-                WorkloadDef::Container(c) => (WorkloadKind::Container, WorkloadDef::Container(c)),
+                WorkloadDef::Container(mut c) => {
+                    c.volumes = c.volumes.iter().map(|v| self.absolute_bind(v)).collect();
+                    (WorkloadKind::Container, WorkloadDef::Container(c))
+                }
                 WorkloadDef::Vm(mut v) => {
                     v.image = self.resolve_path(&v.image);
                     (WorkloadKind::Vm, WorkloadDef::Vm(v))
@@ -306,6 +324,21 @@ impl LabSpec {
             vpn,
             file: self.origin.file.clone(),
         })
+    }
+
+    /// A `volumes:` entry with its bind source made absolute (named volumes unchanged).
+    fn absolute_bind(&self, written: &str) -> String {
+        match parse_volume(written) {
+            Ok(VolumeEntry {
+                source: MountSource::Bind(src),
+                target,
+                read_only,
+            }) => {
+                let mode = if read_only { ":ro" } else { "" };
+                format!("{}:{target}{mode}", self.resolve_path(&src).display())
+            }
+            _ => written.to_string(),
+        }
     }
 
     fn resolve_vpn(&self, cx: &mut Ctx<'_>) -> Option<ResolvedVpn> {
@@ -444,10 +477,17 @@ impl fmt::Display for ResolvedLab {
         if let Some(v) = &self.vpn {
             writeln!(f)?;
             let endpoint = v.endpoint.as_deref().unwrap_or("the host's address");
+            let port = match v.listen_port {
+                Some(p) => p.to_string(),
+                None => format!(
+                    "the lab's own (first free from {})",
+                    super::DEFAULT_LISTEN_PORT
+                ),
+            };
             writeln!(
                 f,
-                "vpn {}: gateway {}, port {}, endpoint {endpoint}",
-                v.subnet, v.server, v.listen_port
+                "vpn {}: gateway {}, port {port}, endpoint {endpoint}",
+                v.subnet, v.server
             )?;
             let mut rows = vec![vec!["PEER".to_string(), "ADDRESS".to_string()]];
             for p in &v.peers {

@@ -18,7 +18,8 @@ use super::locations::Locations;
 pub const NETWORK_TYPE_BRIDGE: &str = "bridge";
 /// The VPN subnet when the spec gives none.
 pub const DEFAULT_VPN_SUBNET: &str = "10.10.0.0/24";
-/// The WireGuard port when the spec gives none.
+/// The first WireGuard port tried when the spec gives none (the first free one from here is
+/// taken and kept for the lab).
 pub const DEFAULT_LISTEN_PORT: u16 = 51820;
 /// A VM's login user when the spec gives none.
 pub const DEFAULT_VM_USER: &str = "hub";
@@ -38,9 +39,6 @@ fn is_bridge(s: &str) -> bool {
 }
 fn default_vpn_subnet() -> String {
     DEFAULT_VPN_SUBNET.to_string()
-}
-fn default_listen_port() -> u16 {
-    DEFAULT_LISTEN_PORT
 }
 fn default_user() -> String {
     DEFAULT_VM_USER.to_string()
@@ -276,6 +274,16 @@ pub struct Container {
     /// Restart policy: `no` (default), `on-failure`, `unless-stopped`, `always`.
     #[serde(default, skip_serializing_if = "is_default")]
     pub restart: RestartPolicy,
+    /// Ports published on the host, in Compose's short syntax (`"8080:80"`,
+    /// `"127.0.0.1:5353:53/udp"`). A host port something else holds is refused before anything
+    /// starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<String>,
+    /// Bind mounts, in Compose's short syntax `SOURCE:TARGET[:ro|:rw]`, SOURCE a path
+    /// (`./conf/nginx.conf`, relative to the spec's folder, or absolute) that must exist.
+    /// Named volumes (`data:/var/lib/data`) are refused for now.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<String>,
 }
 
 impl Container {
@@ -293,6 +301,8 @@ impl Container {
             cpus: None,
             memory_mb: None,
             restart: RestartPolicy::No,
+            ports: Vec::new(),
+            volumes: Vec::new(),
         }
     }
     /// Sets the command.
@@ -342,6 +352,18 @@ impl Container {
     /// Sets the restart policy.
     pub fn restart(mut self, policy: RestartPolicy) -> Self {
         self.restart = policy;
+        self
+    }
+    /// Publishes a port on the host, in Compose's short syntax (`"8080:80"`,
+    /// `"127.0.0.1:5353:53/udp"`).
+    pub fn port(mut self, mapping: impl Into<String>) -> Self {
+        self.ports.push(mapping.into());
+        self
+    }
+    /// Adds a bind mount, `SOURCE:TARGET[:ro]`, SOURCE a path relative to the spec's folder
+    /// (or absolute).
+    pub fn volume(mut self, mount: impl Into<String>) -> Self {
+        self.volumes.push(mount.into());
         self
     }
 }
@@ -539,9 +561,10 @@ pub struct Vpn {
     /// The endpoint clients connect to (`host` or `host:port`); defaults to the host's address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
-    /// The UDP port (default 51820).
-    #[serde(default = "default_listen_port")]
-    pub listen_port: u16,
+    /// The UDP port. When absent, `up` takes the first free port from 51820 and keeps it for
+    /// the lab (in its identity folder), so client configs stay valid across `down`/`up`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen_port: Option<u16>,
     /// The peers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<VpnPeer>,
@@ -560,7 +583,7 @@ impl Vpn {
             enabled: true,
             subnet: subnet.into(),
             endpoint: None,
-            listen_port: DEFAULT_LISTEN_PORT,
+            listen_port: None,
             peers: Vec::new(),
             peer_name: None,
             address: None,
@@ -587,9 +610,10 @@ impl Vpn {
         self.endpoint = Some(endpoint.into());
         self
     }
-    /// Sets the UDP port.
+    /// Sets the UDP port (a port something else holds is refused before anything starts);
+    /// without it, `up` picks the first free one from 51820 and keeps it for the lab.
     pub fn listen_port(mut self, port: u16) -> Self {
-        self.listen_port = port;
+        self.listen_port = Some(port);
         self
     }
     /// Enables or disables the gateway.

@@ -10,6 +10,7 @@ pub mod plan;
 mod rollback;
 mod run;
 pub mod state;
+pub(crate) mod vpn_port;
 mod workload;
 
 use std::fmt;

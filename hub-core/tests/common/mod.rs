@@ -84,9 +84,17 @@ impl Fx {
         assert!(!self.rt.has_network(lab), "network left");
         assert!(self.svc.netd(lab).is_none(), "netd left");
         assert!(!self.svc.vpn_up(lab), "vpn gateway left");
+        // `down` keeps the lab's identity (its keys, its VPN port) for the next `up`.
+        let left: Vec<_> = std::fs::read_dir(self.lab_dir(lab))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name())
+            .filter(|n| n != hub_core::runtime::IDENTITY_DIR)
+            .collect();
         assert!(
-            !self.lab_dir(lab).exists(),
-            "lab directory left: {}",
+            left.is_empty(),
+            "lab directory left: {}: {left:?}",
             self.lab_dir(lab).display()
         );
     }

@@ -5,10 +5,12 @@
 //! (containers and VMs), `vpn.rs` (WireGuard); this file holds what they share.
 
 mod header;
+mod ports_volumes;
 mod vpn;
 mod workloads;
 
 use header::check_header;
+use ports_volumes::{check_ports, check_volumes};
 use vpn::check_vpn;
 pub(crate) use vpn::vpn_server;
 use workloads::{
@@ -223,6 +225,8 @@ pub(crate) fn check(spec: &LabSpec, partial: Partial) -> Vec<SpecError> {
     };
     check_workload_names(&mut cx);
     check_containers(&mut cx);
+    check_ports(&mut cx);
+    check_volumes(&mut cx);
     check_vms(&mut cx);
     if let Some(plan) = plan {
         check_static_addresses(&mut cx, &plan);

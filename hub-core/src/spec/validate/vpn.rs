@@ -53,7 +53,7 @@ pub(super) fn check_vpn(cx: &mut Ctx<'_>, lab_subnet: Option<Ipv4Net>) {
             );
         }
     }
-    if vpn.listen_port == 0 {
+    if vpn.listen_port == Some(0) {
         cx.err(
             SpecErrorKind::BadValue,
             "wireguard.listen_port",
