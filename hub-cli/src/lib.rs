@@ -9,6 +9,7 @@
 
 pub mod attach;
 pub mod cache;
+pub mod docs;
 pub mod down;
 pub mod graph;
 pub mod lab_args;
@@ -92,6 +93,10 @@ pub enum Command {
     Cache(cache::CacheArgs),
     /// Print the lab as a picture: Mermaid (default) or Graphviz dot.
     Graph(graph::GraphArgs),
+    /// Print a shell completion script (`hub completions bash > /etc/bash_completion.d/hub`).
+    Completions(docs::CompletionsArgs),
+    /// Print the man page (`hub man > /usr/local/share/man/man1/hub.1`).
+    Man,
 }
 
 impl Cli {
@@ -119,6 +124,8 @@ impl Cli {
             Command::Vpn(args) => attach::vpn(self, args).await,
             Command::Cache(args) => cache::run(args),
             Command::Graph(args) => graph::run(self, args),
+            Command::Completions(args) => docs::completions(args),
+            Command::Man => docs::man(),
         };
         match result {
             Ok(code) => ExitCode::from(code),
