@@ -20,6 +20,9 @@ pub struct DownArgs {
     /// ones, and client configs handed out stop working.
     #[arg(long)]
     pub purge: bool,
+    /// Leave the lab's named volumes (and their data) in place for the next `up`.
+    #[arg(long)]
+    pub keep_volumes: bool,
 }
 
 /// Runs `hub down`.
@@ -28,6 +31,7 @@ pub async fn run(cli: &Cli, args: &DownArgs) -> anyhow::Result<u8> {
     let r = renderer.clone();
     let hub = match args.lab.builder(cli, "down").and_then(|b| {
         Ok(b.wait_for_lock(args.wait)
+            .keep_volumes(args.keep_volumes)
             .on_progress(move |p| r.on(p))
             .build()?)
     }) {

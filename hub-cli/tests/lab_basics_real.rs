@@ -1,7 +1,8 @@
 //! Issue 14's basics on the real engines, through the `hub` binary: two labs with a VPN on
 //! one host get distinct ports (a port another lab or a process holds is refused before
-//! anything starts, naming the holder), and a container's published port serves a
-//! bind-mounted file to a real client on the host.
+//! anything starts, naming the holder), a container's published port serves a bind-mounted
+//! file to a client on the host, and a named volume keeps its data across
+//! `down --keep-volumes` and goes with a plain `down`.
 
 mod common;
 
@@ -26,6 +27,13 @@ fn vpn_lab(lab: &str, subnet: &str, vpn: &str, port: Option<u16>) -> String {
          cmd: [\"sleep\", \"3600\"]\nwireguard:\n  subnet: {vpn}\n  endpoint: 198.18.14.1\n{port}  \
          peers: [{{name: p1}}]\n"
     )
+}
+
+/// `docker ARGS`'s stdout; the command must succeed.
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().expect("docker");
+    assert!(out.status.success(), "docker {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The listen port of a WireGuard interface, as `wg` says.
@@ -173,7 +181,9 @@ fn a_published_port_serves_a_bind_mounted_file_and_a_taken_one_is_refused() {
         format!(
             "name: {lab}\nsubnet: 10.218.4.0/24\ncontainers:\n  - name: web\n    \
              image: hub-test/busybox:latest\n    cmd: [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/www\"]\n    \
-             ports: [\"127.0.0.1:{port}:80\"]\n    volumes: [\"./www:/www:ro\"]\n"
+             ports: [\"127.0.0.1:{port}:80\"]\n    volumes: [\"./www:/www:ro\"]\n  - name: keeper\n    \
+             image: hub-test/busybox:latest\n    volumes: [\"notes:/data\"]\n    \
+             cmd: [\"sh\", \"-c\", \"test -f /data/x || cat /proc/sys/kernel/random/uuid > /data/x; exec sleep 3600\"]\n"
         )
     };
     let spec = write_spec(specs.path(), lab, &body(port));
@@ -215,8 +225,40 @@ fn a_published_port_serves_a_bind_mounted_file_and_a_taken_one_is_refused() {
     let again = hub(state.path(), &["up", "-c", &spec]);
     assert!(again.status.success(), "{}", show(&again));
 
+    // The named volume is the lab's: kept by `down --keep-volumes` with its data, removed by
+    // a plain `down`.
+    let note = || docker(&["exec", &format!("{lab}-keeper"), "cat", "/data/x"]);
+    let first = note();
+    assert!(!first.trim().is_empty());
+    let down = hub(state.path(), &["down", "--lab", lab, "--keep-volumes"]);
+    assert!(down.status.success(), "{}", show(&down));
+    assert_eq!(
+        docker(&[
+            "volume",
+            "inspect",
+            "-f",
+            "{{index .Labels \"io.hub.lab\"}}",
+            &format!("{lab}-notes")
+        ])
+        .trim(),
+        lab
+    );
+    let up = hub(state.path(), &["up", "-c", &spec]);
+    assert!(up.status.success(), "{}", show(&up));
+    assert_eq!(note(), first, "the data outlived the container");
+
     let down = hub(state.path(), &["down", "--lab", lab]);
     assert!(down.status.success(), "{}", show(&down));
+    assert!(
+        String::from_utf8_lossy(&down.stdout).contains(&format!("volume {lab}-notes")),
+        "{}",
+        show(&down)
+    );
     assert_eq!(leftovers(lab, state.path()), Vec::<String>::new());
+    let gone = Command::new("docker")
+        .args(["volume", "inspect", &format!("{lab}-notes")])
+        .output()
+        .unwrap();
+    assert!(!gone.status.success(), "the volume is removed");
     assert!(http_get(port).is_err(), "the port is closed after down");
 }

@@ -40,6 +40,7 @@ pub struct Hub {
     metrics: Arc<dyn MetricsSource>,
     allocator: Arc<AllocatorFactory>,
     ports: Arc<dyn PortProbe>,
+    keep_volumes: bool,
     injected: Runtimes,
     #[cfg(feature = "wireguard")]
     key_gen: Option<Arc<dyn hub_wg::KeyGen>>,
@@ -75,6 +76,7 @@ pub struct HubBuilder {
     metrics: Option<Arc<dyn MetricsSource>>,
     allocator: Option<Arc<AllocatorFactory>>,
     ports: Option<Arc<dyn PortProbe>>,
+    keep_volumes: bool,
     injected: Runtimes,
     #[cfg(feature = "wireguard")]
     key_gen: Option<Arc<dyn hub_wg::KeyGen>>,
@@ -97,6 +99,7 @@ impl Default for HubBuilder {
             metrics: None,
             allocator: None,
             ports: None,
+            keep_volumes: false,
             injected: Runtimes::default(),
             #[cfg(feature = "wireguard")]
             key_gen: None,
@@ -212,6 +215,12 @@ impl HubBuilder {
         self.ports = Some(probe);
         self
     }
+    /// `down` (and dropping the lab) leaves the lab's named volumes and their data in place
+    /// (default: they are removed with the lab).
+    pub fn keep_volumes(mut self, on: bool) -> Self {
+        self.keep_volumes = on;
+        self
+    }
     /// The state root: the lab directory is `<root>/<lab>` (default `/var/lib/hub` for root,
     /// else `$XDG_STATE_HOME/hub`).
     pub fn state_dir(mut self, root: impl Into<PathBuf>) -> Self {
@@ -300,6 +309,7 @@ impl HubBuilder {
                 .allocator
                 .unwrap_or_else(|| Arc::new(crate::spec::default_allocator)),
             ports: self.ports.unwrap_or_else(|| Arc::new(HostPorts)),
+            keep_volumes: self.keep_volumes,
             injected: self.injected,
             #[cfg(feature = "wireguard")]
             key_gen: self.key_gen,
@@ -387,6 +397,7 @@ impl Hub {
             cancel: self.cancel.clone(),
             scheduler: self.scheduler.clone(),
             metrics: self.metrics.clone(),
+            keep_volumes: self.keep_volumes,
         }
     }
 

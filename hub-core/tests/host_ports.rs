@@ -174,3 +174,29 @@ async fn a_published_port_that_is_taken_is_refused_with_its_place() {
         .unwrap();
     lab.down().await.unwrap();
 }
+
+#[tokio::test]
+async fn named_volumes_belong_to_the_lab_and_down_removes_them_unless_kept() {
+    let fx = Fx::new();
+    let lab = || {
+        fx.builder("qv", "10.217.8.0/24")
+            .container(Container::new("db", "busybox").volume("data:/var/lib/data"))
+            .container(Container::new("web", "busybox").volume("data:/srv:ro"))
+    };
+    let up = lab().up().await.unwrap();
+    assert_eq!(fx.rt.volume_names("qv"), ["data"]);
+    up.keep();
+    let report = lab()
+        .keep_volumes(true)
+        .build()
+        .unwrap()
+        .down()
+        .await
+        .unwrap();
+    assert!(!report.to_string().contains("volume"), "{report}");
+    assert_eq!(fx.rt.volume_names("qv"), ["data"], "kept");
+    lab().up().await.unwrap().keep();
+    let report = lab().build().unwrap().down().await.unwrap();
+    assert!(report.to_string().contains("volume data"), "{report}");
+    assert!(fx.rt.volume_names("qv").is_empty());
+}

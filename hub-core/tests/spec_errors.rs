@@ -877,13 +877,6 @@ fn bad_ports_and_mounts_name_their_place() {
         SpecErrorKind::BadValue,
         "must be an absolute path",
     );
-    let e = one(&format!("{BASE}{c}    volumes: [\"data:/var/lib/data\"]\n"));
-    at(
-        &e,
-        6,
-        15,
-        "containers[0].volumes[0]",
-        SpecErrorKind::BadValue,
-        "named volumes (\"data\") are not supported yet",
-    );
+    // A named volume is the lab's own: nothing to check on the host.
+    assert!(errors(&format!("{BASE}{c}    volumes: [\"data:/var/lib/data\"]\n")).is_empty());
 }

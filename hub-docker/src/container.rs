@@ -144,6 +144,7 @@ impl Runtime for DockerRuntime {
         };
         let name = container_name(&lab.name, &c.name);
         let doing = format!("creating container {name:?}");
+        self.ensure_volumes(&lab.name, c).await?;
         let mut pulled = false;
         let id = loop {
             match self.create_once(lab, c).await {

@@ -36,6 +36,7 @@ pub mod mapping;
 pub mod netd;
 mod network;
 mod ready;
+mod volume;
 
 /// bollard, re-exported so users reach the same version as this crate.
 pub use bollard;

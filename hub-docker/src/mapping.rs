@@ -156,15 +156,7 @@ pub fn container_body(lab: &LabContext, spec: &ContainerSpec) -> ContainerCreate
             .memory_mb
             .map(|mb| i64::try_from(mb.saturating_mul(1024 * 1024)).unwrap_or(i64::MAX)),
         cap_add: (!spec.cap_add.is_empty()).then(|| spec.cap_add.clone()),
-        binds: (!spec.mounts.is_empty()).then(|| {
-            spec.mounts
-                .iter()
-                .map(|m| {
-                    let ro = if m.read_only { ":ro" } else { "" };
-                    format!("{}:{}{ro}", m.source.display(), m.target)
-                })
-                .collect()
-        }),
+        binds: (!spec.mounts.is_empty() || !spec.volumes.is_empty()).then(|| binds(lab, spec)),
         port_bindings: (!spec.ports.is_empty()).then(|| port_bindings(&spec.ports)),
         dns: has_dns.then(|| lab.dns.iter().map(Ipv4Addr::to_string).collect()),
         dns_search: (has_dns && !lab.domain.is_empty()).then(|| vec![lab.domain.clone()]),
@@ -177,8 +169,11 @@ pub fn container_body(lab: &LabContext, spec: &ContainerSpec) -> ContainerCreate
         env: (!spec.env.is_empty())
             .then(|| spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
         labels: Some(container_labels(&lab.name, spec)),
-        exposed_ports: (!spec.ports.is_empty())
-            .then(|| spec.ports.iter().map(exposed_port).collect()),
+        exposed_ports: (!spec.ports.is_empty()).then(|| {
+            let ports: std::collections::BTreeSet<String> =
+                spec.ports.iter().map(exposed_port).collect();
+            ports.into_iter().collect()
+        }),
         healthcheck: spec.healthcheck.as_ref().map(health_config),
         host_config: Some(host_config),
         networking_config: Some(NetworkingConfig {
@@ -186,6 +181,29 @@ pub fn container_body(lab: &LabContext, spec: &ContainerSpec) -> ContainerCreate
         }),
         ..Default::default()
     }
+}
+
+/// The Docker volume of the lab's named volume `name`: `LAB-NAME`.
+pub fn volume_name(lab: &str, name: &str) -> String {
+    format!("{lab}-{name}")
+}
+
+/// Bind mounts, then named volumes, as Docker's `SOURCE:TARGET[:ro]` binds.
+fn binds(lab: &LabContext, spec: &ContainerSpec) -> Vec<String> {
+    let ro = |read_only: bool| if read_only { ":ro" } else { "" };
+    let mounts = spec
+        .mounts
+        .iter()
+        .map(|m| format!("{}:{}{}", m.source.display(), m.target, ro(m.read_only)));
+    let volumes = spec.volumes.iter().map(|v| {
+        format!(
+            "{}:{}{}",
+            volume_name(&lab.name, &v.name),
+            v.target,
+            ro(v.read_only)
+        )
+    });
+    mounts.chain(volumes).collect()
 }
 
 /// Docker's name of a container port: `80/tcp`.

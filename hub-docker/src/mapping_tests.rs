@@ -334,3 +334,51 @@ fn summary_status_reads_labels_health_and_exit_code() {
     let st = status_from_summary("demo", &s);
     assert_eq!((st.state, st.exit_code), (WorkloadState::Stopped, Some(3)));
 }
+
+#[test]
+fn published_ports_and_named_volumes_map_to_docker() {
+    let mut c = ContainerSpec::new("dns", "hub-test/busybox:latest");
+    c.ports = [
+        "8080:80",
+        "127.0.0.1:5353:53/udp",
+        "127.0.0.1:5354:53/udp",
+        "9000",
+    ]
+    .iter()
+    .map(|p| p.parse().unwrap())
+    .collect();
+    c.volumes = vec![hub_runtime::VolumeMount {
+        name: "data".into(),
+        target: "/var/lib/data".into(),
+        read_only: true,
+    }];
+    let body = container_body(&lab(), &c);
+    assert_eq!(
+        body.exposed_ports.clone().unwrap(),
+        ["53/udp", "80/tcp", "9000/tcp"]
+    );
+    let hc = body.host_config.unwrap();
+    let ports = hc.port_bindings.unwrap();
+    let bound = |key: &str| -> Vec<(Option<String>, Option<String>)> {
+        ports[key]
+            .clone()
+            .unwrap()
+            .into_iter()
+            .map(|b| (b.host_ip, b.host_port))
+            .collect()
+    };
+    assert_eq!(bound("80/tcp"), [(None, Some("8080".into()))]);
+    assert_eq!(
+        bound("53/udp"),
+        [
+            (Some("127.0.0.1".into()), Some("5353".into())),
+            (Some("127.0.0.1".into()), Some("5354".into()))
+        ]
+    );
+    assert_eq!(
+        bound("9000/tcp"),
+        [(None, Some(String::new()))],
+        "engine's choice"
+    );
+    assert_eq!(hc.binds.unwrap(), ["demo-data:/var/lib/data:ro"]);
+}

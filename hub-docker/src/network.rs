@@ -306,6 +306,10 @@ impl NetworkRuntime for DockerRuntime {
         }
         Ok(removed)
     }
+
+    async fn remove_volumes(&self, lab: &str) -> RuntimeResult<Vec<String>> {
+        self.remove_lab_volumes(lab).await
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! An in-memory runtime that records every call and can be told to fail a chosen operation.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -21,6 +21,8 @@ pub enum FakeOp {
     EnsureNetwork,
     /// [`NetworkRuntime::remove_network`].
     RemoveNetwork,
+    /// [`NetworkRuntime::remove_volumes`].
+    RemoveVolumes,
     /// [`Runtime::create`].
     Create,
     /// [`Runtime::start`].
@@ -39,6 +41,8 @@ pub enum FakeOp {
 struct State {
     workloads: BTreeMap<(String, String), (WorkloadSpec, WorkloadState)>,
     networks: BTreeMap<String, NetworkInfo>,
+    /// Named volumes by lab, made when a container mounting them is created.
+    volumes: BTreeMap<String, BTreeSet<String>>,
     calls: Vec<String>,
     /// `(op, workload name or "*")` pairs that fail.
     failures: HashSet<(FakeOp, String)>,
@@ -118,6 +122,15 @@ impl FakeRuntime {
         self.lock().networks.contains_key(lab)
     }
 
+    /// The named volumes of `lab` that exist.
+    pub fn volume_names(&self, lab: &str) -> Vec<String> {
+        self.lock()
+            .volumes
+            .get(lab)
+            .map(|v| v.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     fn enter(&self, op: FakeOp, lab: &str, name: &str) -> RuntimeResult<MutexGuard<'_, State>> {
         let mut st = self.lock();
         st.calls.push(format!("{op:?} {name}"));
@@ -187,6 +200,10 @@ impl Runtime for FakeRuntime {
             });
         }
         st.next_id += 1;
+        if let WorkloadSpec::Container(c) = spec {
+            let volumes = st.volumes.entry(lab.name.clone()).or_default();
+            volumes.extend(c.volumes.iter().map(|v| v.name.clone()));
+        }
         st.workloads
             .insert(key, (spec.clone(), WorkloadState::Created));
         Ok(Self::status(&lab.name, spec.name(), spec, WorkloadState::Created).handle)
@@ -318,5 +335,10 @@ impl NetworkRuntime for FakeRuntime {
     async fn remove_network(&self, lab: &str) -> RuntimeResult<bool> {
         let mut st = self.enter(FakeOp::RemoveNetwork, lab, "network")?;
         Ok(st.networks.remove(lab).is_some_and(|n| n.owned))
+    }
+
+    async fn remove_volumes(&self, lab: &str) -> RuntimeResult<Vec<String>> {
+        let mut st = self.enter(FakeOp::RemoveVolumes, lab, "volumes")?;
+        Ok(st.volumes.remove(lab).into_iter().flatten().collect())
     }
 }

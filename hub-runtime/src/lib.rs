@@ -60,7 +60,7 @@ pub use runtime::Runtime;
 pub use runtime::{MockNetworkRuntime, MockRuntime};
 pub use spec::{
     ContainerSpec, Healthcheck, LabContext, Mount, Resources, RestartPolicy, VirtType, VmSpec,
-    WorkloadKind, WorkloadSpec,
+    VolumeMount, WorkloadKind, WorkloadSpec,
 };
 pub use spec::{IDENTITY_DIR, identity_dir, running_as_root};
 pub use status::{ExecOutput, WorkloadHandle, WorkloadState, WorkloadStatus};

@@ -52,4 +52,7 @@ pub trait NetworkRuntime: Send + Sync {
     /// Removes the lab's own network (found by label). Returns whether one was removed.
     /// Attached (foreign) networks are never removed.
     async fn remove_network(&self, lab: &str) -> RuntimeResult<bool>;
+    /// Removes the lab's named volumes (found by label; containers mounting them must be gone).
+    /// Returns the names of those removed.
+    async fn remove_volumes(&self, lab: &str) -> RuntimeResult<Vec<String>>;
 }

@@ -178,6 +178,18 @@ pub struct Mount {
     pub read_only: bool,
 }
 
+/// A named volume of the lab mounted into a container. The runtime creates it with the lab's
+/// marks the first time a container of the lab mounts it, so `down` finds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeMount {
+    /// The volume's name in the spec; the engine's volume is named `LAB-NAME`.
+    pub name: String,
+    /// Path in the container.
+    pub target: String,
+    /// Mounted read-only.
+    pub read_only: bool,
+}
+
 /// A container, resolved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContainerSpec {
@@ -205,6 +217,9 @@ pub struct ContainerSpec {
     pub cap_add: Vec<String>,
     /// Bind mounts.
     pub mounts: Vec<Mount>,
+    /// Named volumes of the lab mounted into the container.
+    #[serde(default)]
+    pub volumes: Vec<VolumeMount>,
     /// Container ports published on the host.
     #[serde(default)]
     pub ports: Vec<PortMapping>,
@@ -231,6 +246,7 @@ impl ContainerSpec {
             restart: RestartPolicy::No,
             cap_add: Vec::new(),
             mounts: Vec::new(),
+            volumes: Vec::new(),
             ports: Vec::new(),
             role: Role::Container,
             spec_hash: String::new(),

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use hub_net::{AddrRange, AddressPlan, IpAllocator, IpPool, PoolError};
 use hub_runtime::{
-    ContainerSpec, Healthcheck, MacAddr, Mount, Resources, VmSpec, WorkloadKind, WorkloadSpec,
-    derive_mac,
+    ContainerSpec, Healthcheck, MacAddr, Mount, Resources, VmSpec, VolumeMount, WorkloadKind,
+    WorkloadSpec, derive_mac,
 };
 use ipnet::Ipv4Net;
 use serde::Serialize;
@@ -85,13 +85,17 @@ impl ResolvedWorkload {
                 // Both were validated; a value that does not parse cannot reach here.
                 s.ports = c.ports.iter().filter_map(|p| p.parse().ok()).collect();
                 for v in c.volumes.iter().filter_map(|v| parse_volume(v).ok()) {
-                    // Named volumes are refused by validation for now.
-                    if let MountSource::Bind(source) = v.source {
-                        s.mounts.push(Mount {
+                    match v.source {
+                        MountSource::Bind(source) => s.mounts.push(Mount {
                             source,
                             target: v.target,
                             read_only: v.read_only,
-                        });
+                        }),
+                        MountSource::Named(name) => s.volumes.push(VolumeMount {
+                            name,
+                            target: v.target,
+                            read_only: v.read_only,
+                        }),
                     }
                 }
                 s.spec_hash = self.spec_hash.clone();

@@ -279,9 +279,10 @@ pub struct Container {
     /// starts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<String>,
-    /// Bind mounts, in Compose's short syntax `SOURCE:TARGET[:ro|:rw]`, SOURCE a path
-    /// (`./conf/nginx.conf`, relative to the spec's folder, or absolute) that must exist.
-    /// Named volumes (`data:/var/lib/data`) are refused for now.
+    /// Mounts, in Compose's short syntax `SOURCE:TARGET[:ro|:rw]`: a bind mount when SOURCE is
+    /// a path (`./conf/nginx.conf`, relative to the spec's folder, or absolute; it must exist),
+    /// else a named volume owned by the lab (`data:/var/lib/data`, Docker volume `LAB-data`),
+    /// removed by `down` unless `--keep-volumes`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<String>,
 }
@@ -360,8 +361,8 @@ impl Container {
         self.ports.push(mapping.into());
         self
     }
-    /// Adds a bind mount, `SOURCE:TARGET[:ro]`, SOURCE a path relative to the spec's folder
-    /// (or absolute).
+    /// Adds a mount, `SOURCE:TARGET[:ro]`: a bind mount of a path (relative to the spec's
+    /// folder) or a named volume owned by the lab.
     pub fn volume(mut self, mount: impl Into<String>) -> Self {
         self.volumes.push(mount.into());
         self

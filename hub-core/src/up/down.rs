@@ -149,6 +149,16 @@ async fn down_unlocked(
             Ok(false) => {}
             Err(e) => errors.push(StepError::new("network", e)),
         }
+        if !opts.keep_volumes {
+            match net.remove_volumes(lab).await {
+                Ok(names) => {
+                    for name in names {
+                        removed(format!("volume {name}"), &mut report);
+                    }
+                }
+                Err(e) => errors.push(StepError::new("volumes", e)),
+            }
+        }
     }
     timing("down.network", t);
 

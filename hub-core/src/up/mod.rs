@@ -55,6 +55,8 @@ pub struct UpOptions {
     pub scheduler: Arc<dyn Scheduler>,
     /// The host's metrics for admission control.
     pub metrics: Arc<dyn MetricsSource>,
+    /// `down` leaves the lab's named volumes (and their data) in place.
+    pub keep_volumes: bool,
 }
 
 impl fmt::Debug for UpOptions {

@@ -101,6 +101,20 @@ pub(crate) async fn rollback(
             ),
             Err(e) => errors.push(StepError::new("network", e)),
         }
+        // A lab this `up` made from nothing had no volumes before it either.
+        match net.remove_volumes(lab).await {
+            Ok(names) => {
+                for name in names {
+                    emit(
+                        progress,
+                        Progress::Removed {
+                            what: format!("volume {name}"),
+                        },
+                    );
+                }
+            }
+            Err(e) => errors.push(StepError::new("volumes", e)),
+        }
     }
     if journal.lab_dir_created
         && let Err(e) = std::fs::remove_dir_all(lab_dir)

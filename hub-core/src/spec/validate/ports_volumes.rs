@@ -49,17 +49,7 @@ pub(super) fn check_volumes(cx: &mut Ctx<'_>) {
             match parse_volume(written) {
                 Err(e) => cx.err(SpecErrorKind::BadValue, at, e),
                 Ok(v) => {
-                    if let MountSource::Named(name) = &v.source {
-                        cx.err(
-                            SpecErrorKind::BadValue,
-                            at,
-                            format!(
-                                "named volumes (\"{name}\") are not supported yet; bind a \
-                                 folder of the spec's (./{name}:{}) instead",
-                                v.target
-                            ),
-                        );
-                    } else if let MountSource::Bind(src) = &v.source {
+                    if let MountSource::Bind(src) = &v.source {
                         let full = spec.resolve_path(src);
                         if !full.exists() {
                             cx.err(
