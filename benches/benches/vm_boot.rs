@@ -94,6 +94,7 @@ fn vm(lab: &LabContext, name: &str, ip: Ipv4Addr) -> VmSpec {
         mac: derive_mac(&lab.name, name, 0),
         cloud_init: None,
         runcmd: vec!["true".into()],
+        files: Vec::new(),
         virt_type: VirtType::Auto,
         ssh_authorized_key: key.public_openssh,
         ssh_host_key_private: host.private_openssh,

@@ -44,6 +44,9 @@ pub struct LogsArgs {
     /// How many lines from the end.
     #[arg(long, default_value_t = 200)]
     pub tail: usize,
+    /// Keep printing what it writes, until it stops or Ctrl-C.
+    #[arg(short, long)]
+    pub follow: bool,
 }
 
 /// Arguments of `hub exec`.
@@ -155,12 +158,42 @@ pub async fn logs(cli: &Cli, args: &LogsArgs) -> anyhow::Result<u8> {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
+    if args.follow {
+        return follow(&lab, args).await;
+    }
     match lab.logs(&args.name, args.tail).await {
         Ok(text) => {
             print!("{text}");
             Ok(exit::OK)
         }
         Err(e) => Ok(report_error(&e)),
+    }
+}
+
+/// `hub logs -f`: prints the stream as it comes, flushing each chunk, until it ends or Ctrl-C.
+async fn follow(lab: &hub_core::Lab, args: &LogsArgs) -> anyhow::Result<u8> {
+    use std::io::Write;
+    let mut stream = match lab.follow_logs(&args.name, args.tail).await {
+        Ok(s) => s,
+        Err(e) => return Ok(report_error(&e)),
+    };
+    let mut out = std::io::stdout();
+    loop {
+        tokio::select! {
+            chunk = stream.recv() => match chunk {
+                None => return Ok(exit::OK),
+                Some(Ok(text)) => {
+                    if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
+                        return Ok(exit::OK); // the reader went away (a closed pipe)
+                    }
+                }
+                Some(Err(e)) => {
+                    eprintln!("error: {e}");
+                    return Ok(exit::FAILURE);
+                }
+            },
+            _ = tokio::signal::ctrl_c() => return Ok(exit::OK),
+        }
     }
 }
 

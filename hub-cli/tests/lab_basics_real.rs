@@ -91,6 +91,11 @@ fn two_vpn_labs_get_their_own_ports_and_a_taken_port_is_refused() {
         config.contains(&format!("Endpoint = 198.18.14.1:{port_b}")),
         "{config}"
     );
+    // netd resolves, and the lab's domain is the search domain: `ssh c1` works over the VPN.
+    assert!(
+        config.contains(&format!("DNS = 10.218.2.2, {b}.lab\n")),
+        "{config}"
+    );
 
     // The port is kept for the lab across down/up.
     let down = hub(state.path(), &["down", "--lab", b]);
@@ -183,7 +188,9 @@ fn a_published_port_serves_a_bind_mounted_file_and_a_taken_one_is_refused() {
              image: hub-test/busybox:latest\n    cmd: [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/www\"]\n    \
              ports: [\"127.0.0.1:{port}:80\"]\n    volumes: [\"./www:/www:ro\"]\n  - name: keeper\n    \
              image: hub-test/busybox:latest\n    volumes: [\"notes:/data\"]\n    \
-             cmd: [\"sh\", \"-c\", \"test -f /data/x || cat /proc/sys/kernel/random/uuid > /data/x; exec sleep 3600\"]\n"
+             cmd: [\"sh\", \"-c\", \"test -f /data/x || cat /proc/sys/kernel/random/uuid > /data/x; exec sleep 3600\"]\n  \
+             - name: ticker\n    image: hub-test/busybox:latest\n    \
+             cmd: [\"sh\", \"-c\", \"i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done\"]\n"
         )
     };
     let spec = write_spec(specs.path(), lab, &body(port));
@@ -221,6 +228,37 @@ fn a_published_port_serves_a_bind_mounted_file_and_a_taken_one_is_refused() {
         },
     );
     assert!(got.contains(&token), "{got}");
+    // `hub logs -f` keeps printing what the container writes.
+    let mut follow = Command::new(common::HUB)
+        .args(["logs", "--lab", lab, "ticker", "-f", "--tail", "1"])
+        .env("HUB_STATE_DIR", state.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("hub logs -f");
+    let stdout = follow.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut ticks: Vec<u64> = Vec::new();
+    while ticks.len() < 6 {
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(l) => ticks.extend(l.strip_prefix("tick ").and_then(|n| n.parse::<u64>().ok())),
+            Err(_) => break, // ended, or nothing for 20 s: the assertion below says so
+        }
+    }
+    follow.kill().expect("stop hub logs -f");
+    let _ = follow.wait();
+    assert_eq!(ticks.len(), 6, "{ticks:?}");
+    assert!(
+        ticks.windows(2).all(|w| w[1] == w[0] + 1),
+        "one line after the other, as written: {ticks:?}"
+    );
+
     // A second, unchanged up finds the lab's own container on the port: not a conflict.
     let again = hub(state.path(), &["up", "-c", &spec]);
     assert!(again.status.success(), "{}", show(&again));

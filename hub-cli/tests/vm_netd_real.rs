@@ -201,6 +201,7 @@ async fn t_vm_gets_its_reserved_address_from_netd_and_reaches_a_container_by_nam
         mac: mac.parse().expect("mac"),
         cloud_init: None,
         runcmd: vec!["echo dhcp-marker > /var/tmp/hub-marker".into()],
+        files: Vec::new(),
         virt_type: VirtType::Auto,
         ssh_authorized_key: key.public_openssh,
         ssh_host_key_private: String::new(),

@@ -174,6 +174,23 @@ impl Lab {
             })
     }
 
+    /// The last `tail` lines of a workload's logs, then what it writes from now on (`hub logs
+    /// -f`): read the stream until it ends (the workload stopped) or drop it.
+    pub async fn follow_logs(
+        &self,
+        name: &str,
+        tail: usize,
+    ) -> Result<hub_runtime::LogStream, HubError> {
+        let (h, rt) = self.runtime_of(name).await?;
+        rt.follow_logs(&self.context(), &h, tail)
+            .await
+            .map_err(|source| HubError::Runtime {
+                lab: self.name().to_string(),
+                context: format!("following the logs of {} {name:?}", h.kind),
+                source: Box::new(source),
+            })
+    }
+
     /// Runs a shell command in a VM over SSH (the lab's key, its pinned host key).
     pub async fn ssh(&self, vm: &str, cmd: &str) -> Result<ExecOutput, HubError> {
         let r = self.record(vm)?;

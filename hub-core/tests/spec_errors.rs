@@ -880,3 +880,57 @@ fn bad_ports_and_mounts_name_their_place() {
     // A named volume is the lab's own: nothing to check on the host.
     assert!(errors(&format!("{BASE}{c}    volumes: [\"data:/var/lib/data\"]\n")).is_empty());
 }
+
+#[test]
+fn bad_vm_files_name_their_place() {
+    let v = "vms:\n  - name: v\n    image: IMAGE\n    files:\n";
+    let e = one(&format!(
+        "{BASE}{v}      - {{source: ./no-such-file, path: /etc/x}}\n"
+    ));
+    at(
+        &e,
+        7,
+        18,
+        "vms[0].files[0].source",
+        SpecErrorKind::MissingFile,
+        "no-such-file cannot be read",
+    );
+    let image = image();
+    let e = one(&format!(
+        "{BASE}{v}      - {{source: {image}, path: etc/x, mode: \"0644\"}}\n"
+    ));
+    assert_eq!(
+        (e.field.as_str(), e.kind),
+        ("vms[0].files[0].path", SpecErrorKind::BadValue),
+        "{e}"
+    );
+    assert!(e.message.contains("must be an absolute file path"), "{e}");
+    let e = one(&format!(
+        "{BASE}{v}      - source: {image}\n        path: /etc/x\n        mode: \"0988\"\n"
+    ));
+    at(
+        &e,
+        9,
+        15,
+        "vms[0].files[0].mode",
+        SpecErrorKind::BadValue,
+        "is not an octal mode",
+    );
+    let e = one(&format!(
+        "{BASE}{v}      - source: {image}\n        path: /etc/x\n        owner: \"Root:wheel\"\n"
+    ));
+    at(
+        &e,
+        9,
+        16,
+        "vms[0].files[0].owner",
+        SpecErrorKind::BadName,
+        "is not user or user:group",
+    );
+    // A folder is not a file.
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let e = one(&format!(
+        "{BASE}{v}      - {{source: {dir}, path: /etc/x}}\n"
+    ));
+    assert!(e.message.contains("is not a file"), "{e}");
+}

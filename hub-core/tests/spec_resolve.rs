@@ -296,3 +296,53 @@ fn a_spec_serializes_back_to_yaml_that_loads_the_same() {
     a.file = None;
     assert_eq!(a, spec.resolve().unwrap());
 }
+
+#[test]
+fn a_vms_files_are_read_into_its_seed_and_their_content_is_in_its_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("conf")).unwrap();
+    std::fs::write(dir.path().join("conf/app.toml"), "port = 80\n").unwrap();
+    let spec = |mode: Option<&str>| {
+        let mut f = hub_core::spec::VmFile::new("./conf/app.toml", "/etc/app.toml");
+        if let Some(m) = mode {
+            f = f.mode(m).owner("hub:hub");
+        }
+        LabSpec::new("t-hub-files", "10.205.0.0/24")
+            .base_dir(dir.path())
+            .vm(Vm::new("v", image()).file(f))
+    };
+    let r = spec(None).resolve().unwrap();
+    let WorkloadSpec::Vm(vm) = r.workloads[0].to_workload_spec() else {
+        panic!("a VM");
+    };
+    assert_eq!(vm.files.len(), 1);
+    let f = &vm.files[0];
+    assert_eq!(
+        (
+            f.path.as_str(),
+            f.content_base64.as_str(),
+            f.permissions.as_str(),
+            f.owner.as_str()
+        ),
+        ("/etc/app.toml", "cG9ydCA9IDgwCg==", "0644", "root:root")
+    );
+    let r2 = spec(Some("0600")).resolve().unwrap();
+    let WorkloadSpec::Vm(vm2) = r2.workloads[0].to_workload_spec() else {
+        panic!("a VM");
+    };
+    assert_eq!(
+        (
+            vm2.files[0].permissions.as_str(),
+            vm2.files[0].owner.as_str()
+        ),
+        ("0600", "hub:hub")
+    );
+    // Same spec, same hash; a changed file content, another hash (the VM is re-created).
+    let hash = r.workloads[0].spec_hash.clone();
+    assert_eq!(spec(None).resolve().unwrap().workloads[0].spec_hash, hash);
+    std::fs::write(dir.path().join("conf/app.toml"), "port = 81\n").unwrap();
+    assert_ne!(spec(None).resolve().unwrap().workloads[0].spec_hash, hash);
+    // The plan's JSON does not carry the contents.
+    let json = serde_json::to_string(&r).unwrap();
+    assert!(!json.contains("cG9ydCA9IDgwCg=="), "{json}");
+}

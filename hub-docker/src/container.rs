@@ -280,6 +280,10 @@ impl Runtime for DockerRuntime {
         }
     }
 
+    async fn labs(&self) -> RuntimeResult<Vec<String>> {
+        self.all_labs().await
+    }
+
     async fn list(&self, lab: &str) -> RuntimeResult<Vec<WorkloadStatus>> {
         let filters = HashMap::from([("label", vec![format!("{}={lab}", labels::LAB)])]);
         let opts = ListContainersOptionsBuilder::new()
@@ -302,6 +306,16 @@ impl Runtime for DockerRuntime {
     ) -> RuntimeResult<String> {
         check_kind(h)?;
         self.tail_logs(h, tail).await
+    }
+
+    async fn follow_logs(
+        &self,
+        _lab: &LabContext,
+        h: &WorkloadHandle,
+        tail: usize,
+    ) -> RuntimeResult<hub_runtime::LogStream> {
+        check_kind(h)?;
+        self.follow(h, tail)
     }
 
     #[tracing::instrument(skip_all, fields(lab = %h.lab, workload = %h.name))]

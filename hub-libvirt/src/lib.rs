@@ -43,6 +43,7 @@
 mod console;
 pub mod domain;
 mod error;
+mod follow;
 mod fsutil;
 mod names;
 pub mod overlay;

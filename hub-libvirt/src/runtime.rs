@@ -855,6 +855,41 @@ fn check_restored(lab: &LabContext, vm: &VmSpec, output: &str) -> RuntimeResult<
     Ok(())
 }
 
+impl LibvirtRuntime {
+    /// The VM's serial console log: where its domain's hub metadata says, else the lab's.
+    async fn console_path(
+        &self,
+        lab: &LabContext,
+        handle: &WorkloadHandle,
+    ) -> RuntimeResult<PathBuf> {
+        let missing = || RuntimeError::NotFound {
+            lab: handle.lab.clone(),
+            what: "vm",
+            name: handle.name.clone(),
+        };
+        let info = self.own_info(handle).await?.ok_or_else(missing)?;
+        Ok(info
+            .hub
+            .as_ref()
+            .and_then(|h| h.file("console").map(PathBuf::from))
+            .or(info.console_log)
+            .unwrap_or_else(|| VmPaths::new(&lab.dir, &handle.name).console_log))
+    }
+}
+
+/// Reading the console log of `handle` at `path` failed.
+fn console_error(handle: &WorkloadHandle, path: PathBuf, source: std::io::Error) -> RuntimeError {
+    to_runtime_error(
+        &handle.lab,
+        format!("reading the console of VM {:?}", handle.name),
+        LibvirtError::Io {
+            action: "read",
+            path,
+            source,
+        },
+    )
+}
+
 fn vm_spec(spec: &WorkloadSpec) -> RuntimeResult<&VmSpec> {
     match spec {
         WorkloadSpec::Vm(vm) => Ok(vm),
@@ -983,6 +1018,22 @@ impl Runtime for LibvirtRuntime {
         Ok(Self::status(&handle.lab, &info, state))
     }
 
+    async fn labs(&self) -> RuntimeResult<Vec<String>> {
+        let names = self
+            .virsh
+            .list_all()
+            .await
+            .map_err(|e| to_runtime_error("", "listing domains".into(), e))?;
+        let mut labs = std::collections::BTreeSet::new();
+        for name in &names {
+            // Only domains carrying the hub's metadata; a domain may vanish meanwhile.
+            if let Some(hub) = self.info("", name).await?.and_then(|i| i.hub) {
+                labs.insert(hub.lab);
+            }
+        }
+        Ok(labs.into_iter().collect())
+    }
+
     async fn list(&self, lab: &str) -> RuntimeResult<Vec<WorkloadStatus>> {
         let names = self
             .virsh
@@ -1013,29 +1064,19 @@ impl Runtime for LibvirtRuntime {
         handle: &WorkloadHandle,
         tail: usize,
     ) -> RuntimeResult<String> {
-        let missing = || RuntimeError::NotFound {
-            lab: handle.lab.clone(),
-            what: "vm",
-            name: handle.name.clone(),
-        };
-        let info = self.own_info(handle).await?.ok_or_else(missing)?;
-        let path = info
-            .hub
-            .as_ref()
-            .and_then(|h| h.file("console").map(PathBuf::from))
-            .or(info.console_log)
-            .unwrap_or_else(|| VmPaths::new(&lab.dir, &handle.name).console_log);
-        tail_console(&path, tail).map_err(|source| {
-            to_runtime_error(
-                &handle.lab,
-                format!("reading the console of VM {:?}", handle.name),
-                LibvirtError::Io {
-                    action: "read",
-                    path,
-                    source,
-                },
-            )
-        })
+        let path = self.console_path(lab, handle).await?;
+        tail_console(&path, tail).map_err(|source| console_error(handle, path, source))
+    }
+
+    async fn follow_logs(
+        &self,
+        lab: &LabContext,
+        handle: &WorkloadHandle,
+        tail: usize,
+    ) -> RuntimeResult<hub_runtime::LogStream> {
+        let path = self.console_path(lab, handle).await?;
+        crate::follow::follow_console(path.clone(), tail)
+            .map_err(|source| console_error(handle, path, source))
     }
 
     async fn exec(

@@ -113,6 +113,7 @@ pub fn render_seed(lab: &LabContext, vm: &VmSpec) -> LibvirtResult<SeedFiles> {
     if !vm.runcmd.is_empty() {
         user.insert("runcmd".into(), json!(vm.runcmd));
     }
+    let mut write_files = Vec::new();
     if vm.static_ip && !lab.dns.is_empty() {
         // No resolvconf in a minimal image: ifupdown cannot apply dns-nameservers, so the
         // resolver is written directly. DHCP clients get it from netd instead.
@@ -124,10 +125,23 @@ pub fn render_seed(lab: &LabContext, vm: &VmSpec) -> LibvirtResult<SeedFiles> {
         if !lab.domain.is_empty() {
             conf.push_str(&format!("search {}\n", lab.domain));
         }
-        user.insert(
-            "write_files".into(),
-            json!([{ "path": "/etc/resolv.conf", "permissions": "0644", "content": conf }]),
-        );
+        write_files
+            .push(json!({ "path": "/etc/resolv.conf", "permissions": "0644", "content": conf }));
+    }
+    // The spec's files: deferred to the final stage, after the users exist (so any owner
+    // works) and before runcmd.
+    write_files.extend(vm.files.iter().map(|f| {
+        json!({
+            "path": f.path,
+            "encoding": "b64",
+            "content": f.content_base64,
+            "permissions": f.permissions,
+            "owner": f.owner,
+            "defer": true,
+        })
+    }));
+    if !write_files.is_empty() {
+        user.insert("write_files".into(), Value::Array(write_files));
     }
     let mut user = Value::Object(user);
     if let Some(extra) = &vm.cloud_init {
@@ -269,6 +283,7 @@ mod tests {
             mac: "52:54:00:01:02:03".parse().unwrap(),
             cloud_init: None,
             runcmd: vec!["echo 'a \"quoted\" arg' > /var/tmp/m".into()],
+            files: Vec::new(),
             virt_type: hub_runtime::VirtType::Auto,
             ssh_authorized_key: "ssh-ed25519 AAAAlab lab@hub".into(),
             ssh_host_key_private:
@@ -433,6 +448,35 @@ mod tests {
         }
         names.sort();
         assert_eq!(names, ["meta-data", "network-config", "user-data"]);
+    }
+
+    #[test]
+    fn the_spec_files_are_written_deferred_with_mode_and_owner() {
+        let lab = LabContext::for_tests("demo");
+        let mut v = vm();
+        v.files = vec![hub_runtime::GuestFile {
+            path: "/etc/motd".into(),
+            content_base64: "aGVsbG8K".into(),
+            permissions: "0640".into(),
+            owner: "hub:hub".into(),
+        }];
+        let u = user_data(&render_seed(&lab, &v).unwrap());
+        assert_eq!(
+            u["write_files"],
+            json!([{
+                "path": "/etc/motd",
+                "encoding": "b64",
+                "content": "aGVsbG8K",
+                "permissions": "0640",
+                "owner": "hub:hub",
+                "defer": true,
+            }])
+        );
+        // Beside the resolver of a static VM, after it.
+        v.static_ip = true;
+        let u = user_data(&render_seed(&lab, &v).unwrap());
+        assert_eq!(u["write_files"][0]["path"], "/etc/resolv.conf");
+        assert_eq!(u["write_files"][1]["path"], "/etc/motd");
     }
 
     #[test]

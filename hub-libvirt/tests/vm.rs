@@ -156,6 +156,7 @@ fn vm_spec(lab: &LabContext, name: &str, ip: Option<Ipv4Addr>) -> VmSpec {
         mac: derive_mac(&lab.name, name, 0),
         cloud_init: None,
         runcmd: Vec::new(),
+        files: Vec::new(),
         virt_type: VirtType::Auto,
         ssh_authorized_key: key.public_openssh,
         // Left empty: the runtime makes (and keeps) the host key in the lab directory.

@@ -272,6 +272,17 @@ impl Runtime for FakeRuntime {
         Ok(Self::status(&h.lab, &h.name, spec, *state))
     }
 
+    async fn labs(&self) -> RuntimeResult<Vec<String>> {
+        let st = self.lock();
+        let labs: BTreeSet<String> = st
+            .workloads
+            .keys()
+            .map(|(lab, _)| lab.clone())
+            .chain(st.networks.keys().cloned())
+            .collect();
+        Ok(labs.into_iter().collect())
+    }
+
     async fn list(&self, lab: &str) -> RuntimeResult<Vec<WorkloadStatus>> {
         let st = self.lock();
         Ok(st

@@ -54,13 +54,13 @@ pub use network::{NetworkInfo, NetworkRuntime, NetworkSpec};
 pub use phase::{PhaseReporter, ReadyPhase};
 pub use ports::{PortMapping, Protocol};
 pub use role::{Role, UnknownRole};
-pub use runtime::Runtime;
+pub use runtime::{LogStream, Runtime};
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use runtime::{MockNetworkRuntime, MockRuntime};
 pub use spec::{
-    ContainerSpec, Healthcheck, LabContext, Mount, Resources, RestartPolicy, VirtType, VmSpec,
-    VolumeMount, WorkloadKind, WorkloadSpec,
+    ContainerSpec, GuestFile, Healthcheck, LabContext, Mount, Resources, RestartPolicy, VirtType,
+    VmSpec, VolumeMount, WorkloadKind, WorkloadSpec,
 };
 pub use spec::{IDENTITY_DIR, identity_dir, running_as_root};
 pub use status::{ExecOutput, WorkloadHandle, WorkloadState, WorkloadStatus};

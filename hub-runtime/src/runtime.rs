@@ -3,10 +3,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::RuntimeResult;
+use crate::error::{RuntimeError, RuntimeResult};
 use crate::phase::PhaseReporter;
 use crate::spec::{LabContext, WorkloadKind, WorkloadSpec};
 use crate::status::{ExecOutput, WorkloadHandle, WorkloadStatus};
+
+/// Log text as a workload writes it (see [`Runtime::follow_logs`]); dropping it stops the
+/// backend's follower.
+pub type LogStream = tokio::sync::mpsc::Receiver<RuntimeResult<String>>;
 
 #[cfg(feature = "mock")]
 pub use crate::network::MockNetworkRuntime;
@@ -58,6 +62,11 @@ pub trait Runtime: Send + Sync {
     async fn remove(&self, handle: &WorkloadHandle) -> RuntimeResult<()>;
     /// Its current status.
     async fn inspect(&self, handle: &WorkloadHandle) -> RuntimeResult<WorkloadStatus>;
+    /// The names of the labs this backend holds anything of (workloads, and for Docker
+    /// networks and volumes), found by their marks. A backend that cannot tell says none.
+    async fn labs(&self) -> RuntimeResult<Vec<String>> {
+        Ok(Vec::new())
+    }
     /// Every workload of the lab this backend holds, found by its marks.
     async fn list(&self, lab: &str) -> RuntimeResult<Vec<WorkloadStatus>>;
     /// The last `tail` lines of its logs (console log for VMs).
@@ -67,6 +76,21 @@ pub trait Runtime: Send + Sync {
         handle: &WorkloadHandle,
         tail: usize,
     ) -> RuntimeResult<String>;
+    /// The last `tail` lines of its logs, then what it writes from now on, as it comes, until
+    /// the workload stops or the receiver is dropped. Backends that cannot follow say
+    /// [`RuntimeError::Unsupported`].
+    async fn follow_logs(
+        &self,
+        lab: &LabContext,
+        handle: &WorkloadHandle,
+        tail: usize,
+    ) -> RuntimeResult<LogStream> {
+        let _ = (lab, tail);
+        Err(RuntimeError::Unsupported {
+            backend: self.backend(),
+            what: format!("following the logs of {:?}", handle.name),
+        })
+    }
     /// Runs a command in it and collects the output.
     async fn exec(
         &self,

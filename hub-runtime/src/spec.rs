@@ -267,6 +267,20 @@ pub enum VirtType {
     Qemu,
 }
 
+/// A file cloud-init writes into a VM's guest (`write_files`, deferred until the users
+/// exist, so any owner works), before `runcmd` runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestFile {
+    /// Absolute path in the guest.
+    pub path: String,
+    /// The content, base64.
+    pub content_base64: String,
+    /// Octal mode (`0644`).
+    pub permissions: String,
+    /// `user:group` (`root:root`).
+    pub owner: String,
+}
+
 /// A VM, resolved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VmSpec {
@@ -292,6 +306,9 @@ pub struct VmSpec {
     pub cloud_init: Option<serde_json::Value>,
     /// Commands run once at first boot.
     pub runcmd: Vec<String>,
+    /// Files written into the guest at first boot.
+    #[serde(default)]
+    pub files: Vec<GuestFile>,
     /// Virtualisation type.
     pub virt_type: VirtType,
     /// The lab's SSH public key (OpenSSH format), authorised for `user`.

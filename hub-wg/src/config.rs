@@ -31,6 +31,8 @@ pub struct InterfaceSection {
     pub listen_port: Option<u16>,
     /// `DNS` servers (wg-quick only).
     pub dns: Vec<IpAddr>,
+    /// `DNS` search domains (wg-quick only): the entries of `DNS` that are not addresses.
+    pub dns_search: Vec<String>,
     /// `MTU` (wg-quick only).
     pub mtu: Option<u16>,
     /// `FwMark`.
@@ -48,6 +50,7 @@ impl InterfaceSection {
             addresses: Vec::new(),
             listen_port: None,
             dns: Vec::new(),
+            dns_search: Vec::new(),
             mtu: None,
             fwmark: None,
             wg_quick_extra: Vec::new(),
@@ -115,8 +118,14 @@ impl WgConfig {
             let _ = writeln!(out, "FwMark = {mark}");
         }
         if wg_quick {
-            if !i.dns.is_empty() {
-                let _ = writeln!(out, "DNS = {}", join(&i.dns));
+            if !i.dns.is_empty() || !i.dns_search.is_empty() {
+                let entries: Vec<String> = i
+                    .dns
+                    .iter()
+                    .map(ToString::to_string)
+                    .chain(i.dns_search.iter().cloned())
+                    .collect();
+                let _ = writeln!(out, "DNS = {}", entries.join(", "));
             }
             if let Some(mtu) = i.mtu {
                 let _ = writeln!(out, "MTU = {mtu}");
@@ -173,6 +182,9 @@ pub struct ClientParams<'a> {
     pub address: Ipv4Addr,
     /// The DNS server the client uses (the lab's netd).
     pub dns: Ipv4Addr,
+    /// The search domain the client uses (the lab's domain), so `web` resolves as
+    /// `web.LAB.lab`.
+    pub dns_search: Option<&'a str>,
     /// The gateway's public key.
     pub gateway_key: PublicKey,
     /// The gateway's endpoint, `host:port`.
@@ -189,6 +201,7 @@ pub fn client_config(params: &ClientParams<'_>) -> WgConfig {
     let mut interface = InterfaceSection::new(params.private_key.clone());
     interface.addresses = vec![IpNet::V4(Ipv4Net::from(params.address))];
     interface.dns = vec![IpAddr::V4(params.dns)];
+    interface.dns_search = params.dns_search.map(String::from).into_iter().collect();
     let mut peer = PeerSection::new(params.gateway_key);
     peer.allowed_ips = vec![
         IpNet::V4(params.lab_subnet.trunc()),
@@ -230,13 +243,14 @@ mod tests {
             private_key: &client.private,
             address: "10.214.0.2".parse().unwrap(),
             dns: "10.204.0.2".parse().unwrap(),
+            dns_search: Some("demo.lab"),
             gateway_key: gw.public,
             endpoint: "192.0.2.2:51820".into(),
             lab_subnet: "10.204.0.0/24".parse().unwrap(),
             vpn_subnet: "10.214.0.0/24".parse().unwrap(),
         });
         let expected = format!(
-            "[Interface]\nAddress = 10.214.0.2/32\nPrivateKey = {}\nDNS = 10.204.0.2\n\n\
+            "[Interface]\nAddress = 10.214.0.2/32\nPrivateKey = {}\nDNS = 10.204.0.2, demo.lab\n\n\
              [Peer]\nPublicKey = {}\nAllowedIPs = 10.204.0.0/24, 10.214.0.0/24\n\
              Endpoint = 192.0.2.2:51820\nPersistentKeepalive = 25\n",
             client.private.to_base64(),

@@ -59,6 +59,8 @@ pub struct GatewaySpec {
     pub endpoint: Option<String>,
     /// The DNS server clients use (the lab's netd).
     pub dns: Ipv4Addr,
+    /// The search domain clients use (the lab's domain), if any.
+    pub dns_search: Option<String>,
     /// The clients.
     pub peers: Vec<PeerSpec>,
 }
@@ -455,6 +457,7 @@ fn write_client_configs(
             private_key: &key.private,
             address: peer.address,
             dns: spec.dns,
+            dns_search: spec.dns_search.as_deref(),
             gateway_key: gateway.public,
             endpoint: endpoint.to_string(),
             lab_subnet: spec.lab_subnet,
@@ -496,6 +499,7 @@ mod tests {
             listen_port: DEFAULT_LISTEN_PORT,
             endpoint: None,
             dns: "10.204.9.2".parse().unwrap(),
+            dns_search: Some("demo.lab".into()),
             peers: vec![PeerSpec::new("laptop", "10.214.9.2".parse().unwrap())],
         }
     }

@@ -25,6 +25,7 @@
 //!     listen_port: DEFAULT_LISTEN_PORT,
 //!     endpoint: None, // the host's first non-loopback IPv4 address
 //!     dns: "172.19.5.2".parse().unwrap(),
+//!     dns_search: Some("demo.lab".into()),
 //!     peers: vec![PeerSpec::new("laptop", "10.10.0.2".parse().unwrap())],
 //! };
 //! let info = Gateway::up(&spec, &OsKeyGen)?; // blocking; needs root

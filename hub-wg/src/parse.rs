@@ -26,6 +26,7 @@ struct InterfaceDraft {
     addresses: Vec<IpNet>,
     listen_port: Option<u16>,
     dns: Vec<IpAddr>,
+    dns_search: Vec<String>,
     mtu: Option<u16>,
     fwmark: Option<u32>,
     extra: Vec<(String, String)>,
@@ -79,16 +80,16 @@ fn number<T: FromStr>(value: &str, key: &str, line: usize) -> Result<T, WgError>
         .map_err(|_| err(line, format!("{key} = {value:?} is not a valid number")))
 }
 
-fn list<T: FromStr>(value: &str, key: &str, what: &str, line: usize) -> Result<Vec<T>, WgError> {
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|item| !item.is_empty())
-        .map(|item| {
-            item.parse()
-                .map_err(|_| err(line, format!("{key}: {item:?} is not {what}")))
+/// Whether `s` is a domain name: dot-separated labels of letters, digits and `-`, each 1 to
+/// 63 characters, not starting or ending with `-`, 253 characters at most.
+fn is_domain(s: &str) -> bool {
+    s.len() <= 253
+        && s.split('.').all(|l| {
+            (1..=63).contains(&l.len())
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
         })
-        .collect()
 }
 
 /// An address with a prefix; a bare address means a /32 (or /128), as wg does.
@@ -235,12 +236,20 @@ fn interface_key(
             set_once(&mut d.listen_port, port, "ListenPort", line)
         }
         "dns" => {
-            d.dns.extend(list::<IpAddr>(
-                value,
-                "DNS",
-                "an IP address (search domains are not supported)",
-                line,
-            )?);
+            // wg-quick's rule: an entry that is an address is a server, any other a search
+            // domain.
+            for item in value.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+                match item.parse::<IpAddr>() {
+                    Ok(ip) => d.dns.push(ip),
+                    Err(_) if is_domain(item) => d.dns_search.push(item.to_string()),
+                    Err(_) => {
+                        return Err(err(
+                            line,
+                            format!("DNS: {item:?} is neither an IP address nor a search domain"),
+                        ));
+                    }
+                }
+            }
             Ok(())
         }
         "mtu" => {
@@ -319,6 +328,7 @@ fn finish(interface: Option<InterfaceDraft>, peers: Vec<PeerDraft>) -> Result<Wg
         addresses: d.addresses,
         listen_port: d.listen_port,
         dns: d.dns,
+        dns_search: d.dns_search,
         mtu: d.mtu,
         fwmark: d.fwmark,
         wg_quick_extra: d.extra,
@@ -370,6 +380,30 @@ mod tests {
         assert_eq!(config.peers[0].allowed_ips.len(), 2);
         assert_eq!(config.peers[0].persistent_keepalive, Some(0));
         assert!(!config.strip().contains("PostUp"));
+    }
+
+    #[test]
+    fn dns_entries_that_are_no_address_are_search_domains() {
+        let text = format!("[Interface]\nPrivateKey = {KEY}\nDNS = 10.0.0.1, demo.lab,fd00::1\n");
+        let config = WgConfig::parse(&text).unwrap();
+        assert_eq!(config.interface.dns.len(), 2);
+        assert_eq!(config.interface.dns_search, ["demo.lab"]);
+        assert!(
+            config
+                .render()
+                .contains("DNS = 10.0.0.1, fd00::1, demo.lab\n"),
+            "{}",
+            config.render()
+        );
+        assert_eq!(WgConfig::parse(&config.render()).unwrap(), config);
+        let (line, reason) = line_of(&format!(
+            "[Interface]\nPrivateKey = {KEY}\nDNS = 10.0.0.1, -bad-\n"
+        ));
+        assert_eq!(line, 3);
+        assert!(
+            reason.contains("neither an IP address nor a search domain"),
+            "{reason}"
+        );
     }
 
     #[test]

@@ -410,6 +410,7 @@ fn spec(lab: &str, dir: &Path, n: u8, bridge: &str, peers: &[(&str, u8)]) -> Gat
         listen_port: 51840 + u16::from(n),
         endpoint: Some(format!("198.18.4.{}", 4 * n + 1)),
         dns: format!("10.204.{n}.2").parse().unwrap(),
+        dns_search: Some(format!("{lab}.lab")),
         peers: peers
             .iter()
             .map(|(name, host)| PeerSpec::new(*name, format!("10.214.{n}.{host}").parse().unwrap()))

@@ -100,6 +100,7 @@ fn strip_matches_wg_quick_strip() {
             private_key: &client.private,
             address: "10.214.7.2".parse().unwrap(),
             dns: "10.204.7.2".parse().unwrap(),
+            dns_search: Some("t.lab"),
             gateway_key: gw.public,
             endpoint: "192.0.2.2:51820".into(),
             lab_subnet: "10.204.7.0/24".parse().unwrap(),

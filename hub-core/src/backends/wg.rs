@@ -36,6 +36,7 @@ impl VpnService for WgGateway {
             listen_port: plan.listen_port,
             endpoint: plan.endpoint.clone(),
             dns: lab.dns.first().copied().unwrap_or(lab.network.gateway),
+            dns_search: (!lab.domain.is_empty()).then(|| lab.domain.clone()),
             peers: plan
                 .peers
                 .iter()

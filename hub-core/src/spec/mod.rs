@@ -46,6 +46,7 @@
 //!     ip: 172.19.5.30
 //!     cloud_init: {timezone: UTC}  # extra cloud-config
 //!     runcmd: ["echo hi"]
+//!     files: [{source: ./conf/app.toml, path: /etc/app.toml, mode: "0600", owner: "hub:hub"}]
 //!     virt_type: auto             # auto | kvm | qemu
 //! wireguard:
 //!   enabled: true
@@ -106,7 +107,8 @@ pub use resolve::{
 };
 pub use types::{
     Container, ContainerHealthcheck, DEFAULT_LISTEN_PORT, DEFAULT_VM_MEMORY_MB, DEFAULT_VM_USER,
-    DEFAULT_VM_VCPUS, DEFAULT_VPN_SUBNET, LabSpec, NETWORK_TYPE_BRIDGE, Vm, Vpn, VpnPeer,
+    DEFAULT_VM_VCPUS, DEFAULT_VPN_SUBNET, LabSpec, MAX_VM_FILE_BYTES, NETWORK_TYPE_BRIDGE, Vm,
+    VmFile, Vpn, VpnPeer,
 };
 
 /// Loads, validates and resolves the spec file at `path`, reporting every mistake together.

@@ -7,10 +7,12 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use hub_net::{AddrRange, AddressPlan, IpAllocator, IpPool, PoolError};
 use hub_runtime::{
-    ContainerSpec, Healthcheck, MacAddr, Mount, Resources, VmSpec, VolumeMount, WorkloadKind,
-    WorkloadSpec, derive_mac,
+    ContainerSpec, GuestFile, Healthcheck, MacAddr, Mount, Resources, VmSpec, VolumeMount,
+    WorkloadKind, WorkloadSpec, derive_mac,
 };
 use ipnet::Ipv4Net;
 use serde::Serialize;
@@ -53,6 +55,9 @@ pub struct ResolvedWorkload {
     pub spec_hash: String,
     /// Workloads to start first.
     pub depends_on: Vec<String>,
+    /// A VM's `files:`, read from the spec's folder (not in the JSON plan: the contents).
+    #[serde(skip)]
+    pub files: Vec<GuestFile>,
     /// The spec it was resolved from.
     pub spec: WorkloadDef,
 }
@@ -113,6 +118,7 @@ impl ResolvedWorkload {
                 mac: self.mac,
                 cloud_init: v.cloud_init.clone(),
                 runcmd: v.runcmd.clone(),
+                files: self.files.clone(),
                 virt_type: v.virt_type,
                 ssh_authorized_key: String::new(),
                 ssh_host_key_private: String::new(),
@@ -280,10 +286,15 @@ impl LabSpec {
                 attempt += 1;
                 mac = derive_mac(&name, w.name, attempt);
             }
+            let files = match &written {
+                WorkloadDef::Vm(v) => self.guest_files(&mut cx, &w.path, v),
+                WorkloadDef::Container(_) => Vec::new(),
+            };
             let hash = spec_hash(&HashInput {
                 spec: &written,
                 ip,
                 mac,
+                files: files.iter().map(content_digest).collect(),
             });
             let (kind, spec) = match written {
                 WorkloadDef::Container(mut c) => {
@@ -304,6 +315,7 @@ impl LabSpec {
                 fqdn: format!("{}.{domain}", w.name),
                 spec_hash: hash,
                 depends_on: w.depends_on.to_vec(),
+                files,
                 spec,
             });
         }
@@ -328,6 +340,29 @@ impl LabSpec {
             vpn,
             file: self.origin.file.clone(),
         })
+    }
+
+    /// A VM's `files:`, read from the spec's folder (validation checked them; a file that
+    /// went away since is reported here).
+    fn guest_files(&self, cx: &mut Ctx<'_>, path: &str, vm: &Vm) -> Vec<GuestFile> {
+        let mut out = Vec::with_capacity(vm.files.len());
+        for (j, f) in vm.files.iter().enumerate() {
+            let full = self.resolve_path(&f.source);
+            match std::fs::read(&full) {
+                Ok(bytes) => out.push(GuestFile {
+                    path: f.path.clone(),
+                    content_base64: BASE64.encode(bytes),
+                    permissions: f.mode.clone().unwrap_or_else(|| "0644".into()),
+                    owner: f.owner.clone().unwrap_or_else(|| "root:root".into()),
+                }),
+                Err(e) => cx.err(
+                    SpecErrorKind::MissingFile,
+                    format!("{path}.files[{j}].source"),
+                    format!("the file {} cannot be read: {e}", full.display()),
+                ),
+            }
+        }
+        out
     }
 
     /// A `volumes:` entry with its bind source made absolute (named volumes unchanged).
@@ -402,6 +437,14 @@ struct HashInput<'a> {
     spec: &'a WorkloadDef,
     ip: Ipv4Addr,
     mac: MacAddr,
+    /// The SHA-256 of each of a VM's files: a changed file re-creates the VM. Left out when
+    /// empty, so hashes of labs without files are what they were.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    files: Vec<String>,
+}
+
+fn content_digest(f: &GuestFile) -> String {
+    spec_hash(&f.content_base64)
 }
 
 fn table(f: &mut fmt::Formatter<'_>, rows: &[Vec<String>]) -> fmt::Result {

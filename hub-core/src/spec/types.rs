@@ -455,6 +455,10 @@ pub struct Vm {
     /// Commands run once at first boot.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub runcmd: Vec<String>,
+    /// Files from the spec's folder written into the guest at first boot (cloud-init
+    /// `write_files`), with mode and owner, before `runcmd` runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<VmFile>,
     /// `auto` (default), `kvm` or `qemu`.
     #[serde(default, skip_serializing_if = "is_default")]
     pub virt_type: VirtType,
@@ -481,6 +485,7 @@ impl Vm {
             ip: None,
             cloud_init: None,
             runcmd: Vec::new(),
+            files: Vec::new(),
             virt_type: VirtType::Auto,
             depends_on: Vec::new(),
             warm: false,
@@ -534,6 +539,11 @@ impl Vm {
         self.runcmd = cmds.into_iter().map(Into::into).collect();
         self
     }
+    /// Adds a file written into the guest at first boot.
+    pub fn file(mut self, file: VmFile) -> Self {
+        self.files.push(file);
+        self
+    }
     /// Sets the virtualisation type.
     pub fn virt_type(mut self, t: VirtType) -> Self {
         self.virt_type = t;
@@ -542,6 +552,54 @@ impl Vm {
     /// Adds a dependency.
     pub fn depends_on(mut self, name: impl Into<String>) -> Self {
         self.depends_on.push(name.into());
+        self
+    }
+}
+
+/// The largest file `files:` writes into a VM (it travels in the cloud-init seed).
+pub const MAX_VM_FILE_BYTES: u64 = 4 << 20;
+
+/// A file of the spec's folder that cloud-init writes into a VM.
+///
+/// ```
+/// use hub_core::spec::{Vm, VmFile};
+/// let vm = Vm::new("vm1", "base.qcow2")
+///     .file(VmFile::new("./conf/app.toml", "/etc/app.toml").mode("0600").owner("hub:hub"));
+/// assert_eq!(vm.files[0].path, "/etc/app.toml");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VmFile {
+    /// The file to copy: relative to the spec's folder, or absolute (at most 4 MiB).
+    pub source: PathBuf,
+    /// Where it goes in the guest (absolute).
+    pub path: String,
+    /// Octal mode, as a string (`"0644"`, the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// `user` or `user:group` (default `root:root`); the spec's VM user exists by then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+}
+
+impl VmFile {
+    /// Copies `source` (relative to the spec's folder) to `path` in the guest.
+    pub fn new(source: impl Into<PathBuf>, path: impl Into<String>) -> Self {
+        VmFile {
+            source: source.into(),
+            path: path.into(),
+            mode: None,
+            owner: None,
+        }
+    }
+    /// Sets the octal mode (`"0600"`).
+    pub fn mode(mut self, mode: impl Into<String>) -> Self {
+        self.mode = Some(mode.into());
+        self
+    }
+    /// Sets the owner (`"hub"` or `"hub:hub"`).
+    pub fn owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = Some(owner.into());
         self
     }
 }

@@ -65,7 +65,7 @@ pub(crate) fn cache_key(
     device_model: &str,
 ) -> String {
     // serde_json's maps are sorted: the document is canonical.
-    let doc = json!({
+    let mut doc = json!({
         "format": FORMAT_VERSION,
         "lab": lab.name,
         "domain": lab.domain,
@@ -88,6 +88,11 @@ pub(crate) fn cache_key(
             "cloud_init": vm.cloud_init,
         },
     });
+    // The guest's files are part of its saved state; left out when there are none, so the
+    // keys of entries saved before `files:` existed stay valid.
+    if !vm.files.is_empty() {
+        doc["vm"]["files"] = serde_json::to_value(&vm.files).unwrap_or_default();
+    }
     blake3::hash(doc.to_string().as_bytes())
         .to_hex()
         .to_string()
@@ -175,6 +180,7 @@ mod tests {
             mac: "52:54:00:00:00:01".parse().unwrap(),
             cloud_init: None,
             runcmd: vec!["true".into()],
+            files: Vec::new(),
             virt_type: hub_runtime::VirtType::Qemu,
             ssh_authorized_key: "k1".into(),
             ssh_host_key_private: String::new(),
@@ -210,6 +216,14 @@ mod tests {
             |v: &mut VmSpec| v.vcpus = 2,
             |v: &mut VmSpec| v.runcmd = vec!["false".into()],
             |v: &mut VmSpec| v.packages = vec!["curl".into()],
+            |v: &mut VmSpec| {
+                v.files = vec![hub_runtime::GuestFile {
+                    path: "/etc/motd".into(),
+                    content_base64: "aGkK".into(),
+                    permissions: "0644".into(),
+                    owner: "root:root".into(),
+                }]
+            },
             |v: &mut VmSpec| v.mac = "52:54:00:00:00:02".parse().unwrap(),
             |v: &mut VmSpec| v.ip = Some("10.99.0.31".parse().unwrap()),
             |v: &mut VmSpec| v.user = "alice".into(),

@@ -6,11 +6,13 @@
 
 mod header;
 mod ports_volumes;
+mod vm_files;
 mod vpn;
 mod workloads;
 
 use header::check_header;
 use ports_volumes::{check_ports, check_volumes};
+use vm_files::check_vm_files;
 use vpn::check_vpn;
 pub(crate) use vpn::vpn_server;
 use workloads::{
@@ -228,6 +230,7 @@ pub(crate) fn check(spec: &LabSpec, partial: Partial) -> Vec<SpecError> {
     check_ports(&mut cx);
     check_volumes(&mut cx);
     check_vms(&mut cx);
+    check_vm_files(&mut cx);
     if let Some(plan) = plan {
         check_static_addresses(&mut cx, &plan);
     }
