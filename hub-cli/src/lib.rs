@@ -13,6 +13,7 @@ pub mod docs;
 pub mod down;
 pub mod graph;
 pub mod lab_args;
+pub mod ls;
 pub mod netd;
 pub mod render;
 pub mod status;
@@ -79,6 +80,8 @@ pub enum Command {
     Down(down::DownArgs),
     /// Show the lab's workloads, their state and addresses (`--json` for scripts).
     Status(status::StatusArgs),
+    /// List the labs on this host with their state, found by their marks and state folders.
+    Ls(ls::LsArgs),
     /// Log into a VM over SSH, or run a command there (`hub ssh VM -- CMD`).
     Ssh(attach::SshArgs),
     /// Attach to a VM's serial console.
@@ -117,6 +120,7 @@ impl Cli {
             Command::Up(args) => up::run(self, args).await,
             Command::Down(args) => down::run(self, args).await,
             Command::Status(args) => status::run(self, args).await,
+            Command::Ls(args) => ls::run(self, args).await,
             Command::Ssh(args) => attach::ssh(self, args).await,
             Command::Console(args) => attach::console(self, args).await,
             Command::Logs(args) => attach::logs(self, args).await,

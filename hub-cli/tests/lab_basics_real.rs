@@ -36,6 +36,21 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `hub ls --json` with the state root `state`.
+fn ls_json(state: &Path) -> serde_json::Value {
+    let out = hub(state, &["ls", "--json"]);
+    assert!(out.status.success(), "{}", show(&out));
+    serde_json::from_slice(&out.stdout).expect("hub ls --json")
+}
+
+/// The entry of `lab` in `hub ls --json`.
+fn ls_entry(ls: &serde_json::Value, lab: &str) -> serde_json::Value {
+    ls.as_array()
+        .and_then(|l| l.iter().find(|e| e["name"] == lab))
+        .cloned()
+        .unwrap_or_else(|| panic!("{lab} not in {ls}"))
+}
+
 /// The listen port of a WireGuard interface, as `wg` says.
 fn wg_port(interface: &str) -> u16 {
     let out = Command::new("wg")
@@ -97,9 +112,31 @@ fn two_vpn_labs_get_their_own_ports_and_a_taken_port_is_refused() {
         "{config}"
     );
 
+    // `hub ls` lists both from their marks, with what runs of them.
+    let ls = ls_json(state.path());
+    for lab in [a, b] {
+        assert_eq!(
+            ls_entry(&ls, lab),
+            serde_json::json!({"name": lab, "state": "up", "containers": 1, "vms": 0,
+                "netd": true, "vpn": true, "state_file": true}),
+            "{ls}"
+        );
+    }
+    // From another state root, they are still found by their marks (without a state file).
+    let elsewhere = tempfile::tempdir().unwrap();
+    let ls = ls_json(elsewhere.path());
+    assert_eq!(ls_entry(&ls, a)["state_file"], false, "{ls}");
+    assert_eq!(ls_entry(&ls, a)["state"], "up", "{ls}");
+
     // The port is kept for the lab across down/up.
     let down = hub(state.path(), &["down", "--lab", b]);
     assert!(down.status.success(), "{}", show(&down));
+    let ls = ls_json(state.path());
+    assert_eq!(
+        ls_entry(&ls, b)["state"],
+        "down",
+        "its identity is kept: {ls}"
+    );
     let up = hub(state.path(), &["up", "-c", &spec_b]);
     assert!(up.status.success(), "{}", show(&up));
     assert_eq!(wg_port(&hub_core::wg::interface_name(b)), port_b);

@@ -360,6 +360,11 @@ impl Hub {
         &self.spec
     }
 
+    /// The state root (lab directories are `<root>/<lab>`).
+    pub fn state_root_path(&self) -> &Path {
+        &self.state_root
+    }
+
     /// The lab directory, `<state root>/<lab>`.
     pub fn lab_dir_path(&self) -> &Path {
         &self.lab_dir

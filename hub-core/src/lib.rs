@@ -57,6 +57,7 @@ pub mod graph;
 pub mod host_ports;
 mod hub;
 mod lab;
+pub mod labs;
 pub mod progress;
 mod runtimes;
 pub mod scheduler;
