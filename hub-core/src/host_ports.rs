@@ -104,13 +104,12 @@ fn find_holder(proto: Protocol, port: u16) -> PortHolder {
 /// The WireGuard interface listening on `port`, as `wg show all listen-port` says (none when
 /// `wg` is not installed).
 fn wireguard_on(port: u16) -> Option<String> {
-    let out = std::process::Command::new("wg")
+    let out = hub_runtime::process::Tool::new("wg")
         .args(["show", "all", "listen-port"])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
+        .timeout(std::time::Duration::from_secs(10))
+        .run_blocking()
         .ok()?;
-    parse_wg_listen_ports(&String::from_utf8_lossy(&out.stdout))
+    parse_wg_listen_ports(&out)
         .into_iter()
         .find_map(|(i, p)| (p == port).then_some(i))
 }
