@@ -415,14 +415,20 @@ impl Hub {
     /// one from 51820, and keeps it.
     pub async fn up(self: Arc<Self>) -> Result<Lab, HubError> {
         let resolved = self.spec.resolve_with(&*self.allocator)?;
-        let host =
-            up::vpn_port::host_view(&*self.ports, &self.state_root, &self.lab, &self.lab_dir);
+        let runtimes = self.runtimes().await?;
+        let interface_of = |lab: &str| runtimes.vpn.as_ref()?.interface_name(lab);
+        let host = up::vpn_port::host_view(
+            &*self.ports,
+            &interface_of,
+            &self.state_root,
+            &self.lab,
+            &self.lab_dir,
+        );
         let choices = self.spec.check_host(&resolved, &host)?;
         let mut desired = crate::convert::from_resolved(&resolved);
         if let (Some(vpn), Some(port)) = (desired.vpn.as_mut(), choices.vpn_port) {
             vpn.listen_port = port;
         }
-        let runtimes = self.runtimes().await?;
         let (state, report) = up::up(&desired, runtimes, &self.options()).await?;
         if let Some(port) = choices.vpn_port.filter(|_| choices.vpn_port_chosen) {
             if let Err(e) = up::vpn_port::keep(&self.lab_dir, port) {

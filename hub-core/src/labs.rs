@@ -118,7 +118,7 @@ async fn listing(runtimes: &Runtimes, root: &Path, name: String) -> LabListing {
             }
         }
     }
-    let vpn = vpn_exists(&name);
+    let vpn = vpn_exists(runtimes, &name);
     let state = match (found || vpn, all_running) {
         (false, _) => LabRunState::Down,
         (true, true) => LabRunState::Up,
@@ -139,14 +139,11 @@ async fn listing(runtimes: &Runtimes, root: &Path, name: String) -> LabListing {
     }
 }
 
-#[cfg(feature = "wireguard")]
-fn vpn_exists(lab: &str) -> bool {
-    Path::new("/sys/class/net")
-        .join(hub_wg::Gateway::interface_name(lab))
-        .exists()
-}
-
-#[cfg(not(feature = "wireguard"))]
-fn vpn_exists(_lab: &str) -> bool {
-    false
+/// Whether the lab's gateway interface (as the VPN service names it) exists on this host.
+fn vpn_exists(runtimes: &Runtimes, lab: &str) -> bool {
+    runtimes
+        .vpn
+        .as_ref()
+        .and_then(|v| v.interface_name(lab))
+        .is_some_and(|i| Path::new("/sys/class/net").join(i).exists())
 }

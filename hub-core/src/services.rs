@@ -69,4 +69,11 @@ pub trait VpnService: Send + Sync {
     /// Removes the lab's gateway (interface, forwarding rules), found by the lab's name.
     /// Returns whether there was one.
     async fn down(&self, lab: &str) -> Result<bool, BoxError>;
+    /// The name of the lab's gateway interface, so that `up` knows a port held by it as the
+    /// lab's own (and names the lab holding another's). `None`: the gateway has no interface
+    /// of its own name.
+    fn interface_name(&self, lab: &str) -> Option<String> {
+        let _ = lab;
+        None
+    }
 }

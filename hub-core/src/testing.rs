@@ -259,6 +259,10 @@ impl VpnService for FakeServices {
         })
     }
 
+    fn interface_name(&self, lab: &str) -> Option<String> {
+        Some(fake_interface(lab))
+    }
+
     async fn down(&self, lab: &str) -> Result<bool, BoxError> {
         let port = self.enter(FakeServiceOp::VpnDown, lab)?.vpn.remove(lab);
         if let Some(port) = port {

@@ -7,6 +7,7 @@ mod common;
 use common::Fx;
 use hub_core::host_ports::PortHolder;
 use hub_core::runtime::Protocol;
+use hub_core::services::VpnService;
 use hub_core::spec::{LabSpec, SpecErrorKind};
 use hub_core::{Container, HubError, Vpn};
 
@@ -94,11 +95,14 @@ async fn a_given_port_that_another_lab_holds_is_refused_before_anything_starts()
         (SpecErrorKind::PortInUse, 8, 16, "wireguard.listen_port"),
         "{e}"
     );
+    // The fake gateway's interface is named as the real one is (`hubwg-qa`) when hub-wg is
+    // built in.
+    let interface = fx.svc.interface_name("qa").unwrap();
     assert!(
-        e.to_string().starts_with(
+        e.to_string().starts_with(&format!(
             "qb.yaml:8:16: wireguard.listen_port: UDP port 51900 is taken by lab \"qa\"'s \
-             WireGuard gateway (interface hubwg-qa)"
-        ),
+             WireGuard gateway (interface {interface})"
+        )),
         "{e}"
     );
     assert!(fx.rt.workload_names("qb").is_empty());

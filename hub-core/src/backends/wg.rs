@@ -67,6 +67,10 @@ impl VpnService for WgGateway {
         })
     }
 
+    fn interface_name(&self, lab: &str) -> Option<String> {
+        Some(Gateway::interface_name(lab))
+    }
+
     async fn down(&self, lab: &str) -> Result<bool, BoxError> {
         let lab = lab.to_string();
         let r = tokio::task::spawn_blocking(move || Gateway::down(&lab)).await??;

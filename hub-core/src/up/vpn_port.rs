@@ -56,9 +56,11 @@ fn other_labs<'a>(root: &Path, lab: &'a str) -> impl Iterator<Item = (String, Pa
 }
 
 /// What `up` of `lab` knows of the host beside the spec: the probe, its own gateway's
-/// interface, the port it keeps, and the ports and gateways of the other labs of `root`.
+/// interface (as `interface_of` names a lab's), the port it keeps, and the ports and gateways
+/// of the other labs of `root`.
 pub(crate) fn host_view<'a>(
     probe: &'a dyn PortProbe,
+    interface_of: &dyn Fn(&str) -> Option<String>,
     root: &Path,
     lab: &str,
     lab_dir: &Path,
@@ -80,16 +82,6 @@ pub(crate) fn host_view<'a>(
         others_kept,
         labs_by_interface,
     }
-}
-
-#[cfg(feature = "wireguard")]
-fn interface_of(lab: &str) -> Option<String> {
-    Some(hub_wg::Gateway::interface_name(lab))
-}
-
-#[cfg(not(feature = "wireguard"))]
-fn interface_of(_lab: &str) -> Option<String> {
-    None
 }
 
 #[cfg(test)]
@@ -116,10 +108,11 @@ mod tests {
                 None
             }
         }
-        let view = host_view(&Free, root.path(), "b", &b);
+        let none = |_: &str| None;
+        let view = host_view(&Free, &none, root.path(), "b", &b);
         assert_eq!(view.kept_vpn_port, None);
         assert_eq!(view.others_kept.get(&51821).map(String::as_str), Some("a"));
-        let view = host_view(&Free, root.path(), "a", &a);
+        let view = host_view(&Free, &none, root.path(), "a", &a);
         assert_eq!(view.kept_vpn_port, Some(51821));
         assert!(view.others_kept.is_empty());
     }
