@@ -90,7 +90,11 @@ fn picture(lab: &ResolvedLab) -> Picture {
             id: "vpn".into(),
             lines: vec![
                 "WireGuard gateway".into(),
-                format!("{} · udp/{}", v.server, v.listen_port),
+                match v.listen_port {
+                    Some(port) => format!("{} · udp/{port}", v.server),
+                    // Chosen by `up` (the first free from 51820) and kept for the lab.
+                    None => format!("{} · udp/auto", v.server),
+                },
             ],
         };
         let peers = v
@@ -219,6 +223,16 @@ mod tests {
             .unwrap()
             .resolve()
             .unwrap()
+    }
+
+    #[test]
+    fn a_vpn_port_up_chooses_is_drawn_as_auto() {
+        let mut lab = demo();
+        if let Some(v) = lab.vpn.as_mut() {
+            v.listen_port = None;
+        }
+        let g = render(&lab, GraphFormat::Mermaid);
+        assert!(g.contains("10.10.0.1 · udp/auto"), "{g}");
     }
 
     #[test]
