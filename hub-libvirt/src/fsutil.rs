@@ -4,6 +4,7 @@ use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{LibvirtError, LibvirtResult};
 
@@ -53,7 +54,14 @@ pub(crate) fn write_atomic(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
+    // Unique per call, not only per process: the VMs of one `up` write at once, and two of
+    // them may write the same file (the memo of a base image they share).
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let tmp = path.with_file_name(format!(
+        ".{file_name}.tmp-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
     let result = (|| {
         let _ = fs::remove_file(&tmp);
         let mut f = OpenOptions::new()
@@ -85,5 +93,31 @@ pub(crate) fn remove_file_if_exists(path: &Path) -> LibvirtResult<()> {
     match fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io("remove", path)(e)),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writers_of_one_file_at_once_all_succeed() {
+        // The VMs of one `up` save at once, and share files such as a base image's memo.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("memo");
+        std::thread::scope(|s| {
+            for t in 0..8u8 {
+                let path = &path;
+                s.spawn(move || {
+                    for _ in 0..50 {
+                        write_atomic(path, &[t; 64], 0o600, "write the memo").unwrap();
+                    }
+                });
+            }
+        });
+        let data = fs::read(&path).unwrap();
+        assert!(data.len() == 64 && data.iter().all(|b| *b == data[0]));
+        // No temporary file is left behind.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }
