@@ -19,6 +19,7 @@ use serde_json::json;
 use crate::domain::{BootRecord, DomainConfig, domain_xml};
 use crate::error::{LibvirtError, LibvirtResult};
 use crate::fsutil::{ensure_dir, write_atomic};
+use crate::seed::render_seed;
 use crate::virt::DomainType;
 
 /// Bumped when the entry layout or what the key covers changes.
@@ -93,9 +94,32 @@ pub(crate) fn cache_key(
     if !vm.files.is_empty() {
         doc["vm"]["files"] = serde_json::to_value(&vm.files).unwrap_or_default();
     }
+    doc["seed"] = json!(seed_digest(lab, vm));
     blake3::hash(doc.to_string().as_bytes())
         .to_hex()
         .to_string()
+}
+
+/// What the hub's own cloud-init rendering makes of the VM (user-data and network-config), with
+/// the keys left out (they travel with the entry, so a lab whose directory was deleted still
+/// restores): a change in how the hub renders the seed, such as a new `bootcmd`, changes what
+/// the saved guest ran at its first boot, so it is a new key.
+fn seed_digest(lab: &LabContext, vm: &VmSpec) -> String {
+    let mut keyless = vm.clone();
+    keyless.ssh_authorized_key = "ssh-ed25519 AUTHORIZED".into();
+    keyless.ssh_host_key_private = "HOST PRIVATE".into();
+    keyless.ssh_host_key_public = "ssh-ed25519 HOST".into();
+    match render_seed(lab, &keyless) {
+        Ok(f) => {
+            let mut h = blake3::Hasher::new();
+            h.update(f.user_data.as_bytes());
+            h.update(b"\0");
+            h.update(f.network_config.as_bytes());
+            h.finalize().to_hex().to_string()
+        }
+        // Such a VM is refused when its seed is written; the key only has to differ.
+        Err(e) => format!("unrenderable: {e}"),
+    }
 }
 
 /// The BLAKE3 digest of a file, in hex.
@@ -201,6 +225,8 @@ mod tests {
         let base = vm();
         let k = key_of(&base);
         assert_eq!(k.len(), 64);
+        let seed = seed_digest(&LabContext::for_tests("lab"), &base);
+        assert_eq!(seed.len(), 64, "the seed renders: {seed}");
         assert_eq!(k, key_of(&base), "deterministic");
         let mut other = base.clone();
         other.ssh_authorized_key = "k2".into();
@@ -227,6 +253,8 @@ mod tests {
             |v: &mut VmSpec| v.mac = "52:54:00:00:00:02".parse().unwrap(),
             |v: &mut VmSpec| v.ip = Some("10.99.0.31".parse().unwrap()),
             |v: &mut VmSpec| v.user = "alice".into(),
+            // Anything the hub puts in the seed, such as an extra cloud-config key.
+            |v: &mut VmSpec| v.cloud_init = Some(serde_json::json!({"timezone": "UTC"})),
         ] {
             let mut v = base.clone();
             change(&mut v);
