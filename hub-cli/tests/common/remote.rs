@@ -45,7 +45,8 @@ impl RemoteClient {
     /// Makes namespace `ns` whose only link is a veth pair: `host_if` with `host_addr` on the
     /// host, the other end with `ns_addr` inside (both `A.B.C.D/30`). Starts wireguard-go there
     /// with `config` (a client config the hub wrote), its address and routes to the config's
-    /// AllowedIPs, and a resolv.conf naming the config's DNS server and `search` domain.
+    /// AllowedIPs, and a resolv.conf naming the config's DNS servers and search domains (which must
+    /// include `search`).
     pub fn start(
         ns: &str,
         host_if: &str,
@@ -100,15 +101,25 @@ impl RemoteClient {
         for net in values(config, "AllowedIPs") {
             client.ip(&["route", "replace", &net, "dev", WG_IF]);
         }
-        let dns = values(config, "DNS");
-        assert!(!dns.is_empty(), "the client config names no DNS server");
+        // As wg-quick reads `DNS =`: addresses are servers, anything else a search domain.
+        let (servers, domains): (Vec<String>, Vec<String>) = values(config, "DNS")
+            .into_iter()
+            .partition(|d| d.parse::<std::net::IpAddr>().is_ok());
+        assert!(!servers.is_empty(), "the client config names no DNS server");
+        assert!(
+            domains.iter().any(|d| d == search),
+            "the client config's DNS line has no search domain {search}: {domains:?}"
+        );
         // `ip netns exec` bind-mounts /etc/netns/NS/resolv.conf over /etc/resolv.conf.
         let etc = Path::new("/etc/netns").join(ns);
         std::fs::create_dir_all(&etc).expect("/etc/netns/NS");
-        let resolv: String = dns
+        let resolv: String = servers
             .iter()
             .map(|d| format!("nameserver {d}\n"))
-            .chain([format!("search {search}\noptions timeout:2 attempts:2\n")])
+            .chain([format!(
+                "search {}\noptions timeout:2 attempts:2\n",
+                domains.join(" ")
+            )])
             .collect();
         std::fs::write(etc.join("resolv.conf"), resolv).expect("resolv.conf");
         client
