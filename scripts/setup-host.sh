@@ -32,8 +32,8 @@ packages=(
     openssh-client iproute2 procps
     # HTTP client for the VPN end-to-end test (busybox-static's wget crashes on Debian 12)
     curl
-    # Graphviz's dot draws `hub graph --format dot` in its test
-    graphviz
+    # Graphviz's dot draws `hub graph --format dot`, groff renders `hub man`, in their tests
+    graphviz groff-base
 )
 
 missing=()
