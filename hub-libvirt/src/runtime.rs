@@ -935,10 +935,8 @@ impl Runtime for LibvirtRuntime {
         timeout: Duration,
         cancel: CancellationToken,
     ) -> RuntimeResult<()> {
-        let wait = Deadline::new(timeout, &cancel);
-        self.wait_ready_vm(lab, vm_spec(spec)?, handle, &wait, &PhaseReporter::none())
+        self.wait_ready_reporting(lab, spec, handle, timeout, cancel, PhaseReporter::none())
             .await
-            .map(|_| ())
     }
 
     async fn wait_ready_reporting(

@@ -34,6 +34,7 @@
 pub mod disk;
 mod error;
 mod fake;
+pub mod files;
 pub mod labels;
 mod mac;
 pub mod names;

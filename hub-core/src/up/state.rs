@@ -1,7 +1,6 @@
 //! The lab's state file: `<lab dir>/state.json`, written atomically (temp file, fsync,
 //! rename), with no secrets in it.
 
-use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
@@ -91,7 +90,6 @@ impl LabState {
     /// part of it.
     pub fn save(&self, lab_dir: &Path) -> Result<(), HubError> {
         let path = Self::path(lab_dir);
-        let tmp = lab_dir.join(format!(".state.json.{}.tmp", std::process::id()));
         let io = |context: &str, source| HubError::Io {
             lab: self.lab.clone(),
             context: context.to_string(),
@@ -100,18 +98,8 @@ impl LabState {
         };
         let bytes = serde_json::to_vec_pretty(self).map_err(|e| io("encoding", e.into()))?;
         std::fs::create_dir_all(lab_dir).map_err(|e| io("creating the directory of", e))?;
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            // Make the rename itself durable.
-            std::fs::File::open(lab_dir)?.sync_all()
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            io("writing the state file", e)
-        })
+        hub_runtime::files::write_atomic(&path, &bytes, 0o644)
+            .map_err(|e| io("writing the state file", e))
     }
 
     /// The workload record by name.

@@ -39,9 +39,7 @@ pub(crate) fn keep(lab_dir: &Path, port: u16) -> io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
     b.create(&dir)?;
-    let tmp = dir.join(format!(".{KEPT_PORT_FILE}.tmp"));
-    std::fs::write(&tmp, format!("{port}\n"))?;
-    std::fs::rename(tmp, kept_path(lab_dir))
+    hub_runtime::files::write_atomic(&kept_path(lab_dir), format!("{port}\n").as_bytes(), 0o644)
 }
 
 /// The labs of the state folder `root` other than `lab`: (name, lab directory).
