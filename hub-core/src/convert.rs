@@ -2,7 +2,9 @@
 
 use hub_runtime::NetworkSpec;
 
-use crate::desired::{DesiredLab, DesiredWorkload, VpnPeerPlan, VpnPlan};
+use crate::desired::{
+    DesiredLab, DesiredWorkload, DnsRecord, NetdSegmentPlan, VpnPeerPlan, VpnPlan, VpnSegmentPlan,
+};
 use crate::spec::ResolvedLab;
 
 /// The engine's view of a resolved lab.
@@ -17,6 +19,32 @@ pub fn from_resolved(r: &ResolvedLab) -> DesiredLab {
             attach_to: r.attach_to.clone(),
             labels: Default::default(),
         },
+        segments: r
+            .segments
+            .iter()
+            .skip(1)
+            .map(|s| NetworkSpec {
+                lab: r.name.clone(),
+                name: s.network_name.clone(),
+                subnet: s.subnet,
+                gateway: s.gateway,
+                attach_to: None,
+                labels: [(hub_runtime::labels::SEGMENT.to_string(), s.name.clone())].into(),
+            })
+            .collect(),
+        netd_segments: r
+            .segments
+            .iter()
+            .skip(1)
+            .map(|s| NetdSegmentPlan {
+                name: s.name.clone(),
+                network: s.network_name.clone(),
+                subnet: s.subnet,
+                ip: s.netd,
+                mac: hub_runtime::derive_mac(&r.name, &format!("netd@{}", s.name), 0),
+            })
+            .collect(),
+        segment_records: segment_records(r),
         plan: r.plan,
         domain: r.domain.clone(),
         netd: true,
@@ -42,6 +70,46 @@ pub fn from_resolved(r: &ResolvedLab) -> DesiredLab {
                     address: p.address,
                 })
                 .collect(),
+            segments: r
+                .segments
+                .iter()
+                .skip(1)
+                .map(|s| VpnSegmentPlan {
+                    subnet: s.subnet,
+                    bridge: String::new(),
+                })
+                .collect(),
         }),
     }
+}
+
+/// `NAME.SEGMENT` for every interface of every workload, then `NAME` for the interfaces after
+/// the first (the first is the workload's own record), and `netd.SEGMENT`, `gateway.SEGMENT`.
+fn segment_records(r: &ResolvedLab) -> Vec<DnsRecord> {
+    let mut out = Vec::new();
+    for s in &r.segments {
+        out.push(DnsRecord {
+            name: format!("netd.{}", s.name),
+            ip: s.netd,
+        });
+        out.push(DnsRecord {
+            name: format!("gateway.{}", s.name),
+            ip: s.gateway,
+        });
+    }
+    for w in &r.workloads {
+        for i in &w.interfaces {
+            out.push(DnsRecord {
+                name: format!("{}.{}", w.name, i.network),
+                ip: i.ip,
+            });
+        }
+        for i in w.interfaces.iter().skip(1) {
+            out.push(DnsRecord {
+                name: w.name.clone(),
+                ip: i.ip,
+            });
+        }
+    }
+    out
 }

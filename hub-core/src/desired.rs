@@ -66,6 +66,19 @@ pub struct VpnPlan {
     pub endpoint: Option<String>,
     /// The clients.
     pub peers: Vec<VpnPeerPlan>,
+    /// The lab's other segments the clients reach (a lab of several), with their networks'
+    /// bridges once `up` has them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<VpnSegmentPlan>,
+}
+
+/// One more segment VPN clients reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VpnSegmentPlan {
+    /// Its subnet.
+    pub subnet: Ipv4Net,
+    /// Its bridge on the host (empty until the network exists).
+    pub bridge: String,
 }
 
 /// A name netd answers for.
@@ -88,6 +101,21 @@ pub struct DhcpReservation {
     pub hostname: String,
 }
 
+/// One more segment netd serves, in a lab of several (beyond the lab network).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetdSegmentPlan {
+    /// The segment's name.
+    pub name: String,
+    /// Its network in the backend (the Docker network netd joins).
+    pub network: String,
+    /// Its subnet.
+    pub subnet: Ipv4Net,
+    /// netd's address on it (`.2`).
+    pub ip: Ipv4Addr,
+    /// netd's MAC on it.
+    pub mac: MacAddr,
+}
+
 /// What netd serves for a lab.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetdPlan {
@@ -107,6 +135,9 @@ pub struct NetdPlan {
     pub reservations: Vec<DhcpReservation>,
     /// Upstream resolvers for other names (none: answer REFUSED).
     pub upstreams: Vec<Ipv4Addr>,
+    /// The lab's other segments (empty in a lab of one network).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<NetdSegmentPlan>,
 }
 
 /// The lab as the hub wants it.
@@ -114,8 +145,16 @@ pub struct NetdPlan {
 pub struct DesiredLab {
     /// The lab's name.
     pub name: String,
-    /// The lab network.
+    /// The lab network (its first segment).
     pub network: NetworkSpec,
+    /// The lab's other segments' networks, in order (labelled with their segment's name).
+    pub segments: Vec<NetworkSpec>,
+    /// netd on the other segments (empty in a lab of one network).
+    pub netd_segments: Vec<NetdSegmentPlan>,
+    /// In a lab of several segments, the names netd answers beyond each workload's first
+    /// address: `NAME.SEGMENT` for every interface, and `NAME` for its other interfaces (the
+    /// asker's own segment's address is answered first).
+    pub segment_records: Vec<DnsRecord>,
     /// Its address plan.
     pub plan: AddressPlan,
     /// Its DNS domain.
@@ -166,6 +205,7 @@ impl DesiredLab {
                 });
             }
         }
+        records.extend(self.segment_records.iter().cloned());
         if let Some(vpn) = &self.vpn {
             for p in &vpn.peers {
                 records.push(DnsRecord {
@@ -184,6 +224,7 @@ impl DesiredLab {
             records,
             reservations,
             upstreams: self.upstreams.clone(),
+            segments: self.netd_segments.clone(),
         })
     }
 }

@@ -10,7 +10,9 @@ use async_trait::async_trait;
 use hub_runtime::LabContext;
 use serde::{Deserialize, Serialize};
 
-pub use crate::desired::{DhcpReservation, DnsRecord, NetdPlan, VpnPeerPlan, VpnPlan};
+pub use crate::desired::{
+    DhcpReservation, DnsRecord, NetdPlan, NetdSegmentPlan, VpnPeerPlan, VpnPlan, VpnSegmentPlan,
+};
 use crate::error::BoxError;
 
 /// What [`NetdService::ensure`] did.

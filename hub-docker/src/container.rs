@@ -197,12 +197,13 @@ impl Runtime for DockerRuntime {
     #[tracing::instrument(skip_all, fields(lab = %h.lab, workload = %h.name))]
     async fn start(&self, h: &WorkloadHandle) -> RuntimeResult<()> {
         check_kind(h)?;
+        self.unwire(h).await?;
         match self
             .docker
             .start_container(&target(h), None::<StartContainerOptions>)
             .await
         {
-            Ok(()) => Ok(()),
+            Ok(()) => self.wire(h).await,
             Err(e) if error::is_address_in_use(&e) => {
                 let ip = self
                     .docker

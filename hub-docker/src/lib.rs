@@ -39,6 +39,7 @@ pub mod netd;
 mod network;
 mod ready;
 mod volume;
+mod wiring;
 
 /// bollard, re-exported so users reach the same version as this crate.
 pub use bollard;

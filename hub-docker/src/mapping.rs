@@ -39,6 +39,15 @@ pub fn bridge_name(lab: &str) -> String {
     format!("hub-{short}-{}", &hex[..5])
 }
 
+/// The bridge interface of a lab network the hub creates: the lab's own name for its first
+/// network, the lab and segment for the others.
+pub fn bridge_name_of(spec: &NetworkSpec) -> String {
+    match spec.labels.get(labels::SEGMENT) {
+        Some(seg) => bridge_name(&format!("{}/{seg}", spec.lab)),
+        None => bridge_name(&spec.lab),
+    }
+}
+
 /// The labels of a lab's container: the user's, then the hub's marks (which win).
 pub fn container_labels(lab: &str, spec: &ContainerSpec) -> HashMap<String, String> {
     let mut out: HashMap<String, String> = spec
@@ -82,7 +91,7 @@ pub fn network_request(spec: &NetworkSpec) -> NetworkCreateRequest {
         }),
         options: Some(HashMap::from([(
             BRIDGE_NAME_OPTION.to_string(),
-            bridge_name(&spec.lab),
+            bridge_name_of(spec),
         )])),
         labels: Some(network_labels(spec)),
         ..Default::default()
@@ -137,16 +146,30 @@ fn restart_policy(r: RestartPolicy) -> DockerRestart {
 /// join only one network at create time), at its static address and MAC when given; DNS points
 /// at the lab's resolvers (netd) with the lab's domain as search domain when the lab has them.
 pub fn container_body(lab: &LabContext, spec: &ContainerSpec) -> ContainerCreateBody {
-    let net = lab.network.name.clone();
+    // On several networks, the container is created on its first alone; the others are
+    // connected in order after each start (see the wiring module).
+    let (net, ip, mac) = match spec.networks.first() {
+        Some(a) => (a.network.clone(), Some(a.ip), Some(a.mac)),
+        None => (lab.network.name.clone(), spec.ip, spec.mac),
+    };
     let endpoint = EndpointSettings {
-        ipam_config: spec.ip.map(|ip| EndpointIpamConfig {
+        ipam_config: ip.map(|ip| EndpointIpamConfig {
             ipv4_address: Some(ip.to_string()),
             ..Default::default()
         }),
-        mac_address: spec.mac.map(|m| m.to_string()),
+        mac_address: mac.map(|m| m.to_string()),
         ..Default::default()
     };
-    let has_dns = !lab.dns.is_empty();
+    let mut labels = container_labels(&lab.name, spec);
+    if let Some(w) = crate::wiring::Wiring::of(spec) {
+        labels.insert(labels::ATTACHMENTS.to_string(), w.to_label());
+    }
+    let resolvers = if spec.dns.is_empty() {
+        &lab.dns
+    } else {
+        &spec.dns
+    };
+    let has_dns = !resolvers.is_empty();
     let host_config = HostConfig {
         network_mode: Some(net.clone()),
         restart_policy: Some(restart_policy(spec.restart)),
@@ -158,7 +181,13 @@ pub fn container_body(lab: &LabContext, spec: &ContainerSpec) -> ContainerCreate
         cap_add: (!spec.cap_add.is_empty()).then(|| spec.cap_add.clone()),
         binds: (!spec.mounts.is_empty() || !spec.volumes.is_empty()).then(|| binds(lab, spec)),
         port_bindings: (!spec.ports.is_empty()).then(|| port_bindings(&spec.ports)),
-        dns: has_dns.then(|| lab.dns.iter().map(Ipv4Addr::to_string).collect()),
+        dns: has_dns.then(|| resolvers.iter().map(Ipv4Addr::to_string).collect()),
+        // A new network namespace inherits the host's `ip_forward` (1 on a Docker host): a
+        // container on several networks that is not to route gets 0 explicitly.
+        sysctls: (spec.ip_forward || spec.networks.len() > 1).then(|| {
+            let on = if spec.ip_forward { "1" } else { "0" };
+            HashMap::from([("net.ipv4.ip_forward".to_string(), on.to_string())])
+        }),
         dns_search: (has_dns && !lab.domain.is_empty()).then(|| vec![lab.domain.clone()]),
         ..Default::default()
     };
@@ -168,7 +197,7 @@ pub fn container_body(lab: &LabContext, spec: &ContainerSpec) -> ContainerCreate
         cmd: (!spec.cmd.is_empty()).then(|| spec.cmd.clone()),
         env: (!spec.env.is_empty())
             .then(|| spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-        labels: Some(container_labels(&lab.name, spec)),
+        labels: Some(labels),
         exposed_ports: (!spec.ports.is_empty()).then(|| {
             let ports: std::collections::BTreeSet<String> =
                 spec.ports.iter().map(exposed_port).collect();

@@ -205,9 +205,13 @@ impl NetworkRuntime for DockerRuntime {
         let lab = &spec.lab;
         let nets = self.list_networks(lab, None).await?;
         // The lab's own network, from an earlier `up`: reuse it when it matches.
+        let segment = spec.labels.get(labels::SEGMENT).map(String::as_str);
         for n in &nets {
             let v = NetView::from(n);
-            if v.label(labels::LAB) == Some(lab.as_str()) && v.label(labels::OWNED).is_some() {
+            if v.label(labels::LAB) == Some(lab.as_str())
+                && v.label(labels::OWNED).is_some()
+                && v.label(labels::SEGMENT) == segment
+            {
                 let info = v.info(lab, true)?;
                 if info.subnet == spec.subnet {
                     return Ok(info);
@@ -265,7 +269,7 @@ impl NetworkRuntime for DockerRuntime {
         Ok(NetworkInfo {
             id: created.id,
             name: spec.name.clone(),
-            bridge: crate::mapping::bridge_name(lab),
+            bridge: crate::mapping::bridge_name_of(spec),
             subnet: spec.subnet,
             gateway: spec.gateway,
             owned: true,
@@ -274,7 +278,11 @@ impl NetworkRuntime for DockerRuntime {
 
     async fn find_network(&self, lab: &str) -> RuntimeResult<Option<NetworkInfo>> {
         let nets = self.list_networks(lab, Some(lab)).await?;
-        match nets.first() {
+        // The lab network itself, not one of its other segments.
+        let first = nets
+            .iter()
+            .find(|n| NetView::from(*n).label(labels::SEGMENT).is_none());
+        match first {
             Some(n) => {
                 let v = NetView::from(n);
                 v.info(lab, v.label(labels::OWNED).is_some()).map(Some)

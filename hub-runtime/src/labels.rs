@@ -13,3 +13,10 @@ pub const KIND: &str = "io.hub.kind";
 pub const OWNED: &str = "io.hub.owned";
 /// The XML namespace of the hub's libvirt domain metadata.
 pub const LIBVIRT_NS: &str = "https://virtual-hub.invalid/xmlns/hub/1";
+/// Label on a lab network that is one of its extra segments (`networks:` beyond the first),
+/// holding the segment's name. The lab's first network has none.
+pub const SEGMENT: &str = "io.hub.segment";
+/// Label on a container joined to several segments: its attachments beyond the first, as
+/// JSON, in order (the Docker backend connects them after start so that `eth1`, `eth2`...
+/// follow the spec's order).
+pub const ATTACHMENTS: &str = "io.hub.attachments";

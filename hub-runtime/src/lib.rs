@@ -60,8 +60,8 @@ pub use runtime::{LogStream, Runtime};
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use runtime::{MockNetworkRuntime, MockRuntime};
 pub use spec::{
-    ContainerSpec, GuestFile, Healthcheck, LabContext, Mount, Resources, RestartPolicy, VirtType,
-    VmSpec, VolumeMount, WorkloadKind, WorkloadSpec,
+    Attachment, ContainerSpec, GuestFile, Healthcheck, LabContext, Mount, Resources, RestartPolicy,
+    VirtType, VmSpec, VolumeMount, WorkloadKind, WorkloadSpec,
 };
 pub use spec::{IDENTITY_DIR, identity_dir, running_as_root};
 pub use status::{ExecOutput, WorkloadHandle, WorkloadState, WorkloadStatus};

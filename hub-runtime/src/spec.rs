@@ -228,6 +228,32 @@ pub struct ContainerSpec {
     pub role: Role,
     /// Hash of the user-facing spec.
     pub spec_hash: String,
+    /// The networks the container joins when it is not (only) the lab network, in order:
+    /// the first one is its `eth0` (then `ip` and `mac` are ignored), the next `eth1`, and so
+    /// on. Empty: the lab network alone, at `ip` with `mac`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<Attachment>,
+    /// Routes packets between its interfaces (`net.ipv4.ip_forward=1`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ip_forward: bool,
+    /// The default route's next hop, when a segment gives its default route to a workload
+    /// instead of the bridge; set from the host, in the container's network namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_route: Option<Ipv4Addr>,
+    /// The resolvers, when not the lab's (netd's address on the container's first segment).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<Ipv4Addr>,
+}
+
+/// One interface of a workload on one of the lab's networks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// The backend's network name (the Docker network).
+    pub network: String,
+    /// The address on it.
+    pub ip: Ipv4Addr,
+    /// The interface's MAC.
+    pub mac: MacAddr,
 }
 
 impl ContainerSpec {
@@ -250,6 +276,10 @@ impl ContainerSpec {
             ports: Vec::new(),
             role: Role::Container,
             spec_hash: String::new(),
+            networks: Vec::new(),
+            ip_forward: false,
+            default_route: None,
+            dns: Vec::new(),
         }
     }
 }

@@ -191,22 +191,25 @@ pub struct ClientParams<'a> {
     pub endpoint: String,
     /// The lab subnet, routed through the tunnel.
     pub lab_subnet: Ipv4Net,
+    /// The lab's other segments, routed through the tunnel too.
+    pub segments: Vec<Ipv4Net>,
     /// The VPN subnet, routed through the tunnel.
     pub vpn_subnet: Ipv4Net,
 }
 
 /// A client's config: its address and key, the lab's DNS, and the gateway as its one peer
-/// with `AllowedIPs` = lab subnet + VPN subnet and a persistent keepalive.
+/// with `AllowedIPs` = lab subnet, its other segments, VPN subnet and a persistent keepalive.
 pub fn client_config(params: &ClientParams<'_>) -> WgConfig {
     let mut interface = InterfaceSection::new(params.private_key.clone());
     interface.addresses = vec![IpNet::V4(Ipv4Net::from(params.address))];
     interface.dns = vec![IpAddr::V4(params.dns)];
     interface.dns_search = params.dns_search.map(String::from).into_iter().collect();
     let mut peer = PeerSection::new(params.gateway_key);
-    peer.allowed_ips = vec![
-        IpNet::V4(params.lab_subnet.trunc()),
-        IpNet::V4(params.vpn_subnet.trunc()),
-    ];
+    peer.allowed_ips = std::iter::once(params.lab_subnet)
+        .chain(params.segments.iter().copied())
+        .chain(std::iter::once(params.vpn_subnet))
+        .map(|n| IpNet::V4(n.trunc()))
+        .collect();
     peer.endpoint = Some(params.endpoint.clone());
     peer.persistent_keepalive = Some(PERSISTENT_KEEPALIVE);
     WgConfig {
@@ -247,6 +250,7 @@ mod tests {
             gateway_key: gw.public,
             endpoint: "192.0.2.2:51820".into(),
             lab_subnet: "10.204.0.0/24".parse().unwrap(),
+            segments: Vec::new(),
             vpn_subnet: "10.214.0.0/24".parse().unwrap(),
         });
         let expected = format!(
@@ -260,5 +264,32 @@ mod tests {
         let stripped = config.strip();
         assert!(!stripped.contains("Address") && !stripped.contains("DNS"));
         assert!(stripped.contains("Endpoint = 192.0.2.2:51820"));
+    }
+
+    #[test]
+    fn every_segment_of_the_lab_is_in_allowed_ips() {
+        let keys = SeededKeyGen::new(2);
+        let (gw, client) = (keys.generate().unwrap(), keys.generate().unwrap());
+        let config = client_config(&ClientParams {
+            private_key: &client.private,
+            address: "10.214.0.2".parse().unwrap(),
+            dns: "10.231.1.2".parse().unwrap(),
+            dns_search: None,
+            gateway_key: gw.public,
+            endpoint: "192.0.2.2:51820".into(),
+            lab_subnet: "10.231.1.0/24".parse().unwrap(),
+            segments: vec![
+                "10.231.2.0/24".parse().unwrap(),
+                "10.231.3.7/24".parse().unwrap(),
+            ],
+            vpn_subnet: "10.214.0.0/24".parse().unwrap(),
+        });
+        assert!(
+            config.render().contains(
+                "AllowedIPs = 10.231.1.0/24, 10.231.2.0/24, 10.231.3.0/24, 10.214.0.0/24\n"
+            ),
+            "{}",
+            config.render()
+        );
     }
 }

@@ -72,17 +72,20 @@ fn rule(lab: &str, input: &str, output: &str) -> Vec<String> {
     .to_vec()
 }
 
-/// Makes sure the lab has exactly its two rules (gateway to bridge and back) at the top of
-/// `DOCKER-USER`; stale rules of the lab (another interface or bridge) are removed.
-/// Returns how many rules were inserted.
+/// Makes sure the lab has exactly its two rules per bridge (gateway to bridge and back; a lab
+/// of several segments has a bridge each) at the top of `DOCKER-USER`; stale rules of the lab
+/// (another interface or bridge) are removed. Returns how many rules were inserted.
 pub fn ensure_rules(
     context: &str,
     lab: &str,
     interface: &str,
-    bridge: &str,
+    bridges: &[&str],
 ) -> Result<usize, WgError> {
     require_chain(context, lab)?;
-    let wanted = [(interface, bridge), (bridge, interface)];
+    let wanted: Vec<(&str, &str)> = bridges
+        .iter()
+        .flat_map(|b| [(interface, *b), (*b, interface)])
+        .collect();
     for stale in lab_rules(context, lab)? {
         let pair = (flag(&stale, "-i"), flag(&stale, "-o"));
         if !wanted.iter().any(|(i, o)| pair == (Some(*i), Some(*o))) {
@@ -90,7 +93,7 @@ pub fn ensure_rules(
         }
     }
     let mut inserted = 0;
-    for (input, output) in wanted {
+    for &(input, output) in &wanted {
         let args = rule(lab, input, output);
         let present = iptables(context)
             .args(["-C", CHAIN])

@@ -52,6 +52,9 @@ pub struct GatewaySpec {
     pub lab_subnet: Ipv4Net,
     /// The lab's bridge on the host (`br-<12 hex of the Docker network id>`).
     pub bridge: String,
+    /// The lab's other segments (a lab of several): each routed to clients and forwarded
+    /// to, like the lab subnet.
+    pub segments: Vec<SegmentRoute>,
     /// The UDP port the gateway listens on.
     pub listen_port: u16,
     /// The endpoint clients dial (`host` or `host:port`); `None` means the host's first
@@ -65,10 +68,26 @@ pub struct GatewaySpec {
     pub peers: Vec<PeerSpec>,
 }
 
+/// One more segment of the lab the VPN reaches: its subnet and its bridge on the host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentRoute {
+    /// The segment's subnet.
+    pub subnet: Ipv4Net,
+    /// Its bridge on the host.
+    pub bridge: String,
+}
+
 impl GatewaySpec {
     /// The interface name derived from the lab name.
     pub fn interface(&self) -> String {
         interface_name(&self.lab)
+    }
+
+    /// The lab's bridges: its network's, then its other segments'.
+    pub fn bridges(&self) -> Vec<&str> {
+        std::iter::once(self.bridge.as_str())
+            .chain(self.segments.iter().map(|s| s.bridge.as_str()))
+            .collect()
     }
 
     /// The gateway's own VPN address: `.1` of the VPN subnet.
@@ -86,21 +105,23 @@ impl GatewaySpec {
                 "the VPN subnet {vpn} is too small (at most /30: it holds the gateway and peers)"
             ));
         }
-        if vpn.contains(&lab.network()) || lab.contains(&vpn.network()) {
-            problems.push(format!(
-                "the VPN subnet {vpn} overlaps the lab subnet {lab}"
-            ));
+        for lab in std::iter::once(lab).chain(self.segments.iter().map(|s| s.subnet.trunc())) {
+            if vpn.contains(&lab.network()) || lab.contains(&vpn.network()) {
+                problems.push(format!(
+                    "the VPN subnet {vpn} overlaps the lab subnet {lab}"
+                ));
+            }
         }
         if self.listen_port == 0 {
             problems.push("the listen port must not be 0".into());
         }
-        if self.bridge.is_empty()
-            || self.bridge.len() > 15
-            || self
-                .bridge
-                .contains(|c: char| c == '/' || c.is_whitespace())
-        {
-            problems.push(format!("{:?} is not a valid bridge name", self.bridge));
+        for bridge in self.bridges() {
+            if bridge.is_empty()
+                || bridge.len() > 15
+                || bridge.contains(|c: char| c == '/' || c.is_whitespace())
+            {
+                problems.push(format!("{bridge:?} is not a valid bridge name"));
+            }
         }
         let gateway = self.gateway_address();
         let mut names = BTreeSet::new();
@@ -242,10 +263,10 @@ impl Gateway {
         let _span = tracing::info_span!("wg_up", lab = %spec.lab, interface).entered();
 
         // Everything that can be checked is checked before anything is created.
-        if !link::exists(&spec.bridge) {
+        if let Some(missing) = spec.bridges().into_iter().find(|b| !link::exists(b)) {
             return Err(WgError::NoBridge {
                 lab: spec.lab.clone(),
-                bridge: spec.bridge.clone(),
+                bridge: missing.to_string(),
             });
         }
         firewall::require_chain(&context, &spec.lab)?;
@@ -395,7 +416,7 @@ fn configure(
     }
     link::set_address_up(context, interface, gateway_net(spec))?;
     firewall::enable_forwarding()?;
-    firewall::ensure_rules(context, &spec.lab, interface, &spec.bridge)?;
+    firewall::ensure_rules(context, &spec.lab, interface, &spec.bridges())?;
     Ok((added, revoked))
 }
 
@@ -461,6 +482,7 @@ fn write_client_configs(
             gateway_key: gateway.public,
             endpoint: endpoint.to_string(),
             lab_subnet: spec.lab_subnet,
+            segments: spec.segments.iter().map(|s| s.subnet).collect(),
             vpn_subnet: spec.vpn_subnet,
         });
         let path = Gateway::client_config_path(&spec.dir, &peer.name);
@@ -496,6 +518,7 @@ mod tests {
             vpn_subnet: "10.214.9.0/24".parse().unwrap(),
             lab_subnet: "10.204.9.0/24".parse().unwrap(),
             bridge: "br-0123456789ab".into(),
+            segments: Vec::new(),
             listen_port: DEFAULT_LISTEN_PORT,
             endpoint: None,
             dns: "10.204.9.2".parse().unwrap(),

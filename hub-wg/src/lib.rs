@@ -22,6 +22,7 @@
 //!     vpn_subnet: "10.10.0.0/24".parse().unwrap(),
 //!     lab_subnet: "172.19.5.0/24".parse().unwrap(),
 //!     bridge: "br-0123456789ab".into(),
+//!     segments: Vec::new(), // a lab of several segments: each one's subnet and bridge
 //!     listen_port: DEFAULT_LISTEN_PORT,
 //!     endpoint: None, // the host's first non-loopback IPv4 address
 //!     dns: "172.19.5.2".parse().unwrap(),
@@ -57,7 +58,9 @@ pub use config::{
     gateway_config,
 };
 pub use error::{WgError, WgResult};
-pub use gateway::{DEFAULT_LISTEN_PORT, DownReport, Gateway, GatewayInfo, GatewaySpec, PeerSpec};
+pub use gateway::{
+    DEFAULT_LISTEN_PORT, DownReport, Gateway, GatewayInfo, GatewaySpec, PeerSpec, SegmentRoute,
+};
 pub use key::{KeyPair, PrivateKey, PublicKey};
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]

@@ -406,6 +406,7 @@ fn spec(lab: &str, dir: &Path, n: u8, bridge: &str, peers: &[(&str, u8)]) -> Gat
         dir: dir.to_path_buf(),
         vpn_subnet: format!("10.214.{n}.0/24").parse().unwrap(),
         lab_subnet: format!("10.204.{n}.0/24").parse().unwrap(),
+        segments: Vec::new(),
         bridge: bridge.into(),
         listen_port: 51840 + u16::from(n),
         endpoint: Some(format!("198.18.4.{}", 4 * n + 1)),

@@ -104,6 +104,7 @@ fn strip_matches_wg_quick_strip() {
             gateway_key: gw.public,
             endpoint: "192.0.2.2:51820".into(),
             lab_subnet: "10.204.7.0/24".parse().unwrap(),
+            segments: Vec::new(),
             vpn_subnet: "10.214.7.0/24".parse().unwrap(),
         }),
     ];

@@ -87,6 +87,15 @@ pub fn netd_config(plan: &NetdPlan) -> Result<NetdConfig, BoxError> {
             ip: r.ip,
         })
         .collect();
+    cfg.segments = plan
+        .segments
+        .iter()
+        .map(|s| hub_net::netd::SegmentConfig {
+            name: s.name.clone(),
+            subnet: s.subnet,
+            server_ip: s.ip,
+        })
+        .collect();
     cfg.reservations = plan
         .reservations
         .iter()
@@ -116,7 +125,16 @@ impl NetdService for DockerNetd {
             }
         }
         let bin = dnetd::find_hub_binary(self.hub_bin.as_deref())?;
-        dnetd::ensure_netd(&self.docker, lab, &cfg, &bin).await?;
+        let segments: Vec<hub_runtime::Attachment> = plan
+            .segments
+            .iter()
+            .map(|s| hub_runtime::Attachment {
+                network: s.network.clone(),
+                ip: s.ip,
+                mac: s.mac,
+            })
+            .collect();
+        dnetd::ensure_netd_on(&self.docker, lab, &cfg, &bin, &segments).await?;
         Ok(if running.is_some() {
             NetdOutcome::Updated
         } else {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use hub_runtime::LabContext;
-use hub_wg::{Gateway, GatewaySpec, KeyGen, OsKeyGen, PeerSpec, WgMode};
+use hub_wg::{Gateway, GatewaySpec, KeyGen, OsKeyGen, PeerSpec, SegmentRoute, WgMode};
 
 use crate::desired::VpnPlan;
 use crate::error::BoxError;
@@ -33,6 +33,14 @@ impl VpnService for WgGateway {
             vpn_subnet: plan.subnet,
             lab_subnet: lab.network.subnet,
             bridge: lab.network.bridge.clone(),
+            segments: plan
+                .segments
+                .iter()
+                .map(|s| SegmentRoute {
+                    subnet: s.subnet,
+                    bridge: s.bridge.clone(),
+                })
+                .collect(),
             listen_port: plan.listen_port,
             endpoint: plan.endpoint.clone(),
             dns: lab.dns.first().copied().unwrap_or(lab.network.gateway),

@@ -46,6 +46,9 @@ pub enum SpecErrorKind {
     /// A file the spec names (a bind mount's source, a VM file's source) that does not exist
     /// or cannot be read.
     MissingFile,
+    /// A workload joins a network the lab does not have, or a segment's gateway is no
+    /// workload on it.
+    UnknownNetwork,
 }
 
 /// One mistake in a lab spec.

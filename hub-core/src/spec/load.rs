@@ -12,6 +12,7 @@ use super::error::{SpecError, SpecErrorKind, SpecErrors};
 use super::fields::struct_fields;
 use super::locations::Locations;
 use super::node::{self, Loc, MAX_SPEC_BYTES, Node, Value};
+use super::segments::Segment;
 use super::types::{Container, LabSpec, Origin, Vm, Vpn};
 use super::validate::{self, Partial};
 
@@ -23,7 +24,10 @@ struct Header {
     name: Option<String>,
     #[serde(default)]
     network_name: Option<String>,
+    #[serde(default)]
     subnet: String,
+    #[serde(default)]
+    networks: Vec<Segment>,
     #[serde(default)]
     network_type: Option<String>,
     #[serde(default)]
@@ -284,6 +288,7 @@ fn load(src: &str, file: PathBuf, base_dir: PathBuf) -> Result<LabSpec, SpecErro
         name: None,
         network_name: None,
         subnet: String::new(),
+        networks: Vec::new(),
         network_type: None,
         attach_to: None,
         dhcp_range: None,
@@ -295,6 +300,7 @@ fn load(src: &str, file: PathBuf, base_dir: PathBuf) -> Result<LabSpec, SpecErro
     let mut spec = LabSpec::new("", h.subnet);
     spec.name = h.name;
     spec.network_name = h.network_name;
+    spec.networks = h.networks;
     if let Some(t) = h.network_type {
         spec.network_type = t;
     }

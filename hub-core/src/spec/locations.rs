@@ -36,6 +36,11 @@ impl Locations {
         Locations { values }
     }
 
+    /// Whether `path` is written in the file.
+    pub(crate) fn contains(&self, path: &str) -> bool {
+        self.values.contains_key(path)
+    }
+
     /// The location of `path`, or of its nearest written ancestor when the field was left out
     /// (a default), or of the document when nothing matches.
     pub(crate) fn find(&self, path: &str) -> Loc {

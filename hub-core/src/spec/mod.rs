@@ -92,6 +92,7 @@ mod locations;
 mod names;
 mod node;
 mod resolve;
+mod segments;
 mod types;
 mod validate;
 mod volumes;
@@ -102,9 +103,10 @@ pub use hash::{canonical_json, spec_hash};
 pub use host::{HostChoices, HostView, VPN_PORT_SEARCH};
 pub use hub_runtime::{MacAddr, derive_mac};
 pub use resolve::{
-    AllocatorFactory, DEFAULT_HC_INTERVAL, DEFAULT_HC_RETRIES, ResolvedLab, ResolvedPeer,
-    ResolvedVpn, ResolvedWorkload, WorkloadDef, default_allocator,
+    AllocatorFactory, DEFAULT_HC_INTERVAL, DEFAULT_HC_RETRIES, ResolvedInterface, ResolvedLab,
+    ResolvedPeer, ResolvedSegment, ResolvedVpn, ResolvedWorkload, WorkloadDef, default_allocator,
 };
+pub use segments::{NetworkJoin, Segment, WorkloadNetworks};
 pub use types::{
     Container, ContainerHealthcheck, DEFAULT_LISTEN_PORT, DEFAULT_VM_MEMORY_MB, DEFAULT_VM_USER,
     DEFAULT_VM_VCPUS, DEFAULT_VPN_SUBNET, LabSpec, MAX_VM_FILE_BYTES, NETWORK_TYPE_BRIDGE, Vm,

@@ -11,8 +11,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hub_net::{AddrRange, AddressPlan, IpAllocator, IpPool, PoolError};
 use hub_runtime::{
-    ContainerSpec, GuestFile, Healthcheck, MacAddr, Mount, Resources, VmSpec, VolumeMount,
-    WorkloadKind, WorkloadSpec, derive_mac,
+    Attachment, ContainerSpec, GuestFile, Healthcheck, MacAddr, Mount, Resources, VmSpec,
+    VolumeMount, WorkloadKind, WorkloadSpec, derive_mac,
 };
 use ipnet::Ipv4Net;
 use serde::Serialize;
@@ -21,7 +21,7 @@ use super::error::{SpecErrorKind, SpecErrors};
 use super::hash::spec_hash;
 use super::types::{Container, LabSpec, Vm};
 use super::validate::{
-    Ctx, parse_ip, parse_peer_addr, parse_subnet, peers, plan_of, vpn_server, workloads,
+    Ctx, joins, parse_ip, parse_peer_addr, parse_subnet, peers, segment_refs, vpn_server, workloads,
 };
 use super::volumes::{MountSource, VolumeEntry, parse_volume};
 
@@ -58,8 +58,60 @@ pub struct ResolvedWorkload {
     /// A VM's `files:`, read from the spec's folder (not in the JSON plan: the contents).
     #[serde(skip)]
     pub files: Vec<GuestFile>,
+    /// Its interfaces, one per network it joins, in order (the first is `ip` and `mac`).
+    /// Empty in a lab of one network.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub interfaces: Vec<ResolvedInterface>,
+    /// Its default route's next hop when one of its segments gives its default route to a
+    /// workload (`gateway:`), else `None` (the bridge).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_route: Option<Ipv4Addr>,
+    /// Its resolver: netd's address on its first segment (in a lab of several).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolver: Option<Ipv4Addr>,
     /// The spec it was resolved from.
     pub spec: WorkloadDef,
+}
+
+/// One interface of a workload on one of the lab's segments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResolvedInterface {
+    /// The segment's name.
+    pub network: String,
+    /// The segment's network in the backend (the Docker network's name).
+    pub network_name: String,
+    /// The address on it.
+    pub ip: Ipv4Addr,
+    /// The interface's MAC.
+    pub mac: MacAddr,
+    /// Its name on this segment, `NAME.SEGMENT.DOMAIN`.
+    pub fqdn: String,
+}
+
+/// One segment of a lab, resolved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResolvedSegment {
+    /// Its name.
+    pub name: String,
+    /// Its network in the backend (the Docker network's name).
+    pub network_name: String,
+    /// Its subnet.
+    pub subnet: Ipv4Net,
+    /// The bridge's own address (`.1`).
+    pub gateway: Ipv4Addr,
+    /// netd's address on it (`.2`).
+    pub netd: Ipv4Addr,
+    /// The DHCP range for unknown clients.
+    pub dhcp_range: AddrRange,
+    /// The workload its default route goes to, if not the bridge.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub router: Option<String>,
+    /// The router's address on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub router_ip: Option<Ipv4Addr>,
+    /// Its address plan.
+    #[serde(skip)]
+    pub plan: AddressPlan,
 }
 
 impl ResolvedWorkload {
@@ -104,6 +156,18 @@ impl ResolvedWorkload {
                     }
                 }
                 s.spec_hash = self.spec_hash.clone();
+                s.networks = self
+                    .interfaces
+                    .iter()
+                    .map(|i| Attachment {
+                        network: i.network_name.clone(),
+                        ip: i.ip,
+                        mac: i.mac,
+                    })
+                    .collect();
+                s.ip_forward = c.ip_forward;
+                s.default_route = self.default_route;
+                s.dns = self.resolver.into_iter().collect();
                 WorkloadSpec::Container(s)
             }
             WorkloadDef::Vm(v) => WorkloadSpec::Vm(VmSpec {
@@ -196,6 +260,9 @@ pub struct ResolvedLab {
     /// The address plan.
     #[serde(skip)]
     pub plan: AddressPlan,
+    /// The segments, when the lab has `networks` (the first is the lab network above).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<ResolvedSegment>,
     /// Containers then VMs, in spec order.
     pub workloads: Vec<ResolvedWorkload>,
     /// The WireGuard gateway, when enabled.
@@ -225,7 +292,8 @@ impl LabSpec {
     pub fn resolve_with(&self, allocator: &AllocatorFactory) -> Result<ResolvedLab, SpecErrors> {
         self.validate()?;
         let mut cx = Ctx::new(self);
-        let Some(plan) = plan_of(self) else {
+        let segs = segment_refs(self);
+        let Some(plans) = segs.iter().map(|s| s.plan()).collect::<Option<Vec<_>>>() else {
             cx.err(
                 SpecErrorKind::Address,
                 "subnet",
@@ -233,43 +301,69 @@ impl LabSpec {
             );
             return Err(SpecErrors { errors: cx.errors });
         };
+        let plan = plans[0];
         let name = self.lab_name().unwrap_or_default().to_string();
         let domain = self.domain.clone().unwrap_or_else(|| format!("{name}.lab"));
+        let segmented = !self.networks.is_empty();
+        let network_names: Vec<String> = segs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| match (&self.network_name, i, segmented) {
+                (Some(n), 0, _) => n.clone(),
+                (None, 0, false) => name.clone(),
+                _ => format!("{name}-{}", s.name),
+            })
+            .collect();
 
         let refs = workloads(self);
-        let pool = allocator(&plan);
-        let mut addrs: Vec<Option<Ipv4Addr>> = Vec::with_capacity(refs.len());
-        for w in &refs {
-            let ip = w.ip.and_then(|s| parse_ip(s).ok());
-            if let Some(ip) = ip {
-                // Statics in the infrastructure block lie outside the pool: nothing to reserve.
-                match pool.reserve(ip) {
-                    Ok(()) | Err(PoolError::OutOfRange { .. }) => {}
-                    Err(e) => cx.err(
-                        SpecErrorKind::AddressInUse,
-                        format!("{}.ip", w.path),
-                        e.to_string(),
-                    ),
+        let pools: Vec<Box<dyn IpAllocator>> = plans.iter().map(allocator).collect();
+        let all_joins: Vec<_> = refs
+            .iter()
+            .map(|w| joins(self, &segs, &w.path, w.ip, w.networks))
+            .collect();
+        let mut addrs: Vec<Vec<Option<Ipv4Addr>>> = Vec::with_capacity(refs.len());
+        for js in &all_joins {
+            let mut row = Vec::with_capacity(js.len());
+            for j in js {
+                let ip = j.ip.and_then(|s| parse_ip(s).ok());
+                if let (Some(ip), Some(seg)) = (ip, j.segment) {
+                    // Statics in the infrastructure block lie outside the pool: nothing to
+                    // reserve.
+                    match pools[seg].reserve(ip) {
+                        Ok(()) | Err(PoolError::OutOfRange { .. }) => {}
+                        Err(e) => cx.err(SpecErrorKind::AddressInUse, &j.ip_path, e.to_string()),
+                    }
                 }
+                row.push(ip);
             }
-            addrs.push(ip);
+            addrs.push(row);
         }
-        for (w, slot) in refs.iter().zip(addrs.iter_mut()) {
-            if slot.is_none() {
-                match pool.allocate() {
-                    Ok(ip) => *slot = Some(ip),
-                    Err(_) => cx.err(
-                        SpecErrorKind::Exhausted,
-                        w.path.clone(),
-                        format!(
-                            "no free address is left in the static range {} for \"{}\"; give it an address or use a larger subnet",
-                            plan.static_range(),
-                            w.name
+        for ((w, js), row) in refs.iter().zip(&all_joins).zip(addrs.iter_mut()) {
+            for (j, slot) in js.iter().zip(row.iter_mut()) {
+                let Some(seg) = j.segment else { continue };
+                if slot.is_none() {
+                    match pools[seg].allocate() {
+                        Ok(ip) => *slot = Some(ip),
+                        Err(_) => cx.err(
+                            SpecErrorKind::Exhausted,
+                            w.path.clone(),
+                            format!(
+                                "no free address is left in the static range {} for \"{}\"; give it an address or use a larger subnet",
+                                plans[seg].static_range(),
+                                w.name
+                            ),
                         ),
-                    ),
+                    }
                 }
             }
         }
+        // Each segment's router address, for the default routes of the others on it.
+        let router_ip = |seg: usize| -> Option<Ipv4Addr> {
+            let g = segs[seg].gateway?;
+            let w = refs.iter().position(|w| w.name == g)?;
+            let k = all_joins[w].iter().position(|j| j.segment == Some(seg))?;
+            addrs[w][k]
+        };
 
         let mut macs = HashSet::new();
         let mut out = Vec::with_capacity(refs.len());
@@ -278,13 +372,53 @@ impl LabSpec {
             .iter()
             .map(|c| WorkloadDef::Container(c.clone()))
             .chain(self.vms.iter().map(|v| WorkloadDef::Vm(v.clone())));
-        for ((w, ip), written) in refs.iter().zip(addrs).zip(defs) {
-            let Some(ip) = ip else { continue };
-            let mut attempt = 0;
-            let mut mac = derive_mac(&name, w.name, attempt);
-            while !macs.insert(mac) {
-                attempt += 1;
-                mac = derive_mac(&name, w.name, attempt);
+        for (((w, js), row), written) in refs.iter().zip(&all_joins).zip(&addrs).zip(defs) {
+            let Some(Some(ip)) = row.first().copied() else {
+                continue;
+            };
+            let mut interfaces = Vec::new();
+            let mut first_mac = None;
+            for (k, (j, addr)) in js.iter().zip(row).enumerate() {
+                let (Some(seg), Some(addr)) = (j.segment, *addr) else {
+                    continue;
+                };
+                // The first interface keeps the MAC of a one-network lab; the others are
+                // derived from the workload and segment names.
+                let key = match k {
+                    0 => w.name.to_string(),
+                    _ => format!("{}@{}", w.name, segs[seg].name),
+                };
+                let mut attempt = 0;
+                let mut m = derive_mac(&name, &key, attempt);
+                while !macs.insert(m) {
+                    attempt += 1;
+                    m = derive_mac(&name, &key, attempt);
+                }
+                if k == 0 {
+                    first_mac = Some(m);
+                }
+                interfaces.push(ResolvedInterface {
+                    network: segs[seg].name.clone(),
+                    network_name: network_names[seg].clone(),
+                    ip: addr,
+                    mac: m,
+                    fqdn: format!("{}.{}.{domain}", w.name, segs[seg].name),
+                });
+            }
+            let Some(mac) = first_mac else { continue };
+            let default_route = js.iter().find_map(|j| {
+                let seg = j.segment?;
+                (segs[seg].gateway? != w.name)
+                    .then(|| router_ip(seg))
+                    .flatten()
+            });
+            let resolver = js
+                .first()
+                .and_then(|j| j.segment)
+                .filter(|_| segmented)
+                .map(|seg| plans[seg].netd());
+            if !segmented {
+                interfaces.clear();
             }
             let files = match &written {
                 WorkloadDef::Vm(v) => self.guest_files(&mut cx, &w.path, v),
@@ -295,6 +429,11 @@ impl LabSpec {
                 ip,
                 mac,
                 files: files.iter().map(content_digest).collect(),
+                interfaces: interfaces
+                    .iter()
+                    .map(|i| (i.network.as_str(), i.ip, i.mac))
+                    .collect(),
+                default_route,
             });
             let (kind, spec) = match written {
                 WorkloadDef::Container(mut c) => {
@@ -310,22 +449,44 @@ impl LabSpec {
                 name: w.name.to_string(),
                 kind,
                 ip,
-                static_ip: w.ip.is_some(),
+                static_ip: js.first().is_some_and(|j| j.ip.is_some()),
                 mac,
                 fqdn: format!("{}.{domain}", w.name),
                 spec_hash: hash,
                 depends_on: w.depends_on.to_vec(),
                 files,
+                interfaces,
+                default_route,
+                resolver,
                 spec,
             });
         }
+        let segments = if segmented {
+            segs.iter()
+                .zip(&plans)
+                .enumerate()
+                .map(|(i, (s, p))| ResolvedSegment {
+                    name: s.name.clone(),
+                    network_name: network_names[i].clone(),
+                    subnet: p.subnet(),
+                    gateway: p.gateway(),
+                    netd: p.netd(),
+                    dhcp_range: p.dhcp_range(),
+                    router: s.gateway.map(str::to_string),
+                    router_ip: router_ip(i),
+                    plan: *p,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
 
         let vpn = self.resolve_vpn(&mut cx);
         if !cx.errors.is_empty() {
             return Err(SpecErrors { errors: cx.errors });
         }
         Ok(ResolvedLab {
-            network_name: self.network_name.clone().unwrap_or_else(|| name.clone()),
+            network_name: network_names[0].clone(),
             name,
             network_type: self.network_type.clone(),
             attach_to: self.attach_to.clone(),
@@ -336,6 +497,7 @@ impl LabSpec {
             static_range: plan.static_range(),
             domain,
             plan,
+            segments,
             workloads: out,
             vpn,
             file: self.origin.file.clone(),
@@ -441,6 +603,13 @@ struct HashInput<'a> {
     /// empty, so hashes of labs without files are what they were.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     files: Vec<String>,
+    /// Each interface of a workload of a lab with `networks`: segment, address, MAC. Left
+    /// out in a lab of one network, so those hashes are what they were.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    interfaces: Vec<(&'a str, Ipv4Addr, MacAddr)>,
+    /// The default route a segment's `gateway:` gives it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    default_route: Option<Ipv4Addr>,
 }
 
 fn content_digest(f: &GuestFile) -> String {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::duration::SpecDuration;
 use super::locations::Locations;
+use super::segments::{NetworkJoin, Segment, WorkloadNetworks};
 
 /// The only network type supported for now.
 pub const NETWORK_TYPE_BRIDGE: &str = "bridge";
@@ -107,8 +108,14 @@ pub struct LabSpec {
     /// The lab network's name; defaults to the lab's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_name: Option<String>,
-    /// The lab subnet in CIDR form, `/8` to `/28` (`172.19.5.0/24`).
+    /// The lab subnet in CIDR form, `/8` to `/28` (`172.19.5.0/24`); empty when the lab is
+    /// made of `networks` instead.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub subnet: String,
+    /// The lab's segments, when it has several (instead of `subnet`): the first is the lab
+    /// network (netd's, the VPN's way in), each has its own bridge and address plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<Segment>,
     /// The network type; only `bridge` is supported for now.
     #[serde(default = "default_network_type", skip_serializing_if = "is_bridge")]
     pub network_type: String,
@@ -143,6 +150,7 @@ impl LabSpec {
             name: Some(name.into()),
             network_name: None,
             subnet: subnet.into(),
+            networks: Vec::new(),
             network_type: default_network_type(),
             attach_to: None,
             dhcp_range: None,
@@ -152,6 +160,15 @@ impl LabSpec {
             wireguard: None,
             origin: Origin::default(),
         }
+    }
+    /// A lab named `name` made of segments, added with [`LabSpec::segment`].
+    pub fn segmented(name: impl Into<String>) -> Self {
+        LabSpec::new(name, "")
+    }
+    /// Adds a segment (the first added is the lab network).
+    pub fn segment(mut self, segment: Segment) -> Self {
+        self.networks.push(segment);
+        self
     }
     /// Sets the lab's name.
     pub fn name(mut self, name: impl Into<String>) -> Self {
@@ -285,6 +302,14 @@ pub struct Container {
     /// removed by `down` unless `--keep-volumes`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<String>,
+    /// The lab's segments it joins, in order (one interface each: `eth0`, `eth1`...), as a
+    /// list of names or a mapping of name to address; default: the first segment only. `ip`,
+    /// when given, is its address on the first.
+    #[serde(default, skip_serializing_if = "WorkloadNetworks::is_empty")]
+    pub networks: WorkloadNetworks,
+    /// Routes packets between its interfaces (`net.ipv4.ip_forward=1`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ip_forward: bool,
 }
 
 impl Container {
@@ -304,7 +329,31 @@ impl Container {
             restart: RestartPolicy::No,
             ports: Vec::new(),
             volumes: Vec::new(),
+            networks: WorkloadNetworks::default(),
+            ip_forward: false,
         }
+    }
+    /// Joins these segments, in order (one interface each), at allocated addresses.
+    pub fn networks<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.networks = names.into_iter().collect();
+        self
+    }
+    /// Joins one more segment, at `ip` (or an allocated address when `None`).
+    pub fn network_at(mut self, name: impl Into<String>, ip: Option<&str>) -> Self {
+        self.networks.0.push(NetworkJoin {
+            network: name.into(),
+            ip: ip.map(str::to_string),
+        });
+        self
+    }
+    /// Routes packets between its interfaces (`net.ipv4.ip_forward=1`).
+    pub fn ip_forward(mut self, on: bool) -> Self {
+        self.ip_forward = on;
+        self
     }
     /// Sets the command.
     pub fn cmd<I, S>(mut self, cmd: I) -> Self

@@ -205,7 +205,7 @@ async fn converge(
             e,
         )]
     })?;
-    let info = up.network(journal, &mut report).await?;
+    let (info, segments) = up.network(journal, &mut report).await?;
     let netd_plan = if runtimes.netd.is_some() {
         desired.netd_plan()
     } else {
@@ -226,7 +226,7 @@ async fn converge(
     let statuses = up
         .netd_and_workloads(&ctx, netd_plan.as_ref(), journal, created, &mut report)
         .await?;
-    let vpn = up.vpn(&ctx, journal, &mut report).await?;
+    let vpn = up.vpn(&ctx, &segments, journal, &mut report).await?;
     up.cancelled()?;
     let state = up.write_state(info, netd_plan.as_ref(), &statuses, vpn, &report)?;
     tracing::info!(%report, "up done");
@@ -257,7 +257,7 @@ impl Phases<'_> {
         &self,
         journal: &mut Journal,
         report: &mut UpReport,
-    ) -> Result<NetworkInfo, Vec<StepError>> {
+    ) -> Result<(NetworkInfo, Vec<NetworkInfo>), Vec<StepError>> {
         let failed = |e: HubError| vec![StepError::new("network", e)];
         let net = self.runtimes.network(self.lab).map_err(failed)?;
         let t = Instant::now();
@@ -271,6 +271,14 @@ impl Phases<'_> {
             .map_err(|e| vec![StepError::new("network", e)])?;
         journal.network_created = existed.is_none() && info.owned;
         report.network_created = journal.network_created;
+        let mut segments = Vec::with_capacity(self.desired.segments.len());
+        for seg in &self.desired.segments {
+            let s = net
+                .ensure_network(seg)
+                .await
+                .map_err(|e| vec![StepError::new(format!("network {:?}", seg.name), e)])?;
+            segments.push(s);
+        }
         emit(
             &self.opts.progress,
             Progress::NetworkReady {
@@ -280,7 +288,7 @@ impl Phases<'_> {
             },
         );
         timing("up.network", t);
-        Ok(info)
+        Ok((info, segments))
     }
 
     /// Removes the workloads that left the spec, all at once.
@@ -489,6 +497,7 @@ impl Phases<'_> {
     async fn vpn(
         &self,
         ctx: &LabContext,
+        segments: &[NetworkInfo],
         journal: &mut Journal,
         report: &mut UpReport,
     ) -> Result<Option<VpnInfo>, Vec<StepError>> {
@@ -496,8 +505,13 @@ impl Phases<'_> {
             return Ok(None);
         };
         let t = Instant::now();
+        // The other segments' bridges, now that their networks exist (same order).
+        let mut vp = vp.clone();
+        for (s, info) in vp.segments.iter_mut().zip(segments) {
+            s.bridge = info.bridge.clone();
+        }
         let info = vpn
-            .up(ctx, vp)
+            .up(ctx, &vp)
             .await
             .map_err(|e| vec![StepError::new("vpn gateway", e)])?;
         journal.vpn_created = info.created;

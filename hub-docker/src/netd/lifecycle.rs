@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use bollard::query_parameters::InspectContainerOptions;
 use hub_net::netd::{CONFIG_FILE, LEASE_FILE, Lease, LeaseFile, NetdConfig, write_atomic};
 use hub_runtime::{
-    ContainerSpec, LabContext, Mount, RestartPolicy, Role, Runtime, RuntimeError, RuntimeResult,
-    WorkloadHandle, WorkloadKind, WorkloadSpec,
+    Attachment, ContainerSpec, LabContext, Mount, RestartPolicy, Role, Runtime, RuntimeError,
+    RuntimeResult, WorkloadHandle, WorkloadKind, WorkloadSpec,
 };
 use tracing::info;
 
@@ -79,12 +79,36 @@ pub async fn ensure_netd(
     config: &NetdConfig,
     hub_bin: &Path,
 ) -> RuntimeResult<NetdInfo> {
+    ensure_netd_on(docker, lab, config, hub_bin, &[]).await
+}
+
+/// [`ensure_netd`] for a lab of several segments: netd joins each of `segments` too (its
+/// `eth1`, `eth2`... in order), so every segment has it at its `.2`. A netd joined to other
+/// networks is replaced.
+pub async fn ensure_netd_on(
+    docker: &DockerRuntime,
+    lab: &LabContext,
+    config: &NetdConfig,
+    hub_bin: &Path,
+    segments: &[Attachment],
+) -> RuntimeResult<NetdInfo> {
     update_netd_config(&lab.dir, config).map_err(|e| relabel(e, &lab.name))?;
     let dir = std::fs::canonicalize(netd_dir(&lab.dir))
         .map_err(|e| fail(&lab.name, "resolving the netd directory".into(), e))?;
     let image = ensure_netd_image(docker, hub_bin)
         .await
         .map_err(|e| relabel(e, &lab.name))?;
+    let mut spec = netd_container_spec(config, &image, &dir);
+    if !segments.is_empty() {
+        spec.networks = std::iter::once(Attachment {
+            network: lab.network.name.clone(),
+            ip: config.server_ip,
+            mac: hub_runtime::derive_mac(&lab.name, NETD_NAME, 0),
+        })
+        .chain(segments.iter().cloned())
+        .collect();
+    }
+    let wiring = crate::wiring::Wiring::of(&spec).map(|w| w.to_label());
     let name = container_name(&lab.name, NETD_NAME);
     let handle = |id: String| WorkloadHandle {
         lab: lab.name.clone(),
@@ -98,8 +122,14 @@ pub async fn ensure_netd(
         .await
     {
         Ok(i) => {
-            let same_image =
-                i.config.as_ref().and_then(|c| c.image.as_deref()) == Some(image.as_str());
+            let same_wiring = i
+                .config
+                .as_ref()
+                .and_then(|c| c.labels.as_ref())
+                .and_then(|l| l.get(hub_runtime::labels::ATTACHMENTS))
+                == wiring.as_ref();
+            let same_image = same_wiring
+                && i.config.as_ref().and_then(|c| c.image.as_deref()) == Some(image.as_str());
             let running = i.state.as_ref().and_then(|s| s.running).unwrap_or(false);
             let h = handle(i.id.clone().unwrap_or_else(|| name.clone()));
             if same_image {
@@ -128,7 +158,6 @@ pub async fn ensure_netd(
     // netd answers DNS itself; it must not use itself as a resolver.
     let mut ctx = lab.clone();
     ctx.dns.clear();
-    let spec = netd_container_spec(config, &image, &dir);
     let h = docker.create(&ctx, &WorkloadSpec::Container(spec)).await?;
     docker.start(&h).await?;
     Ok(NetdInfo {

@@ -85,6 +85,21 @@ pub struct NetdConfig {
     /// Where leases are kept (JSON, rewritten atomically on change).
     #[serde(default = "default_lease_file")]
     pub lease_file: PathBuf,
+    /// The lab's other segments, when it has several: netd has an interface on each, and a
+    /// name with an address on the asker's own segment answers with that address alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<SegmentConfig>,
+}
+
+/// One more segment netd serves (beyond `subnet`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentConfig {
+    /// The segment's name.
+    pub name: String,
+    /// Its subnet.
+    pub subnet: Ipv4Net,
+    /// netd's address on it.
+    pub server_ip: Ipv4Addr,
 }
 
 impl NetdConfig {
@@ -105,6 +120,7 @@ impl NetdConfig {
             reservations: Vec::new(),
             records: Vec::new(),
             lease_file: default_lease_file(),
+            segments: Vec::new(),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use hub_net::{AddressPlan, PlanError, PlanOverrides};
 
-use super::{Ctx, parse_range, parse_subnet};
+use super::{Ctx, parse_range, parse_subnet, segment_refs};
 use crate::spec::error::SpecErrorKind;
 use crate::spec::names;
 use crate::spec::types::NETWORK_TYPE_BRIDGE;
@@ -70,21 +70,32 @@ pub(super) fn check_header(cx: &mut Ctx<'_>) -> Option<AddressPlan> {
             );
         }
     }
-    let subnet = match parse_subnet(&spec.subnet) {
+    if spec.subnet.is_empty() && spec.networks.is_empty() {
+        cx.err(
+            SpecErrorKind::MissingField,
+            "",
+            "missing field `subnet`: give the lab a `subnet`, or its segments as `networks`",
+        );
+        return None;
+    }
+    let segments = segment_refs(spec);
+    let first = segments.first()?;
+    let (subnet_path, range_path) = (first.subnet_path.clone(), first.range_path.clone());
+    let subnet = match parse_subnet(first.subnet) {
         Ok(s) => s,
         Err(m) => {
-            cx.err(SpecErrorKind::Address, "subnet", m);
+            cx.err(SpecErrorKind::Address, subnet_path, m);
             return None;
         }
     };
-    let dhcp_range = match &spec.dhcp_range {
+    let dhcp_range = match first.dhcp_range {
         None => None,
         Some(r) => match parse_range(r) {
             Ok(r) => Some(r),
             Err(m) => {
-                cx.err(SpecErrorKind::Address, "dhcp_range", m);
+                cx.err(SpecErrorKind::Address, range_path, m);
                 return AddressPlan::new(subnet)
-                    .map_err(|e| cx.err(SpecErrorKind::Address, "subnet", e.to_string()))
+                    .map_err(|e| cx.err(SpecErrorKind::Address, subnet_path, e.to_string()))
                     .ok();
             }
         },
@@ -98,11 +109,11 @@ pub(super) fn check_header(cx: &mut Ctx<'_>) -> Option<AddressPlan> {
     ) {
         Ok(p) => Some(p),
         Err(e @ PlanError::RangeDoesNotFit { .. }) => {
-            cx.err(SpecErrorKind::Address, "dhcp_range", e.to_string());
+            cx.err(SpecErrorKind::Address, range_path, e.to_string());
             None
         }
         Err(e) => {
-            cx.err(SpecErrorKind::Address, "subnet", e.to_string());
+            cx.err(SpecErrorKind::Address, subnet_path, e.to_string());
             None
         }
     }

@@ -6,12 +6,15 @@
 
 mod header;
 mod ports_volumes;
+mod segments;
 mod vm_files;
 mod vpn;
 mod workloads;
 
 use header::check_header;
 use ports_volumes::{check_ports, check_volumes};
+use segments::{check_joins, check_segments};
+pub(crate) use segments::{joins, segment_refs};
 use vm_files::check_vm_files;
 use vpn::check_vpn;
 pub(crate) use vpn::vpn_server;
@@ -87,10 +90,10 @@ pub(crate) fn parse_peer_addr(s: &str) -> Result<(Ipv4Addr, Option<u8>), String>
     }
 }
 
-/// The lab's address plan, if its subnet and DHCP range are right.
-pub(crate) fn plan_of(spec: &LabSpec) -> Option<AddressPlan> {
-    let subnet = parse_subnet(&spec.subnet).ok()?;
-    let dhcp_range = match &spec.dhcp_range {
+/// The address plan of a subnet and an optional DHCP range, if both are right.
+pub(crate) fn plan_for(subnet: &str, dhcp_range: Option<&str>) -> Option<AddressPlan> {
+    let subnet = parse_subnet(subnet).ok()?;
+    let dhcp_range = match dhcp_range {
         Some(r) => Some(parse_range(r).ok()?),
         None => None,
     };
@@ -113,6 +116,8 @@ pub(crate) struct WorkloadRef<'a> {
     pub(crate) name: &'a str,
     pub(crate) ip: Option<&'a str>,
     pub(crate) depends_on: &'a [String],
+    /// The networks it joins as written (empty: the first segment only).
+    pub(crate) networks: &'a [super::segments::NetworkJoin],
 }
 
 /// Containers then VMs, in spec order.
@@ -126,12 +131,14 @@ pub(crate) fn workloads(spec: &LabSpec) -> Vec<WorkloadRef<'_>> {
             name: &c.name,
             ip: c.ip.as_deref(),
             depends_on: &c.depends_on,
+            networks: &c.networks.0,
         });
     let v = spec.vms.iter().enumerate().map(|(i, v)| WorkloadRef {
         path: spec.origin.vm_path(i),
         name: &v.name,
         ip: v.ip.as_deref(),
         depends_on: &v.depends_on,
+        networks: &[],
     });
     c.chain(v).collect()
 }
@@ -231,8 +238,16 @@ pub(crate) fn check(spec: &LabSpec, partial: Partial) -> Vec<SpecError> {
     check_volumes(&mut cx);
     check_vms(&mut cx);
     check_vm_files(&mut cx);
-    if let Some(plan) = plan {
-        check_static_addresses(&mut cx, &plan);
+    if let Some(plan) = &plan {
+        if spec.networks.is_empty() {
+            check_static_addresses(&mut cx, plan);
+        }
+    }
+    if partial.header_ok && !spec.networks.is_empty() {
+        let plans = check_segments(&mut cx);
+        if partial.workloads_ok {
+            check_joins(&mut cx, &plans);
+        }
     }
     if partial.workloads_ok {
         check_dependencies(&mut cx);

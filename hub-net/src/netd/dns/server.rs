@@ -12,7 +12,7 @@ use tracing::{debug, warn};
 use super::fast::{AnswerCache, plain_query};
 use super::forward::relay;
 use super::limits::ClientLimits;
-use super::zone::{Zone, handle_bytes};
+use super::zone::{Zone, handle_bytes_from};
 use crate::netd::NetdError;
 
 /// The current zone, swapped on reload; readers keep a cached copy and look at the
@@ -161,7 +161,8 @@ fn udp_loop(
         };
         let Some(packet) = buf.get(..n) else { continue };
         answers.check_generation(cell.refresh(&mut cached));
-        let plain = plain_query(packet);
+        // Answers that depend on the asker's segment are not cached.
+        let plain = plain_query(packet).filter(|_| !cached.1.is_split());
         if let Some(q) = &plain
             && answers.answer(q, packet, &mut out)
         {
@@ -174,7 +175,7 @@ fn udp_loop(
             debug!(%from, "client over its query budget, query dropped");
             continue;
         }
-        match handle_bytes(&cached.1, packet) {
+        match handle_bytes_from(&cached.1, packet, Some(from.ip())) {
             Ok(Some(answer)) => {
                 if let Some(q) = &plain {
                     answers.store(q, packet, &answer);

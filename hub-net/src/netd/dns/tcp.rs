@@ -14,7 +14,7 @@ use tracing::debug;
 use super::forward::relay;
 use super::limits::ClientLimits;
 use super::server::ZoneCell;
-use super::zone::{DnsAnswer, handle, server_failure};
+use super::zone::{DnsAnswer, handle_from, server_failure};
 use crate::netd::NetdError;
 
 /// How long a connection may sit idle, or take to send one message.
@@ -104,7 +104,7 @@ async fn answer(
     }
     let req = Message::from_vec(query).ok()?;
     let zone = cell.current();
-    match handle(&zone, &req) {
+    match handle_from(&zone, &req, Some(peer.ip())) {
         DnsAnswer::Reply(m) => m.to_vec().ok(),
         DnsAnswer::Drop => None,
         DnsAnswer::Forward => {

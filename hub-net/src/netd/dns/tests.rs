@@ -335,3 +335,45 @@ fn lease_names_never_shadow_a_workload() {
     let r = reply(&zone, &query("202.0.9.10.in-addr.arpa.", RecordType::PTR));
     assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
 }
+
+#[test]
+fn a_plain_name_answers_with_the_askers_own_segment_address() {
+    let mut c = config(vec![]);
+    c.segments.push(crate::netd::SegmentConfig {
+        name: "internal".into(),
+        subnet: "10.9.1.0/24".parse().unwrap(),
+        server_ip: Ipv4Addr::new(10, 9, 1, 2),
+    });
+    for (name, ip) in [
+        ("fw", [10, 9, 0, 30]),
+        ("fw", [10, 9, 1, 30]),
+        ("fw.internal", [10, 9, 1, 30]),
+    ] {
+        c.records.push(DnsRecord {
+            name: name.into(),
+            ip: Ipv4Addr::from(ip),
+        });
+    }
+    let zone = Zone::from_config(&c);
+    assert!(zone.is_split());
+    let ask = |from: [u8; 4], name: &str| match handle_from(
+        &zone,
+        &query(name, RecordType::A),
+        Some(Ipv4Addr::from(from).into()),
+    ) {
+        DnsAnswer::Reply(r) => a_of(&r),
+        other => panic!("expected a reply, got {other:?}"),
+    };
+    let (first, internal) = (Ipv4Addr::new(10, 9, 0, 30), Ipv4Addr::new(10, 9, 1, 30));
+    assert_eq!(ask([10, 9, 0, 7], "fw.demo.lab."), [first]);
+    assert_eq!(ask([10, 9, 1, 7], "fw.demo.lab."), [internal]);
+    // From elsewhere (a VPN client), every address; a per-segment name is one address.
+    assert_eq!(ask([10, 10, 0, 2], "fw.demo.lab."), [first, internal]);
+    assert_eq!(ask([10, 9, 0, 7], "fw.internal.demo.lab."), [internal]);
+    // A name with no address on the asker's segment still answers.
+    assert_eq!(
+        ask([10, 9, 1, 7], "web.demo.lab."),
+        [Ipv4Addr::new(10, 9, 0, 10)]
+    );
+    assert!(!Zone::from_config(&config(vec![])).is_split());
+}

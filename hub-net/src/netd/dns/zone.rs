@@ -37,6 +37,9 @@ pub struct Zone {
     soa: Record,
     ns: Record,
     forwarding: bool,
+    /// Every segment's subnet when the lab has several (empty otherwise): a name with
+    /// addresses on several answers an asker on one of them with that one's alone.
+    views: Vec<Ipv4Net>,
 }
 
 impl Zone {
@@ -66,6 +69,13 @@ impl Zone {
             a: HashMap::new(),
             ptr: HashMap::new(),
             forwarding: !cfg.upstreams.is_empty(),
+            views: if cfg.segments.is_empty() {
+                Vec::new()
+            } else {
+                std::iter::once(cfg.subnet)
+                    .chain(cfg.segments.iter().map(|s| s.subnet))
+                    .collect()
+            },
         };
         zone.add(cfg, "gateway", cfg.router);
         zone.add(cfg, "netd", cfg.server_ip);
@@ -115,6 +125,12 @@ impl Zone {
         self.a.is_empty()
     }
 
+    /// Whether answers depend on the asker's segment (the lab has several): such answers
+    /// are not kept in the answer cache.
+    pub fn is_split(&self) -> bool {
+        !self.views.is_empty()
+    }
+
     /// Whether queries outside the zone are forwarded (else REFUSED).
     pub fn forwarding(&self) -> bool {
         self.forwarding
@@ -129,10 +145,21 @@ fn fqdn_name(cfg: &NetdConfig, name: &str) -> Name {
 /// Never panics; garbage gets no answer (`Ok(None)`).
 #[allow(clippy::result_unit_err)]
 pub fn handle_bytes(zone: &Zone, bytes: &[u8]) -> Result<Option<Vec<u8>>, ()> {
+    handle_bytes_from(zone, bytes, None)
+}
+
+/// [`handle_bytes`] for a query from `from` (a plain name then gets the address on the
+/// asker's own segment, when it has one there).
+#[allow(clippy::result_unit_err)]
+pub fn handle_bytes_from(
+    zone: &Zone,
+    bytes: &[u8],
+    from: Option<std::net::IpAddr>,
+) -> Result<Option<Vec<u8>>, ()> {
     let Ok(req) = Message::from_vec(bytes) else {
         return Ok(None);
     };
-    match handle(zone, &req) {
+    match handle_from(zone, &req, from) {
         DnsAnswer::Reply(m) => Ok(encode_udp(&m, &req)),
         DnsAnswer::Forward => Err(()),
         DnsAnswer::Drop => Ok(None),
@@ -159,6 +186,12 @@ pub fn encode_udp(reply: &Message, req: &Message) -> Option<Vec<u8>> {
 /// addresses of the lab subnet are answered with authority (NXDOMAIN when unknown); other
 /// names are forwarded when there are upstreams, else REFUSED.
 pub fn handle(zone: &Zone, req: &Message) -> DnsAnswer {
+    handle_from(zone, req, None)
+}
+
+/// [`handle`] for a query from `from`: in a lab of several segments, a name with an address
+/// on the asker's segment answers with the addresses there alone.
+pub fn handle_from(zone: &Zone, req: &Message, from: Option<std::net::IpAddr>) -> DnsAnswer {
     let md = &req.metadata;
     if md.message_type != MessageType::Query {
         return DnsAnswer::Drop;
@@ -175,7 +208,7 @@ pub fn handle(zone: &Zone, req: &Message) -> DnsAnswer {
     let name = q.name();
     let qtype = q.query_type();
     if zone.domain.zone_of(name) {
-        return DnsAnswer::Reply(answer_in_domain(zone, req, q));
+        return DnsAnswer::Reply(answer_in_domain(zone, req, q, from));
     }
     if let Ok(IpNet::V4(net)) = name.parse_arpa_name()
         && net.prefix_len() == 32
@@ -204,7 +237,32 @@ pub fn handle(zone: &Zone, req: &Message) -> DnsAnswer {
 }
 
 /// A name inside the lab domain.
-fn answer_in_domain(zone: &Zone, req: &Message, q: &Query) -> Message {
+/// The addresses of `ips` on the asker's own segment, when it is on one of the lab's and
+/// some are there; else all of them.
+fn for_asker(zone: &Zone, ips: &[Ipv4Addr], from: Option<std::net::IpAddr>) -> Vec<Ipv4Addr> {
+    let own = match from {
+        Some(std::net::IpAddr::V4(a)) if ips.len() > 1 => {
+            zone.views.iter().find(|n| n.contains(&a)).map(|net| {
+                ips.iter()
+                    .copied()
+                    .filter(|ip| net.contains(ip))
+                    .collect::<Vec<_>>()
+            })
+        }
+        _ => None,
+    };
+    match own {
+        Some(v) if !v.is_empty() => v,
+        _ => ips.to_vec(),
+    }
+}
+
+fn answer_in_domain(
+    zone: &Zone,
+    req: &Message,
+    q: &Query,
+    from: Option<std::net::IpAddr>,
+) -> Message {
     let name = q.name();
     let qtype = q.query_type();
     let mut m = reply(zone, req, ResponseCode::NoError, true);
@@ -228,8 +286,8 @@ fn answer_in_domain(zone: &Zone, req: &Message, q: &Query) -> Message {
     }
     match zone.a.get(name) {
         Some(ips) if matches!(qtype, RecordType::A | RecordType::ANY) => {
-            for ip in ips {
-                m.add_answer(Record::from_rdata(name.clone(), TTL, RData::A(A(*ip))));
+            for ip in for_asker(zone, ips, from) {
+                m.add_answer(Record::from_rdata(name.clone(), TTL, RData::A(A(ip))));
             }
         }
         Some(_) => {
