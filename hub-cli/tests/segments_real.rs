@@ -3,13 +3,15 @@
 //! container's interfaces come in the spec's order with their derived MACs; a DMZ host
 //! reaches an internal one through the router (and not once the router stops forwarding);
 //! netd answers `NAME.SEGMENT.LAB.lab` on both segments and a plain name with the address on
-//! the asker's own segment; `down` removes both segments' networks.
+//! the asker's own segment; a WireGuard client's AllowedIPs cover every segment and it reaches
+//! a third one; `down` removes every segment's network.
 
 mod common;
 
 use std::path::Path;
 use std::process::{Command, Output};
 
+use common::remote::RemoteClient;
 use common::{LabGuard, hub, leftovers, show};
 
 const LAB: &str = "sg1";
@@ -25,6 +27,8 @@ networks:
   - name: internal
     subnet: 10.231.2.0/24
     gateway: fw
+  - name: mgmt
+    subnet: 10.231.3.0/24
 containers:
   - name: fw
     image: hub-test/busybox:latest
@@ -47,6 +51,15 @@ containers:
     image: hub-test/debian:latest
     cmd: ["sleep", "3600"]
     networks: [internal]
+  - name: admin
+    image: hub-test/busybox:latest
+    cmd: ["sh", "-c", "mkdir -p /www && echo mgmt-admin > /www/index.html && exec httpd -f -p 80 -h /www"]
+    networks: [mgmt]
+wireguard:
+  subnet: 10.231.100.0/24
+  listen_port: 51910
+  endpoint: 198.18.231.1
+  peers: [{{name: laptop}}]
 "#
     )
 }
@@ -183,6 +196,41 @@ fn two_segments_with_a_router_between_them() {
     assert_eq!(dig("probe-int", &format!("fw.{domain}")), fw[1].1);
     // A name with no address on the asker's segment still answers (through the router).
     assert_eq!(dig("probe-dmz", &format!("db.{domain}")), db[0].1);
+
+    // A VPN client routes every segment through the tunnel and reaches each one's hosts.
+    let conf = hub(&state, &["vpn", "config", "--lab", LAB, "laptop"]);
+    assert!(conf.status.success(), "{}", show(&conf));
+    let text = String::from_utf8_lossy(&conf.stdout).into_owned();
+    assert!(
+        text.contains("AllowedIPs = 10.231.1.0/24, 10.231.2.0/24, 10.231.3.0/24, 10.231.100.0/24"),
+        "{text}"
+    );
+    let client = RemoteClient::start(
+        "sg1-ns",
+        "vhubsg1",
+        "198.18.231.1/30",
+        "198.18.231.2/30",
+        &text,
+        &domain,
+        dir.path(),
+    );
+    let admin = interfaces(&plan, "admin");
+    let mut page = String::new();
+    for _ in 0..15 {
+        let url = format!("http://{}/", admin[0].1);
+        let o = client.try_exec(&["curl", "-s", "--max-time", "3", &url]);
+        page = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        if page == "mgmt-admin" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    assert_eq!(page, "mgmt-admin", "the third segment through the tunnel");
+    let dig = client.exec(&["dig", "+short", &format!("admin.mgmt.{domain}")]);
+    assert_eq!(String::from_utf8_lossy(&dig.stdout).trim(), admin[0].1);
+    let by_addr = client.exec(&["curl", "-s", "--max-time", "5", "http://10.231.1.40/"]);
+    assert_eq!(String::from_utf8_lossy(&by_addr.stdout).trim(), "dmz-web");
+    drop(client);
 
     // The router stops forwarding: the segments no longer reach each other.
     std::fs::write(&path, spec(false)).expect("spec");
