@@ -197,6 +197,22 @@ fn two_segments_with_a_router_between_them() {
     // A name with no address on the asker's segment still answers (through the router).
     assert_eq!(dig("probe-dmz", &format!("db.{domain}")), db[0].1);
 
+    // netd's DHCP hands out the dmz's gateway workload as the router (busybox udhcpc, whose
+    // script prints what it was given and changes nothing).
+    let lease = exec_ok(
+        "web",
+        &[
+            "sh",
+            "-c",
+            "printf '#!/bin/sh\\n[ \"$1\" = bound ] && echo \"router=$router ip=$ip\"\\nexit 0\\n' > /tmp/s \
+             && chmod +x /tmp/s && udhcpc -f -q -n -t 3 -i eth0 -s /tmp/s",
+        ],
+    );
+    assert!(
+        lease.contains(&format!("router={} ip=10.231.1.2", fw[0].1)),
+        "{lease}"
+    );
+
     // A VPN client routes every segment through the tunnel and reaches each one's hosts.
     let conf = hub(&state, &["vpn", "config", "--lab", LAB, "laptop"]);
     assert!(conf.status.success(), "{}", show(&conf));

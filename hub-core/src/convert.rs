@@ -45,6 +45,7 @@ pub fn from_resolved(r: &ResolvedLab) -> DesiredLab {
             })
             .collect(),
         segment_records: segment_records(r),
+        dhcp_router: r.segments.first().and_then(|s| s.router_ip),
         plan: r.plan,
         domain: r.domain.clone(),
         netd: true,

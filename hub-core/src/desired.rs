@@ -149,6 +149,9 @@ pub struct DesiredLab {
     pub network: NetworkSpec,
     /// The lab's other segments' networks, in order (labelled with their segment's name).
     pub segments: Vec<NetworkSpec>,
+    /// The router netd hands out by DHCP on the lab network: its `gateway:` workload's
+    /// address when the spec gives it one (else the bridge).
+    pub dhcp_router: Option<Ipv4Addr>,
     /// netd on the other segments (empty in a lab of one network).
     pub netd_segments: Vec<NetdSegmentPlan>,
     /// In a lab of several segments, the names netd answers beyond each workload's first
@@ -219,7 +222,7 @@ impl DesiredLab {
             ip,
             domain: self.domain.clone(),
             subnet,
-            gateway: self.network.gateway,
+            gateway: self.dhcp_router.unwrap_or(self.network.gateway),
             dhcp_range: (dhcp.start, dhcp.end),
             records,
             reservations,

@@ -40,14 +40,26 @@ struct Node {
     lines: Vec<String>,
 }
 
+/// One segment of the picture: its box and what is inside.
+struct SegmentBox {
+    /// The box's id (`segment` in a lab of one network).
+    id: String,
+    title: String,
+    /// The gateway's node id inside it (what the VPN and multi-homed workloads attach to).
+    gateway: String,
+    /// Inside the segment: the gateway, netd, then the workloads on it alone, in spec order.
+    members: Vec<Node>,
+}
+
 /// What the picture holds, whatever the language.
 struct Picture {
     title: String,
     host: String,
-    segment: String,
-    /// Inside the segment: the gateway, netd, then the workloads in spec order.
-    members: Vec<Node>,
-    /// The VPN gateway and its peers, outside the segment.
+    segments: Vec<SegmentBox>,
+    /// Workloads on several segments (routers), outside the segments, each with a link to
+    /// each segment's gateway labelled with its address there.
+    multi: Vec<(Node, Vec<(String, String)>)>,
+    /// The VPN gateway and its peers, outside the segments.
     vpn: Option<(Node, Vec<Node>)>,
     /// `from` depends on `to`.
     depends: Vec<(String, String)>,
@@ -59,7 +71,15 @@ fn id(prefix: &str, name: &str) -> String {
     format!("{prefix}_{}", name.replace('-', "_"))
 }
 
-fn picture(lab: &ResolvedLab) -> Picture {
+fn kind_of(k: WorkloadKind) -> &'static str {
+    match k {
+        WorkloadKind::Container => "container",
+        WorkloadKind::Vm => "vm",
+    }
+}
+
+/// The one segment of a lab of one network.
+fn single_segment(lab: &ResolvedLab) -> SegmentBox {
     let mut members = vec![
         Node {
             id: "gateway".into(),
@@ -73,18 +93,89 @@ fn picture(lab: &ResolvedLab) -> Picture {
             ],
         },
     ];
-    let mut depends = Vec::new();
     for w in &lab.workloads {
-        let kind = match w.kind {
-            WorkloadKind::Container => "container",
-            WorkloadKind::Vm => "vm",
-        };
         members.push(Node {
             id: id("w", &w.name),
-            lines: vec![w.name.clone(), format!("{kind} {}", w.ip)],
+            lines: vec![w.name.clone(), format!("{} {}", kind_of(w.kind), w.ip)],
         });
-        depends.extend(w.depends_on.iter().map(|d| (id("w", &w.name), id("w", d))));
     }
+    SegmentBox {
+        id: "segment".into(),
+        title: format!("lab {} · {}", lab.name, lab.subnet),
+        gateway: "gateway".into(),
+        members,
+    }
+}
+
+/// The segments of a lab of several, and the workloads on more than one of them.
+#[allow(clippy::type_complexity)]
+fn segments(lab: &ResolvedLab) -> (Vec<SegmentBox>, Vec<(Node, Vec<(String, String)>)>) {
+    let mut boxes: Vec<SegmentBox> = lab
+        .segments
+        .iter()
+        .map(|s| {
+            let router = s
+                .router
+                .as_ref()
+                .map(|r| format!(" · default route via {r}"))
+                .unwrap_or_default();
+            SegmentBox {
+                id: id("seg", &s.name),
+                title: format!("{} · {}{router}", s.name, s.subnet),
+                gateway: id("gateway", &s.name),
+                members: vec![
+                    Node {
+                        id: id("gateway", &s.name),
+                        lines: vec!["host bridge".into(), s.gateway.to_string()],
+                    },
+                    Node {
+                        id: id("netd", &s.name),
+                        lines: vec![
+                            "netd (DHCP + DNS)".into(),
+                            format!("{} · {}.{}", s.netd, s.name, lab.domain),
+                        ],
+                    },
+                ],
+            }
+        })
+        .collect();
+    let mut multi = Vec::new();
+    for w in &lab.workloads {
+        let kind = kind_of(w.kind);
+        if let [one] = w.interfaces.as_slice()
+            && let Some(b) = lab.segments.iter().position(|s| s.name == one.network)
+        {
+            boxes[b].members.push(Node {
+                id: id("w", &w.name),
+                lines: vec![w.name.clone(), format!("{kind} {}", one.ip)],
+            });
+            continue;
+        }
+        let node = Node {
+            id: id("w", &w.name),
+            lines: vec![w.name.clone(), kind.to_string()],
+        };
+        let links = w
+            .interfaces
+            .iter()
+            .map(|i| (id("gateway", &i.network), i.ip.to_string()))
+            .collect();
+        multi.push((node, links));
+    }
+    (boxes, multi)
+}
+
+fn picture(lab: &ResolvedLab) -> Picture {
+    let (segments, multi) = if lab.segments.is_empty() {
+        (vec![single_segment(lab)], Vec::new())
+    } else {
+        segments(lab)
+    };
+    let depends = lab
+        .workloads
+        .iter()
+        .flat_map(|w| w.depends_on.iter().map(|d| (id("w", &w.name), id("w", d))))
+        .collect();
     let vpn = lab.vpn.as_ref().map(|v| {
         let gateway = Node {
             id: "vpn".into(),
@@ -110,8 +201,8 @@ fn picture(lab: &ResolvedLab) -> Picture {
     Picture {
         title: lab.name.clone(),
         host: "this host".into(),
-        segment: format!("lab {} · {}", lab.name, lab.subnet),
-        members,
+        segments,
+        multi,
         vpn,
         depends,
     }
@@ -131,14 +222,24 @@ fn mermaid(p: &Picture) -> String {
     let mut out = String::from("flowchart LR\n");
     let _ = writeln!(out, "  %% lab {}", p.title);
     let _ = writeln!(out, "  subgraph host[\"{}\"]", p.host);
-    let _ = writeln!(out, "    subgraph segment[\"{}\"]", p.segment);
-    for n in &p.members {
-        let _ = writeln!(out, "      {}[\"{}\"]", n.id, label(n));
+    for seg in &p.segments {
+        let _ = writeln!(out, "    subgraph {}[\"{}\"]", seg.id, seg.title);
+        for n in &seg.members {
+            let _ = writeln!(out, "      {}[\"{}\"]", n.id, label(n));
+        }
+        out.push_str("    end\n");
     }
-    out.push_str("    end\n");
+    for (n, links) in &p.multi {
+        let _ = writeln!(out, "    {}[\"{}\"]", n.id, label(n));
+        for (gateway, addr) in links {
+            let _ = writeln!(out, "    {} ---|{addr}| {gateway}", n.id);
+        }
+    }
     if let Some((gw, _)) = &p.vpn {
         let _ = writeln!(out, "    {}{{{{\"{}\"}}}}", gw.id, label(gw));
-        let _ = writeln!(out, "    {} --- gateway", gw.id);
+        for seg in &p.segments {
+            let _ = writeln!(out, "    {} --- {}", gw.id, seg.gateway);
+        }
     }
     out.push_str("  end\n");
     if let Some((gw, peers)) = &p.vpn {
@@ -161,15 +262,27 @@ fn dot(p: &Picture) -> String {
     out.push_str("  node [shape=box, fontname=\"sans-serif\"];\n");
     out.push_str("  edge [fontname=\"sans-serif\", fontsize=10];\n");
     let _ = writeln!(out, "  subgraph cluster_host {{\n    label=\"{}\";", p.host);
-    let _ = writeln!(
-        out,
-        "    subgraph cluster_segment {{\n      label=\"{}\";",
-        p.segment
-    );
-    for n in &p.members {
-        let _ = writeln!(out, "      {} [label=\"{}\"];", n.id, label(n));
+    for seg in &p.segments {
+        let _ = writeln!(
+            out,
+            "    subgraph cluster_{} {{\n      label=\"{}\";",
+            seg.id, seg.title
+        );
+        for n in &seg.members {
+            let _ = writeln!(out, "      {} [label=\"{}\"];", n.id, label(n));
+        }
+        out.push_str("    }\n");
     }
-    out.push_str("    }\n");
+    for (n, links) in &p.multi {
+        let _ = writeln!(out, "    {} [label=\"{}\"];", n.id, label(n));
+        for (gateway, addr) in links {
+            let _ = writeln!(
+                out,
+                "    {} -> {gateway} [dir=none, label=\"{addr}\"];",
+                n.id
+            );
+        }
+    }
     if let Some((gw, _)) = &p.vpn {
         let _ = writeln!(
             out,
@@ -177,7 +290,9 @@ fn dot(p: &Picture) -> String {
             gw.id,
             label(gw)
         );
-        let _ = writeln!(out, "    {} -> gateway [dir=none];", gw.id);
+        for seg in &p.segments {
+            let _ = writeln!(out, "    {} -> {} [dir=none];", gw.id, seg.gateway);
+        }
     }
     out.push_str("  }\n");
     if let Some((gw, peers)) = &p.vpn {
@@ -286,5 +401,48 @@ mod tests {
             assert!(!g.contains("vpn") && !g.contains("w_"), "{g}");
             assert!(g.contains("netd"), "{g}");
         }
+    }
+
+    #[test]
+    fn every_segment_is_drawn_with_the_router_between_them() {
+        let yaml = "name: sg-graph\nnetworks:\n  - {name: dmz, subnet: 10.231.1.0/24, gateway: fw}\n  \
+                    - {name: internal, subnet: 10.231.2.0/24}\ncontainers:\n  \
+                    - {name: fw, image: x, networks: [dmz, internal], ip_forward: true}\n  \
+                    - {name: db, image: x, networks: [internal]}\n\
+                    wireguard: {subnet: 10.231.100.0/24, listen_port: 51911, peers: [{name: p}]}\n";
+        let lab = LabSpec::from_yaml(yaml, "lab.yaml")
+            .unwrap()
+            .resolve()
+            .unwrap();
+        let fw = lab.workload("fw").unwrap();
+        let db = lab.workload("db").unwrap();
+        let g = render(&lab, GraphFormat::Mermaid);
+        for line in [
+            "    subgraph seg_dmz[\"dmz · 10.231.1.0/24 · default route via fw\"]".to_string(),
+            "    subgraph seg_internal[\"internal · 10.231.2.0/24\"]".into(),
+            "      netd_internal[\"netd (DHCP + DNS)<br/>10.231.2.2 · internal.sg-graph.lab\"]"
+                .into(),
+            format!("      w_db[\"db<br/>container {}\"]", db.ip),
+            "    w_fw[\"fw<br/>container\"]".into(),
+            format!("    w_fw ---|{}| gateway_dmz", fw.interfaces[0].ip),
+            format!("    w_fw ---|{}| gateway_internal", fw.interfaces[1].ip),
+            "    vpn --- gateway_internal".into(),
+        ] {
+            assert!(g.lines().any(|l| l == line), "no line {line:?} in:\n{g}");
+        }
+        assert_eq!(
+            g.matches("subgraph ").count(),
+            g.lines().filter(|l| l.trim() == "end").count()
+        );
+        let d = render(&lab, GraphFormat::Dot);
+        assert!(d.contains("subgraph cluster_seg_internal {"), "{d}");
+        assert!(
+            d.contains(&format!(
+                "w_fw -> gateway_internal [dir=none, label=\"{}\"];",
+                fw.interfaces[1].ip
+            )),
+            "{d}"
+        );
+        assert_eq!(d.matches('{').count(), d.matches('}').count(), "{d}");
     }
 }
