@@ -28,8 +28,11 @@ pub struct JsonWorkload {
     pub kind: String,
     /// `running`, `stopped`...
     pub state: String,
-    /// Its address on the lab network.
+    /// Its address on the lab network (on its first segment in a lab of several).
     pub address: Option<String>,
+    /// In a lab of several segments: its address on each, by segment, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<serde_json::Value>,
     /// Its MAC.
     pub mac: Option<String>,
     /// How a VM started: `restored from warm snapshot`, `cold boot`, or `cold boot (no warm
@@ -55,13 +58,20 @@ pub struct JsonStatus {
 
 /// The JSON form of a status.
 pub fn to_json(st: &LabStatus) -> JsonStatus {
-    let row = |w: &hub_core::status::WorkloadRow, kind: String| JsonWorkload {
+    let row = |w: &hub_core::status::WorkloadRow, kind: String| {
+        JsonWorkload {
         name: w.name.clone(),
         kind,
         state: w.state.to_string(),
         address: w.ip.map(|i| i.to_string()),
+        addresses: w
+            .interfaces
+            .iter()
+            .map(|a| serde_json::json!({"segment": a.segment, "address": a.ip.to_string(), "mac": a.mac.to_string()}))
+            .collect(),
         mac: w.mac.map(|m| m.to_string()),
         boot: w.boot.clone(),
+    }
     };
     let mut workloads: Vec<JsonWorkload> = st.netd.iter().map(|n| row(n, "netd".into())).collect();
     workloads.extend(st.workloads.iter().map(|w| row(w, w.kind.to_string())));
@@ -74,6 +84,19 @@ pub fn to_json(st: &LabStatus) -> JsonStatus {
         workloads,
         vpn: st.vpn.as_ref().map(|v| serde_json::json!({"interface": v.interface, "peers": v.peers})),
     }
+}
+
+/// The ADDRESS cell: the address, or each segment's (`dmz 10.231.1.30, internal ...`).
+fn address_cell(w: &hub_core::status::WorkloadRow) -> String {
+    if w.interfaces.is_empty() {
+        return w.ip.map(|i| i.to_string()).unwrap_or_else(|| "-".into());
+    }
+    let parts: Vec<String> = w
+        .interfaces
+        .iter()
+        .map(|a| format!("{} {}", a.segment, a.ip))
+        .collect();
+    parts.join(", ")
 }
 
 /// Prints a status as a table.
@@ -99,7 +122,7 @@ pub fn print_table(st: &LabStatus) {
             w.name.clone(),
             kind,
             w.state.to_string(),
-            w.ip.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
+            address_cell(w),
             w.mac.map_or_else(|| "-".into(), |m| m.to_string()),
             w.boot.clone().unwrap_or_default(),
         ]);

@@ -101,6 +101,7 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
                         ip: w.ip,
                         mac: w.mac,
                         boot: w.boot.clone(),
+                        interfaces: w.interfaces.clone(),
                     })
                     .collect(),
                 vpn: lab.state().vpn.clone(),

@@ -166,6 +166,32 @@ fn two_segments_with_a_router_between_them() {
     let web_links = exec_ok("web", &["ls", "/sys/class/net"]);
     assert_eq!(web_links.split_whitespace().count(), 2, "{web_links}");
 
+    // `hub status` shows each workload's address on each of its segments.
+    let st = hub(&state, &["status", "--lab", LAB, "--json"]);
+    assert!(st.status.success(), "{}", show(&st));
+    let st: serde_json::Value = serde_json::from_slice(&st.stdout).expect("status JSON");
+    let row = st["workloads"]
+        .as_array()
+        .and_then(|l| l.iter().find(|w| w["name"] == "fw"))
+        .cloned()
+        .unwrap_or_else(|| panic!("fw not in {st}"));
+    let shown: Vec<(String, String, String)> = row["addresses"]
+        .as_array()
+        .expect("addresses")
+        .iter()
+        .map(|a| {
+            let s = |k: &str| a[k].as_str().expect(k).to_string();
+            (s("segment"), s("address"), s("mac"))
+        })
+        .collect();
+    assert_eq!(shown, fw, "{row}");
+    let table = hub(&state, &["status", "--lab", LAB]);
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    assert!(
+        table.contains(&format!("dmz {}, internal {}", fw[0].1, fw[1].1)),
+        "{table}"
+    );
+
     // The segments' default routes go to the router.
     let route = exec_ok("web", &["ip", "route", "show", "default"]);
     assert!(route.contains(&format!("via {}", fw[0].1)), "{route}");

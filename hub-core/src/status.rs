@@ -29,6 +29,9 @@ pub struct WorkloadRow {
     /// snapshot: REASON)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boot: Option<String>,
+    /// Its address on each segment, in order, in a lab of several (from the state file).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interfaces: Vec<hub_runtime::Attachment>,
 }
 
 /// A lab as it runs.
@@ -82,6 +85,11 @@ pub(crate) async fn status(
         ip: s.ip,
         mac: s.mac,
         boot: s.boot.clone(),
+        interfaces: state
+            .as_ref()
+            .and_then(|st| st.workload(&s.handle.name))
+            .map(|r| r.interfaces.clone())
+            .unwrap_or_default(),
     };
     Ok(LabStatus {
         lab: lab.to_string(),

@@ -250,6 +250,9 @@ pub struct ContainerSpec {
 pub struct Attachment {
     /// The backend's network name (the Docker network).
     pub network: String,
+    /// The lab's name for that segment (`dmz`).
+    #[serde(default)]
+    pub segment: String,
     /// The address on it.
     pub ip: Ipv4Addr,
     /// The interface's MAC.

@@ -130,6 +130,7 @@ impl NetdService for DockerNetd {
             .iter()
             .map(|s| hub_runtime::Attachment {
                 network: s.network.clone(),
+                segment: s.name.clone(),
                 ip: s.ip,
                 mac: s.mac,
             })

@@ -161,6 +161,7 @@ impl ResolvedWorkload {
                     .iter()
                     .map(|i| Attachment {
                         network: i.network_name.clone(),
+                        segment: i.network.clone(),
                         ip: i.ip,
                         mac: i.mac,
                     })

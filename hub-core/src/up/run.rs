@@ -621,5 +621,9 @@ fn record(w: &DesiredWorkload, s: Option<&WorkloadStatus>) -> WorkloadRecord {
             WorkloadSpec::Container(_) => None,
         },
         boot: s.and_then(|s| s.boot.clone()),
+        interfaces: match &w.spec {
+            WorkloadSpec::Container(c) => c.networks.clone(),
+            WorkloadSpec::Vm(_) => Vec::new(),
+        },
     }
 }

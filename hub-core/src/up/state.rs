@@ -36,6 +36,9 @@ pub struct WorkloadRecord {
     /// How a VM started (see [`crate::status::WorkloadRow::boot`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boot: Option<String>,
+    /// Its interfaces in a lab of several segments, in order (empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interfaces: Vec<hub_runtime::Attachment>,
 }
 
 /// What the hub knows of a lab after `up`.

@@ -102,6 +102,7 @@ pub async fn ensure_netd_on(
     if !segments.is_empty() {
         spec.networks = std::iter::once(Attachment {
             network: lab.network.name.clone(),
+            segment: String::new(),
             ip: config.server_ip,
             mac: hub_runtime::derive_mac(&lab.name, NETD_NAME, 0),
         })
