@@ -660,6 +660,30 @@ impl fmt::Display for ResolvedLab {
         }
         table(f, &infra)?;
         writeln!(f)?;
+        if !self.segments.is_empty() {
+            let mut rows = vec![vec![
+                "SEGMENT".to_string(),
+                "SUBNET".to_string(),
+                "NETD".to_string(),
+                "DHCP RANGE".to_string(),
+                "DEFAULT ROUTE".to_string(),
+            ]];
+            for s in &self.segments {
+                let route = match (&s.router, s.router_ip) {
+                    (Some(r), Some(ip)) => format!("{r} {ip}"),
+                    _ => format!("bridge {}", s.gateway),
+                };
+                rows.push(vec![
+                    s.name.clone(),
+                    s.subnet.to_string(),
+                    s.netd.to_string(),
+                    s.dhcp_range.to_string(),
+                    route,
+                ]);
+            }
+            table(f, &rows)?;
+            writeln!(f)?;
+        }
         if self.workloads.is_empty() {
             writeln!(f, "no workloads")?;
         } else {
@@ -671,7 +695,14 @@ impl fmt::Display for ResolvedLab {
                 "DEPENDS ON".to_string(),
             ]];
             for w in &self.workloads {
-                let addr = if w.static_ip {
+                let addr = if !w.interfaces.is_empty() {
+                    let parts: Vec<String> = w
+                        .interfaces
+                        .iter()
+                        .map(|i| format!("{} {}", i.network, i.ip))
+                        .collect();
+                    parts.join(", ")
+                } else if w.static_ip {
                     w.ip.to_string()
                 } else {
                     format!("{} (auto)", w.ip)

@@ -258,7 +258,12 @@ fn check_plan(cx: &mut Ctx<'_>, s: &SegmentRef<'_>, subnet: ipnet::Ipv4Net) {
 pub(super) fn check_joins(cx: &mut Ctx<'_>, plans: &[Option<AddressPlan>]) {
     let spec = cx.spec;
     let segs = segment_refs(spec);
-    let known: Vec<&str> = segs.iter().map(|s| s.name.as_str()).collect();
+    let mut known: Vec<&str> = Vec::with_capacity(segs.len());
+    for s in &segs {
+        if !known.contains(&s.name.as_str()) {
+            known.push(&s.name);
+        }
+    }
     let mut used: Vec<HashMap<Ipv4Addr, String>> = vec![HashMap::new(); segs.len()];
     let mut members: Vec<Vec<&str>> = vec![Vec::new(); segs.len()];
     for w in workloads(spec) {
