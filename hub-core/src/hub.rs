@@ -118,6 +118,12 @@ impl HubBuilder {
         self.spec.subnet = subnet.into();
         self
     }
+    /// Adds a segment (a lab of several, instead of [`HubBuilder::network`]): the first added
+    /// is the lab network. Containers join segments with [`Container::networks`].
+    pub fn segment(mut self, segment: crate::spec::Segment) -> Self {
+        self.spec.networks.push(segment);
+        self
+    }
     /// The lab network's name (default: the lab's name).
     pub fn network_name(mut self, name: impl Into<String>) -> Self {
         self.spec.network_name = Some(name.into());

@@ -70,7 +70,7 @@ pub use error::{BoxError, HubError, StepError};
 pub use hub::{DEFAULT_PARALLELISM, Hub, HubBuilder, default_state_root};
 pub use lab::Lab;
 pub use progress::Progress;
-pub use spec::{Container, LabSpec, Vm, Vpn};
+pub use spec::{Container, LabSpec, Segment, Vm, Vpn};
 pub use status::LabStatus;
 pub use up::{DownReport, UpReport};
 
