@@ -271,3 +271,67 @@ fn a_one_network_lab_resolves_as_before() {
     assert_eq!(lab.network_name, "sg-flat");
     assert_eq!(web.mac, derive_mac("sg-flat", "web", 0));
 }
+
+#[test]
+fn a_one_network_lab_checks_the_networks_its_workloads_name() {
+    let y = "name: sg-flat
+subnet: 10.231.5.0/24
+containers:
+  - name: a
+    image: x
+    networks: [sg-flat]
+  - name: b
+    image: x
+    networks: [dmz]
+  - name: c
+    image: x
+    networks: {sg-flat: 10.231.6.9}
+";
+    let p = places(y);
+    let got: Vec<(u64, &str, SpecErrorKind)> = p.iter().map(|e| (e.0, e.2.as_str(), e.3)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                9,
+                "containers[1].networks[0]",
+                SpecErrorKind::UnknownNetwork
+            ),
+            (12, "containers[2].networks.sg-flat", SpecErrorKind::Address),
+        ],
+        "{p:#?}"
+    );
+    let ok = LabSpec::from_yaml(
+        &y.replace("networks: [dmz]", "networks: [sg-flat]")
+            .replace("10.231.6.9", "10.231.5.9"),
+        "lab.yaml",
+    )
+    .and_then(|s| s.resolve())
+    .expect("valid");
+    assert_eq!(ok.workload("c").expect("c").ip.to_string(), "10.231.5.9");
+    assert_eq!(ok.workloads.len(), 3);
+}
+
+#[test]
+fn a_segmented_spec_serializes_back_to_one_that_resolves_the_same() {
+    let y = format!(
+        "{SEGMENTS}containers:
+  - name: fw
+    image: x
+    networks: [dmz, internal]
+    ip_forward: true
+  - name: web
+    image: x
+    networks: {{dmz: 10.231.1.40, internal: ~}}
+"
+    );
+    let spec = LabSpec::from_yaml(&y, "/x/lab.yaml").expect("valid");
+    let json = serde_json::to_string(&spec).expect("json");
+    let back = LabSpec::from_yaml(&json, "/x/lab.yaml").expect("reloads");
+    let (a, b) = (
+        back.resolve().expect("valid"),
+        spec.resolve().expect("valid"),
+    );
+    assert_eq!(a.workloads, b.workloads);
+    assert_eq!(a.segments, b.segments);
+}

@@ -246,8 +246,12 @@ pub(crate) fn check(spec: &LabSpec, partial: Partial) -> Vec<SpecError> {
     if partial.header_ok && !spec.networks.is_empty() {
         let plans = check_segments(&mut cx);
         if partial.workloads_ok {
-            check_joins(&mut cx, &plans);
+            check_joins(&mut cx, &plans, true);
         }
+    } else if partial.header_ok && partial.workloads_ok {
+        // A lab of one network: a workload may still name it (its addresses are checked
+        // above, against the one plan).
+        check_joins(&mut cx, &[plan], false);
     }
     if partial.workloads_ok {
         check_dependencies(&mut cx);

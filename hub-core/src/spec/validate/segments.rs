@@ -255,7 +255,9 @@ fn check_plan(cx: &mut Ctx<'_>, s: &SegmentRef<'_>, subnet: ipnet::Ipv4Net) {
 
 /// Each workload's networks (known, each once, one address each) and addresses (inside
 /// their segment, not used twice there), and each segment's gateway (a workload on it).
-pub(super) fn check_joins(cx: &mut Ctx<'_>, plans: &[Option<AddressPlan>]) {
+/// `with_ip`: whether the workloads' `ip` fields are checked here too (a lab of one network
+/// checks them with its other addresses).
+pub(super) fn check_joins(cx: &mut Ctx<'_>, plans: &[Option<AddressPlan>], with_ip: bool) {
     let spec = cx.spec;
     let segs = segment_refs(spec);
     let mut known: Vec<&str> = Vec::with_capacity(segs.len());
@@ -308,9 +310,13 @@ pub(super) fn check_joins(cx: &mut Ctx<'_>, plans: &[Option<AddressPlan>]) {
                 continue;
             }
             members[s].push(w.name);
+            let from_ip = r.ip_path == format!("{}.ip", w.path);
             let (Some(ip), Some(plan)) = (r.ip, plans.get(s).and_then(Option::as_ref)) else {
                 continue;
             };
+            if from_ip && !with_ip {
+                continue;
+            }
             match parse_ip(ip) {
                 Err(m) => cx.err(SpecErrorKind::Address, &r.ip_path, m),
                 Ok(addr) => {
