@@ -28,6 +28,21 @@ networks:
     subnet: 10.231.2.0/24
 ";
 
+/// [`SEGMENTS`] with a router `fw` on both segments and `web` joining `web_networks`.
+fn router_and_web(web_networks: &str) -> String {
+    format!(
+        "{SEGMENTS}containers:
+  - name: fw
+    image: x
+    networks: [dmz, internal]
+    ip_forward: true
+  - name: web
+    image: x
+    networks: {web_networks}
+"
+    )
+}
+
 #[test]
 fn a_workload_naming_an_unknown_network_is_refused_where_it_names_it() {
     let y = format!(
@@ -239,17 +254,7 @@ fn the_builder_makes_the_same_lab_as_the_file() {
         .container(Container::new("web", "x").network_at("dmz", Some("10.231.1.40")))
         .resolve()
         .expect("valid");
-    let y = format!(
-        "{SEGMENTS}containers:
-  - name: fw
-    image: x
-    networks: [dmz, internal]
-    ip_forward: true
-  - name: web
-    image: x
-    networks: {{dmz: 10.231.1.40}}
-"
-    );
+    let y = router_and_web("{dmz: 10.231.1.40}");
     let loaded = LabSpec::from_yaml(&y, "lab.yaml")
         .and_then(|s| s.resolve())
         .expect("valid");
@@ -314,17 +319,7 @@ containers:
 
 #[test]
 fn a_segmented_spec_serializes_back_to_one_that_resolves_the_same() {
-    let y = format!(
-        "{SEGMENTS}containers:
-  - name: fw
-    image: x
-    networks: [dmz, internal]
-    ip_forward: true
-  - name: web
-    image: x
-    networks: {{dmz: 10.231.1.40, internal: ~}}
-"
-    );
+    let y = router_and_web("{dmz: 10.231.1.40, internal: ~}");
     let spec = LabSpec::from_yaml(&y, "/x/lab.yaml").expect("valid");
     let json = serde_json::to_string(&spec).expect("json");
     let back = LabSpec::from_yaml(&json, "/x/lab.yaml").expect("reloads");
