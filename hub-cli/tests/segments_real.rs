@@ -4,7 +4,7 @@
 //! reaches an internal one through the router (and not once the router stops forwarding);
 //! netd answers `NAME.SEGMENT.LAB.lab` on both segments and a plain name with the address on
 //! the asker's own segment; a WireGuard client's AllowedIPs cover every segment and it reaches
-//! a third one; `down` removes every segment's network.
+//! a third one; `down`, without the state file, removes every segment's network.
 
 mod common;
 
@@ -287,6 +287,8 @@ fn two_segments_with_a_router_between_them() {
     let addr = exec_ok("fw", &["ip", "-o", "-4", "addr", "show", "dev", "eth1"]);
     assert!(addr.contains(&fw[1].1), "{addr}");
 
+    // As after a crash that lost the state file: `down` finds every segment by its marks.
+    std::fs::remove_file(state.join(LAB).join("state.json")).expect("state file");
     let down = hub(&state, &["down", "--lab", LAB]);
     assert!(down.status.success(), "{}", show(&down));
     assert_eq!(leftovers(LAB, &state), Vec::<String>::new());
