@@ -39,7 +39,8 @@ pub enum CacheCommand {
     },
 }
 
-fn parse_age(s: &str) -> Result<Duration, String> {
+/// A duration on the command line: `7d`, `12h`, `500ms` (humantime).
+pub(crate) fn parse_age(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration like 7d or 12h: {e}"))
 }
 

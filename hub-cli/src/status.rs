@@ -26,8 +26,14 @@ pub struct JsonWorkload {
     pub name: String,
     /// `container`, `vm` or `netd`.
     pub kind: String,
-    /// `running`, `stopped`...
+    /// `running`, `stopped`, `missing` (recorded, but nothing of it runs), `failed` (the
+    /// reconciler gave up on it)...
     pub state: String,
+    /// How many times the reconciler brought it back.
+    pub restarts: u32,
+    /// Why the reconciler gave up on it, when it is `failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// Its address on the lab network (on its first segment in a lab of several).
     pub address: Option<String>,
     /// In a lab of several segments: its address on each, by segment, in order.
@@ -62,7 +68,9 @@ pub fn to_json(st: &LabStatus) -> JsonStatus {
         JsonWorkload {
         name: w.name.clone(),
         kind,
-        state: w.state.to_string(),
+        state: w.state_text(),
+        restarts: w.restarts,
+        reason: w.failed.clone(),
         address: w.ip.map(|i| i.to_string()),
         addresses: w
             .interfaces
@@ -110,6 +118,7 @@ pub fn print_table(st: &LabStatus) {
         "STATE".into(),
         "ADDRESS".into(),
         "MAC".into(),
+        "RESTARTS".into(),
         "BOOT".into(),
     ]];
     for (w, kind) in st
@@ -121,13 +130,14 @@ pub fn print_table(st: &LabStatus) {
         rows.push([
             w.name.clone(),
             kind,
-            w.state.to_string(),
+            w.state_text(),
             address_cell(w),
             w.mac.map_or_else(|| "-".into(), |m| m.to_string()),
+            w.restarts.to_string(),
             w.boot.clone().unwrap_or_default(),
         ]);
     }
-    let widths: Vec<usize> = (0..6)
+    let widths: Vec<usize> = (0..7)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     for r in &rows {
@@ -137,6 +147,13 @@ pub fn print_table(st: &LabStatus) {
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
         println!("{}", line.join("  ").trim_end());
+    }
+    for w in st.workloads.iter().filter(|w| w.failed.is_some()) {
+        println!(
+            "{} failed: {}",
+            w.name,
+            w.failed.as_deref().unwrap_or_default()
+        );
     }
     if let Some(v) = &st.vpn {
         println!("vpn {}:", v.interface);

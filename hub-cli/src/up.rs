@@ -1,13 +1,18 @@
 //! `hub up`: brings the lab up (or in line with its spec) and keeps it running.
 //!
 //! Ctrl-C cancels the work in flight, rolls back what this `up` created, and exits 130.
+//! With `--watch`, once the lab is up the reconciler keeps it so in the foreground, printing
+//! its events, until Ctrl-C or SIGTERM (which stop watching and leave the lab up: exit 0).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 use hub_core::HubError;
+use hub_core::heal::{HealPolicy, WatchEnd};
 use tokio_util::sync::CancellationToken;
 
+use super::cache::parse_age;
 use super::lab_args::{LabArgs, code_of, report_error};
 use super::render::Renderer;
 use super::status::print_table;
@@ -38,6 +43,41 @@ pub struct UpArgs {
     /// The `hub` executable netd's image is built from (default: this one).
     #[arg(long, value_name = "PATH", env = "HUB_BIN")]
     pub hub_bin: Option<std::path::PathBuf>,
+    /// After `up`, keep the lab as planned in the foreground: bring back what stops or
+    /// disappears by each workload's restart policy, printing each event, until Ctrl-C or
+    /// SIGTERM (the lab stays up).
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: how often the lab is looked at.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_age)]
+    pub heal_interval: Duration,
+    /// With --watch: the wait before the second restart attempt in a row; it doubles with each
+    /// further one.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_age)]
+    pub restart_backoff: Duration,
+    /// With --watch: the longest wait between two restart attempts.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_age)]
+    pub restart_backoff_max: Duration,
+    /// With --watch: attempts in a row after which a workload ends `failed`.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub restart_attempts: u32,
+    /// With --watch: how long a restarted workload must run before a new failure starts a new
+    /// row of attempts.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_age)]
+    pub stable_after: Duration,
+}
+
+impl UpArgs {
+    /// The reconciler's settings these arguments give.
+    pub fn heal_policy(&self) -> HealPolicy {
+        HealPolicy {
+            interval: self.heal_interval,
+            initial_backoff: self.restart_backoff,
+            max_backoff: self.restart_backoff_max,
+            max_attempts: self.restart_attempts.max(1),
+            stable_after: self.stable_after,
+        }
+    }
 }
 
 /// Runs `hub up`.
@@ -81,7 +121,11 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
     {
         builder = builder.hub_bin(bin);
     }
-    let result = builder.up().await;
+    let hub = match builder.build() {
+        Ok(h) => Arc::new(h),
+        Err(e) => return Ok(report_error(&e)),
+    };
+    let result = hub.clone().up().await;
     watcher.abort();
     match result {
         Ok(lab) => {
@@ -102,10 +146,16 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
                         mac: w.mac,
                         boot: w.boot.clone(),
                         interfaces: w.interfaces.clone(),
+                        missing: false,
+                        restarts: w.restarts,
+                        failed: w.failed.clone(),
                     })
                     .collect(),
                 vpn: lab.state().vpn.clone(),
             });
+            if args.watch {
+                return watch(hub, args.heal_policy()).await;
+            }
             Ok(exit::OK)
         }
         Err(e @ HubError::Interrupted { .. }) => {
@@ -114,4 +164,59 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
         }
         Err(e) => Ok(report_error(&e)),
     }
+}
+
+/// `--watch`: the reconciler in the foreground, each event on stdout, until Ctrl-C or SIGTERM.
+async fn watch(hub: Arc<hub_core::Hub>, policy: HealPolicy) -> anyhow::Result<u8> {
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    let signals = tokio::spawn(async move {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let terminated = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminated => {}
+        }
+        on_signal.cancel();
+    });
+    let watcher = hub.watcher(policy);
+    let mut events = watcher.subscribe();
+    let printer = tokio::spawn(async move {
+        use std::io::Write;
+        loop {
+            match events.recv().await {
+                Ok(e) => {
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "{}", event_line(&e));
+                    let _ = out.flush();
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    println!("  ({n} events missed)");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
+    let end = watcher.run(cancel).await;
+    signals.abort();
+    // The watcher is gone, so the channel closes once the printer has printed everything.
+    let _ = printer.await;
+    match end {
+        Ok(WatchEnd::Cancelled | WatchEnd::LabGone) => Ok(exit::OK),
+        Ok(WatchEnd::SpecChanged) => Ok(exit::FAILURE),
+        Err(e) => Ok(report_error(&e)),
+    }
+}
+
+/// One event as `hub up --watch` prints it: `watch: web restarted ... [restarts: 1]`.
+pub fn event_line(e: &hub_core::heal::LabEvent) -> String {
+    format!("watch: {e}")
 }

@@ -5,7 +5,7 @@ use hub_runtime::NetworkSpec;
 use crate::desired::{
     DesiredLab, DesiredWorkload, DnsRecord, NetdSegmentPlan, VpnPeerPlan, VpnPlan, VpnSegmentPlan,
 };
-use crate::spec::ResolvedLab;
+use crate::spec::{ResolvedLab, WorkloadDef};
 
 /// The engine's view of a resolved lab.
 pub fn from_resolved(r: &ResolvedLab) -> DesiredLab {
@@ -56,6 +56,10 @@ pub fn from_resolved(r: &ResolvedLab) -> DesiredLab {
             .map(|w| {
                 let mut d = DesiredWorkload::new(w.to_workload_spec());
                 d.depends_on = w.depends_on.clone();
+                d.restart = match &w.spec {
+                    WorkloadDef::Container(c) => c.restart,
+                    WorkloadDef::Vm(v) => v.restart,
+                };
                 d
             })
             .collect(),

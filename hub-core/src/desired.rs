@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use hub_net::AddressPlan;
-use hub_runtime::{MacAddr, NetworkSpec, WorkloadKind, WorkloadSpec};
+use hub_runtime::{MacAddr, NetworkSpec, RestartPolicy, WorkloadKind, WorkloadSpec};
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +23,8 @@ pub struct DesiredWorkload {
     pub depends_on: Vec<String>,
     /// How long readiness may take.
     pub ready_timeout: Duration,
+    /// What the reconciler does when the workload stops or disappears (see [`crate::heal`]).
+    pub restart: RestartPolicy,
 }
 
 impl DesiredWorkload {
@@ -32,10 +34,15 @@ impl DesiredWorkload {
             WorkloadKind::Container => DEFAULT_CONTAINER_TIMEOUT,
             WorkloadKind::Vm => DEFAULT_VM_TIMEOUT,
         };
+        let restart = match &spec {
+            WorkloadSpec::Container(c) => c.restart,
+            WorkloadSpec::Vm(_) => RestartPolicy::No,
+        };
         DesiredWorkload {
             spec,
             depends_on: Vec::new(),
             ready_timeout,
+            restart,
         }
     }
 

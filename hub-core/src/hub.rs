@@ -8,14 +8,16 @@ use hub_runtime::{NetworkRuntime, Runtime};
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
+use crate::desired::DesiredLab;
 use crate::error::HubError;
+use crate::heal::{HealPolicy, Watcher};
 use crate::host_ports::{HostPorts, PortProbe};
 use crate::lab::Lab;
 use crate::progress::{Progress, ProgressFn};
 use crate::runtimes::Runtimes;
 use crate::scheduler::{Epvm, MetricsSource, ProcMetrics, Scheduler};
 use crate::services::{NetdService, VpnService};
-use crate::spec::{AllocatorFactory, Container, LabSpec, Vm, Vpn};
+use crate::spec::{AllocatorFactory, Container, HostChoices, LabSpec, Vm, Vpn};
 use crate::status::LabStatus;
 use crate::up::{self, DownReport, UpOptions};
 
@@ -397,7 +399,7 @@ impl Hub {
         .await
     }
 
-    fn options(&self) -> UpOptions {
+    pub(crate) fn options(&self) -> UpOptions {
         UpOptions {
             lab_dir: self.lab_dir.clone(),
             state_root: self.state_root.clone(),
@@ -420,6 +422,20 @@ impl Hub {
     /// naming the holder; a lab without a VPN port gets the one it kept, else the first free
     /// one from 51820, and keeps it.
     pub async fn up(self: Arc<Self>) -> Result<Lab, HubError> {
+        let (desired, choices) = self.desired().await?;
+        let runtimes = self.runtimes().await?;
+        let (state, report) = up::up(&desired, runtimes, &self.options()).await?;
+        if let Some(port) = choices.vpn_port.filter(|_| choices.vpn_port_chosen) {
+            if let Err(e) = up::vpn_port::keep(&self.lab_dir, port) {
+                tracing::warn!(port, error = %e, "could not keep the lab's VPN port for the next up");
+            }
+        }
+        Ok(Lab::new(self.clone(), state, report, false))
+    }
+
+    /// The lab as `up` would bring it: the spec resolved and checked against the host (its
+    /// ports), with the VPN port chosen.
+    pub(crate) async fn desired(&self) -> Result<(DesiredLab, HostChoices), HubError> {
         let resolved = self.spec.resolve_with(&*self.allocator)?;
         let runtimes = self.runtimes().await?;
         let interface_of = |lab: &str| runtimes.vpn.as_ref()?.interface_name(lab);
@@ -435,13 +451,13 @@ impl Hub {
         if let (Some(vpn), Some(port)) = (desired.vpn.as_mut(), choices.vpn_port) {
             vpn.listen_port = port;
         }
-        let (state, report) = up::up(&desired, runtimes, &self.options()).await?;
-        if let Some(port) = choices.vpn_port.filter(|_| choices.vpn_port_chosen) {
-            if let Err(e) = up::vpn_port::keep(&self.lab_dir, port) {
-                tracing::warn!(port, error = %e, "could not keep the lab's VPN port for the next up");
-            }
-        }
-        Ok(Lab::new(self.clone(), state, report, false))
+        Ok((desired, choices))
+    }
+
+    /// A reconciler for this lab, which keeps it as planned by each workload's restart policy
+    /// (see [`crate::heal`]); nothing runs until [`Watcher::run`].
+    pub fn watcher(self: Arc<Self>, policy: HealPolicy) -> Watcher {
+        Watcher::new(self, policy)
     }
 
     /// Removes the lab, finding everything by its marks (works without the lab directory).

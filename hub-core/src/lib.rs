@@ -54,6 +54,7 @@ mod desired;
 mod drop;
 mod error;
 pub mod graph;
+pub mod heal;
 pub mod host_ports;
 mod hub;
 mod lab;

@@ -78,4 +78,10 @@ pub trait VpnService: Send + Sync {
         let _ = lab;
         None
     }
+    /// Whether the lab's gateway runs (its interface exists), for the reconciler. `None`: this
+    /// gateway cannot tell, and the reconciler leaves it alone.
+    async fn is_up(&self, lab: &str) -> Result<Option<bool>, BoxError> {
+        let _ = lab;
+        Ok(None)
+    }
 }

@@ -32,6 +32,30 @@ pub struct WorkloadRow {
     /// Its address on each segment, in order, in a lab of several (from the state file).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interfaces: Vec<hub_runtime::Attachment>,
+    /// The state file records it, but nothing of it runs (removed by hand, or its restart
+    /// failed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub missing: bool,
+    /// How many times the reconciler brought it back (from the state file).
+    #[serde(default)]
+    pub restarts: u32,
+    /// Why the reconciler gave up on it, when it did: it is `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
+}
+
+impl WorkloadRow {
+    /// Its state in words: `failed` when the reconciler gave up on it, `missing` when the
+    /// state file records it but nothing of it runs, else the runtime's state.
+    pub fn state_text(&self) -> String {
+        if self.failed.is_some() {
+            "failed".into()
+        } else if self.missing {
+            "missing".into()
+        } else {
+            self.state.to_string()
+        }
+    }
 }
 
 /// A lab as it runs.
@@ -78,6 +102,7 @@ pub(crate) async fn status(
         None => None,
     };
     let state = LabState::load(lab, lab_dir).ok().flatten();
+    let recorded = |name: &str| state.as_ref().and_then(|st| st.workload(name));
     let row = |s: &hub_runtime::WorkloadStatus| WorkloadRow {
         name: s.handle.name.clone(),
         kind: s.handle.kind,
@@ -85,21 +110,41 @@ pub(crate) async fn status(
         ip: s.ip,
         mac: s.mac,
         boot: s.boot.clone(),
-        interfaces: state
-            .as_ref()
-            .and_then(|st| st.workload(&s.handle.name))
+        interfaces: recorded(&s.handle.name)
             .map(|r| r.interfaces.clone())
             .unwrap_or_default(),
+        missing: false,
+        restarts: recorded(&s.handle.name).map_or(0, |r| r.restarts),
+        failed: recorded(&s.handle.name).and_then(|r| r.failed.clone()),
     };
+    let mut workloads: Vec<WorkloadRow> = actual
+        .iter()
+        .filter(|s| s.role != Some(Role::Netd))
+        .map(row)
+        .collect();
+    // What the state file records but nothing runs of: gone, or failed.
+    for r in state.iter().flat_map(|st| &st.workloads) {
+        if !workloads.iter().any(|w| w.name == r.name) {
+            workloads.push(WorkloadRow {
+                name: r.name.clone(),
+                kind: r.kind,
+                state: hub_runtime::WorkloadState::Unknown,
+                ip: r.ip,
+                mac: r.mac,
+                boot: None,
+                interfaces: r.interfaces.clone(),
+                missing: true,
+                restarts: r.restarts,
+                failed: r.failed.clone(),
+            });
+        }
+    }
+    workloads.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(LabStatus {
         lab: lab.to_string(),
         network,
         netd: actual.iter().find(|s| s.role == Some(Role::Netd)).map(row),
-        workloads: actual
-            .iter()
-            .filter(|s| s.role != Some(Role::Netd))
-            .map(row)
-            .collect(),
+        workloads,
         vpn: state.and_then(|s| s.vpn),
     })
 }

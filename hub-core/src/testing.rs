@@ -187,6 +187,22 @@ impl FakeServices {
         self.lock().vpn.get(lab).copied()
     }
 
+    /// Makes the lab's netd and VPN gateway vanish as if removed by hand (`docker rm -f`,
+    /// `ip link del`), without a call the hub would make: for tests of the reconciler.
+    pub fn lose(&self, netd: bool, vpn: bool) {
+        let mut g = self.lock();
+        if netd {
+            g.netd.clear();
+        }
+        if vpn {
+            let ports: Vec<u16> = std::mem::take(&mut g.vpn).into_values().collect();
+            drop(g);
+            for p in ports {
+                self.ports.free(Protocol::Udp, p);
+            }
+        }
+    }
+
     /// Every call so far (`NetdEnsure lab`).
     pub fn calls(&self) -> Vec<String> {
         self.lock().calls.clone()
@@ -261,6 +277,10 @@ impl VpnService for FakeServices {
 
     fn interface_name(&self, lab: &str) -> Option<String> {
         Some(fake_interface(lab))
+    }
+
+    async fn is_up(&self, lab: &str) -> Result<Option<bool>, BoxError> {
+        Ok(Some(self.vpn_up(lab)))
     }
 
     async fn down(&self, lab: &str) -> Result<bool, BoxError> {

@@ -202,6 +202,27 @@ fn a_value_of_the_wrong_type_is_named() {
         "expected one of `auto`, `kvm`, `qemu`",
     );
     let e = one(&format!(
+        "{BASE}vms:\n  - name: v\n    image: IMAGE\n    restart: sometimes\n"
+    ));
+    at(
+        &e,
+        6,
+        14,
+        "vms[0].restart",
+        SpecErrorKind::Type,
+        "unknown variant `sometimes`",
+    );
+    // Every VM policy the containers know is accepted.
+    for p in ["no", "on-failure", "unless-stopped", "always"] {
+        assert_eq!(
+            places(&format!(
+                "{BASE}vms:\n  - name: v\n    image: IMAGE\n    restart: {p}\n"
+            )),
+            vec![],
+            "{p}"
+        );
+    }
+    let e = one(&format!(
         "{BASE}containers:\n  - name: a\n    image: x\n    healthcheck:\n      test: [true]\n      interval: 5 parsecs\n"
     ));
     at(

@@ -234,6 +234,11 @@ impl Gateway {
         Self::apply(spec, keygen, false)
     }
 
+    /// Whether the lab's gateway interface exists on the host.
+    pub fn is_up(lab: &str) -> bool {
+        link::exists(&interface_name(lab))
+    }
+
     /// Removes the lab's interface and exactly the lab's `DOCKER-USER` rules, found by the
     /// derived interface name and the `hub:LAB` comment, so it needs no state. Idempotent.
     /// Key files and client configs stay, so a later `up` reuses them.

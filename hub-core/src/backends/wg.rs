@@ -79,6 +79,10 @@ impl VpnService for WgGateway {
         Some(Gateway::interface_name(lab))
     }
 
+    async fn is_up(&self, lab: &str) -> Result<Option<bool>, BoxError> {
+        Ok(Some(Gateway::is_up(lab)))
+    }
+
     async fn down(&self, lab: &str) -> Result<bool, BoxError> {
         let lab = lab.to_string();
         let r = tokio::task::spawn_blocking(move || Gateway::down(&lab)).await??;

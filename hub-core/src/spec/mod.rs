@@ -48,6 +48,7 @@
 //!     runcmd: ["echo hi"]
 //!     files: [{source: ./conf/app.toml, path: /etc/app.toml, mode: "0600", owner: "hub:hub"}]
 //!     virt_type: auto             # auto | kvm | qemu
+//!     restart: always             # no | on-failure | unless-stopped | always (the reconciler)
 //! # networks:                     # instead of `subnet`: several segments, the first being the
 //! #   - {name: dmz, subnet: 10.77.1.0/24, gateway: fw}   # lab network; `gateway`: the
 //! #   - {name: internal, subnet: 10.77.2.0/24}           # segment's default route

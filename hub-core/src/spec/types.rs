@@ -519,6 +519,11 @@ pub struct Vm {
     /// it on or off does not re-create a running VM.
     #[serde(default, skip_serializing)]
     pub warm: bool,
+    /// Restart policy the hub's reconciler (`hub up --watch`, `hub serve`) applies when the VM
+    /// is shut off, crashed or gone: `no` (default), `on-failure`, `unless-stopped`, `always`.
+    /// Not part of the spec hash: changing it does not re-create a running VM.
+    #[serde(default, skip_serializing)]
+    pub restart: RestartPolicy,
 }
 
 impl Vm {
@@ -538,11 +543,17 @@ impl Vm {
             virt_type: VirtType::Auto,
             depends_on: Vec::new(),
             warm: false,
+            restart: RestartPolicy::No,
         }
     }
     /// Starts the VM from a warm snapshot when one is cached (see [`Vm::warm`]'s field).
     pub fn warm(mut self, on: bool) -> Self {
         self.warm = on;
+        self
+    }
+    /// Sets the restart policy the reconciler applies (see [`Vm::restart`]'s field).
+    pub fn restart(mut self, policy: RestartPolicy) -> Self {
+        self.restart = policy;
         self
     }
     /// Sets the memory in MiB.

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub use down::{DownReport, down};
+pub(crate) use run::converge_in_lock;
 pub use run::up;
 
 use tokio_util::sync::CancellationToken;

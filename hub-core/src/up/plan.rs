@@ -1,6 +1,6 @@
 //! The plan of an `up`: what runs compared with what the spec wants, by spec hash.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use hub_runtime::{Role, RuntimeError, WorkloadKind, WorkloadState, WorkloadStatus};
 
@@ -30,6 +30,9 @@ pub struct Plan {
     pub remove: Vec<WorkloadStatus>,
     /// Workloads already as specified.
     pub unchanged: Vec<WorkloadStatus>,
+    /// Workloads this converge leaves as they are though they differ from the spec (a heal
+    /// pass starts only the workloads it heals), with what runs of them.
+    pub skipped: Vec<(String, Option<WorkloadStatus>)>,
 }
 
 impl Plan {
@@ -38,6 +41,26 @@ impl Plan {
         let mut v = self.create.clone();
         v.extend(self.recreate.iter().map(|(s, _)| s.handle.name.clone()));
         v
+    }
+
+    /// Keeps only the (re)creations of `names`: the others are skipped, and nothing is
+    /// removed (a heal pass brings back what is gone; it never takes a spec change apart).
+    pub fn restrict(&mut self, names: &BTreeSet<String>) {
+        for n in std::mem::take(&mut self.create) {
+            if names.contains(&n) {
+                self.create.push(n);
+            } else {
+                self.skipped.push((n, None));
+            }
+        }
+        for (s, why) in std::mem::take(&mut self.recreate) {
+            if names.contains(&s.handle.name) {
+                self.recreate.push((s, why));
+            } else {
+                self.skipped.push((s.handle.name.clone(), Some(s)));
+            }
+        }
+        self.remove.clear();
     }
 }
 

@@ -2,7 +2,7 @@
 //! bounded, in dependency order; netd first when a VM is to start), VPN, state. Each phase's
 //! time is logged at target `hub_timing` (`HUB_LOG=hub_timing=info`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -72,10 +72,27 @@ async fn up_locked(
         () = opts.cancel.cancelled() => return Err(HubError::Interrupted { lab: lab.into(), errors: vec![] }),
     };
     timing("up.lock", t);
+    converge_in_lock(desired, runtimes, opts, None).await
+}
+
+/// [`up`] for a caller that holds the lab lock already: plan, admit, converge, write the state.
+/// With `only`, the converge starts only those of the workloads to (re)create, removes
+/// nothing, and still brings netd and the VPN gateway back when they are gone (the
+/// reconciler's heal pass).
+pub(crate) async fn converge_in_lock(
+    desired: &DesiredLab,
+    runtimes: &Runtimes,
+    opts: &UpOptions,
+    only: Option<&BTreeSet<String>>,
+) -> Result<(LabState, UpReport), HubError> {
+    let lab = desired.name.as_str();
     let t = Instant::now();
     let kinds: Vec<_> = desired.workloads.iter().map(|w| w.spec.kind()).collect();
     let actual = list_actual(runtimes, lab, &kinds).await?;
-    let plan = diff(desired, &actual);
+    let mut plan = diff(desired, &actual);
+    if let Some(names) = only {
+        plan.restrict(names);
+    }
     timing("up.list+plan", t);
     tracing::info!(
         create = plan.create.len(),
@@ -423,6 +440,13 @@ impl Phases<'_> {
     /// statuses.
     fn unchanged(&self, shared: &Shared) -> BTreeMap<String, WorkloadStatus> {
         let mut statuses = BTreeMap::new();
+        for (name, s) in &self.plan.skipped {
+            // Left as it is: its dependants do not wait for it.
+            shared.board.set(name, DepState::Ready);
+            if let Some(s) = s {
+                statuses.insert(name.clone(), s.clone());
+            }
+        }
         for s in &self.plan.unchanged {
             shared.board.set(&s.handle.name, DepState::Ready);
             emit(
@@ -543,11 +567,20 @@ impl Phases<'_> {
         report: &UpReport,
     ) -> Result<LabState, Vec<StepError>> {
         let t = Instant::now();
+        let previous = LabState::load(self.lab, &self.opts.lab_dir).ok().flatten();
         let workloads = self
             .desired
             .workloads
             .iter()
-            .map(|w| record(w, statuses.get(w.name())))
+            .map(|w| {
+                let mut r = record(w, statuses.get(w.name()));
+                // The restart count is the workload's history: an `up` keeps it.
+                r.restarts = previous
+                    .as_ref()
+                    .and_then(|p| p.workload(w.name()))
+                    .map_or(0, |p| p.restarts);
+                r
+            })
             .collect();
         let state = LabState {
             version: STATE_VERSION,
@@ -558,12 +591,7 @@ impl Phases<'_> {
             workloads,
             vpn,
         };
-        let unchanged_state = report.is_unchanged()
-            && LabState::load(self.lab, &self.opts.lab_dir)
-                .ok()
-                .flatten()
-                .as_ref()
-                == Some(&state);
+        let unchanged_state = report.is_unchanged() && previous.as_ref() == Some(&state);
         if !unchanged_state {
             state
                 .save(&self.opts.lab_dir)
@@ -625,5 +653,7 @@ fn record(w: &DesiredWorkload, s: Option<&WorkloadStatus>) -> WorkloadRecord {
             WorkloadSpec::Container(c) => c.networks.clone(),
             WorkloadSpec::Vm(_) => Vec::new(),
         },
+        restarts: 0,
+        failed: None,
     }
 }

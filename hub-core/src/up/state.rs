@@ -39,6 +39,16 @@ pub struct WorkloadRecord {
     /// Its interfaces in a lab of several segments, in order (empty otherwise).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interfaces: Vec<hub_runtime::Attachment>,
+    /// How many times the reconciler restarted it (kept across `up`s of the lab).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub restarts: u32,
+    /// Why the reconciler gave up on it, when it did: the workload is `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What the hub knows of a lab after `up`.

@@ -1,0 +1,513 @@
+//! One heal pass: under the lab lock, look at what runs, decide, bring back what is due
+//! through the same converge as `up`, and record the outcome in the state file.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use hub_runtime::{MacAddr, Role, WorkloadKind, WorkloadSpec, WorkloadState};
+use tokio::time::Instant;
+
+use super::event::{EventKind, Events, LabEvent, NETD, VPN_GATEWAY};
+use super::policy::{Decision, HealPolicy, Observed, decide};
+use super::tracker::{Next, Tracker};
+use crate::desired::DesiredLab;
+use crate::error::{HubError, StepError};
+use crate::runtimes::Runtimes;
+use crate::up::lock::LabLock;
+use crate::up::plan::list_actual;
+use crate::up::state::LabState;
+use crate::up::{UpOptions, converge_in_lock};
+
+/// Why watching ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PassEnd {
+    /// The lab's state file is gone: it was taken down.
+    LabGone,
+    /// The state file records other spec hashes than the watcher's spec.
+    SpecChanged,
+}
+
+/// The watcher's view of the lab between passes.
+pub(crate) struct Pass<'a> {
+    pub desired: &'a DesiredLab,
+    pub runtimes: &'a Runtimes,
+    pub opts: &'a UpOptions,
+    pub policy: &'a HealPolicy,
+    pub events: &'a Events,
+    pub workloads: BTreeMap<String, Tracker>,
+    pub netd: Tracker,
+    pub vpn: Tracker,
+    /// A failure (or its end) the state file does not record yet.
+    pub dirty: bool,
+}
+
+/// What one look saw: each workload of the plan (in plan order), netd and the gateway
+/// (`None`: not watched; `Some(None)`: fine; `Some(Some(why))`: drifted).
+struct Seen {
+    workloads: Vec<Observed>,
+    netd: Option<Option<String>>,
+    vpn: Option<Option<String>>,
+}
+
+/// What one pass brings back, each with its attempt number and drift.
+#[derive(Debug, Default)]
+struct Due {
+    workloads: BTreeMap<String, (u32, String)>,
+    netd: Option<(u32, String)>,
+    vpn: Option<(u32, String)>,
+    /// The soonest a waiting attempt is due.
+    wait: Option<Duration>,
+}
+
+impl Due {
+    fn any(&self) -> bool {
+        !self.workloads.is_empty() || self.netd.is_some() || self.vpn.is_some()
+    }
+    fn wait_at_most(&mut self, d: Duration) {
+        self.wait = Some(self.wait.map_or(d, |w| w.min(d)));
+    }
+}
+
+/// Sends one event.
+fn emit(events: &Events, lab: &str, workload: &str, kind: EventKind, reason: String, n: u32) {
+    let mut e = LabEvent::new(lab, Some(workload), kind, reason);
+    e.restart_count = n;
+    events.send(e);
+}
+
+/// What the tracker of a drifted thing says now: tells the drift once, or the giving up.
+/// `Some(attempt)` when it is to be brought back in this pass; `dirty` is set when the state
+/// file must record a failure.
+#[allow(clippy::too_many_arguments)]
+fn consider(
+    events: &Events,
+    lab: &str,
+    name: &str,
+    t: &mut Tracker,
+    now: Instant,
+    policy: &HealPolicy,
+    why: &str,
+    due: &mut Due,
+    dirty: &mut bool,
+) -> Option<u32> {
+    let news = t.drifted();
+    let next = t.next(now, policy);
+    if news && !matches!(next, Next::Failed | Next::GiveUp(_)) {
+        emit(
+            events,
+            lab,
+            name,
+            EventKind::Drifted,
+            why.into(),
+            t.restarts,
+        );
+    }
+    match next {
+        Next::Failed => None,
+        Next::GiveUp(reason) => {
+            t.give_up(reason.clone());
+            emit(events, lab, name, EventKind::Failed, reason, t.restarts);
+            *dirty = true;
+            None
+        }
+        Next::Wait(d) => {
+            due.wait_at_most(d);
+            None
+        }
+        Next::Attempt(n) => Some(n),
+    }
+}
+
+impl Pass<'_> {
+    fn lab(&self) -> &str {
+        &self.desired.name
+    }
+
+    /// One pass; the time until the next one, or why watching ends. It looks without the lab
+    /// lock (reading is harmless, and an `up` or `down` must not find the lock taken by a
+    /// mere look), and takes the lock only to bring something back or record a failure: then
+    /// it looks again under the lock, so it never acts on what an `up` or `down` just changed.
+    pub(crate) async fn run(&mut self) -> Result<Result<Duration, PassEnd>, HubError> {
+        let lab = self.lab().to_string();
+        if let Err(end) = self.lab_is_up(&lab)? {
+            return Ok(Err(end));
+        }
+        let seen = self.observe(&lab).await?;
+        let mut due = self.act(&lab, &seen);
+        if due.any() || self.dirty {
+            let _lock = match LabLock::acquire(&self.opts.state_root, &lab, false).await {
+                Ok(l) => l,
+                Err(HubError::Locked { pid, .. }) => {
+                    tracing::debug!(lab = %lab, ?pid, "the lab is locked (an up or down runs); heal put off");
+                    return Ok(Ok(self.policy.interval));
+                }
+                Err(e) => return Err(e),
+            };
+            if let Err(end) = self.lab_is_up(&lab)? {
+                return Ok(Err(end));
+            }
+            if due.any() {
+                let again = self.observe(&lab).await?;
+                self.drop_fine(&mut due, &again);
+            }
+            if due.any() {
+                self.heal(&due).await;
+            }
+            self.record()?;
+            self.dirty = false;
+        }
+        due.wait_at_most(self.policy.interval);
+        Ok(Ok(due.wait.unwrap_or(self.policy.interval)))
+    }
+
+    /// Whether the lab is up with the watcher's spec: its state file exists and records the
+    /// same workloads with the same spec hashes.
+    fn lab_is_up(&self, lab: &str) -> Result<Result<(), PassEnd>, HubError> {
+        let Some(state) = LabState::load(lab, &self.opts.lab_dir)? else {
+            return Ok(Err(PassEnd::LabGone));
+        };
+        let recorded: BTreeMap<&str, &str> = state
+            .workloads
+            .iter()
+            .map(|w| (w.name.as_str(), w.spec_hash.as_str()))
+            .collect();
+        let planned: BTreeMap<&str, &str> = self
+            .desired
+            .workloads
+            .iter()
+            .map(|w| (w.name(), w.spec.spec_hash()))
+            .collect();
+        Ok(if recorded == planned {
+            Ok(())
+        } else {
+            Err(PassEnd::SpecChanged)
+        })
+    }
+
+    /// Looks at every workload, netd and the gateway.
+    async fn observe(&self, lab: &str) -> Result<Seen, HubError> {
+        let kinds: Vec<WorkloadKind> = self
+            .desired
+            .workloads
+            .iter()
+            .map(|w| w.spec.kind())
+            .collect();
+        let actual = list_actual(self.runtimes, lab, &kinds).await?;
+        let workloads = self
+            .desired
+            .workloads
+            .iter()
+            .map(|w| {
+                Observed::of(
+                    actual
+                        .iter()
+                        .find(|s| s.role != Some(Role::Netd) && s.handle.name == w.name()),
+                )
+            })
+            .collect();
+        let mut netd = None;
+        if let Some(service) = self.runtimes.netd.as_ref().filter(|_| self.desired.netd) {
+            let runs = actual
+                .iter()
+                .find(|s| s.role == Some(Role::Netd))
+                .map(|s| s.state == WorkloadState::Running);
+            // A netd the runtimes do not list (an injected service) is asked directly.
+            netd = match runs {
+                Some(true) => Some(None),
+                Some(false) => Some(Some("netd is not running".to_string())),
+                None => match service.exists(lab).await {
+                    Ok(true) => Some(None),
+                    Ok(false) => Some(Some("netd is gone".to_string())),
+                    Err(e) => {
+                        tracing::warn!(lab, error = %e, "cannot tell whether netd runs");
+                        None
+                    }
+                },
+            };
+        }
+        let mut vpn = None;
+        if let (Some(service), Some(_)) = (&self.runtimes.vpn, &self.desired.vpn) {
+            vpn = match service.is_up(lab).await {
+                Ok(Some(false)) => Some(Some("the WireGuard interface is gone".to_string())),
+                Ok(Some(true)) => Some(None),
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::warn!(lab, error = %e, "cannot tell whether the gateway runs");
+                    None
+                }
+            };
+        }
+        Ok(Seen {
+            workloads,
+            netd,
+            vpn,
+        })
+    }
+
+    /// Decides about what was seen: tells drifts and failures, returns what is due now.
+    fn act(&mut self, lab: &str, seen: &Seen) -> Due {
+        let now = Instant::now();
+        let mut due = Due::default();
+        let (events, policy) = (self.events, self.policy);
+        for (w, observed) in self.desired.workloads.iter().zip(&seen.workloads) {
+            let t = self.workloads.entry(w.name().to_string()).or_default();
+            match decide(w.restart, w.spec.kind(), observed) {
+                Decision::Fine => {
+                    if *observed == Observed::Running && t.failure().is_some() {
+                        // Someone brought it back (an `up`): it is no longer failed.
+                        *t = Tracker::with_restarts(t.restarts);
+                        self.dirty = true;
+                    }
+                    t.running(now, policy);
+                }
+                Decision::Leave(why) => {
+                    if t.drifted() {
+                        emit(events, lab, w.name(), EventKind::Left, why, t.restarts);
+                    }
+                }
+                Decision::Heal(why) => {
+                    let attempt = consider(
+                        events,
+                        lab,
+                        w.name(),
+                        t,
+                        now,
+                        policy,
+                        &why,
+                        &mut due,
+                        &mut self.dirty,
+                    );
+                    if let Some(n) = attempt {
+                        due.workloads.insert(w.name().to_string(), (n, why));
+                    }
+                }
+            }
+        }
+        for (seen, t, name, slot) in [
+            (&seen.netd, &mut self.netd, NETD, &mut due.netd),
+            (&seen.vpn, &mut self.vpn, VPN_GATEWAY, &mut due.vpn),
+        ] {
+            match seen {
+                Some(Some(why)) => {
+                    let mut wait = Due::default();
+                    if let Some(n) = consider(
+                        events,
+                        lab,
+                        name,
+                        t,
+                        now,
+                        policy,
+                        why,
+                        &mut wait,
+                        &mut self.dirty,
+                    ) {
+                        *slot = Some((n, why.clone()));
+                    }
+                    if let Some(d) = wait.wait {
+                        due.wait = Some(due.wait.map_or(d, |w| w.min(d)));
+                    }
+                }
+                Some(None) => t.running(now, policy),
+                None => {}
+            }
+        }
+        due
+    }
+
+    /// Drops from `due` what runs again by the second look (an `up` brought it back).
+    fn drop_fine(&mut self, due: &mut Due, again: &Seen) {
+        for (w, observed) in self.desired.workloads.iter().zip(&again.workloads) {
+            if due.workloads.contains_key(w.name())
+                && decide(w.restart, w.spec.kind(), observed) == Decision::Fine
+            {
+                due.workloads.remove(w.name());
+            }
+        }
+        if again.netd == Some(None) {
+            due.netd = None;
+        }
+        if again.vpn == Some(None) {
+            due.vpn = None;
+        }
+    }
+
+    /// Brings back what is due with one converge (which also brings netd and the gateway back
+    /// when they are gone), and records each outcome.
+    async fn heal(&mut self, due: &Due) {
+        let lab = self.lab().to_string();
+        for (name, (n, why)) in &due.workloads {
+            let restarts = self.workloads.get(name).map_or(0, |t| t.restarts);
+            self.restarting(&lab, name, *n, why, restarts);
+        }
+        if let Some((n, why)) = &due.netd {
+            self.restarting(&lab, NETD, *n, why, self.netd.restarts);
+        }
+        if let Some((n, why)) = &due.vpn {
+            self.restarting(&lab, VPN_GATEWAY, *n, why, self.vpn.restarts);
+        }
+        let names: BTreeSet<String> = due.workloads.keys().cloned().collect();
+        let result = converge_in_lock(self.desired, self.runtimes, self.opts, Some(&names)).await;
+        let now = Instant::now();
+        let (state, errors) = match result {
+            Ok((state, _)) => (Some(state), Vec::new()),
+            Err(HubError::Up { errors, .. }) => (None, errors),
+            Err(HubError::Interrupted { .. }) => return,
+            Err(other) => (None, vec![StepError::new("heal", other)]),
+        };
+        let text = |errs: &[&StepError]| {
+            errs.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let netd_errors: Vec<&StepError> = errors.iter().filter(|e| e.subject == "netd").collect();
+        let general: Vec<&StepError> = errors
+            .iter()
+            .filter(|e| !e.subject.contains('"') && e.subject != "vpn gateway")
+            .collect();
+        for name in due.workloads.keys() {
+            let quoted = format!("{name:?}");
+            let own: Vec<&StepError> = errors
+                .iter()
+                .filter(|e| e.subject.ends_with(&quoted))
+                .collect();
+            let outcome = if !own.is_empty() {
+                Err(text(&own))
+            } else if !general.is_empty() {
+                Err(text(&general))
+            } else {
+                Ok(())
+            };
+            let (ip, mac) = self.address_of(name, state.as_ref());
+            let t = self.workloads.remove(name).unwrap_or_default();
+            let t = self.outcome(&lab, name, t, outcome, now, ip, mac);
+            self.workloads.insert(name.clone(), t);
+        }
+        if due.netd.is_some() {
+            let outcome = if netd_errors.is_empty() && general.is_empty() {
+                Ok(())
+            } else {
+                Err(text(if netd_errors.is_empty() {
+                    &general
+                } else {
+                    &netd_errors
+                }))
+            };
+            let ip = self.desired.netd_plan().map(|p| p.ip);
+            let t = std::mem::take(&mut self.netd);
+            self.netd = self.outcome(&lab, NETD, t, outcome, now, ip, None);
+        }
+        if due.vpn.is_some() {
+            let vpn_errors: Vec<&StepError> = errors
+                .iter()
+                .filter(|e| e.subject == "vpn gateway")
+                .collect();
+            let outcome = if vpn_errors.is_empty() && errors.is_empty() {
+                Ok(())
+            } else if vpn_errors.is_empty() {
+                Err(format!(
+                    "not reached: {}",
+                    text(&errors.iter().collect::<Vec<_>>())
+                ))
+            } else {
+                Err(text(&vpn_errors))
+            };
+            let ip = self
+                .desired
+                .vpn
+                .as_ref()
+                .and_then(|v| v.subnet.hosts().next());
+            let t = std::mem::take(&mut self.vpn);
+            self.vpn = self.outcome(&lab, VPN_GATEWAY, t, outcome, now, ip, None);
+        }
+    }
+
+    /// Tells that attempt `n` begins.
+    fn restarting(&self, lab: &str, name: &str, n: u32, why: &str, restarts: u32) {
+        let reason = format!("attempt {n} of {}: {why}", self.policy.max_attempts);
+        emit(
+            self.events,
+            lab,
+            name,
+            EventKind::Restarting,
+            reason,
+            restarts,
+        );
+    }
+
+    /// Records one attempt's outcome in its tracker and tells it; returns the tracker.
+    #[allow(clippy::too_many_arguments)]
+    fn outcome(
+        &self,
+        lab: &str,
+        name: &str,
+        mut t: Tracker,
+        outcome: Result<(), String>,
+        now: Instant,
+        ip: Option<Ipv4Addr>,
+        mac: Option<MacAddr>,
+    ) -> Tracker {
+        t.attempted(now, outcome.clone());
+        match outcome {
+            Ok(()) => {
+                let mut e = LabEvent::new(lab, Some(name), EventKind::Restarted, String::new());
+                e.restart_count = t.restarts;
+                e.ip = ip;
+                e.mac = mac;
+                self.events.send(e);
+            }
+            Err(why) => {
+                let reason = match t.next(now, self.policy) {
+                    Next::Wait(d) => format!("{why}; next attempt in {d:?}"),
+                    _ => why,
+                };
+                emit(
+                    self.events,
+                    lab,
+                    name,
+                    EventKind::RestartFailed,
+                    reason,
+                    t.restarts,
+                );
+            }
+        }
+        t
+    }
+
+    /// A workload's address and MAC as the converge recorded them, else as planned.
+    fn address_of(
+        &self,
+        name: &str,
+        state: Option<&LabState>,
+    ) -> (Option<Ipv4Addr>, Option<MacAddr>) {
+        if let Some(r) = state.and_then(|s| s.workload(name)) {
+            return (r.ip, r.mac);
+        }
+        let w = self.desired.workloads.iter().find(|w| w.name() == name);
+        let ip = w.and_then(|w| w.spec.ip());
+        let mac = w.and_then(|w| match &w.spec {
+            WorkloadSpec::Container(c) => c.mac,
+            WorkloadSpec::Vm(v) => Some(v.mac),
+        });
+        (ip, mac)
+    }
+
+    /// Writes every workload's restart count and failure into the state file.
+    fn record(&self) -> Result<(), HubError> {
+        let Some(mut state) = LabState::load(self.lab(), &self.opts.lab_dir)? else {
+            return Ok(());
+        };
+        let before = state.clone();
+        for r in &mut state.workloads {
+            if let Some(t) = self.workloads.get(&r.name) {
+                r.restarts = t.restarts;
+                r.failed = t.failure().map(str::to_string);
+            }
+        }
+        if state != before {
+            state.save(&self.opts.lab_dir)?;
+        }
+        Ok(())
+    }
+}
