@@ -265,3 +265,89 @@ fn containers_netd_and_the_gateway_come_back_and_a_lost_image_ends_failed() {
     assert!(down.status.success(), "{}", show(&down));
     assert_eq!(leftovers(lab, state.path()), Vec::<String>::new());
 }
+
+#[test]
+fn a_destroyed_vm_comes_back_from_its_warm_snapshot_at_its_address_and_mac() {
+    let lab = "hl-vm";
+    let state = common::tempdir();
+    let cache = common::tempdir();
+    let _guard = LabGuard {
+        lab: lab.into(),
+        state: state.path().into(),
+    };
+    let spec = state.path().join("hl-vm.yaml");
+    std::fs::write(
+        &spec,
+        format!(
+            "name: {lab}\nsubnet: 10.233.20.0/24\nvms:\n  - name: vm1\n    \
+             image: /var/cache/hub-test/debian-12.qcow2\n    memory_mb: 768\n    vcpus: 2\n    \
+             warm: true\n    restart: on-failure\n"
+        ),
+    )
+    .expect("spec");
+    let cache_dir = cache.path().to_str().expect("utf-8");
+    let mut w = Watch::start(
+        state.path(),
+        &spec,
+        &state.path().join("watch.log"),
+        &["--warm-cache", cache_dir],
+    );
+    // The first up boots cold (under TCG, about 80 s) and saves the VM's warm snapshot.
+    w.line(&["watch: lab watching"], Duration::from_secs(600));
+    let domain = format!("{lab}-vm1");
+    let mac = |d: &str| {
+        run("virsh", &["-c", "qemu:///system", "domiflist", d])
+            .lines()
+            .find_map(|l| {
+                l.split_whitespace()
+                    .find(|f| f.starts_with("52:54:00:"))
+                    .map(String::from)
+            })
+            .expect("a MAC in domiflist")
+    };
+    let mac_before = mac(&domain);
+    let planned = row(&status(state.path(), lab), "vm1");
+    assert_eq!(planned["mac"], mac_before.as_str());
+    assert_eq!(planned["address"], "10.233.20.30");
+
+    // Destroyed (a crash to the hub): back from the warm snapshot, same address and MAC.
+    run("virsh", &["-c", "qemu:///system", "destroy", &domain]);
+    w.line(
+        &["watch: vm1 drifted: the vm is not running"],
+        Duration::from_secs(20),
+    );
+    let back = w.line(&["watch: vm1 restarted at"], Duration::from_secs(300));
+    assert!(
+        back.contains(&format!("10.233.20.30 ({mac_before})")) && back.ends_with("[restarts: 1]"),
+        "{back}"
+    );
+    assert_eq!(
+        run("virsh", &["-c", "qemu:///system", "domstate", &domain]),
+        "running"
+    );
+    assert_eq!(mac(&domain), mac_before);
+    let st = status(state.path(), lab);
+    assert_eq!(
+        row(&st, "vm1")["boot"],
+        "restored from warm snapshot",
+        "{st}"
+    );
+    assert_eq!(row(&st, "vm1")["restarts"], 1, "{st}");
+    // The guest answers over SSH (its pinned host key) from its address.
+    let spec_path = spec.to_str().expect("utf-8");
+    let out = hub(
+        state.path(),
+        &["-c", spec_path, "exec", "vm1", "--", "hostname", "-I"],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("10.233.20.30"),
+        "{}",
+        show(&out)
+    );
+
+    assert_eq!(w.terminate(), Some(0));
+    let down = hub(state.path(), &["down", "--lab", lab]);
+    assert!(down.status.success(), "{}", show(&down));
+    assert_eq!(leftovers(lab, state.path()), Vec::<String>::new());
+}
