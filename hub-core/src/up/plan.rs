@@ -135,3 +135,55 @@ pub async fn list_actual(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use hub_runtime::WorkloadHandle;
+
+    use super::*;
+
+    fn status(name: &str) -> WorkloadStatus {
+        WorkloadStatus {
+            handle: WorkloadHandle {
+                lab: "l".into(),
+                name: name.into(),
+                kind: WorkloadKind::Container,
+                id: format!("id-{name}"),
+            },
+            state: WorkloadState::Stopped,
+            ip: None,
+            mac: None,
+            exit_code: Some(1),
+            spec_hash: None,
+            role: None,
+            boot: None,
+        }
+    }
+
+    #[test]
+    fn a_restricted_plan_starts_only_the_named_and_removes_nothing() {
+        let mut p = Plan {
+            create: vec!["a".into(), "b".into()],
+            recreate: vec![
+                (
+                    status("c"),
+                    RecreateReason::NotRunning(WorkloadState::Stopped),
+                ),
+                (status("d"), RecreateReason::SpecChanged),
+            ],
+            remove: vec![status("e")],
+            unchanged: vec![status("f")],
+            skipped: Vec::new(),
+        };
+        p.restrict(&BTreeSet::from(["a".to_string(), "c".to_string()]));
+        assert_eq!(p.to_start(), ["a", "c"]);
+        assert!(p.remove.is_empty(), "a heal never removes");
+        let skipped: Vec<(&str, bool)> = p
+            .skipped
+            .iter()
+            .map(|(n, s)| (n.as_str(), s.is_some()))
+            .collect();
+        assert_eq!(skipped, [("b", false), ("d", true)]);
+        assert_eq!(p.unchanged.len(), 1);
+    }
+}
