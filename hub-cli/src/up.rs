@@ -2,7 +2,8 @@
 //!
 //! Ctrl-C cancels the work in flight, rolls back what this `up` created, and exits 130.
 //! With `--watch`, once the lab is up the reconciler keeps it so in the foreground, printing
-//! its events, until Ctrl-C or SIGTERM (which stop watching and leave the lab up: exit 0).
+//! its events, until Ctrl-C or SIGTERM (which stop watching and leave the lab up: exit 0), a
+//! `down` of the lab (exit 0), or an `up` of it with another spec (exit 1).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -271,3 +271,30 @@ async fn a_pass_waits_for_the_lab_lock_and_watching_ends_with_the_lab() {
     assert_eq!(end, WatchEnd::LabGone);
     fx.assert_nothing_left(lab);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_up_of_another_spec_ends_watching_instead_of_a_fight() {
+    let fx = Fx::new();
+    let lab = "t-hub-heal-4";
+    let mut w = Watching::start(one_web(&fx, lab, "10.233.206.0/24"), fast()).await;
+    let other = fx
+        .builder(lab, "10.233.206.0/24")
+        .container(
+            Container::new("web", "hub-test/busybox")
+                .cmd(["sleep", "1"])
+                .restart(RestartPolicy::Always),
+        )
+        .wait_for_lock(true)
+        .up()
+        .await
+        .expect("up of another spec")
+        .keep();
+    w.until(None, EventKind::SpecChanged).await;
+    assert_eq!(
+        w.task.await.expect("task").expect("watch"),
+        WatchEnd::SpecChanged
+    );
+    // The new spec's container runs, untouched by the old watcher.
+    assert_eq!(fx.rt.workload_names(lab), ["web"]);
+    other.down().await.expect("down");
+}
