@@ -90,7 +90,9 @@ pub fn to_json(st: &LabStatus) -> JsonStatus {
             serde_json::json!({"name": n.name, "subnet": n.subnet.to_string(), "bridge": n.bridge, "owned": n.owned})
         }),
         workloads,
-        vpn: st.vpn.as_ref().map(|v| serde_json::json!({"interface": v.interface, "peers": v.peers})),
+        vpn: st.vpn.as_ref().map(|v| {
+            serde_json::json!({"interface": v.interface, "peers": v.peers, "restarts": st.vpn_restarts})
+        }),
     }
 }
 
@@ -156,7 +158,7 @@ pub fn print_table(st: &LabStatus) {
         );
     }
     if let Some(v) = &st.vpn {
-        println!("vpn {}:", v.interface);
+        println!("vpn {} (restarts: {}):", v.interface, st.vpn_restarts);
         for p in &v.peers {
             println!("  {} {} → {}", p.name, p.address, p.config.display());
         }

@@ -153,6 +153,7 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
                     })
                     .collect(),
                 vpn: lab.state().vpn.clone(),
+                vpn_restarts: lab.state().vpn_restarts,
             });
             if args.watch {
                 return watch(hub, args.heal_policy()).await;

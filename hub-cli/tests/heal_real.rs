@@ -257,6 +257,8 @@ fn containers_netd_and_the_gateway_come_back_and_a_lost_image_ends_failed() {
     );
     assert_eq!(row(&st, "web")["restarts"], 1, "{st}");
     assert_eq!(row(&st, "web")["state"], "running", "{st}");
+    assert_eq!(row(&st, "netd")["restarts"], 1, "{st}");
+    assert_eq!(st["vpn"]["restarts"], 1, "{st}");
 
     // SIGTERM stops watching and leaves the lab up.
     assert_eq!(w.terminate(), Some(0));

@@ -71,6 +71,9 @@ pub struct LabStatus {
     pub workloads: Vec<WorkloadRow>,
     /// The VPN gateway and its peers (from the state file).
     pub vpn: Option<VpnInfo>,
+    /// How many times the reconciler brought the VPN gateway back (from the state file).
+    #[serde(default)]
+    pub vpn_restarts: u32,
 }
 
 impl LabStatus {
@@ -140,11 +143,20 @@ pub(crate) async fn status(
         }
     }
     workloads.sort_by(|a, b| a.name.cmp(&b.name));
+    let netd = actual
+        .iter()
+        .find(|s| s.role == Some(Role::Netd))
+        .map(row)
+        .map(|mut n| {
+            n.restarts = state.as_ref().map_or(0, |st| st.netd_restarts);
+            n
+        });
     Ok(LabStatus {
         lab: lab.to_string(),
         network,
-        netd: actual.iter().find(|s| s.role == Some(Role::Netd)).map(row),
+        netd,
         workloads,
+        vpn_restarts: state.as_ref().map_or(0, |st| st.vpn_restarts),
         vpn: state.and_then(|s| s.vpn),
     })
 }

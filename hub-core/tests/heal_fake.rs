@@ -161,6 +161,7 @@ async fn what_drifts_comes_back_by_its_policy_at_its_address_and_mac() {
     let state = w.state();
     assert_eq!(state.workload("web").expect("web").restarts, 1);
     assert_eq!(state.workload("vm1").expect("vm1").restarts, 1);
+    assert_eq!((state.netd_restarts, state.vpn_restarts), (1, 1));
     let st = w.hub.status().await.expect("status");
     let row = |n: &str| {
         st.workloads

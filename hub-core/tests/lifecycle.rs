@@ -320,6 +320,8 @@ fn the_state_file_is_replaced_atomically() {
         netd: None,
         workloads: vec![],
         vpn: None,
+        netd_restarts: 0,
+        vpn_restarts: 0,
     };
     state(1).save(dir.path()).expect("save");
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));

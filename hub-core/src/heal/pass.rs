@@ -499,6 +499,8 @@ impl Pass<'_> {
             return Ok(());
         };
         let before = state.clone();
+        state.netd_restarts = self.netd.restarts;
+        state.vpn_restarts = self.vpn.restarts;
         for r in &mut state.workloads {
             if let Some(t) = self.workloads.get(&r.name) {
                 r.restarts = t.restarts;

@@ -127,8 +127,8 @@ impl Watcher {
             policy: &self.policy,
             events: &events,
             workloads: trackers,
-            netd: Tracker::default(),
-            vpn: Tracker::default(),
+            netd: Tracker::with_restarts(recorded.as_ref().map_or(0, |s| s.netd_restarts)),
+            vpn: Tracker::with_restarts(recorded.as_ref().map_or(0, |s| s.vpn_restarts)),
             dirty: false,
         };
         events.send(LabEvent::new(

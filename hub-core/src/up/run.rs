@@ -590,6 +590,8 @@ impl Phases<'_> {
             netd: netd_plan.map(|p| p.ip),
             workloads,
             vpn,
+            netd_restarts: previous.as_ref().map_or(0, |p| p.netd_restarts),
+            vpn_restarts: previous.as_ref().map_or(0, |p| p.vpn_restarts),
         };
         let unchanged_state = report.is_unchanged() && previous.as_ref() == Some(&state);
         if !unchanged_state {

@@ -68,6 +68,12 @@ pub struct LabState {
     pub workloads: Vec<WorkloadRecord>,
     /// The VPN gateway.
     pub vpn: Option<VpnInfo>,
+    /// How many times the reconciler brought netd back (kept across `up`s of the lab).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub netd_restarts: u32,
+    /// How many times the reconciler brought the VPN gateway back.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub vpn_restarts: u32,
 }
 
 impl LabState {
