@@ -15,8 +15,10 @@
 //! line with `lab` and `workload` fields. `hub up --watch` runs a watcher in the foreground.
 
 mod event;
+mod look;
 mod pass;
 pub mod policy;
+mod restart;
 mod tracker;
 mod watcher;
 

@@ -1,23 +1,22 @@
-//! One heal pass: under the lab lock, look at what runs, decide, bring back what is due
-//! through the same converge as `up`, and record the outcome in the state file.
+//! One heal pass: look at what runs (without the lab lock), decide, and under the lock bring
+//! back what is due through the same converge as `up` and record the outcome in the state
+//! file.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use hub_runtime::{MacAddr, Role, WorkloadKind, WorkloadSpec, WorkloadState};
 use tokio::time::Instant;
 
 use super::event::{EventKind, Events, LabEvent, NETD, VPN_GATEWAY};
+use super::look::Seen;
 use super::policy::{Decision, HealPolicy, Observed, decide};
 use super::tracker::{Next, Tracker};
 use crate::desired::DesiredLab;
-use crate::error::{HubError, StepError};
+use crate::error::HubError;
 use crate::runtimes::Runtimes;
+use crate::up::UpOptions;
 use crate::up::lock::LabLock;
-use crate::up::plan::list_actual;
 use crate::up::state::LabState;
-use crate::up::{UpOptions, converge_in_lock};
 
 /// Why watching ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,22 +41,14 @@ pub(crate) struct Pass<'a> {
     pub dirty: bool,
 }
 
-/// What one look saw: each workload of the plan (in plan order), netd and the gateway
-/// (`None`: not watched; `Some(None)`: fine; `Some(Some(why))`: drifted).
-struct Seen {
-    workloads: Vec<Observed>,
-    netd: Option<Option<String>>,
-    vpn: Option<Option<String>>,
-}
-
 /// What one pass brings back, each with its attempt number and drift.
 #[derive(Debug, Default)]
-struct Due {
-    workloads: BTreeMap<String, (u32, String)>,
-    netd: Option<(u32, String)>,
-    vpn: Option<(u32, String)>,
+pub(crate) struct Due {
+    pub workloads: BTreeMap<String, (u32, String)>,
+    pub netd: Option<(u32, String)>,
+    pub vpn: Option<(u32, String)>,
     /// The soonest a waiting attempt is due.
-    wait: Option<Duration>,
+    pub wait: Option<Duration>,
 }
 
 impl Due {
@@ -70,7 +61,14 @@ impl Due {
 }
 
 /// Sends one event.
-fn emit(events: &Events, lab: &str, workload: &str, kind: EventKind, reason: String, n: u32) {
+pub(crate) fn emit(
+    events: &Events,
+    lab: &str,
+    workload: &str,
+    kind: EventKind,
+    reason: String,
+    n: u32,
+) {
     let mut e = LabEvent::new(lab, Some(workload), kind, reason);
     e.restart_count = n;
     events.send(e);
@@ -120,7 +118,7 @@ fn consider(
 }
 
 impl Pass<'_> {
-    fn lab(&self) -> &str {
+    pub(crate) fn lab(&self) -> &str {
         &self.desired.name
     }
 
@@ -182,66 +180,6 @@ impl Pass<'_> {
             Ok(())
         } else {
             Err(PassEnd::SpecChanged)
-        })
-    }
-
-    /// Looks at every workload, netd and the gateway.
-    async fn observe(&self, lab: &str) -> Result<Seen, HubError> {
-        let kinds: Vec<WorkloadKind> = self
-            .desired
-            .workloads
-            .iter()
-            .map(|w| w.spec.kind())
-            .collect();
-        let actual = list_actual(self.runtimes, lab, &kinds).await?;
-        let workloads = self
-            .desired
-            .workloads
-            .iter()
-            .map(|w| {
-                Observed::of(
-                    actual
-                        .iter()
-                        .find(|s| s.role != Some(Role::Netd) && s.handle.name == w.name()),
-                )
-            })
-            .collect();
-        let mut netd = None;
-        if let Some(service) = self.runtimes.netd.as_ref().filter(|_| self.desired.netd) {
-            let runs = actual
-                .iter()
-                .find(|s| s.role == Some(Role::Netd))
-                .map(|s| s.state == WorkloadState::Running);
-            // A netd the runtimes do not list (an injected service) is asked directly.
-            netd = match runs {
-                Some(true) => Some(None),
-                Some(false) => Some(Some("netd is not running".to_string())),
-                None => match service.exists(lab).await {
-                    Ok(true) => Some(None),
-                    Ok(false) => Some(Some("netd is gone".to_string())),
-                    Err(e) => {
-                        tracing::warn!(lab, error = %e, "cannot tell whether netd runs");
-                        None
-                    }
-                },
-            };
-        }
-        let mut vpn = None;
-        if let (Some(service), Some(_)) = (&self.runtimes.vpn, &self.desired.vpn) {
-            vpn = match service.is_up(lab).await {
-                Ok(Some(false)) => Some(Some("the WireGuard interface is gone".to_string())),
-                Ok(Some(true)) => Some(None),
-                Ok(None) => None,
-                Err(e) => {
-                    tracing::warn!(lab, error = %e, "cannot tell whether the gateway runs");
-                    None
-                }
-            };
-        }
-        Ok(Seen {
-            workloads,
-            netd,
-            vpn,
         })
     }
 
@@ -330,167 +268,6 @@ impl Pass<'_> {
         if again.vpn == Some(None) {
             due.vpn = None;
         }
-    }
-
-    /// Brings back what is due with one converge (which also brings netd and the gateway back
-    /// when they are gone), and records each outcome.
-    async fn heal(&mut self, due: &Due) {
-        let lab = self.lab().to_string();
-        for (name, (n, why)) in &due.workloads {
-            let restarts = self.workloads.get(name).map_or(0, |t| t.restarts);
-            self.restarting(&lab, name, *n, why, restarts);
-        }
-        if let Some((n, why)) = &due.netd {
-            self.restarting(&lab, NETD, *n, why, self.netd.restarts);
-        }
-        if let Some((n, why)) = &due.vpn {
-            self.restarting(&lab, VPN_GATEWAY, *n, why, self.vpn.restarts);
-        }
-        let names: BTreeSet<String> = due.workloads.keys().cloned().collect();
-        let result = converge_in_lock(self.desired, self.runtimes, self.opts, Some(&names)).await;
-        let now = Instant::now();
-        let (state, errors) = match result {
-            Ok((state, _)) => (Some(state), Vec::new()),
-            Err(HubError::Up { errors, .. }) => (None, errors),
-            Err(HubError::Interrupted { .. }) => return,
-            Err(other) => (None, vec![StepError::new("heal", other)]),
-        };
-        let text = |errs: &[&StepError]| {
-            errs.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
-        let netd_errors: Vec<&StepError> = errors.iter().filter(|e| e.subject == "netd").collect();
-        let general: Vec<&StepError> = errors
-            .iter()
-            .filter(|e| !e.subject.contains('"') && e.subject != "vpn gateway")
-            .collect();
-        for name in due.workloads.keys() {
-            let quoted = format!("{name:?}");
-            let own: Vec<&StepError> = errors
-                .iter()
-                .filter(|e| e.subject.ends_with(&quoted))
-                .collect();
-            let outcome = if !own.is_empty() {
-                Err(text(&own))
-            } else if !general.is_empty() {
-                Err(text(&general))
-            } else {
-                Ok(())
-            };
-            let (ip, mac) = self.address_of(name, state.as_ref());
-            let t = self.workloads.remove(name).unwrap_or_default();
-            let t = self.outcome(&lab, name, t, outcome, now, ip, mac);
-            self.workloads.insert(name.clone(), t);
-        }
-        if due.netd.is_some() {
-            let outcome = if netd_errors.is_empty() && general.is_empty() {
-                Ok(())
-            } else {
-                Err(text(if netd_errors.is_empty() {
-                    &general
-                } else {
-                    &netd_errors
-                }))
-            };
-            let ip = self.desired.netd_plan().map(|p| p.ip);
-            let t = std::mem::take(&mut self.netd);
-            self.netd = self.outcome(&lab, NETD, t, outcome, now, ip, None);
-        }
-        if due.vpn.is_some() {
-            let vpn_errors: Vec<&StepError> = errors
-                .iter()
-                .filter(|e| e.subject == "vpn gateway")
-                .collect();
-            let outcome = if vpn_errors.is_empty() && errors.is_empty() {
-                Ok(())
-            } else if vpn_errors.is_empty() {
-                Err(format!(
-                    "not reached: {}",
-                    text(&errors.iter().collect::<Vec<_>>())
-                ))
-            } else {
-                Err(text(&vpn_errors))
-            };
-            let ip = self
-                .desired
-                .vpn
-                .as_ref()
-                .and_then(|v| v.subnet.hosts().next());
-            let t = std::mem::take(&mut self.vpn);
-            self.vpn = self.outcome(&lab, VPN_GATEWAY, t, outcome, now, ip, None);
-        }
-    }
-
-    /// Tells that attempt `n` begins.
-    fn restarting(&self, lab: &str, name: &str, n: u32, why: &str, restarts: u32) {
-        let reason = format!("attempt {n} of {}: {why}", self.policy.max_attempts);
-        emit(
-            self.events,
-            lab,
-            name,
-            EventKind::Restarting,
-            reason,
-            restarts,
-        );
-    }
-
-    /// Records one attempt's outcome in its tracker and tells it; returns the tracker.
-    #[allow(clippy::too_many_arguments)]
-    fn outcome(
-        &self,
-        lab: &str,
-        name: &str,
-        mut t: Tracker,
-        outcome: Result<(), String>,
-        now: Instant,
-        ip: Option<Ipv4Addr>,
-        mac: Option<MacAddr>,
-    ) -> Tracker {
-        t.attempted(now, outcome.clone());
-        match outcome {
-            Ok(()) => {
-                let mut e = LabEvent::new(lab, Some(name), EventKind::Restarted, String::new());
-                e.restart_count = t.restarts;
-                e.ip = ip;
-                e.mac = mac;
-                self.events.send(e);
-            }
-            Err(why) => {
-                let reason = match t.next(now, self.policy) {
-                    Next::Wait(d) => format!("{why}; next attempt in {d:?}"),
-                    _ => why,
-                };
-                emit(
-                    self.events,
-                    lab,
-                    name,
-                    EventKind::RestartFailed,
-                    reason,
-                    t.restarts,
-                );
-            }
-        }
-        t
-    }
-
-    /// A workload's address and MAC as the converge recorded them, else as planned.
-    fn address_of(
-        &self,
-        name: &str,
-        state: Option<&LabState>,
-    ) -> (Option<Ipv4Addr>, Option<MacAddr>) {
-        if let Some(r) = state.and_then(|s| s.workload(name)) {
-            return (r.ip, r.mac);
-        }
-        let w = self.desired.workloads.iter().find(|w| w.name() == name);
-        let ip = w.and_then(|w| w.spec.ip());
-        let mac = w.and_then(|w| match &w.spec {
-            WorkloadSpec::Container(c) => c.mac,
-            WorkloadSpec::Vm(v) => Some(v.mac),
-        });
-        (ip, mac)
     }
 
     /// Writes every workload's restart count and failure into the state file.
