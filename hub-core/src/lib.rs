@@ -42,6 +42,9 @@
 //! - `wireguard` (default): the WireGuard gateway, re-exported as [`wg`].
 //! - `mock`: mockall mocks of every injectable trait (see [`testing`]).
 //!
+//! [`heal::Watcher`] keeps a lab that is up as planned (each workload's `restart:` policy,
+//! backoff, restart counts, `failed`), telling each change as a [`heal::LabEvent`].
+//!
 //! Backends are injectable ([`HubBuilder::container_runtime`] and friends), so the logic runs
 //! on [`runtime::FakeRuntime`] in tests: [`testing::TestHub`] wires them all in one call.
 #![cfg_attr(docsrs, feature(doc_cfg))]
