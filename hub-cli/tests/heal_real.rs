@@ -187,6 +187,7 @@ fn containers_netd_and_the_gateway_come_back_and_a_lost_image_ends_failed() {
     assert!(web.starts_with("10.233.10.30 ("), "{web}");
 
     // A container removed by hand is back within the backoff, same address and MAC.
+    let t = std::time::Instant::now();
     run("docker", &["rm", "-f", "hl-c-web"]);
     w.line(
         &["watch: web drifted: the container is gone"],
@@ -198,6 +199,7 @@ fn containers_netd_and_the_gateway_come_back_and_a_lost_image_ends_failed() {
         "{back}"
     );
     assert_eq!(addr_mac("hl-c-web"), web);
+    eprintln!("heal_real: web back {:?} after docker rm -f", t.elapsed());
 
     // netd removed by hand is back, and answers for the lab's names again.
     run("docker", &["rm", "-f", "hl-c-netd"]);
@@ -295,7 +297,12 @@ fn a_destroyed_vm_comes_back_from_its_warm_snapshot_at_its_address_and_mac() {
         &["--warm-cache", cache_dir],
     );
     // The first up boots cold (under TCG, about 80 s) and saves the VM's warm snapshot.
+    let t = std::time::Instant::now();
     w.line(&["watch: lab watching"], Duration::from_secs(600));
+    eprintln!(
+        "heal_real: the first up (cold boot, saved) took {:?}",
+        t.elapsed()
+    );
     let domain = format!("{lab}-vm1");
     let mac = |d: &str| {
         run("virsh", &["-c", "qemu:///system", "domiflist", d])
@@ -313,6 +320,7 @@ fn a_destroyed_vm_comes_back_from_its_warm_snapshot_at_its_address_and_mac() {
     assert_eq!(planned["address"], "10.233.20.30");
 
     // Destroyed (a crash to the hub): back from the warm snapshot, same address and MAC.
+    let t = std::time::Instant::now();
     run("virsh", &["-c", "qemu:///system", "destroy", &domain]);
     w.line(
         &["watch: vm1 drifted: the vm is not running"],
@@ -328,6 +336,7 @@ fn a_destroyed_vm_comes_back_from_its_warm_snapshot_at_its_address_and_mac() {
         "running"
     );
     assert_eq!(mac(&domain), mac_before);
+    eprintln!("heal_real: vm1 back {:?} after virsh destroy", t.elapsed());
     let st = status(state.path(), lab);
     assert_eq!(
         row(&st, "vm1")["boot"],
