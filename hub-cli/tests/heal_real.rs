@@ -8,8 +8,9 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ use common::{HUB, LabGuard, hub, leftovers, show, wait_for};
 struct Watch {
     child: Child,
     lines: Arc<Mutex<Vec<String>>>,
+    /// Its stdout is closed and every line read.
+    ended: Arc<AtomicBool>,
 }
 
 impl Watch {
@@ -45,30 +48,39 @@ impl Watch {
             .expect("hub up --watch starts");
         let lines: Arc<Mutex<Vec<String>>> = Arc::default();
         let out = child.stdout.take().expect("stdout");
-        let sink = lines.clone();
+        let (sink, ended) = (lines.clone(), Arc::new(AtomicBool::new(false)));
+        let at_end = ended.clone();
         std::thread::spawn(move || {
             for l in BufReader::new(out).lines().map_while(Result::ok) {
                 sink.lock().unwrap_or_else(|e| e.into_inner()).push(l);
             }
+            at_end.store(true, Ordering::SeqCst);
         });
-        Watch { child, lines }
+        Watch {
+            child,
+            lines,
+            ended,
+        }
     }
 
     /// The first line containing every one of `parts`, waited for up to `limit`.
-    fn line(&mut self, parts: &[&str], limit: Duration) -> String {
+    fn line(&self, parts: &[&str], limit: Duration) -> String {
         let mut found = None;
         let what = format!("a line with {parts:?}");
-        let lines = self.lines.clone();
-        let child = &mut self.child;
+        let (lines, ended) = (self.lines.clone(), self.ended.clone());
         wait_for(&what, limit, || {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("hub up --watch ended ({status}) before {parts:?}");
-            }
+            // Whether every line is in before looking: the last ones may come after the exit.
+            let no_more = ended.load(Ordering::SeqCst);
             let l = lines.lock().unwrap_or_else(|e| e.into_inner());
             found = l
                 .iter()
                 .find(|l| parts.iter().all(|p| l.contains(p)))
                 .cloned();
+            assert!(
+                found.is_some() || !no_more,
+                "hub up --watch ended before {parts:?}:\n{}",
+                l.join("\n")
+            );
             found.is_some()
         });
         found.unwrap_or_default()
@@ -87,15 +99,16 @@ impl Watch {
         let pid = self.child.id().to_string();
         let killed = Command::new("kill").args(["-TERM", &pid]).status();
         assert!(killed.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+        self.exit_code("hub up --watch ends on SIGTERM")
+    }
+
+    /// Waits (up to 30 s) for the process to end; its exit code.
+    fn exit_code(&mut self, what: &str) -> Option<i32> {
         let mut code = None;
-        wait_for(
-            "hub up --watch ends on SIGTERM",
-            Duration::from_secs(30),
-            || {
-                code = self.child.try_wait().ok().flatten().map(|s| s.code());
-                code.is_some()
-            },
-        );
+        wait_for(what, Duration::from_secs(30), || {
+            code = self.child.try_wait().ok().flatten().map(|s| s.code());
+            code.is_some()
+        });
         code.flatten()
     }
 }
@@ -105,6 +118,19 @@ impl Drop for Watch {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A state root, a guard that takes `lab` down whatever happens, and the spec `body` written
+/// in it.
+fn setup(lab: &str, body: &str) -> (tempfile::TempDir, LabGuard, PathBuf) {
+    let state = common::tempdir();
+    let guard = LabGuard {
+        lab: lab.into(),
+        state: state.path().into(),
+    };
+    let spec = state.path().join(format!("{lab}.yaml"));
+    std::fs::write(&spec, body).expect("spec");
+    (state, guard, spec)
 }
 
 /// A tool's stdout; it must succeed.
@@ -162,16 +188,10 @@ impl Drop for DoomedImage {
 #[test]
 fn containers_netd_and_the_gateway_come_back_and_a_lost_image_ends_failed() {
     let lab = "hl-c";
-    let state = common::tempdir();
-    let _guard = LabGuard {
-        lab: lab.into(),
-        state: state.path().into(),
-    };
     let image = DoomedImage::tag("localhost:1/hl-gone:latest");
-    let spec = state.path().join("hl-c.yaml");
-    std::fs::write(
-        &spec,
-        format!(
+    let (state, _guard, spec) = setup(
+        lab,
+        &format!(
             "name: {lab}\nsubnet: 10.233.10.0/24\ncontainers:\n  - name: web\n    \
              image: hub-test/busybox:latest\n    cmd: [\"sleep\", \"3600\"]\n    restart: always\n  \
              - name: gone\n    image: {}\n    cmd: [\"sleep\", \"3600\"]\n    restart: always\n\
@@ -179,9 +199,8 @@ fn containers_netd_and_the_gateway_come_back_and_a_lost_image_ends_failed() {
              peers: [{{name: p1}}]\n",
             image.0
         ),
-    )
-    .expect("spec");
-    let mut w = Watch::start(state.path(), &spec, &state.path().join("watch.log"), &[]);
+    );
+    let w = Watch::start(state.path(), &spec, &state.path().join("watch.log"), &[]);
     w.line(&["watch: lab watching"], Duration::from_secs(180));
     let web = addr_mac("hl-c-web");
     assert!(web.starts_with("10.233.10.30 ("), "{web}");
@@ -273,24 +292,17 @@ fn containers_netd_and_the_gateway_come_back_and_a_lost_image_ends_failed() {
 #[test]
 fn a_destroyed_vm_comes_back_from_its_warm_snapshot_at_its_address_and_mac() {
     let lab = "hl-vm";
-    let state = common::tempdir();
     let cache = common::tempdir();
-    let _guard = LabGuard {
-        lab: lab.into(),
-        state: state.path().into(),
-    };
-    let spec = state.path().join("hl-vm.yaml");
-    std::fs::write(
-        &spec,
-        format!(
+    let (state, _guard, spec) = setup(
+        lab,
+        &format!(
             "name: {lab}\nsubnet: 10.233.20.0/24\nvms:\n  - name: vm1\n    \
              image: /var/cache/hub-test/debian-12.qcow2\n    memory_mb: 768\n    vcpus: 2\n    \
              warm: true\n    restart: on-failure\n"
         ),
-    )
-    .expect("spec");
+    );
     let cache_dir = cache.path().to_str().expect("utf-8");
-    let mut w = Watch::start(
+    let w = Watch::start(
         state.path(),
         &spec,
         &state.path().join("watch.log"),
@@ -360,5 +372,28 @@ fn a_destroyed_vm_comes_back_from_its_warm_snapshot_at_its_address_and_mac() {
     assert_eq!(w.terminate(), Some(0));
     let down = hub(state.path(), &["down", "--lab", lab]);
     assert!(down.status.success(), "{}", show(&down));
+    assert_eq!(leftovers(lab, state.path()), Vec::<String>::new());
+}
+
+#[test]
+fn a_down_of_a_watched_lab_ends_the_watch_and_nothing_comes_back() {
+    let lab = "hl-d";
+    let (state, _guard, spec) = setup(
+        lab,
+        &format!(
+            "name: {lab}\nsubnet: 10.233.30.0/24\ncontainers:\n  - name: web\n    \
+             image: hub-test/busybox:latest\n    cmd: [\"sleep\", \"3600\"]\n    restart: always\n"
+        ),
+    );
+    let mut w = Watch::start(state.path(), &spec, &state.path().join("watch.log"), &[]);
+    w.line(&["watch: lab watching"], Duration::from_secs(180));
+    // A plain down (no --wait) is never refused by the watcher's looks, and the watcher does
+    // not bring back what the down removes.
+    let down = hub(state.path(), &["down", "--lab", lab]);
+    assert!(down.status.success(), "{}", show(&down));
+    w.line(&["watch: lab lab-gone"], Duration::from_secs(30));
+    let code = w.exit_code("hub up --watch ends after down");
+    assert_eq!(code, Some(0), "{}", w.all());
+    assert!(!w.all().contains("restarted"), "{}", w.all());
     assert_eq!(leftovers(lab, state.path()), Vec::<String>::new());
 }
