@@ -9,6 +9,7 @@
 
 pub mod attach;
 pub mod cache;
+pub mod check;
 pub mod docs;
 pub mod down;
 pub mod graph;
@@ -80,6 +81,9 @@ pub enum Command {
     Down(down::DownArgs),
     /// Show the lab's workloads, their state and addresses (`--json` for scripts).
     Status(status::StatusArgs),
+    /// Check the lab as it runs: built-in checks (names, reachability, leases, the VPN) and
+    /// the spec's `checks:` (exit 0 only if all pass; the failing ones are named).
+    Check(check::CheckArgs),
     /// List the labs on this host with their state, found by their marks and state folders.
     Ls(ls::LsArgs),
     /// Log into a VM over SSH, or run a command there (`hub ssh VM -- CMD`).
@@ -121,6 +125,7 @@ impl Cli {
             Command::Down(args) => down::run(self, args).await,
             Command::Status(args) => status::run(self, args).await,
             Command::Ls(args) => ls::run(self, args).await,
+            Command::Check(args) => check::run(self, args).await,
             Command::Ssh(args) => attach::ssh(self, args).await,
             Command::Console(args) => attach::console(self, args).await,
             Command::Logs(args) => attach::logs(self, args).await,

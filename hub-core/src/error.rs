@@ -165,6 +165,12 @@ pub enum HubError {
         /// Failures of the rollback, if any.
         errors: Vec<StepError>,
     },
+    /// `check` was interrupted (Ctrl-C or cancellation); the VPN clients it made are removed.
+    #[error("lab {lab:?}: the checks were interrupted; the VPN clients they made are removed")]
+    ChecksInterrupted {
+        /// The lab.
+        lab: String,
+    },
     /// The lab has no workload by that name.
     #[error("lab {lab:?} has no workload {name:?}{}", if .known.is_empty() { String::new() } else { format!(" (it has: {})", .known.join(", ")) })]
     NoSuchWorkload {
@@ -191,7 +197,7 @@ impl HubError {
     pub fn exit_code(&self) -> i32 {
         match self {
             HubError::Spec(_) | HubError::Invalid { .. } => 2,
-            HubError::Interrupted { .. } => 130,
+            HubError::Interrupted { .. } | HubError::ChecksInterrupted { .. } => 130,
             _ => 1,
         }
     }

@@ -380,6 +380,11 @@ impl Hub {
 
     /// The backends, made on first use (the injected ones, the defaults of the enabled
     /// features for the rest).
+    /// The token that cancels this hub's work (`up`, `check`).
+    pub(crate) fn cancel_token(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
     pub(crate) async fn runtimes(&self) -> Result<&Runtimes, HubError> {
         self.runtimes.get_or_try_init(|| self.make_runtimes()).await
     }

@@ -236,6 +236,44 @@ impl Lab {
             })
     }
 
+    /// Runs the lab's checks (the built-in ones and the spec's `checks:`) with the default
+    /// options; see [`crate::check`]. `Ok` holds the report whether or not every check passed:
+    /// assert on [`crate::check::CheckReport::passed`].
+    pub async fn check(&self) -> Result<crate::check::CheckReport, HubError> {
+        self.check_with(&crate::check::CheckOptions::default())
+            .await
+    }
+
+    /// [`Lab::check`] with a timeout per check, a bound on how many run at once, and the
+    /// built-in checks on or off. The hub's cancel token ([`crate::HubBuilder::cancel_token`])
+    /// stops it.
+    pub async fn check_with(
+        &self,
+        opts: &crate::check::CheckOptions,
+    ) -> Result<crate::check::CheckReport, HubError> {
+        crate::check::run(self, opts, self.hub.cancel_token()).await
+    }
+
+    /// The hub this lab runs from.
+    pub(crate) fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// The network namespace of a workload's processes (`None` for a VM).
+    pub(crate) async fn net_namespace(
+        &self,
+        name: &str,
+    ) -> Result<Option<std::path::PathBuf>, HubError> {
+        let (h, rt) = self.runtime_of(name).await?;
+        rt.net_namespace(&h)
+            .await
+            .map_err(|source| HubError::Runtime {
+                lab: self.name().to_string(),
+                context: format!("finding the network namespace of {} {name:?}", h.kind),
+                source: Box::new(source),
+            })
+    }
+
     /// Keeps the lab when this handle is dropped.
     pub fn keep(mut self) -> Self {
         self.keep = true;

@@ -52,6 +52,7 @@
 pub mod spec;
 
 mod backends;
+pub mod check;
 mod convert;
 mod desired;
 mod drop;

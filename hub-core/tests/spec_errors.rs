@@ -761,7 +761,7 @@ wireguard:
     assert_eq!(
         shown,
         vec![
-            "lab.yaml:3:1: colour: unknown field `colour`, expected one of `name`, `network_name`, `subnet`, `networks`, `network_type`, `attach_to`, `dhcp_range`, `domain`, `containers`, `vms`, `wireguard`",
+            "lab.yaml:3:1: colour: unknown field `colour`, expected one of `name`, `network_name`, `subnet`, `networks`, `network_type`, `attach_to`, `dhcp_range`, `domain`, `containers`, `vms`, `wireguard`, `checks`",
             "lab.yaml:7:9: containers[0].ip: address 10.205.0.1 is the gateway (the bridge's own address)",
             "lab.yaml:9:12: containers[1].image: invalid type: list, expected a string",
             "lab.yaml:10:11: containers[2].name: name \"Bad\" is not valid: use 1 to 63 lowercase letters, digits or '-', starting and ending with a letter or digit (Docker, libvirt and DNS must all accept it)",
@@ -954,4 +954,63 @@ fn bad_vm_files_name_their_place() {
         "{BASE}{v}      - {{source: {dir}, path: /etc/x}}\n"
     ));
     assert!(e.message.contains("is not a file"), "{e}");
+}
+
+#[test]
+fn checks_name_what_they_get_wrong_all_at_once() {
+    let yaml = "\
+name: ck9
+subnet: 10.232.9.0/24
+containers:
+  - {name: web, image: busybox}
+wireguard:
+  peers: [{name: laptop}]
+checks:
+  - {name: a, from: web, to: dbx, tcp: 5432}
+  - {name: b, from: vpn:phone, to: web, ping: true}
+  - {name: c, from: web, to: vpn:laptop, tcp: 80, ping: true}
+  - {name: d, from: web, to: 10.232.9.1, tcp: 70000}
+  - {name: e, from: web, to: 10.232.9.1}
+  - {name: a, from: web, to: 10.232.9.1, http: \"https://x/\"}
+  - {name: g, from: 10.232.9.1, to: web, ping: true, expect: 200}
+  - {name: h, from: web, to: web, tcp: 0}
+";
+    let e = errors(yaml);
+    let found: Vec<(u64, u64, &str, SpecErrorKind)> = e
+        .iter()
+        .map(|e| (e.line, e.column, e.field.as_str(), e.kind))
+        .collect();
+    use SpecErrorKind::*;
+    assert_eq!(
+        found,
+        [
+            (8, 30, "checks[0].to", UnknownName),
+            (9, 21, "checks[1].from", UnknownName),
+            (10, 47, "checks[2].tcp", BadValue),
+            (11, 47, "checks[3].tcp", Type),
+            (12, 21, "checks[4].from", MissingField),
+            (13, 48, "checks[5].http", BadValue),
+            (14, 21, "checks[6].from", BadValue),
+            (14, 62, "checks[6].expect", BadValue),
+            (15, 30, "checks[7].to", BadValue),
+            (15, 40, "checks[7].tcp", BadValue),
+        ],
+        "{e:#?}"
+    );
+    let says =
+        |i: usize, what: &str| assert!(e[i].message.contains(what), "{} lacks {what:?}", e[i]);
+    says(0, "no workload \"dbx\" (it has: web)");
+    says(1, "no VPN peer \"phone\" (it has: laptop)");
+    says(2, "has 2: ping, tcp");
+    says(4, "has no probe");
+    says(5, "https is not supported");
+    says(6, "not from an address");
+    says(7, "expects `blocked` or nothing");
+    says(9, "1 to 65535");
+    assert!(
+        e[0].to_string()
+            .starts_with("lab.yaml:8:30: checks[0].to: "),
+        "{}",
+        e[0]
+    );
 }

@@ -285,6 +285,24 @@ impl Runtime for DockerRuntime {
         self.all_labs().await
     }
 
+    async fn net_namespace(&self, h: &WorkloadHandle) -> RuntimeResult<Option<std::path::PathBuf>> {
+        check_kind(h)?;
+        let i = match self
+            .docker
+            .inspect_container(&target(h), None::<InspectContainerOptions>)
+            .await
+        {
+            Ok(i) => i,
+            Err(e) if error::is_not_found(&e) => return Err(not_found(h)),
+            Err(e) => return Err(failed(h, "inspecting", e)),
+        };
+        // A stopped container has pid 0: no namespace to enter.
+        Ok(i.state
+            .and_then(|s| s.pid)
+            .filter(|pid| *pid > 0)
+            .map(|pid| std::path::PathBuf::from(format!("/proc/{pid}/ns/net"))))
+    }
+
     async fn list(&self, lab: &str) -> RuntimeResult<Vec<WorkloadStatus>> {
         let filters = HashMap::from([("label", vec![format!("{}={lab}", labels::LAB)])]);
         let opts = ListContainersOptionsBuilder::new()

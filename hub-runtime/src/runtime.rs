@@ -91,6 +91,16 @@ pub trait Runtime: Send + Sync {
             what: format!("following the logs of {:?}", handle.name),
         })
     }
+    /// The network namespace its processes run in (a container's `/proc/PID/ns/net`), where
+    /// the hub can run a probe of its own without anything of the workload's image. `None`:
+    /// it has no namespace of this host (a VM has its own kernel) or the backend cannot tell.
+    async fn net_namespace(
+        &self,
+        handle: &WorkloadHandle,
+    ) -> RuntimeResult<Option<std::path::PathBuf>> {
+        let _ = handle;
+        Ok(None)
+    }
     /// Runs a command in it and collects the output.
     async fn exec(
         &self,

@@ -60,7 +60,8 @@ fn lines(cmd: &str, args: &[&str]) -> Vec<String> {
 }
 
 /// Everything of `lab` that still exists: containers and networks with its label, libvirt
-/// domains named after it, its WireGuard interface, DOCKER-USER rules carrying its name, and
+/// domains named after it, its WireGuard interface, DOCKER-USER rules carrying its name, the
+/// namespaces of `hub check`'s VPN clients, and
 /// its lab directory under `state`.
 pub fn leftovers(lab: &str, state: &Path) -> Vec<String> {
     let mut left = Vec::new();
@@ -107,6 +108,14 @@ pub fn leftovers(lab: &str, state: &Path) -> Vec<String> {
         }
     }
     // `down` keeps the lab's identity (its keys) for the next `up`: anything else is left over.
+    if let Ok(entries) = std::fs::read_dir("/run/netns") {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&format!("hubck-{lab}.")) {
+                left.push(format!("check namespace {name}"));
+            }
+        }
+    }
     let dir = state.join(lab);
     if let Ok(entries) = std::fs::read_dir(&dir) {
         let others: Vec<String> = entries

@@ -35,6 +35,8 @@ pub enum SpecErrorKind {
     Overlap,
     /// `depends_on` names an unknown workload.
     UnknownDependency,
+    /// A check names a workload or VPN peer the lab does not have.
+    UnknownName,
     /// `depends_on` forms a cycle.
     DependencyCycle,
     /// Not enough addresses left for the workloads or peers without a static one (or no

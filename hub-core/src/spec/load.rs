@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use super::check::Check;
 use super::de::{NodeDe, join};
 use super::error::{SpecError, SpecErrorKind, SpecErrors};
 use super::fields::struct_fields;
@@ -45,6 +46,9 @@ struct Header {
     #[serde(default)]
     #[allow(dead_code)]
     wireguard: Option<IgnoredAny>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    checks: Option<IgnoredAny>,
 }
 
 impl LabSpec {
@@ -274,6 +278,7 @@ fn load(src: &str, file: PathBuf, base_dir: PathBuf) -> Result<LabSpec, SpecErro
     let (containers, container_index, containers_ok) =
         ld.list::<Container>(get("containers"), "containers");
     let (vms, vm_index, vms_ok) = ld.list::<Vm>(get("vms"), "vms");
+    let (checks, check_index, _) = ld.list::<Check>(get("checks"), "checks");
     let (wireguard, vpn_ok) = match get("wireguard") {
         None => (None, true),
         Some(n) if matches!(n.value, Value::Null) => (None, true),
@@ -296,6 +301,7 @@ fn load(src: &str, file: PathBuf, base_dir: PathBuf) -> Result<LabSpec, SpecErro
         containers: None,
         vms: None,
         wireguard: None,
+        checks: None,
     });
     let mut spec = LabSpec::new("", h.subnet);
     spec.name = h.name;
@@ -310,12 +316,14 @@ fn load(src: &str, file: PathBuf, base_dir: PathBuf) -> Result<LabSpec, SpecErro
     spec.containers = containers;
     spec.vms = vms;
     spec.wireguard = wireguard;
+    spec.checks = checks;
     spec.origin = Origin {
         file: Some(file),
         base_dir: Some(base_dir),
         locations: Arc::new(Locations::from_tree(&root)),
         container_index: None,
         vm_index: None,
+        check_index: None,
     };
 
     if ld.errors.is_empty() {
@@ -323,6 +331,7 @@ fn load(src: &str, file: PathBuf, base_dir: PathBuf) -> Result<LabSpec, SpecErro
     }
     spec.origin.container_index = Some(container_index);
     spec.origin.vm_index = Some(vm_index);
+    spec.origin.check_index = Some(check_index);
     let partial = Partial {
         header_ok,
         workloads_ok: containers_ok && vms_ok,

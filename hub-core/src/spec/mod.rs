@@ -61,6 +61,11 @@
 //!   peers: [{name: laptop}, {name: phone, address: 10.10.0.9}]
 //!   peer_name: demo-client        # the seed's single-peer form
 //!   address: 10.10.0.2/24
+//! checks:                         # what `hub check` proves besides its built-in checks
+//!   - {name: web-up, from: vm1, to: web, http: "http://web/", expect: "welcome"}
+//!   - {from: vpn:laptop, to: web, tcp: 80}
+//!   - {name: db-isolated, from: web, to: 172.19.5.40, tcp: 5432, expect: blocked}
+//!   - {from: web, to: 172.19.5.2, udp_dns: vm1.demo.lab}
 //! ```
 
 //!
@@ -86,6 +91,7 @@
 //!   one document. A typed parse error stops only the workload (or section) it is in: the
 //!   others are still read and checked.
 
+mod check;
 mod de;
 mod duration;
 mod error;
@@ -102,6 +108,9 @@ mod types;
 mod validate;
 mod volumes;
 
+pub use check::{
+    Check, CheckRule, EXPECT_BLOCKED, Endpoint, Expect, HttpGet, Probe, VPN_PEER_PREFIX,
+};
 pub use duration::SpecDuration;
 pub use error::{SpecError, SpecErrorKind, SpecErrors};
 pub use hash::{canonical_json, spec_hash};

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use hub_runtime::{RestartPolicy, VirtType};
 use serde::{Deserialize, Serialize};
 
+use super::check::Check;
 use super::duration::SpecDuration;
 use super::locations::Locations;
 use super::segments::{NetworkJoin, Segment, WorkloadNetworks};
@@ -65,26 +66,28 @@ pub(crate) struct Origin {
     pub(crate) container_index: Option<Vec<usize>>,
     /// Same for `vms`.
     pub(crate) vm_index: Option<Vec<usize>>,
+    /// Same for `checks`.
+    pub(crate) check_index: Option<Vec<usize>>,
 }
 
 impl Origin {
+    /// The field path of the `i`-th element kept of list `field`, given the document index of
+    /// each element kept (`None`: every element was kept).
+    fn kept_path(field: &str, index: &Option<Vec<usize>>, i: usize) -> String {
+        let doc = index.as_ref().and_then(|m| m.get(i).copied()).unwrap_or(i);
+        format!("{field}[{doc}]")
+    }
     /// The field path of the `i`-th container kept (its index in the document).
     pub(crate) fn container_path(&self, i: usize) -> String {
-        let doc = self
-            .container_index
-            .as_ref()
-            .and_then(|m| m.get(i).copied())
-            .unwrap_or(i);
-        format!("containers[{doc}]")
+        Self::kept_path("containers", &self.container_index, i)
     }
     /// The field path of the `i`-th VM kept.
     pub(crate) fn vm_path(&self, i: usize) -> String {
-        let doc = self
-            .vm_index
-            .as_ref()
-            .and_then(|m| m.get(i).copied())
-            .unwrap_or(i);
-        format!("vms[{doc}]")
+        Self::kept_path("vms", &self.vm_index, i)
+    }
+    /// The field path of the `i`-th check kept.
+    pub(crate) fn check_path(&self, i: usize) -> String {
+        Self::kept_path("checks", &self.check_index, i)
     }
 }
 
@@ -139,6 +142,10 @@ pub struct LabSpec {
     /// The WireGuard gateway.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wireguard: Option<Vpn>,
+    /// What must and must not work in the lab, checked by `hub check` beside the built-in
+    /// checks (see [`Check`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<Check>,
     #[serde(skip)]
     pub(crate) origin: Origin,
 }
@@ -158,6 +165,7 @@ impl LabSpec {
             containers: Vec::new(),
             vms: Vec::new(),
             wireguard: None,
+            checks: Vec::new(),
             origin: Origin::default(),
         }
     }
@@ -213,6 +221,11 @@ impl LabSpec {
     /// Sets the WireGuard gateway.
     pub fn vpn(mut self, vpn: Vpn) -> Self {
         self.wireguard = Some(vpn);
+        self
+    }
+    /// Adds a check (what `hub check` and [`crate::Lab::check`] prove besides the built-ins).
+    pub fn check(mut self, check: Check) -> Self {
+        self.checks.push(check);
         self
     }
     /// Sets the folder relative VM image paths are relative to (a spec loaded from a file

@@ -77,6 +77,11 @@ async fn down_unlocked(
             Err(e) => errors.push(StepError::new("vpn gateway", e)),
         }
         timing("down.vpn", t);
+        // The road-warrior clients of a `hub check` that was killed before it removed them.
+        #[cfg(feature = "wireguard")]
+        for ns in crate::check::vpn_client::remove_leftovers(lab).await {
+            removed(format!("check namespace {ns}"), &mut report);
+        }
     }
 
     let t = Instant::now();

@@ -2,8 +2,10 @@
 //! dependencies and the VPN. Every mistake is collected; nothing stops at the first.
 //!
 //! One file per section of the spec: `header.rs` (the lab's own fields), `workloads.rs`
-//! (containers and VMs), `vpn.rs` (WireGuard); this file holds what they share.
+//! (containers and VMs), `vpn.rs` (WireGuard), `checks.rs` (the lab's own checks); this file
+//! holds what they share.
 
+mod checks;
 mod header;
 mod ports_volumes;
 mod segments;
@@ -11,6 +13,7 @@ mod vm_files;
 mod vpn;
 mod workloads;
 
+use checks::check_checks;
 use header::check_header;
 use ports_volumes::{check_ports, check_volumes};
 use segments::{check_joins, check_segments};
@@ -259,5 +262,6 @@ pub(crate) fn check(spec: &LabSpec, partial: Partial) -> Vec<SpecError> {
     if partial.vpn_ok {
         check_vpn(&mut cx, plan.map(|p| p.subnet()));
     }
+    check_checks(&mut cx, partial.workloads_ok, partial.vpn_ok);
     cx.errors
 }

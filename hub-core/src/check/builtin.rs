@@ -1,0 +1,226 @@
+//! The checks every lab gets without a word in its spec: each workload resolves each other
+//! one's name through netd and reaches its address; each VM holds its lease; the VPN gateway
+//! is up and listens on the port its clients are given.
+
+use std::path::Path;
+
+use hub_runtime::WorkloadKind;
+use hub_runtime::wait::Deadline;
+
+use super::{CheckResult, CheckSource};
+use crate::lab::Lab;
+use crate::spec::{CheckRule, Endpoint, Expect, Probe};
+
+/// One check to run.
+pub(super) enum Task {
+    /// A probe from one end to the other.
+    Probe(CheckRule, CheckSource),
+    /// The VM holds its lease from netd.
+    Lease {
+        /// The VM.
+        vm: String,
+    },
+    /// The VPN gateway is up.
+    Gateway {
+        /// Its interface.
+        interface: String,
+    },
+}
+
+/// The built-in checks of `lab`.
+pub(super) fn tasks(lab: &Lab) -> Vec<Task> {
+    let state = lab.state();
+    let mut out = Vec::new();
+    let named: Vec<_> = state.workloads.iter().filter(|w| w.ip.is_some()).collect();
+    for from in &named {
+        for to in &named {
+            if from.name == to.name {
+                continue;
+            }
+            if let (Some(netd), Some(ip)) = (state.netd, to.ip) {
+                let fqdn = format!("{}.{}", to.name, state.domain);
+                out.push(Task::Probe(
+                    CheckRule {
+                        name: format!("{} resolves {}", from.name, to.name),
+                        from: Endpoint::Workload(from.name.clone()),
+                        to: Endpoint::Address(netd),
+                        probe: Probe::UdpDns(fqdn),
+                        expect: Expect::Answer(ip),
+                    },
+                    CheckSource::Builtin,
+                ));
+            }
+            out.push(Task::Probe(
+                CheckRule {
+                    name: format!("{} reaches {}", from.name, to.name),
+                    from: Endpoint::Workload(from.name.clone()),
+                    to: Endpoint::Workload(to.name.clone()),
+                    probe: Probe::Ping,
+                    expect: Expect::Success,
+                },
+                CheckSource::Builtin,
+            ));
+        }
+    }
+    if state.netd.is_some() {
+        for w in state
+            .workloads
+            .iter()
+            .filter(|w| w.kind == WorkloadKind::Vm)
+        {
+            out.push(Task::Lease { vm: w.name.clone() });
+        }
+    }
+    if let Some(vpn) = &state.vpn {
+        out.push(Task::Gateway {
+            interface: vpn.interface.clone(),
+        });
+    }
+    out
+}
+
+/// Runs a check that is not a probe.
+pub(super) async fn run_special(lab: &Lab, task: Task, wait: &Deadline) -> CheckResult {
+    let blank = |name: String, from: &str, to: String, probe: &str| CheckResult {
+        name,
+        source: CheckSource::Builtin,
+        from: from.to_string(),
+        to,
+        probe: probe.to_string(),
+        expect: "ok".to_string(),
+        passed: false,
+        detail: String::new(),
+        elapsed_ms: 0,
+    };
+    match task {
+        Task::Probe(rule, _) => {
+            let mut r = blank(rule.name, "", String::new(), "");
+            r.detail = "a probe reached the wrong runner".into();
+            r
+        }
+        Task::Lease { vm } => {
+            let mut r = blank(format!("{vm} holds its lease"), "netd", vm.clone(), "lease");
+            (r.passed, r.detail) = lease(lab, &vm);
+            r
+        }
+        Task::Gateway { interface } => {
+            let mut r = blank(
+                "the VPN gateway is up".to_string(),
+                "host",
+                interface.clone(),
+                "wireguard",
+            );
+            (r.passed, r.detail) = match wait.run(gateway(lab, &interface)).await {
+                Ok(out) => out,
+                Err(_) => (false, "no answer from wg in time".to_string()),
+            };
+            r
+        }
+    }
+}
+
+/// netd's lease table (or, for a guest restored from a warm snapshot that has not renewed
+/// yet, netd's reservation) gives the VM its address.
+fn lease(lab: &Lab, vm: &str) -> (bool, String) {
+    let Some(w) = lab.workload(vm) else {
+        return (false, format!("the lab has no VM {vm:?}"));
+    };
+    let (Some(mac), Some(ip)) = (w.mac, w.ip) else {
+        return (false, format!("{vm} has no recorded MAC and address"));
+    };
+    let dir = lab.dir().join("netd");
+    let leases = match hub_net::netd::LeaseFile::read(&dir.join(hub_net::netd::LEASE_FILE)) {
+        Ok(f) => f.leases,
+        Err(e) => return (false, format!("cannot read netd's leases: {e}")),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    if let Some(l) = leases.iter().find(|l| l.mac == mac) {
+        return if l.ip != ip {
+            (false, format!("netd leased {} to {mac}, not {ip}", l.ip))
+        } else if l.expires <= now {
+            (
+                false,
+                format!("its lease of {ip} ran out {} s ago", now - l.expires),
+            )
+        } else {
+            (
+                true,
+                format!("lease {ip} to {mac}, {} s left", l.expires - now),
+            )
+        };
+    }
+    if w.boot.as_deref().is_some_and(|b| b.contains("restored")) {
+        return match reservation(&dir, mac) {
+            Some(r) if r == ip => (
+                true,
+                format!(
+                    "restored guest keeps its lease; netd reserves {ip} for {mac} and answers its renewal"
+                ),
+            ),
+            Some(r) => (false, format!("netd reserves {r} for {mac}, not {ip}")),
+            None => (
+                false,
+                format!("netd has neither a lease nor a reservation for {mac}"),
+            ),
+        };
+    }
+    (false, format!("netd has no lease for {mac} ({ip})"))
+}
+
+fn reservation(netd_dir: &Path, mac: hub_runtime::MacAddr) -> Option<std::net::Ipv4Addr> {
+    let config =
+        hub_net::netd::NetdConfig::load(&netd_dir.join(hub_net::netd::CONFIG_FILE)).ok()?;
+    config
+        .reservations
+        .iter()
+        .find(|r| r.mac == mac)
+        .map(|r| r.ip)
+}
+
+/// The gateway's interface exists and WireGuard on it listens on the port the clients'
+/// configs name.
+async fn gateway(lab: &Lab, interface: &str) -> (bool, String) {
+    if !Path::new("/sys/class/net").join(interface).exists() {
+        return (false, format!("interface {interface} does not exist"));
+    }
+    let port = match hub_runtime::process::Tool::new("wg")
+        .args(["show", interface, "listen-port"])
+        .run()
+        .await
+    {
+        Ok(out) => out.trim().parse::<u16>().unwrap_or(0),
+        Err(e) => return (false, format!("{interface} is no WireGuard interface: {e}")),
+    };
+    if port == 0 {
+        return (false, format!("{interface} listens on no port"));
+    }
+    let told = lab
+        .vpn_configs()
+        .first()
+        .and_then(|(_, path)| std::fs::read_to_string(path).ok())
+        .and_then(|text| endpoint_port(&text));
+    match told {
+        Some(p) if p != port => (
+            false,
+            format!("{interface} listens on udp/{port}, but the client configs name port {p}"),
+        ),
+        Some(_) => (
+            true,
+            format!("{interface} up, listening on udp/{port}, as its clients are told"),
+        ),
+        None => (true, format!("{interface} up, listening on udp/{port}")),
+    }
+}
+
+/// The port of the first `Endpoint = host:port` of a client config.
+fn endpoint_port(config: &str) -> Option<u16> {
+    config
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("Endpoint"))
+        .and_then(|(_, v)| v.trim().rsplit_once(':'))
+        .and_then(|(_, p)| p.parse().ok())
+}
