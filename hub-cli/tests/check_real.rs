@@ -1,10 +1,11 @@
 //! `hub check` on the real engines (issue 14, part 3): a lab of two containers and a
 //! WireGuard gateway passes the built-in checks and its own (an HTTP page, a status, a DNS
 //! answer from netd, a port that must stay closed, and a road-warrior client in a namespace
-//! of the host that reaches the lab through the real tunnel with the peer's own config); after
+//! of the host that reaches the lab through the real tunnel with the peer's own config, and
+//! that a container reaches back through it); after
 //! a DROP rule in the web container's namespace, `hub check` exits 1 naming exactly the rules
-//! it broke; `--json` parses; the library's `lab.check()` reports the same; and nothing of the
-//! simulated client is left.
+//! it broke; `--json` parses; the library's `lab.check()` reports the same; a gateway whose
+//! link is down fails the built-in VPN check; and nothing of the simulated client is left.
 
 mod common;
 
@@ -42,6 +43,7 @@ checks:
   - {name: laptop-web, from: vpn:laptop, to: web, tcp: 80}
   - {name: laptop-pings-client, from: vpn:laptop, to: client, ping: true}
   - {name: laptop-dns, from: vpn:laptop, to: 10.232.1.2, udp_dns: client.ck1.lab, expect: 10.232.1.31}
+  - {name: client-pings-laptop, from: client, to: vpn:laptop, ping: true}
 "#,
     )
     .expect("spec");
@@ -100,7 +102,7 @@ fn hub_check_passes_then_names_the_rules_a_drop_breaks() {
     ] {
         assert!(table.contains(row), "{row} missing:\n{table}");
     }
-    assert!(table.contains("12 checks, 12 passed, 0 failed"), "{table}");
+    assert!(table.contains("13 checks, 13 passed, 0 failed"), "{table}");
     assert!(!table.contains("FAIL"), "{table}");
 
     // JSON: the same checks, each passed, the blocked rule blocked by a refusal.
@@ -108,7 +110,7 @@ fn hub_check_passes_then_names_the_rules_a_drop_breaks() {
     assert!(json.status.success(), "{}", show(&json));
     let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("--json parses");
     assert_eq!(report["lab"], LAB);
-    assert_eq!(report["results"].as_array().map(Vec::len), Some(12));
+    assert_eq!(report["results"].as_array().map(Vec::len), Some(13));
     assert!(failed_names(&report).is_empty(), "{report:#}");
     let blocked = report["results"]
         .as_array()
@@ -139,7 +141,7 @@ fn hub_check_passes_then_names_the_rules_a_drop_breaks() {
         stderr.contains("check failed: web-page: no answer from 10.232.1.30:80"),
         "{stderr}"
     );
-    assert!(stderr.contains("3 of 12 checks failed"), "{stderr}");
+    assert!(stderr.contains("3 of 13 checks failed"), "{stderr}");
     // The rule that must stay blocked still passes: dropped is blocked too.
     assert!(!failed.contains(&"no-database".to_string()));
 
@@ -177,6 +179,24 @@ fn hub_check_passes_then_names_the_rules_a_drop_breaks() {
         let report = lab.check().await.expect("check runs");
         assert!(report.passed(), "{report:#?}");
     });
+
+    // A gateway whose link is down fails the built-in VPN check, by name.
+    let link = |state: &str| {
+        let out = Command::new("ip")
+            .args(["link", "set", "hubwg-ck1", state])
+            .output()
+            .expect("ip");
+        assert!(out.status.success(), "{out:?}");
+    };
+    link("down");
+    let down = hub(&state, &["check", "-c", &spec, "--timeout", "3s"]);
+    link("up");
+    assert_eq!(down.status.code(), Some(1), "{}", show(&down));
+    let stderr = String::from_utf8_lossy(&down.stderr);
+    assert!(
+        stderr.contains("check failed: the VPN gateway is up: interface hubwg-ck1 is down"),
+        "{stderr}"
+    );
 
     // No simulated client is left behind, and down leaves nothing.
     let netns = std::fs::read_dir("/run/netns")

@@ -183,8 +183,15 @@ fn reservation(netd_dir: &Path, mac: hub_runtime::MacAddr) -> Option<std::net::I
 /// The gateway's interface exists and WireGuard on it listens on the port the clients'
 /// configs name.
 async fn gateway(lab: &Lab, interface: &str) -> (bool, String) {
-    if !Path::new("/sys/class/net").join(interface).exists() {
+    let sys = Path::new("/sys/class/net").join(interface);
+    let Ok(flags) = std::fs::read_to_string(sys.join("flags")) else {
         return (false, format!("interface {interface} does not exist"));
+    };
+    // IFF_UP: a WireGuard link reports operstate `unknown` even when up, so read its flags.
+    let up =
+        u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16).is_ok_and(|f| f & 1 != 0);
+    if !up {
+        return (false, format!("interface {interface} is down"));
     }
     let port = match hub_runtime::process::Tool::new("wg")
         .args(["show", interface, "listen-port"])

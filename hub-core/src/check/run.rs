@@ -57,10 +57,37 @@ pub(crate) async fn run(
         tasks.push(Task::Probe(rule, CheckSource::Spec));
     }
 
-    // The sources, each made ready once: a container's namespace, a VPN client.
-    let mut origins: BTreeMap<String, Origin> = BTreeMap::new();
+    // Every VPN peer a rule names, at either end, gets its client (once): as a source it
+    // sends, as a target it answers.
+    let mut peers: BTreeMap<String, Result<PathBuf, String>> = BTreeMap::new();
     #[cfg(feature = "wireguard")]
     let mut clients = Vec::new();
+    for task in &tasks {
+        let Task::Probe(rule, _) = task else { continue };
+        for end in [&rule.from, &rule.to] {
+            let Endpoint::Peer(p) = end else { continue };
+            if peers.contains_key(p) {
+                continue;
+            }
+            #[cfg(feature = "wireguard")]
+            let ready =
+                match super::vpn_client::VpnClient::start(lab, p, opts.timeout, cancel).await {
+                    Ok(client) => {
+                        let path = client.namespace_path();
+                        clients.push(client);
+                        Ok(path)
+                    }
+                    Err(e) => Err(format!("the VPN client of {p:?} could not start: {e}")),
+                };
+            #[cfg(not(feature = "wireguard"))]
+            let ready = Err(format!(
+                "vpn:{p}: this hub was built without feature `wireguard`"
+            ));
+            peers.insert(p.clone(), ready);
+        }
+    }
+    // The sources, each made ready once: a container's namespace, a VM, a VPN client.
+    let mut origins: BTreeMap<String, Origin> = BTreeMap::new();
     for task in &tasks {
         let Task::Probe(rule, _) = task else { continue };
         let key = rule.from.to_string();
@@ -69,23 +96,11 @@ pub(crate) async fn run(
         }
         let origin = match &rule.from {
             Endpoint::Workload(w) => workload_origin(lab, w).await,
-            #[cfg(feature = "wireguard")]
-            Endpoint::Peer(p) => {
-                match super::vpn_client::VpnClient::start(lab, p, opts.timeout, cancel).await {
-                    Ok(client) => {
-                        let o = Origin::Namespace(client.namespace_path());
-                        clients.push(client);
-                        o
-                    }
-                    Err(e) => {
-                        Origin::Unusable(format!("the VPN client of {p:?} could not start: {e}"))
-                    }
-                }
-            }
-            #[cfg(not(feature = "wireguard"))]
-            Endpoint::Peer(p) => Origin::Unusable(format!(
-                "vpn:{p}: this hub was built without feature `wireguard`"
-            )),
+            Endpoint::Peer(p) => match peers.get(p) {
+                Some(Ok(path)) => Origin::Namespace(path.clone()),
+                Some(Err(e)) => Origin::Unusable(e.clone()),
+                None => Origin::Unusable(format!("no VPN client for {p:?}")),
+            },
             Endpoint::Address(a) => {
                 Origin::Unusable(format!("a check cannot run from an address ({a})"))
             }
@@ -95,6 +110,7 @@ pub(crate) async fn run(
 
     let lab_ref = lab;
     let origins = &origins;
+    let peers = &peers;
     let mut results: Vec<(usize, CheckResult)> =
         futures::stream::iter(tasks.into_iter().enumerate())
             .map(|(i, task)| async move {
@@ -102,10 +118,17 @@ pub(crate) async fn run(
                 let begun = Instant::now();
                 let mut result = match task {
                     Task::Probe(rule, source) => {
-                        let origin = origins
-                            .get(&rule.from.to_string())
-                            .cloned()
-                            .unwrap_or_else(|| Origin::Unusable("no origin".into()));
+                        let target_down = match &rule.to {
+                            Endpoint::Peer(p) => peers.get(p).and_then(|r| r.as_ref().err()),
+                            _ => None,
+                        };
+                        let origin = match target_down {
+                            Some(why) => Origin::Unusable(why.clone()),
+                            None => origins
+                                .get(&rule.from.to_string())
+                                .cloned()
+                                .unwrap_or_else(|| Origin::Unusable("no origin".into())),
+                        };
                         run_rule(lab_ref, &rule, source, origin, &wait).await
                     }
                     other => builtin::run_special(lab_ref, other, &wait).await,

@@ -185,7 +185,44 @@ impl VpnClient {
                 .await?;
             }
         }
-        Ok(())
+        // The hub's client configs keep the tunnel alive (PersistentKeepalive), so the client
+        // greets the gateway at once; until that handshake is done the gateway cannot send
+        // to it, and a probe towards the client would fail for the wrong reason.
+        let endpoint = config
+            .peers
+            .first()
+            .and_then(|p| p.endpoint.clone())
+            .unwrap_or_else(|| "(no endpoint)".into());
+        let wait = Deadline::new(timeout, cancel);
+        loop {
+            let shown = Tool::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &ns,
+                    "wg",
+                    "show",
+                    wg_if,
+                    "latest-handshakes",
+                ])
+                .timeout(Duration::from_secs(10))
+                .run()
+                .await
+                .map_err(|e| e.to_string())?;
+            let shaken = shown
+                .lines()
+                .filter_map(|l| l.split_whitespace().nth(1))
+                .any(|t| t.parse::<u64>().is_ok_and(|t| t > 0));
+            if shaken {
+                return Ok(());
+            }
+            if wait.pause(Duration::from_millis(100)).await.is_err() {
+                return Err(format!(
+                    "no WireGuard handshake with the gateway at {endpoint} within {:.1} s",
+                    timeout.as_secs_f64()
+                ));
+            }
+        }
     }
 
     /// The namespace's path, for [`super::netns::run_in`].
