@@ -184,6 +184,27 @@ fn demo_lab_up_status_again_down_leaves_nothing() {
     );
     drop(client);
 
+    // The demo lab proves itself: the built-in checks (names through netd and reachability
+    // between the containers and the VM, the VM's lease, the VPN gateway) and the demo's own.
+    let check = hub(&state, &["check", "-c", spec, "--json", "--timeout", "20s"]);
+    assert!(check.status.success(), "{}", show(&check));
+    let report: serde_json::Value = serde_json::from_slice(&check.stdout).expect("--json");
+    let results = report["results"].as_array().expect("results");
+    for name in [
+        "web1 resolves vm1",
+        "vm1 reaches web2",
+        "vm1 holds its lease",
+        "the VPN gateway is up",
+        "web2-fetches-web1",
+        "vm1-fetches-web2",
+        "no-database-on-web1",
+    ] {
+        assert!(
+            results.iter().any(|r| r["name"] == name && r["passed"] == true),
+            "{name} did not pass: {report:#}"
+        );
+    }
+
     // A second up of the unchanged spec changes nothing and says so: the same containers
     // (id and start time), the same domain (UUID and run id) with the same guest boot still
     // running, and the same state file.
