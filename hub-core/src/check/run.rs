@@ -298,3 +298,48 @@ fn describe(r: &Reply) -> String {
         Reply::Http { status, body } => format!("HTTP {status}, {} bytes", body.len()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(status: u16, body: &str) -> Result<Reply, String> {
+        Ok(Reply::Http {
+            status,
+            body: body.into(),
+        })
+    }
+
+    #[test]
+    fn blocked_passes_only_when_nothing_got_through() {
+        let refused = Err("10.0.0.5:5432 refused the connection".to_string());
+        assert_eq!(
+            judge(&Expect::Blocked, refused.clone()),
+            (true, "blocked: 10.0.0.5:5432 refused the connection".into())
+        );
+        assert!(!judge(&Expect::Blocked, Ok(Reply::Connected)).0);
+        assert!(!judge(&Expect::Success, refused).0);
+    }
+
+    #[test]
+    fn http_and_dns_replies_are_held_to_what_was_expected() {
+        assert!(judge(&Expect::Success, http(200, "x")).0);
+        assert!(!judge(&Expect::Success, http(500, "x")).0);
+        assert!(judge(&Expect::Status(404), http(404, "")).0);
+        assert!(!judge(&Expect::Status(404), http(200, "")).0);
+        let (ok, detail) = judge(&Expect::Body("hello".into()), http(200, "goodbye"));
+        assert!(!ok);
+        assert!(detail.contains("no \"hello\""), "{detail}");
+        let a: Ipv4Addr = "10.0.0.9".parse().unwrap();
+        let answer = |addrs: Vec<Ipv4Addr>| {
+            Ok(Reply::Dns {
+                rcode: "NoError".into(),
+                addrs,
+            })
+        };
+        assert!(judge(&Expect::Answer(a), answer(vec![a])).0);
+        assert!(!judge(&Expect::Answer(a), answer(vec![])).0);
+        assert!(!judge(&Expect::Success, answer(vec![])).0);
+        assert!(judge(&Expect::Success, answer(vec![a])).0);
+    }
+}
