@@ -200,7 +200,9 @@ fn demo_lab_up_status_again_down_leaves_nothing() {
         "no-database-on-web1",
     ] {
         assert!(
-            results.iter().any(|r| r["name"] == name && r["passed"] == true),
+            results
+                .iter()
+                .any(|r| r["name"] == name && r["passed"] == true),
             "{name} did not pass: {report:#}"
         );
     }
