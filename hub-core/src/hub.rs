@@ -17,7 +17,7 @@ use crate::progress::{Progress, ProgressFn};
 use crate::runtimes::Runtimes;
 use crate::scheduler::{Epvm, MetricsSource, ProcMetrics, Scheduler};
 use crate::services::{NetdService, VpnService};
-use crate::spec::{AllocatorFactory, Container, HostChoices, LabSpec, Vm, Vpn};
+use crate::spec::{AllocatorFactory, Check, Container, HostChoices, LabSpec, Vm, Vpn};
 use crate::status::LabStatus;
 use crate::up::{self, DownReport, UpOptions};
 
@@ -159,6 +159,11 @@ impl HubBuilder {
     /// Adds the WireGuard gateway.
     pub fn vpn(mut self, vpn: Vpn) -> Self {
         self.spec.wireguard = Some(vpn);
+        self
+    }
+    /// Adds a check that [`Lab::check`] proves besides the built-in ones.
+    pub fn check(mut self, check: Check) -> Self {
+        self.spec.checks.push(check);
         self
     }
     /// Replaces the whole lab spec (as loaded from a file, say).

@@ -75,7 +75,7 @@ pub use error::{BoxError, HubError, StepError};
 pub use hub::{DEFAULT_PARALLELISM, Hub, HubBuilder, default_state_root};
 pub use lab::Lab;
 pub use progress::Progress;
-pub use spec::{Container, LabSpec, Segment, Vm, Vpn};
+pub use spec::{Check, Container, LabSpec, Segment, Vm, Vpn};
 pub use status::LabStatus;
 pub use up::{DownReport, UpReport};
 
