@@ -215,7 +215,8 @@ fn hub_check_passes_then_names_the_rules_a_drop_breaks() {
     assert_eq!(leftovers(LAB, &state), Vec::<String>::new());
 }
 
-/// A `hub check` killed while its VPN client runs leaves that namespace; `down` removes it.
+/// Ctrl-C stops `hub check` and removes its VPN client; a `hub check` killed outright leaves
+/// that namespace, and `down` removes it.
 #[test]
 fn down_removes_a_check_namespace_left_behind() {
     let tmp = common::tempdir();
@@ -236,19 +237,44 @@ fn down_removes_a_check_namespace_left_behind() {
     let spec = path.display().to_string();
     let up = hub(&state, &["up", "-c", &spec]);
     assert!(up.status.success(), "{}", show(&up));
-    // Killed while the blocked rule pings an address nobody holds for its 30 s: the client stays.
-    let mut child = Command::new(HUB)
-        .args(["check", "-c", &spec, "--timeout", "30s"])
-        .env("HUB_STATE_DIR", &state)
-        .env("HUB_BIN", HUB)
-        .spawn()
-        .expect("hub check");
-    common::wait_for(
-        "the check namespace",
-        std::time::Duration::from_secs(20),
-        || Path::new("/run/netns/hubck-ck2.phone").exists(),
+    let netns = Path::new("/run/netns/hubck-ck2.phone");
+    let start = || {
+        let child = Command::new(HUB)
+            .args(["check", "-c", &spec, "--timeout", "30s"])
+            .env("HUB_STATE_DIR", &state)
+            .env("HUB_BIN", HUB)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("hub check");
+        common::wait_for(
+            "the check namespace",
+            std::time::Duration::from_secs(20),
+            || netns.exists(),
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        child
+    };
+
+    // Ctrl-C while the blocked rule pings an address nobody holds for its 30 s: the client
+    // is removed and hub check exits 130.
+    let child = start();
+    let int = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(int.success());
+    let out = child.wait_with_output().expect("hub check ends");
+    assert_eq!(out.status.code(), Some(130), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the checks were interrupted"),
+        "{}",
+        show(&out)
     );
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(!netns.exists(), "Ctrl-C left {}", netns.display());
+
+    // Killed outright: the client stays, and down removes it.
+    let mut child = start();
     child.kill().expect("kill");
     let _ = child.wait();
     assert!(Path::new("/run/netns/hubck-ck2.phone").exists());
