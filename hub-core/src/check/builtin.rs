@@ -2,6 +2,7 @@
 //! one's name through netd and reaches its address; each VM holds its lease; the VPN gateway
 //! is up and listens on the port its clients are given.
 
+use std::net::Ipv4Addr;
 use std::path::Path;
 
 use hub_runtime::WorkloadKind;
@@ -31,36 +32,48 @@ pub(super) enum Task {
 pub(super) fn tasks(lab: &Lab) -> Vec<Task> {
     let state = lab.state();
     let mut out = Vec::new();
-    let named: Vec<_> = state.workloads.iter().filter(|w| w.ip.is_some()).collect();
-    for from in &named {
-        for to in &named {
-            if from.name == to.name {
-                continue;
-            }
-            if let (Some(netd), Some(ip)) = (state.netd, to.ip) {
-                let fqdn = format!("{}.{}", to.name, state.domain);
-                out.push(Task::Probe(
-                    CheckRule {
-                        name: format!("{} resolves {}", from.name, to.name),
-                        from: Endpoint::Workload(from.name.clone()),
-                        to: Endpoint::Address(netd),
-                        probe: Probe::UdpDns(fqdn),
-                        expect: Expect::Answer(ip),
-                    },
-                    CheckSource::Builtin,
-                ));
-            }
+    for Pair {
+        from,
+        to,
+        segment,
+        ip,
+        netd,
+    } in pairs(lab)
+    {
+        let on = segment
+            .as_ref()
+            .map(|s| format!(" on {s}"))
+            .unwrap_or_default();
+        if let Some(netd) = netd {
+            let fqdn = match &segment {
+                Some(s) => format!("{}.{s}.{}", to, state.domain),
+                None => format!("{}.{}", to, state.domain),
+            };
             out.push(Task::Probe(
                 CheckRule {
-                    name: format!("{} reaches {}", from.name, to.name),
-                    from: Endpoint::Workload(from.name.clone()),
-                    to: Endpoint::Workload(to.name.clone()),
-                    probe: Probe::Ping,
-                    expect: Expect::Success,
+                    name: format!("{from} resolves {to}{on}"),
+                    from: Endpoint::Workload(from.clone()),
+                    to: Endpoint::Address(netd),
+                    probe: Probe::UdpDns(fqdn),
+                    expect: Expect::Answer(ip),
                 },
                 CheckSource::Builtin,
             ));
         }
+        out.push(Task::Probe(
+            CheckRule {
+                name: format!("{from} reaches {to}{on}"),
+                from: Endpoint::Workload(from),
+                to: if segment.is_some() {
+                    Endpoint::Address(ip)
+                } else {
+                    Endpoint::Workload(to)
+                },
+                probe: Probe::Ping,
+                expect: Expect::Success,
+            },
+            CheckSource::Builtin,
+        ));
     }
     if state.netd.is_some() {
         for w in state
@@ -77,6 +90,72 @@ pub(super) fn tasks(lab: &Lab) -> Vec<Task> {
         });
     }
     out
+}
+
+/// Two workloads on a common segment.
+struct Pair {
+    from: String,
+    to: String,
+    /// The segment, when the lab has several.
+    segment: Option<String>,
+    /// `to`'s address there.
+    ip: Ipv4Addr,
+    /// netd's address there.
+    netd: Option<Ipv4Addr>,
+}
+
+/// Every ordered pair of workloads that share a segment. In a lab of several segments only
+/// workloads on a common segment are paired: reaching another segment goes through a router,
+/// which is for the spec's own checks to state.
+fn pairs(lab: &Lab) -> Vec<Pair> {
+    let state = lab.state();
+    let segmented = state.workloads.iter().any(|w| !w.interfaces.is_empty());
+    let mut out = Vec::new();
+    for from in &state.workloads {
+        for to in &state.workloads {
+            if from.name == to.name {
+                continue;
+            }
+            if !segmented {
+                if let (Some(_), Some(ip)) = (from.ip, to.ip) {
+                    out.push(Pair {
+                        from: from.name.clone(),
+                        to: to.name.clone(),
+                        segment: None,
+                        ip,
+                        netd: state.netd,
+                    });
+                }
+                continue;
+            }
+            for a in &from.interfaces {
+                let Some(b) = to.interfaces.iter().find(|b| b.segment == a.segment) else {
+                    continue;
+                };
+                let netd = state.netd.and_then(|_| netd_on(lab, &a.segment));
+                out.push(Pair {
+                    from: from.name.clone(),
+                    to: to.name.clone(),
+                    segment: Some(a.segment.clone()),
+                    ip: b.ip,
+                    netd,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// netd's address on a segment: `.2` of its subnet.
+fn netd_on(lab: &Lab, segment: &str) -> Option<Ipv4Addr> {
+    let seg = lab
+        .hub()
+        .lab_spec()
+        .networks
+        .iter()
+        .find(|s| s.name == segment)?;
+    let net: ipnet::Ipv4Net = seg.subnet.trim().parse().ok()?;
+    Some(Ipv4Addr::from(u32::from(net.network()) + 2))
 }
 
 /// Runs a check that is not a probe.
