@@ -50,28 +50,15 @@ checks:
     path.display().to_string()
 }
 
-/// Runs `iptables ARGS` inside the network namespace of container `ck1-NAME`.
 fn iptables_in(container: &str, args: &[&str]) {
-    let pid = Command::new("docker")
-        .args(["inspect", "-f", "{{.State.Pid}}", container])
-        .output()
-        .expect("docker inspect");
-    let pid = String::from_utf8_lossy(&pid.stdout).trim().to_string();
-    let out = Command::new("nsenter")
-        .args(["-t", &pid, "-n", "iptables"])
-        .args(args)
-        .output()
-        .expect("nsenter iptables");
-    assert!(out.status.success(), "iptables {args:?}: {out:?}");
+    common::in_container_netns(container, "iptables", args);
 }
 
 fn failed_names(report: &serde_json::Value) -> Vec<String> {
-    report["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .filter(|r| r["passed"] == false)
-        .map(|r| r["name"].as_str().unwrap_or_default().to_string())
+    common::check_results(report)
+        .into_iter()
+        .filter(|(_, passed)| !passed)
+        .map(|(name, _)| name)
         .collect()
 }
 

@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::{LabGuard, hub, leftovers, show};
 
 const LAB: &str = "ck3";
@@ -52,12 +50,8 @@ checks:
     );
     assert!(ok.status.success(), "{}", show(&ok));
     let report: serde_json::Value = serde_json::from_slice(&ok.stdout).expect("--json parses");
-    let names: Vec<&str> = report["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .map(|r| r["name"].as_str().unwrap_or_default())
-        .collect();
+    let results = common::check_results(&report);
+    let names: Vec<&str> = results.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
         [
@@ -87,18 +81,11 @@ checks:
     assert!(detail("vm-no-db").contains("refused"), "{report:#}");
 
     // Drop the web port in the web container's namespace: the guest's rules that need it fail.
-    let pid = Command::new("docker")
-        .args(["inspect", "-f", "{{.State.Pid}}", "ck3-web"])
-        .output()
-        .expect("docker inspect");
-    let pid = String::from_utf8_lossy(&pid.stdout).trim().to_string();
-    let drop = Command::new("nsenter")
-        .args([
-            "-t", &pid, "-n", "iptables", "-I", "INPUT", "-p", "tcp", "--dport", "80", "-j", "DROP",
-        ])
-        .output()
-        .expect("nsenter");
-    assert!(drop.status.success(), "{drop:?}");
+    common::in_container_netns(
+        "ck3-web",
+        "iptables",
+        &["-I", "INPUT", "-p", "tcp", "--dport", "80", "-j", "DROP"],
+    );
     let broken = hub(
         &state,
         &["check", "-c", &spec, "--no-builtin", "--timeout", "8s"],

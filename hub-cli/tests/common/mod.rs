@@ -170,3 +170,38 @@ pub fn demo_spec(lab: &str, subnet: &str, vpn_subnet: &str, port: u16) -> String
     }
     s
 }
+
+/// Runs `PROGRAM ARGS` of the host inside the network namespace of container `container`
+/// (`nsenter -t PID -n`), as a test breaks a lab on purpose (a DROP rule, forwarding off);
+/// the command must succeed.
+pub fn in_container_netns(container: &str, program: &str, args: &[&str]) {
+    let pid = Command::new("docker")
+        .args(["inspect", "-f", "{{.State.Pid}}", container])
+        .output()
+        .expect("docker inspect");
+    let pid = String::from_utf8_lossy(&pid.stdout).trim().to_string();
+    let out = Command::new("nsenter")
+        .args(["-t", &pid, "-n", program])
+        .args(args)
+        .output()
+        .expect("nsenter");
+    assert!(
+        out.status.success(),
+        "{program} {args:?} in {container}: {out:?}"
+    );
+}
+
+/// The names of the checks in a `hub check --json` report, in order, with whether each passed.
+pub fn check_results(report: &serde_json::Value) -> Vec<(String, bool)> {
+    report["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap_or_default().to_string(),
+                r["passed"] == true,
+            )
+        })
+        .collect()
+}

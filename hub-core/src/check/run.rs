@@ -23,6 +23,9 @@ use crate::spec::{CheckRule, Endpoint, Expect, Probe};
 /// answer, refused) is reported rather than the deadline's.
 const PROBE_MARGIN: std::time::Duration = std::time::Duration::from_millis(250);
 
+/// How many probes run at once in one VM.
+const VM_PROBES_AT_ONCE: usize = 2;
+
 /// Where the probes of one source run.
 #[derive(Clone)]
 enum Origin {
@@ -109,11 +112,26 @@ pub(crate) async fn run(
     }
 
     let lab_ref = lab;
+    let vm_turns: BTreeMap<String, tokio::sync::Semaphore> = origins
+        .iter()
+        .filter(|(_, o)| matches!(o, Origin::Vm(_)))
+        .map(|(k, _)| (k.clone(), tokio::sync::Semaphore::new(VM_PROBES_AT_ONCE)))
+        .collect();
+    let vm_turns = &vm_turns;
     let origins = &origins;
     let peers = &peers;
     let mut results: Vec<(usize, CheckResult)> =
         futures::stream::iter(tasks.into_iter().enumerate())
             .map(|(i, task)| async move {
+                // A VM's probes take turns (SSH logins into an emulated guest are slow, and
+                // sshd refuses a burst of them); each check's deadline starts with its turn.
+                let _turn = match &task {
+                    Task::Probe(rule, _) => match vm_turns.get(&rule.from.to_string()) {
+                        Some(turns) => turns.acquire().await.ok(),
+                        None => None,
+                    },
+                    _ => None,
+                };
                 let wait = Deadline::new(opts.timeout, cancel);
                 let begun = Instant::now();
                 let mut result = match task {

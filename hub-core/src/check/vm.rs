@@ -50,9 +50,19 @@ pub(super) async fn probe(
         .saturating_sub(1)
         .max(1);
     let run = |script: String| async move {
-        lab.ssh(vm, &script)
+        let out = lab
+            .ssh(vm, &script)
             .await
-            .map_err(|e| format!("cannot run the probe in {vm}: {e}"))
+            .map_err(|e| format!("cannot run the probe in {vm}: {e}"))?;
+        // 255 is ssh's own failure; no output at all means the probe never ran.
+        if out.exit_code == 255 || out.stdout.trim().is_empty() {
+            return Err(format!(
+                "the probe in {vm} did not run (ssh exit {}): {}",
+                out.exit_code,
+                out.stderr.trim()
+            ));
+        }
+        Ok(out)
     };
     match probe {
         Probe::Ping => {
