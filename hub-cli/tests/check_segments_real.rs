@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::{LabGuard, hub, leftovers, show};
 
 const LAB: &str = "ck5";
@@ -56,12 +54,8 @@ fn a_router_between_segments_proves_itself_and_its_loss_is_named() {
     let ok = hub(&state, &["check", "-c", &spec, "--json"]);
     assert!(ok.status.success(), "{}", show(&ok));
     let report: serde_json::Value = serde_json::from_slice(&ok.stdout).expect("--json parses");
-    let names: Vec<&str> = report["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .map(|r| r["name"].as_str().unwrap_or_default())
-        .collect();
+    let results = common::check_results(&report);
+    let names: Vec<&str> = results.iter().map(|(n, _)| n.as_str()).collect();
     // Built-ins pair only workloads on a common segment, each by its per-segment name.
     for name in [
         "fw resolves web on dmz",
@@ -80,16 +74,7 @@ fn a_router_between_segments_proves_itself_and_its_loss_is_named() {
 
     // The router stops forwarding: the rule that crosses it fails, by name; the blocked rule
     // still holds.
-    let pid = Command::new("docker")
-        .args(["inspect", "-f", "{{.State.Pid}}", "ck5-fw"])
-        .output()
-        .expect("docker inspect");
-    let pid = String::from_utf8_lossy(&pid.stdout).trim().to_string();
-    let off = Command::new("nsenter")
-        .args(["-t", &pid, "-n", "sysctl", "-w", "net.ipv4.ip_forward=0"])
-        .output()
-        .expect("nsenter sysctl");
-    assert!(off.status.success(), "{off:?}");
+    common::in_container_netns("ck5-fw", "sysctl", &["-w", "net.ipv4.ip_forward=0"]);
     let broken = hub(&state, &["check", "-c", &spec, "--timeout", "3s"]);
     assert_eq!(broken.status.code(), Some(1), "{}", show(&broken));
     let stderr = String::from_utf8_lossy(&broken.stderr);
