@@ -4,7 +4,8 @@
 //! reaches an internal one through the router (and not once the router stops forwarding);
 //! netd answers `NAME.SEGMENT.LAB.lab` on both segments and a plain name with the address on
 //! the asker's own segment; a WireGuard client's AllowedIPs cover every segment and it reaches
-//! a third one; `down`, without the state file, removes every segment's network.
+//! a third one; netd's DHCP answers on every segment with that segment's pool, router and
+//! DNS (busybox udhcpc); `down`, without the state file, removes every segment's network.
 
 mod common;
 
@@ -116,6 +117,28 @@ fn fetch(from: &str, ip: &str) -> String {
     let url = format!("http://{ip}/");
     let out = exec(from, &["timeout", "5", "wget", "-q", "-O-", &url]);
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// What busybox `udhcpc` on `NAME`'s eth0 is given (`ip`, `router`, `dns`, `serverid`): its
+/// script prints the variables and changes nothing on the interface.
+fn udhcpc(name: &str) -> std::collections::BTreeMap<String, String> {
+    let out = exec_ok(
+        name,
+        &[
+            "sh",
+            "-c",
+            "printf '#!/bin/sh\\n[ \"$1\" = bound ] && echo \"ip=$ip router=$router dns=$dns serverid=$serverid\"\\nexit 0\\n' > /tmp/u \
+             && chmod +x /tmp/u && busybox udhcpc -f -q -n -t 5 -i eth0 -s /tmp/u",
+        ],
+    );
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("ip="))
+        .unwrap_or_else(|| panic!("{name}: no lease in {out:?}"));
+    line.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[test]
@@ -238,6 +261,59 @@ fn two_segments_with_a_router_between_them() {
         lease.contains(&format!("router={} ip=10.231.1.2", fw[0].1)),
         "{lease}"
     );
+
+    // Every segment has its own DHCP: netd answers on each interface with that segment's
+    // pool, its router (the gateway workload, else the bridge) and its own address there as
+    // server and DNS; the leases land in each segment's lease file.
+    let segs = plan["segments"].as_array().expect("segments").clone();
+    let netd_dir = state.join(LAB).join("netd");
+    for (who, seg, router) in [
+        ("db", "internal", fw[1].1.clone()),
+        ("admin", "mgmt", "10.231.3.1".to_string()),
+        ("web", "dmz", fw[0].1.clone()),
+    ] {
+        let got = udhcpc(who);
+        let s = segs
+            .iter()
+            .find(|s| s["name"] == seg)
+            .unwrap_or_else(|| panic!("{seg} not in {plan}"));
+        let netd = s["netd"].as_str().expect("netd").to_string();
+        assert_eq!(got["router"], router, "{who} on {seg}: {got:?}");
+        assert_eq!(got["serverid"], netd, "{who} on {seg}: {got:?}");
+        assert_eq!(got["dns"], netd, "{who} on {seg}: {got:?}");
+        let ip: std::net::Ipv4Addr = got["ip"].parse().expect("leased address");
+        let range = &s["dhcp_range"];
+        let (lo, hi): (std::net::Ipv4Addr, std::net::Ipv4Addr) = (
+            range["start"]
+                .as_str()
+                .expect("start")
+                .parse()
+                .expect("start"),
+            range["end"].as_str().expect("end").parse().expect("end"),
+        );
+        assert!(lo <= ip && ip <= hi, "{who} on {seg}: {ip} outside {range}");
+        // The same client asking again keeps its address.
+        assert_eq!(udhcpc(who)["ip"], got["ip"], "{who} on {seg}");
+        let mac = &interfaces(&plan, who)[0].2;
+        let file = if seg == "dmz" {
+            netd_dir.join("leases.json")
+        } else {
+            netd_dir.join(format!("leases.{seg}.json"))
+        };
+        let mut leases = String::new();
+        for _ in 0..20 {
+            leases = std::fs::read_to_string(&file).unwrap_or_default();
+            if leases.contains(mac.as_str()) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(
+            leases.contains(mac.as_str()) && leases.contains(&got["ip"]),
+            "{who}'s lease in {}: {leases}",
+            file.display()
+        );
+    }
 
     // A VPN client routes every segment through the tunnel and reaches each one's hosts.
     let conf = hub(&state, &["vpn", "config", "--lab", LAB, "laptop"]);

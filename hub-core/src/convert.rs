@@ -42,6 +42,9 @@ pub fn from_resolved(r: &ResolvedLab) -> DesiredLab {
                 subnet: s.subnet,
                 ip: s.netd,
                 mac: hub_runtime::derive_mac(&r.name, &format!("netd@{}", s.name), 0),
+                router: s.router_ip.unwrap_or(s.gateway),
+                dhcp_range: (s.dhcp_range.start, s.dhcp_range.end),
+                reservations: Vec::new(),
             })
             .collect(),
         segment_records: segment_records(r),

@@ -121,6 +121,13 @@ pub struct NetdSegmentPlan {
     pub ip: Ipv4Addr,
     /// netd's MAC on it.
     pub mac: MacAddr,
+    /// The DHCP router on it: its `gateway:` workload's address there, else the bridge.
+    pub router: Ipv4Addr,
+    /// First and last address of its DHCP range for unknown clients.
+    pub dhcp_range: (Ipv4Addr, Ipv4Addr),
+    /// Its reservations by MAC (the VMs that join it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reservations: Vec<DhcpReservation>,
 }
 
 /// What netd serves for a lab.

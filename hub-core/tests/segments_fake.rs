@@ -37,6 +37,13 @@ async fn every_segment_is_asked_for_and_served_by_netd() {
     assert_eq!(netd.segments[0].name, "internal");
     assert_eq!(netd.segments[0].ip.to_string(), "10.231.42.2");
     assert_eq!(netd.segments[0].network, "sg-fake-internal");
+    // Its own DHCP: no gateway workload, so the bridge is the router; its own range.
+    assert_eq!(netd.segments[0].router.to_string(), "10.231.42.1");
+    let (lo, hi) = netd.segments[0].dhcp_range;
+    assert_eq!(
+        (lo.to_string(), hi.to_string()),
+        ("10.231.42.200".into(), "10.231.42.254".into())
+    );
     let fw = lab.workload("fw").expect("fw");
     assert_eq!(fw.interfaces.len(), 2);
     let (dmz, internal) = (fw.interfaces[0].ip, fw.interfaces[1].ip);

@@ -65,6 +65,17 @@ impl DockerNetd {
     }
 }
 
+/// netd's reservations for the plan's.
+fn reservations(plan: &[crate::desired::DhcpReservation]) -> Vec<Reservation> {
+    plan.iter()
+        .map(|r| Reservation {
+            mac: r.mac,
+            ip: r.ip,
+            hostname: Some(r.hostname.clone()),
+        })
+        .collect()
+}
+
 /// netd's configuration for a plan.
 pub fn netd_config(plan: &NetdPlan) -> Result<NetdConfig, BoxError> {
     let mut cfg = NetdConfig::new(
@@ -94,17 +105,12 @@ pub fn netd_config(plan: &NetdPlan) -> Result<NetdConfig, BoxError> {
             name: s.name.clone(),
             subnet: s.subnet,
             server_ip: s.ip,
+            router: Some(s.router),
+            dhcp_range: Some(hub_net::AddrRange::new(s.dhcp_range.0, s.dhcp_range.1)),
+            reservations: reservations(&s.reservations),
         })
         .collect();
-    cfg.reservations = plan
-        .reservations
-        .iter()
-        .map(|r| Reservation {
-            mac: r.mac,
-            ip: r.ip,
-            hostname: Some(r.hostname.clone()),
-        })
-        .collect();
+    cfg.reservations = reservations(&plan.reservations);
     Ok(cfg)
 }
 

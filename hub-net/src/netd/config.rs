@@ -94,12 +94,27 @@ pub struct NetdConfig {
 /// One more segment netd serves (beyond `subnet`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SegmentConfig {
-    /// The segment's name.
+    /// The segment's name (a DNS label; also names its lease file, `leases.NAME.json`).
     pub name: String,
     /// Its subnet.
     pub subnet: Ipv4Net,
     /// netd's address on it.
     pub server_ip: Ipv4Addr,
+    /// The router handed out on it (its `gateway:` workload, else the bridge at `.1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router: Option<Ipv4Addr>,
+    /// Addresses for unknown clients on it; none means no DHCP on this segment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dhcp_range: Option<AddrRange>,
+    /// Its clients by MAC.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reservations: Vec<Reservation>,
+}
+
+/// The lease file of segment `name` next to the lab network's `lease_file`
+/// (`/netd/leases.json` gives `/netd/leases.NAME.json`).
+pub fn segment_lease_file(lease_file: &Path, name: &str) -> PathBuf {
+    lease_file.with_file_name(format!("leases.{name}.json"))
 }
 
 impl NetdConfig {
@@ -122,6 +137,24 @@ impl NetdConfig {
             lease_file: default_lease_file(),
             segments: Vec::new(),
         }
+    }
+
+    /// What netd's DHCP serves on segment `seg` (one of `segments`, with a `dhcp_range`): this
+    /// config with the segment's subnet, address, router, range, reservations and lease file,
+    /// and no other segments. `None` when the segment has no DHCP range.
+    pub fn segment_view(&self, seg: &SegmentConfig) -> Option<NetdConfig> {
+        let range = seg.dhcp_range?;
+        let mut view = self.clone();
+        view.subnet = seg.subnet;
+        view.server_ip = seg.server_ip;
+        view.router = seg
+            .router
+            .unwrap_or_else(|| Ipv4Addr::from(u32::from(seg.subnet.network()) + 1));
+        view.dhcp_range = range;
+        view.reservations = seg.reservations.clone();
+        view.lease_file = segment_lease_file(&self.lease_file, &seg.name);
+        view.segments = Vec::new();
+        Some(view)
     }
 
     /// Parses and checks a config.
@@ -256,6 +289,26 @@ impl NetdConfig {
                 ));
             }
         }
+        let mut names = std::collections::HashSet::new();
+        for seg in &self.segments {
+            // The name becomes a file name: one DNS label, nothing else.
+            if !valid_dns_name(&seg.name) || seg.name.contains('.') {
+                return bad(format!("segment name {:?} is not a DNS label", seg.name));
+            }
+            if !names.insert(seg.name.as_str()) {
+                return bad(format!("segment {} appears twice", seg.name));
+            }
+            if let Some(view) = self.segment_view(seg) {
+                if let Err(NetdError::Invalid { reason }) = view.validate() {
+                    return bad(format!("segment {}: {reason}", seg.name));
+                }
+            } else if !seg.reservations.is_empty() {
+                return bad(format!(
+                    "segment {} has reservations but no dhcp_range",
+                    seg.name
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -379,6 +432,75 @@ mod tests {
         let mut c = cfg();
         c.dhcp_range.start = Ipv4Addr::new(10, 9, 0, 1);
         assert!(c.validate().unwrap_err().to_string().contains("router"));
+    }
+
+    fn segment() -> SegmentConfig {
+        SegmentConfig {
+            name: "internal".into(),
+            subnet: "10.9.1.0/24".parse().unwrap(),
+            server_ip: Ipv4Addr::new(10, 9, 1, 2),
+            router: Some(Ipv4Addr::new(10, 9, 1, 30)),
+            dhcp_range: Some(AddrRange::new(
+                Ipv4Addr::new(10, 9, 1, 200),
+                Ipv4Addr::new(10, 9, 1, 254),
+            )),
+            reservations: vec![Reservation {
+                mac: "02:00:00:00:00:02".parse().unwrap(),
+                ip: Ipv4Addr::new(10, 9, 1, 31),
+                hostname: Some("vm1".into()),
+            }],
+        }
+    }
+
+    #[test]
+    fn a_segment_view_serves_the_segments_own_plan() {
+        let mut c = cfg();
+        c.segments.push(segment());
+        let back = NetdConfig::from_json(&c.to_json()).unwrap();
+        assert_eq!(back, c);
+        let v = c.segment_view(&c.segments[0]).unwrap();
+        assert_eq!(v.server_ip, Ipv4Addr::new(10, 9, 1, 2));
+        assert_eq!(v.router, Ipv4Addr::new(10, 9, 1, 30));
+        assert_eq!(v.dhcp_range.start, Ipv4Addr::new(10, 9, 1, 200));
+        assert_eq!(v.reservations, c.segments[0].reservations);
+        assert_eq!(v.lease_file, PathBuf::from("/netd/leases.internal.json"));
+        assert!(v.segments.is_empty());
+        // No router: the bridge; no range: no DHCP on the segment.
+        let mut s = segment();
+        s.router = None;
+        assert_eq!(
+            c.segment_view(&s).unwrap().router,
+            Ipv4Addr::new(10, 9, 1, 1)
+        );
+        s.dhcp_range = None;
+        assert!(c.segment_view(&s).is_none());
+    }
+
+    #[test]
+    fn refuses_a_bad_segment() {
+        let check = |f: &dyn Fn(&mut SegmentConfig), want: &str| {
+            let mut c = cfg();
+            let mut s = segment();
+            f(&mut s);
+            c.segments.push(s);
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains(want), "{want}: {err}");
+        };
+        check(
+            &|s| s.reservations[0].ip = Ipv4Addr::new(10, 9, 0, 31),
+            "segment internal: reservation",
+        );
+        check(
+            &|s| s.reservations[0].ip = Ipv4Addr::new(10, 9, 1, 210),
+            "lies inside the dhcp_range",
+        );
+        check(&|s| s.name = "../x".into(), "is not a DNS label");
+        check(&|s| s.name = "a.b".into(), "is not a DNS label");
+        check(&|s| s.dhcp_range = None, "reservations but no dhcp_range");
+        check(
+            &|s| s.router = Some(Ipv4Addr::new(10, 9, 0, 30)),
+            "segment internal: router",
+        );
     }
 
     #[test]

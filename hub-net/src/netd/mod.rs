@@ -42,7 +42,7 @@ mod run;
 
 pub use config::{
     CONFIG_FILE, DnsRecord, LEASE_FILE, Lease, LeaseFile, MacAddr, NetdConfig, Reservation,
-    SegmentConfig, write_atomic,
+    SegmentConfig, segment_lease_file, write_atomic,
 };
 pub use error::NetdError;
 #[cfg(feature = "netd")]

@@ -21,31 +21,54 @@ const POLL: Duration = Duration::from_secs(1);
 pub async fn run(config_path: &Path) -> Result<(), NetdError> {
     let cfg = NetdConfig::load(config_path)?;
     let now = super::dhcp::now_secs();
-    let mut dhcp = DhcpState::new(DhcpConfig::from_config(&cfg));
-    match LeaseFile::read(&cfg.lease_file) {
-        Ok(file) => dhcp.load(&file, now),
-        Err(e) => warn!(error = %e, "lease file unreadable, starting with no leases"),
-    }
-    let leases = dhcp.len();
-    let dhcp = Arc::new(Mutex::new(dhcp));
-    let writer = LeaseWriter::spawn(dhcp.clone(), cfg.lease_file.clone());
-    writer.changed(); // the file exists from the start
-
-    let sock = bind_dhcp(cfg.dhcp_listen)?;
-    let (fatal_tx, mut fatal_rx) = tokio::sync::mpsc::channel::<NetdError>(4);
+    let segmented = !cfg.segments.is_empty();
     let names_changed = Arc::new(Notify::new());
-    let io = Arc::new(DhcpIo {
-        sock,
-        state: dhcp.clone(),
-        writer: writer.clone(),
-        names: names_changed.clone(),
-    });
-    let prober = Prober::start(io.clone(), cfg.server_ip);
-    {
+    let (fatal_tx, mut fatal_rx) = tokio::sync::mpsc::channel::<NetdError>(4);
+    let mut pools = Vec::new();
+    for (i, (segment, view)) in dhcp_views(&cfg).into_iter().enumerate() {
+        let mut state = DhcpState::new(DhcpConfig::from_config(&view));
+        match LeaseFile::read(&view.lease_file) {
+            Ok(file) => state.load(&file, now),
+            Err(e) => warn!(error = %e, "lease file unreadable, starting with no leases"),
+        }
+        let state = Arc::new(Mutex::new(state));
+        let writer = LeaseWriter::spawn(state.clone(), view.lease_file.clone());
+        writer.changed(); // the file exists from the start
+        // The lab network's socket is bound before netd says it serves (a bind error ends it
+        // at once); another segment's interface may be connected a moment after netd starts,
+        // so its thread waits for it.
+        let first = if i == 0 {
+            Some(dhcp_socket(&view, segmented, Duration::ZERO)?)
+        } else {
+            None
+        };
+        let io = DhcpParts {
+            state: state.clone(),
+            writer: writer.clone(),
+            names: names_changed.clone(),
+        };
         let fatal_tx = fatal_tx.clone();
+        let thread = if segment.is_empty() {
+            "netd-dhcp".to_string()
+        } else {
+            format!("netd-dhcp-{segment}")
+        };
+        let v = view.clone();
         std::thread::Builder::new()
-            .name("netd-dhcp".into())
+            .name(thread)
             .spawn(move || {
+                let sock = match first {
+                    Some(sock) => sock,
+                    None => match dhcp_socket(&v, segmented, IFACE_WAIT) {
+                        Ok(sock) => sock,
+                        Err(e) => {
+                            let _ = fatal_tx.blocking_send(e);
+                            return;
+                        }
+                    },
+                };
+                let io = Arc::new(io.with_socket(sock));
+                let prober = Prober::start(io.clone(), v.server_ip);
                 let err = serve_dhcp(io, prober);
                 let _ = fatal_tx.blocking_send(err);
             })
@@ -53,9 +76,15 @@ pub async fn run(config_path: &Path) -> Result<(), NetdError> {
                 what: "start the DHCP thread".into(),
                 source: e,
             })?;
+        pools.push(Pool {
+            segment,
+            state,
+            writer,
+            lease_file: view.lease_file.clone(),
+        });
     }
 
-    let mut names = lease_names(&dhcp, now);
+    let mut names = lease_names(&pools, now);
     let cell = Arc::new(ZoneCell::new(
         Zone::from_config(&cfg).with_leases(&cfg, &names),
         cfg.upstreams.clone(),
@@ -77,11 +106,13 @@ pub async fn run(config_path: &Path) -> Result<(), NetdError> {
             }
         });
     }
+    let leases: usize = pools.iter().map(|p| lock(&p.state).len()).sum();
     info!(
         config = %config_path.display(),
         server = %cfg.server_ip,
         range = %cfg.dhcp_range,
         domain = %cfg.domain,
+        segments = pools.len(),
         leases,
         "netd serving DHCP on {} and DNS on {:?}",
         cfg.dhcp_listen,
@@ -103,7 +134,7 @@ pub async fn run(config_path: &Path) -> Result<(), NetdError> {
         tokio::select! {
             _ = hup.recv() => {
                 info!("SIGHUP: reloading");
-                reload(config_path, &mut cfg, &dhcp, &cell, &writer, &names);
+                reload(config_path, &mut cfg, &pools, &cell, &names);
                 seen = mtime(config_path);
             }
             _ = tick.tick() => {
@@ -111,12 +142,12 @@ pub async fn run(config_path: &Path) -> Result<(), NetdError> {
                 if m != seen {
                     seen = m;
                     info!("config file changed: reloading");
-                    reload(config_path, &mut cfg, &dhcp, &cell, &writer, &names);
+                    reload(config_path, &mut cfg, &pools, &cell, &names);
                 }
-                expire(&dhcp, &writer, &names_changed);
+                expire(&pools, &names_changed);
             }
             _ = names_changed.notified() => {
-                let now_names = lease_names(&dhcp, super::dhcp::now_secs());
+                let now_names = lease_names(&pools, super::dhcp::now_secs());
                 if now_names != names {
                     names = now_names;
                     info!(names = names.len(), "names of dynamic leases changed");
@@ -129,14 +160,101 @@ pub async fn run(config_path: &Path) -> Result<(), NetdError> {
         }
     }
     // One last write so nothing acknowledged is lost.
-    let snapshot = dhcp
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .snapshot();
-    if let Ok(bytes) = serde_json::to_vec(&snapshot) {
-        let _ = super::write_atomic(&cfg.lease_file, &bytes);
+    for p in &pools {
+        let snapshot = lock(&p.state).snapshot();
+        if let Ok(bytes) = serde_json::to_vec(&snapshot) {
+            let _ = super::write_atomic(&p.lease_file, &bytes);
+        }
     }
     Ok(())
+}
+
+/// How long a segment's DHCP thread waits for netd's interface on it to appear (the hub
+/// connects it right after start; past this netd stops with an error and Docker restarts it,
+/// with every network attached from the start).
+const IFACE_WAIT: Duration = Duration::from_secs(60);
+/// How often the interfaces are listed while waiting.
+const IFACE_POLL: Duration = Duration::from_millis(100);
+
+/// One segment's DHCP: its lease table and the writer of its lease file.
+struct Pool {
+    /// The segment's name; empty for the lab network.
+    segment: String,
+    state: Arc<Mutex<DhcpState>>,
+    writer: LeaseWriter,
+    lease_file: std::path::PathBuf,
+}
+
+/// A pool's parts before its socket is open.
+struct DhcpParts {
+    state: Arc<Mutex<DhcpState>>,
+    writer: LeaseWriter,
+    names: Arc<Notify>,
+}
+
+impl DhcpParts {
+    fn with_socket(self, sock: std::net::UdpSocket) -> DhcpIo {
+        DhcpIo {
+            sock,
+            state: self.state,
+            writer: self.writer,
+            names: self.names,
+        }
+    }
+}
+
+fn lock(state: &Mutex<DhcpState>) -> std::sync::MutexGuard<'_, DhcpState> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What DHCP serves, segment by segment: the lab network (name empty) first, then every
+/// other segment that has a DHCP range, each as a config of its own (its subnet, address,
+/// router, range, reservations and lease file).
+fn dhcp_views(cfg: &NetdConfig) -> Vec<(String, NetdConfig)> {
+    std::iter::once((String::new(), cfg.clone()))
+        .chain(
+            cfg.segments
+                .iter()
+                .filter_map(|s| cfg.segment_view(s).map(|v| (s.name.clone(), v))),
+        )
+        .collect()
+}
+
+/// The DHCP socket of one segment. A lab of one network listens on `dhcp_listen` as it is;
+/// a lab of several binds each segment's socket to netd's interface on it (the one holding
+/// its `server_ip`, waited for up to `wait`): a socket on `0.0.0.0` would get every
+/// segment's broadcasts and send its broadcast replies out of the default route's interface.
+fn dhcp_socket(
+    view: &NetdConfig,
+    segmented: bool,
+    wait: Duration,
+) -> Result<std::net::UdpSocket, NetdError> {
+    if !segmented {
+        return bind_dhcp(view.dhcp_listen, None);
+    }
+    let started = std::time::Instant::now();
+    let device = loop {
+        if let Some(name) = interface_holding(view.server_ip) {
+            break name;
+        }
+        if started.elapsed() >= wait {
+            return Err(NetdError::Io {
+                what: format!("find the interface holding {}", view.server_ip),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            });
+        }
+        std::thread::sleep(IFACE_POLL);
+    };
+    info!(interface = %device, server = %view.server_ip, range = %view.dhcp_range, "DHCP on this interface");
+    bind_dhcp(view.dhcp_listen, Some(&device))
+}
+
+/// The name of the interface that holds `ip`, if any.
+fn interface_holding(ip: Ipv4Addr) -> Option<String> {
+    pnet_datalink::interfaces()
+        .into_iter()
+        .find(|i| i.ips.iter().any(|n| n.ip() == std::net::IpAddr::V4(ip)))
+        .map(|i| i.name)
 }
 
 fn mtime(path: &Path) -> Option<(SystemTime, u64)> {
@@ -144,32 +262,36 @@ fn mtime(path: &Path) -> Option<(SystemTime, u64)> {
     Some((m.modified().ok()?, m.len()))
 }
 
-/// The names of the live dynamic leases.
-fn lease_names(dhcp: &Mutex<DhcpState>, now: u64) -> Vec<(String, Ipv4Addr)> {
-    dhcp.lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .dynamic_names(now)
+/// The names of the live dynamic leases, on every segment.
+fn lease_names(pools: &[Pool], now: u64) -> Vec<(String, Ipv4Addr)> {
+    pools
+        .iter()
+        .flat_map(|p| lock(&p.state).dynamic_names(now))
+        .collect()
 }
 
 /// Drops run-out offers and leases; wakes the name publisher when names may have changed.
-fn expire(dhcp: &Mutex<DhcpState>, writer: &LeaseWriter, names_changed: &Notify) {
-    let mut st = dhcp.lock().unwrap_or_else(PoisonError::into_inner);
-    st.expire(super::dhcp::now_secs());
-    if st.take_dirty() {
-        writer.changed();
-    }
-    if st.take_names_dirty() {
-        names_changed.notify_one();
+fn expire(pools: &[Pool], names_changed: &Notify) {
+    for p in pools {
+        let mut st = lock(&p.state);
+        st.expire(super::dhcp::now_secs());
+        if st.take_dirty() {
+            p.writer.changed();
+        }
+        if st.take_names_dirty() {
+            names_changed.notify_one();
+        }
     }
 }
 
 /// Applies a new config's records and reservations; an invalid file is logged and ignored.
+/// Segments are fixed at start (netd is replaced when its networks change): a segment the
+/// new file adds gets no DHCP until then, and is logged.
 fn reload(
     path: &Path,
     current: &mut NetdConfig,
-    dhcp: &Mutex<DhcpState>,
+    pools: &[Pool],
     cell: &ZoneCell,
-    writer: &LeaseWriter,
     names: &[(String, Ipv4Addr)],
 ) {
     let cfg = match NetdConfig::load(path) {
@@ -179,11 +301,15 @@ fn reload(
             return;
         }
     };
-    {
-        let mut st = dhcp.lock().unwrap_or_else(PoisonError::into_inner);
-        st.set_config(DhcpConfig::from_config(&cfg));
+    for (segment, view) in dhcp_views(&cfg) {
+        let Some(pool) = pools.iter().find(|p| p.segment == segment) else {
+            warn!(%segment, "a segment netd did not start with: no DHCP on it until netd restarts");
+            continue;
+        };
+        let mut st = lock(&pool.state);
+        st.set_config(DhcpConfig::from_config(&view));
         if st.take_dirty() {
-            writer.changed();
+            pool.writer.changed();
         }
     }
     let zone = Zone::from_config(&cfg).with_leases(&cfg, names);

@@ -24,8 +24,10 @@ pub(crate) fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-/// Binds the DHCP socket with SO_BROADCAST and SO_REUSEADDR.
-pub(crate) fn bind_dhcp(addr: SocketAddr) -> Result<UdpSocket, NetdError> {
+/// Binds the DHCP socket with SO_BROADCAST and SO_REUSEADDR; with `device`, to that
+/// interface alone (SO_BINDTODEVICE): it then receives only that interface's requests, and
+/// its broadcast replies leave by it instead of by the default route's interface.
+pub(crate) fn bind_dhcp(addr: SocketAddr, device: Option<&str>) -> Result<UdpSocket, NetdError> {
     let bind = |e| NetdError::Bind {
         what: "DHCP",
         addr,
@@ -34,6 +36,9 @@ pub(crate) fn bind_dhcp(addr: SocketAddr) -> Result<UdpSocket, NetdError> {
     let sock = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).map_err(bind)?;
     sock.set_reuse_address(true).map_err(bind)?;
     sock.set_broadcast(true).map_err(bind)?;
+    if let Some(dev) = device {
+        sock.bind_device(Some(dev.as_bytes())).map_err(bind)?;
+    }
     // Room for bursts (a DISCOVER flood, perfdhcp).
     let _ = sock.set_recv_buffer_size(4 << 20);
     let _ = sock.set_send_buffer_size(4 << 20);

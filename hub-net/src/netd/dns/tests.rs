@@ -343,6 +343,9 @@ fn a_plain_name_answers_with_the_askers_own_segment_address() {
         name: "internal".into(),
         subnet: "10.9.1.0/24".parse().unwrap(),
         server_ip: Ipv4Addr::new(10, 9, 1, 2),
+        router: None,
+        dhcp_range: None,
+        reservations: Vec::new(),
     });
     for (name, ip) in [
         ("fw", [10, 9, 0, 30]),
