@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -36,32 +34,16 @@ fn docker(args: &[&str]) -> Output {
         .expect("docker runs")
 }
 
-/// A "registry" this test owns on 127.0.0.1: it answers every request with 404, so that a pull
-/// from it fails at once and reaches nothing else.
-fn empty_registry() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let mut conn = conn;
-            let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
-            let mut buf = [0u8; 4096];
-            let _ = conn.read(&mut buf);
-            let _ = conn.write_all(
-                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            );
-        }
-    });
-    port
-}
-
 #[test]
 fn a_failed_up_rolls_back_everything_it_made() {
     let lab = "t-hub-rollback";
     let tmp = common::tempdir();
     let state = tmp.path().join("state");
     let spec = tmp.path().join("lab.yaml");
-    let missing = format!("127.0.0.1:{}/hub-test/t-hub-missing:1", empty_registry());
+    let missing = format!(
+        "127.0.0.1:{}/hub-test/t-hub-missing:1",
+        common::empty_registry()
+    );
     let mut yaml = format!("name: {lab}\nsubnet: 10.205.160.0/24\ncontainers:\n");
     for i in 0..3 {
         yaml.push_str(&format!(

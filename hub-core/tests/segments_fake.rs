@@ -58,3 +58,53 @@ async fn every_segment_is_asked_for_and_served_by_netd() {
     let report = lab.down().await.expect("down");
     assert!(report.removed.iter().any(|r| r == "network"), "{report:?}");
 }
+
+/// The lab `sg-prune` with the segments `segs` and one container on each.
+fn pruned_lab(hub: &TestHub, segs: &[&str]) -> hub_core::HubBuilder {
+    let mut b = hub.builder().name("sg-prune");
+    for (i, s) in segs.iter().enumerate() {
+        b = b
+            .segment(Segment::new(*s, format!("10.231.{}.0/24", 51 + i)))
+            .container(Container::new(format!("on-{s}"), "x").networks([*s]));
+    }
+    b
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_segment_goes_with_the_rollback_and_a_left_one_with_the_next_up() {
+    use hub_runtime::FakeOp;
+    use hub_runtime::NetworkRuntime;
+    let hub = TestHub::new();
+    // Each lab handle is kept: dropping one may take the lab down.
+    let _first = pruned_lab(&hub, &["dmz", "internal"])
+        .up()
+        .await
+        .expect("first up");
+    let segments = || async { hub.runtime.list_segments("sg-prune").await.expect("list") };
+    assert_eq!(segments().await, ["internal"]);
+
+    hub.runtime.fail(FakeOp::Create, "on-extra");
+    let err = pruned_lab(&hub, &["dmz", "internal", "extra"])
+        .up()
+        .await
+        .expect_err("on-extra cannot be made");
+    assert!(err.to_string().contains("on-extra"), "{err}");
+    let calls = hub.runtime.calls();
+    assert!(
+        calls.iter().any(|c| c == "RemoveSegments extra"),
+        "only the new segment is rolled back: {calls:?}"
+    );
+    assert_eq!(segments().await, ["internal"]);
+
+    let _last = pruned_lab(&hub, &["dmz"])
+        .up()
+        .await
+        .expect("up without internal");
+    assert!(
+        hub.runtime
+            .calls()
+            .iter()
+            .any(|c| c == "RemoveSegments internal")
+    );
+    assert!(segments().await.is_empty());
+}

@@ -137,6 +137,19 @@ impl DockerRuntime {
             .map_err(|e| error::backend(lab, "listing Docker networks", e))
     }
 
+    /// Removes one network; false when it was already gone.
+    async fn remove_one(&self, lab: &str, v: &NetView<'_>) -> RuntimeResult<bool> {
+        match self.docker.remove_network(v.id).await {
+            Ok(()) => Ok(true),
+            Err(e) if error::is_not_found(&e) => Ok(false),
+            Err(e) => Err(error::backend(
+                lab,
+                format!("removing network {:?}", v.name),
+                e,
+            )),
+        }
+    }
+
     async fn attach(&self, spec: &NetworkSpec, name: &str) -> RuntimeResult<NetworkInfo> {
         let lab = &spec.lab;
         let net = match self
@@ -300,16 +313,79 @@ impl NetworkRuntime for DockerRuntime {
             if v.label(labels::OWNED).is_none() {
                 continue;
             }
-            match self.docker.remove_network(v.id).await {
-                Ok(()) => removed = true,
-                Err(e) if error::is_not_found(&e) => {}
+            removed |= self.remove_one(lab, &v).await?;
+        }
+        Ok(removed)
+    }
+
+    async fn list_segments(&self, lab: &str) -> RuntimeResult<Vec<String>> {
+        let nets = self.list_networks(lab, Some(lab)).await?;
+        Ok(nets
+            .iter()
+            .filter_map(|n| NetView::from(n).label(labels::SEGMENT).map(str::to_string))
+            .collect())
+    }
+
+    async fn remove_segments(
+        &self,
+        lab: &str,
+        segments: &[String],
+        force: bool,
+    ) -> RuntimeResult<Vec<String>> {
+        let nets = self.list_networks(lab, Some(lab)).await?;
+        let mut removed = Vec::new();
+        for n in &nets {
+            let v = NetView::from(n);
+            let Some(seg) = v.label(labels::SEGMENT) else {
+                continue;
+            };
+            if v.label(labels::OWNED).is_none() || !segments.iter().any(|s| s == seg) {
+                continue;
+            }
+            // The list does not say who is joined: the inspect does.
+            let joined: Vec<String> = match self
+                .docker
+                .inspect_network(v.id, None::<InspectNetworkOptions>)
+                .await
+            {
+                Ok(i) => i.containers.unwrap_or_default().into_keys().collect(),
+                Err(e) if error::is_not_found(&e) => continue,
                 Err(e) => {
                     return Err(error::backend(
                         lab,
-                        format!("removing network {:?}", v.name),
+                        format!("inspecting network {:?}", v.name),
                         e,
                     ));
                 }
+            };
+            if !joined.is_empty() && !force {
+                tracing::info!(
+                    lab,
+                    network = v.name,
+                    containers = joined.len(),
+                    "segment left the spec but a container is still joined to it: network kept"
+                );
+                continue;
+            }
+            for c in joined {
+                let req = bollard::models::NetworkDisconnectRequest {
+                    container: c.clone(),
+                    force: Some(true),
+                };
+                match self.docker.disconnect_network(v.id, req).await {
+                    Ok(()) => {}
+                    Err(e) if error::is_not_found(&e) => {}
+                    Err(e) => {
+                        return Err(error::backend(
+                            lab,
+                            format!("disconnecting {c} from network {:?}", v.name),
+                            e,
+                        ));
+                    }
+                }
+            }
+            if self.remove_one(lab, &v).await? {
+                removed.push(seg.to_string());
             }
         }
         Ok(removed)

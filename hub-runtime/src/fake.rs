@@ -23,6 +23,8 @@ pub enum FakeOp {
     RemoveNetwork,
     /// [`NetworkRuntime::remove_volumes`].
     RemoveVolumes,
+    /// [`NetworkRuntime::remove_segments`].
+    RemoveSegments,
     /// [`Runtime::create`].
     Create,
     /// [`Runtime::start`].
@@ -41,6 +43,8 @@ pub enum FakeOp {
 struct State {
     workloads: BTreeMap<(String, String), (WorkloadSpec, WorkloadState)>,
     networks: BTreeMap<String, NetworkInfo>,
+    /// Segment networks by lab: segment name to the network's name.
+    segments: BTreeMap<String, BTreeMap<String, String>>,
     /// Named volumes by lab, made when a container mounting them is created.
     volumes: BTreeMap<String, BTreeSet<String>>,
     calls: Vec<String>,
@@ -328,6 +332,12 @@ impl Runtime for FakeRuntime {
 impl NetworkRuntime for FakeRuntime {
     async fn ensure_network(&self, spec: &NetworkSpec) -> RuntimeResult<NetworkInfo> {
         let mut st = self.enter(FakeOp::EnsureNetwork, &spec.lab, &spec.name)?;
+        if let Some(seg) = spec.labels.get(crate::labels::SEGMENT) {
+            st.segments
+                .entry(spec.lab.clone())
+                .or_default()
+                .insert(seg.clone(), spec.name.clone());
+        }
         let info = NetworkInfo {
             id: format!("fake-net-{}", spec.lab),
             name: spec.attach_to.clone().unwrap_or_else(|| spec.name.clone()),
@@ -345,7 +355,34 @@ impl NetworkRuntime for FakeRuntime {
 
     async fn remove_network(&self, lab: &str) -> RuntimeResult<bool> {
         let mut st = self.enter(FakeOp::RemoveNetwork, lab, "network")?;
+        st.segments.remove(lab);
         Ok(st.networks.remove(lab).is_some_and(|n| n.owned))
+    }
+
+    async fn list_segments(&self, lab: &str) -> RuntimeResult<Vec<String>> {
+        let st = self.lock();
+        Ok(st
+            .segments
+            .get(lab)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn remove_segments(
+        &self,
+        lab: &str,
+        segments: &[String],
+        _force: bool,
+    ) -> RuntimeResult<Vec<String>> {
+        let mut st = self.enter(FakeOp::RemoveSegments, lab, &segments.join(","))?;
+        let Some(known) = st.segments.get_mut(lab) else {
+            return Ok(Vec::new());
+        };
+        Ok(segments
+            .iter()
+            .filter(|s| known.remove(s.as_str()).is_some())
+            .cloned()
+            .collect())
     }
 
     async fn remove_volumes(&self, lab: &str) -> RuntimeResult<Vec<String>> {

@@ -52,6 +52,19 @@ pub trait NetworkRuntime: Send + Sync {
     /// Removes the lab's own network (found by label). Returns whether one was removed.
     /// Attached (foreign) networks are never removed.
     async fn remove_network(&self, lab: &str) -> RuntimeResult<bool>;
+    /// The segments (beyond the first) that have a network of the lab, by their segment name
+    /// (found by the lab's and the segment's labels).
+    async fn list_segments(&self, lab: &str) -> RuntimeResult<Vec<String>>;
+    /// Removes the lab's own networks of the segments named in `segments` (found by label).
+    /// A network a container is still joined to is left alone unless `force`, which first
+    /// disconnects every container from it (a rollback: what is on a network the `up` made was
+    /// put there by it). Returns the segments whose network was removed.
+    async fn remove_segments(
+        &self,
+        lab: &str,
+        segments: &[String],
+        force: bool,
+    ) -> RuntimeResult<Vec<String>>;
     /// Removes the lab's named volumes (found by label; containers mounting them must be gone).
     /// Returns the names of those removed.
     async fn remove_volumes(&self, lab: &str) -> RuntimeResult<Vec<String>>;

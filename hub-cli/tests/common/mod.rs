@@ -205,3 +205,23 @@ pub fn check_results(report: &serde_json::Value) -> Vec<(String, bool)> {
         })
         .collect()
 }
+
+/// A "registry" this test owns on 127.0.0.1: it answers every request with 404, so that a pull
+/// from it fails at once and reaches nothing else.
+pub fn empty_registry() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut conn = conn;
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = [0u8; 4096];
+            let _ = std::io::Read::read(&mut conn, &mut buf);
+            let _ = std::io::Write::write_all(
+                &mut conn,
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    port
+}

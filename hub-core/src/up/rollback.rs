@@ -16,6 +16,10 @@ use hub_runtime::Role;
 pub(crate) struct Journal {
     pub lab_dir_created: bool,
     pub network_created: bool,
+    /// The segments (beyond the first) that had a network before this `up`.
+    pub segments_before: Vec<String>,
+    /// The segments whose network this `up` made (in a lab whose first network existed).
+    pub segments_created: Vec<String>,
     pub netd_created: bool,
     pub vpn_created: bool,
     /// Names of the workloads the `up` set out to (re)create.
@@ -87,6 +91,29 @@ pub(crate) async fn rollback(
                 },
             ),
             Err(e) => errors.push(StepError::new("netd", e)),
+        }
+    }
+    // The lab's network existed but this `up` made a segment's: it goes, with whatever this
+    // `up` joined to it (a replaced netd).
+    if !journal.network_created
+        && !journal.segments_created.is_empty()
+        && let Some(net) = &runtimes.network
+    {
+        match net
+            .remove_segments(lab, &journal.segments_created, true)
+            .await
+        {
+            Ok(gone) => {
+                for seg in gone {
+                    emit(
+                        progress,
+                        Progress::Removed {
+                            what: format!("segment {seg}"),
+                        },
+                    );
+                }
+            }
+            Err(e) => errors.push(StepError::new("segment networks", e)),
         }
     }
     if journal.network_created

@@ -244,10 +244,18 @@ async fn converge(
         .netd_and_workloads(&ctx, netd_plan.as_ref(), journal, created, &mut report)
         .await?;
     let vpn = up.vpn(&ctx, &segments, journal, &mut report).await?;
+    up.remove_left_segments(journal, &mut report).await?;
     up.cancelled()?;
     let state = up.write_state(info, netd_plan.as_ref(), &statuses, vpn, &report)?;
     tracing::info!(%report, "up done");
     Ok((state, report))
+}
+
+/// The segment name a segment's network spec carries in its label.
+fn segment_name(spec: &hub_runtime::NetworkSpec) -> Option<&str> {
+    spec.labels
+        .get(hub_runtime::labels::SEGMENT)
+        .map(String::as_str)
 }
 
 /// What every phase of one `up` reads.
@@ -288,12 +296,22 @@ impl Phases<'_> {
             .map_err(|e| vec![StepError::new("network", e)])?;
         journal.network_created = existed.is_none() && info.owned;
         report.network_created = journal.network_created;
+        journal.segments_before = net
+            .list_segments(self.lab)
+            .await
+            .map_err(|e| vec![StepError::new("segment networks", e)])?;
         let mut segments = Vec::with_capacity(self.desired.segments.len());
         for seg in &self.desired.segments {
             let s = net
                 .ensure_network(seg)
                 .await
                 .map_err(|e| vec![StepError::new(format!("network {:?}", seg.name), e)])?;
+            if let Some(name) = segment_name(seg)
+                && !journal.segments_before.iter().any(|b| b == name)
+                && s.owned
+            {
+                journal.segments_created.push(name.to_string());
+            }
             segments.push(s);
         }
         emit(
@@ -306,6 +324,48 @@ impl Phases<'_> {
         );
         timing("up.network", t);
         Ok((info, segments))
+    }
+
+    /// Removes the networks of the segments that left the spec, once every workload is as the
+    /// spec wants it (so no workload of the lab is joined to them any more). A network some
+    /// other container still uses is left (and logged by the backend).
+    async fn remove_left_segments(
+        &self,
+        journal: &Journal,
+        report: &mut UpReport,
+    ) -> Result<(), Vec<StepError>> {
+        let wanted: Vec<&str> = self
+            .desired
+            .segments
+            .iter()
+            .filter_map(segment_name)
+            .collect();
+        let left: Vec<String> = journal
+            .segments_before
+            .iter()
+            .filter(|s| !wanted.contains(&s.as_str()))
+            .cloned()
+            .collect();
+        if left.is_empty() {
+            return Ok(());
+        }
+        let net = self
+            .runtimes
+            .network(self.lab)
+            .map_err(|e| vec![StepError::new("segment networks", e)])?;
+        let gone = net
+            .remove_segments(self.lab, &left, false)
+            .await
+            .map_err(|e| vec![StepError::new("segment networks", e)])?;
+        for seg in gone {
+            let what = format!("segment {seg}");
+            emit(
+                &self.opts.progress,
+                Progress::Removed { what: what.clone() },
+            );
+            report.removed.push(what);
+        }
+        Ok(())
     }
 
     /// Removes the workloads that left the spec, all at once.

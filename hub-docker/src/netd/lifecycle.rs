@@ -123,15 +123,29 @@ pub async fn ensure_netd_on(
         .await
     {
         Ok(i) => {
+            let running = i.state.as_ref().and_then(|s| s.running).unwrap_or(false);
+            // The label says what netd was made with; the joined networks say what it still
+            // has (a rollback takes a new segment's network away, disconnecting netd).
+            let joined: std::collections::BTreeSet<&str> = i
+                .network_settings
+                .as_ref()
+                .and_then(|n| n.networks.as_ref())
+                .map(|n| n.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            let wanted: std::collections::BTreeSet<&str> = if spec.networks.is_empty() {
+                std::iter::once(lab.network.name.as_str()).collect()
+            } else {
+                spec.networks.iter().map(|a| a.network.as_str()).collect()
+            };
             let same_wiring = i
                 .config
                 .as_ref()
                 .and_then(|c| c.labels.as_ref())
                 .and_then(|l| l.get(hub_runtime::labels::ATTACHMENTS))
-                == wiring.as_ref();
+                == wiring.as_ref()
+                && (!running || joined == wanted);
             let same_image = same_wiring
                 && i.config.as_ref().and_then(|c| c.image.as_deref()) == Some(image.as_str());
-            let running = i.state.as_ref().and_then(|s| s.running).unwrap_or(false);
             let h = handle(i.id.clone().unwrap_or_else(|| name.clone()));
             if same_image {
                 if !running {
