@@ -387,7 +387,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn cfg() -> NetdConfig {
@@ -434,7 +434,9 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("router"));
     }
 
-    fn segment() -> SegmentConfig {
+    /// A segment `internal` (10.9.1.0/24, router .30, range .200-.254) with one reservation:
+    /// 02:00:00:00:00:02 at .31.
+    pub(crate) fn segment() -> SegmentConfig {
         SegmentConfig {
             name: "internal".into(),
             subnet: "10.9.1.0/24".parse().unwrap(),

@@ -552,3 +552,45 @@ fn fresh_offers_want_a_probe_and_an_address_in_use_is_skipped() {
     let r = handle(&mut st, &client(MessageType::Discover, other), later).unwrap();
     assert_eq!(st.take_probe_wanted(), Some((other, r.message.yiaddr())));
 }
+
+#[test]
+fn a_segment_pool_offers_its_own_plan() {
+    let mut c = config(254);
+    let seg = crate::netd::config::tests::segment();
+    let seg_mac = seg.reservations[0].mac;
+    c.segments.push(seg);
+    c.validate().unwrap();
+    let view = c.segment_view(&c.segments[0]).unwrap();
+    let mut st = DhcpState::new(DhcpConfig::from_config(&view));
+    let offer = |st: &mut DhcpState, mac| {
+        handle(st, &client(MessageType::Discover, mac), NOW)
+            .unwrap()
+            .message
+    };
+    let o = offer(&mut st, seg_mac);
+    assert_eq!(
+        o.yiaddr(),
+        Ipv4Addr::new(10, 9, 1, 31),
+        "its reservation there"
+    );
+    let seg_server = Ipv4Addr::new(10, 9, 1, 2);
+    assert_eq!(
+        opt(&o, OptionCode::Router),
+        Some(&DhcpOption::Router(vec![Ipv4Addr::new(10, 9, 1, 30)]))
+    );
+    assert_eq!(
+        opt(&o, OptionCode::DomainNameServer),
+        Some(&DhcpOption::DomainNameServer(vec![seg_server]))
+    );
+    assert_eq!(
+        opt(&o, OptionCode::ServerIdentifier),
+        Some(&DhcpOption::ServerIdentifier(seg_server))
+    );
+    // A MAC reserved on the lab network only is a stranger here: the segment's range.
+    let o = offer(&mut st, RESERVED_MAC);
+    assert!(
+        (200..=254).contains(&o.yiaddr().octets()[3]) && o.yiaddr().octets()[2] == 1,
+        "{}",
+        o.yiaddr()
+    );
+}
