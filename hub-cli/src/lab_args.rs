@@ -54,19 +54,9 @@ pub fn report_error(e: &HubError) -> u8 {
     u8::try_from(e.exit_code()).unwrap_or(1)
 }
 
-/// An error and its causes, `a: b: c`.
+/// An error and its causes, `a: b: c` (see [`hub_core::error_chain`]).
 pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !s.contains(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        cause = c.source();
-    }
-    s
+    hub_core::error_chain(e)
 }
 
 /// Turns the result of building a hub into an exit code when it failed.

@@ -10,13 +10,16 @@
 pub mod attach;
 pub mod cache;
 pub mod check;
+pub mod client;
 pub mod docs;
 pub mod down;
 pub mod graph;
 pub mod lab_args;
 pub mod ls;
 pub mod netd;
+pub mod remote;
 pub mod render;
+pub mod serve;
 pub mod status;
 pub mod up;
 pub mod validate;
@@ -61,6 +64,10 @@ pub struct Cli {
         env = "HUB_LOG"
     )]
     pub log_level: String,
+    /// Talk to `hub serve` at this address (`unix:///run/hub/hub.sock`) instead of running
+    /// the lab here: `status`, `ls`, `up` and `down` go through it.
+    #[arg(long, value_name = "URL", global = true, env = "HUB_SERVER")]
+    pub server: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -100,6 +107,9 @@ pub enum Command {
     Cache(cache::CacheArgs),
     /// Print the lab as a picture: Mermaid (default) or Graphviz dot.
     Graph(graph::GraphArgs),
+    /// Serve the hub API: many labs managed over HTTP (a unix socket, or TCP with TLS and a
+    /// token).
+    Serve(serve::ServeArgs),
     /// Print a shell completion script (`hub completions bash > /etc/bash_completion.d/hub`).
     Completions(docs::CompletionsArgs),
     /// Print the man page (`hub man > /usr/local/share/man/man1/hub.1`).
@@ -121,10 +131,23 @@ impl Cli {
         let result = match &self.command {
             Command::Validate(args) => validate::run(self, args),
             Command::Netd(args) => netd::run(self, args).await,
-            Command::Up(args) => up::run(self, args).await,
-            Command::Down(args) => down::run(self, args).await,
-            Command::Status(args) => status::run(self, args).await,
-            Command::Ls(args) => ls::run(self, args).await,
+            Command::Up(args) => match &self.server {
+                Some(url) => remote::up(self, url, &args.lab).await,
+                None => up::run(self, args).await,
+            },
+            Command::Down(args) => match &self.server {
+                Some(url) => remote::down(self, url, &args.lab).await,
+                None => down::run(self, args).await,
+            },
+            Command::Status(args) => match &self.server {
+                Some(url) => remote::status(self, url, &args.lab, args.json).await,
+                None => status::run(self, args).await,
+            },
+            Command::Ls(args) => match &self.server {
+                Some(url) => remote::ls(url, args.json).await,
+                None => ls::run(self, args).await,
+            },
+            Command::Serve(args) => serve::run(self, args).await,
             Command::Check(args) => check::run(self, args).await,
             Command::Ssh(args) => attach::ssh(self, args).await,
             Command::Console(args) => attach::console(self, args).await,

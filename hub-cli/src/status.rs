@@ -178,12 +178,18 @@ pub async fn run(cli: &Cli, args: &StatusArgs) -> anyhow::Result<u8> {
         Ok(s) => s,
         Err(e) => return Ok(report_error(&e)),
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&to_json(&st))?);
+    print(&st, args.json)
+}
+
+/// Prints a status as `hub status` does (JSON or a table) and returns its exit code: 0 when
+/// the lab exists, 1 when nothing of it does.
+pub fn print(st: &LabStatus, json: bool) -> anyhow::Result<u8> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&to_json(st))?);
     } else if st.is_empty() {
         println!("lab {} is not up", st.lab);
     } else {
-        print_table(&st);
+        print_table(st);
     }
     Ok(if st.is_empty() {
         exit::FAILURE

@@ -202,3 +202,19 @@ impl HubError {
         }
     }
 }
+
+/// An error and its causes, `a: b: c` (a cause whose text is already in the message is not
+/// repeated): one line for a terminal or an API answer.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !s.contains(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        cause = c.source();
+    }
+    s
+}

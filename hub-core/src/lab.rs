@@ -162,6 +162,43 @@ impl Lab {
             })
     }
 
+    /// Restarts a workload: stops it (a VM gets `grace` to shut down), starts it again and
+    /// waits until it is ready, as `up` does. Needs the lab's spec (the hub was built from it):
+    /// readiness is checked against the workload's resolved spec.
+    pub async fn restart(&self, name: &str, grace: std::time::Duration) -> Result<(), HubError> {
+        let resolved = self.hub.lab_spec().resolve()?;
+        let desired = crate::convert::from_resolved(&resolved);
+        let w = desired
+            .workloads
+            .iter()
+            .find(|w| w.name() == name)
+            .ok_or_else(|| HubError::Invalid {
+                what: format!("workload {name:?} of lab {:?}", self.name()),
+                reason: "is not in the lab's spec".into(),
+            })?;
+        let (h, rt) = self.runtime_of(name).await?;
+        let err = |doing: &str| {
+            let context = format!("{doing} {} {name:?}", h.kind);
+            let lab = self.name().to_string();
+            move |source| HubError::Runtime {
+                lab,
+                context,
+                source: Box::new(source),
+            }
+        };
+        rt.stop(&h, grace).await.map_err(err("stopping"))?;
+        rt.start(&h).await.map_err(err("starting"))?;
+        rt.wait_ready(
+            &self.context(),
+            &w.spec,
+            &h,
+            w.ready_timeout,
+            tokio_util::sync::CancellationToken::new(),
+        )
+        .await
+        .map_err(err("waiting for"))
+    }
+
     /// The last `tail` lines of a workload's logs (a VM's serial console).
     pub async fn logs(&self, name: &str, tail: usize) -> Result<String, HubError> {
         let (h, rt) = self.runtime_of(name).await?;

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use hub_runtime::{Role, WorkloadKind, WorkloadState};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::HubError;
 use crate::hub::HubBuilder;
@@ -14,7 +14,7 @@ use crate::runtimes::Runtimes;
 use crate::up::state::LabState;
 
 /// How much of a listed lab runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LabRunState {
     /// Everything found of it runs.
@@ -36,7 +36,7 @@ impl std::fmt::Display for LabRunState {
 }
 
 /// One lab of this host, as `hub ls` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabListing {
     /// The lab's name.
     pub name: String,

@@ -71,7 +71,7 @@ pub mod status;
 pub mod testing;
 mod up;
 
-pub use error::{BoxError, HubError, StepError};
+pub use error::{BoxError, HubError, StepError, error_chain};
 pub use hub::{DEFAULT_PARALLELISM, Hub, HubBuilder, default_state_root};
 pub use lab::Lab;
 pub use progress::Progress;

@@ -1,0 +1,149 @@
+//! A `hub serve` for tests: started on a unix socket (or TCP with TLS) in a temporary state
+//! root, reached with curl, the plain HTTP client; killed and its labs removed when dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::{HUB, hub, wait_for};
+
+/// A running `hub serve`.
+pub struct Serve {
+    /// The server process.
+    pub child: Option<Child>,
+    /// Its socket (unix) or `None` (TCP).
+    pub socket: Option<PathBuf>,
+    /// Its state root.
+    pub state: PathBuf,
+    /// Labs removed (with `hub down --lab`) when dropped.
+    pub labs: Vec<String>,
+}
+
+impl Serve {
+    /// Starts `hub serve --listen unix:DIR/hub.sock --state-dir STATE EXTRA...` and waits until
+    /// it answers.
+    pub fn unix(dir: &Path, state: &Path, extra: &[&str]) -> Serve {
+        let socket = dir.join("hub.sock");
+        let child = spawn(
+            state,
+            &[&["--listen", &format!("unix:{}", socket.display())], extra].concat(),
+        );
+        let s = Serve {
+            child: Some(child),
+            socket: Some(socket.clone()),
+            state: state.to_path_buf(),
+            labs: Vec::new(),
+        };
+        wait_for(
+            "hub serve answers on its socket",
+            Duration::from_secs(30),
+            || s.curl(&["http://hub/labs"]).0 == 200,
+        );
+        s
+    }
+
+    /// Sends `curl ARGS` to the server's socket; (status, body).
+    pub fn curl(&self, args: &[&str]) -> (u16, String) {
+        let socket = self.socket.as_ref().expect("a unix server");
+        curl(&[&["--unix-socket", &socket.display().to_string()], args].concat())
+    }
+
+    /// The lab's JSON from `GET /labs/LAB` (404 gives `None`).
+    pub fn lab(&self, lab: &str) -> Option<serde_json::Value> {
+        let (code, body) = self.curl(&[&format!("http://hub/labs/{lab}")]);
+        match code {
+            200 => Some(serde_json::from_str(&body).expect("a lab's JSON")),
+            404 => None,
+            _ => panic!("GET /labs/{lab}: {code} {body}"),
+        }
+    }
+
+    /// Polls the lab until its phase is no longer `converging` (or `deleting`); the final JSON.
+    pub fn settle(&self, lab: &str, limit: Duration) -> Option<serde_json::Value> {
+        let mut last = None;
+        wait_for(&format!("lab {lab} settles"), limit, || {
+            last = self.lab(lab);
+            !matches!(
+                last.as_ref().and_then(|v| v["phase"].as_str()),
+                Some("converging" | "deleting")
+            )
+        });
+        last
+    }
+
+    /// Kills the server with SIGKILL and reaps it.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg(c.id().to_string()).status();
+            let _ = c.wait();
+        }
+        for lab in &self.labs {
+            let _ = hub(&self.state, &["down", "--lab", lab]);
+        }
+    }
+}
+
+/// Starts `hub serve --state-dir STATE ARGS` (its log in STATE/../serve.log).
+pub fn spawn(state: &Path, args: &[&str]) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(state.with_extension("serve.log"))
+        .expect("the server's log");
+    Command::new(HUB)
+        .arg("serve")
+        .args(args)
+        .arg("--state-dir")
+        .arg(state)
+        .args(["--log-level", "info"])
+        .env("HUB_BIN", HUB)
+        .env_remove("HUB_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("hub serve starts")
+}
+
+/// `curl -sS ARGS`, with the status on a last line of its own; (status, body).
+pub fn curl(args: &[&str]) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "120", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    let code = code.trim().parse().unwrap_or_else(|_| {
+        panic!(
+            "curl {args:?} gave no status: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (code, body.to_string())
+}
+
+/// A spec of `n` busybox containers (`c1`...), the first serving HTTP.
+pub fn containers_spec(lab: &str, subnet: &str, n: usize) -> String {
+    let mut s = format!("name: {lab}\nsubnet: {subnet}\ncontainers:\n");
+    for i in 1..=n {
+        let cmd = if i == 1 {
+            r#"[httpd, -f, -p, "80", -h, /]"#
+        } else {
+            r#"[sleep, "3600"]"#
+        };
+        s.push_str(&format!(
+            "  - name: c{i}\n    image: hub-test/busybox:latest\n    cmd: {cmd}\n"
+        ));
+    }
+    s
+}

@@ -1,0 +1,619 @@
+//! `hub serve` on the real engines, reached with curl (the plain HTTP client) over its unix
+//! socket and over TLS with the token: a lab created, polled ready, exec'd in, restarted, its
+//! VPN config fetched, streamed as events, deleted with nothing left; bad specs (400 with every
+//! error), oversized bodies (413), requests without the token (401); the CLI through the
+//! server; and a server killed with SIGKILL during an `up`, started again, that ends the lab
+//! complete or removed.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::serve::{Serve, containers_spec, curl, spawn};
+use common::{HUB, hub, leftovers, show, tempdir, wait_for};
+
+const READY: Duration = Duration::from_secs(180);
+
+fn docker_containers(lab: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=io.hub.lab={lab}"),
+            "--format",
+            "{{.Names}}",
+        ])
+        .output()
+        .expect("docker runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_lab_through_the_api_comes_up_answers_and_goes_away() {
+    let lab = "sv-api";
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let mut server = Serve::unix(dir.path(), &state, &[]);
+    server.labs.push(lab.into());
+    let socket = server.socket.clone().unwrap();
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o660, "the socket's mode");
+
+    // The event stream, read from before the lab exists.
+    let events = Command::new("curl")
+        .args(["-sSN", "--max-time", "300", "--unix-socket"])
+        .arg(&socket)
+        .arg("http://hub/events")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("curl runs");
+
+    let spec = format!(
+        "{}wireguard:\n  enabled: true\n  subnet: 10.234.110.0/24\n  listen_port: 51930\n  peers:\n    - name: laptop\n",
+        containers_spec(lab, "10.234.10.0/24", 3)
+    );
+    let (code, body) = server.curl(&[
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: application/yaml",
+        "--data-binary",
+        &spec,
+        &format!("http://hub/labs/{lab}"),
+    ]);
+    assert_eq!(code, 202, "{body}");
+    let accepted: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(accepted["phase"], "converging", "{body}");
+
+    let view = server.settle(lab, READY).expect("the lab exists");
+    assert_eq!(view["phase"], "ready", "{view:#}");
+    let workloads = view["workloads"].as_array().unwrap();
+    let names: Vec<&str> = workloads
+        .iter()
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["netd", "c1", "c2", "c3"], "{view:#}");
+    for w in workloads {
+        assert_eq!(w["state"], "running", "{w}");
+        assert!(
+            w["address"].as_str().unwrap().starts_with("10.234.10."),
+            "{w}"
+        );
+        assert!(w["mac"].as_str().is_some(), "{w}");
+        assert!(!w["host"].as_str().unwrap().is_empty(), "{w}");
+        assert_eq!(w["restarts"], 0, "{w}");
+    }
+    let c1 = workloads[1]["address"].as_str().unwrap().to_string();
+
+    // exec: c2 fetches c1's page by name (netd's DNS) and the answer carries its output.
+    let (code, body) = server.curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        r#"{"cmd": ["sh", "-c", "wget -q -O- http://c1/etc/hostname && nslookup c1 | tail -2"]}"#,
+        &format!("http://hub/labs/{lab}/workloads/c2/exec"),
+    ]);
+    assert_eq!(code, 200, "{body}");
+    let out: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(out["exit_code"], 0, "{out}");
+    assert!(out["stdout"].as_str().unwrap().contains(&c1), "{out}");
+    let (code, body) = server.curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        r#"{"cmd": ["true"]}"#,
+        &format!("http://hub/labs/{lab}/workloads/nope/exec"),
+    ]);
+    assert_eq!(code, 404, "{body}");
+
+    // The VPN client config.
+    let (code, conf) = server.curl(&[&format!("http://hub/labs/{lab}/vpn/laptop")]);
+    assert_eq!(code, 200, "{conf}");
+    assert!(
+        conf.contains("[Interface]") && conf.contains("PrivateKey") && conf.contains(":51930"),
+        "{conf}"
+    );
+    assert_eq!(
+        server
+            .curl(&[&format!("http://hub/labs/{lab}/vpn/nobody")])
+            .0,
+        404
+    );
+
+    // A restart is counted.
+    let (code, body) = server.curl(&[
+        "-X",
+        "POST",
+        &format!("http://hub/labs/{lab}/workloads/c3/restart"),
+    ]);
+    assert_eq!(code, 200, "{body}");
+    let view = server.lab(lab).unwrap();
+    let c3 = view["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "c3")
+        .unwrap()
+        .clone();
+    assert_eq!(c3["restarts"], 1, "{c3}");
+    assert_eq!(c3["state"], "running", "{c3}");
+
+    // The CLI through the server prints what the direct CLI prints.
+    let url = format!("unix://{}", socket.display());
+    let direct = hub(&state, &["status", "--lab", lab]);
+    let remote = hub(&state, &["--server", &url, "status", "--lab", lab]);
+    assert!(remote.status.success(), "{}", show(&remote));
+    assert_eq!(
+        remote.stdout,
+        direct.stdout,
+        "{}\n{}",
+        show(&remote),
+        show(&direct)
+    );
+    let direct = hub(&state, &["ls"]);
+    let remote = hub(&state, &["--server", &url, "ls"]);
+    assert_eq!(
+        remote.stdout,
+        direct.stdout,
+        "{}\n{}",
+        show(&remote),
+        show(&direct)
+    );
+
+    // Metrics and the OpenAPI document.
+    let (code, metrics) = server.curl(&["http://hub/metrics"]);
+    assert_eq!(code, 200);
+    for line in [
+        "hub_labs{phase=\"ready\"} 1",
+        "hub_workloads{kind=\"container\",state=\"running\"} 3",
+        "hub_up_duration_seconds_count{outcome=\"ok\"} 1",
+        "hub_workload_restarts_total{lab=\"sv-api\"} 1",
+        "hub_api_requests_total{method=\"PUT\",route=\"/labs/{lab}\",status=\"202\"} 1",
+    ] {
+        assert!(metrics.contains(line), "no {line} in\n{metrics}");
+    }
+    let (code, doc) = server.curl(&["http://hub/openapi.json"]);
+    assert_eq!(code, 200);
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    for path in [
+        "/labs",
+        "/labs/{lab}",
+        "/labs/{lab}/workloads/{workload}/exec",
+        "/events",
+        "/metrics",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "no {path} in the OpenAPI document"
+        );
+    }
+
+    // Delete: 202, then 404, nothing left.
+    let (code, body) = server.curl(&["-X", "DELETE", &format!("http://hub/labs/{lab}")]);
+    assert_eq!(code, 202, "{body}");
+    wait_for("the lab is gone", READY, || server.lab(lab).is_none());
+    assert_eq!(leftovers(lab, &state), Vec::<String>::new());
+
+    // The stream told each change: ended by stopping the server.
+    drop(server);
+    let out = events.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "event: lab_accepted",
+        "event: workload_started\ndata: {\"seq\":",
+        "\"workload\":\"c1\"",
+        "event: lab_created",
+        "event: workload_restarted",
+        "event: workload_stopped",
+        "event: lab_deleted",
+    ] {
+        assert!(
+            text.contains(needle),
+            "no {needle:?} in the event stream:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn bad_specs_get_every_error_and_big_bodies_are_refused() {
+    let lab = "sv-bad";
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let server = Serve::unix(dir.path(), &state, &["--max-body", "4096"]);
+    let bad = "name: sv-bad\nsubnet: 10.234.13.0/33\ncontainers:\n  - name: Web_1\n    image: hub-test/busybox:latest\n    colour: blue\n";
+    let (code, body) = server.curl(&[
+        "-X",
+        "PUT",
+        "--data-binary",
+        bad,
+        &format!("http://hub/labs/{lab}"),
+    ]);
+    assert_eq!(code, 400, "{body}");
+    let errors: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let errors = errors["errors"].as_array().unwrap();
+    let places: Vec<(u64, u64, &str)> = errors
+        .iter()
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap(),
+                e["column"].as_u64().unwrap(),
+                e["field"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        places,
+        [
+            (2, 9, "subnet"),
+            (4, 11, "containers[0].name"),
+            (6, 5, "containers[0].colour")
+        ],
+        "{body}"
+    );
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("sv-bad.yaml:2:9: subnet:"),
+        "{body}"
+    );
+
+    // JSON is a spec too, with its own places.
+    let json = r#"{"name": "sv-bad", "subnet": "10.234.13.0/24", "containers": [{"name": "a"}]}"#;
+    let (code, body) = server.curl(&[
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        json,
+        &format!("http://hub/labs/{lab}"),
+    ]);
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body.contains("missing field `image`") && body.contains("\"line\":1"),
+        "{body}"
+    );
+
+    // A spec sent for another lab's name.
+    let other = containers_spec("sv-other", "10.234.13.0/24", 1);
+    let (code, body) = server.curl(&[
+        "-X",
+        "PUT",
+        "--data-binary",
+        &other,
+        &format!("http://hub/labs/{lab}"),
+    ]);
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("names lab \\\"sv-other\\\""), "{body}");
+
+    // A body over --max-body.
+    let big = format!(
+        "{}# {}\n",
+        containers_spec(lab, "10.234.13.0/24", 1),
+        "x".repeat(5000)
+    );
+    let (code, _) = server.curl(&[
+        "-X",
+        "PUT",
+        "--data-binary",
+        &big,
+        &format!("http://hub/labs/{lab}"),
+    ]);
+    assert_eq!(code, 413);
+
+    // Nothing was made, nothing is recorded.
+    assert_eq!(server.lab(lab), None);
+    assert_eq!(leftovers(lab, &state), Vec::<String>::new());
+    assert!(!state.join(lab).exists());
+
+    // The CLI through the server reports the same mistakes, exit 2.
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(&file, bad).unwrap();
+    let url = format!("unix://{}", server.socket.as_ref().unwrap().display());
+    let o = hub(
+        &state,
+        &["--server", &url, "up", "-c", file.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("error: ").count(), 3, "{err}");
+}
+
+#[test]
+fn tcp_needs_tls_and_the_token_and_serves_a_lab_with_them() {
+    let lab = "sv-tls";
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("tcp:127.0.0.1:{port}");
+
+    // TCP without TLS is refused.
+    let o = Command::new(HUB)
+        .args(["serve", "--listen", &listen, "--state-dir"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("refusing to listen on tcp:"),
+        "{}",
+        show(&o)
+    );
+
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert_file, key_file, token_file) = (
+        dir.path().join("cert.pem"),
+        dir.path().join("key.pem"),
+        dir.path().join("token"),
+    );
+    std::fs::write(&cert_file, cert.pem()).unwrap();
+    std::fs::write(&key_file, signing_key.serialize_pem()).unwrap();
+    let token = "sv-tls-token-0123456789abcdef";
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    let tls_args = |listen: &str| {
+        vec![
+            "--listen".to_string(),
+            listen.to_string(),
+            "--tls-cert".into(),
+            cert_file.display().to_string(),
+            "--tls-key".into(),
+            key_file.display().to_string(),
+            "--token-file".into(),
+            token_file.display().to_string(),
+        ]
+    };
+
+    // A token file others can read is refused.
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = Command::new(HUB)
+        .arg("serve")
+        .args(tls_args(&listen))
+        .arg("--state-dir")
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("chmod 600"),
+        "{}",
+        show(&o)
+    );
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    let args = tls_args(&listen);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut child = spawn(&state, &args);
+    let _down = common::LabGuard {
+        lab: lab.into(),
+        state: state.clone(),
+    };
+    let base = format!("https://localhost:{port}");
+    let resolve = format!("localhost:{port}:127.0.0.1");
+    let cacert = cert_file.display().to_string();
+    let auth = format!("Authorization: Bearer {token}");
+    let tls =
+        |extra: &[&str]| curl(&[&["--resolve", &resolve, "--cacert", &cacert], extra].concat());
+    wait_for(
+        "hub serve answers over TLS",
+        Duration::from_secs(30),
+        || tls(&["-H", &auth, &format!("{base}/labs")]).0 == 200,
+    );
+
+    // Without the token, or with a wrong one: 401 and nothing else, whatever the route.
+    for (args, what) in [
+        (vec![format!("{base}/labs")], "no token"),
+        (
+            vec![
+                "-H".into(),
+                "Authorization: Bearer sv-tls-token-0123456789abcdeX".into(),
+                format!("{base}/labs"),
+            ],
+            "a wrong token",
+        ),
+        (
+            vec![
+                "-X".into(),
+                "PUT".into(),
+                "--data-binary".into(),
+                containers_spec(lab, "10.234.12.0/24", 1),
+                format!("{base}/labs/{lab}"),
+            ],
+            "a PUT without token",
+        ),
+        (vec![format!("{base}/metrics")], "metrics without token"),
+        (
+            vec![format!("{base}/nowhere")],
+            "an unknown route without token",
+        ),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, body) = tls(&args);
+        assert_eq!((code, body.as_str()), (401, ""), "{what}");
+    }
+    assert!(!state.join(lab).exists(), "a refused PUT made nothing");
+    // Plain HTTP on the TLS port gets no answer.
+    let (code, _) = curl(&[&format!("http://127.0.0.1:{port}/labs")]);
+    assert_ne!(code, 200);
+
+    // With the token: a lab comes up, and goes away with DELETE ?wait=true.
+    let spec = containers_spec(lab, "10.234.12.0/24", 2);
+    let (code, body) = tls(&[
+        "-H",
+        &auth,
+        "-X",
+        "PUT",
+        "--data-binary",
+        &spec,
+        &format!("{base}/labs/{lab}"),
+    ]);
+    assert_eq!(code, 202, "{body}");
+    let mut view = serde_json::Value::Null;
+    wait_for("the lab is ready over TLS", READY, || {
+        let (_, body) = tls(&["-H", &auth, &format!("{base}/labs/{lab}")]);
+        view = serde_json::from_str(&body).unwrap_or_default();
+        view["phase"] != "converging"
+    });
+    assert_eq!(view["phase"], "ready", "{view:#}");
+    assert_eq!(view["workloads"].as_array().unwrap().len(), 3, "{view:#}");
+    let (code, body) = tls(&[
+        "-H",
+        &auth,
+        "-X",
+        "DELETE",
+        &format!("{base}/labs/{lab}?wait=true"),
+    ]);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("removed"), "{body}");
+    assert_eq!(leftovers(lab, &state), Vec::<String>::new());
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_server_killed_during_an_up_ends_the_lab_complete_or_removed() {
+    let lab = "sv-kill";
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let mut server = Serve::unix(dir.path(), &state, &[]);
+    server.labs.push(lab.into());
+    let spec = containers_spec(lab, "10.234.11.0/24", 5);
+    let (code, body) = server.curl(&[
+        "-X",
+        "PUT",
+        "--data-binary",
+        &spec,
+        &format!("http://hub/labs/{lab}"),
+    ]);
+    assert_eq!(code, 202, "{body}");
+    // Killed once the up has made something of the lab, before it is done.
+    wait_for(
+        "the up makes its first container",
+        Duration::from_secs(120),
+        || !docker_containers(lab).is_empty(),
+    );
+    server.kill9();
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(state.join(lab).join("serve.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        record["phase"], "converging",
+        "the up was in flight: {record:#}"
+    );
+    let mode = std::fs::metadata(state.join(lab).join("serve.json"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "the record holds the spec");
+
+    // Started again, the server finishes the up (or removes the lab): never half.
+    let server = Serve::unix(dir.path(), &state, &[]);
+    let mut server = server;
+    server.labs.push(lab.into());
+    let view = server.settle(lab, READY);
+    match view.as_ref().and_then(|v| v["phase"].as_str()) {
+        Some("ready") => {
+            let view = view.unwrap();
+            let workloads = view["workloads"].as_array().unwrap();
+            assert_eq!(workloads.len(), 6, "netd and 5 containers: {view:#}");
+            assert!(
+                workloads.iter().all(|w| w["state"] == "running"),
+                "{view:#}"
+            );
+            assert_eq!(docker_containers(lab).len(), 6, "nothing more than the lab");
+        }
+        other => {
+            assert_eq!(other, Some("failed"), "{view:#?}");
+            assert_eq!(
+                leftovers(lab, &state)
+                    .iter()
+                    .filter(|l| !l.starts_with("lab directory"))
+                    .count(),
+                0
+            );
+        }
+    }
+
+    // Delete through the CLI, then nothing is left.
+    let url = format!("unix://{}", server.socket.as_ref().unwrap().display());
+    let o = hub(&state, &["--server", &url, "down", "--lab", lab]);
+    assert!(o.status.success(), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with("lab sv-kill: removed"),
+        "{}",
+        show(&o)
+    );
+    assert_eq!(leftovers(lab, &state), Vec::<String>::new());
+    assert_eq!(server.lab(lab), None);
+}
+
+#[test]
+fn the_server_and_a_direct_up_of_the_same_lab_take_turns_by_the_lab_lock() {
+    let lab = "sv-lock";
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let mut server = Serve::unix(dir.path(), &state, &[]);
+    server.labs.push(lab.into());
+    let spec = containers_spec(lab, "10.234.14.0/24", 4);
+    let file = dir.path().join("sv-lock.yaml");
+    std::fs::write(&file, &spec).unwrap();
+    // A direct `hub up` holds the lab lock (its pid in the lock file) ...
+    let direct = Command::new(HUB)
+        .args(["up", "-c", file.to_str().unwrap(), "--state-dir"])
+        .arg(&state)
+        .env("HUB_BIN", HUB)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lock = state.join(format!("{lab}.lock"));
+    let pid = direct.id().to_string();
+    wait_for(
+        "the direct up takes the lab lock",
+        Duration::from_secs(60),
+        || std::fs::read_to_string(&lock).is_ok_and(|s| s.trim() == pid),
+    );
+    // ... so the server's up waits for it, then finds the lab as specified.
+    let (code, body) = server.curl(&[
+        "-X",
+        "PUT",
+        "--data-binary",
+        &spec,
+        &format!("http://hub/labs/{lab}"),
+    ]);
+    assert_eq!(code, 202, "{body}");
+    let out = direct.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let view = server.settle(lab, READY).unwrap();
+    assert_eq!(view["phase"], "ready", "{view:#}");
+    assert_eq!(
+        view["report"], "no change: 4 workloads already as specified",
+        "{view:#}"
+    );
+    assert_eq!(
+        docker_containers(lab).len(),
+        5,
+        "netd and 4 containers, once"
+    );
+
+    // Delete, and nothing is left.
+    let (code, body) = server.curl(&["-X", "DELETE", &format!("http://hub/labs/{lab}?wait=true")]);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(leftovers(lab, &state), Vec::<String>::new());
+}

@@ -1,0 +1,649 @@
+//! The labs the server manages: each has a record on disk and one operation at a time
+//! (`up`, `down`, a restart), run in the background under the lab lock.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hub_core::spec::{SpecError, SpecErrorKind, SpecErrors};
+use hub_core::{Hub, HubBuilder, HubError, LabSpec, Progress};
+
+pub use crate::view::LabPhase;
+
+use crate::error::ServerError;
+use crate::events::{Bus, Event, EventKind};
+use crate::metrics::Metrics;
+use crate::record::Record;
+use crate::view::{ApiError, DownDone, ExecResult, LabSummary, LabView};
+
+/// How long a VM has to shut down when restarted.
+const RESTART_GRACE: Duration = Duration::from_secs(30);
+
+/// Why a request on a lab was refused.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// 400: the spec or the request is wrong (every mistake).
+    Invalid(Vec<ApiError>),
+    /// 404: no such lab, workload or peer.
+    NotFound(String),
+    /// 409: another operation of the lab is in flight.
+    Busy(String),
+    /// 500: the operation failed.
+    Failed(Vec<ApiError>),
+}
+
+struct Managed {
+    /// One operation of the lab at a time in this process (the lab lock keeps other
+    /// processes out).
+    ops: tokio::sync::Mutex<()>,
+    record: Mutex<Record>,
+}
+
+/// The server's labs, events and metrics.
+pub struct Server {
+    root: PathBuf,
+    hub_bin: Option<PathBuf>,
+    host: String,
+    labs: Mutex<BTreeMap<String, Arc<Managed>>>,
+    events: Bus,
+    pub(crate) metrics: Metrics,
+    /// Fires when the server stops: event streams end so that the graceful shutdown is not
+    /// held up by them.
+    pub(crate) stopping: tokio_util::sync::CancellationToken,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Server {
+    /// A server keeping its labs under the state root `root`.
+    pub fn new(root: PathBuf, hub_bin: Option<PathBuf>) -> Server {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "localhost".into());
+        Server {
+            root,
+            hub_bin,
+            host,
+            labs: Mutex::new(BTreeMap::new()),
+            events: Bus::new(),
+            metrics: Metrics::new(),
+            stopping: tokio_util::sync::CancellationToken::new(),
+        }
+    }
+
+    /// Picks up every lab recorded under the state root. An `up` that was in flight when the
+    /// previous server stopped runs again (it converges: what the first one made is kept) and,
+    /// should it fail, the lab is removed by its marks: never left half made. A `down` in
+    /// flight runs again.
+    pub fn recover(self: &Arc<Self>) -> Result<(), ServerError> {
+        for record in Record::load_all(&self.root)? {
+            let lab = record.lab.clone();
+            let phase = record.phase;
+            let spec = record.spec.clone();
+            let generation = record.generation;
+            let managed = Arc::new(Managed {
+                ops: tokio::sync::Mutex::new(()),
+                record: Mutex::new(record),
+            });
+            lock(&self.labs).insert(lab.clone(), managed.clone());
+            match (phase, spec) {
+                (LabPhase::Converging, Some(text)) => match parse(&lab, &text) {
+                    Ok(spec) => {
+                        tracing::info!(
+                            lab,
+                            "an up was in flight when the server stopped: running it again"
+                        );
+                        self.spawn_up(managed, spec, generation, true);
+                    }
+                    Err(errors) => {
+                        tracing::warn!(
+                            lab,
+                            "the recorded spec no longer validates: removing the lab"
+                        );
+                        self.finish(&managed, generation, LabPhase::Failed, errors);
+                        drop(self.spawn_down(managed, generation));
+                    }
+                },
+                (LabPhase::Converging | LabPhase::Deleting, _) => {
+                    tracing::info!(
+                        lab,
+                        "a down was in flight when the server stopped: running it again"
+                    );
+                    drop(self.spawn_down(managed, generation));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes an event on the stream (`GET /events`) and in the log. The healing loop
+    /// reports through it.
+    pub fn publish(&self, kind: EventKind, lab: &str, workload: Option<&str>, message: &str) {
+        self.events.publish(kind, lab, workload, message);
+    }
+
+    /// Counts a restart of a workload (shown in its `restarts` and in the metrics).
+    pub fn count_restart(&self, lab: &str, workload: &str) {
+        self.metrics.count_restart(lab);
+        let Some(managed) = lock(&self.labs).get(lab).cloned() else {
+            return;
+        };
+        let mut r = lock(&managed.record);
+        *r.restarts.entry(workload.to_string()).or_default() += 1;
+        if let Err(e) = r.save(&self.root) {
+            tracing::warn!(lab, error = %e, "could not save the restart count");
+        }
+    }
+
+    pub(crate) fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    fn builder(&self, spec: Option<LabSpec>, lab: &str) -> HubBuilder {
+        let mut b = match spec {
+            Some(s) => Hub::builder().spec(s),
+            None => Hub::builder().name(lab.to_string()),
+        };
+        b = b.state_dir(self.root.clone());
+        if let Some(bin) = &self.hub_bin {
+            b = b.hub_bin(bin.clone());
+        }
+        b
+    }
+
+    /// Validates `body` as the spec of lab `lab` and starts an `up` of it in the background;
+    /// the lab's view as accepted.
+    pub(crate) async fn put(self: &Arc<Self>, lab: &str, body: &str) -> Result<LabView, Refusal> {
+        let spec = parse(lab, body).map_err(Refusal::Invalid)?;
+        let (managed, fresh) = {
+            let mut labs = lock(&self.labs);
+            match labs.get(lab) {
+                Some(m) => (m.clone(), false),
+                None => {
+                    let m = Arc::new(Managed {
+                        ops: tokio::sync::Mutex::new(()),
+                        record: Mutex::new(Record::new(lab)),
+                    });
+                    labs.insert(lab.to_string(), m.clone());
+                    (m, true)
+                }
+            }
+        };
+        let generation = {
+            let mut r = lock(&managed.record);
+            r.generation += 1;
+            r.spec = Some(body.to_string());
+            r.phase = LabPhase::Converging;
+            r.errors.clear();
+            r.save(&self.root)
+                .map_err(|e| Refusal::Failed(vec![ApiError::plain(e.to_string())]))?;
+            r.generation
+        };
+        if fresh {
+            self.events
+                .publish(EventKind::LabAccepted, lab, None, "up accepted");
+        }
+        self.spawn_up(managed, spec, generation, false);
+        self.view(lab).await
+    }
+
+    /// Starts a `down` of lab `lab` in the background (a lab the server does not manage, made
+    /// by `hub up`, is removed too, by its marks).
+    pub(crate) async fn delete(
+        self: &Arc<Self>,
+        lab: &str,
+        wait: bool,
+    ) -> Result<Result<LabView, DownDone>, Refusal> {
+        if !hub_runtime::names::is_dns_label(lab) {
+            return Err(Refusal::NotFound(format!("no lab {lab:?}")));
+        }
+        let managed = {
+            let mut labs = lock(&self.labs);
+            labs.entry(lab.to_string())
+                .or_insert_with(|| {
+                    Arc::new(Managed {
+                        ops: tokio::sync::Mutex::new(()),
+                        record: Mutex::new(Record::new(lab)),
+                    })
+                })
+                .clone()
+        };
+        let generation = {
+            let mut r = lock(&managed.record);
+            r.generation += 1;
+            r.phase = LabPhase::Deleting;
+            r.errors.clear();
+            r.save(&self.root)
+                .map_err(|e| Refusal::Failed(vec![ApiError::plain(e.to_string())]))?;
+            r.generation
+        };
+        let done = self.spawn_down(managed, generation);
+        if !wait {
+            return self.view(lab).await.map(Ok);
+        }
+        match done.await {
+            Ok(Ok(report)) => Ok(Err(DownDone {
+                lab: lab.to_string(),
+                report,
+            })),
+            Ok(Err(errors)) => Err(Refusal::Failed(errors)),
+            Err(_) => Err(Refusal::Busy(format!(
+                "lab {lab:?}: a later request replaced this down"
+            ))),
+        }
+    }
+
+    fn spawn_up(
+        self: &Arc<Self>,
+        managed: Arc<Managed>,
+        spec: LabSpec,
+        generation: u64,
+        recovering: bool,
+    ) {
+        let server = self.clone();
+        tokio::spawn(async move {
+            let _op = managed.ops.lock().await;
+            let lab = spec.lab_name().unwrap_or_default().to_string();
+            if lock(&managed.record).generation != generation {
+                return; // a later request replaced this one
+            }
+            let existed = Hub::builder()
+                .name(lab.clone())
+                .state_dir(server.root.clone())
+                .build()
+                .map(|h| hub_core::state::LabState::path(h.lab_dir_path()).exists())
+                .unwrap_or(false);
+            let bus = server.clone();
+            let progress_lab = lab.clone();
+            let t = Instant::now();
+            let result = server
+                .builder(Some(spec), &lab)
+                .wait_for_lock(true)
+                .on_progress(move |p| bus.progress(&progress_lab, p))
+                .up()
+                .await;
+            server.metrics.observe_up(t.elapsed(), result.is_ok());
+            match result {
+                Ok(handle) => {
+                    let handle = handle.keep();
+                    let (kind, what) = if existed {
+                        (EventKind::LabConverged, "converged")
+                    } else {
+                        (EventKind::LabCreated, "created")
+                    };
+                    let report = handle.report().to_string();
+                    server
+                        .events
+                        .publish(kind, &lab, None, format!("{what}: {report}"));
+                    server.finish(&managed, generation, LabPhase::Ready, Vec::new());
+                    let mut r = lock(&managed.record);
+                    if r.generation == generation {
+                        r.report = Some(report);
+                        if let Err(e) = r.save(&server.root) {
+                            tracing::warn!(lab, error = %e, "could not save the server's record");
+                        }
+                    }
+                }
+                Err(e) => {
+                    let errors = ApiError::from_hub(&e);
+                    server.events.publish(
+                        EventKind::LabFailed,
+                        &lab,
+                        None,
+                        errors
+                            .iter()
+                            .map(|e| e.message.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    );
+                    if recovering {
+                        // The first run's leftovers are not this run's to roll back: remove
+                        // the lab by its marks so that it is never left half made.
+                        let t = Instant::now();
+                        let down = server.builder(None, &lab).wait_for_lock(true).build();
+                        let r = match down {
+                            Ok(h) => h.down().await.map(|_| ()),
+                            Err(e) => Err(e),
+                        };
+                        server.metrics.observe_down(t.elapsed(), r.is_ok());
+                        if let Err(e) = r {
+                            tracing::warn!(lab, error = %e, "removing the half-made lab");
+                        }
+                    }
+                    server.finish(&managed, generation, LabPhase::Failed, errors);
+                }
+            }
+        });
+    }
+
+    fn spawn_down(
+        self: &Arc<Self>,
+        managed: Arc<Managed>,
+        generation: u64,
+    ) -> tokio::sync::oneshot::Receiver<Result<String, Vec<ApiError>>> {
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        let server = self.clone();
+        tokio::spawn(async move {
+            let _op = managed.ops.lock().await;
+            let lab = lock(&managed.record).lab.clone();
+            if lock(&managed.record).generation != generation {
+                return;
+            }
+            let bus = server.clone();
+            let progress_lab = lab.clone();
+            let t = Instant::now();
+            let result = match server
+                .builder(None, &lab)
+                .wait_for_lock(true)
+                .on_progress(move |p| bus.progress(&progress_lab, p))
+                .build()
+            {
+                Ok(h) => h.down().await,
+                Err(e) => Err(e),
+            };
+            server.metrics.observe_down(t.elapsed(), result.is_ok());
+            match result {
+                Ok(report) => {
+                    let mut labs = lock(&server.labs);
+                    if lock(&managed.record).generation == generation {
+                        Record::remove(&server.root, &lab);
+                        labs.remove(&lab);
+                    }
+                    drop(labs);
+                    server
+                        .events
+                        .publish(EventKind::LabDeleted, &lab, None, report.to_string());
+                    let _ = done.send(Ok(report.to_string()));
+                }
+                Err(e) => {
+                    let errors = ApiError::from_hub(&e);
+                    tracing::warn!(lab, error = %e, "down failed");
+                    server.finish(&managed, generation, LabPhase::Failed, errors.clone());
+                    let _ = done.send(Err(errors));
+                }
+            }
+        });
+        outcome
+    }
+
+    /// Records an operation's outcome, unless a later request replaced it.
+    fn finish(&self, managed: &Managed, generation: u64, phase: LabPhase, errors: Vec<ApiError>) {
+        let mut r = lock(&managed.record);
+        if r.generation != generation {
+            return;
+        }
+        r.phase = phase;
+        r.errors = errors;
+        if let Err(e) = r.save(&self.root) {
+            tracing::warn!(lab = r.lab, error = %e, "could not save the server's record");
+        }
+    }
+
+    /// Turns `up`/`down` progress into workload events.
+    fn progress(&self, lab: &str, p: &Progress) {
+        match p {
+            Progress::WorkloadReady { name, kind, ip, .. } => self.events.publish(
+                EventKind::WorkloadStarted,
+                lab,
+                Some(name),
+                match ip {
+                    Some(ip) => format!("{kind} ready at {ip}"),
+                    None => format!("{kind} ready"),
+                },
+            ),
+            Progress::WorkloadFailed { name, error } => {
+                self.events
+                    .publish(EventKind::WorkloadFailed, lab, Some(name), error.clone());
+            }
+            Progress::Removed { what } => {
+                // `container "web"`, `vm "vm1"`, `netd`; the network and files are no workloads.
+                let workload = what
+                    .split_once(" \"")
+                    .map(|(_, rest)| rest.trim_end_matches('"'))
+                    .or((what == "netd").then_some("netd"));
+                if let Some(w) = workload {
+                    self.events.publish(
+                        EventKind::WorkloadStopped,
+                        lab,
+                        Some(w),
+                        format!("removed {what}"),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn record_of(&self, lab: &str) -> Option<Record> {
+        let managed = lock(&self.labs).get(lab).cloned()?;
+        let r = lock(&managed.record).clone();
+        Some(r)
+    }
+
+    /// The lab: the server's record and what runs of it. 404 when the server does not
+    /// manage it and nothing of it runs.
+    pub(crate) async fn view(&self, lab: &str) -> Result<LabView, Refusal> {
+        if !hub_runtime::names::is_dns_label(lab) {
+            return Err(Refusal::NotFound(format!("no lab {lab:?}")));
+        }
+        let record = self.record_of(lab);
+        let hub = self
+            .builder(None, lab)
+            .build()
+            .map_err(|e| Refusal::Failed(ApiError::from_hub(&e)))?;
+        let status = hub
+            .status()
+            .await
+            .map_err(|e| Refusal::Failed(ApiError::from_hub(&e)))?;
+        match record {
+            Some(r) => Ok(LabView::new(
+                status,
+                Some(r.phase),
+                r.errors,
+                r.report,
+                &r.restarts,
+                &self.host,
+            )),
+            None if status.is_empty() => Err(Refusal::NotFound(format!("no lab {lab:?}"))),
+            None => Ok(LabView::new(
+                status,
+                None,
+                Vec::new(),
+                None,
+                &BTreeMap::new(),
+                &self.host,
+            )),
+        }
+    }
+
+    /// Every lab on this host (found by its marks and folders) and every lab the server
+    /// manages.
+    pub(crate) async fn list(&self) -> Result<Vec<LabSummary>, Refusal> {
+        let listed = Hub::builder()
+            .state_dir(self.root.clone())
+            .list_labs()
+            .await
+            .map_err(|e| Refusal::Failed(ApiError::from_hub(&e)))?;
+        let phases: BTreeMap<String, LabPhase> = lock(&self.labs)
+            .iter()
+            .map(|(k, m)| (k.clone(), lock(&m.record).phase))
+            .collect();
+        let mut out: Vec<LabSummary> = listed
+            .iter()
+            .map(|l| LabSummary::new(l, phases.get(&l.name).copied()))
+            .collect();
+        for (name, phase) in &phases {
+            if !listed.iter().any(|l| &l.name == name) {
+                out.push(LabSummary {
+                    name: name.clone(),
+                    state: "down".into(),
+                    containers: 0,
+                    vms: 0,
+                    netd: false,
+                    vpn: false,
+                    state_file: false,
+                    phase: Some(*phase),
+                });
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// A handle on a lab that is up (built from its recorded spec when the server has one).
+    async fn attach(&self, lab: &str) -> Result<hub_core::Lab, Refusal> {
+        if !hub_runtime::names::is_dns_label(lab) {
+            return Err(Refusal::NotFound(format!("no lab {lab:?}")));
+        }
+        let spec = self
+            .record_of(lab)
+            .and_then(|r| r.spec)
+            .and_then(|text| parse(lab, &text).ok());
+        let hub = self
+            .builder(spec, lab)
+            .build()
+            .map_err(|e| Refusal::Failed(ApiError::from_hub(&e)))?;
+        Arc::new(hub)
+            .attach()
+            .await
+            .map_err(|e| Refusal::NotFound(view_chain(&e)))
+    }
+
+    /// Restarts a workload; refused while another operation of the lab runs.
+    pub(crate) async fn restart(&self, lab: &str, workload: &str) -> Result<LabView, Refusal> {
+        let managed = lock(&self.labs).get(lab).cloned();
+        let _op = match &managed {
+            Some(m) => Some(m.ops.try_lock().map_err(|_| {
+                Refusal::Busy(format!(
+                    "lab {lab:?}: an up or down is in flight; try again after it"
+                ))
+            })?),
+            None => None,
+        };
+        let handle = self.attach(lab).await?;
+        if handle.workload(workload).is_none() {
+            return Err(Refusal::NotFound(format!(
+                "lab {lab:?} has no workload {workload:?}"
+            )));
+        }
+        handle
+            .restart(workload, RESTART_GRACE)
+            .await
+            .map_err(|e| Refusal::Failed(ApiError::from_hub(&e)))?;
+        self.count_restart(lab, workload);
+        self.events.publish(
+            EventKind::WorkloadRestarted,
+            lab,
+            Some(workload),
+            "restarted through the API",
+        );
+        drop(_op);
+        self.view(lab).await
+    }
+
+    /// Runs a command in a workload.
+    pub(crate) async fn exec(
+        &self,
+        lab: &str,
+        workload: &str,
+        cmd: &[String],
+    ) -> Result<ExecResult, Refusal> {
+        if cmd.is_empty() {
+            return Err(Refusal::Invalid(vec![ApiError::plain(
+                "cmd: the command is empty",
+            )]));
+        }
+        let handle = self.attach(lab).await?;
+        if handle.workload(workload).is_none() {
+            return Err(Refusal::NotFound(format!(
+                "lab {lab:?} has no workload {workload:?}"
+            )));
+        }
+        let out = handle
+            .exec(workload, cmd.iter().cloned())
+            .await
+            .map_err(|e| Refusal::Failed(ApiError::from_hub(&e)))?;
+        Ok(ExecResult {
+            exit_code: out.exit_code,
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+
+    /// A VPN peer's client config (it holds the peer's private key: the API is authenticated).
+    pub(crate) async fn vpn_config(&self, lab: &str, peer: &str) -> Result<String, Refusal> {
+        let handle = self.attach(lab).await?;
+        let path = handle
+            .vpn_config(peer)
+            .map_err(|e| Refusal::NotFound(view_chain(&e)))?;
+        std::fs::read_to_string(path).map_err(|e| {
+            Refusal::Failed(vec![ApiError::plain(format!(
+                "reading {}: {e}",
+                path.display()
+            ))])
+        })
+    }
+
+    /// The phases of the managed labs and the (kind, state) of their workloads, for metrics.
+    pub(crate) async fn census(&self) -> (Vec<String>, Vec<(String, String)>) {
+        let labs: Vec<(String, LabPhase)> = lock(&self.labs)
+            .iter()
+            .map(|(k, m)| (k.clone(), lock(&m.record).phase))
+            .collect();
+        let views = futures::future::join_all(labs.iter().map(|(name, _)| self.view(name))).await;
+        let workloads = views
+            .into_iter()
+            .flatten()
+            .flat_map(|v| v.workloads.into_iter().map(|w| (w.kind, w.state)))
+            .collect();
+        (
+            labs.into_iter().map(|(_, p)| p.to_string()).collect(),
+            workloads,
+        )
+    }
+}
+
+fn view_chain(e: &HubError) -> String {
+    crate::view::chain(e)
+}
+
+/// Parses and validates a spec sent for lab `lab`: every mistake at once, with line and
+/// column (the spec is named `LAB.yaml` in them). A spec naming another lab is refused.
+pub(crate) fn parse(lab: &str, body: &str) -> Result<LabSpec, Vec<ApiError>> {
+    if !hub_runtime::names::is_dns_label(lab) {
+        return Err(vec![ApiError::plain(format!(
+            "lab name {lab:?}: use lowercase letters, digits and '-' (at most 63, not at the ends)"
+        ))]);
+    }
+    let file = format!("{lab}.yaml");
+    let mut spec = LabSpec::from_yaml(body, &file).map_err(|e| ApiError::from_spec(&e))?;
+    match spec.lab_name() {
+        Some(name) if name != lab => {
+            let e = SpecError {
+                kind: SpecErrorKind::BadValue,
+                file: Some(file.into()),
+                line: 0,
+                column: 0,
+                field: "name".into(),
+                message: format!("the spec names lab {name:?} but was sent for lab {lab:?}"),
+            };
+            return Err(ApiError::from_spec(&SpecErrors::from(e)));
+        }
+        Some(_) => {}
+        None => spec = spec.name(lab.to_string()),
+    }
+    spec.resolve().map_err(|e| ApiError::from_spec(&e))?;
+    Ok(spec)
+}
