@@ -162,13 +162,8 @@ impl Cli {
         match result {
             Ok(code) => ExitCode::from(code),
             Err(e) => {
-                let code = if e.is::<UsageError>() {
-                    exit::USAGE
-                } else {
-                    exit::FAILURE
-                };
                 eprintln!("error: {e:#}");
-                ExitCode::from(code)
+                ExitCode::from(lab_args::code_of(&e))
             }
         }
     }

@@ -92,6 +92,10 @@ impl Record {
         };
         let mut records = Vec::new();
         for entry in entries.flatten() {
+            // Lab folders only (the lab locks `LAB.lock` sit beside them).
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
             let path = entry.path().join("serve.json");
             let bytes = match std::fs::read(&path) {
                 Ok(b) => b,

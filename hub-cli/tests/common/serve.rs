@@ -34,11 +34,15 @@ impl Serve {
             state: state.to_path_buf(),
             labs: Vec::new(),
         };
-        wait_for(
-            "hub serve answers on its socket",
-            Duration::from_secs(30),
-            || s.curl(&["http://hub/labs"]).0 == 200,
-        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while s.curl(&["http://hub/labs"]).0 != 200 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "hub serve does not answer on its socket within 30 s; its log:\n{}",
+                std::fs::read_to_string(state.with_extension("serve.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
         s
     }
 
