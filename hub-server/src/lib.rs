@@ -25,6 +25,7 @@ mod events;
 mod listen;
 mod manager;
 mod metrics;
+mod observed;
 mod openapi;
 mod record;
 mod routes;
@@ -81,7 +82,7 @@ pub async fn serve(config: ServerConfig, shutdown: CancellationToken) -> Result<
         .state_dir
         .clone()
         .unwrap_or_else(hub_core::default_state_root);
-    let server = Arc::new(Server::new(root, config.hub_bin.clone()));
+    let server = Arc::new(Server::new(root, config.hub_bin.clone())?);
     server.recover()?;
     let listener = listen::bind(&config.listen, config.tls.as_ref()).await?;
     let app = routes::router(server.clone(), &config, listener.token.clone());

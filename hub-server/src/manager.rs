@@ -7,15 +7,20 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hub_core::spec::{SpecError, SpecErrorKind, SpecErrors};
-use hub_core::{Hub, HubBuilder, HubError, LabSpec, Progress};
+use hub_core::{Hub, HubBuilder, HubError, LabSpec, LabStatus, Progress};
 
 pub use crate::view::LabPhase;
 
 use crate::error::ServerError;
 use crate::events::{Bus, Event, EventKind};
 use crate::metrics::Metrics;
+use crate::observed::{FRESH, Observed};
 use crate::record::Record;
 use crate::view::{ApiError, DownDone, ExecResult, LabSummary, LabView};
+
+/// How many `up`s and `down`s run at once; more wait their turn (still `converging`). The
+/// engines do the work: more at once only slows every one of them, and the answers with them.
+pub const OPS_AT_ONCE: usize = 4;
 
 /// How long a VM has to shut down when restarted.
 const RESTART_GRACE: Duration = Duration::from_secs(30);
@@ -38,6 +43,7 @@ struct Managed {
     /// processes out).
     ops: tokio::sync::Mutex<()>,
     record: Mutex<Record>,
+    observed: Observed,
 }
 
 /// The server's labs, events and metrics.
@@ -51,6 +57,19 @@ pub struct Server {
     /// Fires when the server stops: event streams end so that the graceful shutdown is not
     /// held up by them.
     pub(crate) stopping: tokio_util::sync::CancellationToken,
+    /// The runtime `up`, `down` and observations run on, apart from the one serving requests:
+    /// whatever an operation does on its threads cannot hold up an answer.
+    ops: Mutex<Option<tokio::runtime::Runtime>>,
+    ops_handle: tokio::runtime::Handle,
+    slots: Arc<tokio::sync::Semaphore>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(rt) = lock(&self.ops).take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl std::fmt::Debug for Server {
@@ -67,11 +86,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Server {
     /// A server keeping its labs under the state root `root`.
-    pub fn new(root: PathBuf, hub_bin: Option<PathBuf>) -> Server {
+    pub fn new(root: PathBuf, hub_bin: Option<PathBuf>) -> Result<Server, ServerError> {
+        let ops = tokio::runtime::Builder::new_multi_thread()
+            .thread_name("hub-ops")
+            .enable_all()
+            .build()
+            .map_err(|e| ServerError::io("starting the operations' runtime", "hub-ops", e))?;
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_else(|_| "localhost".into());
-        Server {
+        Ok(Server {
+            ops_handle: ops.handle().clone(),
+            slots: Arc::new(tokio::sync::Semaphore::new(OPS_AT_ONCE)),
+            ops: Mutex::new(Some(ops)),
             root,
             hub_bin,
             host,
@@ -79,7 +106,11 @@ impl Server {
             events: Bus::new(),
             metrics: Metrics::new(),
             stopping: tokio_util::sync::CancellationToken::new(),
-        }
+        })
+    }
+
+    fn ops_handle(&self) -> &tokio::runtime::Handle {
+        &self.ops_handle
     }
 
     /// Picks up every lab recorded under the state root. An `up` that was in flight when the
@@ -95,6 +126,7 @@ impl Server {
             let managed = Arc::new(Managed {
                 ops: tokio::sync::Mutex::new(()),
                 record: Mutex::new(record),
+                observed: Observed::default(),
             });
             lock(&self.labs).insert(lab.clone(), managed.clone());
             match (phase, spec) {
@@ -175,6 +207,7 @@ impl Server {
                     let m = Arc::new(Managed {
                         ops: tokio::sync::Mutex::new(()),
                         record: Mutex::new(Record::new(lab)),
+                        observed: Observed::default(),
                     });
                     labs.insert(lab.to_string(), m.clone());
                     (m, true)
@@ -216,6 +249,7 @@ impl Server {
                     Arc::new(Managed {
                         ops: tokio::sync::Mutex::new(()),
                         record: Mutex::new(Record::new(lab)),
+                        observed: Observed::default(),
                     })
                 })
                 .clone()
@@ -253,8 +287,12 @@ impl Server {
         recovering: bool,
     ) {
         let server = self.clone();
-        tokio::spawn(async move {
+        self.ops_handle().spawn(async move {
             let _op = managed.ops.lock().await;
+            // At most OPS_AT_ONCE labs change at once; the others wait their turn.
+            let Ok(_slot) = server.slots.clone().acquire_owned().await else {
+                return;
+            };
             let lab = spec.lab_name().unwrap_or_default().to_string();
             if lock(&managed.record).generation != generation {
                 return; // a later request replaced this one
@@ -275,6 +313,7 @@ impl Server {
                 .up()
                 .await;
             server.metrics.observe_up(t.elapsed(), result.is_ok());
+            server.observe(&lab, &managed).await;
             match result {
                 Ok(handle) => {
                     let handle = handle.keep();
@@ -321,6 +360,7 @@ impl Server {
                         if let Err(e) = r {
                             tracing::warn!(lab, error = %e, "removing the half-made lab");
                         }
+                        server.observe(&lab, &managed).await;
                     }
                     server.finish(&managed, generation, LabPhase::Failed, errors);
                 }
@@ -335,8 +375,12 @@ impl Server {
     ) -> tokio::sync::oneshot::Receiver<Result<String, Vec<ApiError>>> {
         let (done, outcome) = tokio::sync::oneshot::channel();
         let server = self.clone();
-        tokio::spawn(async move {
+        self.ops_handle().spawn(async move {
             let _op = managed.ops.lock().await;
+            // At most OPS_AT_ONCE labs change at once; the others wait their turn.
+            let Ok(_slot) = server.slots.clone().acquire_owned().await else {
+                return;
+            };
             let lab = lock(&managed.record).lab.clone();
             if lock(&managed.record).generation != generation {
                 return;
@@ -370,6 +414,7 @@ impl Server {
                 Err(e) => {
                     let errors = ApiError::from_hub(&e);
                     tracing::warn!(lab, error = %e, "down failed");
+                    server.observe(&lab, &managed).await;
                     server.finish(&managed, generation, LabPhase::Failed, errors.clone());
                     let _ = done.send(Err(errors));
                 }
@@ -432,40 +477,85 @@ impl Server {
         Some(r)
     }
 
-    /// The lab: the server's record and what runs of it. 404 when the server does not
-    /// manage it and nothing of it runs.
-    pub(crate) async fn view(&self, lab: &str) -> Result<LabView, Refusal> {
-        if !hub_runtime::names::is_dns_label(lab) {
-            return Err(Refusal::NotFound(format!("no lab {lab:?}")));
-        }
-        let record = self.record_of(lab);
+    /// What runs of the lab now, asked of the backends.
+    async fn live_status(&self, lab: &str) -> Result<LabStatus, Refusal> {
         let hub = self
             .builder(None, lab)
             .build()
             .map_err(|e| Refusal::Failed(ApiError::from_hub(&e)))?;
-        let status = hub
-            .status()
+        hub.status()
             .await
-            .map_err(|e| Refusal::Failed(ApiError::from_hub(&e)))?;
-        match record {
-            Some(r) => Ok(LabView::new(
-                status,
-                Some(r.phase),
-                r.errors,
-                r.report,
-                &r.restarts,
-                &self.host,
-            )),
-            None if status.is_empty() => Err(Refusal::NotFound(format!("no lab {lab:?}"))),
-            None => Ok(LabView::new(
+            .map_err(|e| Refusal::Failed(ApiError::from_hub(&e)))
+    }
+
+    /// Observes a managed lab again (after an operation), keeping the observation.
+    async fn observe(&self, lab: &str, managed: &Managed) {
+        match self.live_status(lab).await {
+            Ok(st) => managed.observed.set(st),
+            Err(e) => tracing::warn!(lab, errors = ?e, "observing the lab"),
+        }
+    }
+
+    /// A managed lab's last observation: fresh, or answered while a new one is made in the
+    /// background; made now when there is none yet.
+    async fn observed(
+        self: &Arc<Self>,
+        lab: &str,
+        managed: &Arc<Managed>,
+    ) -> Result<(LabStatus, Duration), Refusal> {
+        match managed.observed.get() {
+            Some((age, st)) => {
+                if age >= FRESH && managed.observed.begin_refresh() {
+                    let (server, managed, lab) = (self.clone(), managed.clone(), lab.to_string());
+                    self.ops_handle().spawn(async move {
+                        server.observe(&lab, &managed).await;
+                        managed.observed.end_refresh();
+                    });
+                }
+                Ok((st, age))
+            }
+            None => {
+                let st = self.live_status(lab).await?;
+                managed.observed.set(st.clone());
+                Ok((st, Duration::ZERO))
+            }
+        }
+    }
+
+    /// The lab: the server's record and what runs of it. 404 when the server does not
+    /// manage it and nothing of it runs.
+    pub(crate) async fn view(self: &Arc<Self>, lab: &str) -> Result<LabView, Refusal> {
+        if !hub_runtime::names::is_dns_label(lab) {
+            return Err(Refusal::NotFound(format!("no lab {lab:?}")));
+        }
+        let managed = lock(&self.labs).get(lab).cloned();
+        let Some(managed) = managed else {
+            let status = self.live_status(lab).await?;
+            if status.is_empty() {
+                return Err(Refusal::NotFound(format!("no lab {lab:?}")));
+            }
+            let none = BTreeMap::new();
+            return Ok(LabView::new(
                 status,
                 None,
                 Vec::new(),
                 None,
-                &BTreeMap::new(),
+                &none,
                 &self.host,
-            )),
-        }
+                Duration::ZERO,
+            ));
+        };
+        let (status, age) = self.observed(lab, &managed).await?;
+        let r = lock(&managed.record).clone();
+        Ok(LabView::new(
+            status,
+            Some(r.phase),
+            r.errors,
+            r.report,
+            &r.restarts,
+            &self.host,
+            age,
+        ))
     }
 
     /// Every lab on this host (found by its marks and folders) and every lab the server
@@ -522,7 +612,11 @@ impl Server {
     }
 
     /// Restarts a workload; refused while another operation of the lab runs.
-    pub(crate) async fn restart(&self, lab: &str, workload: &str) -> Result<LabView, Refusal> {
+    pub(crate) async fn restart(
+        self: &Arc<Self>,
+        lab: &str,
+        workload: &str,
+    ) -> Result<LabView, Refusal> {
         let managed = lock(&self.labs).get(lab).cloned();
         let _op = match &managed {
             Some(m) => Some(m.ops.try_lock().map_err(|_| {
@@ -543,6 +637,9 @@ impl Server {
             .await
             .map_err(|e| Refusal::Failed(ApiError::from_hub(&e)))?;
         self.count_restart(lab, workload);
+        if let Some(m) = &managed {
+            self.observe(lab, m).await;
+        }
         self.events.publish(
             EventKind::WorkloadRestarted,
             lab,
@@ -597,7 +694,7 @@ impl Server {
     }
 
     /// The phases of the managed labs and the (kind, state) of their workloads, for metrics.
-    pub(crate) async fn census(&self) -> (Vec<String>, Vec<(String, String)>) {
+    pub(crate) async fn census(self: &Arc<Self>) -> (Vec<String>, Vec<(String, String)>) {
         let labs: Vec<(String, LabPhase)> = lock(&self.labs)
             .iter()
             .map(|(k, m)| (k.clone(), lock(&m.record).phase))

@@ -175,6 +175,9 @@ pub struct LabView {
     pub report: Option<String>,
     /// Whether anything of the lab exists.
     pub up: bool,
+    /// How old the observation of the workloads is, in milliseconds (a managed lab's status
+    /// is observed at most once a second, in the background).
+    pub observed_ms_ago: u64,
     /// netd and the workloads.
     pub workloads: Vec<WorkloadView>,
     /// The whole status, as `hub status --json` reads it (network, VPN peers).
@@ -190,6 +193,7 @@ impl LabView {
         report: Option<String>,
         restarts: &BTreeMap<String, u32>,
         host: &str,
+        age: std::time::Duration,
     ) -> Self {
         let row = |w: &hub_core::status::WorkloadRow, kind: String| WorkloadView {
             name: w.name.clone(),
@@ -218,6 +222,7 @@ impl LabView {
             errors,
             report,
             up: !status.is_empty(),
+            observed_ms_ago: u64::try_from(age.as_millis()).unwrap_or(u64::MAX),
             workloads,
             status,
         }
