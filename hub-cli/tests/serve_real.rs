@@ -506,7 +506,7 @@ fn tcp_needs_tls_and_the_token_and_serves_a_lab_with_them() {
 }
 
 #[test]
-fn a_server_killed_during_an_up_ends_the_lab_complete_or_removed() {
+fn a_server_killed_during_an_up_or_a_down_finishes_it_or_removes_the_lab() {
     let lab = "sv-kill";
     let dir = tempdir();
     let state = dir.path().join("state");
@@ -581,6 +581,31 @@ fn a_server_killed_during_an_up_ends_the_lab_complete_or_removed() {
     );
     assert_eq!(leftovers(lab, &state), Vec::<String>::new());
     assert_eq!(server.lab(lab), None);
+
+    // Killed during a `down`: started again, the server finishes it.
+    let (code, body) = server.curl(&[
+        "-X",
+        "PUT",
+        "--data-binary",
+        &spec,
+        &format!("http://hub/labs/{lab}"),
+    ]);
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(server.settle(lab, READY).unwrap()["phase"], "ready");
+    let (code, body) = server.curl(&["-X", "DELETE", &format!("http://hub/labs/{lab}")]);
+    assert_eq!(code, 202, "{body}");
+    server.kill9();
+    let in_flight = std::fs::read_to_string(state.join(lab).join("serve.json")).ok();
+    let mut server = Serve::unix(dir.path(), &state, &[]);
+    server.labs.push(lab.into());
+    wait_for("the down runs to its end", READY, || {
+        server.lab(lab).is_none()
+    });
+    assert_eq!(
+        leftovers(lab, &state),
+        Vec::<String>::new(),
+        "the record at the kill: {in_flight:?}"
+    );
 }
 
 #[test]

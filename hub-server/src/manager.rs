@@ -725,7 +725,12 @@ pub(crate) fn parse(lab: &str, body: &str) -> Result<LabSpec, Vec<ApiError>> {
         ))]);
     }
     let file = format!("{lab}.yaml");
-    let mut spec = LabSpec::from_yaml(body, &file).map_err(|e| ApiError::from_spec(&e))?;
+    let mut spec = LabSpec::from_yaml(body, &file).map_err(|mut e| {
+        // The URL names the lab: a spec without a name of its own is not wrong here.
+        e.errors
+            .retain(|e| !(e.kind == SpecErrorKind::MissingField && e.field.is_empty()));
+        ApiError::from_spec(&e)
+    })?;
     match spec.lab_name() {
         Some(name) if name != lab => {
             let e = SpecError {
@@ -743,4 +748,38 @@ pub(crate) fn parse(lab: &str, body: &str) -> Result<LabSpec, Vec<ApiError>> {
     }
     spec.resolve().map_err(|e| ApiError::from_spec(&e))?;
     Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spec_takes_the_name_it_is_sent_for_and_refuses_another() {
+        let spec = parse("sv-a", "subnet: 10.234.200.0/24\n").unwrap();
+        assert_eq!(spec.lab_name(), Some("sv-a"));
+        let e = parse("sv-a", "name: sv-b\nsubnet: 10.234.200.0/24\n").unwrap_err();
+        assert_eq!(e.len(), 1);
+        assert!(e[0].message.contains("names lab \"sv-b\""), "{e:?}");
+        assert_eq!(e[0].field.as_deref(), Some("name"));
+    }
+
+    #[test]
+    fn a_lab_name_that_is_no_dns_label_is_refused_before_the_spec_is_read() {
+        for bad in ["..", "A", "a_b", "-a", ""] {
+            let e = parse(bad, "subnet: 10.234.200.0/24\n").unwrap_err();
+            assert!(e[0].message.starts_with("lab name"), "{bad}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn every_spec_mistake_comes_with_its_place() {
+        let e = parse(
+            "sv-a",
+            "subnet: 10.234.200.0/33\ncontainers:\n  - name: x\n",
+        )
+        .unwrap_err();
+        let places: Vec<_> = e.iter().map(|e| (e.line, e.column)).collect();
+        assert_eq!(places, [(Some(1), Some(9)), (Some(3), Some(5))], "{e:?}");
+    }
 }
