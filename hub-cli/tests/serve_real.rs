@@ -235,13 +235,7 @@ fn bad_specs_get_every_error_and_big_bodies_are_refused() {
     let state = dir.path().join("state");
     let server = Serve::unix(dir.path(), &state, &["--max-body", "4096"]);
     let bad = "name: sv-bad\nsubnet: 10.234.13.0/33\ncontainers:\n  - name: Web_1\n    image: hub-test/busybox:latest\n    colour: blue\n";
-    let (code, body) = server.curl(&[
-        "-X",
-        "PUT",
-        "--data-binary",
-        bad,
-        &format!("http://hub/labs/{lab}"),
-    ]);
+    let (code, body) = server.put(lab, bad);
     assert_eq!(code, 400, "{body}");
     let errors: serde_json::Value = serde_json::from_str(&body).unwrap();
     let errors = errors["errors"].as_array().unwrap();
@@ -291,13 +285,7 @@ fn bad_specs_get_every_error_and_big_bodies_are_refused() {
 
     // A spec sent for another lab's name.
     let other = containers_spec("sv-other", "10.234.13.0/24", 1);
-    let (code, body) = server.curl(&[
-        "-X",
-        "PUT",
-        "--data-binary",
-        &other,
-        &format!("http://hub/labs/{lab}"),
-    ]);
+    let (code, body) = server.put(lab, &other);
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("names lab \\\"sv-other\\\""), "{body}");
 
@@ -307,13 +295,7 @@ fn bad_specs_get_every_error_and_big_bodies_are_refused() {
         containers_spec(lab, "10.234.13.0/24", 1),
         "x".repeat(5000)
     );
-    let (code, _) = server.curl(&[
-        "-X",
-        "PUT",
-        "--data-binary",
-        &big,
-        &format!("http://hub/labs/{lab}"),
-    ]);
+    let (code, _) = server.put(lab, &big);
     assert_eq!(code, 413);
 
     // Nothing was made, nothing is recorded.
@@ -513,13 +495,7 @@ fn a_server_killed_during_an_up_or_a_down_finishes_it_or_removes_the_lab() {
     let mut server = Serve::unix(dir.path(), &state, &[]);
     server.labs.push(lab.into());
     let spec = containers_spec(lab, "10.234.11.0/24", 5);
-    let (code, body) = server.curl(&[
-        "-X",
-        "PUT",
-        "--data-binary",
-        &spec,
-        &format!("http://hub/labs/{lab}"),
-    ]);
+    let (code, body) = server.put(lab, &spec);
     assert_eq!(code, 202, "{body}");
     // Killed once the up has made something of the lab, before it is done.
     wait_for(
@@ -583,13 +559,7 @@ fn a_server_killed_during_an_up_or_a_down_finishes_it_or_removes_the_lab() {
     assert_eq!(server.lab(lab), None);
 
     // Killed during a `down`: started again, the server finishes it.
-    let (code, body) = server.curl(&[
-        "-X",
-        "PUT",
-        "--data-binary",
-        &spec,
-        &format!("http://hub/labs/{lab}"),
-    ]);
+    let (code, body) = server.put(lab, &spec);
     assert_eq!(code, 202, "{body}");
     assert_eq!(server.settle(lab, READY).unwrap()["phase"], "ready");
     let (code, body) = server.curl(&["-X", "DELETE", &format!("http://hub/labs/{lab}")]);
@@ -635,13 +605,7 @@ fn the_server_and_a_direct_up_of_the_same_lab_take_turns_by_the_lab_lock() {
         || std::fs::read_to_string(&lock).is_ok_and(|s| s.trim() == pid),
     );
     // ... so the server's up waits for it, then finds the lab as specified.
-    let (code, body) = server.curl(&[
-        "-X",
-        "PUT",
-        "--data-binary",
-        &spec,
-        &format!("http://hub/labs/{lab}"),
-    ]);
+    let (code, body) = server.put(lab, &spec);
     assert_eq!(code, 202, "{body}");
     let out = direct.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", show(&out));

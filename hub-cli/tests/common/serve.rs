@@ -52,6 +52,17 @@ impl Serve {
         curl(&[&["--unix-socket", &socket.display().to_string()], args].concat())
     }
 
+    /// `PUT /labs/LAB` with `spec`; (status, body).
+    pub fn put(&self, lab: &str, spec: &str) -> (u16, String) {
+        self.curl(&[
+            "-X",
+            "PUT",
+            "--data-binary",
+            spec,
+            &format!("http://hub/labs/{lab}"),
+        ])
+    }
+
     /// The lab's JSON from `GET /labs/LAB` (404 gives `None`).
     pub fn lab(&self, lab: &str) -> Option<serde_json::Value> {
         let (code, body) = self.curl(&[&format!("http://hub/labs/{lab}")]);
