@@ -174,6 +174,34 @@ fn a_lab_through_the_api_comes_up_answers_and_goes_away() {
         show(&direct)
     );
 
+    // A DHCP client (busybox udhcpc in c2, which leaves its address alone) takes a lease
+    // from netd: the metrics count it.
+    let dhcp = serde_json::json!({"cmd": ["sh", "-c",
+        "printf '#!/bin/sh\\nexit 0\\n' > /tmp/s && chmod +x /tmp/s && udhcpc -i eth0 -n -q -t 5 -s /tmp/s"]});
+    let (code, body) = server.curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        &dhcp.to_string(),
+        &format!("http://hub/labs/{lab}/workloads/c2/exec"),
+    ]);
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body.contains("\"exit_code\":0"),
+        "udhcpc got no lease: {body}"
+    );
+    let mut metrics = String::new();
+    wait_for(
+        "the metrics count netd's lease",
+        Duration::from_secs(10),
+        || {
+            metrics = server.curl(&["http://hub/metrics"]).1;
+            metrics.contains("hub_netd_leases{lab=\"sv-api\"} 1")
+        },
+    );
+
     // Metrics and the OpenAPI document.
     let (code, metrics) = server.curl(&["http://hub/metrics"]);
     assert_eq!(code, 200);

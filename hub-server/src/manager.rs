@@ -693,8 +693,8 @@ impl Server {
         })
     }
 
-    /// The phases of the managed labs and the (kind, state) of their workloads, for metrics.
-    pub(crate) async fn census(self: &Arc<Self>) -> (Vec<String>, Vec<(String, String)>) {
+    /// What the metrics show of the managed labs.
+    pub(crate) async fn census(self: &Arc<Self>) -> Census {
         let labs: Vec<(String, LabPhase)> = lock(&self.labs)
             .iter()
             .map(|(k, m)| (k.clone(), lock(&m.record).phase))
@@ -705,11 +705,33 @@ impl Server {
             .flatten()
             .flat_map(|v| v.workloads.into_iter().map(|w| (w.kind, w.state)))
             .collect();
-        (
-            labs.into_iter().map(|(_, p)| p.to_string()).collect(),
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let leases = labs
+            .iter()
+            .filter_map(|(name, _)| {
+                let leases = hub_core::docker::netd::read_leases(&self.root.join(name)).ok()?;
+                let live = leases.iter().filter(|l| l.expires > now).count();
+                Some((name.clone(), i64::try_from(live).unwrap_or(i64::MAX)))
+            })
+            .collect();
+        Census {
+            phases: labs.into_iter().map(|(_, p)| p.to_string()).collect(),
             workloads,
-        )
+            leases,
+        }
     }
+}
+
+/// The managed labs as the metrics count them.
+pub(crate) struct Census {
+    /// The phase of each lab.
+    pub phases: Vec<String>,
+    /// (kind, state) of each workload.
+    pub workloads: Vec<(String, String)>,
+    /// (lab, live DHCP leases) of each lab whose netd has a lease file.
+    pub leases: Vec<(String, i64)>,
 }
 
 fn view_chain(e: &HubError) -> String {

@@ -55,6 +55,7 @@ pub(crate) struct Metrics {
     up_seconds: Family<OutcomeLabels, Histogram>,
     down_seconds: Family<OutcomeLabels, Histogram>,
     restarts: Family<LabLabels, Counter>,
+    leases: Family<LabLabels, Gauge>,
 }
 
 fn duration_histogram() -> Histogram {
@@ -75,6 +76,7 @@ impl Metrics {
             duration_histogram as fn() -> Histogram,
         );
         let restarts = Family::<LabLabels, Counter>::default();
+        let leases = Family::<LabLabels, Gauge>::default();
         registry.register(
             "api_requests",
             "API requests by method, route and status",
@@ -97,6 +99,11 @@ impl Metrics {
             down_seconds.clone(),
         );
         registry.register(
+            "netd_leases",
+            "DHCP leases netd holds (not expired), by lab, from its lease file",
+            leases.clone(),
+        );
+        registry.register(
             "workload_restarts",
             "Workload restarts, by lab",
             restarts.clone(),
@@ -109,6 +116,7 @@ impl Metrics {
             up_seconds,
             down_seconds,
             restarts,
+            leases,
         }
     }
 
@@ -132,9 +140,20 @@ impl Metrics {
             .inc();
     }
 
-    /// The text format, with the gauges set from `labs` (phase of each) and `workloads`
-    /// ((kind, state) of each).
-    pub(crate) fn render(&self, labs: &[String], workloads: &[(String, String)]) -> String {
+    /// The text format, with the gauges set from the census: `labs` (phase of each),
+    /// `workloads` ((kind, state) of each) and `leases` ((lab, leases) of each).
+    pub(crate) fn render(
+        &self,
+        labs: &[String],
+        workloads: &[(String, String)],
+        leases: &[(String, i64)],
+    ) -> String {
+        self.leases.clear();
+        for (lab, n) in leases {
+            self.leases
+                .get_or_create(&LabLabels { lab: lab.clone() })
+                .set(*n);
+        }
         self.labs.clear();
         for phase in ["converging", "ready", "failed", "deleting"] {
             self.labs

@@ -186,13 +186,14 @@ pub(crate) async fn events(
 /// Prometheus metrics (text format).
 #[utoipa::path(get, path = "/metrics", responses((status = 200, body = String, content_type = "text/plain")))]
 pub(crate) async fn metrics(State(s): State<Arc<Server>>) -> Response {
-    let (labs, workloads) = s.census().await;
+    let census = s.census().await;
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        s.metrics.render(&labs, &workloads),
+        s.metrics
+            .render(&census.phases, &census.workloads, &census.leases),
     )
         .into_response()
 }
