@@ -96,28 +96,12 @@ fn a_lab_through_the_api_comes_up_answers_and_goes_away() {
     let cmd = serde_json::json!({"cmd": ["sh", "-c", format!(
         "wget -q -O- http://c1/etc/hostname && wget -q -O- http://{c1}/etc/hostname && exit 3"
     )]});
-    let (code, body) = server.curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/json",
-        "--data",
-        &cmd.to_string(),
-        &format!("http://hub/labs/{lab}/workloads/c2/exec"),
-    ]);
+    let (code, body) = server.exec(lab, "c2", &cmd.to_string());
     assert_eq!(code, 200, "{body}");
     let out: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(out["exit_code"], 3, "{out}");
     assert_eq!(out["stdout"], "c1\nc1\n", "{out}");
-    let (code, body) = server.curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/json",
-        "--data",
-        r#"{"cmd": ["true"]}"#,
-        &format!("http://hub/labs/{lab}/workloads/nope/exec"),
-    ]);
+    let (code, body) = server.exec(lab, "nope", r#"{"cmd": ["true"]}"#);
     assert_eq!(code, 404, "{body}");
 
     // The VPN client config.
@@ -178,15 +162,7 @@ fn a_lab_through_the_api_comes_up_answers_and_goes_away() {
     // from netd: the metrics count it.
     let dhcp = serde_json::json!({"cmd": ["sh", "-c",
         "printf '#!/bin/sh\\nexit 0\\n' > /tmp/s && chmod +x /tmp/s && udhcpc -i eth0 -n -q -t 5 -s /tmp/s"]});
-    let (code, body) = server.curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/json",
-        "--data",
-        &dhcp.to_string(),
-        &format!("http://hub/labs/{lab}/workloads/c2/exec"),
-    ]);
+    let (code, body) = server.exec(lab, "c2", &dhcp.to_string());
     assert_eq!(code, 200, "{body}");
     assert!(
         body.contains("\"exit_code\":0"),

@@ -63,6 +63,19 @@ impl Serve {
         ])
     }
 
+    /// `POST /labs/LAB/workloads/WORKLOAD/exec` with `body` (JSON); (status, body).
+    pub fn exec(&self, lab: &str, workload: &str, body: &str) -> (u16, String) {
+        self.curl(&[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "--data",
+            body,
+            &format!("http://hub/labs/{lab}/workloads/{workload}/exec"),
+        ])
+    }
+
     /// The lab's JSON from `GET /labs/LAB` (404 gives `None`).
     pub fn lab(&self, lab: &str) -> Option<serde_json::Value> {
         let (code, body) = self.curl(&[&format!("http://hub/labs/{lab}")]);
