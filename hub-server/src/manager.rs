@@ -44,6 +44,8 @@ struct Managed {
     ops: tokio::sync::Mutex<()>,
     record: Mutex<Record>,
     observed: Observed,
+    /// The hub the observations ask (by the lab's name), made on first use.
+    observer: tokio::sync::OnceCell<Hub>,
 }
 
 /// The server's labs, events and metrics.
@@ -127,6 +129,7 @@ impl Server {
                 ops: tokio::sync::Mutex::new(()),
                 record: Mutex::new(record),
                 observed: Observed::default(),
+                observer: tokio::sync::OnceCell::new(),
             });
             lock(&self.labs).insert(lab.clone(), managed.clone());
             match (phase, spec) {
@@ -208,6 +211,7 @@ impl Server {
                         ops: tokio::sync::Mutex::new(()),
                         record: Mutex::new(Record::new(lab)),
                         observed: Observed::default(),
+                        observer: tokio::sync::OnceCell::new(),
                     });
                     labs.insert(lab.to_string(), m.clone());
                     (m, true)
@@ -250,6 +254,7 @@ impl Server {
                         ops: tokio::sync::Mutex::new(()),
                         record: Mutex::new(Record::new(lab)),
                         observed: Observed::default(),
+                        observer: tokio::sync::OnceCell::new(),
                     })
                 })
                 .clone()
@@ -313,7 +318,7 @@ impl Server {
                 .up()
                 .await;
             server.metrics.observe_up(t.elapsed(), result.is_ok());
-            server.observe(&lab, &managed).await;
+            server.observe_after(&lab, &managed).await;
             match result {
                 Ok(handle) => {
                     let handle = handle.keep();
@@ -360,7 +365,7 @@ impl Server {
                         if let Err(e) = r {
                             tracing::warn!(lab, error = %e, "removing the half-made lab");
                         }
-                        server.observe(&lab, &managed).await;
+                        server.observe_after(&lab, &managed).await;
                     }
                     server.finish(&managed, generation, LabPhase::Failed, errors);
                 }
@@ -414,7 +419,7 @@ impl Server {
                 Err(e) => {
                     let errors = ApiError::from_hub(&e);
                     tracing::warn!(lab, error = %e, "down failed");
-                    server.observe(&lab, &managed).await;
+                    server.observe_after(&lab, &managed).await;
                     server.finish(&managed, generation, LabPhase::Failed, errors.clone());
                     let _ = done.send(Err(errors));
                 }
@@ -488,11 +493,36 @@ impl Server {
             .map_err(|e| Refusal::Failed(ApiError::from_hub(&e)))
     }
 
-    /// Observes a managed lab again (after an operation), keeping the observation.
-    async fn observe(&self, lab: &str, managed: &Managed) {
-        match self.live_status(lab).await {
-            Ok(st) => managed.observed.set(st),
-            Err(e) => tracing::warn!(lab, errors = ?e, "observing the lab"),
+    /// Observes a managed lab now and keeps the observation. Runs on the operations' runtime
+    /// with the lab's own hub, made once (its Docker and libvirt clients live there).
+    async fn observe(
+        self: &Arc<Self>,
+        lab: &str,
+        managed: &Arc<Managed>,
+    ) -> Result<LabStatus, Refusal> {
+        let (server, managed, lab) = (self.clone(), managed.clone(), lab.to_string());
+        let failed = |e: &HubError| Refusal::Failed(ApiError::from_hub(e));
+        let task = self.ops_handle.spawn(async move {
+            let hub = managed
+                .observer
+                .get_or_try_init(|| async { server.builder(None, &lab).build() })
+                .await
+                .map_err(|e| failed(&e))?;
+            let st = hub.status().await.map_err(|e| failed(&e))?;
+            managed.observed.set(st.clone());
+            Ok(st)
+        });
+        task.await.unwrap_or_else(|e| {
+            Err(Refusal::Failed(vec![ApiError::plain(format!(
+                "observing the lab: {e}"
+            ))]))
+        })
+    }
+
+    /// [`Server::observe`] after an operation: a failure is logged (the next look tries again).
+    async fn observe_after(self: &Arc<Self>, lab: &str, managed: &Arc<Managed>) {
+        if let Err(e) = self.observe(lab, managed).await {
+            tracing::warn!(lab, errors = ?e, "observing the lab");
         }
     }
 
@@ -508,17 +538,13 @@ impl Server {
                 if age >= FRESH && managed.observed.begin_refresh() {
                     let (server, managed, lab) = (self.clone(), managed.clone(), lab.to_string());
                     self.ops_handle().spawn(async move {
-                        server.observe(&lab, &managed).await;
+                        server.observe_after(&lab, &managed).await;
                         managed.observed.end_refresh();
                     });
                 }
                 Ok((st, age))
             }
-            None => {
-                let st = self.live_status(lab).await?;
-                managed.observed.set(st.clone());
-                Ok((st, Duration::ZERO))
-            }
+            None => Ok((self.observe(lab, managed).await?, Duration::ZERO)),
         }
     }
 
@@ -638,7 +664,7 @@ impl Server {
             .map_err(|e| Refusal::Failed(ApiError::from_hub(&e)))?;
         self.count_restart(lab, workload);
         if let Some(m) = &managed {
-            self.observe(lab, m).await;
+            self.observe_after(lab, m).await;
         }
         self.events.publish(
             EventKind::WorkloadRestarted,
