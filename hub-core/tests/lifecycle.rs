@@ -169,6 +169,38 @@ fn dropping_a_lab_outside_any_runtime_removes_it() {
 }
 
 #[tokio::test]
+async fn restart_stops_starts_and_waits_for_the_workload_and_refuses_one_not_in_the_spec() {
+    let fx = Fx::new();
+    let lab = fx
+        .demo("t-hub-f-restart", "10.205.36.0/24")
+        .up()
+        .await
+        .expect("up");
+    let before = fx.rt.calls().len();
+    lab.restart("db", std::time::Duration::from_secs(1))
+        .await
+        .expect("restart");
+    let calls: Vec<String> = fx.rt.calls()[before..].to_vec();
+    let ops: Vec<&str> = calls
+        .iter()
+        .filter(|c| c.ends_with(" db"))
+        .map(|c| c.split_whitespace().next().unwrap_or(""))
+        .collect();
+    assert_eq!(ops, ["Stop", "Start", "WaitReady"], "{calls:?}");
+    let e = lab
+        .restart("nope", std::time::Duration::from_secs(1))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("\"nope\"") && e.contains("not in the lab's spec"),
+        "{e}"
+    );
+    lab.down().await.expect("down");
+    fx.assert_nothing_left("t-hub-f-restart");
+}
+
+#[tokio::test]
 async fn a_kept_lab_survives_its_handle_and_down_removes_it_later() {
     let fx = Fx::new();
     let lab = fx
