@@ -636,6 +636,19 @@ fn the_server_and_a_direct_up_of_the_same_lab_take_turns_by_the_lab_lock() {
         "netd and 4 containers, once"
     );
 
+    // A PUT right after a DELETE runs after it: the lab ends up, recorded.
+    let (code, body) = server.curl(&["-X", "DELETE", &format!("http://hub/labs/{lab}")]);
+    assert_eq!(code, 202, "{body}");
+    let (code, body) = server.put(lab, &spec);
+    assert_eq!(code, 202, "{body}");
+    let view = server.settle(lab, READY).unwrap();
+    assert_eq!(view["phase"], "ready", "{view:#}");
+    assert_eq!(view["workloads"].as_array().unwrap().len(), 5, "{view:#}");
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(state.join(lab).join("serve.json")).unwrap())
+            .unwrap();
+    assert_eq!(record["phase"], "ready", "{record:#}");
+
     // Delete, and nothing is left.
     let (code, body) = server.curl(&["-X", "DELETE", &format!("http://hub/labs/{lab}?wait=true")]);
     assert_eq!(code, 200, "{body}");

@@ -406,10 +406,16 @@ impl Server {
             match result {
                 Ok(report) => {
                     let mut labs = lock(&server.labs);
-                    if lock(&managed.record).generation == generation {
+                    let record = lock(&managed.record);
+                    if record.generation == generation {
                         Record::remove(&server.root, &lab);
                         labs.remove(&lab);
+                    } else if let Err(e) = record.save(&server.root) {
+                        // A later request waits: `down` removed its record with the lab
+                        // folder, so it is written again for a restart to find.
+                        tracing::warn!(lab, error = %e, "could not save the server's record");
                     }
+                    drop(record);
                     drop(labs);
                     server
                         .events
