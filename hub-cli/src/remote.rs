@@ -60,6 +60,7 @@ pub async fn status(cli: &Cli, url: &str, lab: &LabArgs, json: bool) -> anyhow::
             netd: None,
             workloads: Vec::new(),
             vpn: None,
+            vpn_restarts: 0,
         },
         _ => return Ok(print_errors(&answer)),
     };

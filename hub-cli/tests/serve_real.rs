@@ -46,13 +46,7 @@ fn a_lab_through_the_api_comes_up_answers_and_goes_away() {
     assert_eq!(mode, 0o660, "the socket's mode");
 
     // The event stream, read from before the lab exists.
-    let events = Command::new("curl")
-        .args(["-sSN", "--max-time", "300", "--unix-socket"])
-        .arg(&socket)
-        .arg("http://hub/events")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("curl runs");
+    let events = server.events();
 
     let spec = format!(
         "{}wireguard:\n  enabled: true\n  subnet: 10.234.110.0/24\n  listen_port: 51930\n  peers:\n    - name: laptop\n",
@@ -650,7 +644,59 @@ fn the_server_and_a_direct_up_of_the_same_lab_take_turns_by_the_lab_lock() {
     assert_eq!(record["phase"], "ready", "{record:#}");
 
     // Delete, and nothing is left.
-    let (code, body) = server.curl(&["-X", "DELETE", &format!("http://hub/labs/{lab}?wait=true")]);
+    let (code, body) = server.delete_and_wait(lab);
     assert_eq!(code, 200, "{body}");
     assert_eq!(leftovers(lab, &state), Vec::<String>::new());
+}
+
+#[test]
+fn the_server_heals_the_labs_it_manages_and_tells_it_on_the_stream() {
+    let lab = "sv-heal";
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let mut server = Serve::unix(dir.path(), &state, &[]);
+    server.labs.push(lab.into());
+    let events = server.events();
+    let spec = containers_spec(lab, "10.234.15.0/24", 2)
+        .replace("  - name: c2\n", "  - name: c2\n    restart: always\n");
+    let (code, body) = server.put(lab, &spec);
+    assert_eq!(code, 202, "{body}");
+    let view = server.settle(lab, READY).unwrap();
+    assert_eq!(view["phase"], "ready", "{view:#}");
+    let before = view["workloads"][2].clone();
+    assert_eq!(before["name"], "c2", "{view:#}");
+
+    // c2 removed by hand comes back, at its address and MAC, counted.
+    let rm = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "docker rm -f $(docker ps -q --filter label=io.hub.lab={lab} --filter name={lab}-c2)"
+        ))
+        .output()
+        .unwrap();
+    assert!(rm.status.success(), "{}", show(&rm));
+    let mut after = serde_json::Value::Null;
+    wait_for("c2 comes back, counted", Duration::from_secs(120), || {
+        after = server.lab(lab).unwrap()["workloads"][2].clone();
+        after["restarts"] == 1 && after["state"] == "running"
+    });
+    assert_eq!(after["address"], before["address"], "{after}");
+    assert_eq!(after["mac"], before["mac"], "{after}");
+
+    let (code, body) = server.delete_and_wait(lab);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(leftovers(lab, &state), Vec::<String>::new());
+    drop(server);
+    let out = events.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let heals: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("data: ") && l.contains("\"kind\":\"heal\""))
+        .collect();
+    assert!(
+        heals
+            .iter()
+            .any(|l| l.contains("\"workload\":\"c2\"") && l.contains("restarted")),
+        "no heal event of c2 in the stream:\n{text}"
+    );
 }

@@ -34,6 +34,9 @@ pub enum EventKind {
     WorkloadFailed,
     /// A workload was restarted.
     WorkloadRestarted,
+    /// The healing loop saw or did something (`message` says what: drifted, restarting,
+    /// restarted, failed...).
+    Heal,
 }
 
 /// One state change.

@@ -46,6 +46,8 @@ struct Managed {
     observed: Observed,
     /// The hub the observations ask (by the lab's name), made on first use.
     observer: tokio::sync::OnceCell<Hub>,
+    /// Stops the lab's healing loop (running while the lab is `ready`).
+    watch: Mutex<Option<tokio_util::sync::CancellationToken>>,
 }
 
 /// The server's labs, events and metrics.
@@ -64,6 +66,8 @@ pub struct Server {
     ops: Mutex<Option<tokio::runtime::Runtime>>,
     ops_handle: tokio::runtime::Handle,
     slots: Arc<tokio::sync::Semaphore>,
+    /// The events of every lab's healing loop.
+    heal_events: tokio::sync::broadcast::Sender<hub_core::heal::LabEvent>,
 }
 
 impl Drop for Server {
@@ -100,6 +104,7 @@ impl Server {
         Ok(Server {
             ops_handle: ops.handle().clone(),
             slots: Arc::new(tokio::sync::Semaphore::new(OPS_AT_ONCE)),
+            heal_events: tokio::sync::broadcast::channel(hub_core::heal::EVENT_CAPACITY).0,
             ops: Mutex::new(Some(ops)),
             root,
             hub_bin,
@@ -120,6 +125,28 @@ impl Server {
     /// should it fail, the lab is removed by its marks: never left half made. A `down` in
     /// flight runs again.
     pub fn recover(self: &Arc<Self>) -> Result<(), ServerError> {
+        // The healing loops' events join the stream.
+        let mut heal = self.heal_events.subscribe();
+        let bus = self.clone();
+        self.ops_handle.spawn(async move {
+            loop {
+                match heal.recv().await {
+                    Ok(e) => bus.publish(
+                        EventKind::Heal,
+                        &e.lab,
+                        e.workload.as_deref(),
+                        &e.to_string(),
+                    ),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(
+                            missed = n,
+                            "the healing events came faster than they were passed on"
+                        );
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
         for record in Record::load_all(&self.root)? {
             let lab = record.lab.clone();
             let phase = record.phase;
@@ -130,6 +157,7 @@ impl Server {
                 record: Mutex::new(record),
                 observed: Observed::default(),
                 observer: tokio::sync::OnceCell::new(),
+                watch: Mutex::new(None),
             });
             lock(&self.labs).insert(lab.clone(), managed.clone());
             match (phase, spec) {
@@ -150,6 +178,11 @@ impl Server {
                         drop(self.spawn_down(managed, generation));
                     }
                 },
+                (LabPhase::Ready, Some(text)) => {
+                    if let Ok(spec) = parse(&lab, &text) {
+                        self.start_watch(&managed, spec);
+                    }
+                }
                 (LabPhase::Converging | LabPhase::Deleting, _) => {
                     tracing::info!(
                         lab,
@@ -161,6 +194,32 @@ impl Server {
             }
         }
         Ok(())
+    }
+
+    /// Starts the lab's healing loop (hub-core's `Watcher`, default policy) on the operations'
+    /// runtime; its events join the stream and its restart counts show in the lab's workloads.
+    fn start_watch(self: &Arc<Self>, managed: &Arc<Managed>, spec: LabSpec) {
+        let lab = spec.lab_name().unwrap_or_default().to_string();
+        let hub = match self.builder(Some(spec), &lab).build() {
+            Ok(h) => Arc::new(h),
+            Err(e) => {
+                tracing::warn!(lab, error = %e, "cannot watch the lab");
+                return;
+            }
+        };
+        let token = tokio_util::sync::CancellationToken::new();
+        if let Some(old) = lock(&managed.watch).replace(token.clone()) {
+            old.cancel();
+        }
+        let watcher = hub
+            .watcher(hub_core::heal::HealPolicy::default())
+            .with_events(self.heal_events.clone());
+        self.ops_handle.spawn(async move {
+            match watcher.run(token).await {
+                Ok(end) => tracing::info!(lab, ?end, "watching ended"),
+                Err(e) => tracing::warn!(lab, error = %e, "watching failed"),
+            }
+        });
     }
 
     /// Publishes an event on the stream (`GET /events`) and in the log. The healing loop
@@ -212,6 +271,7 @@ impl Server {
                         record: Mutex::new(Record::new(lab)),
                         observed: Observed::default(),
                         observer: tokio::sync::OnceCell::new(),
+                        watch: Mutex::new(None),
                     });
                     labs.insert(lab.to_string(), m.clone());
                     (m, true)
@@ -232,6 +292,7 @@ impl Server {
             self.events
                 .publish(EventKind::LabAccepted, lab, None, "up accepted");
         }
+        stop_watch(&managed);
         self.spawn_up(managed, spec, generation, false);
         self.view(lab).await
     }
@@ -255,6 +316,7 @@ impl Server {
                         record: Mutex::new(Record::new(lab)),
                         observed: Observed::default(),
                         observer: tokio::sync::OnceCell::new(),
+                        watch: Mutex::new(None),
                     })
                 })
                 .clone()
@@ -268,6 +330,7 @@ impl Server {
                 .map_err(|e| Refusal::Failed(vec![ApiError::plain(e.to_string())]))?;
             r.generation
         };
+        stop_watch(&managed);
         let done = self.spawn_down(managed, generation);
         if !wait {
             return self.view(lab).await.map(Ok);
@@ -311,6 +374,7 @@ impl Server {
             let bus = server.clone();
             let progress_lab = lab.clone();
             let t = Instant::now();
+            let watched = spec.clone();
             let result = server
                 .builder(Some(spec), &lab)
                 .wait_for_lock(true)
@@ -332,6 +396,9 @@ impl Server {
                         .events
                         .publish(kind, &lab, None, format!("{what}: {report}"));
                     server.finish(&managed, generation, LabPhase::Ready, Vec::new());
+                    if lock(&managed.record).generation == generation {
+                        server.start_watch(&managed, watched);
+                    }
                     let mut r = lock(&managed.record);
                     if r.generation == generation {
                         r.report = Some(report);
@@ -764,6 +831,13 @@ pub(crate) struct Census {
     pub workloads: Vec<(String, String)>,
     /// (lab, live DHCP leases) of each lab whose netd has a lease file.
     pub leases: Vec<(String, i64)>,
+}
+
+/// Stops the lab's healing loop, if it runs (before an operation of the lab is queued).
+fn stop_watch(managed: &Managed) {
+    if let Some(token) = lock(&managed.watch).take() {
+        token.cancel();
+    }
 }
 
 fn view_chain(e: &HubError) -> String {

@@ -58,6 +58,7 @@ mod tests {
             netd: None,
             workloads: Vec::new(),
             vpn: None,
+            vpn_restarts: 0,
         });
         let (age, st) = o.get().unwrap();
         assert!(age < FRESH);

@@ -149,8 +149,11 @@ pub struct WorkloadView {
     pub mac: Option<String>,
     /// The host it runs on.
     pub host: String,
-    /// How many times the server restarted it.
+    /// How many times it was restarted: by the healing loop and through the API.
     pub restarts: u32,
+    /// Why the healing loop gave up on it, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
     /// How a VM started: `warm` (restored from a snapshot) or `cold`; absent for containers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<String>,
@@ -202,7 +205,8 @@ impl LabView {
             address: w.ip.map(|i| i.to_string()),
             mac: w.mac.map(|m| m.to_string()),
             host: host.to_string(),
-            restarts: restarts.get(&w.name).copied().unwrap_or(0),
+            restarts: w.restarts + restarts.get(&w.name).copied().unwrap_or(0),
+            failed: w.failed.clone(),
             start: w.boot.as_ref().map(|b| {
                 if b.starts_with("restored") {
                     "warm"

@@ -76,6 +76,23 @@ impl Serve {
         ])
     }
 
+    /// `curl -N` on the event stream (it ends when the server stops); read its output then.
+    pub fn events(&self) -> Child {
+        let socket = self.socket.as_ref().expect("a unix server");
+        Command::new("curl")
+            .args(["-sSN", "--max-time", "300", "--unix-socket"])
+            .arg(socket)
+            .arg("http://hub/events")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("curl runs")
+    }
+
+    /// `DELETE /labs/LAB?wait=true`; (status, body).
+    pub fn delete_and_wait(&self, lab: &str) -> (u16, String) {
+        self.curl(&["-X", "DELETE", &format!("http://hub/labs/{lab}?wait=true")])
+    }
+
     /// The lab's JSON from `GET /labs/LAB` (404 gives `None`).
     pub fn lab(&self, lab: &str) -> Option<serde_json::Value> {
         let (code, body) = self.curl(&[&format!("http://hub/labs/{lab}")]);
