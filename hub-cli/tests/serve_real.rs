@@ -682,6 +682,11 @@ fn the_server_heals_the_labs_it_manages_and_tells_it_on_the_stream() {
     });
     assert_eq!(after["address"], before["address"], "{after}");
     assert_eq!(after["mac"], before["mac"], "{after}");
+    let (_, metrics) = server.curl(&["http://hub/metrics"]);
+    assert!(
+        metrics.contains("hub_workload_restarts_total{lab=\"sv-heal\"} 1"),
+        "{metrics}"
+    );
 
     let (code, body) = server.delete_and_wait(lab);
     assert_eq!(code, 200, "{body}");

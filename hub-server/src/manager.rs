@@ -131,12 +131,17 @@ impl Server {
         self.ops_handle.spawn(async move {
             loop {
                 match heal.recv().await {
-                    Ok(e) => bus.publish(
-                        EventKind::Heal,
-                        &e.lab,
-                        e.workload.as_deref(),
-                        &e.to_string(),
-                    ),
+                    Ok(e) => {
+                        if e.kind == hub_core::heal::EventKind::Restarted {
+                            bus.metrics.count_restart(&e.lab);
+                        }
+                        bus.publish(
+                            EventKind::Heal,
+                            &e.lab,
+                            e.workload.as_deref(),
+                            &e.to_string(),
+                        );
+                    }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                         tracing::warn!(
                             missed = n,
