@@ -46,8 +46,15 @@ struct Managed {
     observed: Observed,
     /// The hub the observations ask (by the lab's name), made on first use.
     observer: tokio::sync::OnceCell<Hub>,
-    /// Stops the lab's healing loop (running while the lab is `ready`).
-    watch: Mutex<Option<tokio_util::sync::CancellationToken>>,
+    /// The lab's healing loop (running while the lab is `ready`).
+    watch: Mutex<Option<Watch>>,
+}
+
+/// A running healing loop: the token that stops it and its task, awaited before any
+/// operation of the lab so that no heal pass runs beside an `up` or a `down`.
+struct Watch {
+    token: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<()>,
 }
 
 /// The server's labs, events and metrics.
@@ -213,18 +220,22 @@ impl Server {
             }
         };
         let token = tokio_util::sync::CancellationToken::new();
-        if let Some(old) = lock(&managed.watch).replace(token.clone()) {
-            old.cancel();
-        }
         let watcher = hub
             .watcher(hub_core::heal::HealPolicy::default())
             .with_events(self.heal_events.clone());
-        self.ops_handle.spawn(async move {
-            match watcher.run(token).await {
+        let stop = token.clone();
+        let task = self.ops_handle.spawn(async move {
+            match watcher.run(stop).await {
                 Ok(end) => tracing::info!(lab, ?end, "watching ended"),
                 Err(e) => tracing::warn!(lab, error = %e, "watching failed"),
             }
         });
+        // Called when the server starts (before any operation of the lab) or by an operation
+        // holding `managed.ops` (an up, a restart), which stopped the previous loop; one still
+        // found is stopped.
+        if let Some(old) = lock(&managed.watch).replace(Watch { token, task }) {
+            old.token.cancel();
+        }
     }
 
     /// Publishes an event on the stream (`GET /events`) and in the log. The healing loop
@@ -297,7 +308,7 @@ impl Server {
             self.events
                 .publish(EventKind::LabAccepted, lab, None, "up accepted");
         }
-        stop_watch(&managed);
+        cancel_watch(&managed);
         self.spawn_up(managed, spec, generation, false);
         self.view(lab).await
     }
@@ -335,7 +346,7 @@ impl Server {
                 .map_err(|e| Refusal::Failed(vec![ApiError::plain(e.to_string())]))?;
             r.generation
         };
-        stop_watch(&managed);
+        cancel_watch(&managed);
         let done = self.spawn_down(managed, generation);
         if !wait {
             return self.view(lab).await.map(Ok);
@@ -362,6 +373,7 @@ impl Server {
         let server = self.clone();
         self.ops_handle().spawn(async move {
             let _op = managed.ops.lock().await;
+            stop_watch(&managed).await;
             // At most OPS_AT_ONCE labs change at once; the others wait their turn.
             let Ok(_slot) = server.slots.clone().acquire_owned().await else {
                 return;
@@ -454,6 +466,7 @@ impl Server {
         let server = self.clone();
         self.ops_handle().spawn(async move {
             let _op = managed.ops.lock().await;
+            stop_watch(&managed).await;
             // At most OPS_AT_ONCE labs change at once; the others wait their turn.
             let Ok(_slot) = server.slots.clone().acquire_owned().await else {
                 return;
@@ -736,10 +749,27 @@ impl Server {
                 "lab {lab:?} has no workload {workload:?}"
             )));
         }
-        handle
+        // The healing loop pauses while the workload is down on purpose: it would otherwise
+        // see it stopped and start it beside the restart.
+        if let Some(m) = &managed {
+            stop_watch(m).await;
+        }
+        let restarted = handle
             .restart(workload, RESTART_GRACE)
             .await
-            .map_err(|e| Refusal::Failed(ApiError::from_hub(&e)))?;
+            .map_err(|e| Refusal::Failed(ApiError::from_hub(&e)));
+        if let Some(m) = &managed {
+            let (phase, spec) = {
+                let r = lock(&m.record);
+                (r.phase, r.spec.clone())
+            };
+            if let (LabPhase::Ready, Some(text)) = (phase, spec) {
+                if let Ok(spec) = parse(lab, &text) {
+                    self.start_watch(m, spec);
+                }
+            }
+        }
+        restarted?;
         self.count_restart(lab, workload);
         if let Some(m) = &managed {
             self.observe_after(lab, m).await;
@@ -838,10 +868,24 @@ pub(crate) struct Census {
     pub leases: Vec<(String, i64)>,
 }
 
-/// Stops the lab's healing loop, if it runs (before an operation of the lab is queued).
-fn stop_watch(managed: &Managed) {
-    if let Some(token) = lock(&managed.watch).take() {
-        token.cancel();
+/// Asks the lab's healing loop to stop, if it runs (when an operation of the lab is queued);
+/// the operation itself waits for its end with [`stop_watch`].
+fn cancel_watch(managed: &Managed) {
+    if let Some(w) = lock(&managed.watch).as_ref() {
+        w.token.cancel();
+    }
+}
+
+/// Stops the lab's healing loop and waits until it has ended, so that no heal pass is in
+/// flight when the operation that called it starts. Called with `managed.ops` held: the
+/// loop is started only under that lock too, so none can start behind this call's back.
+async fn stop_watch(managed: &Managed) {
+    let running = lock(&managed.watch).take();
+    if let Some(w) = running {
+        w.token.cancel();
+        if let Err(e) = w.task.await {
+            tracing::warn!(error = %e, "the healing loop ended abnormally");
+        }
     }
 }
 
