@@ -219,8 +219,7 @@ fn a_lab_through_the_api_comes_up_answers_and_goes_away() {
 
     // The stream told each change: ended by stopping the server.
     drop(server);
-    let out = events.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = events.finish();
     for needle in [
         "event: lab_accepted",
         "event: workload_started\ndata: {\"seq\":",
@@ -692,8 +691,7 @@ fn the_server_heals_the_labs_it_manages_and_tells_it_on_the_stream() {
     assert_eq!(code, 200, "{body}");
     assert_eq!(leftovers(lab, &state), Vec::<String>::new());
     drop(server);
-    let out = events.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = events.finish();
     let heals: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with("data: ") && l.contains("\"kind\":\"heal\""))

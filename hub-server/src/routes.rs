@@ -164,7 +164,8 @@ pub(crate) async fn vpn_config(
 }
 
 /// State changes as server-sent events: the event's `event:` is its kind, its `data:` the
-/// JSON of [`crate::Event`].
+/// JSON of [`crate::Event`]. The stream opens with the comment `: subscribed`, sent once the
+/// subscription is in place, so a client knows from when on it misses nothing.
 #[utoipa::path(get, path = "/events", responses((status = 200, description = "text/event-stream of Event", body = crate::Event)))]
 pub(crate) async fn events(
     State(s): State<Arc<Server>>,
@@ -179,8 +180,13 @@ pub(crate) async fn events(
             .ok()
             .map(Ok)
     });
+    let subscribed = tokio_stream::once(Ok(SseEvent::default().comment("subscribed")));
     let stopping = s.stopping.clone().cancelled_owned();
-    Sse::new(futures::StreamExt::take_until(stream, stopping)).keep_alive(KeepAlive::default())
+    Sse::new(futures::StreamExt::take_until(
+        subscribed.chain(stream),
+        stopping,
+    ))
+    .keep_alive(KeepAlive::default())
 }
 
 /// Prometheus metrics (text format).

@@ -1,8 +1,9 @@
 //! A `hub serve` for tests: started on a unix socket (or TCP with TLS) in a temporary state
 //! root, reached with curl, the plain HTTP client; killed and its labs removed when dropped.
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use super::{HUB, hub, wait_for};
@@ -76,16 +77,30 @@ impl Serve {
         ])
     }
 
-    /// `curl -N` on the event stream (it ends when the server stops); read its output then.
-    pub fn events(&self) -> Child {
+    /// `curl -N` on the event stream, returned once the server says the subscription is in
+    /// place (its `: subscribed` line), so no later change is missed; read the rest with
+    /// [`Events::finish`] after the server stopped.
+    pub fn events(&self) -> Events {
         let socket = self.socket.as_ref().expect("a unix server");
-        Command::new("curl")
+        let mut child = Command::new("curl")
             .args(["-sSN", "--max-time", "300", "--unix-socket"])
             .arg(socket)
             .arg("http://hub/events")
             .stdout(Stdio::piped())
             .spawn()
-            .expect("curl runs")
+            .expect("curl runs");
+        let mut reader = BufReader::new(child.stdout.take().expect("curl's stdout"));
+        let mut seen = String::new();
+        // Bounded: curl gives up after --max-time, which ends the stream.
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => panic!("the event stream ended before it opened: {seen}"),
+                Ok(_) if line.trim_end() == ": subscribed" => break,
+                Ok(_) => seen.push_str(&line),
+            }
+        }
+        Events { child, reader }
     }
 
     /// `DELETE /labs/LAB?wait=true`; (status, body).
@@ -191,4 +206,23 @@ pub fn containers_spec(lab: &str, subnet: &str, n: usize) -> String {
         ));
     }
     s
+}
+
+/// An open event stream (`curl -N` on `/events`).
+pub struct Events {
+    child: Child,
+    reader: BufReader<ChildStdout>,
+}
+
+impl Events {
+    /// What the stream said after it opened, read to its end (the server stopped, or curl's
+    /// time limit passed).
+    pub fn finish(mut self) -> String {
+        let mut text = String::new();
+        self.reader
+            .read_to_string(&mut text)
+            .expect("the event stream reads");
+        let _ = self.child.wait();
+        text
+    }
 }
