@@ -50,6 +50,12 @@ struct Managed {
     watch: Mutex<Option<Watch>>,
 }
 
+/// A lab operation's turn, held while it runs (see [`Server::take_turn`]).
+struct Turn<'a> {
+    _op: tokio::sync::MutexGuard<'a, ()>,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
 /// A running healing loop: the token that stops it and its task, awaited before any
 /// operation of the lab so that no heal pass runs beside an `up` or a `down`.
 struct Watch {
@@ -206,6 +212,23 @@ impl Server {
             }
         }
         Ok(())
+    }
+
+    /// Waits for the lab's turn to change: its operation lock (one operation of a lab at a
+    /// time), its healing loop stopped and ended, and one of the `OPS_AT_ONCE` slots. `None`
+    /// when the server is closing its slots or a later request replaced this one.
+    async fn take_turn<'a>(&self, managed: &'a Managed, generation: u64) -> Option<Turn<'a>> {
+        let op = managed.ops.lock().await;
+        stop_watch(managed).await;
+        // At most OPS_AT_ONCE labs change at once; the others wait their turn.
+        let slot = self.slots.clone().acquire_owned().await.ok()?;
+        if lock(&managed.record).generation != generation {
+            return None;
+        }
+        Some(Turn {
+            _op: op,
+            _slot: slot,
+        })
     }
 
     /// Starts the lab's healing loop (hub-core's `Watcher`, default policy) on the operations'
@@ -372,16 +395,10 @@ impl Server {
     ) {
         let server = self.clone();
         self.ops_handle().spawn(async move {
-            let _op = managed.ops.lock().await;
-            stop_watch(&managed).await;
-            // At most OPS_AT_ONCE labs change at once; the others wait their turn.
-            let Ok(_slot) = server.slots.clone().acquire_owned().await else {
-                return;
+            let Some(_turn) = server.take_turn(&managed, generation).await else {
+                return; // a later request replaced this one
             };
             let lab = spec.lab_name().unwrap_or_default().to_string();
-            if lock(&managed.record).generation != generation {
-                return; // a later request replaced this one
-            }
             let existed = Hub::builder()
                 .name(lab.clone())
                 .state_dir(server.root.clone())
@@ -465,16 +482,10 @@ impl Server {
         let (done, outcome) = tokio::sync::oneshot::channel();
         let server = self.clone();
         self.ops_handle().spawn(async move {
-            let _op = managed.ops.lock().await;
-            stop_watch(&managed).await;
-            // At most OPS_AT_ONCE labs change at once; the others wait their turn.
-            let Ok(_slot) = server.slots.clone().acquire_owned().await else {
+            let Some(_turn) = server.take_turn(&managed, generation).await else {
                 return;
             };
             let lab = lock(&managed.record).lab.clone();
-            if lock(&managed.record).generation != generation {
-                return;
-            }
             let bus = server.clone();
             let progress_lab = lab.clone();
             let t = Instant::now();
