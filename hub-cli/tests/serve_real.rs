@@ -12,27 +12,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::serve::{Serve, containers_spec, curl, spawn};
-use common::{HUB, hub, leftovers, show, tempdir, wait_for};
+use common::{HUB, hub, lab_containers, leftovers, show, tempdir, wait_for};
 
 const READY: Duration = Duration::from_secs(180);
-
-fn docker_containers(lab: &str) -> Vec<String> {
-    let out = Command::new("docker")
-        .args([
-            "ps",
-            "-a",
-            "--filter",
-            &format!("label=io.hub.lab={lab}"),
-            "--format",
-            "{{.Names}}",
-        ])
-        .output()
-        .expect("docker runs");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
 
 #[test]
 fn a_lab_through_the_api_comes_up_answers_and_goes_away() {
@@ -509,7 +491,7 @@ fn a_server_killed_during_an_up_or_a_down_finishes_it_or_removes_the_lab() {
     wait_for(
         "the up makes its first container",
         Duration::from_secs(120),
-        || !docker_containers(lab).is_empty(),
+        || !lab_containers(lab).is_empty(),
     );
     server.kill9();
     let record: serde_json::Value =
@@ -540,7 +522,7 @@ fn a_server_killed_during_an_up_or_a_down_finishes_it_or_removes_the_lab() {
                 workloads.iter().all(|w| w["state"] == "running"),
                 "{view:#}"
             );
-            assert_eq!(docker_containers(lab).len(), 6, "nothing more than the lab");
+            assert_eq!(lab_containers(lab).len(), 6, "nothing more than the lab");
         }
         other => {
             assert_eq!(other, Some("failed"), "{view:#?}");
@@ -623,11 +605,7 @@ fn the_server_and_a_direct_up_of_the_same_lab_take_turns_by_the_lab_lock() {
         view["report"], "no change: 4 workloads already as specified",
         "{view:#}"
     );
-    assert_eq!(
-        docker_containers(lab).len(),
-        5,
-        "netd and 4 containers, once"
-    );
+    assert_eq!(lab_containers(lab).len(), 5, "netd and 4 containers, once");
 
     // A PUT right after a DELETE runs after it: the lab ends up, recorded.
     let (code, body) = server.curl(&["-X", "DELETE", &format!("http://hub/labs/{lab}")]);

@@ -60,6 +60,15 @@ fn lines(cmd: &str, args: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// The names of the Docker containers carrying `lab`'s label, stopped ones too.
+pub fn lab_containers(lab: &str) -> Vec<String> {
+    let filter = format!("label=io.hub.lab={lab}");
+    lines(
+        "docker",
+        &["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"],
+    )
+}
+
 /// Everything of `lab` that still exists: containers and networks with its label, libvirt
 /// domains named after it, its WireGuard interface, DOCKER-USER rules carrying its name, the
 /// namespaces of `hub check`'s VPN clients, and
@@ -67,10 +76,7 @@ fn lines(cmd: &str, args: &[&str]) -> Vec<String> {
 pub fn leftovers(lab: &str, state: &Path) -> Vec<String> {
     let mut left = Vec::new();
     let filter = format!("label=io.hub.lab={lab}");
-    for c in lines(
-        "docker",
-        &["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"],
-    ) {
+    for c in lab_containers(lab) {
         left.push(format!("container {c}"));
     }
     for n in lines(
