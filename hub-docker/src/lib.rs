@@ -38,6 +38,7 @@ pub mod mapping;
 pub mod netd;
 mod network;
 mod ready;
+mod transfer;
 mod volume;
 mod wiring;
 
@@ -46,3 +47,4 @@ pub use bollard;
 pub use client::{DEFAULT_PULL_IDLE_TIMEOUT, DockerRuntime, PullProgressFn};
 pub use error::DockerError;
 pub use image::PullProgress;
+pub use transfer::TRANSFER_STATUS;
