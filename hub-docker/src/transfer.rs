@@ -56,7 +56,8 @@ impl DockerRuntime {
         let source = from.docker.clone();
         let archive = source.export_image(&reference).map(move |chunk| {
             let chunk = chunk?;
-            let done = counter.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
+            let done =
+                counter.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
             if let Some(f) = &progress {
                 f(PullProgress {
                     image: name.clone(),
@@ -72,10 +73,16 @@ impl DockerRuntime {
         let mut load = Box::pin(self.docker.import_image_stream(opts, archive, None));
         while let Some(item) = load.next().await {
             let info = item.map_err(|e| {
-                error::backend("-", format!("loading image {image:?} into the target engine"), e)
+                error::backend(
+                    "-",
+                    format!("loading image {image:?} into the target engine"),
+                    e,
+                )
             })?;
             if let Some(detail) = info.error_detail.and_then(|d| d.message) {
-                return Err(unavailable(format!("the target engine refused it: {detail}")));
+                return Err(unavailable(format!(
+                    "the target engine refused it: {detail}"
+                )));
             }
         }
         if !self.image_exists(&reference).await? {

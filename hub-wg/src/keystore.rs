@@ -1,5 +1,6 @@
 //! The lab's WireGuard keys on disk: `<labdir>/identity/wg/gateway.key` and
-//! `<labdir>/identity/wg/peers/<name>.key` (mode 0600, directories 0700), each holding the private key
+//! `<labdir>/identity/wg/peers/<name>.key`, and each host's key of the lab's host mesh at
+//! `<labdir>/identity/wg/mesh/<host>.key` (mode 0600, directories 0700), each holding the private key
 //! in base64 as `wg genkey` writes it. Keys are made once and reused, so configs already handed
 //! out keep working.
 
@@ -58,6 +59,19 @@ impl KeyStore {
     pub fn peer(&self, peer: &str, keygen: &dyn KeyGen) -> Result<KeyPair, WgError> {
         check_name("peer", peer)?;
         load_or_create(&self.peer_path(peer), keygen)
+    }
+
+    /// The file of a host's key in the WireGuard mesh that joins a lab's hosts.
+    pub fn mesh_path(&self, host: &str) -> PathBuf {
+        self.wg_dir.join("mesh").join(format!("{host}.key"))
+    }
+
+    /// A host's key pair in the lab's host mesh (`<labdir>/identity/wg/mesh/<host>.key`, 0600
+    /// in a 0700 directory), made with `keygen` and saved if there is none yet.
+    pub fn mesh(&self, host: &str, keygen: &dyn KeyGen) -> Result<KeyPair, WgError> {
+        check_name("host", host)?;
+        private_dir(&self.wg_dir.join("mesh"))?;
+        load_or_create(&self.mesh_path(host), keygen)
     }
 
     /// The peers that have a key file.

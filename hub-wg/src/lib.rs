@@ -68,6 +68,6 @@ pub use keygen::MockKeyGen;
 pub use keygen::{KeyGen, OsKeyGen, SeededKeyGen};
 pub use keystore::KeyStore;
 pub use link::{FORCE_USERSPACE_ENV, WgMode};
-pub use names::{check_name, interface_name};
+pub use names::{check_name, interface_name, prefixed_interface_name};
 pub use qr::qr;
 pub use secret_file::{private_dir, write_secret, write_secret_if_changed};

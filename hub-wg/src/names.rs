@@ -29,7 +29,14 @@ pub fn check_name(what: &'static str, name: &str) -> Result<(), WgError> {
 /// digits of the name's SHA-256, so that it stays unique and within 15 characters. The same
 /// lab always gives the same name, so `down` finds it without any state.
 pub fn interface_name(lab: &str) -> String {
-    let room = MAX_INTERFACE - INTERFACE_PREFIX.len();
+    prefixed_interface_name(INTERFACE_PREFIX, lab)
+}
+
+/// An interface name for a lab under another `prefix` (at most 9 characters, so that a hash
+/// still fits), by the rule of [`interface_name`]: the prefix and the lab name when it fits
+/// and is clean, else the prefix, the head of the sanitised name and 5 hex digits of its hash.
+pub fn prefixed_interface_name(prefix: &str, lab: &str) -> String {
+    let room = MAX_INTERFACE.saturating_sub(prefix.len()).max(5);
     let sanitised: String = lab
         .chars()
         .map(|c| match c.to_ascii_lowercase() {
@@ -38,12 +45,12 @@ pub fn interface_name(lab: &str) -> String {
         })
         .collect();
     if sanitised == lab && lab.len() <= room {
-        return format!("{INTERFACE_PREFIX}{lab}");
+        return format!("{prefix}{lab}");
     }
     let digest = Sha256::digest(lab.as_bytes());
     let hash: String = digest.iter().take(3).map(|b| format!("{b:02x}")).collect();
     let head: String = sanitised.chars().take(room - 5).collect();
-    format!("{INTERFACE_PREFIX}{head}{}", &hash[..5])
+    format!("{prefix}{head}{}", &hash[..5])
 }
 
 /// The comment that marks a lab's iptables rules.
@@ -54,6 +61,14 @@ pub fn rule_comment(lab: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn other_prefixes_follow_the_same_rule() {
+        assert_eq!(prefixed_interface_name("hubmx-", "demo"), "hubmx-demo");
+        let long = prefixed_interface_name("hubmx-", "a-very-long-lab-name");
+        assert_eq!(long.len(), 15);
+        assert_eq!(&long[6..], &interface_name("a-very-long-lab-name")[6..]);
+    }
 
     #[test]
     fn short_clean_names_are_kept() {

@@ -1,0 +1,170 @@
+//! The multi-host fixture for tests and benches: `scripts/test-hosts.sh up N` starts N "hosts"
+//! (containers of hub-test/host:12, each with its own dockerd and libvirtd, TLS on both) on
+//! the Docker network `hubmh-underlay`; this module starts them once per test binary and gives
+//! each host's name, Docker endpoint and cert directory, libvirt URI and underlay address.
+//! Tests reach a host only through those endpoints, as the hub does.
+#![allow(dead_code)]
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use bollard::Docker;
+use hub_docker::DockerRuntime;
+
+/// The Linux bridge of the hosts' underlay network on this machine (captures go there).
+pub const UNDERLAY_BRIDGE: &str = "hubmh-underlay";
+
+/// The repository's `scripts/test-hosts.sh`.
+pub fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scripts/test-hosts.sh")
+        .canonicalize()
+        .expect("scripts/test-hosts.sh is in the repository")
+}
+
+/// One host of the fixture.
+#[derive(Clone, Debug)]
+pub struct TestHost {
+    /// Its name (`hubmh-h1`), also its Docker Engine's name.
+    pub name: String,
+    /// Its address on the underlay.
+    pub address: Ipv4Addr,
+    /// `tcp://ADDRESS:2376`.
+    pub docker_endpoint: String,
+    /// The client's cert directory: `ca.pem`, `cert.pem`, `key.pem` (Docker's names) and
+    /// `cacert.pem`, `clientcert.pem`, `clientkey.pem` (libvirt's).
+    pub cert_dir: PathBuf,
+    /// `qemu+tls://ADDRESS/system?pkipath=CERT_DIR`.
+    pub libvirt_uri: String,
+}
+
+impl TestHost {
+    /// A bollard client for this host's engine over TLS, trusting `ca` (the fixture's own CA
+    /// is `cert_dir/ca.pem`), with the API version negotiated.
+    pub async fn docker_with_ca(&self, ca: &Path) -> Result<Docker, bollard::errors::Error> {
+        let d = &self.cert_dir;
+        Docker::connect_with_ssl(
+            &self.docker_endpoint,
+            &d.join("key.pem"),
+            &d.join("cert.pem"),
+            ca,
+            120,
+            bollard::API_DEFAULT_VERSION,
+        )?
+        .negotiate_version()
+        .await
+    }
+
+    /// This host's engine as the hub's Docker runtime.
+    pub async fn runtime(&self) -> DockerRuntime {
+        let docker = self
+            .docker_with_ca(&self.cert_dir.join("ca.pem"))
+            .await
+            .unwrap_or_else(|e| panic!("host {}: Docker over TLS: {e}", self.name));
+        DockerRuntime::from_client(docker)
+    }
+
+    /// The `docker` CLI against this host's engine, over TLS.
+    pub fn docker_cli(&self, args: &[&str]) -> Output {
+        let d = &self.cert_dir;
+        Command::new("docker")
+            .arg("--tlsverify")
+            .arg("--tlscacert")
+            .arg(d.join("ca.pem"))
+            .arg("--tlscert")
+            .arg(d.join("cert.pem"))
+            .arg("--tlskey")
+            .arg(d.join("key.pem"))
+            .args(["-H", &self.docker_endpoint])
+            .args(args)
+            .output()
+            .expect("docker (the CLI) runs")
+    }
+
+    /// [`TestHost::docker_cli`] that must succeed; its stdout.
+    pub fn docker_ok(&self, args: &[&str]) -> String {
+        let out = self.docker_cli(args);
+        assert!(
+            out.status.success(),
+            "host {}: docker {args:?} failed: {}",
+            self.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// What this host's own kernel shows (`ip -br link`, ...), read from outside, for checks
+    /// of what the hub left there; the hub itself never does this.
+    pub fn inspect_from_outside(&self, args: &[&str]) -> String {
+        let out = Command::new("docker")
+            .args(["exec", &self.name])
+            .args(args)
+            .output()
+            .expect("docker exec runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// The fixture's hosts.
+#[derive(Debug)]
+pub struct Hosts {
+    /// Hosts 1..N, in order.
+    pub hosts: Vec<TestHost>,
+}
+
+impl Hosts {
+    /// Starts (or reuses) `n` hosts and waits until the Docker Engine and libvirtd of each
+    /// answer over TLS.
+    pub fn up(n: usize) -> Hosts {
+        let out = Command::new("bash")
+            .arg(script())
+            .args(["up", &n.to_string()])
+            .output()
+            .expect("bash runs");
+        assert!(
+            out.status.success(),
+            "scripts/test-hosts.sh up {n} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let hosts = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                assert_eq!(f.len(), 5, "a host line of test-hosts.sh: {l:?}");
+                TestHost {
+                    name: f[0].into(),
+                    address: f[1].parse().expect("an IPv4 address"),
+                    docker_endpoint: f[2].into(),
+                    cert_dir: f[3].into(),
+                    libvirt_uri: f[4].into(),
+                }
+            })
+            .collect::<Vec<_>>();
+        assert_eq!(hosts.len(), n, "test-hosts.sh gave {} hosts", hosts.len());
+        Hosts { hosts }
+    }
+
+    /// Removes every host and the underlay.
+    pub fn down(&self) {
+        let out = Command::new("bash")
+            .arg(script())
+            .arg("down")
+            .output()
+            .expect("bash runs");
+        assert!(
+            out.status.success(),
+            "scripts/test-hosts.sh down failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A CA that signed nothing of the fixture (for tests of a wrong CA).
+    pub fn wrong_ca(&self) -> PathBuf {
+        self.hosts[0]
+            .cert_dir
+            .parent()
+            .expect("the cert dir is in the fixture folder")
+            .join("wrong-ca/ca.pem")
+    }
+}

@@ -1,0 +1,377 @@
+//! Labs over several hosts, on the multi-host fixture (scripts/test-hosts.sh: three "hosts",
+//! each its own dockerd and libvirtd, reached over TLS only): the fixture's endpoints, image
+//! copies between engines, and the cross-host lab segment (hub-mesh).
+//!
+//! One fixture serves every test of this binary: `main` starts it once, runs the tests in
+//! order and removes the hosts at the end, whatever the tests did (hence `harness = false`).
+//! `cargo test -p hub-cli --test multihost_real [NAME...]` runs the tests whose name contains
+//! one of the NAMEs.
+
+#[path = "common/hosts.rs"]
+mod hosts;
+#[path = "common/mesh_lab.rs"]
+mod mesh_lab;
+
+use std::panic::AssertUnwindSafe;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use hosts::{Hosts, UNDERLAY_BRIDGE};
+use hub_docker::{DockerRuntime, PullProgress};
+use mesh_lab::{BUSYBOX, MeshLab};
+use tokio::runtime::Runtime;
+
+type Test = fn(&Hosts, &Runtime);
+
+fn main() {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let tests: [(&str, Test); 3] = [
+        (
+            "fixture_hosts_answer_over_tls_only",
+            fixture_hosts_answer_over_tls_only,
+        ),
+        (
+            "image_is_copied_to_a_host_with_progress",
+            image_is_copied_to_a_host_with_progress,
+        ),
+        (
+            "mesh_joins_three_hosts_into_one_segment",
+            mesh_joins_three_hosts_into_one_segment,
+        ),
+    ];
+    let chosen: Vec<_> = tests
+        .iter()
+        .filter(|(n, _)| filters.is_empty() || filters.iter().any(|f| n.contains(f.as_str())))
+        .collect();
+    let total = chosen.len();
+    println!("\nrunning {total} tests");
+    if chosen.is_empty() {
+        return;
+    }
+    let start = Instant::now();
+    let fixture = Hosts::up(3);
+    println!("fixture: 3 hosts up in {:.1?}", start.elapsed());
+    let rt = Runtime::new().expect("a tokio runtime");
+    let mut failed = Vec::new();
+    for (name, test) in chosen {
+        let t = Instant::now();
+        let ok = std::panic::catch_unwind(AssertUnwindSafe(|| test(&fixture, &rt))).is_ok();
+        println!(
+            "test {name} ... {} ({:.1?})",
+            if ok { "ok" } else { "FAILED" },
+            t.elapsed()
+        );
+        if !ok {
+            failed.push(*name);
+        }
+    }
+    fixture.down();
+    println!(
+        "\ntest result: {}. {} passed; {} failed; finished in {:.1?}",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        total - failed.len(),
+        failed.len(),
+        start.elapsed()
+    );
+    if !failed.is_empty() {
+        eprintln!("failed: {failed:?}");
+        std::process::exit(101);
+    }
+}
+
+/// Each host answers on its own Docker endpoint and its own libvirt, over TLS with the
+/// fixture's CA; a client that trusts another CA is refused, with an error that says why.
+fn fixture_hosts_answer_over_tls_only(fixture: &Hosts, rt: &Runtime) {
+    for h in &fixture.hosts {
+        let docker = rt
+            .block_on(h.docker_with_ca(&h.cert_dir.join("ca.pem")))
+            .unwrap_or_else(|e| panic!("host {}: Docker over TLS: {e}", h.name));
+        let info = rt.block_on(docker.info()).expect("Docker's /info");
+        assert_eq!(
+            info.name.as_deref(),
+            Some(h.name.as_str()),
+            "each endpoint is its own engine"
+        );
+        let out = Command::new("virsh")
+            .args(["-c", &h.libvirt_uri, "nodeinfo"])
+            .output()
+            .expect("virsh runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains("CPU(s)"),
+            "host {}: virsh -c {} nodeinfo: {}",
+            h.name,
+            h.libvirt_uri,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let wrong = rt
+            .block_on(h.docker_with_ca(&fixture.wrong_ca()))
+            .map(|_| ())
+            .expect_err("a client trusting another CA must be refused");
+        let why = format!("{wrong}: {:?}", wrong);
+        assert!(
+            why.contains("UnknownIssuer") || why.to_lowercase().contains("certificate"),
+            "the error says the certificate is not trusted: {why}"
+        );
+    }
+}
+
+/// An image missing on a host is copied there from this machine's engine (save streamed into
+/// load), with progress in bytes; an image nobody has is refused by name.
+fn image_is_copied_to_a_host_with_progress(fixture: &Hosts, rt: &Runtime) {
+    let h = &fixture.hosts[1];
+    // The image the copy is tested with is made for the test, so the host cannot have it.
+    let tag = "hubmh-copy-test:latest";
+    let local = rt
+        .block_on(DockerRuntime::connect())
+        .expect("the local engine");
+    let tagged = Command::new("docker")
+        .args(["tag", BUSYBOX, tag])
+        .status()
+        .expect("docker tag runs");
+    assert!(tagged.success(), "docker tag {BUSYBOX} {tag}");
+    let events: Arc<Mutex<Vec<PullProgress>>> = Arc::default();
+    let seen = Arc::clone(&events);
+    let target = rt
+        .block_on(h.runtime())
+        .with_pull_progress(Arc::new(move |p| seen.lock().unwrap().push(p)));
+    let result = rt.block_on(async {
+        let before = target.image_exists(tag).await.unwrap();
+        let copied = target.ensure_image_from(tag, &[&local]).await;
+        let after = target.image_exists(tag).await.unwrap();
+        let again = target.ensure_image_from(tag, &[&local]).await;
+        let missing = target
+            .ensure_image_from("hubmh-no-such-image:1", &[&local])
+            .await;
+        (before, copied, after, again, missing)
+    });
+    h.docker_cli(&["rmi", tag]);
+    Command::new("docker")
+        .args(["rmi", tag])
+        .stdout(Stdio::null())
+        .status()
+        .ok();
+    let (before, copied, after, again, missing) = result;
+    assert!(!before, "host {} had {tag} before the copy", h.name);
+    let bytes = copied.expect("the copy").expect("bytes were copied");
+    assert!(after, "the image is on host {} after the copy", h.name);
+    assert_eq!(
+        again.expect("a second ensure"),
+        None,
+        "a second ensure copies nothing"
+    );
+    let events = events.lock().unwrap();
+    let last = events.last().expect("progress was reported");
+    assert_eq!(
+        last.current,
+        Some(bytes),
+        "the last progress is every byte sent"
+    );
+    assert!(last.total.is_some_and(|t| t > 0), "{last:?}");
+    assert!(
+        events.windows(2).all(|w| w[0].current <= w[1].current),
+        "progress only grows"
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e.status == hub_docker::TRANSFER_STATUS && e.image == tag)
+    );
+    let e = missing.expect_err("nobody has that image").to_string();
+    assert!(
+        e.contains("hubmh-no-such-image:1") && e.contains("none of the 1 other engines"),
+        "{e}"
+    );
+}
+
+/// tcpdump on the underlay bridge, bounded in packets and time, writing to a file.
+fn capture(file: &std::path::Path) -> Child {
+    Command::new("timeout")
+        .args([
+            "120",
+            "tcpdump",
+            "-i",
+            UNDERLAY_BRIDGE,
+            "-nn",
+            "-U",
+            "-c",
+            "20000",
+            "-w",
+        ])
+        .arg(file)
+        .arg("udp")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tcpdump runs (scripts/setup-host.sh installs it)")
+}
+
+/// How many packets of `file` match the tcpdump `filter`.
+fn count(file: &std::path::Path, filter: &str) -> usize {
+    let out = Command::new("tcpdump")
+        .args(["-nn", "-r"])
+        .arg(file)
+        .arg(filter)
+        .output()
+        .expect("tcpdump runs");
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+fn links(h: &hosts::TestHost) -> String {
+    h.inspect_from_outside(&["ip", "-br", "link"])
+}
+
+/// Three hosts joined into one lab segment: a container on host 1 reaches one on host 3 by
+/// address (ping, a page, a 1 MiB file in full-size frames); the underlay carries WireGuard and
+/// never a VXLAN packet; ensure is idempotent; after the agent on host 2 is killed, remove
+/// still leaves nothing on any host.
+fn mesh_joins_three_hosts_into_one_segment(fixture: &Hosts, rt: &Runtime) {
+    let lab = rt.block_on(MeshLab::up(fixture, "hubmh-seg", 10, 52200));
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| check_segment(&lab, rt)));
+    rt.block_on(lab.down());
+    for h in &fixture.hosts {
+        let l = links(h);
+        assert!(
+            !l.contains("hubmw-") && !l.contains("hubmx-"),
+            "host {}: interfaces left: {l}",
+            h.name
+        );
+        let left = h.docker_ok(&["ps", "-aq", "--filter", "label=io.hub.lab=hubmh-seg"]);
+        assert!(
+            left.trim().is_empty(),
+            "host {}: containers left: {left}",
+            h.name
+        );
+        let nets = h.docker_ok(&[
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            "label=io.hub.lab=hubmh-seg",
+        ]);
+        assert!(
+            nets.trim().is_empty(),
+            "host {}: networks left: {nets}",
+            h.name
+        );
+    }
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
+    }
+}
+
+fn check_segment(lab: &MeshLab, rt: &Runtime) {
+    assert_eq!(lab.info.lab_mtu, 1370);
+    for (h, info) in lab.hosts.iter().zip(&lab.info.hosts) {
+        assert!(
+            info.ready.contains("wireguard-go"),
+            "host {}: {}",
+            h.name,
+            info.ready
+        );
+        let l = links(h);
+        assert!(
+            l.contains(&lab.info.wg_interface) && l.contains(&lab.info.vxlan_interface),
+            "host {}: {l}",
+            h.name
+        );
+        let key = lab
+            .dir
+            .path()
+            .join(format!("identity/wg/mesh/{}.key", h.name));
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&key).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "{}", key.display());
+    }
+    // Unchanged: ensure again leaves the agents as they are.
+    let ids = |lab: &MeshLab| -> Vec<String> {
+        lab.hosts
+            .iter()
+            .map(|h| h.docker_ok(&["ps", "-q", "--filter", "label=io.hub.kind=mesh"]))
+            .collect()
+    };
+    let before = ids(lab);
+    rt.block_on(hub_mesh::ensure(&lab.spec, &hub_wg::OsKeyGen, &lab.local))
+        .expect("a second ensure");
+    assert_eq!(before, ids(lab), "a second ensure replaced agents");
+
+    lab.run(
+        2,
+        "hubmh-web",
+        30,
+        &["httpd", "-f", "-p", "80", "-h", "/www"],
+    );
+    lab.run(0, "hubmh-client", 10, &["sleep", "600"]);
+    let made = lab.exec(
+        2,
+        "hubmh-web",
+        &["dd", "if=/dev/zero", "of=/www/big", "bs=1024", "count=1024"],
+    );
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+
+    let pcap = lab.dir.path().join("underlay.pcap");
+    let mut tcpdump = capture(&pcap);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let web = lab.ip(30).to_string();
+    let ping = lab.exec(0, "hubmh-client", &["ping", "-c", "3", "-W", "5", &web]);
+    let page = lab.exec(
+        0,
+        "hubmh-client",
+        &["wget", "-q", "-O", "-", &format!("http://{web}/")],
+    );
+    let big = lab.exec(
+        0,
+        "hubmh-client",
+        &[
+            "sh",
+            "-c",
+            &format!("wget -q -O - http://{web}/big | wc -c"),
+        ],
+    );
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    // Stop the capture (the process this test started, by its id).
+    Command::new("kill")
+        .arg(tcpdump.id().to_string())
+        .status()
+        .ok();
+    tcpdump.wait().ok();
+    assert!(
+        ping.status.success(),
+        "ping host 1 -> host 3: {}",
+        String::from_utf8_lossy(&ping.stdout)
+    );
+    assert!(
+        String::from_utf8_lossy(&page.stdout).contains("hub-test busybox"),
+        "the page from host 3: {}",
+        String::from_utf8_lossy(&page.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&big.stdout).trim(),
+        "1048576",
+        "1 MiB across hosts"
+    );
+    let wireguard = count(&pcap, "udp port 52200");
+    let vxlan = count(&pcap, "udp port 4789");
+    assert!(
+        wireguard > 10,
+        "the traffic crossed the underlay in WireGuard: {wireguard} packets"
+    );
+    assert_eq!(vxlan, 0, "raw VXLAN on the underlay");
+
+    // An agent killed (as by a crash) leaves its VXLAN device; remove still finds it.
+    lab.hosts[1].docker_ok(&["kill", "-s", "KILL", &hub_mesh::container_name(&lab.lab)]);
+    let l = links(&lab.hosts[1]);
+    assert!(
+        l.contains(&lab.info.vxlan_interface),
+        "the killed agent left its VXLAN device: {l}"
+    );
+}
