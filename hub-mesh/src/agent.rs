@@ -57,11 +57,11 @@ impl Target<'_> {
             lab: self.lab.to_string(),
             host: self.host.to_string(),
             doing: doing.into(),
-            source: RuntimeError::Backend {
+            source: Box::new(RuntimeError::Backend {
                 lab: self.lab.to_string(),
                 context: "the host mesh".into(),
                 source: Box::new(e),
-            },
+            }),
         }
     }
 

@@ -26,7 +26,7 @@ pub enum MeshError {
         doing: String,
         /// Docker's error.
         #[source]
-        source: RuntimeError,
+        source: Box<RuntimeError>,
     },
     /// The mesh agent on a host stopped or did not report ready; its log says why.
     #[error("lab {lab:?}, host {host:?}: the mesh agent {reason}; its log:\n{log}")]
@@ -55,7 +55,7 @@ pub enum MeshError {
         host: String,
         /// The key store's error.
         #[source]
-        source: WgError,
+        source: Box<WgError>,
     },
 }
 

@@ -152,39 +152,37 @@ pub async fn ensure(
     local: &DockerRuntime,
 ) -> MeshResult<MeshInfo> {
     spec.validate()?;
-    let store = KeyStore::open(&spec.lab_dir).map_err(|source| MeshError::Key {
+    let store = KeyStore::open(&spec.lab_dir).map_err(|e| MeshError::Key {
         lab: spec.lab.clone(),
         host: spec.hosts[0].name.clone(),
-        source,
+        source: Box::new(e),
     })?;
     let keys = spec
         .hosts
         .iter()
         .map(|h| {
-            store
-                .mesh(&h.name, keygen)
-                .map_err(|source| MeshError::Key {
-                    lab: spec.lab.clone(),
-                    host: h.name.clone(),
-                    source,
-                })
+            store.mesh(&h.name, keygen).map_err(|e| MeshError::Key {
+                lab: spec.lab.clone(),
+                host: h.name.clone(),
+                source: Box::new(e),
+            })
         })
         .collect::<MeshResult<Vec<_>>>()?;
     let image = ensure_mesh_image(local).await?;
     let keys = &keys;
     let results = join_all(spec.hosts.iter().enumerate().map(|(i, host)| {
-        let cfg = agent_config(spec, i, &keys);
+        let cfg = agent_config(spec, i, keys);
         let image = image.clone();
         async move {
             let copied = host
                 .docker
                 .ensure_image_from(&image, &[local])
                 .await
-                .map_err(|source| MeshError::Host {
+                .map_err(|e| MeshError::Host {
                     lab: spec.lab.clone(),
                     host: host.name.clone(),
                     doing: format!("copying the mesh image {image}"),
-                    source,
+                    source: Box::new(e),
                 })?;
             let target = Target {
                 lab: &spec.lab,
