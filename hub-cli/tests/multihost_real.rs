@@ -117,6 +117,7 @@ fn fixture_hosts_answer_over_tls_only(fixture: &Hosts, rt: &Runtime) {
             why.contains("UnknownIssuer") || why.to_lowercase().contains("certificate"),
             "the error says the certificate is not trusted: {why}"
         );
+        println!("  {}: a client trusting another CA: {wrong}", h.name);
     }
 }
 

@@ -144,17 +144,10 @@ impl Target<'_> {
             }),
             ..Default::default()
         };
-        let opts = CreateContainerOptionsBuilder::new().name(&name).build();
-        self.docker
-            .create_container(Some(opts), body)
-            .await
-            .map_err(|e| self.failed(format!("creating container {name}"), e))?;
+        self.create(&name, body).await?;
         let started = async {
             self.upload(&name, cfg).await?;
-            self.docker
-                .start_container(&name, None)
-                .await
-                .map_err(|e| self.failed(format!("starting container {name}"), e))?;
+            self.start(&name).await?;
             self.wait_ready(&name).await
         };
         match started.await {
@@ -165,6 +158,22 @@ impl Target<'_> {
                 Err(e)
             }
         }
+    }
+
+    async fn create(&self, name: &str, body: ContainerCreateBody) -> MeshResult<()> {
+        let opts = CreateContainerOptionsBuilder::new().name(name).build();
+        self.docker
+            .create_container(Some(opts), body)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.failed(format!("creating container {name}"), e))
+    }
+
+    async fn start(&self, name: &str) -> MeshResult<()> {
+        self.docker
+            .start_container(name, None)
+            .await
+            .map_err(|e| self.failed(format!("starting container {name}"), e))
     }
 
     /// Copies `/mesh/env` and `/mesh/wg.conf` (0600) into the created container.
@@ -292,16 +301,9 @@ impl Target<'_> {
             }),
             ..Default::default()
         };
-        let opts = CreateContainerOptionsBuilder::new().name(&name).build();
-        self.docker
-            .create_container(Some(opts), body)
-            .await
-            .map_err(|e| self.failed(format!("creating container {name}"), e))?;
+        self.create(&name, body).await?;
         let run = async {
-            self.docker
-                .start_container(&name, None)
-                .await
-                .map_err(|e| self.failed(format!("starting container {name}"), e))?;
+            self.start(&name).await?;
             let mut wait = self
                 .docker
                 .wait_container(&name, None::<WaitContainerOptions>);

@@ -4,7 +4,6 @@
 //! script. Tagged `hub-mesh:<12 hex>` of the script and the binaries, so it is rebuilt only
 //! when one of them changes; hosts that lack it get it copied from this machine's engine.
 
-use std::io::Read as _;
 use std::path::PathBuf;
 
 use bytes::Bytes;
@@ -71,20 +70,11 @@ fn image_files() -> MeshResult<Vec<(PathBuf, String)>> {
 fn image_ref(files: &[(PathBuf, String)]) -> MeshResult<String> {
     let mut h = Sha256::new();
     h.update(AGENT_SCRIPT.as_bytes());
-    let mut buf = vec![0u8; 1 << 20];
     for (src, dst) in files {
         h.update(dst.as_bytes());
-        let mut f = std::fs::File::open(src)
+        std::fs::File::open(src)
+            .and_then(|mut f| std::io::copy(&mut f, &mut h))
             .map_err(|e| image_error(format!("reading {}: {e}", src.display())))?;
-        loop {
-            let n = f
-                .read(&mut buf)
-                .map_err(|e| image_error(format!("reading {}: {e}", src.display())))?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-        }
     }
     let hex: String = h
         .finalize()
