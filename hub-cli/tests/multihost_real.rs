@@ -29,7 +29,7 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let tests: [(&str, Test); 3] = [
+    let tests: [(&str, Test); 4] = [
         (
             "fixture_hosts_answer_over_tls_only",
             fixture_hosts_answer_over_tls_only,
@@ -41,6 +41,10 @@ fn main() {
         (
             "mesh_joins_three_hosts_into_one_segment",
             mesh_joins_three_hosts_into_one_segment,
+        ),
+        (
+            "mesh_failing_on_one_host_leaves_nothing_anywhere",
+            mesh_failing_on_one_host_leaves_nothing_anywhere,
         ),
     ];
     let chosen: Vec<_> = tests
@@ -232,6 +236,31 @@ fn links(h: &hosts::TestHost) -> String {
     h.inspect_from_outside(&["ip", "-br", "link"])
 }
 
+/// No mesh interface, and no container or network of `lab`, on any host.
+fn assert_nothing_left(fixture: &Hosts, lab: &str) {
+    let label = format!("label=io.hub.lab={lab}");
+    for h in &fixture.hosts {
+        let l = links(h);
+        assert!(
+            !l.contains("hubmw-") && !l.contains("hubmx-"),
+            "host {}: interfaces left: {l}",
+            h.name
+        );
+        let left = h.docker_ok(&["ps", "-aq", "--filter", &label]);
+        assert!(
+            left.trim().is_empty(),
+            "host {}: containers left: {left}",
+            h.name
+        );
+        let nets = h.docker_ok(&["network", "ls", "-q", "--filter", &label]);
+        assert!(
+            nets.trim().is_empty(),
+            "host {}: networks left: {nets}",
+            h.name
+        );
+    }
+}
+
 /// Three hosts joined into one lab segment: a container on host 1 reaches one on host 3 by
 /// address (ping, a page, a 1 MiB file in full-size frames); the underlay carries WireGuard and
 /// never a VXLAN packet; ensure is idempotent; after the agent on host 2 is killed, remove
@@ -240,32 +269,7 @@ fn mesh_joins_three_hosts_into_one_segment(fixture: &Hosts, rt: &Runtime) {
     let lab = rt.block_on(MeshLab::up(fixture, "hubmh-seg", 10, 52200));
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| check_segment(&lab, rt)));
     rt.block_on(lab.down());
-    for h in &fixture.hosts {
-        let l = links(h);
-        assert!(
-            !l.contains("hubmw-") && !l.contains("hubmx-"),
-            "host {}: interfaces left: {l}",
-            h.name
-        );
-        let left = h.docker_ok(&["ps", "-aq", "--filter", "label=io.hub.lab=hubmh-seg"]);
-        assert!(
-            left.trim().is_empty(),
-            "host {}: containers left: {left}",
-            h.name
-        );
-        let nets = h.docker_ok(&[
-            "network",
-            "ls",
-            "-q",
-            "--filter",
-            "label=io.hub.lab=hubmh-seg",
-        ]);
-        assert!(
-            nets.trim().is_empty(),
-            "host {}: networks left: {nets}",
-            h.name
-        );
-    }
+    assert_nothing_left(fixture, "hubmh-seg");
     if let Err(p) = result {
         std::panic::resume_unwind(p);
     }
@@ -381,4 +385,42 @@ fn check_segment(lab: &MeshLab, rt: &Runtime) {
         l.contains(&lab.info.vxlan_interface),
         "the killed agent left its VXLAN device: {l}"
     );
+}
+
+/// A mesh that cannot be made on host 3 (its bridge does not exist) fails naming host 3 and
+/// the reason, and leaves nothing on any host, not even on the two where its agent was up.
+fn mesh_failing_on_one_host_leaves_nothing_anywhere(fixture: &Hosts, rt: &Runtime) {
+    let lab = "hubmh-bad";
+    let dir = tempfile::tempdir().unwrap();
+    let local = rt
+        .block_on(DockerRuntime::connect())
+        .expect("the local engine");
+    let mut spec =
+        hub_mesh::MeshSpec::new(lab, dir.path(), "10.203.12.0/24".parse().unwrap(), 52202);
+    for (i, h) in fixture.hosts.iter().enumerate() {
+        // Hosts 1 and 2: the nested engine's default bridge, which exists; host 3: none.
+        let bridge = if i < 2 { "docker0" } else { "hubmh-nobr" };
+        spec = spec.host(hub_mesh::MeshHost::new(
+            h.name.as_str(),
+            rt.block_on(h.runtime()),
+            h.address,
+            bridge,
+        ));
+    }
+    let t = Instant::now();
+    let err = rt
+        .block_on(hub_mesh::ensure(&spec, &hub_wg::OsKeyGen, &local))
+        .expect_err("host 3 has no such bridge")
+        .to_string();
+    println!(
+        "  refused and rolled back in {:.1?}: {}",
+        t.elapsed(),
+        err.lines().next().unwrap_or_default()
+    );
+    assert!(
+        err.contains("host \"hubmh-h3\"")
+            && err.contains("the lab bridge hubmh-nobr does not exist"),
+        "{err}"
+    );
+    assert_nothing_left(fixture, lab);
 }

@@ -229,15 +229,15 @@ impl Target<'_> {
             if let Ok(line) = self.ready_line(name).await {
                 return Ok(line);
             }
-            let running = self
+            let info = self
                 .docker
                 .inspect_container(name, None)
                 .await
-                .map_err(|e| self.failed(format!("inspecting {name}"), e))?
-                .state
-                .and_then(|s| s.running)
-                .unwrap_or(false);
-            if !running {
+                .map_err(|e| self.failed(format!("inspecting {name}"), e))?;
+            let running = info.state.and_then(|s| s.running).unwrap_or(false);
+            // The restart policy brings a failed agent back at once: one restart is a failure.
+            let restarted = info.restart_count.unwrap_or(0) > 0;
+            if !running || restarted {
                 return Err(self.agent_error("stopped while setting up", self.log(name).await));
             }
             if start.elapsed() > READY_TIMEOUT {
