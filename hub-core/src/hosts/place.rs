@@ -73,13 +73,11 @@ impl Placer<'_> {
     fn eligible(&self, host: &str, kind: WorkloadKind) -> Result<(), String> {
         match self.capacity(host) {
             None => Err("is not in the spec's hosts".into()),
-            Some(Err(e)) => Err(e.clone()),
+            Some(Err(e)) => Err(format!("cannot be used: {e}")),
             Some(Ok(c)) => match (kind, &c.libvirt) {
                 (WorkloadKind::Container, _) | (WorkloadKind::Vm, Some(Ok(()))) => Ok(()),
                 (WorkloadKind::Vm, None) => Err("has no libvirt to run VMs".into()),
-                (WorkloadKind::Vm, Some(Err(e))) => {
-                    Err(format!("its libvirt does not answer: {e}"))
-                }
+                (WorkloadKind::Vm, Some(Err(e))) => Err(format!("cannot run VMs: {e}")),
             },
         }
     }
@@ -97,7 +95,8 @@ impl Placer<'_> {
                     metrics: match (cap, self.eligible(name, kind)) {
                         (Ok(c), Ok(())) => Ok(c.metrics_after(load.all.memory_mb, load.all.cpus)),
                         (_, Err(e)) => Err(e),
-                        (Err(e), _) => Err(e.clone()),
+                        // An unreadable capacity is never eligible.
+                        (Err(_), Ok(())) => Err("cannot be used".into()),
                     },
                 }
             })

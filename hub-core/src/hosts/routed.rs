@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use hub_runtime::{
     ExecOutput, LabContext, LogStream, NetworkInfo, NetworkRuntime, NetworkSpec, PhaseReporter,
-    Runtime, RuntimeError, RuntimeResult, WorkloadHandle, WorkloadKind, WorkloadSpec,
+    Role, Runtime, RuntimeError, RuntimeResult, WorkloadHandle, WorkloadKind, WorkloadSpec,
     WorkloadStatus,
 };
 use tokio_util::sync::CancellationToken;
@@ -232,7 +232,7 @@ impl Runtime for RoutedRuntime {
             match listed {
                 Ok(statuses) => {
                     for s in statuses {
-                        if s.handle.kind == self.kind && s.role.is_none() {
+                        if s.handle.kind == self.kind && s.role != Some(Role::Netd) {
                             self.set.locate(self.kind, &s.handle.name, host);
                         }
                         out.push(s);
