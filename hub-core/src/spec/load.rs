@@ -39,11 +39,6 @@ struct Header {
     #[serde(default)]
     domain: Option<String>,
     #[serde(default)]
-    placement: Option<Placement>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    hosts: Option<IgnoredAny>,
-    #[serde(default)]
     #[allow(dead_code)]
     containers: Option<IgnoredAny>,
     #[serde(default)]
@@ -55,6 +50,11 @@ struct Header {
     #[serde(default)]
     #[allow(dead_code)]
     checks: Option<IgnoredAny>,
+    #[serde(default)]
+    placement: Option<Placement>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    hosts: Option<IgnoredAny>,
 }
 
 impl LabSpec {
