@@ -95,6 +95,22 @@ impl RoutedRuntime {
             })
     }
 
+    /// Runs `op` with the runtime of `handle`'s host and that host's name; an error of it
+    /// names the host.
+    async fn routed<T, Fut>(
+        &self,
+        handle: &WorkloadHandle,
+        op: impl FnOnce(Arc<dyn Runtime>, String) -> Fut,
+    ) -> RuntimeResult<T>
+    where
+        Fut: std::future::Future<Output = RuntimeResult<T>>,
+    {
+        let (host, rt) = self.locate_or_missing(handle).await?;
+        op(rt, host.clone())
+            .await
+            .map_err(|e| on_host(&handle.lab, &host, e))
+    }
+
     /// `lab` with the host's own copy of the lab network (a VM attaches to its host's bridge).
     fn context_on(&self, lab: &LabContext, host: &str) -> LabContext {
         match self.set.network_of(host) {
@@ -145,10 +161,8 @@ impl Runtime for RoutedRuntime {
     }
 
     async fn start(&self, handle: &WorkloadHandle) -> RuntimeResult<()> {
-        let (host, rt) = self.locate_or_missing(handle).await?;
-        rt.start(handle)
+        self.routed(handle, |rt, _| async move { rt.start(handle).await })
             .await
-            .map_err(|e| on_host(&handle.lab, &host, e))
     }
 
     async fn wait_ready(
@@ -159,10 +173,11 @@ impl Runtime for RoutedRuntime {
         timeout: Duration,
         cancel: CancellationToken,
     ) -> RuntimeResult<()> {
-        let (host, rt) = self.locate_or_missing(handle).await?;
-        rt.wait_ready(&self.context_on(lab, &host), spec, handle, timeout, cancel)
-            .await
-            .map_err(|e| on_host(&lab.name, &host, e))
+        self.routed(handle, |rt, host| async move {
+            rt.wait_ready(&self.context_on(lab, &host), spec, handle, timeout, cancel)
+                .await
+        })
+        .await
     }
 
     async fn wait_ready_reporting(
@@ -174,18 +189,17 @@ impl Runtime for RoutedRuntime {
         cancel: CancellationToken,
         phases: PhaseReporter,
     ) -> RuntimeResult<()> {
-        let (host, rt) = self.locate_or_missing(handle).await?;
-        let ctx = self.context_on(lab, &host);
-        rt.wait_ready_reporting(&ctx, spec, handle, timeout, cancel, phases)
-            .await
-            .map_err(|e| on_host(&lab.name, &host, e))
+        self.routed(handle, |rt, host| async move {
+            let ctx = self.context_on(lab, &host);
+            rt.wait_ready_reporting(&ctx, spec, handle, timeout, cancel, phases)
+                .await
+        })
+        .await
     }
 
     async fn stop(&self, handle: &WorkloadHandle, grace: Duration) -> RuntimeResult<()> {
-        let (host, rt) = self.locate_or_missing(handle).await?;
-        rt.stop(handle, grace)
+        self.routed(handle, |rt, _| async move { rt.stop(handle, grace).await })
             .await
-            .map_err(|e| on_host(&handle.lab, &host, e))
     }
 
     async fn remove(&self, handle: &WorkloadHandle) -> RuntimeResult<()> {
@@ -199,10 +213,8 @@ impl Runtime for RoutedRuntime {
     }
 
     async fn inspect(&self, handle: &WorkloadHandle) -> RuntimeResult<WorkloadStatus> {
-        let (host, rt) = self.locate_or_missing(handle).await?;
-        rt.inspect(handle)
+        self.routed(handle, |rt, _| async move { rt.inspect(handle).await })
             .await
-            .map_err(|e| on_host(&handle.lab, &host, e))
     }
 
     async fn labs(&self) -> RuntimeResult<Vec<String>> {
@@ -251,10 +263,10 @@ impl Runtime for RoutedRuntime {
         handle: &WorkloadHandle,
         tail: usize,
     ) -> RuntimeResult<String> {
-        let (host, rt) = self.locate_or_missing(handle).await?;
-        rt.logs(&self.context_on(lab, &host), handle, tail)
-            .await
-            .map_err(|e| on_host(&lab.name, &host, e))
+        self.routed(handle, |rt, host| async move {
+            rt.logs(&self.context_on(lab, &host), handle, tail).await
+        })
+        .await
     }
 
     async fn follow_logs(
@@ -263,24 +275,25 @@ impl Runtime for RoutedRuntime {
         handle: &WorkloadHandle,
         tail: usize,
     ) -> RuntimeResult<LogStream> {
-        let (host, rt) = self.locate_or_missing(handle).await?;
-        rt.follow_logs(&self.context_on(lab, &host), handle, tail)
-            .await
-            .map_err(|e| on_host(&lab.name, &host, e))
+        self.routed(handle, |rt, host| async move {
+            rt.follow_logs(&self.context_on(lab, &host), handle, tail)
+                .await
+        })
+        .await
     }
 
     async fn net_namespace(
         &self,
         handle: &WorkloadHandle,
     ) -> RuntimeResult<Option<std::path::PathBuf>> {
-        let (host, rt) = self.locate_or_missing(handle).await?;
-        if self.set.primary() != Some(host.as_str()) {
-            // Another machine's namespace: no path of this one reaches it.
-            return Ok(None);
-        }
-        rt.net_namespace(handle)
-            .await
-            .map_err(|e| on_host(&handle.lab, &host, e))
+        self.routed(handle, |rt, host| async move {
+            if self.set.primary() != Some(host.as_str()) {
+                // Another machine's namespace: no path of this one reaches it.
+                return Ok(None);
+            }
+            rt.net_namespace(handle).await
+        })
+        .await
     }
 
     async fn exec(
@@ -289,10 +302,10 @@ impl Runtime for RoutedRuntime {
         handle: &WorkloadHandle,
         cmd: &[String],
     ) -> RuntimeResult<ExecOutput> {
-        let (host, rt) = self.locate_or_missing(handle).await?;
-        rt.exec(&self.context_on(lab, &host), handle, cmd)
-            .await
-            .map_err(|e| on_host(&lab.name, &host, e))
+        self.routed(handle, |rt, host| async move {
+            rt.exec(&self.context_on(lab, &host), handle, cmd).await
+        })
+        .await
     }
 }
 
