@@ -53,6 +53,10 @@ fn hosts_pins_and_placement_resolve() {
         "a remote engine has no libvirt unless given"
     );
     assert_eq!(r.hosts[1].address, Some("10.204.250.2".parse().unwrap()));
+    // `hub validate` shows them.
+    let shown = r.to_string();
+    assert!(shown.contains("h2    tcp://10.204.250.2:2376"), "{shown}");
+    assert!(shown.contains("placement: round-robin"), "{shown}");
 }
 
 #[test]

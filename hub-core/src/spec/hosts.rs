@@ -94,6 +94,15 @@ pub enum Placement {
     RoundRobin,
 }
 
+impl std::fmt::Display for Placement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Placement::Epvm => "epvm",
+            Placement::RoundRobin => "round-robin",
+        })
+    }
+}
+
 impl Placement {
     /// True for the default (E-PVM).
     pub fn is_default(&self) -> bool {

@@ -697,6 +697,24 @@ impl fmt::Display for ResolvedLab {
             table(f, &rows)?;
             writeln!(f)?;
         }
+        if !self.hosts.is_empty() {
+            let mut rows = vec![
+                ["HOST", "DOCKER", "LIBVIRT", "ADDRESS"]
+                    .map(String::from)
+                    .to_vec(),
+            ];
+            for h in &self.hosts {
+                rows.push(vec![
+                    h.name.clone(),
+                    h.docker.url(),
+                    h.libvirt.clone().unwrap_or_else(|| "none".into()),
+                    h.address.map_or_else(|| "-".into(), |a| a.to_string()),
+                ]);
+            }
+            table(f, &rows)?;
+            writeln!(f, "placement: {}", self.placement)?;
+            writeln!(f)?;
+        }
         if self.workloads.is_empty() {
             writeln!(f, "no workloads")?;
         } else {
