@@ -53,6 +53,7 @@ fn a_lab_over_two_engines_comes_up_shows_its_hosts_and_goes() {
     let out = hub(state.path(), &["up", "-c", &bad]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let err = String::from_utf8_lossy(&out.stderr);
+    eprintln!("the wrong CA is refused as: {err}");
     assert!(err.contains("host \"h2\""), "{}", show(&out));
     assert!(
         err.contains(&format!("tcp://{}", h2.addr)),

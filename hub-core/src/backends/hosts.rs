@@ -21,12 +21,11 @@ struct EngineProbe {
 #[async_trait]
 impl HostProbe for EngineProbe {
     async fn capacity(&self) -> Result<HostCapacity, String> {
-        let (cpus, memory_total_mb) = self.docker.host_capacity().await.map_err(|e| {
-            format!(
-                "its Docker Engine does not answer: {}",
-                crate::error_chain(&e)
-            )
-        })?;
+        let (cpus, memory_total_mb) = self
+            .docker
+            .host_capacity()
+            .await
+            .map_err(|e| format!("its Docker Engine does not answer: {}", cause(&e)))?;
         let mut cap = HostCapacity {
             cpus,
             memory_total_mb,
@@ -53,6 +52,14 @@ impl HostProbe for EngineProbe {
     }
 }
 
+/// What went wrong under `e`: the backend's own error and its causes (`... invalid peer
+/// certificate: UnknownIssuer`), without the runtime's wording around it, which speaks of the
+/// local engine ("is not running", a setup hint) and would mislead about a remote one.
+fn cause(e: &hub_runtime::RuntimeError) -> String {
+    use std::error::Error as _;
+    e.source().map_or_else(|| e.to_string(), crate::error_chain)
+}
+
 /// Connects to a host's Docker Engine.
 async fn connect_docker(
     host: &HostSpec,
@@ -64,13 +71,7 @@ async fn connect_docker(
         }
         DockerEndpoint::Tcp { addr, tls } => DockerRuntime::connect_tls(addr, tls).await,
     }
-    .map_err(|e| {
-        format!(
-            "its Docker Engine at {}: {}",
-            host.docker,
-            crate::error_chain(&e)
-        )
-    })?;
+    .map_err(|e| format!("its Docker Engine at {}: {}", host.docker, cause(&e)))?;
     Ok(super::docker::with_progress(rt, cfg.progress.clone()))
 }
 

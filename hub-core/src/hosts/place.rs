@@ -213,10 +213,13 @@ pub async fn place(
             (Some(pin), _) => match p.eligible(pin, kind) {
                 Ok(()) => Some(pin.clone()),
                 Err(e) => {
-                    p.problems.push(format!(
-                        "host {pin:?} cannot run {kind} {:?}: it {e}",
-                        w.name()
-                    ));
+                    // An unreachable host is reported once, above, not with each pin to it.
+                    if p.set.host(pin).is_some() || !p.set.in_spec(pin) {
+                        p.problems.push(format!(
+                            "host {pin:?} cannot run {kind} {:?}: it {e}",
+                            w.name()
+                        ));
+                    }
                     None
                 }
             },
