@@ -30,6 +30,8 @@ packages=(
     dnsutils isc-dhcp-client dnsmasq-base kea-admin dnsperf
     # ssh to VMs, network namespaces
     openssh-client iproute2 procps
+    # the second dockerd of the multi-host test: its TLS certificates, entering its namespace
+    openssl util-linux
     # HTTP client for the VPN end-to-end test (busybox-static's wget crashes on Debian 12)
     curl
     # Graphviz's dot draws `hub graph --format dot`, groff renders `hub man`, in their tests
