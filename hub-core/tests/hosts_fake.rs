@@ -365,7 +365,9 @@ async fn down_reaches_every_host_from_the_records_alone_and_a_host_that_left_is_
     assert!(!hosts.rt("h3").has_network(lab), "{:?}", re.report());
     assert_eq!(hosts.where_(lab, &["a", "b"]), ["h1", "h2"]);
 
-    // `down` by the lab's name alone: no spec, only its records.
+    // `down` by the lab's name alone: no spec, and no state file either (as after a crash in
+    // the first `up`): `hosts.json` is enough.
+    std::fs::remove_file(hosts.fakes.lab_dir(lab).join("state.json")).expect("state file");
     let by_name = hosts.backends(hosts.fakes.builder().name(lab), even());
     let report = Arc::new(by_name.build().expect("hub"))
         .down()
@@ -377,4 +379,36 @@ async fn down_reaches_every_host_from_the_records_alone_and_a_host_that_left_is_
     );
     assert!(hosts.nothing_of(lab));
     assert!(!hosts.fakes.lab_dir(lab).join("hosts.json").exists());
+}
+
+#[tokio::test]
+async fn a_failed_first_up_left_as_it_was_is_removed_from_every_host_by_name() {
+    let hosts = Hosts::new();
+    let lab = "ms-crash";
+    // `b` fails on h2 and nothing is rolled back: what a crash of the first `up` leaves, with
+    // no state file, only the hosts' record written before anything was made.
+    hosts
+        .rt("h2")
+        .fail(hub_core::runtime::FakeOp::WaitReady, "b");
+    let err = hosts
+        .builder(lab, even())
+        .rollback_on_failure(false)
+        .container(Container::new("a", "busybox").host("h1"))
+        .container(Container::new("b", "busybox").host("h2"))
+        .container(Container::new("c", "busybox").host("h3"))
+        .up()
+        .await
+        .expect_err("b fails");
+    assert!(err.to_string().contains("\"b\""), "{err}");
+    assert!(!hosts.fakes.lab_dir(lab).join("state.json").exists());
+    assert!(
+        !hosts.rt("h2").workload_names(lab).is_empty(),
+        "b is left on h2"
+    );
+    let by_name = hosts.backends(hosts.fakes.builder().name(lab), even());
+    Arc::new(by_name.build().expect("hub"))
+        .down()
+        .await
+        .expect("down");
+    assert!(hosts.nothing_of(lab));
 }

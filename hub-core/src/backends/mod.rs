@@ -112,7 +112,7 @@ pub(crate) async fn fill_hosts(
         for h in hosts {
             match injected.iter().find(|b| b.name == h.name) {
                 Some(b) => reached.push((b.clone(), None)),
-                None => unreachable.push(Unreachable {
+                None => unreachable.push(crate::hosts::Unreachable {
                     host: h.name.clone(),
                     reason: "this hub was built without the Docker backend (feature `docker`)"
                         .into(),
@@ -121,6 +121,7 @@ pub(crate) async fn fill_hosts(
         }
         (reached, unreachable)
     };
+    #[cfg_attr(not(any(feature = "docker", feature = "wireguard")), allow(unused_mut))]
     let mut services = services;
     #[cfg(feature = "docker")]
     if services.netd.is_none() {
@@ -138,7 +139,7 @@ pub(crate) async fn fill_hosts(
     if services.vpn.is_none() {
         services.vpn = Some(std::sync::Arc::new(wg::WgGateway::new(cfg.key_gen.clone())));
     }
-    let _ = lab;
+    let _ = (lab, cfg);
     let set = std::sync::Arc::new(HostSet::new(
         reached.into_iter().map(|(b, _)| b).collect(),
         unreachable,

@@ -371,15 +371,18 @@ impl NetworkRuntime for RoutedNetwork {
         }
     }
 
+    /// From every host; a host that fails does not stop the others (its error is returned
+    /// once they are done).
     async fn remove_network(&self, lab: &str) -> RuntimeResult<bool> {
         let mut removed = false;
+        let mut failed = None;
         for (h, net) in self.networks() {
-            removed |= net
-                .remove_network(lab)
-                .await
-                .map_err(|e| on_host(lab, &h.name, e))?;
+            match net.remove_network(lab).await {
+                Ok(r) => removed |= r,
+                Err(e) => failed = failed.or(Some(on_host(lab, &h.name, e))),
+            }
         }
-        Ok(removed)
+        failed.map_or(Ok(removed), Err)
     }
 
     async fn list_segments(&self, lab: &str) -> RuntimeResult<Vec<String>> {
@@ -409,13 +412,13 @@ impl NetworkRuntime for RoutedNetwork {
 
     async fn remove_volumes(&self, lab: &str) -> RuntimeResult<Vec<String>> {
         let mut out = Vec::new();
+        let mut failed = None;
         for (h, net) in self.networks() {
-            out.extend(
-                net.remove_volumes(lab)
-                    .await
-                    .map_err(|e| on_host(lab, &h.name, e))?,
-            );
+            match net.remove_volumes(lab).await {
+                Ok(names) => out.extend(names),
+                Err(e) => failed = failed.or(Some(on_host(lab, &h.name, e))),
+            }
         }
-        Ok(out)
+        failed.map_or(Ok(out), Err)
     }
 }
