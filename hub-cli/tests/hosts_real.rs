@@ -31,7 +31,9 @@ fn write_spec(dir: &Path, lab: &str, subnet: &str, tls: &Path, addr: &str, ip: &
 /// Both engines share one lab for the whole file: the second dockerd takes ~15 s to start.
 #[test]
 fn a_lab_over_two_engines_comes_up_shows_its_hosts_and_goes() {
+    let t = std::time::Instant::now();
     let h2 = SecondDockerd::start("h2", 1, 52260);
+    eprintln!("second dockerd ready: {:?}", t.elapsed());
     h2.load_image(IMAGE);
     let state = tempfile::tempdir().expect("state");
     let dir = tempfile::tempdir().expect("specs");
@@ -75,8 +77,10 @@ fn a_lab_over_two_engines_comes_up_shows_its_hosts_and_goes() {
         lab: lab.into(),
         state: state.path().to_path_buf(),
     };
+    let t = std::time::Instant::now();
     let out = hub(state.path(), &["up", "-c", &spec]);
     assert!(out.status.success(), "{}", show(&out));
+    eprintln!("up over two hosts: {:?}", t.elapsed());
 
     // Each container runs on its own host's engine, and the lab network is on both.
     let local = common::lab_containers(lab);
@@ -131,15 +135,30 @@ fn a_lab_over_two_engines_comes_up_shows_its_hosts_and_goes() {
     assert_eq!(host_of("one").as_deref(), Some("h1"), "{v}");
     assert_eq!(host_of("two").as_deref(), Some("h2"), "{v}");
 
+    // `hub ls` counts the lab's containers on both hosts.
+    let ls = hub(state.path(), &["ls", "--json"]);
+    assert!(ls.status.success(), "{}", show(&ls));
+    let ls: serde_json::Value = serde_json::from_slice(&ls.stdout).expect("hub ls --json");
+    let entry = ls
+        .as_array()
+        .and_then(|l| l.iter().find(|e| e["name"] == lab))
+        .unwrap_or_else(|| panic!("{lab} not in {ls}"));
+    assert_eq!(entry["containers"], 3, "{entry}");
+    assert_eq!(entry["state"], "up", "{entry}");
+
     // An unchanged re-up changes nothing on either host.
+    let t = std::time::Instant::now();
     let again = hub(state.path(), &["up", "-c", &spec]);
     assert!(again.status.success(), "{}", show(&again));
+    eprintln!("unchanged re-up over two hosts: {:?}", t.elapsed());
     let said = String::from_utf8_lossy(&again.stdout);
     assert!(said.contains("no change"), "{}", show(&again));
 
     // `down` by the lab's name alone reaches both engines from the lab's records.
+    let t = std::time::Instant::now();
     let down = hub(state.path(), &["down", "--lab", lab]);
     assert!(down.status.success(), "{}", show(&down));
+    eprintln!("down over two hosts: {:?}", t.elapsed());
     assert_eq!(leftovers(lab, state.path()), Vec::<String>::new());
     assert_eq!(h2.lab_things(lab), Vec::<String>::new());
 }

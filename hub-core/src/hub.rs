@@ -419,26 +419,52 @@ impl Hub {
     }
 
     async fn make_runtimes(&self) -> Result<Runtimes, HubError> {
-        let cfg = crate::backends::DefaultsConfig {
+        let (hosts, in_spec) = self.hosts()?;
+        if hosts.is_empty() {
+            return crate::backends::fill_defaults(&self.lab, self.injected.clone(), &self.cfg())
+                .await;
+        }
+        self.host_runtimes(&hosts, in_spec).await
+    }
+
+    fn cfg(&self) -> crate::backends::DefaultsConfig {
+        crate::backends::DefaultsConfig {
             hub_bin: self.hub_bin.clone(),
             warm_cache: self.warm_cache.clone(),
             progress: self.progress.clone(),
             #[cfg(feature = "wireguard")]
             key_gen: self.key_gen.clone(),
-        };
-        let (hosts, in_spec) = self.hosts()?;
-        if hosts.is_empty() {
-            return crate::backends::fill_defaults(&self.lab, self.injected.clone(), &cfg).await;
         }
+    }
+
+    async fn host_runtimes(
+        &self,
+        hosts: &[HostSpec],
+        in_spec: Vec<String>,
+    ) -> Result<Runtimes, HubError> {
         crate::backends::fill_hosts(
             &self.lab,
-            &hosts,
+            hosts,
             in_spec,
             &self.injected_hosts,
             self.injected.clone(),
-            &cfg,
+            &self.cfg(),
         )
         .await
+    }
+
+    /// The backends of lab `lab` of this state root when its records name hosts (`hub ls`
+    /// looks into a lab over several hosts with them); `None` for a lab of this machine.
+    pub(crate) async fn runtimes_of_recorded(
+        &self,
+        lab: &str,
+    ) -> Result<Option<Runtimes>, HubError> {
+        let hosts = crate::hosts::load_hosts(lab, &self.state_root.join(lab))?;
+        if hosts.is_empty() {
+            return Ok(None);
+        }
+        let in_spec = hosts.iter().map(|h| h.name.clone()).collect();
+        self.host_runtimes(&hosts, in_spec).await.map(Some)
     }
 
     /// The hosts to reach: the spec's, then those the lab's records name that left it; and the

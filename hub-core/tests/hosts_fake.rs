@@ -364,6 +364,14 @@ async fn down_reaches_every_host_from_the_records_alone_and_a_host_that_left_is_
     );
     assert!(!hosts.rt("h3").has_network(lab), "{:?}", re.report());
     assert_eq!(hosts.where_(lab, &["a", "b"]), ["h1", "h2"]);
+    // `hub ls` counts the lab's workloads on each of its hosts.
+    let labs = hosts
+        .backends(hosts.fakes.builder(), even())
+        .list_labs()
+        .await
+        .expect("ls");
+    let listed = labs.iter().find(|l| l.name == lab).expect("listed");
+    assert_eq!(listed.containers, 2, "{listed:?}");
 
     // `down` by the lab's name alone: no spec, and no state file either (as after a crash in
     // the first `up`): `hosts.json` is enough.
