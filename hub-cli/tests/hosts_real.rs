@@ -28,7 +28,7 @@ fn write_spec(dir: &Path, lab: &str, subnet: &str, tls: &Path, addr: &str, ip: &
     path.display().to_string()
 }
 
-/// Both engines share one lab for the whole file: the second dockerd takes ~15 s to start.
+/// One second engine for the whole file, shared by both labs.
 #[test]
 fn a_lab_over_two_engines_comes_up_shows_its_hosts_and_goes() {
     let t = std::time::Instant::now();
