@@ -149,8 +149,8 @@ pub struct HostSet {
     /// The names of the spec's hosts, the primary first (a host of `hosts` not among them left
     /// the spec: only the lab's leftovers there are listed and removed).
     in_spec: Vec<String>,
-    /// Where each workload runs, by kind and name: set by placement before it is created, and
-    /// by every listing.
+    /// Where each workload runs, by kind and name: set when it is created there, and by every
+    /// listing.
     located: Mutex<BTreeMap<(WorkloadKind, String), String>>,
     /// Where placement puts each workload: its creation goes there (it may still run
     /// elsewhere until the old one is removed).
