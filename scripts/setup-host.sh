@@ -30,8 +30,9 @@ packages=(
     dnsutils isc-dhcp-client dnsmasq-base kea-admin dnsperf
     # ssh to VMs, network namespaces
     openssh-client iproute2 procps
-    # the multi-host fixture's TLS certificates, and captures on its underlay
-    openssl tcpdump
+    # TLS certificates of the multi-host fixture and of the second dockerd, captures on the
+    # fixture's underlay, nsenter into the second dockerd's namespace
+    openssl tcpdump util-linux
     # HTTP client for the VPN end-to-end test (busybox-static's wget crashes on Debian 12)
     curl
     # Graphviz's dot draws `hub graph --format dot`, groff renders `hub man`, in their tests

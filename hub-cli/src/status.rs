@@ -45,6 +45,9 @@ pub struct JsonWorkload {
     /// snapshot: REASON)`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub boot: Option<String>,
+    /// The host it runs on, in a lab over several hosts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// `hub status --json`.
@@ -79,6 +82,7 @@ pub fn to_json(st: &LabStatus) -> JsonStatus {
             .collect(),
         mac: w.mac.map(|m| m.to_string()),
         boot: w.boot.clone(),
+        host: w.host.clone(),
     }
     };
     let mut workloads: Vec<JsonWorkload> = st.netd.iter().map(|n| row(n, "netd".into())).collect();
@@ -114,22 +118,23 @@ pub fn print_table(st: &LabStatus) {
     if let Some(n) = &st.network {
         println!("network {} {} (bridge {})", n.name, n.subnet, n.bridge);
     }
-    let mut rows = vec![[
-        "NAME".to_string(),
-        "KIND".into(),
-        "STATE".into(),
-        "ADDRESS".into(),
-        "MAC".into(),
-        "RESTARTS".into(),
-        "BOOT".into(),
-    ]];
+    // The HOST column only for a lab over several hosts.
+    let hosts = st.workloads.iter().any(|w| w.host.is_some());
+    let mut rows: Vec<Vec<String>> = vec![
+        [
+            "NAME", "KIND", "STATE", "ADDRESS", "MAC", "RESTARTS", "BOOT", "HOST",
+        ]
+        .iter()
+        .map(|h| h.to_string())
+        .collect(),
+    ];
     for (w, kind) in st
         .netd
         .iter()
         .map(|n| (n, "netd".to_string()))
         .chain(st.workloads.iter().map(|w| (w, w.kind.to_string())))
     {
-        rows.push([
+        rows.push(vec![
             w.name.clone(),
             kind,
             w.state_text(),
@@ -137,9 +142,15 @@ pub fn print_table(st: &LabStatus) {
             w.mac.map_or_else(|| "-".into(), |m| m.to_string()),
             w.restarts.to_string(),
             w.boot.clone().unwrap_or_default(),
+            w.host.clone().unwrap_or_else(|| "-".into()),
         ]);
     }
-    let widths: Vec<usize> = (0..7)
+    if !hosts {
+        for r in &mut rows {
+            r.pop();
+        }
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     for r in &rows {

@@ -150,6 +150,7 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
                         missing: false,
                         restarts: w.restarts,
                         failed: w.failed.clone(),
+                        host: w.host.clone(),
                     })
                     .collect(),
                 vpn: lab.state().vpn.clone(),

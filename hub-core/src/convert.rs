@@ -59,13 +59,15 @@ pub fn from_resolved(r: &ResolvedLab) -> DesiredLab {
             .map(|w| {
                 let mut d = DesiredWorkload::new(w.to_workload_spec());
                 d.depends_on = w.depends_on.clone();
-                d.restart = match &w.spec {
-                    WorkloadDef::Container(c) => c.restart,
-                    WorkloadDef::Vm(v) => v.restart,
+                (d.restart, d.host) = match &w.spec {
+                    WorkloadDef::Container(c) => (c.restart, c.host.clone()),
+                    WorkloadDef::Vm(v) => (v.restart, v.host.clone()),
                 };
                 d
             })
             .collect(),
+        hosts: r.hosts.clone(),
+        placement: r.placement,
         vpn: r.vpn.as_ref().map(|v| VpnPlan {
             subnet: v.subnet,
             listen_port: v.listen_port.unwrap_or(crate::spec::DEFAULT_LISTEN_PORT),

@@ -25,6 +25,8 @@ pub struct DesiredWorkload {
     pub ready_timeout: Duration,
     /// What the reconciler does when the workload stops or disappears (see [`crate::heal`]).
     pub restart: RestartPolicy,
+    /// The host it is pinned to (`host:`), in a lab of several hosts.
+    pub host: Option<String>,
 }
 
 impl DesiredWorkload {
@@ -43,6 +45,7 @@ impl DesiredWorkload {
             depends_on: Vec::new(),
             ready_timeout,
             restart,
+            host: None,
         }
     }
 
@@ -184,6 +187,10 @@ pub struct DesiredLab {
     pub workloads: Vec<DesiredWorkload>,
     /// The WireGuard gateway, when enabled.
     pub vpn: Option<VpnPlan>,
+    /// The hosts the lab spans, the primary first (empty: the one local host).
+    pub hosts: Vec<crate::spec::HostSpec>,
+    /// How the workloads without a pin are placed on the hosts.
+    pub placement: crate::spec::Placement,
 }
 
 impl DesiredLab {

@@ -70,6 +70,16 @@ pub enum HubError {
         /// What is short (`lab needs 48 GiB of memory for its VMs, the host has 23 GiB available`).
         shortfall: String,
     },
+    /// The lab's hosts cannot take it: a host that cannot be reached (its endpoint, a refused
+    /// TLS certificate), a VM for a host without libvirt, or a shortfall per host. Nothing
+    /// was created.
+    #[error("lab {lab:?} cannot be placed on its hosts; nothing was created:{}", problems.iter().map(|p| format!("\n  - {p}")).collect::<String>())]
+    Hosts {
+        /// The lab.
+        lab: String,
+        /// Each problem, naming its host (`host "h2": ...`).
+        problems: Vec<String>,
+    },
     /// Another process holds the lab's lock.
     #[error("lab {lab:?} is locked by {}; wait for it (hub up --wait) or stop it (lock file {})",
         .pid.map(|p| format!("process {p}")).unwrap_or_else(|| "another process".into()), .path.display())]

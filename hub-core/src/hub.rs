@@ -12,12 +12,15 @@ use crate::desired::DesiredLab;
 use crate::error::HubError;
 use crate::heal::{HealPolicy, Watcher};
 use crate::host_ports::{HostPorts, PortProbe};
+use crate::hosts::HostBackends;
 use crate::lab::Lab;
 use crate::progress::{Progress, ProgressFn};
 use crate::runtimes::Runtimes;
 use crate::scheduler::{Epvm, MetricsSource, ProcMetrics, Scheduler};
 use crate::services::{NetdService, VpnService};
-use crate::spec::{AllocatorFactory, Check, Container, HostChoices, LabSpec, Vm, Vpn};
+use crate::spec::{
+    AllocatorFactory, Check, Container, Host, HostChoices, HostSpec, LabSpec, Placement, Vm, Vpn,
+};
 use crate::status::LabStatus;
 use crate::up::{self, DownReport, UpOptions};
 
@@ -44,6 +47,7 @@ pub struct Hub {
     ports: Arc<dyn PortProbe>,
     keep_volumes: bool,
     injected: Runtimes,
+    injected_hosts: Vec<HostBackends>,
     #[cfg(feature = "wireguard")]
     key_gen: Option<Arc<dyn hub_wg::KeyGen>>,
     runtimes: OnceCell<Runtimes>,
@@ -80,6 +84,7 @@ pub struct HubBuilder {
     ports: Option<Arc<dyn PortProbe>>,
     keep_volumes: bool,
     injected: Runtimes,
+    injected_hosts: Vec<HostBackends>,
     #[cfg(feature = "wireguard")]
     key_gen: Option<Arc<dyn hub_wg::KeyGen>>,
 }
@@ -103,6 +108,7 @@ impl Default for HubBuilder {
             ports: None,
             keep_volumes: false,
             injected: Runtimes::default(),
+            injected_hosts: Vec::new(),
             #[cfg(feature = "wireguard")]
             key_gen: None,
         }
@@ -154,6 +160,23 @@ impl HubBuilder {
     /// Adds a VM.
     pub fn vm(mut self, vm: Vm) -> Self {
         self.spec.vms.push(vm);
+        self
+    }
+    /// Adds a host the lab may run on (the first added is the primary: netd and the VPN
+    /// gateway run there). Without hosts the lab runs on this machine's engines.
+    pub fn host(mut self, host: Host) -> Self {
+        self.spec.hosts.push(host);
+        self
+    }
+    /// How workloads without a `host` are placed (default [`Placement::Epvm`]).
+    pub fn placement(mut self, placement: Placement) -> Self {
+        self.spec.placement = Some(placement);
+        self
+    }
+    /// The backends of host `backends.name` (tests: a [`hub_runtime::FakeRuntime`] per host),
+    /// instead of connecting to its endpoints.
+    pub fn host_backends(mut self, backends: HostBackends) -> Self {
+        self.injected_hosts.push(backends);
         self
     }
     /// Adds the WireGuard gateway.
@@ -324,6 +347,7 @@ impl HubBuilder {
             ports: self.ports.unwrap_or_else(|| Arc::new(HostPorts)),
             keep_volumes: self.keep_volumes,
             injected: self.injected,
+            injected_hosts: self.injected_hosts,
             #[cfg(feature = "wireguard")]
             key_gen: self.key_gen,
             runtimes: OnceCell::new(),
@@ -395,18 +419,79 @@ impl Hub {
     }
 
     async fn make_runtimes(&self) -> Result<Runtimes, HubError> {
-        crate::backends::fill_defaults(
+        let (hosts, in_spec) = self.hosts()?;
+        if hosts.is_empty() {
+            return crate::backends::fill_defaults(&self.lab, self.injected.clone(), &self.cfg())
+                .await;
+        }
+        self.host_runtimes(&hosts, in_spec).await
+    }
+
+    fn cfg(&self) -> crate::backends::DefaultsConfig {
+        crate::backends::DefaultsConfig {
+            hub_bin: self.hub_bin.clone(),
+            warm_cache: self.warm_cache.clone(),
+            progress: self.progress.clone(),
+            #[cfg(feature = "wireguard")]
+            key_gen: self.key_gen.clone(),
+        }
+    }
+
+    async fn host_runtimes(
+        &self,
+        hosts: &[HostSpec],
+        in_spec: Vec<String>,
+    ) -> Result<Runtimes, HubError> {
+        crate::backends::fill_hosts(
             &self.lab,
+            hosts,
+            in_spec,
+            &self.injected_hosts,
             self.injected.clone(),
-            &crate::backends::DefaultsConfig {
-                hub_bin: self.hub_bin.clone(),
-                warm_cache: self.warm_cache.clone(),
-                progress: self.progress.clone(),
-                #[cfg(feature = "wireguard")]
-                key_gen: self.key_gen.clone(),
-            },
+            &self.cfg(),
         )
         .await
+    }
+
+    /// The backends of lab `lab` of this state root when its records name hosts (`hub ls`
+    /// looks into a lab over several hosts with them); `None` for a lab of this machine.
+    pub(crate) async fn runtimes_of_recorded(
+        &self,
+        lab: &str,
+    ) -> Result<Option<Runtimes>, HubError> {
+        let hosts = crate::hosts::load_hosts(lab, &self.state_root.join(lab))?;
+        if hosts.is_empty() {
+            return Ok(None);
+        }
+        let in_spec = hosts.iter().map(|h| h.name.clone()).collect();
+        self.host_runtimes(&hosts, in_spec).await.map(Some)
+    }
+
+    /// The hosts to reach: the spec's, then those the lab's records name that left it; and the
+    /// names of the spec's (the recorded ones when the spec has none: a `down` by name).
+    fn hosts(&self) -> Result<(Vec<HostSpec>, Vec<String>), HubError> {
+        let mut hosts: Vec<HostSpec> = self
+            .spec
+            .hosts
+            .iter()
+            .filter_map(|h| HostSpec::from_host(h, |p| self.spec.resolve_path(p)).ok())
+            .collect();
+        let mut recorded = crate::hosts::load_hosts(&self.lab, &self.lab_dir)?;
+        if let Ok(Some(state)) = up::state::LabState::load(&self.lab, &self.lab_dir) {
+            recorded.extend(state.hosts);
+        }
+        let spec_has_hosts = !hosts.is_empty();
+        for r in recorded {
+            if !hosts.iter().any(|h| h.name == r.name) {
+                hosts.push(r);
+            }
+        }
+        let in_spec = if spec_has_hosts {
+            self.spec.hosts.iter().map(|h| h.name.clone()).collect()
+        } else {
+            hosts.iter().map(|h| h.name.clone()).collect()
+        };
+        Ok((hosts, in_spec))
     }
 
     pub(crate) fn options(&self) -> UpOptions {

@@ -1,6 +1,7 @@
 //! The labs on this host (`hub ls`): found by their marks on every backend (Docker labels,
 //! libvirt metadata), and by the lab folders of the state root (a lab that is down keeps its
-//! identity there), each with what runs of it.
+//! identity there), each with what runs of it; a lab over several hosts (its folder records
+//! them) with what runs of it on each of its hosts.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -76,7 +77,15 @@ impl HubBuilder {
         names.extend(lab_folders(&root));
         let mut out = Vec::with_capacity(names.len());
         for name in names {
-            out.push(listing(runtimes, &root, name).await);
+            // A lab over several hosts is looked for on each of them.
+            let own = match hub.runtimes_of_recorded(&name).await {
+                Ok(own) => own,
+                Err(e) => {
+                    tracing::warn!(lab = %name, error = %e, "cannot read the lab's hosts");
+                    None
+                }
+            };
+            out.push(listing(own.as_ref().unwrap_or(runtimes), &root, name).await);
         }
         Ok(out)
     }

@@ -36,6 +36,36 @@
 //! # }
 //! ```
 //!
+//! A lab may span several hosts, each reached through its own Docker Engine (and libvirt);
+//! workloads pin a host or are placed by E-PVM (see [`hosts`]):
+//!
+//! ```no_run
+//! use hub_core::{Container, Host, Hub, Placement};
+//!
+//! # async fn run() -> Result<(), hub_core::HubError> {
+//! let lab = Hub::builder()
+//!     .name("spread")
+//!     .network("10.77.0.0/24")
+//!     .host(Host::new("h1")) // the primary: this machine's engines, netd, the VPN
+//!     .host(
+//!         Host::new("h2")
+//!             .docker("tcp://192.168.50.12:2376")
+//!             .tls("/etc/hub/certs/h2") // ca.pem, cert.pem, key.pem
+//!             .libvirt("qemu+tcp://192.168.50.12/system")
+//!             .address("192.168.50.12"),
+//!     )
+//!     .placement(Placement::Epvm)
+//!     .container(Container::new("web", "nginx:alpine").host("h2"))
+//!     .container(Container::new("db", "postgres:16")) // placed by E-PVM
+//!     .up()
+//!     .await?;
+//! for w in lab.workloads() {
+//!     println!("{} on {}", w.name, w.host.as_deref().unwrap_or("-"));
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Features
 //! - `docker` (default): containers and the lab network on Docker, re-exported as [`docker`].
 //! - `libvirt` (default): VMs on libvirt/QEMU, re-exported as [`libvirt`].
@@ -60,6 +90,7 @@ mod error;
 pub mod graph;
 pub mod heal;
 pub mod host_ports;
+pub mod hosts;
 mod hub;
 mod lab;
 pub mod labs;
@@ -75,7 +106,7 @@ pub use error::{BoxError, HubError, StepError, error_chain};
 pub use hub::{DEFAULT_PARALLELISM, Hub, HubBuilder, default_state_root};
 pub use lab::Lab;
 pub use progress::Progress;
-pub use spec::{Check, Container, LabSpec, Segment, Vm, Vpn};
+pub use spec::{Check, Container, Host, LabSpec, Placement, Segment, Vm, Vpn};
 pub use status::LabStatus;
 pub use up::{DownReport, UpReport};
 

@@ -21,6 +21,9 @@ pub struct Runtimes {
     pub netd: Option<Arc<dyn NetdService>>,
     /// The WireGuard gateway (absent: a lab asking for a VPN is refused).
     pub vpn: Option<Arc<dyn VpnService>>,
+    /// A lab over several hosts: the hosts, and where each workload runs (`containers`,
+    /// `vms` and `network` then route to them; see [`crate::hosts`]).
+    pub hosts: Option<Arc<crate::hosts::HostSet>>,
 }
 
 impl std::fmt::Debug for Runtimes {
@@ -31,6 +34,7 @@ impl std::fmt::Debug for Runtimes {
             .field("network", &self.network.is_some())
             .field("netd", &self.netd.is_some())
             .field("vpn", &self.vpn.is_some())
+            .field("hosts", &self.hosts)
             .finish()
     }
 }
@@ -47,6 +51,11 @@ impl Runtimes {
             kind,
             hint: format!("enable hub-core's feature `{feature}` or inject one with the builder"),
         })
+    }
+
+    /// The host workload `name` of `kind` runs on, in a lab over several hosts.
+    pub fn host_of(&self, kind: WorkloadKind, name: &str) -> Option<String> {
+        self.hosts.as_ref()?.host_of(kind, name)
     }
 
     /// The network runtime.

@@ -42,6 +42,9 @@ pub struct WorkloadRow {
     /// Why the reconciler gave up on it, when it did: it is `failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
+    /// The host it runs on, in a lab over several hosts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 impl WorkloadRow {
@@ -119,6 +122,7 @@ pub(crate) async fn status(
         missing: false,
         restarts: recorded(&s.handle.name).map_or(0, |r| r.restarts),
         failed: recorded(&s.handle.name).and_then(|r| r.failed.clone()),
+        host: runtimes.host_of(s.handle.kind, &s.handle.name),
     };
     let mut workloads: Vec<WorkloadRow> = actual
         .iter()
@@ -139,6 +143,7 @@ pub(crate) async fn status(
                 missing: true,
                 restarts: r.restarts,
                 failed: r.failed.clone(),
+                host: r.host.clone(),
             });
         }
     }

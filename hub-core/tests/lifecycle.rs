@@ -354,6 +354,7 @@ fn the_state_file_is_replaced_atomically() {
         vpn: None,
         netd_restarts: 0,
         vpn_restarts: 0,
+        hosts: vec![],
     };
     state(1).save(dir.path()).expect("save");
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));

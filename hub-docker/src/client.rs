@@ -79,6 +79,46 @@ impl DockerRuntime {
         Self::negotiate(docker).await
     }
 
+    /// Connects to the engine at `tcp://ADDR` over TLS, showing the client certificate of
+    /// `tls_dir` (`cert.pem`, `key.pem`) and trusting only its `ca.pem`, and negotiates the API
+    /// version. A wrong CA or certificate fails here, naming the endpoint.
+    pub async fn connect_tls(addr: &str, tls_dir: &std::path::Path) -> RuntimeResult<Self> {
+        let doing = format!(
+            "connecting to the Docker Engine at tcp://{addr} with the TLS files of {}",
+            tls_dir.display()
+        );
+        let docker = Docker::connect_with_ssl(
+            addr,
+            &tls_dir.join("key.pem"),
+            &tls_dir.join("cert.pem"),
+            &tls_dir.join("ca.pem"),
+            REQUEST_TIMEOUT_SECS,
+            API_DEFAULT_VERSION,
+        )
+        .map_err(|e| connect_error(e, &doing))?;
+        let docker = with_compat(docker)
+            .negotiate_version()
+            .await
+            .map_err(|e| connect_error(e, &doing))?;
+        Ok(Self::from_client(docker))
+    }
+
+    /// The engine's host: its CPUs and total memory in MiB (Docker's `/info`: `NCPU`,
+    /// `MemTotal`).
+    pub async fn host_capacity(&self) -> RuntimeResult<(u32, u64)> {
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(|e| connect_error(e, "asking the Docker Engine for /info"))?;
+        let cpus = info.ncpu.and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
+        let mem = info
+            .mem_total
+            .and_then(|m| u64::try_from(m).ok())
+            .unwrap_or(0);
+        Ok((cpus, mem / (1024 * 1024)))
+    }
+
     async fn negotiate(docker: Docker) -> RuntimeResult<Self> {
         let docker = with_compat(docker)
             .negotiate_version()

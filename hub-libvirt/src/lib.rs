@@ -68,6 +68,6 @@ pub use ssh::{
     ensure_key_pair, ensure_lab_key, generate_ed25519, known_hosts_path, lab_key_path,
     pin_host_key, shell_join, shell_quote, ssh_args, ssh_command, ssh_dir, unpin_host,
 };
-pub use virsh::{DEFAULT_URI, DomState};
+pub use virsh::{DEFAULT_URI, DomState, NodeCapacity};
 pub use virt::{DomainType, VIRT_TYPE_ENV};
 pub use warm::{SaveOutcome, WARM_CACHE_ENV, WarmCache, WarmEntry, default_warm_cache_dir};

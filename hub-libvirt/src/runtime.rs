@@ -148,6 +148,12 @@ impl LibvirtRuntime {
         }
     }
 
+    /// The host's CPUs and memory as this libvirt sees them (`virsh nodeinfo`,
+    /// `virsh nodememstats`).
+    pub async fn node_capacity(&self) -> crate::LibvirtResult<crate::NodeCapacity> {
+        self.virsh.node_capacity().await
+    }
+
     /// Uses `cache` for warm VMs (default: [`WarmCache::from_env`]).
     pub fn with_warm_cache(mut self, cache: WarmCache) -> Self {
         self.warm = Arc::new(cache);

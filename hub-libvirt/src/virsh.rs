@@ -54,6 +54,36 @@ impl DomState {
     }
 }
 
+/// A host's CPUs and memory, from `virsh nodeinfo` and `virsh nodememstats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeCapacity {
+    /// `CPU(s)`.
+    pub cpus: u32,
+    /// `Memory size`, MiB.
+    pub memory_total_mb: u64,
+    /// `free` + `buffers` + `cached`, MiB.
+    pub memory_available_mb: u64,
+}
+
+impl NodeCapacity {
+    /// Parses `virsh nodeinfo` (`CPU(s):  4`, `Memory size:  24576 KiB`) and
+    /// `virsh nodememstats` (`free  :  1234 KiB`).
+    pub fn parse(nodeinfo: &str, nodememstats: &str) -> Option<NodeCapacity> {
+        let field = |text: &str, name: &str| -> Option<u64> {
+            text.lines()
+                .find_map(|l| l.split_once(':').filter(|(k, _)| k.trim() == name))
+                .and_then(|(_, v)| v.split_whitespace().next()?.parse().ok())
+        };
+        let kib = |name: &str| field(nodememstats, name);
+        let available = kib("free")? + kib("buffers").unwrap_or(0) + kib("cached").unwrap_or(0);
+        Some(NodeCapacity {
+            cpus: u32::try_from(field(nodeinfo, "CPU(s)")?).ok()?,
+            memory_total_mb: field(nodeinfo, "Memory size")? / 1024,
+            memory_available_mb: available / 1024,
+        })
+    }
+}
+
 /// A `virsh -c URI` runner.
 #[derive(Debug, Clone)]
 pub struct Virsh {
@@ -130,6 +160,17 @@ impl Virsh {
     /// Checks that libvirt answers.
     pub async fn ping(&self) -> LibvirtResult<()> {
         self.run(&["list", "--all", "--name"]).await.map(|_| ())
+    }
+
+    /// The host's CPUs and memory as libvirt sees them (`virsh nodeinfo` and
+    /// `virsh nodememstats`).
+    pub async fn node_capacity(&self) -> LibvirtResult<NodeCapacity> {
+        let info = self.run(&["nodeinfo"]).await?;
+        let stats = self.run(&["nodememstats"]).await?;
+        NodeCapacity::parse(&info, &stats).ok_or_else(|| LibvirtError::Virsh {
+            command: "nodeinfo / nodememstats".into(),
+            stderr: format!("unexpected output: {info:?} {stats:?}"),
+        })
     }
 
     /// Names of every domain (running or not).
@@ -254,6 +295,17 @@ pub fn parse_domifaddr(out: &str) -> Vec<std::net::Ipv4Addr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_capacity_reads_virsh_output() {
+        let info = "CPU model:           x86_64\nCPU(s):              2\nMemory size:         24576000 KiB\n";
+        let stats = "total  :             24576000 KiB\nfree   :              1024000 KiB\nbuffers:                10240 KiB\ncached :              2048000 KiB\n";
+        let c = NodeCapacity::parse(info, stats).unwrap();
+        assert_eq!(c.cpus, 2);
+        assert_eq!(c.memory_total_mb, 24000);
+        assert_eq!(c.memory_available_mb, (1024000 + 10240 + 2048000) / 1024);
+        assert_eq!(NodeCapacity::parse("nonsense", stats), None);
+    }
 
     #[test]
     fn states_parse() {

@@ -2,6 +2,7 @@
 //! looking for anything a lab left behind, and a guard that removes a lab whatever happens.
 #![allow(dead_code)]
 
+pub mod dockerd;
 pub mod remote;
 pub mod serve;
 

@@ -18,7 +18,12 @@ use crate::services::{NetdOutcome, NetdService};
 pub(crate) async fn connect(
     progress: Option<ProgressFn>,
 ) -> Result<Arc<DockerRuntime>, hub_runtime::RuntimeError> {
-    let mut rt = DockerRuntime::connect().await?;
+    Ok(with_progress(DockerRuntime::connect().await?, progress))
+}
+
+/// `rt`, forwarding its image pull progress to `progress`.
+pub(crate) fn with_progress(rt: DockerRuntime, progress: Option<ProgressFn>) -> Arc<DockerRuntime> {
+    let mut rt = rt;
     if let Some(cb) = progress {
         rt = rt.with_pull_progress(Arc::new(move |p: hub_docker::PullProgress| {
             let status = match &p.layer {
@@ -32,7 +37,7 @@ pub(crate) async fn connect(
             });
         }));
     }
-    Ok(Arc::new(rt))
+    Arc::new(rt)
 }
 
 /// netd as a container of the hub's own executable (hub-docker's netd module).

@@ -2,6 +2,8 @@
 
 #[cfg(feature = "docker")]
 pub mod docker;
+#[cfg(feature = "docker")]
+mod hosts;
 #[cfg(feature = "wireguard")]
 pub mod wg;
 
@@ -83,6 +85,67 @@ pub(crate) async fn fill_defaults(
     }
     let _ = (lab, cfg);
     Ok(rts)
+}
+
+/// The backends of a lab over `hosts` (the spec's, then those recorded that left it;
+/// `in_spec` names the spec's): each host's engines connected (or why not), with `injected`
+/// hosts taken as given, netd on the primary's engine and the VPN gateway, unless injected in
+/// `services`.
+pub(crate) async fn fill_hosts(
+    lab: &str,
+    hosts: &[crate::spec::HostSpec],
+    in_spec: Vec<String>,
+    injected: &[crate::hosts::HostBackends],
+    services: Runtimes,
+    cfg: &DefaultsConfig,
+) -> Result<Runtimes, HubError> {
+    use crate::hosts::HostSet;
+    #[cfg(feature = "docker")]
+    let (reached, unreachable) = hosts::connect(hosts, injected, cfg).await;
+    #[cfg(not(feature = "docker"))]
+    let (reached, unreachable): (
+        Vec<(crate::hosts::HostBackends, Option<()>)>,
+        Vec<crate::hosts::Unreachable>,
+    ) = {
+        let mut reached = Vec::new();
+        let mut unreachable = Vec::new();
+        for h in hosts {
+            match injected.iter().find(|b| b.name == h.name) {
+                Some(b) => reached.push((b.clone(), None)),
+                None => unreachable.push(crate::hosts::Unreachable {
+                    host: h.name.clone(),
+                    reason: "this hub was built without the Docker backend (feature `docker`)"
+                        .into(),
+                }),
+            }
+        }
+        (reached, unreachable)
+    };
+    #[cfg_attr(not(any(feature = "docker", feature = "wireguard")), allow(unused_mut))]
+    let mut services = services;
+    #[cfg(feature = "docker")]
+    if services.netd.is_none() {
+        let primary = reached
+            .iter()
+            .find(|(b, _)| in_spec.first() == Some(&b.name));
+        if let Some((_, Some(docker))) = primary {
+            services.netd = Some(std::sync::Arc::new(docker::DockerNetd::new(
+                docker.clone(),
+                cfg.hub_bin.clone(),
+            )));
+        }
+    }
+    #[cfg(feature = "wireguard")]
+    if services.vpn.is_none() {
+        services.vpn = Some(std::sync::Arc::new(wg::WgGateway::new(cfg.key_gen.clone())));
+    }
+    let _ = (lab, cfg);
+    let set = std::sync::Arc::new(HostSet::new(
+        reached.into_iter().map(|(b, _)| b).collect(),
+        unreachable,
+        in_spec,
+    ));
+    Ok(set.runtimes(&services))
 }
 
 /// The `ssh` command line into a VM of the lab (the lab's key, its known_hosts,

@@ -9,7 +9,7 @@ mod epvm;
 mod metrics;
 mod round_robin;
 
-pub use admission::{LabDemand, admit};
+pub use admission::{LabDemand, admit, fmt_mib};
 pub use epvm::Epvm;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]

@@ -11,6 +11,7 @@ use super::check::Check;
 use super::de::{NodeDe, join};
 use super::error::{SpecError, SpecErrorKind, SpecErrors};
 use super::fields::struct_fields;
+use super::hosts::{Host, Placement};
 use super::locations::Locations;
 use super::node::{self, Loc, MAX_SPEC_BYTES, Node, Value};
 use super::segments::Segment;
@@ -49,6 +50,11 @@ struct Header {
     #[serde(default)]
     #[allow(dead_code)]
     checks: Option<IgnoredAny>,
+    #[serde(default)]
+    placement: Option<Placement>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    hosts: Option<IgnoredAny>,
 }
 
 impl LabSpec {
@@ -279,6 +285,7 @@ fn load(src: &str, file: PathBuf, base_dir: PathBuf) -> Result<LabSpec, SpecErro
         ld.list::<Container>(get("containers"), "containers");
     let (vms, vm_index, vms_ok) = ld.list::<Vm>(get("vms"), "vms");
     let (checks, check_index, _) = ld.list::<Check>(get("checks"), "checks");
+    let (hosts, _, _) = ld.list::<Host>(get("hosts"), "hosts");
     let (wireguard, vpn_ok) = match get("wireguard") {
         None => (None, true),
         Some(n) if matches!(n.value, Value::Null) => (None, true),
@@ -298,6 +305,8 @@ fn load(src: &str, file: PathBuf, base_dir: PathBuf) -> Result<LabSpec, SpecErro
         attach_to: None,
         dhcp_range: None,
         domain: None,
+        placement: None,
+        hosts: None,
         containers: None,
         vms: None,
         wireguard: None,
@@ -317,6 +326,8 @@ fn load(src: &str, file: PathBuf, base_dir: PathBuf) -> Result<LabSpec, SpecErro
     spec.vms = vms;
     spec.wireguard = wireguard;
     spec.checks = checks;
+    spec.hosts = hosts;
+    spec.placement = h.placement;
     spec.origin = Origin {
         file: Some(file),
         base_dir: Some(base_dir),

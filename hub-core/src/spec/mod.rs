@@ -61,6 +61,11 @@
 //!   peers: [{name: laptop}, {name: phone, address: 10.10.0.9}]
 //!   peer_name: demo-client        # the seed's single-peer form
 //!   address: 10.10.0.2/24
+//! hosts:                          # optional: the hosts the lab spans (see [`Host`]); the
+//!   - {name: h1}                  #   first is the primary (netd, VPN); default engines
+//!   - {name: h2, docker: "tcp://192.168.50.12:2376", tls: ./certs/h2, address: 192.168.50.12}
+//! placement: epvm                 # epvm (default) | round-robin, for workloads without `host:`
+//! # (and on a container or VM: `host: h2` pins it)
 //! checks:                         # what `hub check` proves besides its built-in checks
 //!   - {name: web-up, from: vm1, to: web, http: "http://web/", expect: "welcome"}
 //!   - {from: vpn:laptop, to: web, tcp: 80}
@@ -98,6 +103,7 @@ mod error;
 mod fields;
 mod hash;
 mod host;
+mod hosts;
 mod load;
 mod locations;
 mod names;
@@ -115,6 +121,10 @@ pub use duration::SpecDuration;
 pub use error::{SpecError, SpecErrorKind, SpecErrors};
 pub use hash::{canonical_json, spec_hash};
 pub use host::{HostChoices, HostView, VPN_PORT_SEARCH};
+pub use hosts::{
+    DEFAULT_DOCKER, DEFAULT_LIBVIRT, DockerEndpoint, Host, HostSpec, NO_LIBVIRT, Placement,
+    TLS_FILES,
+};
 pub use hub_runtime::{MacAddr, derive_mac};
 pub use resolve::{
     AllocatorFactory, DEFAULT_HC_INTERVAL, DEFAULT_HC_RETRIES, ResolvedInterface, ResolvedLab,

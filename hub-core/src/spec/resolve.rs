@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use super::error::{SpecErrorKind, SpecErrors};
 use super::hash::spec_hash;
+use super::hosts::{HostSpec, Placement};
 use super::types::{Container, LabSpec, Vm};
 use super::validate::{
     Ctx, joins, parse_ip, parse_peer_addr, parse_subnet, peers, segment_refs, vpn_server, workloads,
@@ -271,6 +272,12 @@ pub struct ResolvedLab {
     /// The spec file, when loaded from one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
+    /// The hosts the lab spans, the primary first (empty: the one local host).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostSpec>,
+    /// How the workloads without `host:` are placed.
+    #[serde(skip_serializing_if = "Placement::is_default")]
+    pub placement: Placement,
 }
 
 impl ResolvedLab {
@@ -502,6 +509,12 @@ impl LabSpec {
             workloads: out,
             vpn,
             file: self.origin.file.clone(),
+            hosts: self
+                .hosts
+                .iter()
+                .filter_map(|h| HostSpec::from_host(h, |p| self.resolve_path(p)).ok())
+                .collect(),
+            placement: self.placement.unwrap_or_default(),
         })
     }
 
@@ -682,6 +695,24 @@ impl fmt::Display for ResolvedLab {
                 ]);
             }
             table(f, &rows)?;
+            writeln!(f)?;
+        }
+        if !self.hosts.is_empty() {
+            let mut rows = vec![
+                ["HOST", "DOCKER", "LIBVIRT", "ADDRESS"]
+                    .map(String::from)
+                    .to_vec(),
+            ];
+            for h in &self.hosts {
+                rows.push(vec![
+                    h.name.clone(),
+                    h.docker.url(),
+                    h.libvirt.clone().unwrap_or_else(|| "none".into()),
+                    h.address.map_or_else(|| "-".into(), |a| a.to_string()),
+                ]);
+            }
+            table(f, &rows)?;
+            writeln!(f, "placement: {}", self.placement)?;
             writeln!(f)?;
         }
         if self.workloads.is_empty() {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::check::Check;
 use super::duration::SpecDuration;
+use super::hosts::{Host, Placement};
 use super::locations::Locations;
 use super::segments::{NetworkJoin, Segment, WorkloadNetworks};
 
@@ -146,6 +147,13 @@ pub struct LabSpec {
     /// checks (see [`Check`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<Check>,
+    /// The hosts the lab spans, the first being the primary (netd and the VPN gateway run
+    /// there); empty: the one local host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<Host>,
+    /// How workloads without `host:` are placed on the hosts (default E-PVM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
     #[serde(skip)]
     pub(crate) origin: Origin,
 }
@@ -166,6 +174,8 @@ impl LabSpec {
             vms: Vec::new(),
             wireguard: None,
             checks: Vec::new(),
+            hosts: Vec::new(),
+            placement: None,
             origin: Origin::default(),
         }
     }
@@ -226,6 +236,16 @@ impl LabSpec {
     /// Adds a check (what `hub check` and [`crate::Lab::check`] prove besides the built-ins).
     pub fn check(mut self, check: Check) -> Self {
         self.checks.push(check);
+        self
+    }
+    /// Adds a host the lab may run on (the first added is the primary).
+    pub fn host(mut self, host: Host) -> Self {
+        self.hosts.push(host);
+        self
+    }
+    /// Sets how workloads without `host:` are placed (default E-PVM).
+    pub fn placement(mut self, placement: Placement) -> Self {
+        self.placement = Some(placement);
         self
     }
     /// Sets the folder relative VM image paths are relative to (a spec loaded from a file
@@ -323,6 +343,9 @@ pub struct Container {
     /// Routes packets between its interfaces (`net.ipv4.ip_forward=1`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ip_forward: bool,
+    /// The host (of the spec's `hosts`) it runs on; placed by the scheduler when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 impl Container {
@@ -344,7 +367,13 @@ impl Container {
             volumes: Vec::new(),
             networks: WorkloadNetworks::default(),
             ip_forward: false,
+            host: None,
         }
+    }
+    /// Runs it on the host `name` of the spec's `hosts` (else the scheduler places it).
+    pub fn host(mut self, name: impl Into<String>) -> Self {
+        self.host = Some(name.into());
+        self
     }
     /// Joins these segments, in order (one interface each), at allocated addresses.
     pub fn networks<I, S>(mut self, names: I) -> Self
@@ -537,6 +566,9 @@ pub struct Vm {
     /// Not part of the spec hash: changing it does not re-create a running VM.
     #[serde(default, skip_serializing)]
     pub restart: RestartPolicy,
+    /// The host (of the spec's `hosts`) it runs on; placed by the scheduler when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 impl Vm {
@@ -557,7 +589,13 @@ impl Vm {
             depends_on: Vec::new(),
             warm: false,
             restart: RestartPolicy::No,
+            host: None,
         }
+    }
+    /// Runs it on the host `name` of the spec's `hosts` (else the scheduler places it).
+    pub fn host(mut self, name: impl Into<String>) -> Self {
+        self.host = Some(name.into());
+        self
     }
     /// Starts the VM from a warm snapshot when one is cached (see [`Vm::warm`]'s field).
     pub fn warm(mut self, on: bool) -> Self {

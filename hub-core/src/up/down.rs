@@ -84,6 +84,18 @@ async fn down_unlocked(
         }
     }
 
+    if let Some(set) = &runtimes.hosts {
+        // What the lab left on a host that cannot be reached stays: so does its record.
+        for u in set.unreachable() {
+            errors.push(StepError::new(
+                format!("host {:?}", u.host),
+                format!(
+                    "cannot be reached, so the lab's things there are left: {}",
+                    u.reason
+                ),
+            ));
+        }
+    }
     let t = Instant::now();
     let actual = match list_actual(runtimes, lab, &[]).await {
         Ok(a) => a,

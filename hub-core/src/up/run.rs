@@ -111,7 +111,23 @@ pub(crate) async fn converge_in_lock(
         },
     );
     let to_start = plan.to_start();
-    if !to_start.is_empty() {
+    if let Some(set) = &runtimes.hosts {
+        if desired.hosts.is_empty() {
+            let names: Vec<&str> = set.hosts().iter().map(|h| h.name.as_str()).collect();
+            return Err(HubError::Invalid {
+                what: format!("lab {lab:?}"),
+                reason: format!(
+                    "runs on the hosts {} (recorded in {}), but the spec has no `hosts`; give it                      its hosts again, or `hub down` the lab first",
+                    names.join(", "),
+                    opts.lab_dir.display()
+                ),
+            });
+        }
+        let t = Instant::now();
+        let recorded = recorded_hosts(lab, &opts.lab_dir);
+        crate::hosts::place(desired, &to_start, &recorded, set).await?;
+        timing("up.place", t);
+    } else if !to_start.is_empty() {
         admit(
             lab,
             &demand(desired, &to_start),
@@ -160,6 +176,20 @@ pub(crate) async fn converge_in_lock(
             }
         }
     }
+}
+
+/// Each workload's host as the state file records it (none without a state file).
+fn recorded_hosts(lab: &str, lab_dir: &Path) -> BTreeMap<String, String> {
+    LabState::load(lab, lab_dir)
+        .ok()
+        .flatten()
+        .map(|st| {
+            st.workloads
+                .into_iter()
+                .filter_map(|w| Some((w.name, w.host?)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// What the workloads about to start ask of the host.
@@ -222,6 +252,11 @@ async fn converge(
             e,
         )]
     })?;
+    if !desired.hosts.is_empty() {
+        // Before anything is made on a host: `down` must find every host after a crash.
+        crate::hosts::save_hosts(up.lab, &opts.lab_dir, &desired.hosts)
+            .map_err(|e| vec![StepError::new("the lab's hosts", e)])?;
+    }
     let (info, segments) = up.network(journal, &mut report).await?;
     let netd_plan = if runtimes.netd.is_some() {
         desired.netd_plan()
@@ -245,6 +280,7 @@ async fn converge(
         .await?;
     let vpn = up.vpn(&ctx, &segments, journal, &mut report).await?;
     up.remove_left_segments(journal, &mut report).await?;
+    up.remove_left_hosts(&mut report).await?;
     up.cancelled()?;
     let state = up.write_state(info, netd_plan.as_ref(), &statuses, vpn, &report)?;
     tracing::info!(%report, "up done");
@@ -366,6 +402,24 @@ impl Phases<'_> {
             report.removed.push(what);
         }
         Ok(())
+    }
+
+    /// Takes the lab's network (and volumes) off the hosts that left the spec, once their
+    /// workloads are gone, and forgets those hosts.
+    async fn remove_left_hosts(&self, report: &mut UpReport) -> Result<(), Vec<StepError>> {
+        let Some(set) = &self.runtimes.hosts else {
+            return Ok(());
+        };
+        for host in set.clear_departed(self.lab).await.map_err(|e| vec![e])? {
+            let what = format!("host {host}");
+            emit(
+                &self.opts.progress,
+                Progress::Removed { what: what.clone() },
+            );
+            report.removed.push(what);
+        }
+        crate::hosts::keep_only(self.lab, &self.opts.lab_dir, &self.desired.hosts)
+            .map_err(|e| vec![StepError::new("the lab's hosts", e)])
     }
 
     /// Removes the workloads that left the spec, all at once.
@@ -634,6 +688,7 @@ impl Phases<'_> {
             .iter()
             .map(|w| {
                 let mut r = record(w, statuses.get(w.name()));
+                r.host = self.runtimes.host_of(w.spec.kind(), w.name());
                 // The restart count is the workload's history: an `up` keeps it.
                 r.restarts = previous
                     .as_ref()
@@ -652,6 +707,7 @@ impl Phases<'_> {
             vpn,
             netd_restarts: previous.as_ref().map_or(0, |p| p.netd_restarts),
             vpn_restarts: previous.as_ref().map_or(0, |p| p.vpn_restarts),
+            hosts: self.desired.hosts.clone(),
         };
         let unchanged_state = report.is_unchanged() && previous.as_ref() == Some(&state);
         if !unchanged_state {
@@ -717,5 +773,6 @@ fn record(w: &DesiredWorkload, s: Option<&WorkloadStatus>) -> WorkloadRecord {
         },
         restarts: 0,
         failed: None,
+        host: None,
     }
 }

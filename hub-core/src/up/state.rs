@@ -45,6 +45,9 @@ pub struct WorkloadRecord {
     /// Why the reconciler gave up on it, when it did: the workload is `failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
+    /// The host it runs on, in a lab over several hosts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -74,6 +77,10 @@ pub struct LabState {
     /// How many times the reconciler brought the VPN gateway back.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub vpn_restarts: u32,
+    /// The hosts the lab spans and their endpoints (TLS folders, never keys), the primary
+    /// first; empty for a lab on the one local host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<crate::spec::HostSpec>,
 }
 
 impl LabState {

@@ -7,6 +7,7 @@
 
 mod checks;
 mod header;
+mod hosts;
 mod ports_volumes;
 mod segments;
 mod vm_files;
@@ -15,6 +16,7 @@ mod workloads;
 
 use checks::check_checks;
 use header::check_header;
+use hosts::check_hosts;
 use ports_volumes::{check_ports, check_volumes};
 use segments::{check_joins, check_segments};
 pub(crate) use segments::{joins, segment_refs};
@@ -263,5 +265,6 @@ pub(crate) fn check(spec: &LabSpec, partial: Partial) -> Vec<SpecError> {
         check_vpn(&mut cx, plan.map(|p| p.subnet()));
     }
     check_checks(&mut cx, partial.workloads_ok, partial.vpn_ok);
+    check_hosts(&mut cx);
     cx.errors
 }

@@ -1,0 +1,177 @@
+//! `hosts:` and the workloads' `host:` pins: names, addresses and endpoints of the hosts, pins
+//! to unknown hosts, VMs pinned to a host without libvirt.
+
+use std::collections::HashMap;
+
+use super::{Ctx, parse_ip};
+use crate::spec::error::SpecErrorKind;
+use crate::spec::hosts::{DEFAULT_DOCKER, DockerEndpoint, HostSpec, TLS_FILES, check_libvirt_uri};
+use crate::spec::names;
+
+pub(super) fn check_hosts(cx: &mut Ctx<'_>) {
+    let spec = cx.spec;
+    let mut names_seen: HashMap<&str, usize> = HashMap::new();
+    let mut addresses: HashMap<std::net::Ipv4Addr, usize> = HashMap::new();
+    let mut endpoints: HashMap<String, usize> = HashMap::new();
+    for (i, h) in spec.hosts.iter().enumerate() {
+        let path = format!("hosts[{i}]");
+        if !names::is_dns_label(&h.name) {
+            cx.err(
+                SpecErrorKind::BadName,
+                format!("{path}.name"),
+                format!(
+                    "name \"{}\" is not valid: {}",
+                    h.name,
+                    names::DNS_LABEL_RULE
+                ),
+            );
+        } else if let Some(first) = names_seen.get(h.name.as_str()) {
+            cx.err(
+                SpecErrorKind::DuplicateName,
+                format!("{path}.name"),
+                format!(
+                    "host \"{}\" is already hosts[{first}]; host names must be unique",
+                    h.name
+                ),
+            );
+        } else {
+            names_seen.insert(&h.name, i);
+        }
+        if let Some(a) = &h.address {
+            match parse_ip(a) {
+                Err(m) => cx.err(SpecErrorKind::Address, format!("{path}.address"), m),
+                Ok(ip) => {
+                    if let Some(first) = addresses.get(&ip) {
+                        let msg = format!(
+                            "address {ip} is already host \"{}\"'s (hosts[{first}]); each host \
+                             has its own underlay address",
+                            spec.hosts[*first].name
+                        );
+                        cx.err(SpecErrorKind::AddressInUse, format!("{path}.address"), msg);
+                    } else {
+                        addresses.insert(ip, i);
+                    }
+                }
+            }
+        }
+        check_endpoint(cx, i, &mut endpoints);
+        if let Some(uri) = &h.libvirt
+            && let Err(m) = check_libvirt_uri(uri)
+        {
+            cx.err(SpecErrorKind::BadValue, format!("{path}.libvirt"), m);
+        }
+    }
+    if spec.hosts.len() > 1 {
+        let one_host_only = [
+            (
+                !spec.networks.is_empty(),
+                "networks",
+                "a lab of several segments",
+            ),
+            (
+                spec.attach_to.is_some(),
+                "attach_to",
+                "a lab joining an existing network",
+            ),
+        ];
+        for (set, field, what) in one_host_only {
+            if set {
+                cx.err(
+                    SpecErrorKind::BadValue,
+                    field,
+                    format!("{what} runs on one host for now; give `hosts` one host or none"),
+                );
+            }
+        }
+    }
+    check_pins(cx);
+}
+
+/// A host's Docker endpoint and TLS folder.
+fn check_endpoint(cx: &mut Ctx<'_>, i: usize, seen: &mut HashMap<String, usize>) {
+    let spec = cx.spec;
+    let h = &spec.hosts[i];
+    let tls = h.tls.as_deref().map(|p| spec.resolve_path(p));
+    let field = format!("hosts[{i}].docker");
+    match DockerEndpoint::parse(
+        h.docker.as_deref().unwrap_or(DEFAULT_DOCKER),
+        tls.as_deref(),
+    ) {
+        Err(m) => {
+            let at = if m.contains("`tls` is for") {
+                format!("hosts[{i}].tls")
+            } else {
+                field
+            };
+            cx.err(SpecErrorKind::BadValue, at, m);
+        }
+        Ok(ep) => {
+            if let DockerEndpoint::Tcp { tls, .. } = &ep {
+                let missing: Vec<&str> = TLS_FILES
+                    .into_iter()
+                    .filter(|f| !tls.join(f).is_file())
+                    .collect();
+                if !missing.is_empty() {
+                    cx.err(
+                        SpecErrorKind::MissingFile,
+                        format!("hosts[{i}].tls"),
+                        format!("{} has no {}", tls.display(), missing.join(", ")),
+                    );
+                }
+            }
+            if let Some(first) = seen.get(&ep.url()) {
+                let msg = format!(
+                    "Docker endpoint {ep} is already host \"{}\"'s (hosts[{first}])",
+                    spec.hosts[*first].name
+                );
+                cx.err(SpecErrorKind::DuplicateName, field, msg);
+            } else {
+                seen.insert(ep.url(), i);
+            }
+        }
+    }
+}
+
+/// `host:` on containers and VMs.
+fn check_pins(cx: &mut Ctx<'_>) {
+    let spec = cx.spec;
+    let known: Vec<&str> = spec.hosts.iter().map(|h| h.name.as_str()).collect();
+    let pins = spec
+        .containers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (spec.origin.container_path(i), c.host.as_deref(), false))
+        .chain(
+            spec.vms
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (spec.origin.vm_path(i), v.host.as_deref(), true)),
+        );
+    for (path, pin, vm) in pins {
+        let Some(pin) = pin else { continue };
+        let field = format!("{path}.host");
+        let Some(host) = spec.hosts.iter().find(|h| h.name == pin) else {
+            let msg = if known.is_empty() {
+                format!("host \"{pin}\" is not in the spec: it has no `hosts`")
+            } else {
+                format!("host \"{pin}\" is not in `hosts` ({})", known.join(", "))
+            };
+            cx.err(SpecErrorKind::UnknownName, field, msg);
+            continue;
+        };
+        // A host whose endpoints are wrong is reported above; here only its libvirt counts.
+        if vm
+            && let Ok(h) = HostSpec::from_host(host, |p| spec.resolve_path(p))
+            && h.libvirt.is_none()
+        {
+            cx.err(
+                SpecErrorKind::BadValue,
+                field,
+                format!(
+                    "host \"{pin}\" has no libvirt to run a VM; give it `libvirt:` (like \
+                     qemu+tcp://HOST/system) or pin the VM elsewhere"
+                ),
+            );
+        }
+    }
+}

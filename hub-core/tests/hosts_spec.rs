@@ -1,0 +1,205 @@
+//! `hosts:`, `host:` and `placement:` in a spec: what is accepted, and every mistake with its
+//! file, line, column and field, all reported together.
+
+use hub_core::spec::{DockerEndpoint, LabSpec, Placement, SpecError, SpecErrorKind};
+
+/// A TLS folder with the three files Docker's TLS needs (their content is not read here).
+fn tls_dir() -> tempfile::TempDir {
+    let d = tempfile::tempdir().expect("dir");
+    for f in hub_core::spec::TLS_FILES {
+        std::fs::write(d.path().join(f), "x").expect("write");
+    }
+    d
+}
+
+fn errors(yaml: &str) -> Vec<SpecError> {
+    match LabSpec::from_yaml(yaml, "lab.yaml").and_then(|s| s.resolve()) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.errors,
+    }
+}
+
+fn places(yaml: &str) -> Vec<(u64, u64, String, SpecErrorKind)> {
+    errors(yaml)
+        .into_iter()
+        .map(|e| (e.line, e.column, e.field, e.kind))
+        .collect()
+}
+
+#[test]
+fn hosts_pins_and_placement_resolve() {
+    let tls = tls_dir();
+    let yaml = format!(
+        "name: ms-spec\nsubnet: 10.204.1.0/24\nplacement: round-robin\nhosts:\n  - name: h1\n  \
+         - name: h2\n    docker: tcp://10.204.250.2:2376\n    tls: {}\n    address: 10.204.250.2\n\
+         containers:\n  - {{name: a, image: busybox, host: h2}}\n  - {{name: b, image: busybox}}\n",
+        tls.path().display()
+    );
+    let r = LabSpec::from_yaml(&yaml, "lab.yaml")
+        .and_then(|s| s.resolve())
+        .expect("valid");
+    assert_eq!(r.placement, Placement::RoundRobin);
+    assert_eq!(r.hosts.len(), 2);
+    assert_eq!(r.hosts[0].libvirt.as_deref(), Some("qemu:///system"));
+    assert_eq!(
+        r.hosts[1].docker,
+        DockerEndpoint::Tcp {
+            addr: "10.204.250.2:2376".into(),
+            tls: tls.path().to_path_buf()
+        }
+    );
+    assert_eq!(
+        r.hosts[1].libvirt, None,
+        "a remote engine has no libvirt unless given"
+    );
+    assert_eq!(r.hosts[1].address, Some("10.204.250.2".parse().unwrap()));
+    // `hub validate` shows them.
+    let shown = r.to_string();
+    assert!(shown.contains("h2    tcp://10.204.250.2:2376"), "{shown}");
+    assert!(shown.contains("placement: round-robin"), "{shown}");
+}
+
+#[test]
+fn a_spec_without_hosts_is_unchanged() {
+    let yaml = "name: ms-one\nsubnet: 10.204.2.0/24\ncontainers:\n  - {name: a, image: busybox}\n";
+    let r = LabSpec::from_yaml(yaml, "lab.yaml")
+        .and_then(|s| s.resolve())
+        .expect("valid");
+    assert!(r.hosts.is_empty());
+    assert_eq!(r.placement, Placement::Epvm);
+    let json = serde_json::to_string(&r).expect("json");
+    assert!(
+        !json.contains("hosts") && !json.contains("placement"),
+        "{json}"
+    );
+}
+
+#[test]
+fn every_host_mistake_is_reported_at_its_place_together() {
+    let yaml = "\
+name: ms-bad
+subnet: 10.204.3.0/24
+hosts:
+  - name: h1
+    address: 10.204.250.1
+  - name: h1
+    address: 10.204.250.1
+  - name: h3
+    docker: tcp://10.204.250.3:2376
+  - name: h4
+    docker: ssh://me@h4
+    libvirt: xen:///
+  - name: h5
+    docker: tcp://nope
+    tls: /nonexistent/ms-certs
+  - name: h6
+    docker: tcp://10.204.250.6:2376
+    tls: /nonexistent/ms-certs
+containers:
+  - {name: a, image: busybox, host: h9}
+vms:
+  - {name: v, image: /dev/null, host: h6}
+";
+    let got = places(yaml);
+    let want = [
+        (6, 11, "hosts[1].name", SpecErrorKind::DuplicateName),
+        (7, 14, "hosts[1].address", SpecErrorKind::AddressInUse),
+        (9, 13, "hosts[2].docker", SpecErrorKind::BadValue),
+        (11, 13, "hosts[3].docker", SpecErrorKind::BadValue),
+        (12, 14, "hosts[3].libvirt", SpecErrorKind::BadValue),
+        (14, 13, "hosts[4].docker", SpecErrorKind::BadValue),
+        (18, 10, "hosts[5].tls", SpecErrorKind::MissingFile),
+        (20, 37, "containers[0].host", SpecErrorKind::UnknownName),
+        (22, 39, "vms[0].host", SpecErrorKind::BadValue),
+        (6, 5, "hosts[1].docker", SpecErrorKind::DuplicateName),
+    ];
+    for (line, column, field, kind) in want {
+        assert!(
+            got.iter()
+                .any(|g| *g == (line, column, field.to_string(), kind)),
+            "missing {field} at {line}:{column} ({kind:?}) in {got:#?}"
+        );
+    }
+    let all = errors(yaml);
+    let says = |field: &str, text: &str| {
+        let e = all.iter().find(|e| e.field == field).expect(field);
+        assert!(e.message.contains(text), "{e}");
+        assert!(e.to_string().starts_with("lab.yaml:"), "{e}");
+    };
+    says("hosts[1].name", "host \"h1\" is already hosts[0]");
+    says(
+        "hosts[1].address",
+        "address 10.204.250.1 is already host \"h1\"'s",
+    );
+    says("hosts[2].docker", "needs `tls`");
+    says(
+        "hosts[3].docker",
+        "ssh:// Docker endpoints are not supported yet",
+    );
+    says("hosts[5].tls", "has no ca.pem, cert.pem, key.pem");
+    says(
+        "containers[0].host",
+        "host \"h9\" is not in `hosts` (h1, h1, h3, h4, h5, h6)",
+    );
+    says("vms[0].host", "host \"h6\" has no libvirt to run a VM");
+}
+
+#[test]
+fn a_pin_without_hosts_and_a_bad_placement_are_refused() {
+    let yaml = "name: ms-pin\nsubnet: 10.204.4.0/24\nplacement: fastest\ncontainers:\n  - {name: a, image: busybox, host: h2}\n";
+    let got = places(yaml);
+    assert!(
+        got.iter().any(|g| g.2 == "placement" && g.0 == 3),
+        "{got:#?}"
+    );
+    assert!(
+        got.iter().any(|g| *g
+            == (
+                5,
+                37,
+                "containers[0].host".into(),
+                SpecErrorKind::UnknownName
+            )),
+        "{got:#?}"
+    );
+}
+
+#[test]
+fn several_hosts_refuse_what_runs_on_one_host_only() {
+    let yaml = "name: ms-seg\nattach_to: other\nsubnet: 10.204.5.0/24\nhosts:\n  - name: h1\n  - name: h2\n    docker: unix:///run/ms-other.sock\n    libvirt: none\n";
+    let got = places(yaml);
+    assert!(
+        got.iter()
+            .any(|g| g.2 == "attach_to" && g.3 == SpecErrorKind::BadValue && g.0 == 2),
+        "{got:#?}"
+    );
+}
+
+#[test]
+fn the_builder_takes_hosts_and_placement() {
+    let tls = tls_dir();
+    let spec = LabSpec::new("ms-built", "10.204.6.0/24")
+        .host(hub_core::Host::new("h1"))
+        .host(
+            hub_core::Host::new("h2")
+                .docker("tcp://10.204.250.2:2376")
+                .tls(tls.path())
+                .libvirt("qemu+tcp://10.204.250.2/system")
+                .address("10.204.250.2"),
+        )
+        .placement(Placement::RoundRobin)
+        .container(hub_core::Container::new("a", "busybox").host("h2"));
+    let r = spec.resolve().expect("valid");
+    assert_eq!(
+        r.hosts[1].libvirt.as_deref(),
+        Some("qemu+tcp://10.204.250.2/system")
+    );
+    let bad = LabSpec::new("ms-built", "10.204.6.0/24")
+        .container(hub_core::Container::new("a", "busybox").host("h2"))
+        .resolve()
+        .unwrap_err();
+    assert!(
+        bad.errors[0].to_string().contains("containers[0].host"),
+        "{bad}"
+    );
+}
