@@ -13,10 +13,8 @@ fn tls_dir() -> tempfile::TempDir {
 }
 
 fn errors(yaml: &str) -> Vec<SpecError> {
-    match LabSpec::from_yaml(yaml, "lab.yaml").and_then(|s| s.resolve()) {
-        Ok(_) => Vec::new(),
-        Err(e) => e.errors,
-    }
+    let resolved = LabSpec::from_yaml(yaml, "lab.yaml").and_then(|s| s.resolve());
+    resolved.err().map(|e| e.errors).unwrap_or_default()
 }
 
 fn places(yaml: &str) -> Vec<(u64, u64, String, SpecErrorKind)> {
