@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::console::tail_console;
-use crate::domain::{BootRecord, DomainConfig, DomainInfo, domain_xml, parse_domain_xml};
+use crate::domain::{BootRecord, DomainConfig, DomainInfo, Nic, domain_xml, parse_domain_xml};
 use crate::error::LibvirtError;
 use crate::fsutil::{
     ensure_dir, ensure_dir_keep_mode, remove_file_if_exists, write_private_atomic,
@@ -329,24 +329,32 @@ impl LibvirtRuntime {
                 vm.user
             )));
         }
-        if lab.network.bridge.is_empty()
-            || lab.network.bridge.len() > 15
-            || lab.network.bridge.contains('/')
-        {
-            return Err(invalid(format!(
-                "bridge {:?} is not a Linux interface name",
-                lab.network.bridge
-            )));
-        }
-        if let Some(ip) = vm.ip {
-            if !lab.network.subnet.contains(&ip) {
+        let nics = vm_nics(lab, vm)?;
+        for nic in &nics {
+            if nic.bridge.is_empty() || nic.bridge.len() > 15 || nic.bridge.contains('/') {
                 return Err(invalid(format!(
-                    "address {ip} is outside the lab subnet {}",
-                    lab.network.subnet
+                    "bridge {:?} is not a Linux interface name",
+                    nic.bridge
+                )));
+            }
+        }
+        // The first NIC's network: the lab network, or the VM's first segment.
+        let first = match vm.networks.first() {
+            Some(a) => lab.network_named(&a.network).unwrap_or(&lab.network),
+            None => &lab.network,
+        };
+        if let Some(ip) = vm.ip {
+            if !first.subnet.contains(&ip) {
+                return Err(invalid(format!(
+                    "address {ip} is outside the subnet {} of its network {:?}",
+                    first.subnet, first.name
                 )));
             }
         }
         check_mac(&vm.name, vm.mac)?;
+        for a in &vm.networks {
+            check_mac(&vm.name, a.mac)?;
+        }
         Ok(vm.clone())
     }
 
@@ -573,8 +581,7 @@ impl LibvirtRuntime {
                 overlay: paths.overlay.clone(),
                 seed: paths.seed.clone(),
                 console_log: paths.console_log.clone(),
-                bridge: lab.network.bridge.clone(),
-                mac: vm.mac.to_string(),
+                nics: vm_nics(lab, vm)?,
                 user: vm.user.clone(),
                 ip: vm.ip,
                 static_ip: vm.static_ip,
@@ -656,9 +663,13 @@ impl LibvirtRuntime {
                 s.lab_dir.to_string_lossy().into_owned(),
                 lab.dir.to_string_lossy().into_owned(),
             ),
-            (s.bridge.clone(), lab.network.bridge.clone()),
         ] {
             rw.values.insert(old, new);
+        }
+        // Each NIC's bridge of the saved run becomes this run's, in order.
+        let bridges = vm_nics(lab, vm)?;
+        for (old, new) in s.bridges().zip(&bridges) {
+            rw.values.insert(old.to_string(), new.bridge.clone());
         }
         let xml = crate::warm::rewrite(&saved_xml, &rw)?;
         write_private_atomic(&paths.restore_xml, xml.as_bytes(), "write the restore XML")?;
@@ -743,6 +754,10 @@ impl LibvirtRuntime {
             Ok::<(KeyPair, KeyPair), LibvirtError>((lab_key, host_key))
         })();
         let paths = VmPaths::new(&lab.dir, &vm.name);
+        // The VM was made with these NICs, so they resolve.
+        let bridges: Vec<String> = vm_nics(lab, vm)
+            .map(|n| n.into_iter().map(|n| n.bridge).collect())
+            .unwrap_or_else(|_| vec![lab.network.bridge.clone()]);
         let saved = SavedPaths {
             overlay: hub
                 .file("overlay")
@@ -753,7 +768,8 @@ impl LibvirtRuntime {
                 .file("console")
                 .map(PathBuf::from)
                 .unwrap_or(paths.console_log),
-            bridge: lab.network.bridge.clone(),
+            bridge: bridges.first().cloned().unwrap_or_default(),
+            more_bridges: bridges.iter().skip(1).cloned().collect(),
             lab_dir: lab.dir.clone(),
         };
         let t = Instant::now();
@@ -845,7 +861,9 @@ fn check_restored(lab: &LabContext, vm: &VmSpec, output: &str) -> RuntimeResult<
             clock - now
         )));
     }
-    if let Some(ip) = vm.ip {
+    // Every NIC's address: netd keeps each reservation, and the guest its leases.
+    let addresses = vm.ip.into_iter().chain(vm.networks.iter().map(|a| a.ip));
+    for ip in addresses {
         if !output.contains(&format!("inet {ip}/")) {
             return Err(failed(format!(
                 "it does not hold its address {ip}:\n{output}"
@@ -853,6 +871,33 @@ fn check_restored(lab: &LabContext, vm: &VmSpec, output: &str) -> RuntimeResult<
         }
     }
     Ok(())
+}
+
+/// The NICs of `vm`, in order: one per network it joins (each on its network's bridge, with
+/// its own MAC), or the lab network's alone.
+pub(crate) fn vm_nics(lab: &LabContext, vm: &VmSpec) -> Result<Vec<Nic>, LibvirtError> {
+    if vm.networks.is_empty() {
+        return Ok(vec![Nic {
+            bridge: lab.network.bridge.clone(),
+            mac: vm.mac.to_string(),
+        }]);
+    }
+    vm.networks
+        .iter()
+        .map(|a| match lab.network_named(&a.network) {
+            Some(n) => Ok(Nic {
+                bridge: n.bridge.clone(),
+                mac: a.mac.to_string(),
+            }),
+            None => Err(LibvirtError::InvalidSpec {
+                vm: vm.name.clone(),
+                reason: format!(
+                    "its NIC on segment {:?} names network {:?}, which the lab does not have",
+                    a.segment, a.network
+                ),
+            }),
+        })
+        .collect()
 }
 
 impl LibvirtRuntime {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::check::Check;
 use super::duration::SpecDuration;
 use super::locations::Locations;
-use super::segments::{NetworkJoin, Segment, WorkloadNetworks};
+use super::segments::{Segment, WorkloadNetworks};
 
 /// The only network type supported for now.
 pub const NETWORK_TYPE_BRIDGE: &str = "bridge";
@@ -357,10 +357,7 @@ impl Container {
     }
     /// Joins one more segment, at `ip` (or an allocated address when `None`).
     pub fn network_at(mut self, name: impl Into<String>, ip: Option<&str>) -> Self {
-        self.networks.0.push(NetworkJoin {
-            network: name.into(),
-            ip: ip.map(str::to_string),
-        });
+        self.networks.push(name, ip);
         self
     }
     /// Routes packets between its interfaces (`net.ipv4.ip_forward=1`).
@@ -537,6 +534,14 @@ pub struct Vm {
     /// Not part of the spec hash: changing it does not re-create a running VM.
     #[serde(default, skip_serializing)]
     pub restart: RestartPolicy,
+    /// The lab's segments it joins, in order (one virtio NIC each, `eth0`, `eth1`..., each
+    /// brought up by DHCP from netd), as a list of names or a mapping of name to address;
+    /// default: the first segment only. `ip`, when given, is its address on the first.
+    #[serde(default, skip_serializing_if = "WorkloadNetworks::is_empty")]
+    pub networks: WorkloadNetworks,
+    /// Routes packets between its NICs (`net.ipv4.ip_forward=1`, set by cloud-init).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ip_forward: bool,
 }
 
 impl Vm {
@@ -557,7 +562,28 @@ impl Vm {
             depends_on: Vec::new(),
             warm: false,
             restart: RestartPolicy::No,
+            networks: WorkloadNetworks::default(),
+            ip_forward: false,
         }
+    }
+    /// Joins these segments, in order (one NIC each), at addresses netd reserves for it.
+    pub fn networks<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.networks = names.into_iter().collect();
+        self
+    }
+    /// Joins one more segment, at `ip` (or an allocated address when `None`).
+    pub fn network_at(mut self, name: impl Into<String>, ip: Option<&str>) -> Self {
+        self.networks.push(name, ip);
+        self
+    }
+    /// Routes packets between its NICs (`net.ipv4.ip_forward=1`).
+    pub fn ip_forward(mut self, on: bool) -> Self {
+        self.ip_forward = on;
+        self
     }
     /// Starts the VM from a warm snapshot when one is cached (see [`Vm::warm`]'s field).
     pub fn warm(mut self, on: bool) -> Self {
