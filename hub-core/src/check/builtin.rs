@@ -159,6 +159,19 @@ fn pairs(lab: &Lab) -> Vec<Pair> {
     out
 }
 
+/// Whether `addr` is netd's, on the lab network or on any segment: one server with one zone,
+/// so the guest's resolver (netd on one of its segments) answers as netd at `addr` would.
+pub(super) fn is_netd(lab: &Lab, addr: Ipv4Addr) -> bool {
+    lab.state().netd.is_some()
+        && (lab.state().netd == Some(addr)
+            || lab
+                .hub()
+                .lab_spec()
+                .networks
+                .iter()
+                .any(|s| netd_on(lab, &s.name) == Some(addr)))
+}
+
 /// netd's address on a segment: `.2` of its subnet.
 fn netd_on(lab: &Lab, segment: &str) -> Option<Ipv4Addr> {
     let seg = lab
