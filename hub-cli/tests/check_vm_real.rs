@@ -90,10 +90,10 @@ fn a_vm_routes_between_two_segments_and_proves_it() {
         .and_then(|w| w.iter().find(|w| w["name"] == "fw"))
         .expect("fw in status");
     let addr = |segment: &str| {
-        fw["interfaces"]
+        fw["addresses"]
             .as_array()
             .and_then(|i| i.iter().find(|i| i["segment"] == segment))
-            .and_then(|i| i["ip"].as_str())
+            .and_then(|i| i["address"].as_str())
             .unwrap_or_else(|| panic!("fw has no address on {segment}: {fw:#}"))
             .to_string()
     };
@@ -177,7 +177,8 @@ fn a_vm_routes_between_two_segments_and_proves_it() {
     );
     let broken = hub(
         &state,
-        &["check", "-c", &spec, "--no-builtin", "--timeout", "8s"],
+        // The guest's probes go over SSH into a TCG guest: seconds each on a busy machine.
+        &["check", "-c", &spec, "--no-builtin", "--timeout", "20s"],
     );
     assert_eq!(broken.status.code(), Some(1), "{}", show(&broken));
     let stderr = String::from_utf8_lossy(&broken.stderr);
