@@ -142,8 +142,14 @@ async fn a_router_vm_gets_a_nic_per_segment_and_a_reservation_on_each() {
         .iter()
         .map(|a| (a.segment.as_str(), a.network.as_str()))
         .collect();
-    assert_eq!(nets, [("dmz", "vs-fake-dmz"), ("internal", "vs-fake-internal")]);
-    assert_eq!(fw.mac, fw.networks[0].mac, "the first NIC keeps the VM's MAC");
+    assert_eq!(
+        nets,
+        [("dmz", "vs-fake-dmz"), ("internal", "vs-fake-internal")]
+    );
+    assert_eq!(
+        fw.mac, fw.networks[0].mac,
+        "the first NIC keeps the VM's MAC"
+    );
     assert_ne!(fw.networks[0].mac, fw.networks[1].mac);
     assert_eq!(fw.ip, Some(fw.networks[0].ip));
     assert!(fw.ip_forward);
@@ -171,9 +177,18 @@ async fn a_router_vm_gets_a_nic_per_segment_and_a_reservation_on_each() {
             .unwrap_or_else(|| panic!("no reservation for {name} on internal: {netd:?}"))
     };
     // fw: its DMZ NIC routes by the bridge, its internal NIC gets no router.
-    assert_eq!((on_dmz("fw").ip, on_dmz("fw").mac), (fw_dmz, fw.networks[0].mac));
-    assert_eq!(on_dmz("fw").router, ClientRouter::Via("10.201.41.1".parse().unwrap()));
-    assert_eq!((on_internal("fw").ip, on_internal("fw").mac), (fw_int, fw.networks[1].mac));
+    assert_eq!(
+        (on_dmz("fw").ip, on_dmz("fw").mac),
+        (fw_dmz, fw.networks[0].mac)
+    );
+    assert_eq!(
+        on_dmz("fw").router,
+        ClientRouter::Via("10.201.41.1".parse().unwrap())
+    );
+    assert_eq!(
+        (on_internal("fw").ip, on_internal("fw").mac),
+        (fw_int, fw.networks[1].mac)
+    );
     assert_eq!(on_internal("fw").router, ClientRouter::Off);
     // cl, on internal alone at its static address: its route is fw there.
     assert_eq!(on_internal("cl").ip.to_string(), "10.201.42.60");
@@ -184,7 +199,11 @@ async fn a_router_vm_gets_a_nic_per_segment_and_a_reservation_on_each() {
     assert_eq!(on_internal("both").router, ClientRouter::Off);
     // Names per segment.
     let has = |name: &str, ip| netd.records.iter().any(|r| r.name == name && r.ip == ip);
-    assert!(has("fw.dmz", fw_dmz) && has("fw.internal", fw_int), "{:?}", netd.records);
+    assert!(
+        has("fw.dmz", fw_dmz) && has("fw.internal", fw_int),
+        "{:?}",
+        netd.records
+    );
     // The state (which `hub status` shows) records the VM on each segment.
     let row = lab.workload("fw").expect("fw is recorded");
     let ips: Vec<_> = row.interfaces.iter().map(|a| a.ip).collect();

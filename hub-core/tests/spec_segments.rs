@@ -347,8 +347,7 @@ fn a_vms_networks_are_checked_as_a_containers_all_at_once() {
 "
     );
     let p = places(&y);
-    let got: Vec<(u64, &str, SpecErrorKind)> =
-        p.iter().map(|e| (e.0, e.2.as_str(), e.3)).collect();
+    let got: Vec<(u64, &str, SpecErrorKind)> = p.iter().map(|e| (e.0, e.2.as_str(), e.3)).collect();
     assert_eq!(
         got,
         [
@@ -382,7 +381,10 @@ containers:
     let nets: Vec<&str> = fw.interfaces.iter().map(|i| i.network.as_str()).collect();
     assert_eq!(nets, ["dmz", "internal"]);
     assert_eq!(fw.interfaces[0].mac, derive_mac("sg-spec", "fw", 0));
-    assert_eq!(fw.interfaces[1].mac, derive_mac("sg-spec", "fw@internal", 0));
+    assert_eq!(
+        fw.interfaces[1].mac,
+        derive_mac("sg-spec", "fw@internal", 0)
+    );
     assert_eq!(fw.interfaces[1].fqdn, "fw.internal.sg-spec.lab");
     assert_eq!(lab.segments[0].router_ip, Some(fw.interfaces[0].ip));
     let web = lab.workload("web").expect("web");
@@ -393,12 +395,18 @@ containers:
     assert!(vm.ip_forward);
     assert_eq!(vm.networks.len(), 2);
     assert_eq!(vm.networks[1].network, "sg-spec-internal");
-    assert_eq!(vm.default_route.map(|r| r.to_string()).as_deref(), Some("10.231.1.1"));
+    assert_eq!(
+        vm.default_route.map(|r| r.to_string()).as_deref(),
+        Some("10.231.1.1")
+    );
     // The spec written back resolves the same.
     let json = serde_json::to_string(&spec).expect("json");
     let again = LabSpec::from_yaml(&json, "lab.yaml")
         .expect("reloads")
         .resolve()
         .expect("resolves");
-    assert_eq!(again.workload("fw").map(|w| &w.interfaces), Some(&fw.interfaces));
+    assert_eq!(
+        again.workload("fw").map(|w| &w.interfaces),
+        Some(&fw.interfaces)
+    );
 }

@@ -199,6 +199,14 @@ pub fn in_container_netns(container: &str, program: &str, args: &[&str]) -> Stri
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Whether the row of check `name` in `hub check`'s table says it passed.
+pub fn table_says_passed(table: &str, name: &str) -> bool {
+    table
+        .lines()
+        .find(|l| l.starts_with(name))
+        .is_some_and(|l| l.contains("pass"))
+}
+
 /// The names of the checks in a `hub check --json` report, in order, with whether each passed.
 pub fn check_results(report: &serde_json::Value) -> Vec<(String, bool)> {
     report["results"]

@@ -5,8 +5,8 @@
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-use hub_runtime::{Attachment, WorkloadKind};
 use hub_runtime::wait::Deadline;
+use hub_runtime::{Attachment, WorkloadKind};
 
 use super::{CheckResult, CheckSource};
 use crate::lab::Lab;
@@ -244,9 +244,13 @@ fn lease(lab: &Lab, vm: &str, nic: Option<&Attachment>) -> (bool, String) {
         return (false, format!("{vm} has no recorded MAC and address"));
     };
     // The first segment is the lab network: its leases are netd's own file.
-    let segment = nic
-        .map(|n| n.segment.as_str())
-        .filter(|s| lab.hub().lab_spec().networks.first().is_some_and(|f| f.name != *s));
+    let segment = nic.map(|n| n.segment.as_str()).filter(|s| {
+        lab.hub()
+            .lab_spec()
+            .networks
+            .first()
+            .is_some_and(|f| f.name != *s)
+    });
     let dir = lab.dir().join("netd");
     let file = match segment {
         Some(s) => hub_net::netd::segment_lease_file(&dir.join(hub_net::netd::LEASE_FILE), s),

@@ -269,6 +269,33 @@ impl LabSpec {
     }
 }
 
+/// The builder methods of a workload's segments (`networks`, `network_at`, `ip_forward`),
+/// the same on [`Container`] and [`Vm`].
+macro_rules! segment_builders {
+    () => {
+        /// Joins these segments, in order (one interface each, `eth0` first), at allocated
+        /// addresses.
+        pub fn networks<I, S>(mut self, names: I) -> Self
+        where
+            I: IntoIterator<Item = S>,
+            S: Into<String>,
+        {
+            self.networks = names.into_iter().collect();
+            self
+        }
+        /// Joins one more segment, at `ip` (or an allocated address when `None`).
+        pub fn network_at(mut self, name: impl Into<String>, ip: Option<&str>) -> Self {
+            self.networks.push(name, ip);
+            self
+        }
+        /// Routes packets between its interfaces (`net.ipv4.ip_forward=1`).
+        pub fn ip_forward(mut self, on: bool) -> Self {
+            self.ip_forward = on;
+            self
+        }
+    };
+}
+
 /// A container.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -346,25 +373,7 @@ impl Container {
             ip_forward: false,
         }
     }
-    /// Joins these segments, in order (one interface each), at allocated addresses.
-    pub fn networks<I, S>(mut self, names: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.networks = names.into_iter().collect();
-        self
-    }
-    /// Joins one more segment, at `ip` (or an allocated address when `None`).
-    pub fn network_at(mut self, name: impl Into<String>, ip: Option<&str>) -> Self {
-        self.networks.push(name, ip);
-        self
-    }
-    /// Routes packets between its interfaces (`net.ipv4.ip_forward=1`).
-    pub fn ip_forward(mut self, on: bool) -> Self {
-        self.ip_forward = on;
-        self
-    }
+    segment_builders!();
     /// Sets the command.
     pub fn cmd<I, S>(mut self, cmd: I) -> Self
     where
@@ -566,25 +575,7 @@ impl Vm {
             ip_forward: false,
         }
     }
-    /// Joins these segments, in order (one NIC each), at addresses netd reserves for it.
-    pub fn networks<I, S>(mut self, names: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.networks = names.into_iter().collect();
-        self
-    }
-    /// Joins one more segment, at `ip` (or an allocated address when `None`).
-    pub fn network_at(mut self, name: impl Into<String>, ip: Option<&str>) -> Self {
-        self.networks.push(name, ip);
-        self
-    }
-    /// Routes packets between its NICs (`net.ipv4.ip_forward=1`).
-    pub fn ip_forward(mut self, on: bool) -> Self {
-        self.ip_forward = on;
-        self
-    }
+    segment_builders!();
     /// Starts the VM from a warm snapshot when one is cached (see [`Vm::warm`]'s field).
     pub fn warm(mut self, on: bool) -> Self {
         self.warm = on;

@@ -301,7 +301,14 @@ mod tests {
     #[test]
     fn a_one_nic_vm_keeps_its_key() {
         let lab = LabContext::for_tests("lab");
-        let k = cache_key(&lab, &vm(), Path::new("/img.qcow2"), "d", "QEMU 7.2", "MODEL");
+        let k = cache_key(
+            &lab,
+            &vm(),
+            Path::new("/img.qcow2"),
+            "d",
+            "QEMU 7.2",
+            "MODEL",
+        );
         assert_eq!(k, ONE_NIC_KEY);
         let model = device_model(&lab.name, &vm(), DomainType::Qemu).unwrap();
         assert_eq!(model.matches("<interface").count(), 1, "{model}");
@@ -330,7 +337,12 @@ mod tests {
         let mut two = vm();
         two.networks = vec![
             nic("lab-dmz", "dmz", "10.99.0.30", "52:54:00:00:00:01"),
-            nic("lab-internal", "internal", "10.99.1.30", "52:54:00:00:00:09"),
+            nic(
+                "lab-internal",
+                "internal",
+                "10.99.1.30",
+                "52:54:00:00:00:09",
+            ),
         ];
         two.ip_forward = true;
         two.default_route = Some("10.99.0.1".parse().unwrap());

@@ -42,8 +42,8 @@ pub mod dns;
 mod run;
 
 pub use config::{
-    CONFIG_FILE, ClientRouter, DnsRecord, LEASE_FILE, Lease, LeaseFile, MacAddr, NetdConfig, Reservation,
-    SegmentConfig, segment_lease_file, write_atomic,
+    CONFIG_FILE, ClientRouter, DnsRecord, LEASE_FILE, Lease, LeaseFile, MacAddr, NetdConfig,
+    Reservation, SegmentConfig, segment_lease_file, write_atomic,
 };
 pub use error::NetdError;
 #[cfg(feature = "netd")]

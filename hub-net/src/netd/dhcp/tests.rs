@@ -620,8 +620,7 @@ fn a_reservation_gets_its_own_router_or_none() {
         let mut req = client(MessageType::Request, mac);
         req.opts_mut()
             .insert(DhcpOption::RequestedIpAddress(offer.yiaddr()));
-        req.opts_mut()
-            .insert(DhcpOption::ServerIdentifier(SERVER));
+        req.opts_mut().insert(DhcpOption::ServerIdentifier(SERVER));
         (offer, handle(&mut st, &req, NOW).unwrap().message)
     };
     let (offer, acked) = ack(RESERVED_MAC);
