@@ -1152,3 +1152,64 @@ impl Runtime for LibvirtRuntime {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn two_nic_vm() -> VmSpec {
+        let nic = |segment: &str, ip: &str, mac: &str| hub_runtime::Attachment {
+            network: format!("lab-{segment}"),
+            segment: segment.into(),
+            ip: ip.parse().unwrap(),
+            mac: mac.parse().unwrap(),
+        };
+        let mut vm: VmSpec = serde_json::from_value(serde_json::json!({
+            "name": "fw", "image": "/base.qcow2", "memory_mb": 512, "vcpus": 1,
+            "packages": [], "user": "hub", "ip": "10.99.0.30", "static_ip": false,
+            "mac": "52:54:00:00:00:01", "cloud_init": null, "runcmd": [],
+            "virt_type": "qemu", "ssh_authorized_key": "", "ssh_host_key_public": "",
+            "spec_hash": "",
+        }))
+        .unwrap();
+        vm.networks = vec![
+            nic("dmz", "10.99.0.30", "52:54:00:00:00:01"),
+            nic("internal", "10.99.1.30", "52:54:00:00:00:02"),
+        ];
+        vm
+    }
+
+    #[test]
+    fn each_nic_goes_on_its_networks_bridge_or_the_vm_is_refused_naming_it() {
+        let mut lab = LabContext::for_tests("lab");
+        lab.network.name = "lab-dmz".into();
+        let vm = two_nic_vm();
+        let err = vm_nics(&lab, &vm).unwrap_err().to_string();
+        assert!(
+            err.contains("segment \"internal\" names network \"lab-internal\""),
+            "{err}"
+        );
+        let mut internal = lab.network.clone();
+        internal.name = "lab-internal".into();
+        internal.bridge = "br-internal".into();
+        internal.subnet = "10.99.1.0/24".parse().unwrap();
+        lab.segments.push(internal);
+        let nics = vm_nics(&lab, &vm).unwrap();
+        let got: Vec<(&str, &str)> = nics
+            .iter()
+            .map(|n| (n.bridge.as_str(), n.mac.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("br-lab", "52:54:00:00:00:01"),
+                ("br-internal", "52:54:00:00:00:02")
+            ]
+        );
+        assert!(LibvirtRuntime::check_spec(&lab, &vm).is_ok());
+        // A multicast MAC on the second NIC is refused like the first's.
+        let mut bad = vm.clone();
+        bad.networks[1].mac = "01:00:5e:00:00:01".parse().unwrap();
+        assert!(LibvirtRuntime::check_spec(&lab, &bad).is_err());
+    }
+}
