@@ -176,6 +176,7 @@ async fn run() {
         network: hub_net.clone(),
         dns: Vec::new(),
         domain: format!("{hub_lab}.lab"),
+        segments: Vec::new(),
     };
     // Warm up both paths (image metadata, first connections).
     hub_round(&d, &ctx, 2).await;

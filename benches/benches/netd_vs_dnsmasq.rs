@@ -341,6 +341,7 @@ fn main() {
         },
         dns: vec![cfg.server_ip],
         domain: DOMAIN.into(),
+        segments: Vec::new(),
     };
     let queries = dir.path().join("queries.txt");
     let mut q = String::new();

@@ -76,6 +76,7 @@ fn lab(name: &str, dir: &Path, bridge: &str, subnet: &str) -> LabContext {
         },
         dns: Vec::new(),
         domain: format!("{name}.lab"),
+        segments: Vec::new(),
     }
 }
 
@@ -101,6 +102,9 @@ fn vm(lab: &LabContext, name: &str, ip: Ipv4Addr) -> VmSpec {
         ssh_host_key_public: host.public_openssh,
         spec_hash: "bench".into(),
         warm: false,
+        networks: Vec::new(),
+        ip_forward: false,
+        default_route: None,
     }
 }
 
@@ -152,8 +156,10 @@ async fn hub_work(iters: usize) {
             overlay: dir.path().join("disk.qcow2"),
             seed: dir.path().join("seed.img"),
             console_log: dir.path().join("console.log"),
-            bridge: "br-t-vm-bench".into(),
-            mac: spec.mac.to_string(),
+            nics: vec![hub_libvirt::domain::Nic {
+                bridge: "br-t-vm-bench".into(),
+                mac: spec.mac.to_string(),
+            }],
             user: "hub".into(),
             ip: spec.ip,
             static_ip: true,

@@ -109,6 +109,7 @@ impl TestLab {
                 mac: mac.parse().expect("mac"),
                 ip: ip(&prefix, *o),
                 hostname: Some(host.to_string()),
+                router: hub_net::netd::ClientRouter::Segment,
             })
             .collect();
         let ctx = LabContext {
@@ -124,6 +125,7 @@ impl TestLab {
             },
             dns: vec![config.server_ip],
             domain,
+            segments: Vec::new(),
         };
         let docker = DockerRuntime::connect().await.expect("connect to Docker");
         let lab = TestLab {
@@ -657,6 +659,7 @@ fn hub_netd_refuses_a_bad_config_clearly() {
         mac: "02:00:00:00:00:01".parse().expect("mac"),
         ip: ip("10.202.9", 210),
         hostname: None,
+        router: hub_net::netd::ClientRouter::Segment,
     });
     let path = dir.path().join("netd.json");
     std::fs::write(&path, cfg.to_json()).expect("write config");

@@ -163,6 +163,7 @@ async fn t_vm_gets_its_reserved_address_from_netd_and_reaches_a_container_by_nam
         mac: mac.parse().expect("mac"),
         ip: ip(30),
         hostname: Some("vm1".into()),
+        router: hub_net::netd::ClientRouter::Segment,
     }];
     let lab = LabContext {
         name: LAB.into(),
@@ -177,6 +178,7 @@ async fn t_vm_gets_its_reserved_address_from_netd_and_reaches_a_container_by_nam
         },
         dns: vec![config.server_ip],
         domain: domain.clone(),
+        segments: Vec::new(),
     };
     let docker = DockerRuntime::connect().await.expect("connect to Docker");
     ensure_netd(
@@ -208,6 +210,9 @@ async fn t_vm_gets_its_reserved_address_from_netd_and_reaches_a_container_by_nam
         ssh_host_key_public: String::new(),
         spec_hash: "t-vm-dhcp".into(),
         warm: false,
+        networks: Vec::new(),
+        ip_forward: false,
+        default_route: None,
     };
     let rt = LibvirtRuntime::connect().await.expect("libvirt");
     let spec = WorkloadSpec::Vm(vm.clone());

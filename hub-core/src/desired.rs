@@ -5,6 +5,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use hub_net::AddressPlan;
+use hub_net::netd::ClientRouter;
 use hub_runtime::{MacAddr, NetworkSpec, RestartPolicy, WorkloadKind, WorkloadSpec};
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
@@ -109,6 +110,10 @@ pub struct DhcpReservation {
     pub ip: Ipv4Addr,
     /// Its host name.
     pub hostname: String,
+    /// Its router option (a VM on several segments: the next hop on the NIC that carries its
+    /// default route, none on the others).
+    #[serde(default, skip_serializing_if = "ClientRouter::is_segment")]
+    pub router: ClientRouter,
 }
 
 /// One more segment netd serves, in a lab of several (beyond the lab network).
@@ -212,6 +217,7 @@ impl DesiredLab {
             },
         ];
         let mut reservations = Vec::new();
+        let mut segments = self.netd_segments.clone();
         for w in &self.workloads {
             if let Some(addr) = w.spec.ip() {
                 records.push(DnsRecord {
@@ -219,13 +225,30 @@ impl DesiredLab {
                     ip: addr,
                 });
             }
-            if let WorkloadSpec::Vm(vm) = &w.spec
-                && let Some(addr) = vm.ip
-            {
-                reservations.push(DhcpReservation {
-                    mac: vm.mac,
-                    ip: addr,
+            let WorkloadSpec::Vm(vm) = &w.spec else {
+                continue;
+            };
+            if vm.networks.is_empty() {
+                if let Some(addr) = vm.ip {
+                    reservations.push(DhcpReservation {
+                        mac: vm.mac,
+                        ip: addr,
+                        hostname: vm.name.clone(),
+                        router: ClientRouter::Segment,
+                    });
+                }
+                continue;
+            }
+            for nic in &vm.networks {
+                let (list, subnet) = match segments.iter_mut().find(|s| s.name == nic.segment) {
+                    Some(s) => (&mut s.reservations, s.subnet),
+                    None => (&mut reservations, subnet),
+                };
+                list.push(DhcpReservation {
+                    mac: nic.mac,
+                    ip: nic.ip,
                     hostname: vm.name.clone(),
+                    router: nic_router(vm.default_route, subnet),
                 });
             }
         }
@@ -248,7 +271,17 @@ impl DesiredLab {
             records,
             reservations,
             upstreams: self.upstreams.clone(),
-            segments: self.netd_segments.clone(),
+            segments,
         })
+    }
+}
+
+/// The router a VM's NIC on `subnet` gets: its default route's next hop on the NIC of the
+/// segment that holds it, none on the others (one default route, whichever lease comes
+/// first).
+fn nic_router(default_route: Option<Ipv4Addr>, subnet: Ipv4Net) -> ClientRouter {
+    match default_route {
+        Some(hop) if subnet.contains(&hop) => ClientRouter::Via(hop),
+        _ => ClientRouter::Off,
     }
 }

@@ -445,4 +445,30 @@ mod tests {
         );
         assert_eq!(d.matches('{').count(), d.matches('}').count(), "{d}");
     }
+
+    #[test]
+    fn a_router_vm_is_drawn_between_its_segments() {
+        let image = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/magic.qcow2");
+        let yaml = format!(
+            "name: vs-graph\nnetworks:\n  - {{name: dmz, subnet: 10.201.1.0/24, gateway: fw}}\n  \
+             - {{name: internal, subnet: 10.201.2.0/24, gateway: fw}}\nvms:\n  \
+             - {{name: fw, image: {image}, networks: [dmz, internal], ip_forward: true}}\n\
+             containers:\n  - {{name: db, image: x, networks: [internal]}}\n"
+        );
+        let lab = LabSpec::from_yaml(&yaml, "lab.yaml")
+            .unwrap()
+            .resolve()
+            .unwrap();
+        let fw = lab.workload("fw").unwrap();
+        let g = render(&lab, GraphFormat::Mermaid);
+        for line in [
+            "    subgraph seg_internal[\"internal · 10.201.2.0/24 · default route via fw\"]"
+                .to_string(),
+            "    w_fw[\"fw<br/>vm\"]".into(),
+            format!("    w_fw ---|{}| gateway_dmz", fw.interfaces[0].ip),
+            format!("    w_fw ---|{}| gateway_internal", fw.interfaces[1].ip),
+        ] {
+            assert!(g.lines().any(|l| l == line), "no line {line:?} in:\n{g}");
+        }
+    }
 }

@@ -117,6 +117,7 @@ impl Lab {
             network: self.state.network.clone(),
             dns: self.state.netd.into_iter().collect(),
             domain: self.state.domain.clone(),
+            segments: Vec::new(),
         }
     }
 

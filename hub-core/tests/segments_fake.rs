@@ -108,3 +108,105 @@ async fn a_new_segment_goes_with_the_rollback_and_a_left_one_with_the_next_up() 
     );
     assert!(segments().await.is_empty());
 }
+
+/// A file that passes for a qcow2 image (its magic).
+const IMAGE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/magic.qcow2");
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_router_vm_gets_a_nic_per_segment_and_a_reservation_on_each() {
+    use hub_core::Vm;
+    use hub_net::netd::ClientRouter;
+    use hub_runtime::WorkloadSpec;
+    let hub = TestHub::new();
+    let lab = hub
+        .builder()
+        .name("vs-fake")
+        .segment(Segment::new("dmz", "10.201.41.0/24").gateway("fw"))
+        .segment(Segment::new("internal", "10.201.42.0/24").gateway("fw"))
+        .vm(Vm::new("fw", IMAGE)
+            .networks(["dmz", "internal"])
+            .ip_forward(true))
+        .vm(Vm::new("cl", IMAGE).network_at("internal", Some("10.201.42.60")))
+        .vm(Vm::new("both", IMAGE).networks(["dmz", "internal"]))
+        .container(Container::new("web", "x").networks(["dmz"]))
+        .up()
+        .await
+        .expect("up");
+    let (spec, ctx) = hub.runtime.created("vs-fake", "fw").expect("fw was made");
+    let WorkloadSpec::Vm(fw) = spec else {
+        panic!("fw is a VM: {spec:?}")
+    };
+    // One NIC per segment, in order, each on its segment's network with its own MAC.
+    let nets: Vec<(&str, &str)> = fw
+        .networks
+        .iter()
+        .map(|a| (a.segment.as_str(), a.network.as_str()))
+        .collect();
+    assert_eq!(
+        nets,
+        [("dmz", "vs-fake-dmz"), ("internal", "vs-fake-internal")]
+    );
+    assert_eq!(
+        fw.mac, fw.networks[0].mac,
+        "the first NIC keeps the VM's MAC"
+    );
+    assert_ne!(fw.networks[0].mac, fw.networks[1].mac);
+    assert_eq!(fw.ip, Some(fw.networks[0].ip));
+    assert!(fw.ip_forward);
+    // The router's own route goes to the bridge of its first segment, not to itself.
+    assert_eq!(fw.default_route, Some("10.201.41.1".parse().unwrap()));
+    // The runtime is told every segment's network, so it finds the bridges.
+    assert!(ctx.network_named("vs-fake-internal").is_some(), "{ctx:?}");
+    assert!(ctx.network_named("vs-fake-dmz").is_some(), "{ctx:?}");
+
+    let netd = hub.services.netd("vs-fake").expect("netd runs");
+    let (fw_dmz, fw_int) = (fw.networks[0].ip, fw.networks[1].ip);
+    assert_eq!(netd.gateway, fw_dmz, "fw is the DMZ's DHCP router");
+    assert_eq!(netd.segments[0].router, fw_int, "and the internal one's");
+    let on_dmz = |name: &str| {
+        netd.reservations
+            .iter()
+            .find(|r| r.hostname == name)
+            .unwrap_or_else(|| panic!("no reservation for {name} on dmz: {netd:?}"))
+    };
+    let on_internal = |name: &str| {
+        netd.segments[0]
+            .reservations
+            .iter()
+            .find(|r| r.hostname == name)
+            .unwrap_or_else(|| panic!("no reservation for {name} on internal: {netd:?}"))
+    };
+    // fw: its DMZ NIC routes by the bridge, its internal NIC gets no router.
+    assert_eq!(
+        (on_dmz("fw").ip, on_dmz("fw").mac),
+        (fw_dmz, fw.networks[0].mac)
+    );
+    assert_eq!(
+        on_dmz("fw").router,
+        ClientRouter::Via("10.201.41.1".parse().unwrap())
+    );
+    assert_eq!(
+        (on_internal("fw").ip, on_internal("fw").mac),
+        (fw_int, fw.networks[1].mac)
+    );
+    assert_eq!(on_internal("fw").router, ClientRouter::Off);
+    // cl, on internal alone at its static address: its route is fw there.
+    assert_eq!(on_internal("cl").ip.to_string(), "10.201.42.60");
+    assert_eq!(on_internal("cl").router, ClientRouter::Via(fw_int));
+    assert!(netd.reservations.iter().all(|r| r.hostname != "cl"));
+    // both, on both segments: one route, through fw on its first segment.
+    assert_eq!(on_dmz("both").router, ClientRouter::Via(fw_dmz));
+    assert_eq!(on_internal("both").router, ClientRouter::Off);
+    // Names per segment.
+    let has = |name: &str, ip| netd.records.iter().any(|r| r.name == name && r.ip == ip);
+    assert!(
+        has("fw.dmz", fw_dmz) && has("fw.internal", fw_int),
+        "{:?}",
+        netd.records
+    );
+    // The state (which `hub status` shows) records the VM on each segment.
+    let row = lab.workload("fw").expect("fw is recorded");
+    let ips: Vec<_> = row.interfaces.iter().map(|a| a.ip).collect();
+    assert_eq!(ips, [fw_dmz, fw_int]);
+    lab.down().await.expect("down");
+}

@@ -330,3 +330,83 @@ fn a_segmented_spec_serializes_back_to_one_that_resolves_the_same() {
     assert_eq!(a.workloads, b.workloads);
     assert_eq!(a.segments, b.segments);
 }
+
+/// A file that passes for a qcow2 image.
+const IMAGE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/magic.qcow2");
+
+#[test]
+fn a_vms_networks_are_checked_as_a_containers_all_at_once() {
+    let y = format!(
+        "{SEGMENTS}vms:
+  - name: fw
+    image: {IMAGE}
+    networks: [dmz, lan]
+  - name: db
+    image: {IMAGE}
+    networks: {{internal: 10.231.1.20, dmz: ~, backend: ~}}
+"
+    );
+    let p = places(&y);
+    let got: Vec<(u64, &str, SpecErrorKind)> = p.iter().map(|e| (e.0, e.2.as_str(), e.3)).collect();
+    assert_eq!(
+        got,
+        [
+            (11, "vms[0].networks[1]", SpecErrorKind::UnknownNetwork),
+            (14, "vms[1].networks.internal", SpecErrorKind::Address),
+            (14, "vms[1].networks.backend", SpecErrorKind::UnknownNetwork),
+        ],
+        "{p:#?}"
+    );
+    assert_eq!(p[0].1, 21, "{p:#?}");
+    assert!(p[1].4.contains("on network \"internal\""), "{}", p[1].4);
+}
+
+#[test]
+fn a_vm_routes_between_segments_as_their_gateway() {
+    let y = format!(
+        "{SEGMENTS}vms:
+  - name: fw
+    image: {IMAGE}
+    networks: [dmz, internal]
+    ip_forward: true
+containers:
+  - name: web
+    image: x
+    networks: [dmz]
+"
+    );
+    let spec = LabSpec::from_yaml(&y, "lab.yaml").expect("loads");
+    let lab = spec.resolve().expect("a VM may be a segment's gateway");
+    let fw = lab.workload("fw").expect("fw");
+    let nets: Vec<&str> = fw.interfaces.iter().map(|i| i.network.as_str()).collect();
+    assert_eq!(nets, ["dmz", "internal"]);
+    assert_eq!(fw.interfaces[0].mac, derive_mac("sg-spec", "fw", 0));
+    assert_eq!(
+        fw.interfaces[1].mac,
+        derive_mac("sg-spec", "fw@internal", 0)
+    );
+    assert_eq!(fw.interfaces[1].fqdn, "fw.internal.sg-spec.lab");
+    assert_eq!(lab.segments[0].router_ip, Some(fw.interfaces[0].ip));
+    let web = lab.workload("web").expect("web");
+    assert_eq!(web.default_route, Some(fw.interfaces[0].ip));
+    let hub_core::runtime::WorkloadSpec::Vm(vm) = fw.to_workload_spec() else {
+        panic!("fw is a VM")
+    };
+    assert!(vm.ip_forward);
+    assert_eq!(vm.networks.len(), 2);
+    assert_eq!(vm.networks[1].network, "sg-spec-internal");
+    assert_eq!(
+        vm.default_route.map(|r| r.to_string()).as_deref(),
+        Some("10.231.1.1")
+    );
+    // The spec written back resolves the same.
+    let json = serde_json::to_string(&spec).expect("json");
+    let again = LabSpec::from_yaml(&json, "lab.yaml")
+        .expect("reloads")
+        .resolve()
+        .expect("resolves");
+    assert_eq!(
+        again.workload("fw").map(|w| &w.interfaces),
+        Some(&fw.interfaces)
+    );
+}

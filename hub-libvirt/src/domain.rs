@@ -81,10 +81,9 @@ pub struct DomainConfig {
     pub seed: PathBuf,
     /// The file the serial console is logged to.
     pub console_log: PathBuf,
-    /// The Linux bridge of the lab network.
-    pub bridge: String,
-    /// The NIC's MAC.
-    pub mac: String,
+    /// Its NICs, in order (`eth0` first): one per segment it joins, the lab network's alone
+    /// in a lab of one network.
+    pub nics: Vec<Nic>,
     /// The login user (for `ssh`).
     pub user: String,
     /// The VM's address, when known in advance (static or reserved in netd).
@@ -96,6 +95,15 @@ pub struct DomainConfig {
     /// Whether the firmware writes its screen to the serial console too (see
     /// [`crate::virt::firmware_console_available`]).
     pub firmware_console: bool,
+}
+
+/// One virtio NIC of a VM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nic {
+    /// The Linux bridge it is attached to.
+    pub bridge: String,
+    /// Its MAC.
+    pub mac: String,
 }
 
 fn path_str(p: &Path) -> std::borrow::Cow<'_, str> {
@@ -262,20 +270,24 @@ fn write_devices<W: std::io::Write>(w: &mut Writer<W>, cfg: &DomainConfig) -> st
     // The NoCloud seed as a read-only virtio disk: Debian's cloud kernel has no SATA CD-ROM
     // driver.
     write_disk(w, &cfg.seed, "raw", "vdb", true)?;
-    w.create_element("interface")
-        .with_attribute(("type", "bridge"))
-        .write_inner_content(|w| {
-            w.create_element("source")
-                .with_attribute(("bridge", cfg.bridge.as_str()))
-                .write_empty()?;
-            w.create_element("mac")
-                .with_attribute(("address", cfg.mac.as_str()))
-                .write_empty()?;
-            w.create_element("model")
-                .with_attribute(("type", "virtio"))
-                .write_empty()?;
-            Ok(())
-        })?;
+    // One NIC per network, in order: the guest names them eth0, eth1... by PCI slot, which
+    // libvirt assigns in this order.
+    for nic in &cfg.nics {
+        w.create_element("interface")
+            .with_attribute(("type", "bridge"))
+            .write_inner_content(|w| {
+                w.create_element("source")
+                    .with_attribute(("bridge", nic.bridge.as_str()))
+                    .write_empty()?;
+                w.create_element("mac")
+                    .with_attribute(("address", nic.mac.as_str()))
+                    .write_empty()?;
+                w.create_element("model")
+                    .with_attribute(("type", "virtio"))
+                    .write_empty()?;
+                Ok(())
+            })?;
+    }
     // A pty serial port (so `virsh console` works) whose output virtlogd also writes to a file.
     w.create_element("serial")
         .with_attribute(("type", "pty"))
@@ -499,8 +511,10 @@ mod tests {
             overlay: "/labs/lab/vms/vm1/disk.qcow2".into(),
             seed: "/labs/lab/vms/vm1/seed.img".into(),
             console_log: "/labs/lab/vms/vm1/console.log".into(),
-            bridge: "br-0123456789ab".into(),
-            mac: "52:54:00:12:34:56".into(),
+            nics: vec![Nic {
+                bridge: "br-0123456789ab".into(),
+                mac: "52:54:00:12:34:56".into(),
+            }],
             user: "hub".into(),
             ip: Some(Ipv4Addr::new(10, 203, 0, 30)),
             static_ip: false,
@@ -560,6 +574,25 @@ mod tests {
     }
 
     #[test]
+    fn a_nic_per_segment_in_order_each_with_its_bridge_and_mac() {
+        let mut cfg = config("lab-fw");
+        cfg.nics.push(Nic {
+            bridge: "br-internal0000".into(),
+            mac: "52:54:00:ab:cd:ef".into(),
+        });
+        let xml = domain_xml(&cfg).unwrap();
+        let first = xml.find(r#"<source bridge="br-0123456789ab"/>"#).unwrap();
+        let second = xml.find(r#"<source bridge="br-internal0000"/>"#).unwrap();
+        assert!(first < second, "{xml}");
+        let mac = xml.find(r#"<mac address="52:54:00:ab:cd:ef"/>"#).unwrap();
+        assert!(second < mac, "{xml}");
+        assert_eq!(xml.matches(r#"<model type="virtio"/>"#).count(), 2, "{xml}");
+        // The first NIC's MAC is the VM's.
+        let info = parse_domain_xml(&xml).unwrap();
+        assert_eq!(info.mac.as_deref(), Some("52:54:00:12:34:56"));
+    }
+
+    #[test]
     fn kvm_passes_the_host_cpu_through() {
         let mut cfg = config("lab-vm1");
         cfg.domain_type = DomainType::Kvm;
@@ -574,7 +607,7 @@ mod tests {
         let hostile = r#"x</name><devices><disk/></devices><name>&amp;'"<!-- ]]>"#;
         let mut cfg = config(hostile);
         cfg.lab = hostile.into();
-        cfg.bridge = r#"br" evil="1"#.into();
+        cfg.nics[0].bridge = r#"br" evil="1"#.into();
         cfg.overlay = PathBuf::from(format!("/tmp/{hostile}/disk.qcow2"));
         let xml = domain_xml(&cfg).unwrap();
 

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::console::tail_console;
-use crate::domain::{BootRecord, DomainConfig, DomainInfo, domain_xml, parse_domain_xml};
+use crate::domain::{BootRecord, DomainConfig, DomainInfo, Nic, domain_xml, parse_domain_xml};
 use crate::error::LibvirtError;
 use crate::fsutil::{
     ensure_dir, ensure_dir_keep_mode, remove_file_if_exists, write_private_atomic,
@@ -335,24 +335,32 @@ impl LibvirtRuntime {
                 vm.user
             )));
         }
-        if lab.network.bridge.is_empty()
-            || lab.network.bridge.len() > 15
-            || lab.network.bridge.contains('/')
-        {
-            return Err(invalid(format!(
-                "bridge {:?} is not a Linux interface name",
-                lab.network.bridge
-            )));
-        }
-        if let Some(ip) = vm.ip {
-            if !lab.network.subnet.contains(&ip) {
+        let nics = vm_nics(lab, vm)?;
+        for nic in &nics {
+            if nic.bridge.is_empty() || nic.bridge.len() > 15 || nic.bridge.contains('/') {
                 return Err(invalid(format!(
-                    "address {ip} is outside the lab subnet {}",
-                    lab.network.subnet
+                    "bridge {:?} is not a Linux interface name",
+                    nic.bridge
+                )));
+            }
+        }
+        // The first NIC's network: the lab network, or the VM's first segment.
+        let first = match vm.networks.first() {
+            Some(a) => lab.network_named(&a.network).unwrap_or(&lab.network),
+            None => &lab.network,
+        };
+        if let Some(ip) = vm.ip {
+            if !first.subnet.contains(&ip) {
+                return Err(invalid(format!(
+                    "address {ip} is outside the subnet {} of its network {:?}",
+                    first.subnet, first.name
                 )));
             }
         }
         check_mac(&vm.name, vm.mac)?;
+        for a in &vm.networks {
+            check_mac(&vm.name, a.mac)?;
+        }
         Ok(vm.clone())
     }
 
@@ -579,8 +587,7 @@ impl LibvirtRuntime {
                 overlay: paths.overlay.clone(),
                 seed: paths.seed.clone(),
                 console_log: paths.console_log.clone(),
-                bridge: lab.network.bridge.clone(),
-                mac: vm.mac.to_string(),
+                nics: vm_nics(lab, vm)?,
                 user: vm.user.clone(),
                 ip: vm.ip,
                 static_ip: vm.static_ip,
@@ -662,9 +669,13 @@ impl LibvirtRuntime {
                 s.lab_dir.to_string_lossy().into_owned(),
                 lab.dir.to_string_lossy().into_owned(),
             ),
-            (s.bridge.clone(), lab.network.bridge.clone()),
         ] {
             rw.values.insert(old, new);
+        }
+        // Each NIC's bridge of the saved run becomes this run's, in order.
+        let bridges = vm_nics(lab, vm)?;
+        for (old, new) in s.bridges().zip(&bridges) {
+            rw.values.insert(old.to_string(), new.bridge.clone());
         }
         let xml = crate::warm::rewrite(&saved_xml, &rw)?;
         write_private_atomic(&paths.restore_xml, xml.as_bytes(), "write the restore XML")?;
@@ -749,6 +760,10 @@ impl LibvirtRuntime {
             Ok::<(KeyPair, KeyPair), LibvirtError>((lab_key, host_key))
         })();
         let paths = VmPaths::new(&lab.dir, &vm.name);
+        // The VM was made with these NICs, so they resolve.
+        let bridges: Vec<String> = vm_nics(lab, vm)
+            .map(|n| n.into_iter().map(|n| n.bridge).collect())
+            .unwrap_or_else(|_| vec![lab.network.bridge.clone()]);
         let saved = SavedPaths {
             overlay: hub
                 .file("overlay")
@@ -759,7 +774,8 @@ impl LibvirtRuntime {
                 .file("console")
                 .map(PathBuf::from)
                 .unwrap_or(paths.console_log),
-            bridge: lab.network.bridge.clone(),
+            bridge: bridges.first().cloned().unwrap_or_default(),
+            more_bridges: bridges.iter().skip(1).cloned().collect(),
             lab_dir: lab.dir.clone(),
         };
         let t = Instant::now();
@@ -851,7 +867,9 @@ fn check_restored(lab: &LabContext, vm: &VmSpec, output: &str) -> RuntimeResult<
             clock - now
         )));
     }
-    if let Some(ip) = vm.ip {
+    // Every NIC's address: netd keeps each reservation, and the guest its leases.
+    let addresses = vm.ip.into_iter().chain(vm.networks.iter().map(|a| a.ip));
+    for ip in addresses {
         if !output.contains(&format!("inet {ip}/")) {
             return Err(failed(format!(
                 "it does not hold its address {ip}:\n{output}"
@@ -859,6 +877,33 @@ fn check_restored(lab: &LabContext, vm: &VmSpec, output: &str) -> RuntimeResult<
         }
     }
     Ok(())
+}
+
+/// The NICs of `vm`, in order: one per network it joins (each on its network's bridge, with
+/// its own MAC), or the lab network's alone.
+pub(crate) fn vm_nics(lab: &LabContext, vm: &VmSpec) -> Result<Vec<Nic>, LibvirtError> {
+    if vm.networks.is_empty() {
+        return Ok(vec![Nic {
+            bridge: lab.network.bridge.clone(),
+            mac: vm.mac.to_string(),
+        }]);
+    }
+    vm.networks
+        .iter()
+        .map(|a| match lab.network_named(&a.network) {
+            Some(n) => Ok(Nic {
+                bridge: n.bridge.clone(),
+                mac: a.mac.to_string(),
+            }),
+            None => Err(LibvirtError::InvalidSpec {
+                vm: vm.name.clone(),
+                reason: format!(
+                    "its NIC on segment {:?} names network {:?}, which the lab does not have",
+                    a.segment, a.network
+                ),
+            }),
+        })
+        .collect()
 }
 
 impl LibvirtRuntime {
@@ -1111,5 +1156,66 @@ impl Runtime for LibvirtRuntime {
             stdout: out.stdout,
             stderr: out.stderr,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn two_nic_vm() -> VmSpec {
+        let nic = |segment: &str, ip: &str, mac: &str| hub_runtime::Attachment {
+            network: format!("lab-{segment}"),
+            segment: segment.into(),
+            ip: ip.parse().unwrap(),
+            mac: mac.parse().unwrap(),
+        };
+        let mut vm: VmSpec = serde_json::from_value(serde_json::json!({
+            "name": "fw", "image": "/base.qcow2", "memory_mb": 512, "vcpus": 1,
+            "packages": [], "user": "hub", "ip": "10.99.0.30", "static_ip": false,
+            "mac": "52:54:00:00:00:01", "cloud_init": null, "runcmd": [],
+            "virt_type": "qemu", "ssh_authorized_key": "", "ssh_host_key_public": "",
+            "spec_hash": "",
+        }))
+        .unwrap();
+        vm.networks = vec![
+            nic("dmz", "10.99.0.30", "52:54:00:00:00:01"),
+            nic("internal", "10.99.1.30", "52:54:00:00:00:02"),
+        ];
+        vm
+    }
+
+    #[test]
+    fn each_nic_goes_on_its_networks_bridge_or_the_vm_is_refused_naming_it() {
+        let mut lab = LabContext::for_tests("lab");
+        lab.network.name = "lab-dmz".into();
+        let vm = two_nic_vm();
+        let err = vm_nics(&lab, &vm).unwrap_err().to_string();
+        assert!(
+            err.contains("segment \"internal\" names network \"lab-internal\""),
+            "{err}"
+        );
+        let mut internal = lab.network.clone();
+        internal.name = "lab-internal".into();
+        internal.bridge = "br-internal".into();
+        internal.subnet = "10.99.1.0/24".parse().unwrap();
+        lab.segments.push(internal);
+        let nics = vm_nics(&lab, &vm).unwrap();
+        let got: Vec<(&str, &str)> = nics
+            .iter()
+            .map(|n| (n.bridge.as_str(), n.mac.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("br-lab", "52:54:00:00:00:01"),
+                ("br-internal", "52:54:00:00:00:02")
+            ]
+        );
+        assert!(LibvirtRuntime::check_spec(&lab, &vm).is_ok());
+        // A multicast MAC on the second NIC is refused like the first's.
+        let mut bad = vm.clone();
+        bad.networks[1].mac = "01:00:5e:00:00:01".parse().unwrap();
+        assert!(LibvirtRuntime::check_spec(&lab, &bad).is_err());
     }
 }

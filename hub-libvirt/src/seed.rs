@@ -63,6 +63,11 @@ pub fn instance_id(lab: &str, vm: &VmSpec) -> String {
 /// still shows. A no-op on a guest without that line.
 const DYNAMIC_MOTD_OFF: &str = "sed -i 's|^session[[:space:]]*optional[[:space:]]*pam_motd.so[[:space:]]*motd=/run/motd.dynamic|#&|' /etc/pam.d/sshd || true";
 
+/// Turns on IPv4 forwarding, for a VM with `ip_forward`.
+const IP_FORWARD_ON: &str = "echo 1 > /proc/sys/net/ipv4/ip_forward";
+/// Where a VM with `ip_forward` keeps the setting.
+const IP_FORWARD_SYSCTL: &str = "/etc/sysctl.d/90-hub-ip-forward.conf";
+
 /// Renders the seed's files for `vm` in `lab`.
 pub fn render_seed(lab: &LabContext, vm: &VmSpec) -> LibvirtResult<SeedFiles> {
     let invalid = |reason: String| LibvirtError::InvalidSpec {
@@ -106,7 +111,13 @@ pub fn render_seed(lab: &LabContext, vm: &VmSpec) -> LibvirtResult<SeedFiles> {
             "ed25519_public": vm.ssh_host_key_public.trim(),
         }),
     );
-    user.insert("bootcmd".into(), json!([DYNAMIC_MOTD_OFF]));
+    let mut bootcmd = vec![json!(DYNAMIC_MOTD_OFF)];
+    if vm.ip_forward {
+        // On every boot, before the network is up (no procps needed); the sysctl.d file keeps
+        // it for anything that re-applies sysctls.
+        bootcmd.push(json!(IP_FORWARD_ON));
+    }
+    user.insert("bootcmd".into(), Value::Array(bootcmd));
     if !vm.packages.is_empty() {
         user.insert("packages".into(), json!(vm.packages));
     }
@@ -127,6 +138,13 @@ pub fn render_seed(lab: &LabContext, vm: &VmSpec) -> LibvirtResult<SeedFiles> {
         }
         write_files
             .push(json!({ "path": "/etc/resolv.conf", "permissions": "0644", "content": conf }));
+    }
+    if vm.ip_forward {
+        write_files.push(json!({
+            "path": IP_FORWARD_SYSCTL,
+            "permissions": "0644",
+            "content": "net.ipv4.ip_forward = 1\n",
+        }));
     }
     // The spec's files: deferred to the final stage, after the users exist (so any owner
     // works) and before runcmd.
@@ -182,6 +200,9 @@ pub fn merge(base: &mut Value, extra: Value) {
 }
 
 fn network_config(lab: &LabContext, vm: &VmSpec) -> Result<Value, String> {
+    if !vm.networks.is_empty() {
+        return several_nics(vm);
+    }
     let mut nic = Map::new();
     nic.insert("match".into(), json!({ "macaddress": vm.mac }));
     if vm.static_ip {
@@ -212,6 +233,28 @@ fn network_config(lab: &LabContext, vm: &VmSpec) -> Result<Value, String> {
         nic.insert("dhcp4".into(), json!(true));
     }
     Ok(json!({ "version": 2, "ethernets": { "lan": Value::Object(nic) } }))
+}
+
+/// A VM on several segments: every NIC, matched by its MAC and named `eth0`, `eth1`... in
+/// the domain's order, takes its address by DHCP. netd holds each one's reservation and gives
+/// the router only on the NIC that carries the VM's default route, so the route is the same
+/// whichever lease comes first.
+fn several_nics(vm: &VmSpec) -> Result<Value, String> {
+    if vm.static_ip {
+        return Err("a VM on several segments takes every address by DHCP; static_ip is for a VM on one network".into());
+    }
+    let ethernets: Map<String, Value> = vm
+        .networks
+        .iter()
+        .enumerate()
+        .map(|(k, a)| {
+            (
+                format!("eth{k}"),
+                json!({ "match": { "macaddress": a.mac }, "dhcp4": true }),
+            )
+        })
+        .collect();
+    Ok(json!({ "version": 2, "ethernets": ethernets }))
 }
 
 /// Builds the vfat image holding the seed files, labelled [`SEED_LABEL`].
@@ -292,6 +335,9 @@ mod tests {
             ssh_host_key_public: "ssh-ed25519 AAAAhost vm1".into(),
             spec_hash: "0123456789abcdef0123".into(),
             warm: false,
+            networks: Vec::new(),
+            ip_forward: false,
+            default_route: None,
         }
     }
 
@@ -396,6 +442,45 @@ mod tests {
         );
         v.ip = None;
         assert!(render_seed(&lab, &v).is_err());
+    }
+
+    #[test]
+    fn a_vm_on_two_segments_brings_both_nics_up_by_dhcp_and_may_route() {
+        let lab = LabContext::for_tests("demo");
+        let mut v = vm();
+        let nic = |segment: &str, ip: &str, mac: &str| hub_runtime::Attachment {
+            network: format!("demo-{segment}"),
+            segment: segment.into(),
+            ip: ip.parse().unwrap(),
+            mac: mac.parse().unwrap(),
+        };
+        v.networks = vec![
+            nic("dmz", "10.99.0.30", "52:54:00:01:02:03"),
+            nic("internal", "10.99.1.30", "52:54:00:0a:0b:0c"),
+        ];
+        v.ip_forward = true;
+        let files = render_seed(&lab, &v).unwrap();
+        let net: Value = serde_json::from_str(&files.network_config).unwrap();
+        assert_eq!(
+            net,
+            json!({"version": 2, "ethernets": {
+                "eth0": {"match": {"macaddress": "52:54:00:01:02:03"}, "dhcp4": true},
+                "eth1": {"match": {"macaddress": "52:54:00:0a:0b:0c"}, "dhcp4": true},
+            }})
+        );
+        let u = user_data(&files);
+        assert_eq!(u["bootcmd"], json!([DYNAMIC_MOTD_OFF, IP_FORWARD_ON]));
+        assert_eq!(u["write_files"][0]["path"], IP_FORWARD_SYSCTL);
+        assert_eq!(u["write_files"][0]["content"], "net.ipv4.ip_forward = 1\n");
+        // Without ip_forward the guest keeps its kernel's default (off).
+        v.ip_forward = false;
+        let u = user_data(&render_seed(&lab, &v).unwrap());
+        assert_eq!(u["bootcmd"], json!([DYNAMIC_MOTD_OFF]));
+        assert!(u.get("write_files").is_none());
+        // Static addressing is for one NIC.
+        v.static_ip = true;
+        let err = render_seed(&lab, &v).unwrap_err().to_string();
+        assert!(err.contains("takes every address by DHCP"), "{err}");
     }
 
     #[test]

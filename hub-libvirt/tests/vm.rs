@@ -139,6 +139,7 @@ fn lab(name: &str, dir: &Path, bridge: &str, subnet: &str) -> LabContext {
         },
         dns: Vec::new(),
         domain: format!("{name}.lab"),
+        segments: Vec::new(),
     }
 }
 
@@ -164,6 +165,9 @@ fn vm_spec(lab: &LabContext, name: &str, ip: Option<Ipv4Addr>) -> VmSpec {
         ssh_host_key_public: String::new(),
         spec_hash: format!("hash-of-{name}"),
         warm: false,
+        networks: Vec::new(),
+        ip_forward: false,
+        default_route: None,
     }
 }
 

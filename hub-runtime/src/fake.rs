@@ -42,6 +42,8 @@ pub enum FakeOp {
 #[derive(Debug, Default)]
 struct State {
     workloads: BTreeMap<(String, String), (WorkloadSpec, WorkloadState)>,
+    /// The lab context each workload was created in.
+    contexts: BTreeMap<(String, String), LabContext>,
     networks: BTreeMap<String, NetworkInfo>,
     /// Segment networks by lab: segment name to the network's name.
     segments: BTreeMap<String, BTreeMap<String, String>>,
@@ -119,6 +121,15 @@ impl FakeRuntime {
             .filter(|(l, _)| l == lab)
             .map(|(_, n)| n.clone())
             .collect()
+    }
+
+    /// The spec the workload `name` of `lab` was created with, and the lab context it was
+    /// created in, while it exists.
+    pub fn created(&self, lab: &str, name: &str) -> Option<(WorkloadSpec, LabContext)> {
+        let st = self.lock();
+        let key = (lab.to_string(), name.to_string());
+        let (spec, _) = st.workloads.get(&key)?;
+        Some((spec.clone(), st.contexts.get(&key)?.clone()))
     }
 
     /// Whether the lab's network exists.
@@ -208,6 +219,7 @@ impl Runtime for FakeRuntime {
             let volumes = st.volumes.entry(lab.name.clone()).or_default();
             volumes.extend(c.volumes.iter().map(|v| v.name.clone()));
         }
+        st.contexts.insert(key.clone(), lab.clone());
         st.workloads
             .insert(key, (spec.clone(), WorkloadState::Created));
         Ok(Self::status(&lab.name, spec.name(), spec, WorkloadState::Created).handle)
@@ -337,6 +349,15 @@ impl NetworkRuntime for FakeRuntime {
                 .entry(spec.lab.clone())
                 .or_default()
                 .insert(seg.clone(), spec.name.clone());
+            // A segment's network is its own, beside the lab network.
+            return Ok(NetworkInfo {
+                id: format!("fake-net-{}", spec.name),
+                name: spec.name.clone(),
+                bridge: format!("br-fake-{seg}"),
+                subnet: spec.subnet,
+                gateway: spec.gateway,
+                owned: true,
+            });
         }
         let info = NetworkInfo {
             id: format!("fake-net-{}", spec.lab),

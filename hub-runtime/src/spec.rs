@@ -45,6 +45,10 @@ pub struct LabContext {
     pub dns: Vec<Ipv4Addr>,
     /// The lab's DNS domain (`demo.lab`).
     pub domain: String,
+    /// The lab's other segments' networks, in order, when it has several (empty otherwise):
+    /// a VM's NIC on a segment is attached to that network's bridge.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<NetworkInfo>,
 }
 
 impl LabContext {
@@ -63,7 +67,15 @@ impl LabContext {
             },
             dns: vec![Ipv4Addr::new(10, 99, 0, 2)],
             domain: format!("{name}.lab"),
+            segments: Vec::new(),
         }
+    }
+
+    /// The lab's network called `name` (the lab network or one of its segments), if any.
+    pub fn network_named(&self, name: &str) -> Option<&NetworkInfo> {
+        std::iter::once(&self.network)
+            .chain(&self.segments)
+            .find(|n| n.name == name)
     }
 }
 
@@ -358,4 +370,17 @@ pub struct VmSpec {
     /// boot (see `hub_libvirt::WarmCache`).
     #[serde(default)]
     pub warm: bool,
+    /// Its NICs in a lab of several segments, in order (one virtio NIC per segment, each on
+    /// its network's bridge with its own MAC; the first is `ip` and `mac`), each brought up by
+    /// DHCP. Empty: one NIC on the lab network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<Attachment>,
+    /// Routes packets between its NICs (`net.ipv4.ip_forward=1`, set by cloud-init).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ip_forward: bool,
+    /// In a lab of several segments, its default route's next hop: netd hands it out as the
+    /// router on the NIC whose segment holds it, and no router on the others. `None` in a lab
+    /// of one network (the lab's router).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_route: Option<Ipv4Addr>,
 }

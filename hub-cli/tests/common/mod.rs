@@ -180,9 +180,9 @@ pub fn demo_spec(lab: &str, subnet: &str, vpn_subnet: &str, port: u16) -> String
 }
 
 /// Runs `PROGRAM ARGS` of the host inside the network namespace of container `container`
-/// (`nsenter -t PID -n`), as a test breaks a lab on purpose (a DROP rule, forwarding off);
-/// the command must succeed.
-pub fn in_container_netns(container: &str, program: &str, args: &[&str]) {
+/// (`nsenter -t PID -n`), as a test breaks a lab on purpose (a DROP rule, forwarding off) or
+/// asks from inside it (dig); the command must succeed. Returns its standard output.
+pub fn in_container_netns(container: &str, program: &str, args: &[&str]) -> String {
     let pid = Command::new("docker")
         .args(["inspect", "-f", "{{.State.Pid}}", container])
         .output()
@@ -197,6 +197,15 @@ pub fn in_container_netns(container: &str, program: &str, args: &[&str]) {
         out.status.success(),
         "{program} {args:?} in {container}: {out:?}"
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Whether the row of check `name` in `hub check`'s table says it passed.
+pub fn table_says_passed(table: &str, name: &str) -> bool {
+    table
+        .lines()
+        .find(|l| l.starts_with(name))
+        .is_some_and(|l| l.contains("pass"))
 }
 
 /// The names of the checks in a `hub check --json` report, in order, with whether each passed.

@@ -77,6 +77,7 @@ fn reservations(plan: &[crate::desired::DhcpReservation]) -> Vec<Reservation> {
             mac: r.mac,
             ip: r.ip,
             hostname: Some(r.hostname.clone()),
+            router: r.router,
         })
         .collect()
 }

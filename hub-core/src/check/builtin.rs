@@ -5,8 +5,8 @@
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-use hub_runtime::WorkloadKind;
 use hub_runtime::wait::Deadline;
+use hub_runtime::{Attachment, WorkloadKind};
 
 use super::{CheckResult, CheckSource};
 use crate::lab::Lab;
@@ -16,10 +16,12 @@ use crate::spec::{CheckRule, Endpoint, Expect, Probe};
 pub(super) enum Task {
     /// A probe from one end to the other.
     Probe(CheckRule, CheckSource),
-    /// The VM holds its lease from netd.
+    /// The VM holds its lease from netd (on each of its segments).
     Lease {
         /// The VM.
         vm: String,
+        /// Its NIC on one segment, when it has several.
+        nic: Option<Attachment>,
     },
     /// The VPN gateway is up.
     Gateway {
@@ -81,7 +83,18 @@ pub(super) fn tasks(lab: &Lab) -> Vec<Task> {
             .iter()
             .filter(|w| w.kind == WorkloadKind::Vm)
         {
-            out.push(Task::Lease { vm: w.name.clone() });
+            if w.interfaces.is_empty() {
+                out.push(Task::Lease {
+                    vm: w.name.clone(),
+                    nic: None,
+                });
+            }
+            for nic in &w.interfaces {
+                out.push(Task::Lease {
+                    vm: w.name.clone(),
+                    nic: Some(nic.clone()),
+                });
+            }
         }
     }
     if let Some(vpn) = &state.vpn {
@@ -146,6 +159,19 @@ fn pairs(lab: &Lab) -> Vec<Pair> {
     out
 }
 
+/// Whether `addr` is netd's, on the lab network or on any segment: one server with one zone,
+/// so the guest's resolver (netd on one of its segments) answers as netd at `addr` would.
+pub(super) fn is_netd(lab: &Lab, addr: Ipv4Addr) -> bool {
+    lab.state().netd.is_some()
+        && (lab.state().netd == Some(addr)
+            || lab
+                .hub()
+                .lab_spec()
+                .networks
+                .iter()
+                .any(|s| netd_on(lab, &s.name) == Some(addr)))
+}
+
 /// netd's address on a segment: `.2` of its subnet.
 fn netd_on(lab: &Lab, segment: &str) -> Option<Ipv4Addr> {
     let seg = lab
@@ -177,9 +203,18 @@ pub(super) async fn run_special(lab: &Lab, task: Task, wait: &Deadline) -> Check
             r.detail = "a probe reached the wrong runner".into();
             r
         }
-        Task::Lease { vm } => {
-            let mut r = blank(format!("{vm} holds its lease"), "netd", vm.clone(), "lease");
-            (r.passed, r.detail) = lease(lab, &vm);
+        Task::Lease { vm, nic } => {
+            let on = nic
+                .as_ref()
+                .map(|n| format!(" on {}", n.segment))
+                .unwrap_or_default();
+            let mut r = blank(
+                format!("{vm} holds its lease{on}"),
+                "netd",
+                vm.clone(),
+                "lease",
+            );
+            (r.passed, r.detail) = lease(lab, &vm, nic.as_ref());
             r
         }
         Task::Gateway { interface } => {
@@ -199,16 +234,29 @@ pub(super) async fn run_special(lab: &Lab, task: Task, wait: &Deadline) -> Check
 }
 
 /// netd's lease table (or, for a guest restored from a warm snapshot that has not renewed
-/// yet, netd's reservation) gives the VM its address.
-fn lease(lab: &Lab, vm: &str) -> (bool, String) {
+/// yet, netd's reservation) gives the VM its address: on the lab network, or on the segment
+/// of `nic` (each segment has its own lease file).
+fn lease(lab: &Lab, vm: &str, nic: Option<&Attachment>) -> (bool, String) {
     let Some(w) = lab.workload(vm) else {
         return (false, format!("the lab has no VM {vm:?}"));
     };
-    let (Some(mac), Some(ip)) = (w.mac, w.ip) else {
+    let (Some(mac), Some(ip)) = (nic.map(|n| n.mac).or(w.mac), nic.map(|n| n.ip).or(w.ip)) else {
         return (false, format!("{vm} has no recorded MAC and address"));
     };
+    // The first segment is the lab network: its leases are netd's own file.
+    let segment = nic.map(|n| n.segment.as_str()).filter(|s| {
+        lab.hub()
+            .lab_spec()
+            .networks
+            .first()
+            .is_some_and(|f| f.name != *s)
+    });
     let dir = lab.dir().join("netd");
-    let leases = match hub_net::netd::LeaseFile::read(&dir.join(hub_net::netd::LEASE_FILE)) {
+    let file = match segment {
+        Some(s) => hub_net::netd::segment_lease_file(&dir.join(hub_net::netd::LEASE_FILE), s),
+        None => dir.join(hub_net::netd::LEASE_FILE),
+    };
+    let leases = match hub_net::netd::LeaseFile::read(&file) {
         Ok(f) => f.leases,
         Err(e) => return (false, format!("cannot read netd's leases: {e}")),
     };
@@ -232,7 +280,7 @@ fn lease(lab: &Lab, vm: &str) -> (bool, String) {
         };
     }
     if w.boot.as_deref().is_some_and(|b| b.contains("restored")) {
-        return match reservation(&dir, mac) {
+        return match reservation(&dir, segment, mac) {
             Some(r) if r == ip => (
                 true,
                 format!(
@@ -249,14 +297,19 @@ fn lease(lab: &Lab, vm: &str) -> (bool, String) {
     (false, format!("netd has no lease for {mac} ({ip})"))
 }
 
-fn reservation(netd_dir: &Path, mac: hub_runtime::MacAddr) -> Option<std::net::Ipv4Addr> {
+/// netd's reservation for `mac` on the lab network, or on `segment`.
+fn reservation(
+    netd_dir: &Path,
+    segment: Option<&str>,
+    mac: hub_runtime::MacAddr,
+) -> Option<std::net::Ipv4Addr> {
     let config =
         hub_net::netd::NetdConfig::load(&netd_dir.join(hub_net::netd::CONFIG_FILE)).ok()?;
-    config
-        .reservations
-        .iter()
-        .find(|r| r.mac == mac)
-        .map(|r| r.ip)
+    let list = match segment {
+        Some(s) => &config.segments.iter().find(|c| c.name == s)?.reservations,
+        None => &config.reservations,
+    };
+    list.iter().find(|r| r.mac == mac).map(|r| r.ip)
 }
 
 /// The gateway's interface exists and WireGuard on it listens on the port the clients'

@@ -1,7 +1,7 @@
 //! Probes from a VM: a VM has its own kernel, so its probes run in the guest over the lab's
 //! SSH (pinned host key), with the guest's own tools: `ping` when it has one, else bash's
 //! `/dev/tcp`; `dig` for a DNS server, else `getent` through the guest's resolver when the
-//! server asked is netd (the resolver DHCP gave it).
+//! server asked is netd on any of the lab's segments (the resolver DHCP gave it: one zone).
 
 use std::net::Ipv4Addr;
 
@@ -88,7 +88,7 @@ pub(super) async fn probe(
         }
         Probe::Tcp(port) => tcp_reply(&run(tcp_script(to, *port, secs)).await?.stdout, to, *port),
         Probe::UdpDns(name) => {
-            let via_resolver = lab.state().netd == Some(to);
+            let via_resolver = super::builtin::is_netd(lab, to);
             let script = format!(
                 "if command -v dig >/dev/null 2>&1; then echo DIG; dig +short +time={secs} +tries=1 @{to} {n} A; \
                  elif {via_resolver}; then echo GETENT; getent ahostsv4 {n} | cut -d' ' -f1 | sort -u; \

@@ -52,7 +52,8 @@
 //! # networks:                     # instead of `subnet`: several segments, the first being the
 //! #   - {name: dmz, subnet: 10.77.1.0/24, gateway: fw}   # lab network; `gateway`: the
 //! #   - {name: internal, subnet: 10.77.2.0/24}           # segment's default route
-//! #  (and on a container: `networks: [dmz, internal]` or `{dmz: 10.77.1.5}`, `ip_forward: true`)
+//! #  (and on a container or a VM: `networks: [dmz, internal]` or `{dmz: 10.77.1.5}`,
+//! #  `ip_forward: true`)
 //! wireguard:
 //!   enabled: true
 //!   subnet: 10.10.0.0/24          # default; the gateway is .1

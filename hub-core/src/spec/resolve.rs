@@ -70,6 +70,10 @@ pub struct ResolvedWorkload {
     /// Its resolver: netd's address on its first segment (in a lab of several).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolver: Option<Ipv4Addr>,
+    /// The bridge's address on its first segment (in a lab of several): a VM's default
+    /// route when no segment gives it to a workload.
+    #[serde(skip)]
+    pub first_bridge: Option<Ipv4Addr>,
     /// The spec it was resolved from.
     pub spec: WorkloadDef,
 }
@@ -157,16 +161,7 @@ impl ResolvedWorkload {
                     }
                 }
                 s.spec_hash = self.spec_hash.clone();
-                s.networks = self
-                    .interfaces
-                    .iter()
-                    .map(|i| Attachment {
-                        network: i.network_name.clone(),
-                        segment: i.network.clone(),
-                        ip: i.ip,
-                        mac: i.mac,
-                    })
-                    .collect();
+                s.networks = self.attachments();
                 s.ip_forward = c.ip_forward;
                 s.default_route = self.default_route;
                 s.dns = self.resolver.into_iter().collect();
@@ -191,8 +186,31 @@ impl ResolvedWorkload {
                 ssh_host_key_public: String::new(),
                 spec_hash: self.spec_hash.clone(),
                 warm: v.warm,
+                networks: self.attachments(),
+                ip_forward: v.ip_forward,
+                default_route: self.vm_default_route(),
             }),
         }
+    }
+
+    /// Its interfaces as the runtime receives them (empty in a lab of one network).
+    fn attachments(&self) -> Vec<Attachment> {
+        self.interfaces
+            .iter()
+            .map(|i| Attachment {
+                network: i.network_name.clone(),
+                segment: i.network.clone(),
+                ip: i.ip,
+                mac: i.mac,
+            })
+            .collect()
+    }
+
+    /// A VM's default route in a lab of several segments: the `gateway:` workload of the
+    /// first of its segments that gives its route to another workload, else the bridge of its
+    /// first segment (as a container's is). `None` in a lab of one network.
+    fn vm_default_route(&self) -> Option<Ipv4Addr> {
+        self.default_route.or(self.first_bridge)
     }
 }
 
@@ -420,11 +438,9 @@ impl LabSpec {
                     .then(|| router_ip(seg))
                     .flatten()
             });
-            let resolver = js
-                .first()
-                .and_then(|j| j.segment)
-                .filter(|_| segmented)
-                .map(|seg| plans[seg].netd());
+            let first_segment = js.first().and_then(|j| j.segment).filter(|_| segmented);
+            let resolver = first_segment.map(|seg| plans[seg].netd());
+            let first_bridge = first_segment.map(|seg| plans[seg].gateway());
             if !segmented {
                 interfaces.clear();
             }
@@ -466,6 +482,7 @@ impl LabSpec {
                 interfaces,
                 default_route,
                 resolver,
+                first_bridge,
                 spec,
             });
         }

@@ -77,6 +77,13 @@ impl WorkloadNetworks {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+    /// Adds network `name`, at `ip` (or an allocated address when `None`).
+    pub fn push(&mut self, name: impl Into<String>, ip: Option<&str>) {
+        self.0.push(NetworkJoin {
+            network: name.into(),
+            ip: ip.map(str::to_string),
+        });
+    }
 }
 
 impl Serialize for WorkloadNetworks {

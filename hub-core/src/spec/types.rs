@@ -15,7 +15,7 @@ use super::check::Check;
 use super::duration::SpecDuration;
 use super::hosts::{Host, Placement};
 use super::locations::Locations;
-use super::segments::{NetworkJoin, Segment, WorkloadNetworks};
+use super::segments::{Segment, WorkloadNetworks};
 
 /// The only network type supported for now.
 pub const NETWORK_TYPE_BRIDGE: &str = "bridge";
@@ -289,6 +289,33 @@ impl LabSpec {
     }
 }
 
+/// The builder methods of a workload's segments (`networks`, `network_at`, `ip_forward`),
+/// the same on [`Container`] and [`Vm`].
+macro_rules! segment_builders {
+    () => {
+        /// Joins these segments, in order (one interface each, `eth0` first), at allocated
+        /// addresses.
+        pub fn networks<I, S>(mut self, names: I) -> Self
+        where
+            I: IntoIterator<Item = S>,
+            S: Into<String>,
+        {
+            self.networks = names.into_iter().collect();
+            self
+        }
+        /// Joins one more segment, at `ip` (or an allocated address when `None`).
+        pub fn network_at(mut self, name: impl Into<String>, ip: Option<&str>) -> Self {
+            self.networks.push(name, ip);
+            self
+        }
+        /// Routes packets between its interfaces (`net.ipv4.ip_forward=1`).
+        pub fn ip_forward(mut self, on: bool) -> Self {
+            self.ip_forward = on;
+            self
+        }
+    };
+}
+
 /// A container.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -375,28 +402,7 @@ impl Container {
         self.host = Some(name.into());
         self
     }
-    /// Joins these segments, in order (one interface each), at allocated addresses.
-    pub fn networks<I, S>(mut self, names: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.networks = names.into_iter().collect();
-        self
-    }
-    /// Joins one more segment, at `ip` (or an allocated address when `None`).
-    pub fn network_at(mut self, name: impl Into<String>, ip: Option<&str>) -> Self {
-        self.networks.0.push(NetworkJoin {
-            network: name.into(),
-            ip: ip.map(str::to_string),
-        });
-        self
-    }
-    /// Routes packets between its interfaces (`net.ipv4.ip_forward=1`).
-    pub fn ip_forward(mut self, on: bool) -> Self {
-        self.ip_forward = on;
-        self
-    }
+    segment_builders!();
     /// Sets the command.
     pub fn cmd<I, S>(mut self, cmd: I) -> Self
     where
@@ -569,6 +575,14 @@ pub struct Vm {
     /// The host (of the spec's `hosts`) it runs on; placed by the scheduler when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// The lab's segments it joins, in order (one virtio NIC each, `eth0`, `eth1`..., each
+    /// brought up by DHCP from netd), as a list of names or a mapping of name to address;
+    /// default: the first segment only. `ip`, when given, is its address on the first.
+    #[serde(default, skip_serializing_if = "WorkloadNetworks::is_empty")]
+    pub networks: WorkloadNetworks,
+    /// Routes packets between its NICs (`net.ipv4.ip_forward=1`, set by cloud-init).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ip_forward: bool,
 }
 
 impl Vm {
@@ -590,6 +604,8 @@ impl Vm {
             warm: false,
             restart: RestartPolicy::No,
             host: None,
+            networks: WorkloadNetworks::default(),
+            ip_forward: false,
         }
     }
     /// Runs it on the host `name` of the spec's `hosts` (else the scheduler places it).
@@ -597,6 +613,7 @@ impl Vm {
         self.host = Some(name.into());
         self
     }
+    segment_builders!();
     /// Starts the VM from a warm snapshot when one is cached (see [`Vm::warm`]'s field).
     pub fn warm(mut self, on: bool) -> Self {
         self.warm = on;

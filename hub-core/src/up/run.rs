@@ -272,6 +272,7 @@ async fn converge(
         network: info.clone(),
         dns: netd_plan.iter().map(|p| p.ip).collect(),
         domain: desired.domain.clone(),
+        segments: segments.clone(),
     };
     up.cancelled()?;
     up.remove_left_spec(&mut report).await?;
@@ -769,7 +770,7 @@ fn record(w: &DesiredWorkload, s: Option<&WorkloadStatus>) -> WorkloadRecord {
         boot: s.and_then(|s| s.boot.clone()),
         interfaces: match &w.spec {
             WorkloadSpec::Container(c) => c.networks.clone(),
-            WorkloadSpec::Vm(_) => Vec::new(),
+            WorkloadSpec::Vm(v) => v.networks.clone(),
         },
         restarts: 0,
         failed: None,

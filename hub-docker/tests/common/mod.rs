@@ -122,6 +122,7 @@ pub fn lab_ctx(lab: &str, network: NetworkInfo) -> LabContext {
         network,
         dns: Vec::new(),
         domain: format!("{lab}.lab"),
+        segments: Vec::new(),
     }
 }
 

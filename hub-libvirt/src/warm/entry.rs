@@ -51,8 +51,19 @@ pub(crate) struct SavedPaths {
     pub overlay: PathBuf,
     pub seed: PathBuf,
     pub console: PathBuf,
+    /// The first NIC's bridge.
     pub bridge: String,
+    /// The other NICs' bridges, in order (a VM on several segments).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_bridges: Vec<String>,
     pub lab_dir: PathBuf,
+}
+
+impl SavedPaths {
+    /// Every NIC's bridge, in order.
+    pub(crate) fn bridges(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.bridge.as_str()).chain(self.more_bridges.iter().map(String::as_str))
+    }
 }
 
 /// `manifest.json`.

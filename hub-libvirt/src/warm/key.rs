@@ -16,7 +16,7 @@ use hub_runtime::process::Tool;
 use hub_runtime::{LabContext, VmSpec};
 use serde_json::json;
 
-use crate::domain::{BootRecord, DomainConfig, domain_xml};
+use crate::domain::{BootRecord, DomainConfig, Nic, domain_xml};
 use crate::error::{LibvirtError, LibvirtResult};
 use crate::fsutil::{ensure_dir, write_atomic};
 use crate::seed::render_seed;
@@ -45,14 +45,30 @@ pub(crate) fn device_model(
         overlay: p("disk"),
         seed: p("seed"),
         console_log: p("console"),
-        bridge: "hub-warm".into(),
-        mac: vm.mac.to_string(),
+        nics: nic_macs(vm)
+            .enumerate()
+            .map(|(i, mac)| Nic {
+                // The first keeps the placeholder of one-NIC entries, so their keys hold.
+                bridge: match i {
+                    0 => "hub-warm".into(),
+                    _ => format!("hub-warm{i}"),
+                },
+                mac,
+            })
+            .collect(),
         user: vm.user.clone(),
         ip: vm.ip,
         static_ip: vm.static_ip,
         boot: BootRecord::default(),
         firmware_console: crate::virt::firmware_console_available(),
     })
+}
+
+/// The MAC of each NIC of `vm`, in order.
+fn nic_macs(vm: &VmSpec) -> impl Iterator<Item = String> + '_ {
+    let one = vm.networks.is_empty().then(|| vm.mac.to_string());
+    one.into_iter()
+        .chain(vm.networks.iter().map(|a| a.mac.to_string()))
 }
 
 /// The cache key (64 hex digits) of `vm` in `lab`, booted from `base` (canonical path) whose
@@ -93,6 +109,19 @@ pub(crate) fn cache_key(
     // keys of entries saved before `files:` existed stay valid.
     if !vm.files.is_empty() {
         doc["vm"]["files"] = serde_json::to_value(&vm.files).unwrap_or_default();
+    }
+    // A VM on several segments: each NIC (segment, address, MAC) and each segment's network
+    // (subnet, gateway), and whether it routes. Left out for one NIC, so the keys of entries
+    // saved before segments stay valid.
+    if !vm.networks.is_empty() {
+        doc["vm"]["networks"] = serde_json::to_value(&vm.networks).unwrap_or_default();
+        doc["vm"]["ip_forward"] = json!(vm.ip_forward);
+        doc["vm"]["default_route"] = json!(vm.default_route);
+        doc["segments"] = lab
+            .segments
+            .iter()
+            .map(|n| json!({"name": n.name, "subnet": n.subnet.to_string(), "gateway": n.gateway.to_string()}))
+            .collect();
     }
     doc["seed"] = json!(seed_digest(lab, vm));
     blake3::hash(doc.to_string().as_bytes())
@@ -211,6 +240,9 @@ mod tests {
             ssh_host_key_public: "h1".into(),
             spec_hash: "s".into(),
             warm: true,
+            networks: Vec::new(),
+            ip_forward: false,
+            default_route: None,
         }
     }
 
@@ -260,6 +292,92 @@ mod tests {
             change(&mut v);
             assert_ne!(k, key_of(&v), "{v:?}");
         }
+    }
+
+    /// The key of [`vm`] with a fixed device model, as every release since `files:` made it:
+    /// a one-NIC VM's entries saved before segments still hit.
+    const ONE_NIC_KEY: &str = "b83cbd73741d85001a7154092311a5b1ac85d4620d4c65eecc5534a73bc1094d";
+
+    #[test]
+    fn a_one_nic_vm_keeps_its_key() {
+        let lab = LabContext::for_tests("lab");
+        let k = cache_key(
+            &lab,
+            &vm(),
+            Path::new("/img.qcow2"),
+            "d",
+            "QEMU 7.2",
+            "MODEL",
+        );
+        assert_eq!(k, ONE_NIC_KEY);
+        let model = device_model(&lab.name, &vm(), DomainType::Qemu).unwrap();
+        assert_eq!(model.matches("<interface").count(), 1, "{model}");
+        assert!(model.contains(r#"<source bridge="hub-warm"/>"#), "{model}");
+    }
+
+    #[test]
+    fn the_key_covers_every_nic() {
+        let seg = |name: &str, third: u8| hub_runtime::NetworkInfo {
+            id: name.into(),
+            name: name.into(),
+            bridge: format!("br-{name}"),
+            subnet: format!("10.99.{third}.0/24").parse().unwrap(),
+            gateway: format!("10.99.{third}.1").parse().unwrap(),
+            owned: true,
+        };
+        let mut lab = LabContext::for_tests("lab");
+        lab.network.name = "lab-dmz".into();
+        lab.segments = vec![seg("lab-internal", 1)];
+        let nic = |network: &str, segment: &str, ip: &str, mac: &str| hub_runtime::Attachment {
+            network: network.into(),
+            segment: segment.into(),
+            ip: ip.parse().unwrap(),
+            mac: mac.parse().unwrap(),
+        };
+        let mut two = vm();
+        two.networks = vec![
+            nic("lab-dmz", "dmz", "10.99.0.30", "52:54:00:00:00:01"),
+            nic(
+                "lab-internal",
+                "internal",
+                "10.99.1.30",
+                "52:54:00:00:00:09",
+            ),
+        ];
+        two.ip_forward = true;
+        two.default_route = Some("10.99.0.1".parse().unwrap());
+        let key = |v: &VmSpec, lab: &LabContext| {
+            let model = device_model(&lab.name, v, DomainType::Qemu).unwrap();
+            cache_key(lab, v, Path::new("/img.qcow2"), "d", "QEMU 7.2", &model)
+        };
+        let model = device_model(&lab.name, &two, DomainType::Qemu).unwrap();
+        assert_eq!(model.matches("<interface").count(), 2, "{model}");
+        assert!(
+            model.contains(r#"<mac address="52:54:00:00:00:09"/>"#),
+            "{model}"
+        );
+        let k = key(&two, &lab);
+        assert_ne!(k, key(&vm(), &lab));
+        for change in [
+            |v: &mut VmSpec| v.networks[1].mac = "52:54:00:00:00:0a".parse().unwrap(),
+            |v: &mut VmSpec| v.networks[1].ip = "10.99.1.31".parse().unwrap(),
+            |v: &mut VmSpec| v.ip_forward = false,
+            |v: &mut VmSpec| {
+                v.networks.pop();
+            },
+        ] {
+            let mut v = two.clone();
+            change(&mut v);
+            assert_ne!(k, key(&v, &lab), "{v:?}");
+        }
+        // Another subnet behind the second NIC is another saved state too.
+        let mut moved = lab.clone();
+        moved.segments = vec![seg("lab-internal", 2)];
+        assert_ne!(k, key(&two, &moved));
+        // The bridges are this run's: not part of the key.
+        let mut rebridged = lab.clone();
+        rebridged.segments[0].bridge = "br-other".into();
+        assert_eq!(k, key(&two, &rebridged));
     }
 
     #[test]

@@ -26,6 +26,31 @@ pub struct Reservation {
     /// Its host name (DHCP option 12, and an A + PTR record in the lab domain).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
+    /// The router option it gets: its segment's (the default), none, or its own next hop.
+    #[serde(default, skip_serializing_if = "ClientRouter::is_segment")]
+    pub router: ClientRouter,
+}
+
+/// The router option a reserved client gets. A VM on several segments has one NIC per
+/// segment, each a DHCP client: only the NIC that carries its default route gets a router,
+/// so the route does not depend on which lease came first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientRouter {
+    /// Its segment's router (`router`).
+    #[default]
+    Segment,
+    /// No router option: its default route is on another of its interfaces.
+    Off,
+    /// This next hop on its segment instead (such as the bridge for the segment's own router).
+    Via(Ipv4Addr),
+}
+
+impl ClientRouter {
+    /// True for the default, [`ClientRouter::Segment`].
+    pub fn is_segment(&self) -> bool {
+        *self == ClientRouter::Segment
+    }
 }
 
 /// A DNS name in the lab domain (an A record and its PTR).
@@ -253,7 +278,9 @@ impl NetdConfig {
                 Some(format!("is not a host address of {net}"))
             } else if r.contains(res.ip) {
                 Some(format!("lies inside the dhcp_range {r}"))
-            } else if res.ip == self.router {
+            } else if res.ip == self.router && res.router.is_segment() {
+                // The segment's own router may be a reserved client (a router VM), when it
+                // gets another router than itself.
                 Some("is the router's address".to_string())
             } else if res.ip == self.server_ip {
                 Some("is netd's own address".to_string())
@@ -262,6 +289,14 @@ impl NetdConfig {
             };
             if let Some(why) = why {
                 return bad(format!("reservation {} -> {} {why}", res.mac, res.ip));
+            }
+            if let ClientRouter::Via(hop) = res.router
+                && (!inside(hop) || hop == res.ip)
+            {
+                return bad(format!(
+                    "reservation {} -> {}: router {hop} is not another host address of {net}",
+                    res.mac, res.ip
+                ));
             }
             if !macs.insert(res.mac) {
                 return bad(format!("reservation for {} appears twice", res.mac));
@@ -400,6 +435,7 @@ pub(crate) mod tests {
             mac: "02:00:00:00:00:01".parse().unwrap(),
             ip: Ipv4Addr::new(10, 9, 0, 30),
             hostname: Some("vm1".into()),
+            router: ClientRouter::Segment,
         });
         c
     }
@@ -434,6 +470,34 @@ pub(crate) mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("router"));
     }
 
+    #[test]
+    fn a_reservation_routes_by_its_segment_by_itself_or_not_at_all() {
+        // The segment's router may be a reserved client only when it routes elsewhere.
+        let mut c = cfg();
+        c.router = Ipv4Addr::new(10, 9, 0, 30);
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("is the router's address"), "{err}");
+        c.reservations[0].router = ClientRouter::Via(Ipv4Addr::new(10, 9, 0, 1));
+        c.validate().unwrap();
+        c.reservations[0].router = ClientRouter::Off;
+        c.validate().unwrap();
+        // Its own next hop is on its segment and is not itself.
+        for hop in [Ipv4Addr::new(10, 9, 1, 1), Ipv4Addr::new(10, 9, 0, 30)] {
+            c.reservations[0].router = ClientRouter::Via(hop);
+            let err = c.validate().unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("router {hop} is not another host address")),
+                "{err}"
+            );
+        }
+        // The file form: `"router": "off"` or `{"via": "10.9.0.1"}`; absent is the segment's.
+        c.reservations[0].router = ClientRouter::Via(Ipv4Addr::new(10, 9, 0, 1));
+        let json = c.to_json();
+        assert!(json.contains("\"via\": \"10.9.0.1\""), "{json}");
+        assert_eq!(NetdConfig::from_json(&json).unwrap(), c);
+        assert!(!cfg().to_json().contains("router\": {"));
+    }
+
     /// A segment `internal` (10.9.1.0/24, router .30, range .200-.254) with one reservation:
     /// 02:00:00:00:00:02 at .31.
     pub(crate) fn segment() -> SegmentConfig {
@@ -450,6 +514,7 @@ pub(crate) mod tests {
                 mac: "02:00:00:00:00:02".parse().unwrap(),
                 ip: Ipv4Addr::new(10, 9, 1, 31),
                 hostname: Some("vm1".into()),
+                router: ClientRouter::Segment,
             }],
         }
     }

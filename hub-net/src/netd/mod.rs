@@ -17,6 +17,7 @@
 //!     mac: "52:54:00:00:00:31".parse().unwrap(),
 //!     ip: "10.77.0.31".parse().unwrap(),
 //!     hostname: Some("vm1".into()),
+//!     router: Default::default(),
 //! });
 //! assert!(cfg.validate().is_ok());
 //! // A dynamic range that holds a reservation is refused.
@@ -41,8 +42,8 @@ pub mod dns;
 mod run;
 
 pub use config::{
-    CONFIG_FILE, DnsRecord, LEASE_FILE, Lease, LeaseFile, MacAddr, NetdConfig, Reservation,
-    SegmentConfig, segment_lease_file, write_atomic,
+    CONFIG_FILE, ClientRouter, DnsRecord, LEASE_FILE, Lease, LeaseFile, MacAddr, NetdConfig,
+    Reservation, SegmentConfig, segment_lease_file, write_atomic,
 };
 pub use error::NetdError;
 #[cfg(feature = "netd")]

@@ -143,7 +143,7 @@ pub(crate) fn workloads(spec: &LabSpec) -> Vec<WorkloadRef<'_>> {
         name: &v.name,
         ip: v.ip.as_deref(),
         depends_on: &v.depends_on,
-        networks: &[],
+        networks: &v.networks.0,
     });
     c.chain(v).collect()
 }

@@ -9,7 +9,7 @@ use tracing::info;
 
 use super::hostname::{fqdn_option_label, sanitize_label};
 use super::leases::{DhcpState, Entry, OFFER_SECS};
-use crate::netd::MacAddr;
+use crate::netd::{ClientRouter, MacAddr};
 
 /// Where a reply goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,8 +184,8 @@ fn pick(
     requested: Option<Ipv4Addr>,
     now: u64,
 ) -> Option<Ipv4Addr> {
-    if let Some((ip, _)) = state.config.reservations.get(mac) {
-        return Some(*ip);
+    if let Some(r) = state.config.reservations.get(mac) {
+        return Some(r.ip);
     }
     if let Some(e) = state.entry(mac)
         && state.dynamic_free_for(e.ip, mac, now)
@@ -258,7 +258,7 @@ fn request(
         (None, None) => return None,
     };
     let ours = match state.config.reservations.get(&mac) {
-        Some((reserved, _)) => *reserved == ip,
+        Some(r) => r.ip == ip,
         None => {
             let held = state.entry(&mac).is_some_and(|e| e.ip == ip)
                 && state.dynamic_free_for(ip, &mac, now);
@@ -297,8 +297,8 @@ fn lease_name(
     sent: Option<String>,
     now: u64,
 ) -> Option<String> {
-    if let Some((_, name)) = state.config.reservations.get(mac) {
-        return name.clone().or(sent);
+    if let Some(r) = state.config.reservations.get(mac) {
+        return r.hostname.clone().or(sent);
     }
     let held = state.entry(mac).and_then(|e| e.hostname.clone());
     let wanted = sent.or(held)?;
@@ -371,12 +371,21 @@ fn add_config_options(state: &DhcpState, m: &mut Message, mac: &MacAddr, lease: 
     }
     opts.insert(DhcpOption::SubnetMask(net.netmask()));
     opts.insert(DhcpOption::BroadcastAddr(net.broadcast()));
-    opts.insert(DhcpOption::Router(vec![c.router]));
+    let reserved = c.reservations.get(mac);
+    match reserved.map_or(ClientRouter::Segment, |r| r.router) {
+        ClientRouter::Segment => {
+            opts.insert(DhcpOption::Router(vec![c.router]));
+        }
+        ClientRouter::Via(hop) => {
+            opts.insert(DhcpOption::Router(vec![hop]));
+        }
+        ClientRouter::Off => {}
+    }
     opts.insert(DhcpOption::DomainNameServer(vec![c.server_ip]));
     if !c.domain.is_empty() {
         opts.insert(DhcpOption::DomainName(c.domain.clone()));
     }
-    if let Some((_, Some(host))) = c.reservations.get(mac) {
+    if let Some(host) = reserved.and_then(|r| r.hostname.as_ref()) {
         opts.insert(DhcpOption::Hostname(host.clone()));
     }
 }

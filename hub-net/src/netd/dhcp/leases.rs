@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 
 use crate::netd::config::valid_dns_name;
-use crate::netd::{Lease, LeaseFile, MacAddr, NetdConfig};
+use crate::netd::{ClientRouter, Lease, LeaseFile, MacAddr, NetdConfig};
 use crate::plan::AddrRange;
 
 /// How long an offered (not yet requested) address stays set aside for its client. Clients
@@ -33,13 +33,24 @@ pub struct DhcpConfig {
     pub lease_secs: u32,
     /// The domain name option.
     pub domain: String,
-    /// Reservations by MAC: address and host name.
-    pub reservations: HashMap<MacAddr, (Ipv4Addr, Option<String>)>,
+    /// Reservations by MAC.
+    pub reservations: HashMap<MacAddr, Reserved>,
     /// Reserved addresses, to MAC.
     pub reserved_ips: HashMap<Ipv4Addr, MacAddr>,
     /// The workloads' names (records, reservations' host names, `gateway`, `netd`), fully
     /// qualified and lowercase: a dynamic client can never take one.
     pub workload_names: HashSet<String>,
+}
+
+/// What a reserved client gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reserved {
+    /// Its address.
+    pub ip: Ipv4Addr,
+    /// Its host name, when valid.
+    pub hostname: Option<String>,
+    /// Its router option.
+    pub router: ClientRouter,
 }
 
 impl DhcpConfig {
@@ -52,7 +63,14 @@ impl DhcpConfig {
                 .hostname
                 .clone()
                 .filter(|h| valid_dns_name(&h.to_ascii_lowercase()));
-            reservations.insert(r.mac, (r.ip, host));
+            reservations.insert(
+                r.mac,
+                Reserved {
+                    ip: r.ip,
+                    hostname: host,
+                    router: r.router,
+                },
+            );
             reserved_ips.insert(r.ip, r.mac);
         }
         let workload_names = ["gateway", "netd"]

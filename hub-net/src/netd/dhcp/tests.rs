@@ -7,7 +7,7 @@ use dhcproto::{Decodable, Encodable};
 use proptest::prelude::*;
 
 use super::*;
-use crate::netd::{MacAddr, NetdConfig, Reservation};
+use crate::netd::{ClientRouter, MacAddr, NetdConfig, Reservation};
 use crate::plan::AddrRange;
 
 const NOW: u64 = 1_000_000;
@@ -28,6 +28,7 @@ fn config(range_end: u8) -> NetdConfig {
         mac: RESERVED_MAC,
         ip: RESERVED_IP,
         hostname: Some("vm1".into()),
+        router: Default::default(),
     });
     c
 }
@@ -345,6 +346,7 @@ fn leases_survive_a_reload_and_a_restart() {
         mac: MacAddr([2, 8, 8, 8, 8, 8]),
         ip,
         hostname: None,
+        router: Default::default(),
     });
     st.set_config(DhcpConfig::from_config(&cfg));
     assert!(st.entry(&mac).is_none());
@@ -592,5 +594,63 @@ fn a_segment_pool_offers_its_own_plan() {
         (200..=254).contains(&o.yiaddr().octets()[3]) && o.yiaddr().octets()[2] == 1,
         "{}",
         o.yiaddr()
+    );
+}
+
+#[test]
+fn a_reservation_gets_its_own_router_or_none() {
+    // A router VM: it holds the segment's router address, and its route goes to the bridge.
+    let router = Ipv4Addr::new(10, 9, 0, 30);
+    let mut c = config(254);
+    c.router = router;
+    c.reservations[0].router = ClientRouter::Via(Ipv4Addr::new(10, 9, 0, 1));
+    let other = MacAddr([2, 0, 0, 0, 0, 0x31]);
+    c.reservations.push(Reservation {
+        mac: other,
+        ip: Ipv4Addr::new(10, 9, 0, 31),
+        hostname: None,
+        router: ClientRouter::Off,
+    });
+    c.validate().unwrap();
+    let mut st = DhcpState::new(DhcpConfig::from_config(&c));
+    let mut ack = |mac| {
+        let offer = handle(&mut st, &client(MessageType::Discover, mac), NOW)
+            .unwrap()
+            .message;
+        let mut req = client(MessageType::Request, mac);
+        req.opts_mut()
+            .insert(DhcpOption::RequestedIpAddress(offer.yiaddr()));
+        req.opts_mut().insert(DhcpOption::ServerIdentifier(SERVER));
+        (offer, handle(&mut st, &req, NOW).unwrap().message)
+    };
+    let (offer, acked) = ack(RESERVED_MAC);
+    assert_eq!(acked.yiaddr(), router, "{acked:?}");
+    for m in [&offer, &acked] {
+        assert_eq!(
+            opt(m, OptionCode::Router),
+            Some(&DhcpOption::Router(vec![Ipv4Addr::new(10, 9, 0, 1)]))
+        );
+    }
+    // A NIC whose VM routes by another NIC: an address, a resolver, no router.
+    let (offer, acked) = ack(other);
+    assert_eq!(acked.yiaddr(), Ipv4Addr::new(10, 9, 0, 31));
+    for m in [&offer, &acked] {
+        assert_eq!(opt(m, OptionCode::Router), None, "{m:?}");
+        assert_eq!(
+            opt(m, OptionCode::DomainNameServer),
+            Some(&DhcpOption::DomainNameServer(vec![SERVER]))
+        );
+    }
+    // Everyone else still gets the segment's router.
+    let stranger = handle(
+        &mut st,
+        &client(MessageType::Discover, MacAddr([2, 0, 0, 0, 9, 9])),
+        NOW,
+    )
+    .unwrap()
+    .message;
+    assert_eq!(
+        opt(&stranger, OptionCode::Router),
+        Some(&DhcpOption::Router(vec![router]))
     );
 }

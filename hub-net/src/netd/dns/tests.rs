@@ -34,6 +34,7 @@ fn config(upstreams: Vec<SocketAddr>) -> NetdConfig {
         mac: "02:00:00:00:00:30".parse().unwrap(),
         ip: Ipv4Addr::new(10, 9, 0, 30),
         hostname: Some("vm1".into()),
+        router: Default::default(),
     });
     c.upstreams = upstreams;
     c
