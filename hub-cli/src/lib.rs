@@ -126,6 +126,11 @@ impl Cli {
         })
     }
 
+    /// True for `hub serve`, which runs on the API's runtime (`hub_server::api_runtime`).
+    pub fn serves(&self) -> bool {
+        matches!(self.command, Command::Serve(_))
+    }
+
     /// Runs the subcommand and returns the process exit code.
     pub async fn run(&self) -> ExitCode {
         let result = match &self.command {

@@ -27,6 +27,7 @@ mod manager;
 mod metrics;
 mod observed;
 mod openapi;
+mod priority;
 mod record;
 mod routes;
 mod view;
@@ -38,6 +39,7 @@ pub use error::ServerError;
 pub use events::{Event, EventKind};
 pub use listen::{Listen, Tls};
 pub use manager::{LabPhase, Server};
+pub use priority::{api_runtime, api_thread};
 pub use view::{
     ApiError, DownDone, ErrorBody, ExecRequest, ExecResult, LabSummary, LabView, WorkloadView,
 };

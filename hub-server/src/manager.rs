@@ -108,6 +108,7 @@ impl Server {
     pub fn new(root: PathBuf, hub_bin: Option<PathBuf>) -> Result<Server, ServerError> {
         let ops = tokio::runtime::Builder::new_multi_thread()
             .thread_name("hub-ops")
+            .on_thread_start(crate::priority::ordinary_thread)
             .enable_all()
             .build()
             .map_err(|e| ServerError::io("starting the operations' runtime", "hub-ops", e))?;
