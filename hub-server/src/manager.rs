@@ -862,10 +862,21 @@ impl Server {
                 Some((name.clone(), i64::try_from(live).unwrap_or(i64::MAX)))
             })
             .collect();
+        let netd = labs
+            .iter()
+            .filter_map(|(name, _)| {
+                let stats = hub_core::docker::netd::read_netd_stats(&self.root.join(name));
+                stats
+                    .inspect_err(|e| tracing::warn!(lab = %name, error = %e, "netd's counts"))
+                    .ok()
+                    .map(|s| (name.clone(), s))
+            })
+            .collect();
         Census {
             phases: labs.into_iter().map(|(_, p)| p.to_string()).collect(),
             workloads,
             leases,
+            netd,
         }
     }
 }
@@ -878,6 +889,8 @@ pub(crate) struct Census {
     pub workloads: Vec<(String, String)>,
     /// (lab, live DHCP leases) of each lab whose netd has a lease file.
     pub leases: Vec<(String, i64)>,
+    /// (lab, netd's counts) of each lab (zeros until its netd has written them).
+    pub netd: Vec<(String, hub_core::net::netd::NetdStats)>,
 }
 
 /// Asks the lab's healing loop to stop, if it runs (when an operation of the lab is queued);
