@@ -66,6 +66,7 @@ fn a_lab_through_the_api_comes_up_answers_and_goes_away() {
         assert_eq!(w["restarts"], 0, "{w}");
     }
     let c1 = workloads[1]["address"].as_str().unwrap().to_string();
+    let netd = workloads[0]["address"].as_str().unwrap().to_string();
 
     // exec: c2 fetches c1's hostname by name (netd's DNS) and by address; the answer carries
     // the command's output and exit code.
@@ -165,6 +166,49 @@ fn a_lab_through_the_api_comes_up_answers_and_goes_away() {
         },
     );
 
+    // netd's counts, with the lab's label: the DHCP messages above (udhcpc's DISCOVER and
+    // REQUEST), then DNS queries sent from the host to netd, 3 over UDP and 1 over TCP.
+    let count = |metrics: &str, series: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let dhcp = "hub_netd_dhcp_messages_total{lab=\"sv-api\"} ";
+    let udp = "hub_netd_dns_queries_total{lab=\"sv-api\",transport=\"udp\"} ";
+    let tcp = "hub_netd_dns_queries_total{lab=\"sv-api\",transport=\"tcp\"} ";
+    wait_for(
+        "the metrics count udhcpc's DHCP messages",
+        Duration::from_secs(10),
+        || {
+            metrics = server.curl(&["http://hub/metrics"]).1;
+            count(&metrics, dhcp) >= 2
+        },
+    );
+    let (udp_before, tcp_before) = (count(&metrics, udp), count(&metrics, tcp));
+    for transport in ["+notcp", "+notcp", "+notcp", "+tcp"] {
+        let out = Command::new("dig")
+            .args(["+short", "+time=2", "+tries=1", transport])
+            .arg(format!("@{netd}"))
+            .arg(format!("c1.{lab}.lab"))
+            .output()
+            .expect("dig runs");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            c1,
+            "dig {transport}: {}",
+            show(&out)
+        );
+    }
+    wait_for(
+        "the metrics count the DNS queries",
+        Duration::from_secs(10),
+        || {
+            metrics = server.curl(&["http://hub/metrics"]).1;
+            count(&metrics, udp) >= udp_before + 3 && count(&metrics, tcp) > tcp_before
+        },
+    );
+
     // Metrics and the OpenAPI document.
     let (code, metrics) = server.curl(&["http://hub/metrics"]);
     assert_eq!(code, 200);
@@ -216,6 +260,65 @@ fn a_lab_through_the_api_comes_up_answers_and_goes_away() {
             "no {needle:?} in the event stream:\n{text}"
         );
     }
+}
+
+/// The id of group `name`, from `/etc/group`.
+fn group_id(name: &str) -> Option<u32> {
+    std::fs::read_to_string("/etc/group")
+        .ok()?
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.first() == Some(&name)).then(|| f.get(2)?.parse().ok())?
+        })
+}
+
+#[test]
+fn the_socket_answers_members_of_group_hub_and_refuses_other_users() {
+    use std::os::unix::fs::MetadataExt;
+    let gid = group_id("hub").expect(
+        "no group hub on this host: scripts/setup-host.sh creates it (setup/05-hub-group.sh)",
+    );
+    let dir = tempdir();
+    // Anyone may reach the folder the server makes for its socket; that folder and the socket
+    // are what guard the API.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let socket = dir.path().join("run").join("hub.sock");
+    let server = Serve::unix_at(&socket, &dir.path().join("state"), &[]);
+    for (path, mode) in [(socket.parent().unwrap(), 0o750), (socket.as_path(), 0o660)] {
+        let meta = std::fs::metadata(path).unwrap();
+        assert_eq!(
+            (meta.gid(), meta.mode() & 0o777),
+            (gid, mode),
+            "{}",
+            path.display()
+        );
+    }
+    // `nobody`, with group hub among its groups, then without: `hub --server ... ls`.
+    let url = format!("unix://{}", socket.display());
+    let as_nobody = |groups: &str| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", groups, "--", HUB])
+            .args(["--server", &url, "ls"])
+            .env("HOME", "/nonexistent")
+            .output()
+            .expect("setpriv runs")
+    };
+    let member = as_nobody(&format!("--groups={gid}"));
+    assert!(member.status.success(), "{}", show(&member));
+    assert!(
+        String::from_utf8_lossy(&member.stdout).starts_with("LAB "),
+        "{}",
+        show(&member)
+    );
+    let other = as_nobody("--clear-groups");
+    assert_eq!(other.status.code(), Some(1), "{}", show(&other));
+    assert!(
+        String::from_utf8_lossy(&other.stderr).contains("Permission denied"),
+        "{}",
+        show(&other)
+    );
+    drop(server);
 }
 
 #[test]

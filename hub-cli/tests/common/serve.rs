@@ -24,7 +24,13 @@ impl Serve {
     /// Starts `hub serve --listen unix:DIR/hub.sock --state-dir STATE EXTRA...` and waits until
     /// it answers.
     pub fn unix(dir: &Path, state: &Path, extra: &[&str]) -> Serve {
-        let socket = dir.join("hub.sock");
+        Serve::unix_at(&dir.join("hub.sock"), state, extra)
+    }
+
+    /// Starts `hub serve --listen unix:SOCKET --state-dir STATE EXTRA...` and waits until it
+    /// answers.
+    pub fn unix_at(socket: &Path, state: &Path, extra: &[&str]) -> Serve {
+        let socket = socket.to_path_buf();
         let child = spawn(
             state,
             &[&["--listen", &format!("unix:{}", socket.display())], extra].concat(),
