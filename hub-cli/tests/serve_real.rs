@@ -262,6 +262,16 @@ fn a_lab_through_the_api_comes_up_answers_and_goes_away() {
     }
 }
 
+/// Asserts that a command ended with exit code `code` and said `needle` on stderr.
+fn fails_with(o: &std::process::Output, code: i32, needle: &str) {
+    assert_eq!(o.status.code(), Some(code), "{}", show(o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(needle),
+        "{}",
+        show(o)
+    );
+}
+
 /// The id of group `name`, from `/etc/group`.
 fn group_id(name: &str) -> Option<u32> {
     std::fs::read_to_string("/etc/group")
@@ -312,12 +322,7 @@ fn the_socket_answers_members_of_group_hub_and_refuses_other_users() {
         show(&member)
     );
     let other = as_nobody("--clear-groups");
-    assert_eq!(other.status.code(), Some(1), "{}", show(&other));
-    assert!(
-        String::from_utf8_lossy(&other.stderr).contains("Permission denied"),
-        "{}",
-        show(&other)
-    );
+    fails_with(&other, 1, "Permission denied");
     drop(server);
 }
 
@@ -443,12 +448,7 @@ fn tcp_needs_tls_and_the_token_and_serves_a_lab_with_them() {
         .arg(&state)
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("refusing to listen on tcp:"),
-        "{}",
-        show(&o)
-    );
+    fails_with(&o, 1, "refusing to listen on tcp:");
 
     let rcgen::CertifiedKey { cert, signing_key } =
         rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
@@ -483,12 +483,7 @@ fn tcp_needs_tls_and_the_token_and_serves_a_lab_with_them() {
         .arg(&state)
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("chmod 600"),
-        "{}",
-        show(&o)
-    );
+    fails_with(&o, 1, "chmod 600");
     std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
 
     let args = tls_args(&listen);
@@ -566,15 +561,65 @@ fn tcp_needs_tls_and_the_token_and_serves_a_lab_with_them() {
     });
     assert_eq!(view["phase"], "ready", "{view:#}");
     assert_eq!(view["workloads"].as_array().unwrap().len(), 3, "{view:#}");
-    let (code, body) = tls(&[
-        "-H",
-        &auth,
-        "-X",
-        "DELETE",
-        &format!("{base}/labs/{lab}?wait=true"),
-    ]);
-    assert_eq!(code, 200, "{body}");
-    assert!(body.contains("removed"), "{body}");
+
+    // The CLI over TLS with the token (`hub --server https://...`): status prints what the
+    // direct status prints; without the CA, or with a token the server does not know, it
+    // stops with the reason.
+    let remote = |extra: &[&str], token: &std::path::Path| {
+        Command::new(HUB)
+            .args([
+                "--server",
+                &base,
+                "--server-ca",
+                &cacert,
+                "--server-token-file",
+            ])
+            .arg(token)
+            .args(extra)
+            .env_remove("HUB_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let direct = hub(&state, &["status", "--lab", lab]);
+    let over_tls = remote(&["status", "--lab", lab], &token_file);
+    assert!(over_tls.status.success(), "{}", show(&over_tls));
+    assert_eq!(
+        over_tls.stdout,
+        direct.stdout,
+        "{}\n{}",
+        show(&over_tls),
+        show(&direct)
+    );
+    let listed = remote(&["ls"], &token_file);
+    assert!(listed.status.success(), "{}", show(&listed));
+    assert!(
+        String::from_utf8_lossy(&listed.stdout)
+            .lines()
+            .any(|l| l.starts_with(&format!("{lab} "))),
+        "{}",
+        show(&listed)
+    );
+    let wrong = dir.path().join("wrong-token");
+    std::fs::write(&wrong, "sv-tls-token-0123456789abcdeX\n").unwrap();
+    std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let refused = remote(&["status", "--lab", lab], &wrong);
+    fails_with(&refused, 1, "401");
+    let no_ca = Command::new(HUB)
+        .args(["--server", &base, "--server-token-file"])
+        .arg(&token_file)
+        .args(["status", "--lab", lab])
+        .output()
+        .unwrap();
+    fails_with(&no_ca, 2, "--server-ca");
+
+    // `hub --server https://... down` removes the lab and waits until it is gone.
+    let down = remote(&["down", "--lab", lab], &token_file);
+    assert!(down.status.success(), "{}", show(&down));
+    assert!(
+        String::from_utf8_lossy(&down.stdout).contains("removed"),
+        "{}",
+        show(&down)
+    );
     assert_eq!(leftovers(lab, &state), Vec::<String>::new());
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let _ = child.wait();

@@ -35,6 +35,7 @@ mod view;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use auth::read_token_file;
 pub use error::ServerError;
 pub use events::{Event, EventKind};
 pub use listen::{Listen, Tls};
