@@ -19,10 +19,7 @@ const READY: Duration = Duration::from_secs(180);
 #[test]
 fn a_lab_through_the_api_comes_up_answers_and_goes_away() {
     let lab = "sv-api";
-    let dir = tempdir();
-    let state = dir.path().join("state");
-    let mut server = Serve::unix(dir.path(), &state, &[]);
-    server.labs.push(lab.into());
+    let (_dir, state, server) = Serve::for_lab(lab);
     let socket = server.socket.clone().unwrap();
     let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o660, "the socket's mode");
@@ -628,10 +625,7 @@ fn tcp_needs_tls_and_the_token_and_serves_a_lab_with_them() {
 #[test]
 fn a_server_killed_during_an_up_or_a_down_finishes_it_or_removes_the_lab() {
     let lab = "sv-kill";
-    let dir = tempdir();
-    let state = dir.path().join("state");
-    let mut server = Serve::unix(dir.path(), &state, &[]);
-    server.labs.push(lab.into());
+    let (dir, state, mut server) = Serve::for_lab(lab);
     let spec = containers_spec(lab, "10.234.11.0/24", 5);
     let (code, body) = server.put(lab, &spec);
     assert_eq!(code, 202, "{body}");
@@ -719,10 +713,7 @@ fn a_server_killed_during_an_up_or_a_down_finishes_it_or_removes_the_lab() {
 #[test]
 fn the_server_and_a_direct_up_of_the_same_lab_take_turns_by_the_lab_lock() {
     let lab = "sv-lock";
-    let dir = tempdir();
-    let state = dir.path().join("state");
-    let mut server = Serve::unix(dir.path(), &state, &[]);
-    server.labs.push(lab.into());
+    let (dir, state, server) = Serve::for_lab(lab);
     let spec = containers_spec(lab, "10.234.14.0/24", 4);
     let file = dir.path().join("sv-lock.yaml");
     std::fs::write(&file, &spec).unwrap();
@@ -777,10 +768,7 @@ fn the_server_and_a_direct_up_of_the_same_lab_take_turns_by_the_lab_lock() {
 #[test]
 fn the_server_heals_the_labs_it_manages_and_tells_it_on_the_stream() {
     let lab = "sv-heal";
-    let dir = tempdir();
-    let state = dir.path().join("state");
-    let mut server = Serve::unix(dir.path(), &state, &[]);
-    server.labs.push(lab.into());
+    let (_dir, state, server) = Serve::for_lab(lab);
     let events = server.events();
     let spec = containers_spec(lab, "10.234.15.0/24", 2)
         .replace("  - name: c2\n", "  - name: c2\n    restart: always\n");
@@ -828,4 +816,67 @@ fn the_server_heals_the_labs_it_manages_and_tells_it_on_the_stream() {
             .any(|l| l.contains("\"workload\":\"c2\"") && l.contains("restarted")),
         "no heal event of c2 in the stream:\n{text}"
     );
+}
+
+#[test]
+fn a_vm_lab_through_the_api_shows_its_vm_restarts_it_and_goes_away() {
+    // One cold boot, then the restart's boot (under TCG about a minute each).
+    let lab = "sg-vm";
+    let (_dir, state, server) = Serve::for_lab(lab);
+    let spec = format!(
+        "name: {lab}\nsubnet: 10.202.40.0/24\nvms:\n  - name: vm1\n    \
+         image: /var/cache/hub-test/debian-12.qcow2\n    memory_mb: 768\n    vcpus: 2\n"
+    );
+    let (code, body) = server.put(lab, &spec);
+    assert_eq!(code, 202, "{body}");
+    let view = server
+        .settle(lab, Duration::from_secs(600))
+        .expect("the lab exists");
+    assert_eq!(view["phase"], "ready", "{view:#}");
+    let vm = |view: &serde_json::Value| {
+        view["workloads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["name"] == "vm1")
+            .unwrap_or_else(|| panic!("no vm1 in {view:#}"))
+            .clone()
+    };
+    let vm1 = vm(&view);
+    assert_eq!(vm1["kind"], "vm", "{vm1}");
+    assert_eq!(vm1["state"], "running", "{vm1}");
+    assert!(
+        vm1["address"].as_str().unwrap().starts_with("10.202.40."),
+        "{vm1}"
+    );
+    assert!(
+        vm1["mac"].as_str().unwrap().starts_with("52:54:00:"),
+        "{vm1}"
+    );
+    // No warm snapshot asked for: a cold boot, and the view says so.
+    assert_eq!(vm1["start"], "cold", "{vm1}");
+    assert_eq!(vm1["restarts"], 0, "{vm1}");
+
+    // Restarted through the API: ready again, at the same address and MAC, counted. (The
+    // answer comes once the VM is ready again: a shutdown and a boot under TCG.)
+    let (code, body) = server.curl(&[
+        "--max-time",
+        "600",
+        "-X",
+        "POST",
+        &format!("http://hub/labs/{lab}/workloads/vm1/restart"),
+    ]);
+    assert_eq!(code, 200, "{body}");
+    let again = vm(&server.lab(lab).unwrap());
+    assert_eq!(again["state"], "running", "{again}");
+    assert_eq!(again["restarts"], 1, "{again}");
+    assert_eq!(
+        (&again["address"], &again["mac"]),
+        (&vm1["address"], &vm1["mac"]),
+        "{again}"
+    );
+
+    let (code, body) = server.delete_and_wait(lab);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(leftovers(lab, &state), Vec::<String>::new());
 }
