@@ -5,8 +5,12 @@
 //!
 //! `cargo bench -p hub-benches --bench serve_load` (HUB_BIN names the `hub` to serve with;
 //! HUB_BENCH_LABS sets the number of labs, 20 by default). Needs the Docker Engine and
-//! hub-test/busybox (scripts/setup-host.sh). Labs are `sv-load-NN` on 10.234.(100+NN).0/24.
+//! hub-test/busybox (scripts/setup-host.sh). Labs are `sv-load-NN` on 10.234.(100+NN).0/24;
+//! HUB_BENCH_PREFIX, HUB_BENCH_NET and HUB_BENCH_BASE change the name's start, the /16 and
+//! the first third octet (`sg-load`, `10.202`, `130`), to keep clear of other labs on the
+//! machine.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -20,15 +24,26 @@ const CONTAINERS: usize = 5;
 const BASELINE_CALLS: usize = 200;
 const LIMIT: Duration = Duration::from_secs(900);
 
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.into())
+}
+
 fn lab(i: usize) -> String {
-    format!("sv-load-{i:02}")
+    format!("{}-{i:02}", env_or("HUB_BENCH_PREFIX", "sv-load"))
 }
 
 fn spec(i: usize) -> String {
     let mut s = format!(
-        "name: {}\nsubnet: 10.234.{}.0/24\ncontainers:\n",
+        "name: {}\nsubnet: {}.{}.0/24\ncontainers:\n",
         lab(i),
-        100 + i
+        env_or("HUB_BENCH_NET", "10.234"),
+        env_or("HUB_BENCH_BASE", "100")
+            .parse::<usize>()
+            .unwrap_or(100)
+            + i
     );
     for c in 1..=CONTAINERS {
         s.push_str(&format!(
@@ -66,6 +81,10 @@ async fn wait_all(client: &Client, labs: &[String], done: impl Fn(Option<&str>) 
         if phases.iter().all(|p| done(p.as_deref())) {
             return;
         }
+        assert!(
+            !phases.iter().any(|p| p.as_deref() == Some("failed")),
+            "a lab failed: {phases:?}"
+        );
         assert!(Instant::now() < deadline, "labs not settled: {phases:?}");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -97,6 +116,80 @@ async fn status_once(client: &Client, lab: &str) -> Duration {
         .expect("status");
     assert_eq!(a.status, StatusCode::OK);
     t.elapsed()
+}
+
+/// CPU time, time waiting for a core, and time slices of a group of threads (nanoseconds).
+#[derive(Debug, Default, Clone, Copy)]
+struct Sched {
+    cpu: u64,
+    waited: u64,
+    slices: u64,
+}
+
+/// Every thread of process `pid`, grouped by name (`hub-api`, `hub-ops`, ...), from
+/// `/proc/PID/task/TID/schedstat`: on CPU, waiting on a run queue, time slices.
+fn sched_by_thread(pid: u32) -> BTreeMap<(u32, String), Sched> {
+    let mut out = BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        let Ok(tid) = t.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
+        let f: Vec<u64> = stat
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        if let [cpu, waited, slices] = f[..] {
+            out.insert(
+                (tid, comm.trim().to_string()),
+                Sched {
+                    cpu,
+                    waited,
+                    slices,
+                },
+            );
+        }
+    }
+    out
+}
+
+/// Prints, per thread name, what the threads of the process did between `before` and
+/// `after`: CPU time, time spent runnable but waiting for a core, and the mean wait per slice.
+fn print_sched(
+    whose: &str,
+    before: &BTreeMap<(u32, String), Sched>,
+    after: &BTreeMap<(u32, String), Sched>,
+) {
+    let mut groups: BTreeMap<&str, (usize, Sched)> = BTreeMap::new();
+    for (key, a) in after {
+        let b = before.get(key).copied().unwrap_or_default();
+        let g = groups.entry(key.1.as_str()).or_default();
+        g.0 += 1;
+        g.1.cpu += a.cpu.saturating_sub(b.cpu);
+        g.1.waited += a.waited.saturating_sub(b.waited);
+        g.1.slices += a.slices.saturating_sub(b.slices);
+    }
+    println!("  {whose} threads during the load (/proc/PID/task/*/schedstat):");
+    for (name, (n, s)) in groups {
+        println!(
+            "    {name:<16} threads {n:<3} cpu {:>8.2} s  waiting for a core {:>7.2} s  \
+             slices {:>7}  mean wait {:>6.2} ms",
+            s.cpu as f64 / 1e9,
+            s.waited as f64 / 1e9,
+            s.slices,
+            s.waited as f64 / 1e6 / s.slices.max(1) as f64
+        );
+    }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 fn start_server(hub: &Path, dir: &Path) -> Child {
@@ -153,17 +246,29 @@ async fn main() {
     // The load: n labs at once, then all deleted at once; the status read throughout.
     let labs: Vec<String> = (1..=n).map(lab).collect();
     let busy = Arc::new(AtomicBool::new(true));
+    // The client that times the status has a thread of its own at the API's priority: a
+    // client elsewhere would not wait for these 2 cores, and its wait is not the server's.
     let sampler = {
         let (client, watched, busy) = (client.clone(), watched.clone(), busy.clone());
-        tokio::spawn(async move {
-            let mut d = Vec::new();
-            while busy.load(Ordering::Relaxed) {
-                d.push(status_once(&client, &watched).await);
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            d
+        std::thread::spawn(move || {
+            hub_server::api_thread();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("the sampler's runtime");
+            rt.block_on(async move {
+                let mut d = Vec::new();
+                while busy.load(Ordering::Relaxed) {
+                    d.push(status_once(&client, &watched).await);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                d
+            })
         })
     };
+    let load_before = load_average();
+    let sched_before = sched_by_thread(server.id());
+    let own_before = sched_by_thread(std::process::id());
     let t = Instant::now();
     let puts = futures::future::join_all((1..=n).map(|i| {
         let client = client.clone();
@@ -202,7 +307,10 @@ async fn main() {
     wait_all(&client, &labs, |p| p.is_none()).await;
     let all_gone = t.elapsed();
     busy.store(false, Ordering::Relaxed);
-    let loaded = sampler.await.expect("sampler");
+    let loaded = sampler.join().expect("sampler");
+    let sched_after = sched_by_thread(server.id());
+    let own_after = sched_by_thread(std::process::id());
+    let load_after = load_average();
 
     let a = client
         .request(Method::DELETE, &format!("/labs/{watched}?wait=true"), None)
@@ -227,6 +335,7 @@ async fn main() {
         all_up.as_secs_f64(),
         all_gone.as_secs_f64()
     );
+    println!("  load average before the load {load_before}, after it {load_after}");
     let (b50, b99) = summary("  GET /labs/LAB, idle (baseline)", idle);
     let (l50, l99) = summary("  GET /labs/LAB, under the load", loaded);
     println!(
@@ -234,5 +343,7 @@ async fn main() {
         l50.as_secs_f64() / b50.as_secs_f64(),
         l99.as_secs_f64() / b99.as_secs_f64()
     );
+    print_sched("the server's", &sched_before, &sched_after);
+    print_sched("the bench's (the client's)", &own_before, &own_after);
     assert_eq!(left, 0, "containers left behind");
 }

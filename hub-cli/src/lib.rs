@@ -64,10 +64,22 @@ pub struct Cli {
         env = "HUB_LOG"
     )]
     pub log_level: String,
-    /// Talk to `hub serve` at this address (`unix:///run/hub/hub.sock`) instead of running
-    /// the lab here: `status`, `ls`, `up` and `down` go through it.
+    /// Talk to `hub serve` at this address (`unix:///run/hub/hub.sock`, or
+    /// `https://HOST:PORT` with --server-ca and --server-token-file) instead of running the lab
+    /// here: `status`, `ls`, `up` and `down` go through it.
     #[arg(long, value_name = "URL", global = true, env = "HUB_SERVER")]
     pub server: Option<String>,
+    /// For an https --server: the CA (or the server's certificate) to check it against, PEM.
+    #[arg(long, value_name = "FILE", global = true, env = "HUB_SERVER_CA")]
+    pub server_ca: Option<PathBuf>,
+    /// For an https --server: the file holding its bearer token (mode 0600).
+    #[arg(
+        long,
+        value_name = "FILE",
+        global = true,
+        env = "HUB_SERVER_TOKEN_FILE"
+    )]
+    pub server_token_file: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -126,6 +138,11 @@ impl Cli {
         })
     }
 
+    /// True for `hub serve`, which runs on the API's runtime (`hub_server::api_runtime`).
+    pub fn serves(&self) -> bool {
+        matches!(self.command, Command::Serve(_))
+    }
+
     /// Runs the subcommand and returns the process exit code.
     pub async fn run(&self) -> ExitCode {
         let result = match &self.command {
@@ -144,7 +161,7 @@ impl Cli {
                 None => status::run(self, args).await,
             },
             Command::Ls(args) => match &self.server {
-                Some(url) => remote::ls(url, args.json).await,
+                Some(url) => remote::ls(self, url, args.json).await,
                 None => ls::run(self, args).await,
             },
             Command::Serve(args) => serve::run(self, args).await,

@@ -30,6 +30,15 @@ fn lab_name(cli: &Cli, lab: &LabArgs, subcommand: &str) -> anyhow::Result<String
         .ok_or_else(|| UsageError(format!("{}: the spec has no `name`", file.display())).into())
 }
 
+/// The server `--server` names, with `--server-ca` and `--server-token-file` for https.
+fn client(cli: &Cli, url: &str) -> anyhow::Result<Client> {
+    Client::connect(
+        url,
+        cli.server_ca.as_deref(),
+        cli.server_token_file.as_deref(),
+    )
+}
+
 fn print_errors(answer: &Answer) -> u8 {
     for e in answer.errors() {
         eprintln!("error: {e}");
@@ -49,7 +58,7 @@ async fn get_view(client: &Client, lab: &str) -> anyhow::Result<Answer> {
 
 /// `hub --server URL status`.
 pub async fn status(cli: &Cli, url: &str, lab: &LabArgs, json: bool) -> anyhow::Result<u8> {
-    let client = Client::parse(url)?;
+    let client = client(cli, url)?;
     let name = lab_name(cli, lab, "status")?;
     let answer = get_view(&client, &name).await?;
     let st = match answer.status {
@@ -68,8 +77,8 @@ pub async fn status(cli: &Cli, url: &str, lab: &LabArgs, json: bool) -> anyhow::
 }
 
 /// `hub --server URL ls`.
-pub async fn ls(url: &str, json: bool) -> anyhow::Result<u8> {
-    let client = Client::parse(url)?;
+pub async fn ls(cli: &Cli, url: &str, json: bool) -> anyhow::Result<u8> {
+    let client = client(cli, url)?;
     let answer = client.request(Method::GET, "/labs", None).await?;
     if answer.status != StatusCode::OK {
         return Ok(print_errors(&answer));
@@ -86,7 +95,7 @@ pub async fn ls(url: &str, json: bool) -> anyhow::Result<u8> {
 /// `hub --server URL up -c FILE`: sends the spec, then waits until the server says the lab is
 /// ready (or failed).
 pub async fn up(cli: &Cli, url: &str, lab: &LabArgs) -> anyhow::Result<u8> {
-    let client = Client::parse(url)?;
+    let client = client(cli, url)?;
     let file = cli.require_config("up")?;
     let name = lab_name(cli, lab, "up")?;
     let body = std::fs::read(file)
@@ -126,7 +135,7 @@ pub async fn up(cli: &Cli, url: &str, lab: &LabArgs) -> anyhow::Result<u8> {
 
 /// `hub --server URL down`: removes the lab and waits until it is gone.
 pub async fn down(cli: &Cli, url: &str, lab: &LabArgs) -> anyhow::Result<u8> {
-    let client = Client::parse(url)?;
+    let client = client(cli, url)?;
     let name = lab_name(cli, lab, "down")?;
     let answer = client
         .request(Method::DELETE, &format!("/labs/{name}?wait=true"), None)

@@ -25,26 +25,7 @@ impl std::fmt::Debug for Token {
 impl Token {
     /// Reads the token from `path`, which group and others must not be able to read.
     pub(crate) fn read(path: &Path) -> Result<Token, ServerError> {
-        let meta = std::fs::metadata(path)
-            .map_err(|e| ServerError::io("reading the token file", path, e))?;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(ServerError::Insecure(format!(
-                "the token file {} has mode {mode:04o}: group and others can read it; \
-                 `chmod 600` it",
-                path.display()
-            )));
-        }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ServerError::io("reading the token file", path, e))?;
-        let token = text.trim();
-        if token.len() < 16 || token.chars().any(|c| !c.is_ascii_graphic()) {
-            return Err(ServerError::Insecure(format!(
-                "the token in {} must be at least 16 printable characters without spaces",
-                path.display()
-            )));
-        }
-        Ok(Token(token.to_string()))
+        read_token_file(path).map(Token)
     }
 
     fn matches(&self, header: &[u8]) -> bool {
@@ -52,6 +33,32 @@ impl Token {
             .strip_prefix(b"Bearer ")
             .is_some_and(|given| bool::from(given.ct_eq(self.0.as_bytes())))
     }
+}
+
+/// Reads a bearer token from `path`, a file group and others cannot read, holding at least
+/// 16 printable characters: the server's (`--token-file`) and a client's
+/// (`hub --server-token-file`) alike.
+pub fn read_token_file(path: &Path) -> Result<String, ServerError> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| ServerError::io("reading the token file", path, e))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(ServerError::Insecure(format!(
+            "the token file {} has mode {mode:04o}: group and others can read it; \
+             `chmod 600` it",
+            path.display()
+        )));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ServerError::io("reading the token file", path, e))?;
+    let token = text.trim();
+    if token.len() < 16 || token.chars().any(|c| !c.is_ascii_graphic()) {
+        return Err(ServerError::Insecure(format!(
+            "the token in {} must be at least 16 printable characters without spaces",
+            path.display()
+        )));
+    }
+    Ok(token.to_string())
 }
 
 /// Lets a request through when it carries the token; 401 (empty body) otherwise.

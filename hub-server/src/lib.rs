@@ -27,6 +27,7 @@ mod manager;
 mod metrics;
 mod observed;
 mod openapi;
+mod priority;
 mod record;
 mod routes;
 mod view;
@@ -34,10 +35,12 @@ mod view;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use auth::read_token_file;
 pub use error::ServerError;
 pub use events::{Event, EventKind};
 pub use listen::{Listen, Tls};
 pub use manager::{LabPhase, Server};
+pub use priority::{api_runtime, api_thread};
 pub use view::{
     ApiError, DownDone, ErrorBody, ExecRequest, ExecResult, LabSummary, LabView, WorkloadView,
 };

@@ -108,6 +108,7 @@ impl Server {
     pub fn new(root: PathBuf, hub_bin: Option<PathBuf>) -> Result<Server, ServerError> {
         let ops = tokio::runtime::Builder::new_multi_thread()
             .thread_name("hub-ops")
+            .on_thread_start(crate::priority::ordinary_thread)
             .enable_all()
             .build()
             .map_err(|e| ServerError::io("starting the operations' runtime", "hub-ops", e))?;
@@ -429,16 +430,16 @@ impl Server {
                     server
                         .events
                         .publish(kind, &lab, None, format!("{what}: {report}"));
+                    // The report first: `ready` is never seen without it.
+                    {
+                        let mut r = lock(&managed.record);
+                        if r.generation == generation {
+                            r.report = Some(report);
+                        }
+                    }
                     server.finish(&managed, generation, LabPhase::Ready, Vec::new());
                     if lock(&managed.record).generation == generation {
                         server.start_watch(&managed, watched);
-                    }
-                    let mut r = lock(&managed.record);
-                    if r.generation == generation {
-                        r.report = Some(report);
-                        if let Err(e) = r.save(&server.root) {
-                            tracing::warn!(lab, error = %e, "could not save the server's record");
-                        }
                     }
                 }
                 Err(e) => {
@@ -604,7 +605,7 @@ impl Server {
     ) -> Result<LabStatus, Refusal> {
         let (server, managed, lab) = (self.clone(), managed.clone(), lab.to_string());
         let failed = |e: &HubError| Refusal::Failed(ApiError::from_hub(e));
-        let task = self.ops_handle.spawn(async move {
+        self.on_ops("observing the lab", async move {
             let hub = managed
                 .observer
                 .get_or_try_init(|| async { server.builder(None, &lab).build() })
@@ -613,10 +614,21 @@ impl Server {
             let st = hub.status().await.map_err(|e| failed(&e))?;
             managed.observed.set(st.clone());
             Ok(st)
-        });
-        task.await.unwrap_or_else(|e| {
+        })
+        .await
+    }
+
+    /// Runs `work` on the operations' runtime and waits for it: the engines' work, and the
+    /// processes it starts (`virsh`, `ssh`), run on ordinary threads, never on the API's
+    /// real-time ones (a child process inherits its thread's scheduling policy).
+    async fn on_ops<T: Send + 'static>(
+        &self,
+        what: &str,
+        work: impl std::future::Future<Output = Result<T, Refusal>> + Send + 'static,
+    ) -> Result<T, Refusal> {
+        self.ops_handle.spawn(work).await.unwrap_or_else(|e| {
             Err(Refusal::Failed(vec![ApiError::plain(format!(
-                "observing the lab: {e}"
+                "{what}: {e}"
             ))]))
         })
     }
@@ -765,10 +777,12 @@ impl Server {
         if let Some(m) = &managed {
             stop_watch(m).await;
         }
-        let restarted = handle
-            .restart(workload, RESTART_GRACE)
-            .await
-            .map_err(|e| Refusal::Failed(ApiError::from_hub(&e)));
+        let name = workload.to_string();
+        let restarted = self
+            .on_ops("restarting the workload", async move {
+                handle.restart(&name, RESTART_GRACE).await.map_err(failed)
+            })
+            .await;
         if let Some(m) = &managed {
             let (phase, spec) = {
                 let r = lock(&m.record);
@@ -813,10 +827,12 @@ impl Server {
                 "lab {lab:?} has no workload {workload:?}"
             )));
         }
-        let out = handle
-            .exec(workload, cmd.iter().cloned())
-            .await
-            .map_err(|e| Refusal::Failed(ApiError::from_hub(&e)))?;
+        let (name, cmd) = (workload.to_string(), cmd.to_vec());
+        let out = self
+            .on_ops("running the command", async move {
+                handle.exec(&name, cmd).await.map_err(failed)
+            })
+            .await?;
         Ok(ExecResult {
             exit_code: out.exit_code,
             stdout: out.stdout,
@@ -861,10 +877,21 @@ impl Server {
                 Some((name.clone(), i64::try_from(live).unwrap_or(i64::MAX)))
             })
             .collect();
+        let netd = labs
+            .iter()
+            .filter_map(|(name, _)| {
+                let stats = hub_core::docker::netd::read_netd_stats(&self.root.join(name));
+                stats
+                    .inspect_err(|e| tracing::warn!(lab = %name, error = %e, "netd's counts"))
+                    .ok()
+                    .map(|s| (name.clone(), s))
+            })
+            .collect();
         Census {
             phases: labs.into_iter().map(|(_, p)| p.to_string()).collect(),
             workloads,
             leases,
+            netd,
         }
     }
 }
@@ -877,6 +904,8 @@ pub(crate) struct Census {
     pub workloads: Vec<(String, String)>,
     /// (lab, live DHCP leases) of each lab whose netd has a lease file.
     pub leases: Vec<(String, i64)>,
+    /// (lab, netd's counts) of each lab (zeros until its netd has written them).
+    pub netd: Vec<(String, hub_core::net::netd::NetdStats)>,
 }
 
 /// Asks the lab's healing loop to stop, if it runs (when an operation of the lab is queued);
@@ -898,6 +927,11 @@ async fn stop_watch(managed: &Managed) {
             tracing::warn!(error = %e, "the healing loop ended abnormally");
         }
     }
+}
+
+/// A failed operation of the hub, as the API answers it (500 with every error).
+fn failed(e: HubError) -> Refusal {
+    Refusal::Failed(ApiError::from_hub(&e))
 }
 
 fn view_chain(e: &HubError) -> String {

@@ -1,6 +1,6 @@
 //! Prometheus metrics (`GET /metrics`, the text format): labs by phase and workloads by kind
-//! and state (read when scraped), `up`/`down` durations, restarts, and API requests by route
-//! and status.
+//! and state (read when scraped), `up`/`down` durations, restarts, netd's leases, DNS queries
+//! and DHCP messages (from its files in the lab folder), and API requests by route and status.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -8,8 +8,11 @@ use std::time::Duration;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
+use hub_core::net::netd::NetdStats;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
@@ -46,6 +49,51 @@ struct LabLabels {
     lab: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransportLabels {
+    lab: String,
+    transport: String,
+}
+
+/// netd's counts of each lab as last read (its `stats.json`), encoded as counters when scraped:
+/// netd counts, the server only passes the figures on.
+#[derive(Debug, Default)]
+struct NetdCounts {
+    labs: Mutex<Vec<(String, NetdStats)>>,
+}
+
+impl Collector for NetdCounts {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let labs = self.labs.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut family = encoder.encode_descriptor(
+            "netd_dns_queries",
+            "DNS queries netd received, by lab and transport (from its counts file)",
+            None,
+            MetricType::Counter,
+        )?;
+        for (lab, s) in &labs {
+            for (transport, n) in [("udp", s.dns_udp_queries), ("tcp", s.dns_tcp_queries)] {
+                let labels = TransportLabels {
+                    lab: lab.clone(),
+                    transport: transport.into(),
+                };
+                ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        let mut family = encoder.encode_descriptor(
+            "netd_dhcp_messages",
+            "DHCP messages netd received, by lab (from its counts file)",
+            None,
+            MetricType::Counter,
+        )?;
+        for (lab, s) in &labs {
+            let labels = LabLabels { lab: lab.clone() };
+            ConstCounter::new(s.dhcp_messages).encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}
+
 /// The server's metrics.
 pub(crate) struct Metrics {
     registry: Mutex<Registry>,
@@ -56,6 +104,7 @@ pub(crate) struct Metrics {
     down_seconds: Family<OutcomeLabels, Histogram>,
     restarts: Family<LabLabels, Counter>,
     leases: Family<LabLabels, Gauge>,
+    netd: Arc<NetdCounts>,
 }
 
 fn duration_histogram() -> Histogram {
@@ -108,7 +157,10 @@ impl Metrics {
             "Workload restarts, by lab",
             restarts.clone(),
         );
+        let netd = Arc::new(NetdCounts::default());
+        registry.register_collector(Box::new(netd.clone()));
         Metrics {
+            netd,
             registry: Mutex::new(registry),
             requests,
             labs,
@@ -141,13 +193,16 @@ impl Metrics {
     }
 
     /// The text format, with the gauges set from the census: `labs` (phase of each),
-    /// `workloads` ((kind, state) of each) and `leases` ((lab, leases) of each).
+    /// `workloads` ((kind, state) of each), `leases` ((lab, leases) of each) and netd's counts
+    /// of each lab.
     pub(crate) fn render(
         &self,
         labs: &[String],
         workloads: &[(String, String)],
         leases: &[(String, i64)],
+        netd: Vec<(String, NetdStats)>,
     ) -> String {
+        *self.netd.labs.lock().unwrap_or_else(|p| p.into_inner()) = netd;
         self.leases.clear();
         for (lab, n) in leases {
             self.leases

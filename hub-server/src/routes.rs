@@ -198,8 +198,12 @@ pub(crate) async fn metrics(State(s): State<Arc<Server>>) -> Response {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        s.metrics
-            .render(&census.phases, &census.workloads, &census.leases),
+        s.metrics.render(
+            &census.phases,
+            &census.workloads,
+            &census.leases,
+            census.netd,
+        ),
     )
         .into_response()
 }

@@ -24,7 +24,23 @@ impl Serve {
     /// Starts `hub serve --listen unix:DIR/hub.sock --state-dir STATE EXTRA...` and waits until
     /// it answers.
     pub fn unix(dir: &Path, state: &Path, extra: &[&str]) -> Serve {
-        let socket = dir.join("hub.sock");
+        Serve::unix_at(&dir.join("hub.sock"), state, extra)
+    }
+
+    /// A server on `DIR/hub.sock` with its state root `DIR/state`, in a new temporary folder
+    /// DIR, that removes `lab` when dropped; (DIR, the state root, the server).
+    pub fn for_lab(lab: &str) -> (tempfile::TempDir, PathBuf, Serve) {
+        let dir = super::tempdir();
+        let state = dir.path().join("state");
+        let mut server = Serve::unix(dir.path(), &state, &[]);
+        server.labs.push(lab.into());
+        (dir, state, server)
+    }
+
+    /// Starts `hub serve --listen unix:SOCKET --state-dir STATE EXTRA...` and waits until it
+    /// answers.
+    pub fn unix_at(socket: &Path, state: &Path, extra: &[&str]) -> Serve {
+        let socket = socket.to_path_buf();
         let child = spawn(
             state,
             &[&["--listen", &format!("unix:{}", socket.display())], extra].concat(),

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use bollard::query_parameters::InspectContainerOptions;
-use hub_net::netd::{CONFIG_FILE, LEASE_FILE, Lease, LeaseFile, NetdConfig, write_atomic};
+use hub_net::netd::{
+    CONFIG_FILE, LEASE_FILE, Lease, LeaseFile, NetdConfig, NetdStats, STATS_FILE, write_atomic,
+};
 use hub_runtime::{
     Attachment, ContainerSpec, LabContext, Mount, RestartPolicy, Role, Runtime, RuntimeError,
     RuntimeResult, WorkloadHandle, WorkloadKind, WorkloadSpec,
@@ -47,6 +49,19 @@ pub fn read_leases(lab_dir: &Path) -> RuntimeResult<Vec<Lease>> {
         fail(
             "-",
             format!("reading the netd leases {}", path.display()),
+            std::io::Error::other(e.to_string()),
+        )
+    })
+}
+
+/// What netd has counted (DNS queries, DHCP messages), from the file it writes at most once a
+/// second beside its leases; all zeros when it has written none yet.
+pub fn read_netd_stats(lab_dir: &Path) -> RuntimeResult<NetdStats> {
+    let path = netd_dir(lab_dir).join(STATS_FILE);
+    NetdStats::read(&path).map_err(|e| {
+        fail(
+            "-",
+            format!("reading netd's counts {}", path.display()),
             std::io::Error::other(e.to_string()),
         )
     })

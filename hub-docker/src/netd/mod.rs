@@ -21,7 +21,8 @@ pub use image::{
     ensure_netd_image, find_hub_binary, linked_libraries, netd_image_ref, netd_root_tar,
 };
 pub use lifecycle::{
-    ensure_netd, ensure_netd_on, netd_container_spec, netd_dir, read_leases, update_netd_config,
+    ensure_netd, ensure_netd_on, netd_container_spec, netd_dir, read_leases, read_netd_stats,
+    update_netd_config,
 };
 
 /// The environment variable naming the hub executable used for the netd image.

@@ -386,17 +386,25 @@ pub struct LeaseFile {
 impl LeaseFile {
     /// Reads a lease file; a missing file is an empty set of leases.
     pub fn read(path: &Path) -> Result<Self, NetdError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| NetdError::InFile {
-                path: path.to_path_buf(),
-                source: Box::new(NetdError::Parse { source: e }),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(LeaseFile::default()),
-            Err(source) => Err(NetdError::Read {
-                path: path.to_path_buf(),
-                source,
-            }),
-        }
+        read_json_or_default(path)
+    }
+}
+
+/// Reads a JSON file netd writes; a missing file is `T::default()` (not written yet).
+pub(crate) fn read_json_or_default<T>(path: &Path) -> Result<T, NetdError>
+where
+    T: serde::de::DeserializeOwned + Default,
+{
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| NetdError::InFile {
+            path: path.to_path_buf(),
+            source: Box::new(NetdError::Parse { source: e }),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+        Err(source) => Err(NetdError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 

@@ -30,6 +30,7 @@
 
 mod config;
 mod error;
+mod stats;
 
 #[cfg(feature = "netd")]
 #[cfg_attr(docsrs, doc(cfg(feature = "netd")))]
@@ -49,3 +50,4 @@ pub use error::NetdError;
 #[cfg(feature = "netd")]
 #[cfg_attr(docsrs, doc(cfg(feature = "netd")))]
 pub use run::run;
+pub use stats::{NetdStats, STATS_FILE, stats_file};

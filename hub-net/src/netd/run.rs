@@ -11,7 +11,8 @@ use tracing::{info, warn};
 
 use super::dhcp::{DhcpConfig, DhcpIo, DhcpState, LeaseWriter, Prober, bind_dhcp, serve_dhcp};
 use super::dns::{ClientLimits, Zone, ZoneCell, serve_tcp, spawn_udp};
-use super::{LeaseFile, NetdConfig, NetdError};
+use super::stats::{Counters, write_if_changed};
+use super::{LeaseFile, NetdConfig, NetdError, NetdStats, stats_file};
 
 /// How often the config file's modification time is checked.
 const POLL: Duration = Duration::from_secs(1);
@@ -24,6 +25,12 @@ pub async fn run(config_path: &Path) -> Result<(), NetdError> {
     let segmented = !cfg.segments.is_empty();
     let names_changed = Arc::new(Notify::new());
     let (fatal_tx, mut fatal_rx) = tokio::sync::mpsc::channel::<NetdError>(4);
+    let stats_path = stats_file(&cfg.lease_file);
+    let mut written = NetdStats::read(&stats_path).unwrap_or_else(|e| {
+        warn!(error = %e, "counts file unreadable, counting from zero");
+        NetdStats::default()
+    });
+    let counters = Arc::new(Counters::from(written));
     let mut pools = Vec::new();
     for (i, (segment, view)) in dhcp_views(&cfg).into_iter().enumerate() {
         let mut state = DhcpState::new(DhcpConfig::from_config(&view));
@@ -46,6 +53,7 @@ pub async fn run(config_path: &Path) -> Result<(), NetdError> {
             state: state.clone(),
             writer: writer.clone(),
             names: names_changed.clone(),
+            counters: counters.clone(),
         };
         let fatal_tx = fatal_tx.clone();
         let thread = if segment.is_empty() {
@@ -94,14 +102,22 @@ pub async fn run(config_path: &Path) -> Result<(), NetdError> {
     let rt = tokio::runtime::Handle::current();
     let limits = Arc::new(ClientLimits::default());
     for addr in &cfg.dns_listen {
-        spawn_udp(*addr, cell.clone(), limits.clone(), threads, &rt)?;
+        spawn_udp(
+            *addr,
+            cell.clone(),
+            limits.clone(),
+            counters.clone(),
+            threads,
+            &rt,
+        )?;
         let cell = cell.clone();
         let limits = limits.clone();
+        let counters = counters.clone();
         let addr = *addr;
         let fatal_tx = fatal_tx.clone();
         // Bind before announcing readiness; errors end the server.
         tokio::spawn(async move {
-            if let Err(e) = serve_tcp(addr, cell, limits).await {
+            if let Err(e) = serve_tcp(addr, cell, limits, counters).await {
                 let _ = fatal_tx.send(e).await;
             }
         });
@@ -145,6 +161,7 @@ pub async fn run(config_path: &Path) -> Result<(), NetdError> {
                     reload(config_path, &mut cfg, &pools, &cell, &names);
                 }
                 expire(&pools, &names_changed);
+                write_if_changed(&counters, &stats_path, &mut written);
             }
             _ = names_changed.notified() => {
                 let now_names = lease_names(&pools, super::dhcp::now_secs());
@@ -159,7 +176,8 @@ pub async fn run(config_path: &Path) -> Result<(), NetdError> {
             Some(e) = fatal_rx.recv() => return Err(e),
         }
     }
-    // One last write so nothing acknowledged is lost.
+    // One last write so nothing acknowledged (nor counted) is lost.
+    write_if_changed(&counters, &stats_path, &mut written);
     for p in &pools {
         let snapshot = lock(&p.state).snapshot();
         if let Ok(bytes) = serde_json::to_vec(&snapshot) {
@@ -190,6 +208,7 @@ struct DhcpParts {
     state: Arc<Mutex<DhcpState>>,
     writer: LeaseWriter,
     names: Arc<Notify>,
+    counters: Arc<Counters>,
 }
 
 impl DhcpParts {
@@ -199,6 +218,7 @@ impl DhcpParts {
             state: self.state,
             writer: self.writer,
             names: self.names,
+            counters: self.counters,
         }
     }
 }

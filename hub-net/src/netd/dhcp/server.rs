@@ -12,6 +12,7 @@ use tracing::{debug, warn};
 use super::handler::{Destination, handle_bytes};
 use super::leases::DhcpState;
 use super::probe::Prober;
+use crate::netd::stats::Counters;
 use crate::netd::{MacAddr, NetdError, write_atomic};
 
 /// Least time between two writes of the lease file: a burst of changes is written once.
@@ -105,6 +106,8 @@ pub(crate) struct DhcpIo {
     pub(crate) writer: LeaseWriter,
     /// Woken when a dynamic client's DNS name may have changed.
     pub(crate) names: Arc<tokio::sync::Notify>,
+    /// netd's counts (every message received is one).
+    pub(crate) counters: Arc<Counters>,
 }
 
 /// An answer to send, and the fresh offer in it that wants an ARP probe first.
@@ -158,6 +161,7 @@ pub(crate) fn serve_dhcp(io: Arc<DhcpIo>, prober: Option<Prober>) -> NetdError {
                 };
             }
         };
+        io.counters.dhcp();
         let Some(packet) = buf.get(..n) else { continue };
         let Some(answer) = io.answer(packet) else {
             debug!(%from, len = n, "DHCP packet ignored");

@@ -14,6 +14,7 @@ use super::forward::relay;
 use super::limits::ClientLimits;
 use super::zone::{Zone, handle_bytes_from};
 use crate::netd::NetdError;
+use crate::netd::stats::Counters;
 
 /// The current zone, swapped on reload; readers keep a cached copy and look at the
 /// generation counter only.
@@ -74,11 +75,12 @@ struct Forwarded {
 
 /// Binds the DNS UDP socket and starts `threads` threads answering on it. Queries to
 /// forward go to a relay task on the tokio runtime. Work past the answer cache is bounded
-/// per client by `limits`.
+/// per client by `limits`. Every packet received is counted in `counters`.
 pub(crate) fn spawn_udp(
     addr: SocketAddr,
     cell: Arc<ZoneCell>,
     limits: Arc<ClientLimits>,
+    counters: Arc<Counters>,
     threads: usize,
     rt: &tokio::runtime::Handle,
 ) -> Result<(), NetdError> {
@@ -127,9 +129,10 @@ pub(crate) fn spawn_udp(
         let cell = cell.clone();
         let tx = tx.clone();
         let limits = limits.clone();
+        let counters = counters.clone();
         std::thread::Builder::new()
             .name(format!("netd-dns-{i}"))
-            .spawn(move || udp_loop(&sock, &cell, &limits, &tx))
+            .spawn(move || udp_loop(&sock, &cell, &limits, &counters, &tx))
             .map_err(|e| NetdError::Io {
                 what: "start a DNS thread".into(),
                 source: e,
@@ -142,6 +145,7 @@ fn udp_loop(
     sock: &Arc<UdpSocket>,
     cell: &ZoneCell,
     limits: &ClientLimits,
+    counters: &Counters,
     tx: &mpsc::Sender<Forwarded>,
 ) {
     let mut buf = vec![0u8; 4096];
@@ -159,6 +163,7 @@ fn udp_loop(
                 continue;
             }
         };
+        counters.dns_udp();
         let Some(packet) = buf.get(..n) else { continue };
         answers.check_generation(cell.refresh(&mut cached));
         // Answers that depend on the asker's segment are not cached.

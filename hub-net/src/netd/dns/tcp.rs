@@ -16,17 +16,20 @@ use super::limits::ClientLimits;
 use super::server::ZoneCell;
 use super::zone::{DnsAnswer, handle_from, server_failure};
 use crate::netd::NetdError;
+use crate::netd::stats::Counters;
 
 /// How long a connection may sit idle, or take to send one message.
 const IDLE: Duration = Duration::from_secs(10);
 /// Most queries answered on one connection before it is closed.
 const QUERIES_PER_CONNECTION: usize = 1_000;
 
-/// Serves DNS over TCP on `addr` until the listener fails.
+/// Serves DNS over TCP on `addr` until the listener fails; every query is counted in
+/// `counters`.
 pub(crate) async fn serve_tcp(
     addr: SocketAddr,
     cell: Arc<ZoneCell>,
     limits: Arc<ClientLimits>,
+    counters: Arc<Counters>,
 ) -> Result<(), NetdError> {
     let listener = TcpListener::bind(addr).await.map_err(|e| NetdError::Bind {
         what: "DNS/TCP",
@@ -49,8 +52,9 @@ pub(crate) async fn serve_tcp(
         };
         let cell = cell.clone();
         let limits = limits.clone();
+        let counters = counters.clone();
         tokio::spawn(async move {
-            connection(stream, peer, &cell, &limits).await;
+            connection(stream, peer, &cell, &limits, &counters).await;
             drop(slot);
         });
     }
@@ -62,6 +66,7 @@ async fn connection(
     peer: SocketAddr,
     cell: &ZoneCell,
     limits: &Arc<ClientLimits>,
+    counters: &Counters,
 ) {
     let mut buf = vec![0u8; usize::from(u16::MAX)];
     for _ in 0..QUERIES_PER_CONNECTION {
@@ -75,6 +80,7 @@ async fn connection(
         if query.is_empty() || !matches!(timeout(IDLE, stream.read_exact(query)).await, Ok(Ok(_))) {
             return;
         }
+        counters.dns_tcp();
         let Some(answer) = answer(query, peer, cell, limits).await else {
             debug!(%peer, "DNS/TCP query not answered, connection closed");
             return;
