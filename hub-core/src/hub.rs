@@ -431,6 +431,7 @@ impl Hub {
         crate::backends::DefaultsConfig {
             hub_bin: self.hub_bin.clone(),
             warm_cache: self.warm_cache.clone(),
+            state_root: self.state_root.clone(),
             progress: self.progress.clone(),
             #[cfg(feature = "wireguard")]
             key_gen: self.key_gen.clone(),
