@@ -93,10 +93,7 @@ pub fn network_request(spec: &NetworkSpec) -> NetworkCreateRequest {
         }),
         options: Some(
             std::iter::once((BRIDGE_NAME_OPTION.to_string(), bridge_name_of(spec)))
-                .chain(
-                    spec.mtu
-                        .map(|m| (MTU_OPTION.to_string(), m.to_string())),
-                )
+                .chain(spec.mtu.map(|m| (MTU_OPTION.to_string(), m.to_string())))
                 .collect(),
         ),
         labels: Some(network_labels(spec)),

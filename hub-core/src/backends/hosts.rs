@@ -164,7 +164,13 @@ impl MeshSegment {
         self.local
             .get_or_try_init(DockerRuntime::connect)
             .await
-            .map_err(|e| mesh_error(lab, "this machine's Docker Engine (the mesh image is built there)", e))
+            .map_err(|e| {
+                mesh_error(
+                    lab,
+                    "this machine's Docker Engine (the mesh image is built there)",
+                    e,
+                )
+            })
     }
 
     fn host(&self, name: &str) -> Option<&(String, Arc<DockerRuntime>, std::net::Ipv4Addr)> {
@@ -219,7 +225,13 @@ impl crate::hosts::LabSegment for MeshSegment {
         let info = hub_mesh::ensure(&spec, key_gen, local)
             .await
             .map_err(|e| mesh_error(lab, "the lab segment over the hosts", e))?;
-        tracing::info!(lab, vni = info.vni, mtu = info.lab_mtu, hosts = info.hosts.len(), "the lab segment is up");
+        tracing::info!(
+            lab,
+            vni = info.vni,
+            mtu = info.lab_mtu,
+            hosts = info.hosts.len(),
+            "the lab segment is up"
+        );
         Ok(())
     }
 
