@@ -31,7 +31,7 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let tests: [(&str, Test); 5] = [
+    let tests: [(&str, Test); 6] = [
         (
             "fixture_hosts_answer_over_tls_only",
             fixture_hosts_answer_over_tls_only,
@@ -51,6 +51,10 @@ fn main() {
         (
             "hub_up_makes_one_segment_over_three_hosts",
             hub_up_makes_one_segment_over_three_hosts,
+        ),
+        (
+            "hub_up_refuses_bad_hosts_leaving_nothing",
+            hub_up_refuses_bad_hosts_leaving_nothing,
         ),
     ];
     let chosen: Vec<_> = tests
@@ -634,4 +638,73 @@ fn hub_up_makes_one_segment_over_three_hosts(fixture: &Hosts, rt: &Runtime) {
         !here.contains("hubmw-mwseg") && !here.contains("hubmx-mwseg"),
         "interfaces left on this machine: {here}"
     );
+}
+
+/// Bad hosts through the `hub` binary: an unreachable host, a TLS folder of another CA, two
+/// hosts with one underlay address: each refused with an error naming the host, and nothing of
+/// the lab left on this machine or any fixture host.
+fn hub_up_refuses_bad_hosts_leaving_nothing(fixture: &Hosts, _rt: &Runtime) {
+    let lab = "mwbad";
+    let state = tempfile::tempdir().expect("state");
+    let dir = tempfile::tempdir().expect("specs");
+    let _guard = common::LabGuard {
+        lab: lab.into(),
+        state: state.path().to_path_buf(),
+    };
+    let st = state.path();
+    let h3 = &fixture.hosts[2];
+    let containers = [format!(
+        "{{name: one, image: \"{BUSYBOX}\", cmd: [sleep, \"3600\"], host: {}}}",
+        fixture.hosts[0].name
+    )];
+    let good = hub_spec(fixture, lab, &containers);
+    let wrong_tls = dir.path().join("wrong-tls");
+    std::fs::create_dir(&wrong_tls).unwrap();
+    std::fs::copy(fixture.wrong_ca(), wrong_tls.join("ca.pem")).unwrap();
+    for f in ["cert.pem", "key.pem"] {
+        std::fs::copy(h3.cert_dir.join(f), wrong_tls.join(f)).unwrap();
+    }
+    let cases = [
+        (
+            "unreachable",
+            good.replace(&h3.docker_endpoint, "tcp://10.205.99.1:2376"),
+            format!("host {:?}", h3.name),
+            "tcp://10.205.99.1:2376",
+        ),
+        (
+            "wrong TLS folder",
+            good.replace(
+                &format!("tls: {}", h3.cert_dir.display()),
+                &format!("tls: {}", wrong_tls.display()),
+            ),
+            format!("host {:?}", h3.name),
+            "UnknownIssuer",
+        ),
+        (
+            "one address twice",
+            good.replace(
+                &format!("address: {}", h3.address),
+                &format!("address: {}", fixture.hosts[1].address),
+            ),
+            // A spec error: file, line and column of host 3's `address:`.
+            "spec.yaml:21:14: hosts[3].address".to_string(),
+            "each host has its own underlay address",
+        ),
+    ];
+    for (what, yaml, names, says) in cases {
+        assert_ne!(yaml, good, "{what}: the spec was changed");
+        let spec = dir.path().join("spec.yaml");
+        std::fs::write(&spec, yaml).unwrap();
+        let out = common::hub(st, &["up", "-c", &spec.to_string_lossy()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        println!("  {what}: {}", err.lines().last().unwrap_or_default());
+        assert_ne!(out.status.code(), Some(0), "{what}: {}", common::show(&out));
+        assert!(
+            err.contains(&names) && err.contains(says),
+            "{what}: the error names {names} and says {says:?}: {}",
+            common::show(&out)
+        );
+        assert_nothing_left(fixture, lab);
+        assert_eq!(common::leftovers(lab, st), Vec::<String>::new(), "{what}");
+    }
 }
