@@ -31,7 +31,7 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let tests: [(&str, Test); 6] = [
+    let tests: [(&str, Test); 7] = [
         (
             "fixture_hosts_answer_over_tls_only",
             fixture_hosts_answer_over_tls_only,
@@ -55,6 +55,10 @@ fn main() {
         (
             "hub_up_refuses_bad_hosts_leaving_nothing",
             hub_up_refuses_bad_hosts_leaving_nothing,
+        ),
+        (
+            "hub_up_killed_then_down_leaves_nothing",
+            hub_up_killed_then_down_leaves_nothing,
         ),
     ];
     let chosen: Vec<_> = tests
@@ -706,5 +710,81 @@ fn hub_up_refuses_bad_hosts_leaving_nothing(fixture: &Hosts, _rt: &Runtime) {
         );
         assert_nothing_left(fixture, lab);
         assert_eq!(common::leftovers(lab, st), Vec::<String>::new(), "{what}");
+    }
+}
+
+/// `hub up` of a lab over the hosts SIGKILLed at a few moments (before the networks, around the
+/// segment, among the workloads), then `hub down --lab`: nothing left on this machine or any
+/// host (three bounded repetitions).
+fn hub_up_killed_then_down_leaves_nothing(fixture: &Hosts, rt: &Runtime) {
+    let lab = "mwkill";
+    let local = rt
+        .block_on(DockerRuntime::connect())
+        .expect("the local engine");
+    for h in &fixture.hosts {
+        rt.block_on(async {
+            h.runtime()
+                .await
+                .ensure_image_from(BUSYBOX, &[&local])
+                .await
+        })
+        .unwrap_or_else(|e| panic!("host {}: copying {BUSYBOX}: {e}", h.name));
+    }
+    let state = tempfile::tempdir().expect("state");
+    let dir = tempfile::tempdir().expect("specs");
+    let _guard = common::LabGuard {
+        lab: lab.into(),
+        state: state.path().to_path_buf(),
+    };
+    let st = state.path();
+    let containers: Vec<String> = fixture
+        .hosts
+        .iter()
+        .map(|h| {
+            format!(
+                "{{name: c-{}, image: \"{BUSYBOX}\", cmd: [sleep, \"3600\"], host: {}}}",
+                h.name.trim_start_matches("hubmh-"),
+                h.name
+            )
+        })
+        .collect();
+    let spec = dir.path().join("spec.yaml");
+    std::fs::write(&spec, hub_spec(fixture, lab, &containers)).unwrap();
+    for ms in [1500, 3000, 5000] {
+        let mut up = Command::new(common::HUB)
+            .args(["up", "-c", &spec.to_string_lossy()])
+            .env("HUB_STATE_DIR", st)
+            .env("HUB_BIN", common::HUB)
+            .env_remove("HUB_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("hub runs");
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        // SIGKILL to the process this test started, by its id.
+        up.kill().ok();
+        up.wait().ok();
+        let down = common::hub(st, &["down", "--lab", lab]);
+        assert!(
+            down.status.success(),
+            "killed at {ms} ms: {}",
+            common::show(&down)
+        );
+        assert_nothing_left(fixture, lab);
+        assert_eq!(
+            common::leftovers(lab, st),
+            Vec::<String>::new(),
+            "killed at {ms} ms"
+        );
+        let here = Command::new("ip")
+            .args(["-br", "link"])
+            .output()
+            .expect("ip runs");
+        let here = String::from_utf8_lossy(&here.stdout);
+        assert!(
+            !here.contains("hubmw-mwkill") && !here.contains("hubmx-mwkill"),
+            "killed at {ms} ms: interfaces left on this machine: {here}"
+        );
+        println!("  killed at {ms} ms: down left nothing");
     }
 }
