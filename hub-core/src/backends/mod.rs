@@ -99,6 +99,7 @@ pub(crate) async fn fill_hosts(
     hosts: &[crate::spec::HostSpec],
     in_spec: Vec<String>,
     injected: &[crate::hosts::HostBackends],
+    segment: Option<std::sync::Arc<dyn crate::hosts::LabSegment>>,
     services: Runtimes,
     cfg: &DefaultsConfig,
 ) -> Result<Runtimes, HubError> {
@@ -158,8 +159,12 @@ pub(crate) async fn fill_hosts(
         unreachable,
         in_spec,
     );
+    let set = match segment {
+        Some(seg) => set.with_segment(seg),
+        None => set,
+    };
     #[cfg(feature = "mesh")]
-    let set = match segment_hosts {
+    let set = match segment_hosts.filter(|_| !set.has_segment()) {
         Some(h) => set.with_segment(std::sync::Arc::new(hosts::MeshSegment::new(
             cfg.state_root.join(lab),
             cfg.key_gen.clone(),

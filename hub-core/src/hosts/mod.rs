@@ -220,6 +220,11 @@ impl HostSet {
         self
     }
 
+    /// Whether a segment is set (it is used only with more than one host).
+    pub fn has_segment(&self) -> bool {
+        self.segment.is_some()
+    }
+
     /// The segment that joins the hosts, when the lab has one (more than one host known).
     fn segment(&self) -> Option<&Arc<dyn LabSegment>> {
         self.segment
