@@ -7,7 +7,6 @@
 //! `cargo test -p hub-cli --test multihost_real [NAME...]` runs the tests whose name contains
 //! one of the NAMEs.
 
-#[allow(dead_code)]
 mod common;
 #[path = "common/hosts.rs"]
 mod hosts;
@@ -235,6 +234,15 @@ fn capture(file: &std::path::Path) -> Child {
         .expect("tcpdump runs (scripts/setup-host.sh installs it)")
 }
 
+/// Stops a capture of [`capture`] (the process this test started, by its id).
+fn stop_capture(mut tcpdump: Child) {
+    Command::new("kill")
+        .arg(tcpdump.id().to_string())
+        .status()
+        .ok();
+    tcpdump.wait().ok();
+}
+
 /// How many packets of `file` match the tcpdump `filter`.
 fn count(file: &std::path::Path, filter: &str) -> usize {
     let out = Command::new("tcpdump")
@@ -344,7 +352,7 @@ fn check_segment(lab: &MeshLab, rt: &Runtime) {
     );
 
     let pcap = lab.dir.path().join("underlay.pcap");
-    let mut tcpdump = capture(&pcap);
+    let tcpdump = capture(&pcap);
     std::thread::sleep(std::time::Duration::from_secs(1));
     let web = lab.ip(30).to_string();
     let ping = lab.exec(0, "hubmh-client", &["ping", "-c", "3", "-W", "5", &web]);
@@ -363,12 +371,7 @@ fn check_segment(lab: &MeshLab, rt: &Runtime) {
         ],
     );
     std::thread::sleep(std::time::Duration::from_secs(1));
-    // Stop the capture (the process this test started, by its id).
-    Command::new("kill")
-        .arg(tcpdump.id().to_string())
-        .status()
-        .ok();
-    tcpdump.wait().ok();
+    stop_capture(tcpdump);
     assert!(
         ping.status.success(),
         "ping host 1 -> host 3: {}",
@@ -439,6 +442,56 @@ fn mesh_failing_on_one_host_leaves_nothing_anywhere(fixture: &Hosts, rt: &Runtim
     assert_nothing_left(fixture, lab);
 }
 
+/// A lab of the `hub` binary on the fixture: its state root, a folder for its specs, and a
+/// guard that takes it down whatever happens; `hub-test/busybox` is put on every host first
+/// (`up` does not copy a workload's image to a remote host yet).
+fn cli_lab(
+    fixture: &Hosts,
+    rt: &Runtime,
+    lab: &str,
+) -> (tempfile::TempDir, tempfile::TempDir, common::LabGuard) {
+    let local = rt
+        .block_on(DockerRuntime::connect())
+        .expect("the local engine");
+    for h in &fixture.hosts {
+        rt.block_on(async {
+            h.runtime()
+                .await
+                .ensure_image_from(BUSYBOX, &[&local])
+                .await
+        })
+        .unwrap_or_else(|e| panic!("host {}: copying {BUSYBOX}: {e}", h.name));
+    }
+    let state = tempfile::tempdir().expect("state");
+    let dir = tempfile::tempdir().expect("specs");
+    let guard = common::LabGuard {
+        lab: lab.into(),
+        state: state.path().to_path_buf(),
+    };
+    (state, dir, guard)
+}
+
+/// [`assert_nothing_left`] on the fixture's hosts, and nothing of `lab` on this machine either
+/// (containers, networks, the lab folder, mesh interfaces).
+fn assert_nothing_left_anywhere(fixture: &Hosts, lab: &str, state: &std::path::Path, when: &str) {
+    assert_nothing_left(fixture, lab);
+    assert_eq!(
+        common::leftovers(lab, state),
+        Vec::<String>::new(),
+        "{when}"
+    );
+    let here = Command::new("ip")
+        .args(["-br", "link"])
+        .output()
+        .expect("ip runs");
+    let here = String::from_utf8_lossy(&here.stdout);
+    assert!(
+        !here.contains(&hub_mesh::wg_interface(lab))
+            && !here.contains(&hub_mesh::vxlan_interface(lab)),
+        "{when}: interfaces left on this machine: {here}"
+    );
+}
+
 /// This machine's address on the fixture's underlay (the Docker network's gateway).
 fn underlay_gateway() -> String {
     let out = Command::new("docker")
@@ -493,25 +546,7 @@ fn exec_on(h: &hosts::TestHost, container: &str, args: &[&str]) -> std::process:
 /// workloads leaving the spec leave host 3; `down` leaves nothing on any host.
 fn hub_up_makes_one_segment_over_three_hosts(fixture: &Hosts, rt: &Runtime) {
     let lab = "mwseg";
-    // `up` does not copy a workload's image to a remote host (yet): the test puts it there.
-    let local = rt
-        .block_on(DockerRuntime::connect())
-        .expect("the local engine");
-    for h in &fixture.hosts {
-        rt.block_on(async {
-            h.runtime()
-                .await
-                .ensure_image_from(BUSYBOX, &[&local])
-                .await
-        })
-        .unwrap_or_else(|e| panic!("host {}: copying {BUSYBOX}: {e}", h.name));
-    }
-    let state = tempfile::tempdir().expect("state");
-    let dir = tempfile::tempdir().expect("specs");
-    let _guard = common::LabGuard {
-        lab: lab.into(),
-        state: state.path().to_path_buf(),
-    };
+    let (state, dir, _guard) = cli_lab(fixture, rt, lab);
     let [h1, h2, h3] = [0, 1, 2].map(|i| fixture.hosts[i].name.clone());
     let c = |name: &str, host: &str, cmd: &str| {
         format!("{{name: {name}, image: \"{BUSYBOX}\", cmd: [sh, -c, \"{cmd}\"], host: {host}}}")
@@ -573,7 +608,7 @@ fn hub_up_makes_one_segment_over_three_hosts(fixture: &Hosts, rt: &Runtime) {
 
     let client = format!("{lab}-client");
     let pcap = dir.path().join("underlay.pcap");
-    let mut tcpdump = capture(&pcap);
+    let tcpdump = capture(&pcap);
     std::thread::sleep(std::time::Duration::from_secs(1));
     let page = exec_on(
         &fixture.hosts[0],
@@ -581,11 +616,7 @@ fn hub_up_makes_one_segment_over_three_hosts(fixture: &Hosts, rt: &Runtime) {
         &["wget", "-q", "-O", "-", "http://web/"],
     );
     std::thread::sleep(std::time::Duration::from_secs(1));
-    Command::new("kill")
-        .arg(tcpdump.id().to_string())
-        .status()
-        .ok();
-    tcpdump.wait().ok();
+    stop_capture(tcpdump);
     assert!(
         String::from_utf8_lossy(&page.stdout).contains("hub-test busybox"),
         "the page from host 3 by name: {}",
@@ -631,17 +662,7 @@ fn hub_up_makes_one_segment_over_three_hosts(fixture: &Hosts, rt: &Runtime) {
     let down = common::hub(st, &["down", "--lab", lab]);
     assert!(down.status.success(), "{}", common::show(&down));
     println!("  hub down over 3 hosts: {:.1?}", t.elapsed());
-    assert_nothing_left(fixture, lab);
-    assert_eq!(common::leftovers(lab, st), Vec::<String>::new());
-    let here = Command::new("ip")
-        .args(["-br", "link"])
-        .output()
-        .expect("ip runs");
-    let here = String::from_utf8_lossy(&here.stdout);
-    assert!(
-        !here.contains("hubmw-mwseg") && !here.contains("hubmx-mwseg"),
-        "interfaces left on this machine: {here}"
-    );
+    assert_nothing_left_anywhere(fixture, lab, st, "after down");
 }
 
 /// Bad hosts through the `hub` binary: an unreachable host, a TLS folder of another CA, two
@@ -708,8 +729,7 @@ fn hub_up_refuses_bad_hosts_leaving_nothing(fixture: &Hosts, _rt: &Runtime) {
             "{what}: the error names {names} and says {says:?}: {}",
             common::show(&out)
         );
-        assert_nothing_left(fixture, lab);
-        assert_eq!(common::leftovers(lab, st), Vec::<String>::new(), "{what}");
+        assert_nothing_left_anywhere(fixture, lab, st, what);
     }
 }
 
@@ -718,24 +738,7 @@ fn hub_up_refuses_bad_hosts_leaving_nothing(fixture: &Hosts, _rt: &Runtime) {
 /// host (three bounded repetitions).
 fn hub_up_killed_then_down_leaves_nothing(fixture: &Hosts, rt: &Runtime) {
     let lab = "mwkill";
-    let local = rt
-        .block_on(DockerRuntime::connect())
-        .expect("the local engine");
-    for h in &fixture.hosts {
-        rt.block_on(async {
-            h.runtime()
-                .await
-                .ensure_image_from(BUSYBOX, &[&local])
-                .await
-        })
-        .unwrap_or_else(|e| panic!("host {}: copying {BUSYBOX}: {e}", h.name));
-    }
-    let state = tempfile::tempdir().expect("state");
-    let dir = tempfile::tempdir().expect("specs");
-    let _guard = common::LabGuard {
-        lab: lab.into(),
-        state: state.path().to_path_buf(),
-    };
+    let (state, dir, _guard) = cli_lab(fixture, rt, lab);
     let st = state.path();
     let containers: Vec<String> = fixture
         .hosts
@@ -770,21 +773,7 @@ fn hub_up_killed_then_down_leaves_nothing(fixture: &Hosts, rt: &Runtime) {
             "killed at {ms} ms: {}",
             common::show(&down)
         );
-        assert_nothing_left(fixture, lab);
-        assert_eq!(
-            common::leftovers(lab, st),
-            Vec::<String>::new(),
-            "killed at {ms} ms"
-        );
-        let here = Command::new("ip")
-            .args(["-br", "link"])
-            .output()
-            .expect("ip runs");
-        let here = String::from_utf8_lossy(&here.stdout);
-        assert!(
-            !here.contains("hubmw-mwkill") && !here.contains("hubmx-mwkill"),
-            "killed at {ms} ms: interfaces left on this machine: {here}"
-        );
+        assert_nothing_left_anywhere(fixture, lab, st, &format!("killed at {ms} ms"));
         println!("  killed at {ms} ms: down left nothing");
     }
 }

@@ -83,6 +83,19 @@ impl Hosts {
             .collect()
     }
 
+    /// Lab `lab` on h1 and h2 only (h3 left the spec, its workload `c` with it), with `a` on h1
+    /// and `b` on h2, without the hosts' backends.
+    fn without_h3(&self, lab: &str) -> HubBuilder {
+        self.fakes
+            .builder()
+            .name(lab)
+            .network("10.204.10.0/24")
+            .host(Host::new("h1"))
+            .host(Host::new("h2").docker(format!("unix:///run/{lab}-h2.sock")))
+            .container(Container::new("a", "busybox").host("h1"))
+            .container(Container::new("b", "busybox").host("h2"))
+    }
+
     fn nothing_of(&self, lab: &str) -> bool {
         self.rts
             .iter()
@@ -338,15 +351,7 @@ async fn down_reaches_every_host_from_the_records_alone_and_a_host_that_left_is_
     );
 
     // h3 leaves the spec (c with it): its workload and network go, the others stay.
-    let smaller = hosts
-        .fakes
-        .builder()
-        .name(lab)
-        .network("10.204.10.0/24")
-        .host(Host::new("h1"))
-        .host(Host::new("h2").docker(format!("unix:///run/{lab}-h2.sock")))
-        .container(Container::new("a", "busybox").host("h1"))
-        .container(Container::new("b", "busybox").host("h2"));
+    let smaller = hosts.without_h3(lab);
     let re = Arc::new(hosts.backends(smaller, even()).build().expect("hub"))
         .up()
         .await
@@ -490,16 +495,7 @@ async fn the_segment_joins_the_hosts_after_their_networks_and_goes_before_them()
         [format!("ensure {lab} h1,h2,h3 none-started=true")]
     );
     // Host 3 leaves the spec: it leaves the segment before its network goes.
-    let smaller = hosts
-        .fakes
-        .builder()
-        .name(lab)
-        .network("10.204.10.0/24")
-        .host(Host::new("h1"))
-        .host(Host::new("h2").docker(format!("unix:///run/{lab}-h2.sock")))
-        .container(Container::new("a", "busybox").host("h1"))
-        .container(Container::new("b", "busybox").host("h2"))
-        .lab_segment(seg.clone());
+    let smaller = hosts.without_h3(lab).lab_segment(seg.clone());
     Arc::new(hosts.backends(smaller, even()).build().expect("hub"))
         .up()
         .await
