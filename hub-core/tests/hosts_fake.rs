@@ -509,6 +509,27 @@ async fn the_segment_joins_the_hosts_after_their_networks_and_goes_before_them()
             format!("remove {lab} h3 before-networks=true"),
         ]
     );
+    // Down to one host: no segment is left, on either host.
+    let one = hosts
+        .fakes
+        .builder()
+        .name(lab)
+        .network("10.204.10.0/24")
+        .host(Host::new("h1"))
+        .container(Container::new("a", "busybox").host("h1"))
+        .lab_segment(seg.clone());
+    Arc::new(hosts.backends(one, even()).build().expect("hub"))
+        .up()
+        .await
+        .expect("up on one host")
+        .keep();
+    assert_eq!(
+        seg.log.lock().unwrap()[3..],
+        [
+            format!("remove {lab} h1,h2 before-networks=true"),
+            format!("remove {lab} h2 before-networks=true"),
+        ]
+    );
     // `down` by name: the segment goes from every recorded host, before the networks.
     let by_name = hosts
         .backends(hosts.fakes.builder().name(lab), even())
@@ -518,8 +539,10 @@ async fn the_segment_joins_the_hosts_after_their_networks_and_goes_before_them()
         .await
         .expect("down");
     assert_eq!(
-        seg.log.lock().unwrap()[3..],
-        [format!("remove {lab} h1,h2 before-networks=true")]
+        seg.log.lock().unwrap().len(),
+        5,
+        "{:?}",
+        seg.log.lock().unwrap()
     );
     assert!(hosts.nothing_of(lab));
 }

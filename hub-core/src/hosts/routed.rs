@@ -340,7 +340,8 @@ impl NetworkRuntime for RoutedNetwork {
     /// The network on every host of the spec, each with its gateway and, over several hosts,
     /// the segment's MTU; then the segment that joins them (before any workload starts).
     async fn ensure_network(&self, spec: &NetworkSpec) -> RuntimeResult<NetworkInfo> {
-        let segment = self.set.segment();
+        // A lab down to one host keeps no segment (the other hosts leave it as they go).
+        let segment = self.set.segment().filter(|_| self.set.in_spec.len() > 1);
         let mut primary = None;
         let mut bridges = Vec::new();
         for (index, name) in self.set.in_spec.iter().enumerate() {
@@ -366,8 +367,13 @@ impl NetworkRuntime for RoutedNetwork {
             backend: "hosts",
             what: "a lab network without a primary host that runs Docker".into(),
         })?;
-        if let Some(seg) = segment {
-            seg.ensure(&spec.lab, spec.subnet, &bridges).await?;
+        match (segment, self.set.segment()) {
+            (Some(seg), _) => seg.ensure(&spec.lab, spec.subnet, &bridges).await?,
+            (None, Some(seg)) => {
+                let hosts: Vec<String> = self.networks().map(|(h, _)| h.name.clone()).collect();
+                seg.remove(&spec.lab, &hosts).await?;
+            }
+            (None, None) => {}
         }
         Ok(primary)
     }
