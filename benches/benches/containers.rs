@@ -146,6 +146,7 @@ async fn network(d: &DockerRuntime, lab: &str, subnet: &str) -> NetworkInfo {
         gateway: Ipv4Addr::from(u32::from(subnet.network()) + 1),
         attach_to: None,
         labels: Default::default(),
+        mtu: None,
     })
     .await
     .expect("bench network")

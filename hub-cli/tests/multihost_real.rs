@@ -7,6 +7,7 @@
 //! `cargo test -p hub-cli --test multihost_real [NAME...]` runs the tests whose name contains
 //! one of the NAMEs.
 
+mod common;
 #[path = "common/hosts.rs"]
 mod hosts;
 #[path = "common/mesh_lab.rs"]
@@ -29,7 +30,7 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let tests: [(&str, Test); 4] = [
+    let tests: [(&str, Test); 7] = [
         (
             "fixture_hosts_answer_over_tls_only",
             fixture_hosts_answer_over_tls_only,
@@ -45,6 +46,18 @@ fn main() {
         (
             "mesh_failing_on_one_host_leaves_nothing_anywhere",
             mesh_failing_on_one_host_leaves_nothing_anywhere,
+        ),
+        (
+            "hub_up_makes_one_segment_over_three_hosts",
+            hub_up_makes_one_segment_over_three_hosts,
+        ),
+        (
+            "hub_up_refuses_bad_hosts_leaving_nothing",
+            hub_up_refuses_bad_hosts_leaving_nothing,
+        ),
+        (
+            "hub_up_killed_then_down_leaves_nothing",
+            hub_up_killed_then_down_leaves_nothing,
         ),
     ];
     let chosen: Vec<_> = tests
@@ -221,6 +234,15 @@ fn capture(file: &std::path::Path) -> Child {
         .expect("tcpdump runs (scripts/setup-host.sh installs it)")
 }
 
+/// Stops a capture of [`capture`] (the process this test started, by its id).
+fn stop_capture(mut tcpdump: Child) {
+    Command::new("kill")
+        .arg(tcpdump.id().to_string())
+        .status()
+        .ok();
+    tcpdump.wait().ok();
+}
+
 /// How many packets of `file` match the tcpdump `filter`.
 fn count(file: &std::path::Path, filter: &str) -> usize {
     let out = Command::new("tcpdump")
@@ -330,7 +352,7 @@ fn check_segment(lab: &MeshLab, rt: &Runtime) {
     );
 
     let pcap = lab.dir.path().join("underlay.pcap");
-    let mut tcpdump = capture(&pcap);
+    let tcpdump = capture(&pcap);
     std::thread::sleep(std::time::Duration::from_secs(1));
     let web = lab.ip(30).to_string();
     let ping = lab.exec(0, "hubmh-client", &["ping", "-c", "3", "-W", "5", &web]);
@@ -349,12 +371,7 @@ fn check_segment(lab: &MeshLab, rt: &Runtime) {
         ],
     );
     std::thread::sleep(std::time::Duration::from_secs(1));
-    // Stop the capture (the process this test started, by its id).
-    Command::new("kill")
-        .arg(tcpdump.id().to_string())
-        .status()
-        .ok();
-    tcpdump.wait().ok();
+    stop_capture(tcpdump);
     assert!(
         ping.status.success(),
         "ping host 1 -> host 3: {}",
@@ -423,4 +440,340 @@ fn mesh_failing_on_one_host_leaves_nothing_anywhere(fixture: &Hosts, rt: &Runtim
         "{err}"
     );
     assert_nothing_left(fixture, lab);
+}
+
+/// A lab of the `hub` binary on the fixture: its state root, a folder for its specs, and a
+/// guard that takes it down whatever happens; `hub-test/busybox` is put on every host first
+/// (`up` does not copy a workload's image to a remote host yet).
+fn cli_lab(
+    fixture: &Hosts,
+    rt: &Runtime,
+    lab: &str,
+) -> (tempfile::TempDir, tempfile::TempDir, common::LabGuard) {
+    let local = rt
+        .block_on(DockerRuntime::connect())
+        .expect("the local engine");
+    for h in &fixture.hosts {
+        rt.block_on(async {
+            h.runtime()
+                .await
+                .ensure_image_from(BUSYBOX, &[&local])
+                .await
+        })
+        .unwrap_or_else(|e| panic!("host {}: copying {BUSYBOX}: {e}", h.name));
+    }
+    let state = tempfile::tempdir().expect("state");
+    let dir = tempfile::tempdir().expect("specs");
+    let guard = common::LabGuard {
+        lab: lab.into(),
+        state: state.path().to_path_buf(),
+    };
+    (state, dir, guard)
+}
+
+/// [`assert_nothing_left`] on the fixture's hosts, and nothing of `lab` on this machine either
+/// (containers, networks, the lab folder, mesh interfaces).
+fn assert_nothing_left_anywhere(fixture: &Hosts, lab: &str, state: &std::path::Path, when: &str) {
+    assert_nothing_left(fixture, lab);
+    assert_eq!(
+        common::leftovers(lab, state),
+        Vec::<String>::new(),
+        "{when}"
+    );
+    let here = Command::new("ip")
+        .args(["-br", "link"])
+        .output()
+        .expect("ip runs");
+    let here = String::from_utf8_lossy(&here.stdout);
+    assert!(
+        !here.contains(&hub_mesh::wg_interface(lab))
+            && !here.contains(&hub_mesh::vxlan_interface(lab)),
+        "{when}: interfaces left on this machine: {here}"
+    );
+}
+
+/// This machine's address on the fixture's underlay (the Docker network's gateway).
+fn underlay_gateway() -> String {
+    let out = Command::new("docker")
+        .args([
+            "network",
+            "inspect",
+            "-f",
+            "{{(index .IPAM.Config 0).Gateway}}",
+            UNDERLAY_BRIDGE,
+        ])
+        .output()
+        .expect("docker runs");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The spec of lab `lab` over this machine's engine (`local`, the primary: netd's config and
+/// leases are a folder of this machine bind-mounted into it, so netd cannot run on a remote
+/// primary yet) and the fixture's three hosts, with `containers` (YAML flow mappings).
+fn hub_spec(fixture: &Hosts, lab: &str, containers: &[String]) -> String {
+    let mut y = format!(
+        "name: {lab}\nsubnet: 10.205.30.0/24\nhosts:\n  - name: local\n    libvirt: none\n    address: {}\n",
+        underlay_gateway()
+    );
+    for h in &fixture.hosts {
+        y.push_str(&format!(
+            "  - name: {}\n    docker: {}\n    tls: {}\n    libvirt: none\n    address: {}\n",
+            h.name,
+            h.docker_endpoint,
+            h.cert_dir.display(),
+            h.address
+        ));
+    }
+    y.push_str("containers:\n");
+    for c in containers {
+        y.push_str(&format!("  - {c}\n"));
+    }
+    y
+}
+
+/// `docker exec` on a fixture host.
+fn exec_on(h: &hosts::TestHost, container: &str, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["exec", container];
+    all.extend_from_slice(args);
+    h.docker_cli(&all)
+}
+
+/// Issue 11's main test, through the `hub` binary: a lab of 4 containers over the 3 fixture
+/// hosts, with this machine's engine as the primary (netd, see [`hub_spec`]), is one L2
+/// segment: `status` shows the placement; a container on host 1 fetches a page from one
+/// on host 3 by name (netd's DNS on host 1, across the VXLAN in WireGuard), and no VXLAN
+/// packet crosses the underlay unencrypted; an unchanged re-up changes nothing; host 3's
+/// workloads leaving the spec leave host 3; `down` leaves nothing on any host.
+fn hub_up_makes_one_segment_over_three_hosts(fixture: &Hosts, rt: &Runtime) {
+    let lab = "mwseg";
+    let (state, dir, _guard) = cli_lab(fixture, rt, lab);
+    let [h1, h2, h3] = [0, 1, 2].map(|i| fixture.hosts[i].name.clone());
+    let c = |name: &str, host: &str, cmd: &str| {
+        format!("{{name: {name}, image: \"{BUSYBOX}\", cmd: [sh, -c, \"{cmd}\"], host: {host}}}")
+    };
+    let all = [
+        c("client", &h1, "sleep 3600"),
+        c("two", &h2, "sleep 3600"),
+        c("web", &h3, "httpd -f -p 80 -h /www"),
+        c("four", &h3, "sleep 3600"),
+    ];
+    let spec = dir.path().join("spec.yaml");
+    std::fs::write(&spec, hub_spec(fixture, lab, &all)).unwrap();
+    let spec = spec.to_string_lossy().into_owned();
+    let st = state.path();
+
+    let t = Instant::now();
+    let up = common::hub(st, &["up", "-c", &spec]);
+    assert!(up.status.success(), "{}", common::show(&up));
+    println!(
+        "  hub up over 3 hosts with the segment: {:.1?}",
+        t.elapsed()
+    );
+
+    let status = common::hub(st, &["status", "-c", &spec]);
+    assert!(status.status.success(), "{}", common::show(&status));
+    let text = String::from_utf8_lossy(&status.stdout);
+    for (name, host) in [("client", &h1), ("two", &h2), ("web", &h3), ("four", &h3)] {
+        let row = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no row {name} in {text}"));
+        assert!(
+            row.contains("running") && row.split_whitespace().last() == Some(host.as_str()),
+            "{row}"
+        );
+    }
+    assert!(
+        !text.contains("hub-mesh"),
+        "the agent is no workload: {text}"
+    );
+
+    // Every host's copy of the lab network has the segment's MTU.
+    for h in &fixture.hosts {
+        let mtu = h.docker_ok(&[
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=io.hub.lab={lab}"),
+        ]);
+        let id = mtu.lines().next().expect("the lab network");
+        let opts = h.docker_ok(&["network", "inspect", "-f", "{{json .Options}}", id]);
+        assert!(
+            opts.contains("\"com.docker.network.driver.mtu\":\"1370\""),
+            "host {}: {opts}",
+            h.name
+        );
+    }
+
+    let client = format!("{lab}-client");
+    let pcap = dir.path().join("underlay.pcap");
+    let tcpdump = capture(&pcap);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let page = exec_on(
+        &fixture.hosts[0],
+        &client,
+        &["wget", "-q", "-O", "-", "http://web/"],
+    );
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    stop_capture(tcpdump);
+    assert!(
+        String::from_utf8_lossy(&page.stdout).contains("hub-test busybox"),
+        "the page from host 3 by name: {}",
+        String::from_utf8_lossy(&page.stderr)
+    );
+    let vxlan = count(&pcap, "udp port 4789");
+    let all_udp = count(&pcap, "udp");
+    assert!(all_udp > 0, "the fetch crossed the underlay");
+    assert_eq!(vxlan, 0, "raw VXLAN on the underlay");
+    println!("  underlay: {all_udp} UDP packets (WireGuard), {vxlan} VXLAN");
+
+    // An unchanged re-up changes nothing.
+    let agents =
+        |h: &hosts::TestHost| h.docker_ok(&["ps", "-q", "--filter", "label=io.hub.kind=mesh"]);
+    let before: Vec<String> = fixture.hosts.iter().map(agents).collect();
+    let again = common::hub(st, &["up", "-c", &spec]);
+    assert!(again.status.success(), "{}", common::show(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("no change"),
+        "{}",
+        common::show(&again)
+    );
+    let after: Vec<String> = fixture.hosts.iter().map(agents).collect();
+    assert_eq!(before, after, "an unchanged re-up replaced mesh agents");
+
+    // Host 3's workloads leave the spec: they leave host 3.
+    std::fs::write(&spec, hub_spec(fixture, lab, &all[..2])).unwrap();
+    let less = common::hub(st, &["up", "-c", &spec]);
+    assert!(less.status.success(), "{}", common::show(&less));
+    let on3 = fixture.hosts[2].docker_ok(&[
+        "ps",
+        "-a",
+        "--format",
+        "{{.Names}}",
+        "--filter",
+        &format!("label=io.hub.lab={lab}"),
+        "--filter",
+        "label=io.hub.kind=container",
+    ]);
+    assert!(on3.trim().is_empty(), "left on host 3: {on3}");
+
+    let t = Instant::now();
+    let down = common::hub(st, &["down", "--lab", lab]);
+    assert!(down.status.success(), "{}", common::show(&down));
+    println!("  hub down over 3 hosts: {:.1?}", t.elapsed());
+    assert_nothing_left_anywhere(fixture, lab, st, "after down");
+}
+
+/// Bad hosts through the `hub` binary: an unreachable host, a TLS folder of another CA, two
+/// hosts with one underlay address: each refused with an error naming the host, and nothing of
+/// the lab left on this machine or any fixture host.
+fn hub_up_refuses_bad_hosts_leaving_nothing(fixture: &Hosts, _rt: &Runtime) {
+    let lab = "mwbad";
+    let state = tempfile::tempdir().expect("state");
+    let dir = tempfile::tempdir().expect("specs");
+    let _guard = common::LabGuard {
+        lab: lab.into(),
+        state: state.path().to_path_buf(),
+    };
+    let st = state.path();
+    let h3 = &fixture.hosts[2];
+    let containers = [format!(
+        "{{name: one, image: \"{BUSYBOX}\", cmd: [sleep, \"3600\"], host: {}}}",
+        fixture.hosts[0].name
+    )];
+    let good = hub_spec(fixture, lab, &containers);
+    let wrong_tls = dir.path().join("wrong-tls");
+    std::fs::create_dir(&wrong_tls).unwrap();
+    std::fs::copy(fixture.wrong_ca(), wrong_tls.join("ca.pem")).unwrap();
+    for f in ["cert.pem", "key.pem"] {
+        std::fs::copy(h3.cert_dir.join(f), wrong_tls.join(f)).unwrap();
+    }
+    let cases = [
+        (
+            "unreachable",
+            good.replace(&h3.docker_endpoint, "tcp://10.205.99.1:2376"),
+            format!("host {:?}", h3.name),
+            "tcp://10.205.99.1:2376",
+        ),
+        (
+            "wrong TLS folder",
+            good.replace(
+                &format!("tls: {}", h3.cert_dir.display()),
+                &format!("tls: {}", wrong_tls.display()),
+            ),
+            format!("host {:?}", h3.name),
+            "UnknownIssuer",
+        ),
+        (
+            "one address twice",
+            good.replace(
+                &format!("address: {}", h3.address),
+                &format!("address: {}", fixture.hosts[1].address),
+            ),
+            // A spec error: file, line and column of host 3's `address:`.
+            "spec.yaml:21:14: hosts[3].address".to_string(),
+            "each host has its own underlay address",
+        ),
+    ];
+    for (what, yaml, names, says) in cases {
+        assert_ne!(yaml, good, "{what}: the spec was changed");
+        let spec = dir.path().join("spec.yaml");
+        std::fs::write(&spec, yaml).unwrap();
+        let out = common::hub(st, &["up", "-c", &spec.to_string_lossy()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        println!("  {what}: {}", err.lines().last().unwrap_or_default());
+        assert_ne!(out.status.code(), Some(0), "{what}: {}", common::show(&out));
+        assert!(
+            err.contains(&names) && err.contains(says),
+            "{what}: the error names {names} and says {says:?}: {}",
+            common::show(&out)
+        );
+        assert_nothing_left_anywhere(fixture, lab, st, what);
+    }
+}
+
+/// `hub up` of a lab over the hosts SIGKILLed at a few moments (before the networks, around the
+/// segment, among the workloads), then `hub down --lab`: nothing left on this machine or any
+/// host (three bounded repetitions).
+fn hub_up_killed_then_down_leaves_nothing(fixture: &Hosts, rt: &Runtime) {
+    let lab = "mwkill";
+    let (state, dir, _guard) = cli_lab(fixture, rt, lab);
+    let st = state.path();
+    let containers: Vec<String> = fixture
+        .hosts
+        .iter()
+        .map(|h| {
+            format!(
+                "{{name: c-{}, image: \"{BUSYBOX}\", cmd: [sleep, \"3600\"], host: {}}}",
+                h.name.trim_start_matches("hubmh-"),
+                h.name
+            )
+        })
+        .collect();
+    let spec = dir.path().join("spec.yaml");
+    std::fs::write(&spec, hub_spec(fixture, lab, &containers)).unwrap();
+    for ms in [1500, 3000, 5000] {
+        let mut up = Command::new(common::HUB)
+            .args(["up", "-c", &spec.to_string_lossy()])
+            .env("HUB_STATE_DIR", st)
+            .env("HUB_BIN", common::HUB)
+            .env_remove("HUB_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("hub runs");
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        // SIGKILL to the process this test started, by its id.
+        up.kill().ok();
+        up.wait().ok();
+        let down = common::hub(st, &["down", "--lab", lab]);
+        assert!(
+            down.status.success(),
+            "killed at {ms} ms: {}",
+            common::show(&down)
+        );
+        assert_nothing_left_anywhere(fixture, lab, st, &format!("killed at {ms} ms"));
+        println!("  killed at {ms} ms: down left nothing");
+    }
 }

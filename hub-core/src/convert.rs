@@ -18,6 +18,7 @@ pub fn from_resolved(r: &ResolvedLab) -> DesiredLab {
             gateway: r.gateway,
             attach_to: r.attach_to.clone(),
             labels: Default::default(),
+            mtu: None,
         },
         segments: r
             .segments
@@ -30,6 +31,7 @@ pub fn from_resolved(r: &ResolvedLab) -> DesiredLab {
                 gateway: s.gateway,
                 attach_to: None,
                 labels: [(hub_runtime::labels::SEGMENT.to_string(), s.name.clone())].into(),
+                mtu: None,
             })
             .collect(),
         netd_segments: r

@@ -48,6 +48,7 @@ pub struct Hub {
     keep_volumes: bool,
     injected: Runtimes,
     injected_hosts: Vec<HostBackends>,
+    injected_segment: Option<Arc<dyn crate::hosts::LabSegment>>,
     #[cfg(feature = "wireguard")]
     key_gen: Option<Arc<dyn hub_wg::KeyGen>>,
     runtimes: OnceCell<Runtimes>,
@@ -85,6 +86,7 @@ pub struct HubBuilder {
     keep_volumes: bool,
     injected: Runtimes,
     injected_hosts: Vec<HostBackends>,
+    injected_segment: Option<Arc<dyn crate::hosts::LabSegment>>,
     #[cfg(feature = "wireguard")]
     key_gen: Option<Arc<dyn hub_wg::KeyGen>>,
 }
@@ -109,6 +111,7 @@ impl Default for HubBuilder {
             keep_volumes: false,
             injected: Runtimes::default(),
             injected_hosts: Vec::new(),
+            injected_segment: None,
             #[cfg(feature = "wireguard")]
             key_gen: None,
         }
@@ -177,6 +180,12 @@ impl HubBuilder {
     /// instead of connecting to its endpoints.
     pub fn host_backends(mut self, backends: HostBackends) -> Self {
         self.injected_hosts.push(backends);
+        self
+    }
+    /// What joins the hosts' copies of the lab network into one segment (tests: a recording
+    /// fake), instead of hub-mesh over the hosts' engines.
+    pub fn lab_segment(mut self, segment: Arc<dyn crate::hosts::LabSegment>) -> Self {
+        self.injected_segment = Some(segment);
         self
     }
     /// Adds the WireGuard gateway.
@@ -348,6 +357,7 @@ impl HubBuilder {
             keep_volumes: self.keep_volumes,
             injected: self.injected,
             injected_hosts: self.injected_hosts,
+            injected_segment: self.injected_segment,
             #[cfg(feature = "wireguard")]
             key_gen: self.key_gen,
             runtimes: OnceCell::new(),
@@ -431,6 +441,7 @@ impl Hub {
         crate::backends::DefaultsConfig {
             hub_bin: self.hub_bin.clone(),
             warm_cache: self.warm_cache.clone(),
+            state_root: self.state_root.clone(),
             progress: self.progress.clone(),
             #[cfg(feature = "wireguard")]
             key_gen: self.key_gen.clone(),
@@ -447,6 +458,7 @@ impl Hub {
             hosts,
             in_spec,
             &self.injected_hosts,
+            self.injected_segment.clone(),
             self.injected.clone(),
             &self.cfg(),
         )

@@ -83,6 +83,19 @@ impl Hosts {
             .collect()
     }
 
+    /// Lab `lab` on h1 and h2 only (h3 left the spec, its workload `c` with it), with `a` on h1
+    /// and `b` on h2, without the hosts' backends.
+    fn without_h3(&self, lab: &str) -> HubBuilder {
+        self.fakes
+            .builder()
+            .name(lab)
+            .network("10.204.10.0/24")
+            .host(Host::new("h1"))
+            .host(Host::new("h2").docker(format!("unix:///run/{lab}-h2.sock")))
+            .container(Container::new("a", "busybox").host("h1"))
+            .container(Container::new("b", "busybox").host("h2"))
+    }
+
     fn nothing_of(&self, lab: &str) -> bool {
         self.rts
             .iter()
@@ -338,15 +351,7 @@ async fn down_reaches_every_host_from_the_records_alone_and_a_host_that_left_is_
     );
 
     // h3 leaves the spec (c with it): its workload and network go, the others stay.
-    let smaller = hosts
-        .fakes
-        .builder()
-        .name(lab)
-        .network("10.204.10.0/24")
-        .host(Host::new("h1"))
-        .host(Host::new("h2").docker(format!("unix:///run/{lab}-h2.sock")))
-        .container(Container::new("a", "busybox").host("h1"))
-        .container(Container::new("b", "busybox").host("h2"));
+    let smaller = hosts.without_h3(lab);
     let re = Arc::new(hosts.backends(smaller, even()).build().expect("hub"))
         .up()
         .await
@@ -418,5 +423,126 @@ async fn a_failed_first_up_left_as_it_was_is_removed_from_every_host_by_name() {
         .down()
         .await
         .expect("down");
+    assert!(hosts.nothing_of(lab));
+}
+
+/// Records what the lab segment is asked, and checks at each call what the hosts hold.
+struct RecordingSegment {
+    rts: Vec<(String, FakeRuntime)>,
+    lab: String,
+    log: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl hub_core::hosts::LabSegment for RecordingSegment {
+    fn lab_mtu(&self) -> u16 {
+        1370
+    }
+
+    async fn ensure(
+        &self,
+        lab: &str,
+        _subnet: ipnet::Ipv4Net,
+        bridges: &[(String, String)],
+    ) -> hub_core::runtime::RuntimeResult<()> {
+        // Every host's network exists, and no workload has started yet.
+        let ready = self
+            .rts
+            .iter()
+            .all(|(_, rt)| rt.has_network(&self.lab) && rt.workload_names(&self.lab).is_empty());
+        let hosts: Vec<&str> = bridges.iter().map(|(h, _)| h.as_str()).collect();
+        self.log.lock().unwrap().push(format!(
+            "ensure {lab} {} none-started={ready}",
+            hosts.join(",")
+        ));
+        Ok(())
+    }
+
+    async fn remove(&self, lab: &str, hosts: &[String]) -> hub_core::runtime::RuntimeResult<()> {
+        let nets = hosts
+            .iter()
+            .all(|h| self.rts.iter().any(|(n, rt)| n == h && rt.has_network(lab)));
+        self.log.lock().unwrap().push(format!(
+            "remove {lab} {} before-networks={nets}",
+            hosts.join(",")
+        ));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_segment_joins_the_hosts_after_their_networks_and_goes_before_them() {
+    let hosts = Hosts::new();
+    let lab = "ms-seg";
+    let seg = Arc::new(RecordingSegment {
+        rts: hosts.rts.clone(),
+        lab: lab.into(),
+        log: Default::default(),
+    });
+    let spec = |b: HubBuilder| {
+        b.container(Container::new("a", "busybox").host("h1"))
+            .container(Container::new("b", "busybox").host("h2"))
+            .container(Container::new("c", "busybox").host("h3"))
+            .lab_segment(seg.clone())
+    };
+    Arc::new(spec(hosts.builder(lab, even())).build().expect("hub"))
+        .up()
+        .await
+        .expect("up")
+        .keep();
+    assert_eq!(
+        *seg.log.lock().unwrap(),
+        [format!("ensure {lab} h1,h2,h3 none-started=true")]
+    );
+    // Host 3 leaves the spec: it leaves the segment before its network goes.
+    let smaller = hosts.without_h3(lab).lab_segment(seg.clone());
+    Arc::new(hosts.backends(smaller, even()).build().expect("hub"))
+        .up()
+        .await
+        .expect("re-up")
+        .keep();
+    assert!(!hosts.rt("h3").has_network(lab));
+    assert_eq!(
+        seg.log.lock().unwrap()[1..],
+        [
+            format!("ensure {lab} h1,h2 none-started=false"),
+            format!("remove {lab} h3 before-networks=true"),
+        ]
+    );
+    // Down to one host: no segment is left, on either host.
+    let one = hosts
+        .fakes
+        .builder()
+        .name(lab)
+        .network("10.204.10.0/24")
+        .host(Host::new("h1"))
+        .container(Container::new("a", "busybox").host("h1"))
+        .lab_segment(seg.clone());
+    Arc::new(hosts.backends(one, even()).build().expect("hub"))
+        .up()
+        .await
+        .expect("up on one host")
+        .keep();
+    assert_eq!(
+        seg.log.lock().unwrap()[3..],
+        [
+            format!("remove {lab} h1,h2 before-networks=true"),
+            format!("remove {lab} h2 before-networks=true"),
+        ]
+    );
+    // `down` by name: the segment goes from every recorded host, before the networks.
+    let by_name = hosts
+        .backends(hosts.fakes.builder().name(lab), even())
+        .lab_segment(seg.clone());
+    Arc::new(by_name.build().expect("hub"))
+        .down()
+        .await
+        .expect("down");
+    assert_eq!(
+        seg.log.lock().unwrap().len(),
+        5,
+        "{:?}",
+        seg.log.lock().unwrap()
+    );
     assert!(hosts.nothing_of(lab));
 }

@@ -314,7 +314,17 @@ impl Runtime for DockerRuntime {
             .list_containers(Some(opts))
             .await
             .map_err(|e| error::backend(lab, "listing the lab's containers", e))?;
-        Ok(found.iter().map(|s| status_from_summary(lab, s)).collect())
+        // The lab's mesh agent (hub-mesh) carries the lab's label but is no workload.
+        Ok(found
+            .iter()
+            .filter(|s| {
+                s.labels
+                    .as_ref()
+                    .and_then(|l| l.get(labels::KIND))
+                    .is_none_or(|k| k != labels::KIND_MESH)
+            })
+            .map(|s| status_from_summary(lab, s))
+            .collect())
     }
 
     async fn logs(

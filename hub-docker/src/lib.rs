@@ -19,6 +19,7 @@
 //!         gateway: "10.77.0.1".parse().unwrap(),
 //!         attach_to: None,
 //!         labels: Default::default(),
+//!         mtu: None,
 //!     })
 //!     .await?;
 //! println!("VMs attach to {}", net.bridge);

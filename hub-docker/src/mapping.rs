@@ -18,6 +18,8 @@ use sha2::{Digest, Sha256};
 
 /// The Docker option naming a bridge network's Linux interface.
 pub const BRIDGE_NAME_OPTION: &str = "com.docker.network.bridge.name";
+/// The Docker network option setting its interfaces' MTU.
+pub const MTU_OPTION: &str = "com.docker.network.driver.mtu";
 
 /// The Docker name of a lab's container: `LAB-NAME`.
 pub fn container_name(lab: &str, name: &str) -> String {
@@ -89,10 +91,11 @@ pub fn network_request(spec: &NetworkSpec) -> NetworkCreateRequest {
             }]),
             options: None,
         }),
-        options: Some(HashMap::from([(
-            BRIDGE_NAME_OPTION.to_string(),
-            bridge_name_of(spec),
-        )])),
+        options: Some(
+            std::iter::once((BRIDGE_NAME_OPTION.to_string(), bridge_name_of(spec)))
+                .chain(spec.mtu.map(|m| (MTU_OPTION.to_string(), m.to_string())))
+                .collect(),
+        ),
         labels: Some(network_labels(spec)),
         ..Default::default()
     }

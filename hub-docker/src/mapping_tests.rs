@@ -195,6 +195,7 @@ fn network_request_has_subnet_gateway_bridge_and_labels() {
         gateway: Ipv4Addr::new(10, 201, 9, 1),
         attach_to: None,
         labels: BTreeMap::from([("x".into(), "y".into())]),
+        mtu: Some(1370),
     };
     let r = network_request(&spec);
     assert_eq!(r.name, "demo-net");
@@ -208,6 +209,7 @@ fn network_request_has_subnet_gateway_bridge_and_labels() {
     assert_eq!(cfg.gateway.as_deref(), Some("10.201.9.1"));
     let opts = r.options.as_ref().expect("options");
     assert_eq!(opts[BRIDGE_NAME_OPTION], bridge_name("demo"));
+    assert_eq!(opts[crate::mapping::MTU_OPTION], "1370");
     let l = r.labels.as_ref().expect("labels");
     assert_eq!(l[labels::LAB], "demo");
     assert_eq!(l[labels::OWNED], "true");

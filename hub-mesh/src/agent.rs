@@ -22,7 +22,7 @@ use crate::error::{MeshError, MeshResult};
 use crate::image::AGENT_PATH;
 
 /// The `io.hub.kind` label of mesh containers.
-pub const MESH_KIND: &str = "mesh";
+pub const MESH_KIND: &str = labels::KIND_MESH;
 /// How long an agent may take to report ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Seconds a stopping agent gets to remove its interfaces before it is killed.

@@ -9,6 +9,8 @@ pub const WORKLOAD: &str = "io.hub.workload";
 pub const SPEC_HASH: &str = "io.hub.spec-hash";
 /// Label holding the workload's kind (`container`, `vm`, `netd`).
 pub const KIND: &str = "io.hub.kind";
+/// The [`KIND`] of a lab's mesh agent (hub-mesh), which listings of workloads skip.
+pub const KIND_MESH: &str = "mesh";
 /// Label on a lab network the hub created (absent on networks it only attached to).
 pub const OWNED: &str = "io.hub.owned";
 /// The XML namespace of the hub's libvirt domain metadata.

@@ -21,6 +21,9 @@ pub struct NetworkSpec {
     pub attach_to: Option<String>,
     /// Extra labels (the hub adds its own).
     pub labels: BTreeMap<String, String>,
+    /// The MTU of its interfaces; `None`: the backend's default (1500). A lab over several
+    /// hosts gets the lab segment's (1370 on a 1500-byte underlay).
+    pub mtu: Option<u16>,
 }
 
 /// A lab network as it exists.

@@ -120,6 +120,7 @@ async fn kinds_and_network_ownership() {
         gateway: lab.network.gateway,
         attach_to: None,
         labels: Default::default(),
+        mtu: None,
     };
     let made = rt.ensure_network(&spec).await.unwrap();
     assert!(made.owned);

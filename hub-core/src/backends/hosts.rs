@@ -125,3 +125,128 @@ pub(crate) async fn connect(
     }
     (reached, unreachable)
 }
+
+/// The lab segment of hub-mesh over the hosts' engines: a WireGuard mesh between the hosts'
+/// underlay addresses with the lab's VXLAN inside it, enslaved to each host's lab bridge.
+#[cfg(feature = "mesh")]
+pub(crate) struct MeshSegment {
+    /// The lab directory (the hosts' mesh keys go under `identity/wg/mesh/`).
+    lab_dir: std::path::PathBuf,
+    key_gen: Option<Arc<dyn hub_wg::KeyGen>>,
+    /// Every host reached: its name, engine and underlay address.
+    hosts: Vec<(String, Arc<DockerRuntime>, std::net::Ipv4Addr)>,
+    /// This machine's engine, where the mesh image is built (connected on first use).
+    local: tokio::sync::OnceCell<DockerRuntime>,
+}
+
+/// The UDP port the mesh's WireGuard listens on, on every host's underlay address: one of
+/// `MESH_PORT_BASE..MESH_PORT_BASE + 100`, by the lab's VNI (two labs over the same hosts
+/// share one with a chance of 1 in 100; the second agent then fails, naming its host).
+#[cfg(feature = "mesh")]
+pub const MESH_PORT_BASE: u16 = 51900;
+
+#[cfg(feature = "mesh")]
+impl MeshSegment {
+    pub(crate) fn new(
+        lab_dir: std::path::PathBuf,
+        key_gen: Option<Arc<dyn hub_wg::KeyGen>>,
+        hosts: Vec<(String, Arc<DockerRuntime>, std::net::Ipv4Addr)>,
+    ) -> Self {
+        MeshSegment {
+            lab_dir,
+            key_gen,
+            hosts,
+            local: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    async fn local(&self, lab: &str) -> hub_runtime::RuntimeResult<&DockerRuntime> {
+        self.local
+            .get_or_try_init(DockerRuntime::connect)
+            .await
+            .map_err(|e| {
+                mesh_error(
+                    lab,
+                    "this machine's Docker Engine (the mesh image is built there)",
+                    e,
+                )
+            })
+    }
+
+    fn host(&self, name: &str) -> Option<&(String, Arc<DockerRuntime>, std::net::Ipv4Addr)> {
+        self.hosts.iter().find(|(n, _, _)| n == name)
+    }
+}
+
+#[cfg(feature = "mesh")]
+fn mesh_error(
+    lab: &str,
+    context: &str,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> hub_runtime::RuntimeError {
+    hub_runtime::RuntimeError::Backend {
+        lab: lab.to_string(),
+        context: context.to_string(),
+        source: Box::new(e),
+    }
+}
+
+#[cfg(feature = "mesh")]
+#[async_trait]
+impl crate::hosts::LabSegment for MeshSegment {
+    fn lab_mtu(&self) -> u16 {
+        hub_mesh::DEFAULT_UNDERLAY_MTU - hub_mesh::WG_OVERHEAD - hub_mesh::VXLAN_OVERHEAD
+    }
+
+    async fn ensure(
+        &self,
+        lab: &str,
+        subnet: ipnet::Ipv4Net,
+        bridges: &[(String, String)],
+    ) -> hub_runtime::RuntimeResult<()> {
+        let port = MESH_PORT_BASE + u16::try_from(hub_mesh::vni(lab) % 100).unwrap_or(0);
+        let mut spec = hub_mesh::MeshSpec::new(lab, &self.lab_dir, subnet, port);
+        for (name, bridge) in bridges {
+            let Some((_, docker, underlay)) = self.host(name) else {
+                continue;
+            };
+            spec = spec.host(hub_mesh::MeshHost::new(
+                name.clone(),
+                (**docker).clone(),
+                *underlay,
+                bridge.clone(),
+            ));
+        }
+        let local = self.local(lab).await?;
+        let key_gen: &dyn hub_wg::KeyGen = match &self.key_gen {
+            Some(k) => k.as_ref(),
+            None => &hub_wg::OsKeyGen,
+        };
+        let info = hub_mesh::ensure(&spec, key_gen, local)
+            .await
+            .map_err(|e| mesh_error(lab, "the lab segment over the hosts", e))?;
+        tracing::info!(
+            lab,
+            vni = info.vni,
+            mtu = info.lab_mtu,
+            hosts = info.hosts.len(),
+            "the lab segment is up"
+        );
+        Ok(())
+    }
+
+    async fn remove(&self, lab: &str, hosts: &[String]) -> hub_runtime::RuntimeResult<()> {
+        let targets: Vec<(&str, &DockerRuntime)> = hosts
+            .iter()
+            .filter_map(|h| self.host(h).map(|(n, d, _)| (n.as_str(), d.as_ref())))
+            .collect();
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let local = self.local(lab).await?;
+        hub_mesh::remove(lab, &targets, local)
+            .await
+            .map_err(|e| mesh_error(lab, "removing the lab segment from the hosts", e))?;
+        Ok(())
+    }
+}

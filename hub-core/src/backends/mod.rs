@@ -30,6 +30,9 @@ pub(crate) struct DefaultsConfig {
     /// The warm VM cache folder (default: `HUB_WARM_CACHE`, else the system default).
     #[cfg_attr(not(feature = "libvirt"), allow(dead_code))]
     pub warm_cache: Option<PathBuf>,
+    /// The state root (a lab's directory is `<root>/<lab>`).
+    #[cfg_attr(not(feature = "mesh"), allow(dead_code))]
+    pub state_root: PathBuf,
 }
 
 /// Fills every backend the caller did not inject with the default of its feature: Docker for
@@ -96,6 +99,7 @@ pub(crate) async fn fill_hosts(
     hosts: &[crate::spec::HostSpec],
     in_spec: Vec<String>,
     injected: &[crate::hosts::HostBackends],
+    segment: Option<std::sync::Arc<dyn crate::hosts::LabSegment>>,
     services: Runtimes,
     cfg: &DefaultsConfig,
 ) -> Result<Runtimes, HubError> {
@@ -140,12 +144,35 @@ pub(crate) async fn fill_hosts(
         services.vpn = Some(std::sync::Arc::new(wg::WgGateway::new(cfg.key_gen.clone())));
     }
     let _ = (lab, cfg);
-    let set = std::sync::Arc::new(HostSet::new(
+    // The segment joins the hosts when each gives its underlay address and is reached through
+    // its own engine (hosts injected by tests are not).
+    #[cfg(feature = "mesh")]
+    let segment_hosts: Option<Vec<_>> = reached
+        .iter()
+        .map(|(b, docker)| {
+            let address = hosts.iter().find(|h| h.name == b.name)?.address?;
+            Some((b.name.clone(), docker.clone()?, address))
+        })
+        .collect();
+    let set = HostSet::new(
         reached.into_iter().map(|(b, _)| b).collect(),
         unreachable,
         in_spec,
-    ));
-    Ok(set.runtimes(&services))
+    );
+    let set = match segment {
+        Some(seg) => set.with_segment(seg),
+        None => set,
+    };
+    #[cfg(feature = "mesh")]
+    let set = match segment_hosts.filter(|_| !set.has_segment()) {
+        Some(h) => set.with_segment(std::sync::Arc::new(hosts::MeshSegment::new(
+            cfg.state_root.join(lab),
+            cfg.key_gen.clone(),
+            h,
+        ))),
+        None => set,
+    };
+    Ok(std::sync::Arc::new(set).runtimes(&services))
 }
 
 /// The `ssh` command line into a VM of the lab (the lab's key, its known_hosts,

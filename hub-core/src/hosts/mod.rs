@@ -8,9 +8,10 @@
 //! `status` and `exec` work from the hosts' endpoints alone.
 //!
 //! Each host is reached only through its endpoints: nothing is installed on it. netd and the
-//! VPN gateway run on the primary (the first host). The lab segment across hosts (VXLAN in a
-//! WireGuard mesh) is not wired in yet: until it is, workloads on different hosts share the
-//! lab's addresses and names but not one L2 segment.
+//! VPN gateway run on the primary (the first host). With more than one host, the hosts' copies
+//! of the lab network are joined into one L2 segment by a [`LabSegment`] (hub-mesh's VXLAN in
+//! a WireGuard mesh, feature `mesh`): [`routed::RoutedNetwork`] makes it once every host's
+//! network exists, before any workload starts, and removes it before the networks.
 
 pub(crate) mod place;
 mod record;
@@ -20,7 +21,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use hub_runtime::{NetworkInfo, NetworkRuntime, Runtime, WorkloadKind};
+use hub_runtime::{NetworkInfo, NetworkRuntime, Runtime, RuntimeResult, WorkloadKind};
 
 use crate::error::StepError;
 use crate::runtimes::Runtimes;
@@ -132,6 +133,26 @@ impl HostBackends {
     }
 }
 
+/// What joins the hosts' copies of the lab network into one L2 segment (hub-mesh's VXLAN in a
+/// WireGuard mesh by default).
+#[async_trait]
+pub trait LabSegment: Send + Sync {
+    /// The MTU the lab network gets on every host (the underlay's less the segment's headers).
+    fn lab_mtu(&self) -> u16;
+    /// Makes the segment over `bridges` (each host's name and its lab bridge, the primary
+    /// first), or brings it in line; idempotent. On failure nothing of it is left; the error
+    /// names the host.
+    async fn ensure(
+        &self,
+        lab: &str,
+        subnet: ipnet::Ipv4Net,
+        bridges: &[(String, String)],
+    ) -> RuntimeResult<()>;
+    /// Removes the segment from `hosts`, found by its marks (after a crash too); nothing there
+    /// is no error.
+    async fn remove(&self, lab: &str, hosts: &[String]) -> RuntimeResult<()>;
+}
+
 /// A host the hub could not reach: its name and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unreachable {
@@ -157,6 +178,8 @@ pub struct HostSet {
     placed: Mutex<BTreeMap<(WorkloadKind, String), String>>,
     /// Each host's copy of the lab network, once ensured.
     networks: Mutex<BTreeMap<String, NetworkInfo>>,
+    /// What joins the hosts' networks into one segment (`None`: they stay apart).
+    segment: Option<Arc<dyn LabSegment>>,
 }
 
 impl std::fmt::Debug for HostSet {
@@ -186,7 +209,27 @@ impl HostSet {
             located: Mutex::new(BTreeMap::new()),
             placed: Mutex::new(BTreeMap::new()),
             networks: Mutex::new(BTreeMap::new()),
+            segment: None,
         }
+    }
+
+    /// Joins the hosts' copies of the lab network with `segment` whenever the spec has more
+    /// than one host.
+    pub fn with_segment(mut self, segment: Arc<dyn LabSegment>) -> Self {
+        self.segment = Some(segment);
+        self
+    }
+
+    /// Whether a segment is set (it is used only with more than one host).
+    pub fn has_segment(&self) -> bool {
+        self.segment.is_some()
+    }
+
+    /// The segment that joins the hosts, when the lab has one (more than one host known).
+    fn segment(&self) -> Option<&Arc<dyn LabSegment>> {
+        self.segment
+            .as_ref()
+            .filter(|_| self.in_spec.len() > 1 || self.hosts.len() > 1)
     }
 
     /// The hosts reached, the primary first.
@@ -282,6 +325,12 @@ impl HostSet {
         for h in self.hosts.iter().filter(|h| !self.in_spec(&h.name)) {
             let Some(net) = &h.network else { continue };
             let fail = |e| StepError::new(format!("host {:?}", h.name), e);
+            // It leaves the segment before its network goes.
+            if let Some(seg) = self.segment() {
+                seg.remove(lab, std::slice::from_ref(&h.name))
+                    .await
+                    .map_err(fail)?;
+            }
             let network = net.remove_network(lab).await.map_err(fail)?;
             let volumes = net.remove_volumes(lab).await.map_err(fail)?;
             if network || !volumes.is_empty() {

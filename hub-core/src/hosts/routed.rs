@@ -310,7 +310,8 @@ impl Runtime for RoutedRuntime {
 }
 
 /// The lab network on every host of the spec: each host has its own copy (same subnet, its
-/// own gateway, see [`host_gateway`]); the primary's is the lab's.
+/// own gateway, see [`host_gateway`]), joined by the set's [`super::LabSegment`] when there
+/// are several; the primary's is the lab's.
 pub struct RoutedNetwork {
     set: Arc<HostSet>,
 }
@@ -336,14 +337,20 @@ impl RoutedNetwork {
 
 #[async_trait]
 impl NetworkRuntime for RoutedNetwork {
+    /// The network on every host of the spec, each with its gateway and, over several hosts,
+    /// the segment's MTU; then the segment that joins them (before any workload starts).
     async fn ensure_network(&self, spec: &NetworkSpec) -> RuntimeResult<NetworkInfo> {
+        // A lab down to one host keeps no segment (the other hosts leave it as they go).
+        let segment = self.set.segment().filter(|_| self.set.in_spec.len() > 1);
         let mut primary = None;
+        let mut bridges = Vec::new();
         for (index, name) in self.set.in_spec.iter().enumerate() {
             let Some((_, net)) = self.networks().find(|(h, _)| &h.name == name) else {
                 continue;
             };
             let on = NetworkSpec {
                 gateway: host_gateway(spec, index),
+                mtu: spec.mtu.or(segment.map(|s| s.lab_mtu())),
                 ..spec.clone()
             };
             let info = net
@@ -351,14 +358,24 @@ impl NetworkRuntime for RoutedNetwork {
                 .await
                 .map_err(|e| on_host(&spec.lab, name, e))?;
             self.set.set_network(name, info.clone());
+            bridges.push((name.clone(), info.bridge.clone()));
             if index == 0 {
                 primary = Some(info);
             }
         }
-        primary.ok_or_else(|| RuntimeError::Unsupported {
+        let primary = primary.ok_or_else(|| RuntimeError::Unsupported {
             backend: "hosts",
             what: "a lab network without a primary host that runs Docker".into(),
-        })
+        })?;
+        match (segment, self.set.segment()) {
+            (Some(seg), _) => seg.ensure(&spec.lab, spec.subnet, &bridges).await?,
+            (None, Some(seg)) => {
+                let hosts: Vec<String> = self.networks().map(|(h, _)| h.name.clone()).collect();
+                seg.remove(&spec.lab, &hosts).await?;
+            }
+            (None, None) => {}
+        }
+        Ok(primary)
     }
 
     async fn find_network(&self, lab: &str) -> RuntimeResult<Option<NetworkInfo>> {
@@ -376,6 +393,13 @@ impl NetworkRuntime for RoutedNetwork {
     async fn remove_network(&self, lab: &str) -> RuntimeResult<bool> {
         let mut removed = false;
         let mut failed = None;
+        // The segment goes first: its VXLAN device is enslaved to each host's bridge.
+        if let Some(seg) = self.set.segment() {
+            let hosts: Vec<String> = self.networks().map(|(h, _)| h.name.clone()).collect();
+            if let Err(e) = seg.remove(lab, &hosts).await {
+                failed = Some(e);
+            }
+        }
         for (h, net) in self.networks() {
             match net.remove_network(lab).await {
                 Ok(r) => removed |= r,

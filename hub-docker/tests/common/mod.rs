@@ -112,6 +112,7 @@ pub fn net_spec(lab: &str, subnet: &str) -> NetworkSpec {
         gateway: Ipv4Addr::from(u32::from(subnet.network()) + 1),
         attach_to: None,
         labels: Default::default(),
+        mtu: None,
     }
 }
 
