@@ -559,7 +559,10 @@ async fn t_vm_bad_specs_leave_nothing_behind() {
             .map(|s| s.to_string())
             .unwrap_or_default()
     );
-    assert!(chain.contains("is outside the subnet 10.203.3.0/24"), "{chain}");
+    assert!(
+        chain.contains("is outside the subnet 10.203.3.0/24"),
+        "{chain}"
+    );
 
     vm.ip = Some(Ipv4Addr::new(10, 203, 3, 30));
     vm.mac = "01:00:5e:00:00:01".parse().unwrap();
