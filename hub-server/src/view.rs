@@ -147,7 +147,8 @@ pub struct WorkloadView {
     pub address: Option<String>,
     /// Its MAC.
     pub mac: Option<String>,
-    /// The host it runs on.
+    /// The host it runs on: the spec's host in a lab over several hosts, else the server's
+    /// own host name.
     pub host: String,
     /// How many times it was restarted: by the healing loop and through the API.
     pub restarts: u32,
@@ -204,7 +205,7 @@ impl LabView {
             state: w.state.to_string(),
             address: w.ip.map(|i| i.to_string()),
             mac: w.mac.map(|m| m.to_string()),
-            host: host.to_string(),
+            host: w.host.clone().unwrap_or_else(|| host.to_string()),
             restarts: w.restarts + restarts.get(&w.name).copied().unwrap_or(0),
             failed: w.failed.clone(),
             start: w.boot.as_ref().map(|b| {
@@ -258,4 +259,43 @@ pub struct DownDone {
     pub lab: String,
     /// What was removed, in words.
     pub report: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A workload of a lab over several hosts shows the spec's host it runs on; one of a
+    /// one-host lab (no host in its row) shows the server's own host.
+    #[test]
+    fn a_workload_shows_the_host_it_runs_on() {
+        let status: LabStatus = serde_json::from_value(serde_json::json!({
+            "lab": "spread",
+            "network": null,
+            "netd": null,
+            "workloads": [
+                {"name": "web", "kind": "container", "state": "running", "ip": null,
+                 "mac": null, "host": "h2"},
+                {"name": "db", "kind": "container", "state": "running", "ip": null,
+                 "mac": null},
+            ],
+            "vpn": null,
+        }))
+        .expect("a status");
+        let view = LabView::new(
+            status,
+            None,
+            Vec::new(),
+            None,
+            &BTreeMap::new(),
+            "server-host",
+            std::time::Duration::ZERO,
+        );
+        let hosts: Vec<_> = view
+            .workloads
+            .iter()
+            .map(|w| (w.name.as_str(), w.host.as_str()))
+            .collect();
+        assert_eq!(hosts, [("web", "h2"), ("db", "server-host")]);
+    }
 }
