@@ -665,7 +665,8 @@ fn hub_up_makes_one_segment_over_three_hosts(fixture: &Hosts, rt: &Runtime) {
     assert_nothing_left_anywhere(fixture, lab, st, "after down");
 }
 
-/// Bad hosts through the `hub` binary: an unreachable host, a TLS folder of another CA, two
+/// Bad hosts through the `hub` binary: an unreachable host, a TLS folder of another CA, a VM
+/// pinned to a host whose libvirt is another machine's (its disks are not uploaded yet), two
 /// hosts with one underlay address: each refused with an error naming the host, and nothing of
 /// the lab left on this machine or any fixture host.
 fn hub_up_refuses_bad_hosts_leaving_nothing(fixture: &Hosts, _rt: &Runtime) {
@@ -707,6 +708,18 @@ fn hub_up_refuses_bad_hosts_leaving_nothing(fixture: &Hosts, _rt: &Runtime) {
             ),
             format!("host {:?}", h3.name),
             "UnknownIssuer",
+        ),
+        (
+            "a VM on a remote libvirt",
+            good.replace(
+                &format!("libvirt: none\n    address: {}", h3.address),
+                &format!("libvirt: {}\n    address: {}", h3.libvirt_uri, h3.address),
+            ) + &format!(
+                "vms:\n  - {{name: v1, image: /var/cache/hub-test/debian-12.qcow2, host: {}}}\n",
+                h3.name
+            ),
+            format!("host {:?} cannot run vm \"v1\"", h3.name),
+            "is on another machine",
         ),
         (
             "one address twice",

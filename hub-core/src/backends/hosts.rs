@@ -34,6 +34,15 @@ impl HostProbe for EngineProbe {
         };
         #[cfg(feature = "libvirt")]
         if let Some(lv) = &self.libvirt {
+            if is_remote_uri(lv.uri()) {
+                cap.libvirt = Some(Err(format!(
+                    "its libvirt at {} is on another machine: VMs run only on a libvirt of this \
+                     machine for now (a VM's base image, overlay and seed are not uploaded to \
+                     another host yet)",
+                    lv.uri()
+                )));
+                return Ok(cap);
+            }
             match lv.node_capacity().await {
                 Ok(n) => {
                     cap.memory_available_mb = n.memory_available_mb.min(memory_total_mb);
@@ -50,6 +59,15 @@ impl HostProbe for EngineProbe {
         }
         Ok(cap)
     }
+}
+
+#[cfg(feature = "libvirt")]
+/// Whether a libvirt URI names another machine (`qemu+tls://H/system`), not this one
+/// (`qemu:///system`).
+fn is_remote_uri(uri: &str) -> bool {
+    uri.split_once("://")
+        .map(|(_, rest)| rest.split(['/', '?']).next().unwrap_or_default())
+        .is_some_and(|authority| !authority.is_empty())
 }
 
 /// What went wrong under `e`: the backend's own error and its causes (`... invalid peer
@@ -248,5 +266,28 @@ impl crate::hosts::LabSegment for MeshSegment {
             .await
             .map_err(|e| mesh_error(lab, "removing the lab segment from the hosts", e))?;
         Ok(())
+    }
+}
+
+#[cfg(all(test, feature = "libvirt"))]
+mod tests {
+    use super::is_remote_uri;
+
+    #[test]
+    fn a_libvirt_uri_with_a_host_is_remote() {
+        for uri in [
+            "qemu+tls://10.203.0.11/system?pkipath=/x",
+            "qemu+ssh://root@h2/system",
+            "qemu+tcp://h3/system",
+        ] {
+            assert!(is_remote_uri(uri), "{uri}");
+        }
+        for uri in [
+            "qemu:///system",
+            "qemu:///session",
+            "qemu+unix:///system?socket=/s",
+        ] {
+            assert!(!is_remote_uri(uri), "{uri}");
+        }
     }
 }
