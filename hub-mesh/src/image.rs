@@ -76,13 +76,7 @@ fn image_ref(files: &[(PathBuf, String)]) -> MeshResult<String> {
             .and_then(|mut f| std::io::copy(&mut f, &mut h))
             .map_err(|e| image_error(format!("reading {}: {e}", src.display())))?;
     }
-    let hex: String = h
-        .finalize()
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok(format!("{MESH_IMAGE_REPO}:{hex}"))
+    Ok(hub_docker::netd::content_tag(MESH_IMAGE_REPO, h))
 }
 
 /// The root file system as a tar: the files, busybox's applet links, the script, `/mesh`.

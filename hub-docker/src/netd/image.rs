@@ -2,7 +2,6 @@
 //! as `hub-netd:<12 hex of the binary's sha256>`, so it is rebuilt only when the binary changes.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use bollard::query_parameters::{ListImagesOptionsBuilder, RemoveImageOptions};
@@ -66,23 +65,24 @@ pub fn find_hub_binary(explicit: Option<&Path>) -> RuntimeResult<PathBuf> {
 /// sha256.
 pub fn netd_image_ref(hub_bin: &Path) -> RuntimeResult<String> {
     let ctx = || format!("hashing the hub executable {}", hub_bin.display());
-    let mut f = std::fs::File::open(hub_bin).map_err(|e| fail("-", ctx(), e))?;
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(|e| fail("-", ctx(), e))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    let hex: String = h
+    std::fs::File::open(hub_bin)
+        .and_then(|mut f| std::io::copy(&mut f, &mut h))
+        .map_err(|e| fail("-", ctx(), e))?;
+    Ok(content_tag(NETD_IMAGE_REPO, h))
+}
+
+/// `REPO:` and the first 12 hex digits of `digest`, the sha256 of an image's contents: the
+/// reference of an image the hub builds itself (netd's, hub-mesh's), so that it is rebuilt
+/// only when its contents change.
+pub fn content_tag(repo: &str, digest: Sha256) -> String {
+    let hex: String = digest
         .finalize()
         .iter()
         .take(6)
         .map(|b| format!("{b:02x}"))
         .collect();
-    Ok(format!("{NETD_IMAGE_REPO}:{hex}"))
+    format!("{repo}:{hex}")
 }
 
 /// The shared libraries (and the loader) `ldd` lists for `bin`, as absolute paths.

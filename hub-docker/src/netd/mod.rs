@@ -18,7 +18,8 @@ mod image;
 mod lifecycle;
 
 pub use image::{
-    ensure_netd_image, find_hub_binary, linked_libraries, netd_image_ref, netd_root_tar,
+    content_tag, ensure_netd_image, find_hub_binary, linked_libraries, netd_image_ref,
+    netd_root_tar,
 };
 pub use lifecycle::{
     ensure_netd, ensure_netd_on, netd_container_spec, netd_dir, read_leases, read_netd_stats,
