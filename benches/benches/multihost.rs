@@ -1,12 +1,17 @@
 //! A lab segment over three hosts (the multi-host fixture, scripts/test-hosts.sh) beside the
 //! same segment on one host, in the same run: ping latency and the throughput of one TCP
 //! stream (an HTTP GET of 64 MiB from busybox httpd), container to container, same host vs
-//! host 1 to host 3 through the WireGuard mesh and its VXLAN; and how long the mesh of three
-//! hosts takes to ensure and to remove. Figures only: nothing is asserted about time.
+//! host 1 to host 3 through the WireGuard mesh and its VXLAN; how long the mesh of three
+//! hosts takes to ensure and to remove; and `hub up` / `hub down` of a lab of 12 containers
+//! on this machine's engine alone beside the same lab spread over the three hosts (4 each,
+//! this machine the primary with netd). Figures only: nothing is asserted about time.
 //!
-//! `cargo bench -p hub-benches --bench multihost`. Needs what the multihost_real test needs
-//! (scripts/setup-host.sh: hub-test/host:12, hub-test/busybox, tcpdump); lab `hubmh-bench` on
-//! 10.203.11.0/24, WireGuard on UDP 52201. Starts the fixture and removes it at the end.
+//! `cargo bench -p hub-benches --bench multihost` (`HUB_BENCH_LAB_REPS`, default 2, timed
+//! rounds of each lab after an untimed one that copies the image to the hosts; HUB_BIN names
+//! the `hub` to run, else it is built). Needs what the multihost_real test needs
+//! (scripts/setup-host.sh: hub-test/host:12, hub-test/busybox, tcpdump); labs `hubmh-bench`
+//! on 10.203.11.0/24 (WireGuard on UDP 52201), `hubmh-b1` on 10.203.13.0/24 and `hubmh-b3` on
+//! 10.203.14.0/24 (mesh on UDP 52203). Starts the fixture and removes it at the end.
 
 #[path = "../../hub-cli/tests/common/hosts.rs"]
 mod hosts;
@@ -59,8 +64,120 @@ fn stream_mbits(lab: &MeshLab, host: usize, from: &str, to: u8) -> f64 {
     f64::from(STREAM_MIB) * 8.388_608 / secs
 }
 
+/// Containers in the `hub up` comparison.
+const LAB_CONTAINERS: usize = 12;
+
+/// A lab of [`LAB_CONTAINERS`] busybox containers: on this machine alone (`fixture` `None`),
+/// or with this machine as the primary and the containers pinned in turn to the fixture's hosts.
+fn lab_spec(lab: &str, subnet: &str, fixture: Option<&Hosts>) -> String {
+    let mut y = format!("name: {lab}\nsubnet: {subnet}\n");
+    let names: Vec<String> = fixture.map_or_else(Vec::new, |f| {
+        y.push_str(&format!(
+            "mesh: {{port: 52203}}\nhosts:\n  - {{name: local, libvirt: none, address: {}}}\n",
+            f.underlay_gateway()
+        ));
+        for h in &f.hosts {
+            y.push_str(&format!(
+                "  - {{name: {}, docker: \"{}\", tls: {}, libvirt: none, address: {}}}\n",
+                h.name,
+                h.docker_endpoint,
+                h.cert_dir.display(),
+                h.address
+            ));
+        }
+        f.hosts.iter().map(|h| h.name.clone()).collect()
+    });
+    y.push_str("containers:\n");
+    for i in 0..LAB_CONTAINERS {
+        let pin = if names.is_empty() {
+            String::new()
+        } else {
+            format!(", host: {}", names[i % names.len()])
+        };
+        y.push_str(&format!(
+            "  - {{name: c{i}, image: \"{}\", cmd: [sleep, \"3600\"]{pin}}}\n",
+            mesh_lab::BUSYBOX
+        ));
+    }
+    y
+}
+
+/// `hub up` then `hub down` of `spec`: (up, down).
+fn up_down(
+    hub: &std::path::Path,
+    state: &std::path::Path,
+    spec: &std::path::Path,
+    lab: &str,
+) -> (f64, f64) {
+    let run = |args: &[&str]| {
+        let t = Instant::now();
+        let out = std::process::Command::new(hub)
+            .args(args)
+            .env("HUB_STATE_DIR", state)
+            .env("HUB_BIN", hub)
+            .output()
+            .expect("hub runs");
+        assert!(
+            out.status.success(),
+            "hub {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        t.elapsed().as_secs_f64()
+    };
+    let up = run(&["up", "-c", &spec.to_string_lossy()]);
+    let down = run(&["down", "--lab", lab]);
+    (up, down)
+}
+
+/// The median of `v`.
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// `hub up` / `hub down` of the 12-container lab on one host beside three, in turns.
+fn one_host_vs_three(fixture: &Hosts) {
+    let reps: usize = std::env::var("HUB_BENCH_LAB_REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    let hub = hub_benches::hub_bin();
+    let dir = tempfile::tempdir().expect("a folder");
+    let one = dir.path().join("one.yaml");
+    let three = dir.path().join("three.yaml");
+    std::fs::write(&one, lab_spec("hubmh-b1", "10.203.13.0/24", None)).expect("spec");
+    std::fs::write(
+        &three,
+        lab_spec("hubmh-b3", "10.203.14.0/24", Some(fixture)),
+    )
+    .expect("spec");
+    // Untimed: the image reaches the hosts, netd's image is built.
+    up_down(&hub, dir.path(), &one, "hubmh-b1");
+    up_down(&hub, dir.path(), &three, "hubmh-b3");
+    let (mut ones, mut threes) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        ones.push(up_down(&hub, dir.path(), &one, "hubmh-b1"));
+        threes.push(up_down(&hub, dir.path(), &three, "hubmh-b3"));
+    }
+    let col = |v: &[(f64, f64)], up: bool| {
+        median(v.iter().map(|(u, d)| if up { *u } else { *d }).collect())
+    };
+    println!("multihost: hub up / hub down of {LAB_CONTAINERS} containers, median of {reps}");
+    println!(
+        "  one host (this machine)                  up {:>6.2} s   down {:>6.2} s",
+        col(&ones, true),
+        col(&ones, false)
+    );
+    println!(
+        "  three hosts (4 each, mesh, netd here)    up {:>6.2} s   down {:>6.2} s",
+        col(&threes, true),
+        col(&threes, false)
+    );
+}
+
 fn main() {
     let fixture = Hosts::up(3);
+    one_host_vs_three(&fixture);
     let rt = tokio::runtime::Runtime::new().expect("a tokio runtime");
     let t = Instant::now();
     let lab = rt.block_on(MeshLab::up(&fixture, "hubmh-bench", 11, 52201));

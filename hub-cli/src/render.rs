@@ -139,7 +139,11 @@ impl Renderer {
                 bytes,
             } => {
                 let key = format!("pull {image}");
-                if status.starts_with("Status:") {
+                if status == hub_core::docker::COPIED_STATUS {
+                    self.finish(&key);
+                    let size = bytes.map_or(0.0, |(c, _)| c as f64 / 1e6);
+                    indicatif_eprintln!("  ✔ copied {image} from another host ({size:.1} MB)");
+                } else if status.starts_with("Status:") {
                     self.finish(&key);
                     indicatif_eprintln!("  ✔ pulled {image}");
                 } else {

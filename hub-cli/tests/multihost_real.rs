@@ -443,25 +443,9 @@ fn mesh_failing_on_one_host_leaves_nothing_anywhere(fixture: &Hosts, rt: &Runtim
 }
 
 /// A lab of the `hub` binary on the fixture: its state root, a folder for its specs, and a
-/// guard that takes it down whatever happens; `hub-test/busybox` is put on every host first
-/// (`up` does not copy a workload's image to a remote host yet).
-fn cli_lab(
-    fixture: &Hosts,
-    rt: &Runtime,
-    lab: &str,
-) -> (tempfile::TempDir, tempfile::TempDir, common::LabGuard) {
-    let local = rt
-        .block_on(DockerRuntime::connect())
-        .expect("the local engine");
-    for h in &fixture.hosts {
-        rt.block_on(async {
-            h.runtime()
-                .await
-                .ensure_image_from(BUSYBOX, &[&local])
-                .await
-        })
-        .unwrap_or_else(|e| panic!("host {}: copying {BUSYBOX}: {e}", h.name));
-    }
+/// guard that takes it down whatever happens. (`up` copies a workload's image to a host that
+/// lacks it.)
+fn cli_lab(lab: &str) -> (tempfile::TempDir, tempfile::TempDir, common::LabGuard) {
     let state = tempfile::tempdir().expect("state");
     let dir = tempfile::tempdir().expect("specs");
     let guard = common::LabGuard {
@@ -492,28 +476,13 @@ fn assert_nothing_left_anywhere(fixture: &Hosts, lab: &str, state: &std::path::P
     );
 }
 
-/// This machine's address on the fixture's underlay (the Docker network's gateway).
-fn underlay_gateway() -> String {
-    let out = Command::new("docker")
-        .args([
-            "network",
-            "inspect",
-            "-f",
-            "{{(index .IPAM.Config 0).Gateway}}",
-            UNDERLAY_BRIDGE,
-        ])
-        .output()
-        .expect("docker runs");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// The spec of lab `lab` over this machine's engine (`local`, the primary: netd's config and
 /// leases are a folder of this machine bind-mounted into it, so netd cannot run on a remote
 /// primary yet) and the fixture's three hosts, with `containers` (YAML flow mappings).
 fn hub_spec(fixture: &Hosts, lab: &str, containers: &[String]) -> String {
     let mut y = format!(
         "name: {lab}\nsubnet: 10.205.30.0/24\nhosts:\n  - name: local\n    libvirt: none\n    address: {}\n",
-        underlay_gateway()
+        fixture.underlay_gateway()
     );
     for h in &fixture.hosts {
         y.push_str(&format!(
@@ -538,18 +507,92 @@ fn exec_on(h: &hosts::TestHost, container: &str, args: &[&str]) -> std::process:
     h.docker_cli(&all)
 }
 
+/// The image the main test's workloads run: `hub-test/busybox` under a name no fixture host
+/// has, so that `up` must copy it to each.
+const UP_IMAGE: &str = "hubmh-up-busybox:1";
+/// The main test's VPN: its clients' subnet, the gateway's port, and the veth pair (host end,
+/// client end) its road-warrior client reaches this machine through.
+const VPN_SUBNET: &str = "10.205.39.0/24";
+const VPN_PORT: u16 = 51938;
+const VPN_LINK: (&str, &str) = ("198.18.238.1/30", "198.18.238.2/30");
+/// The main test's mesh port (`mesh.port` in its spec).
+const MESH_PORT: u16 = 52310;
+
+/// What busybox `udhcpc` in `container` on host `h` is given on eth0 (`ip`, `mtu`, `router`,
+/// `dns`, `serverid`): its script prints the variables and changes nothing on the interface.
+fn udhcpc_on(h: &hosts::TestHost, container: &str) -> std::collections::BTreeMap<String, String> {
+    let out = exec_on(
+        h,
+        container,
+        &[
+            "sh",
+            "-c",
+            "printf '#!/bin/sh\\n[ \"$1\" = bound ] && echo \"ip=$ip mtu=$mtu router=$router dns=$dns serverid=$serverid\"\\nexit 0\\n' > /tmp/u \
+             && chmod +x /tmp/u && udhcpc -f -q -n -t 5 -i eth0 -s /tmp/u",
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("ip="))
+        .unwrap_or_else(|| {
+            panic!(
+                "{container} on {}: no lease: {}",
+                h.name,
+                common::show(&out)
+            )
+        });
+    line.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// Issue 11's main test, through the `hub` binary: a lab of 4 containers over the 3 fixture
-/// hosts, with this machine's engine as the primary (netd, see [`hub_spec`]), is one L2
-/// segment: `status` shows the placement; a container on host 1 fetches a page from one
-/// on host 3 by name (netd's DNS on host 1, across the VXLAN in WireGuard), and no VXLAN
-/// packet crosses the underlay unencrypted; an unchanged re-up changes nothing; host 3's
-/// workloads leaving the spec leave host 3; `down` leaves nothing on any host.
-fn hub_up_makes_one_segment_over_three_hosts(fixture: &Hosts, rt: &Runtime) {
+/// hosts, with this machine's engine as the primary (netd and the VPN gateway, see
+/// [`hub_spec`]), is one L2 segment: `up` copies the workloads' image to every host that
+/// lacks it; `status` shows the placement; a container on host 1 fetches a page from one on
+/// host 3 by name (netd's DNS across the VXLAN in WireGuard), and no VXLAN packet crosses the
+/// underlay unencrypted; busybox udhcpc on host 2 gets its lease from netd across the
+/// segment, with the segment's MTU (option 26); a road-warrior WireGuard client reaches a
+/// workload on every host, by name; an unchanged re-up changes nothing; host 3's workloads
+/// leaving the spec leave host 3; `down` leaves nothing on any host.
+fn hub_up_makes_one_segment_over_three_hosts(fixture: &Hosts, _rt: &Runtime) {
     let lab = "mwseg";
-    let (state, dir, _guard) = cli_lab(fixture, rt, lab);
+    let (state, dir, _guard) = cli_lab(lab);
+    let tagged = Command::new("docker")
+        .args(["tag", BUSYBOX, UP_IMAGE])
+        .status()
+        .expect("docker tag runs");
+    assert!(tagged.success(), "docker tag {BUSYBOX} {UP_IMAGE}");
+    for h in &fixture.hosts {
+        h.docker_cli(&["rmi", UP_IMAGE]);
+    }
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        one_segment_over_three_hosts(fixture, lab, state.path(), dir.path())
+    }));
+    for h in &fixture.hosts {
+        h.docker_cli(&["rmi", UP_IMAGE]);
+    }
+    Command::new("docker")
+        .args(["rmi", UP_IMAGE])
+        .stdout(Stdio::null())
+        .status()
+        .ok();
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
+    }
+}
+
+fn one_segment_over_three_hosts(
+    fixture: &Hosts,
+    lab: &str,
+    st: &std::path::Path,
+    dir: &std::path::Path,
+) {
     let [h1, h2, h3] = [0, 1, 2].map(|i| fixture.hosts[i].name.clone());
     let c = |name: &str, host: &str, cmd: &str| {
-        format!("{{name: {name}, image: \"{BUSYBOX}\", cmd: [sh, -c, \"{cmd}\"], host: {host}}}")
+        format!("{{name: {name}, image: \"{UP_IMAGE}\", cmd: [sh, -c, \"{cmd}\"], host: {host}}}")
     };
     let all = [
         c("client", &h1, "sleep 3600"),
@@ -557,10 +600,15 @@ fn hub_up_makes_one_segment_over_three_hosts(fixture: &Hosts, rt: &Runtime) {
         c("web", &h3, "httpd -f -p 80 -h /www"),
         c("four", &h3, "sleep 3600"),
     ];
-    let spec = dir.path().join("spec.yaml");
-    std::fs::write(&spec, hub_spec(fixture, lab, &all)).unwrap();
+    let extra = format!(
+        "wireguard:\n  subnet: {VPN_SUBNET}\n  listen_port: {VPN_PORT}\n  endpoint: {}\n  \
+         peers: [{{name: laptop}}]\nmesh: {{port: {MESH_PORT}}}\n",
+        VPN_LINK.0.trim_end_matches("/30")
+    );
+    let spec_of = |containers: &[String]| hub_spec(fixture, lab, containers) + &extra;
+    let spec = dir.join("spec.yaml");
+    std::fs::write(&spec, spec_of(&all)).unwrap();
     let spec = spec.to_string_lossy().into_owned();
-    let st = state.path();
 
     let t = Instant::now();
     let up = common::hub(st, &["up", "-c", &spec]);
@@ -569,6 +617,17 @@ fn hub_up_makes_one_segment_over_three_hosts(fixture: &Hosts, rt: &Runtime) {
         "  hub up over 3 hosts with the segment: {:.1?}",
         t.elapsed()
     );
+    // The image was copied to each host, with a line saying so.
+    let said = String::from_utf8_lossy(&up.stderr);
+    assert!(
+        said.contains(&format!("copied {UP_IMAGE} from another host")),
+        "{}",
+        common::show(&up)
+    );
+    for h in &fixture.hosts {
+        let has = h.docker_cli(&["image", "inspect", UP_IMAGE]);
+        assert!(has.status.success(), "host {} lacks {UP_IMAGE}", h.name);
+    }
 
     let status = common::hub(st, &["status", "-c", &spec]);
     assert!(status.status.success(), "{}", common::show(&status));
@@ -588,7 +647,8 @@ fn hub_up_makes_one_segment_over_three_hosts(fixture: &Hosts, rt: &Runtime) {
         "the agent is no workload: {text}"
     );
 
-    // Every host's copy of the lab network has the segment's MTU.
+    // Every host's copy of the lab network has the segment's MTU, and the mesh listens on the
+    // spec's port.
     for h in &fixture.hosts {
         let mtu = h.docker_ok(&[
             "network",
@@ -604,10 +664,13 @@ fn hub_up_makes_one_segment_over_three_hosts(fixture: &Hosts, rt: &Runtime) {
             "host {}: {opts}",
             h.name
         );
+        let wg =
+            h.inspect_from_outside(&["wg", "show", &hub_mesh::wg_interface(lab), "listen-port"]);
+        assert_eq!(wg.trim(), MESH_PORT.to_string(), "host {}", h.name);
     }
 
     let client = format!("{lab}-client");
-    let pcap = dir.path().join("underlay.pcap");
+    let pcap = dir.join("underlay.pcap");
     let tcpdump = capture(&pcap);
     std::thread::sleep(std::time::Duration::from_secs(1));
     let page = exec_on(
@@ -623,10 +686,31 @@ fn hub_up_makes_one_segment_over_three_hosts(fixture: &Hosts, rt: &Runtime) {
         String::from_utf8_lossy(&page.stderr)
     );
     let vxlan = count(&pcap, "udp port 4789");
-    let all_udp = count(&pcap, "udp");
-    assert!(all_udp > 0, "the fetch crossed the underlay");
+    let mesh = count(&pcap, &format!("udp port {MESH_PORT}"));
+    assert!(mesh > 0, "the fetch crossed the underlay in the mesh");
     assert_eq!(vxlan, 0, "raw VXLAN on the underlay");
-    println!("  underlay: {all_udp} UDP packets (WireGuard), {vxlan} VXLAN");
+    println!("  underlay: {mesh} WireGuard packets of the mesh, {vxlan} VXLAN");
+
+    // A real DHCP client on host 2 gets its lease from netd on the primary, across the
+    // segment, with the segment's MTU.
+    let lease = udhcpc_on(&fixture.hosts[1], &format!("{lab}-two"));
+    println!("  udhcpc on {h2}: {lease:?}");
+    assert_eq!(
+        lease.get("serverid").map(String::as_str),
+        Some("10.205.30.2")
+    );
+    assert_eq!(lease.get("dns").map(String::as_str), Some("10.205.30.2"));
+    assert_eq!(lease.get("mtu").map(String::as_str), Some("1370"));
+    assert_eq!(lease.get("router").map(String::as_str), Some("10.205.30.1"));
+    let ip: std::net::Ipv4Addr = lease["ip"].parse().expect("an address");
+    assert!(
+        ip.octets()[..3] == [10, 205, 30] && ip.octets()[3] >= 200,
+        "{ip}"
+    );
+
+    // A road-warrior client (a namespace with the peer's real config) reaches a workload on
+    // every host by name; the other hosts send its answers through the primary.
+    road_warrior_reaches_every_host(fixture, lab, st, dir);
 
     // An unchanged re-up changes nothing.
     let agents =
@@ -643,7 +727,7 @@ fn hub_up_makes_one_segment_over_three_hosts(fixture: &Hosts, rt: &Runtime) {
     assert_eq!(before, after, "an unchanged re-up replaced mesh agents");
 
     // Host 3's workloads leave the spec: they leave host 3.
-    std::fs::write(&spec, hub_spec(fixture, lab, &all[..2])).unwrap();
+    std::fs::write(&spec, spec_of(&all[..2])).unwrap();
     let less = common::hub(st, &["up", "-c", &spec]);
     assert!(less.status.success(), "{}", common::show(&less));
     let on3 = fixture.hosts[2].docker_ok(&[
@@ -663,6 +747,55 @@ fn hub_up_makes_one_segment_over_three_hosts(fixture: &Hosts, rt: &Runtime) {
     assert!(down.status.success(), "{}", common::show(&down));
     println!("  hub down over 3 hosts: {:.1?}", t.elapsed());
     assert_nothing_left_anywhere(fixture, lab, st, "after down");
+    for h in &fixture.hosts {
+        let routes = h.inspect_from_outside(&["ip", "route"]);
+        assert!(
+            !routes.contains(VPN_SUBNET),
+            "host {}: the VPN's route is left: {routes}",
+            h.name
+        );
+    }
+}
+
+/// The VPN client of lab `lab` reaches `client` (host 1), `two` (host 2) and `web` (host 3)
+/// by name through the primary's gateway (bounded retries while the tunnel comes up).
+fn road_warrior_reaches_every_host(
+    fixture: &Hosts,
+    lab: &str,
+    st: &std::path::Path,
+    dir: &std::path::Path,
+) {
+    let conf = common::hub(st, &["vpn", "config", "--lab", lab, "laptop"]);
+    assert!(conf.status.success(), "{}", common::show(&conf));
+    let text = String::from_utf8_lossy(&conf.stdout).into_owned();
+    let domain = format!("{lab}.lab");
+    let vpn = common::remote::RemoteClient::start(
+        "mwseg-ns", "vhubmw", VPN_LINK.0, VPN_LINK.1, &text, &domain, dir,
+    );
+    let mut page = String::new();
+    for _ in 0..15 {
+        let o = vpn.try_exec(&["curl", "-s", "--max-time", "3", "http://web/"]);
+        page = String::from_utf8_lossy(&o.stdout).into_owned();
+        if page.contains("hub-test busybox") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    assert!(
+        page.contains("hub-test busybox"),
+        "the VPN client fetched web on {} by name: {page:?}",
+        fixture.hosts[2].name
+    );
+    for (name, h) in [("client", 0), ("two", 1), ("web", 2)] {
+        let ping = vpn.try_exec(&["ping", "-c", "2", "-W", "3", name]);
+        assert!(
+            ping.status.success(),
+            "the VPN client pings {name} on {}: {}",
+            fixture.hosts[h].name,
+            common::show(&ping)
+        );
+    }
+    println!("  a road-warrior client reached client, two and web on the three hosts");
 }
 
 /// Bad hosts through the `hub` binary: an unreachable host, a TLS folder of another CA, a VM
@@ -752,9 +885,9 @@ fn hub_up_refuses_bad_hosts_leaving_nothing(fixture: &Hosts, _rt: &Runtime) {
 /// `hub up` of a lab over the hosts SIGKILLed at a few moments (before the networks, around the
 /// segment, among the workloads), then `hub down --lab`: nothing left on this machine or any
 /// host (three bounded repetitions).
-fn hub_up_killed_then_down_leaves_nothing(fixture: &Hosts, rt: &Runtime) {
+fn hub_up_killed_then_down_leaves_nothing(fixture: &Hosts, _rt: &Runtime) {
     let lab = "mwkill";
-    let (state, dir, _guard) = cli_lab(fixture, rt, lab);
+    let (state, dir, _guard) = cli_lab(lab);
     let st = state.path();
     let containers: Vec<String> = fixture
         .hosts

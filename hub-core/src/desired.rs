@@ -160,6 +160,10 @@ pub struct NetdPlan {
     /// The lab's other segments (empty in a lab of one network).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub segments: Vec<NetdSegmentPlan>,
+    /// The interface MTU netd hands out (DHCP option 26): the segment's over several hosts,
+    /// none on one host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u16>,
 }
 
 /// The lab as the hub wants it.
@@ -272,6 +276,7 @@ impl DesiredLab {
             reservations,
             upstreams: self.upstreams.clone(),
             segments,
+            mtu: None,
         })
     }
 }

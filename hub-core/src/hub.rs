@@ -176,6 +176,12 @@ impl HubBuilder {
         self.spec.placement = Some(placement);
         self
     }
+
+    /// Sets how the hosts are joined: the mesh's UDP port, the underlay's MTU.
+    pub fn mesh(mut self, mesh: crate::spec::Mesh) -> Self {
+        self.spec.mesh = Some(mesh);
+        self
+    }
     /// The backends of host `backends.name` (tests: a [`hub_runtime::FakeRuntime`] per host),
     /// instead of connecting to its endpoints.
     pub fn host_backends(mut self, backends: HostBackends) -> Self {
@@ -458,11 +464,29 @@ impl Hub {
             hosts,
             in_spec,
             &self.injected_hosts,
-            self.injected_segment.clone(),
+            self.segment_settings(),
             self.injected.clone(),
             &self.cfg(),
         )
         .await
+    }
+
+    /// The segment over the hosts: the injected one, else the spec's `mesh:` with the VPN's
+    /// subnet routed to the primary.
+    fn segment_settings(&self) -> crate::backends::SegmentSettings {
+        let mesh = self.spec.mesh.clone().unwrap_or_default();
+        let vpn = self
+            .spec
+            .wireguard
+            .as_ref()
+            .filter(|v| v.enabled)
+            .and_then(|v| v.subnet.parse::<ipnet::Ipv4Net>().ok());
+        crate::backends::SegmentSettings {
+            injected: self.injected_segment.clone(),
+            port: mesh.port,
+            underlay_mtu: mesh.underlay_mtu,
+            via_primary: vpn.into_iter().collect(),
+        }
     }
 
     /// The backends of lab `lab` of this state root when its records name hosts (`hub ls`

@@ -201,3 +201,49 @@ fn the_builder_takes_hosts_and_placement() {
         "{bad}"
     );
 }
+
+#[test]
+fn mesh_settings_are_taken_and_their_mistakes_placed() {
+    let hosts = "hosts:\n  - name: h1\n  - name: h2\n    docker: unix:///run/ms-other.sock\n    libvirt: none\n";
+    let good = format!(
+        "name: ms-mesh\nsubnet: 10.204.7.0/24\n{hosts}mesh: {{port: 52999, underlay_mtu: 9000}}\n"
+    );
+    let spec = LabSpec::from_yaml(&good, "lab.yaml").expect("parses");
+    let mesh = spec.mesh.clone().expect("mesh");
+    assert_eq!((mesh.port, mesh.lab_mtu()), (Some(52999), 8870));
+    assert!(spec.resolve().is_ok());
+
+    let bad = format!(
+        "name: ms-mesh\nsubnet: 10.204.7.0/24\n{hosts}mesh:\n  port: 0\n  underlay_mtu: 700\n"
+    );
+    let got = places(&bad);
+    assert!(
+        got.contains(&(9, 9, "mesh.port".into(), SpecErrorKind::BadValue)),
+        "{got:#?}"
+    );
+    assert!(
+        got.contains(&(10, 17, "mesh.underlay_mtu".into(), SpecErrorKind::BadValue)),
+        "{got:#?}"
+    );
+    let says = errors(&bad)
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        says.contains("underlay_mtu 700 leaves the lab 570 bytes"),
+        "{says}"
+    );
+
+    let alone = "name: ms-mesh\nsubnet: 10.204.7.0/24\nmesh: {port: 52999}\n";
+    let got = places(alone);
+    assert!(got.iter().any(|g| g.2 == "mesh" && g.0 == 3), "{got:#?}");
+    let unknown = "name: ms-mesh\nsubnet: 10.204.7.0/24\nmesh: {prot: 52999}\n";
+    assert!(
+        errors(unknown)
+            .iter()
+            .any(|e| e.to_string().contains("prot")),
+        "{:#?}",
+        errors(unknown)
+    );
+}

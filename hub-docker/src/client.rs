@@ -29,6 +29,9 @@ pub struct DockerRuntime {
     pub(crate) docker: Docker,
     pub(crate) pull_progress: Option<PullProgressFn>,
     pub(crate) pull_idle_timeout: Duration,
+    /// Engines a missing image is copied from before it is pulled (the other hosts of a lab
+    /// over several hosts).
+    pub(crate) image_sources: Arc<Vec<DockerRuntime>>,
 }
 
 impl std::fmt::Debug for DockerRuntime {
@@ -41,6 +44,7 @@ impl std::fmt::Debug for DockerRuntime {
             )
             .field("pull_progress", &self.pull_progress.is_some())
             .field("pull_idle_timeout", &self.pull_idle_timeout)
+            .field("image_sources", &self.image_sources.len())
             .finish()
     }
 }
@@ -133,12 +137,21 @@ impl DockerRuntime {
             docker,
             pull_progress: None,
             pull_idle_timeout: DEFAULT_PULL_IDLE_TIMEOUT,
+            image_sources: Arc::default(),
         }
     }
 
     /// Reports image pull progress to `f`.
     pub fn with_pull_progress(mut self, f: PullProgressFn) -> Self {
         self.pull_progress = Some(f);
+        self
+    }
+
+    /// Copies a missing image from the first of `sources` that has it (save streamed into
+    /// load, with progress) before trying to pull it: a lab over several hosts gets the images
+    /// built on one host onto the others. The sources' own sources are not consulted.
+    pub fn with_image_sources(mut self, sources: Vec<DockerRuntime>) -> Self {
+        self.image_sources = Arc::new(sources);
         self
     }
 

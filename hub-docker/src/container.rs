@@ -149,9 +149,9 @@ impl Runtime for DockerRuntime {
         let id = loop {
             match self.create_once(lab, c).await {
                 Ok(id) => break id,
-                // Try first, pull on "no such image": a local image costs no extra call.
+                // Try first, fetch on "no such image": a local image costs no extra call.
                 Err(e) if error::is_no_such_image(&e) && !pulled => {
-                    self.pull(&lab.name, &c.name, &c.image).await?;
+                    self.fetch_image(&lab.name, &c.name, &c.image).await?;
                     pulled = true;
                 }
                 Err(e) if error::is_no_such_image(&e) => {

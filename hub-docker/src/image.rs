@@ -39,14 +39,15 @@ impl DockerRuntime {
         }
     }
 
-    /// Makes `image` local: nothing to do when it is, else pulls it, reporting progress to the
-    /// callback set with [`DockerRuntime::with_pull_progress`]. A pull that fails or makes no
+    /// Makes `image` local: nothing to do when it is, else copies it from an image source or
+    /// pulls it ([`DockerRuntime::fetch_image`]), reporting progress to the callback set with
+    /// [`DockerRuntime::with_pull_progress`]. A pull that fails or makes no
     /// progress for the idle timeout is [`RuntimeError::ImageUnavailable`], naming the image.
     pub async fn ensure_image(&self, lab: &str, workload: &str, image: &str) -> RuntimeResult<()> {
         if self.image_exists(image).await? {
             return Ok(());
         }
-        self.pull(lab, workload, image).await
+        self.fetch_image(lab, workload, image).await
     }
 
     /// Pulls `image` (tag `latest` when none is given).

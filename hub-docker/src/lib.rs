@@ -48,4 +48,4 @@ pub use bollard;
 pub use client::{DEFAULT_PULL_IDLE_TIMEOUT, DockerRuntime, PullProgressFn};
 pub use error::DockerError;
 pub use image::PullProgress;
-pub use transfer::TRANSFER_STATUS;
+pub use transfer::{COPIED_STATUS, TRANSFER_STATUS};

@@ -18,6 +18,8 @@ use crate::mapping::normalize_image;
 
 /// The `status` of transfer progress messages.
 pub const TRANSFER_STATUS: &str = "Copying";
+/// The `status` of the last message of a copy [`DockerRuntime::fetch_image`] made.
+pub const COPIED_STATUS: &str = "Copied";
 
 impl DockerRuntime {
     /// Copies `image` from the engine `from` into this engine, reporting the bytes sent to
@@ -118,5 +120,48 @@ impl DockerRuntime {
                 sources.len()
             ),
         })
+    }
+
+    /// Gets `image`, missing here, for workload `workload` of `lab`: copied from the first
+    /// of this runtime's [image sources](DockerRuntime::with_image_sources) that has it, else
+    /// pulled. A failed copy is the error (the image exists somewhere the lab can reach; a
+    /// registry pull would only hide why it did not arrive).
+    pub async fn fetch_image(&self, lab: &str, workload: &str, image: &str) -> RuntimeResult<()> {
+        for source in self.image_sources.iter() {
+            if !source.image_exists(image).await.unwrap_or(false) {
+                continue;
+            }
+            return match self.copy_image_from(source, image).await {
+                Ok(bytes) => {
+                    tracing::info!(
+                        lab,
+                        workload,
+                        image,
+                        bytes,
+                        "image copied from another host"
+                    );
+                    if let Some(f) = &self.pull_progress {
+                        f(PullProgress {
+                            image: normalize_image(image),
+                            layer: None,
+                            status: COPIED_STATUS.into(),
+                            current: Some(bytes),
+                            total: Some(bytes),
+                        });
+                    }
+                    Ok(())
+                }
+                Err(RuntimeError::ImageUnavailable { image, reason, .. }) => {
+                    Err(RuntimeError::ImageUnavailable {
+                        lab: lab.to_string(),
+                        workload: workload.to_string(),
+                        image,
+                        reason: format!("copying it from another host of the lab: {reason}"),
+                    })
+                }
+                Err(e) => Err(e),
+            };
+        }
+        self.pull(lab, workload, image).await
     }
 }

@@ -12,6 +12,7 @@ else
 fi
 
 clean() {
+    for net in ${ROUTES:-}; do ip route del "$net" via "$ROUTER" dev "$BRIDGE" 2>/dev/null; done
     ip link del "$VX" 2>/dev/null
     [ -n "${wgpid:-}" ] && kill "$wgpid" 2>/dev/null && wait "$wgpid" 2>/dev/null
     ip link del "$WG" 2>/dev/null
@@ -55,7 +56,11 @@ done
 ip link set "$VX" mtu "$LAB_MTU" || fail "could not set the MTU of $VX"
 ip link set "$VX" master "$BRIDGE" || fail "could not enslave $VX to $BRIDGE"
 ip link set "$VX" up || fail "could not bring $VX up"
-echo "hub-mesh ready: $WG ($mode) $ADDR/$PLEN, $VX vni $VNI on $BRIDGE, mtu $LAB_MTU"
+# What only the primary reaches (the VPN's clients) goes to it across the segment.
+for net in $ROUTES; do
+    ip route replace "$net" via "$ROUTER" dev "$BRIDGE" || fail "could not route $net via $ROUTER"
+done
+echo "hub-mesh ready: $WG ($mode) $ADDR/$PLEN, $VX vni $VNI on $BRIDGE, mtu $LAB_MTU${ROUTES:+, $ROUTES via $ROUTER}"
 while :; do
     if [ -n "${wgpid:-}" ]; then
         wait "$wgpid"

@@ -107,6 +107,17 @@ fn agent_config(spec: &MeshSpec, index: usize, keys: &[hub_wg::KeyPair]) -> Agen
         wg.peers.push(p);
         peers.push(addr.to_string());
     }
+    // Every host but the primary sends what only the primary reaches to it, on the lab bridge.
+    let (router, routes) = match &spec.via_primary {
+        Some((gateway, nets)) if index > 0 => (
+            gateway.to_string(),
+            nets.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        _ => (String::new(), String::new()),
+    };
     let vars = [
         ("WG", wg_interface(&spec.lab)),
         ("VX", vxlan_interface(&spec.lab)),
@@ -117,6 +128,8 @@ fn agent_config(spec: &MeshSpec, index: usize, keys: &[hub_wg::KeyPair]) -> Agen
         ("LAB_MTU", spec.lab_mtu().to_string()),
         ("BRIDGE", host.bridge.clone()),
         ("PEERS", peers.join(" ")),
+        ("ROUTER", router),
+        ("ROUTES", routes),
     ];
     let env: String = vars
         .iter()

@@ -76,6 +76,10 @@ pub struct MeshSpec {
     pub underlay_mtu: u16,
     /// The hosts, the primary first.
     pub hosts: Vec<MeshHost>,
+    /// Networks only the primary reaches (the VPN's clients, behind its WireGuard gateway),
+    /// and the primary's address on the lab network: every other host routes them there, so
+    /// that a workload on it answers a VPN client through the primary.
+    pub via_primary: Option<(Ipv4Addr, Vec<Ipv4Net>)>,
 }
 
 impl MeshSpec {
@@ -96,6 +100,7 @@ impl MeshSpec {
             port,
             underlay_mtu: DEFAULT_UNDERLAY_MTU,
             hosts: Vec::new(),
+            via_primary: None,
         }
     }
 
@@ -114,6 +119,13 @@ impl MeshSpec {
     /// Sets the underlay's MTU.
     pub fn underlay_mtu(mut self, mtu: u16) -> Self {
         self.underlay_mtu = mtu;
+        self
+    }
+
+    /// Routes `networks` on every host but the primary through `gateway`, the primary's
+    /// address on the lab network (none: nothing is routed).
+    pub fn route_via_primary(mut self, gateway: Ipv4Addr, networks: Vec<Ipv4Net>) -> Self {
+        self.via_primary = (!networks.is_empty()).then_some((gateway, networks));
         self
     }
 
@@ -191,6 +203,22 @@ impl MeshSpec {
         }
         if self.port == 0 {
             return bad("the WireGuard port is 0; give a UDP port".into());
+        }
+        if let Some((gateway, networks)) = &self.via_primary {
+            if !self.lab_subnet.contains(gateway) {
+                return bad(format!(
+                    "the primary's address {gateway} is not in the lab's subnet {}",
+                    self.lab_subnet
+                ));
+            }
+            if let Some(n) = networks.iter().find(|n| {
+                n.contains(&self.lab_subnet.network()) || self.lab_subnet.contains(&n.network())
+            }) {
+                return bad(format!(
+                    "{n}, routed through the primary, overlaps the lab's subnet {}",
+                    self.lab_subnet
+                ));
+            }
         }
         if self.lab_mtu() < MIN_LAB_MTU {
             return bad(format!(
@@ -321,5 +349,27 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(tiny.contains("2 addresses for 3 hosts"), "{tiny}");
+        let two = [("h1", [10, 0, 0, 1]), ("h2", [10, 0, 0, 2])];
+        let inside = spec(&two)
+            .route_via_primary(
+                "10.203.10.1".parse().unwrap(),
+                vec!["10.203.10.128/25".parse().unwrap()],
+            )
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(inside.contains("overlaps the lab's subnet"), "{inside}");
+        let outside = spec(&two)
+            .route_via_primary(
+                "10.9.9.1".parse().unwrap(),
+                vec!["10.10.0.0/24".parse().unwrap()],
+            )
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            outside.contains("10.9.9.1 is not in the lab's subnet"),
+            "{outside}"
+        );
     }
 }

@@ -111,12 +111,19 @@ impl TestHost {
 pub struct Hosts {
     /// Hosts 1..N, in order.
     pub hosts: Vec<TestHost>,
+    /// Held (flock) while the fixture exists.
+    _lock: std::fs::File,
 }
 
 impl Hosts {
     /// Starts (or reuses) `n` hosts and waits until the Docker Engine and libvirtd of each
     /// answer over TLS.
     pub fn up(n: usize) -> Hosts {
+        // The hosts' names and underlay are the same for every run on this machine: one
+        // fixture at a time (another checkout's tests wait here).
+        let lock = std::fs::File::create("/tmp/hub-fixture.lock").expect("the fixture's lock file");
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
+            .expect("the fixture's lock");
         let out = Command::new("bash")
             .arg(script())
             .args(["up", &n.to_string()])
@@ -142,7 +149,22 @@ impl Hosts {
             })
             .collect::<Vec<_>>();
         assert_eq!(hosts.len(), n, "test-hosts.sh gave {} hosts", hosts.len());
-        Hosts { hosts }
+        Hosts { hosts, _lock: lock }
+    }
+
+    /// This machine's address on the underlay (the Docker network's gateway).
+    pub fn underlay_gateway(&self) -> String {
+        let out = Command::new("docker")
+            .args([
+                "network",
+                "inspect",
+                "-f",
+                "{{(index .IPAM.Config 0).Gateway}}",
+                UNDERLAY_BRIDGE,
+            ])
+            .output()
+            .expect("docker runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     /// Removes every host and the underlay.

@@ -117,6 +117,7 @@ pub fn netd_config(plan: &NetdPlan) -> Result<NetdConfig, BoxError> {
         })
         .collect();
     cfg.reservations = reservations(&plan.reservations);
+    cfg.mtu = plan.mtu;
     Ok(cfg)
 }
 

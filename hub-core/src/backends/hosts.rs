@@ -79,22 +79,36 @@ fn cause(e: &hub_runtime::RuntimeError) -> String {
 }
 
 /// Connects to a host's Docker Engine.
-async fn connect_docker(
-    host: &HostSpec,
-    cfg: &DefaultsConfig,
-) -> Result<Arc<DockerRuntime>, String> {
-    let rt = match &host.docker {
+async fn connect_docker(host: &HostSpec) -> Result<DockerRuntime, String> {
+    match &host.docker {
         DockerEndpoint::Unix { path } => {
             DockerRuntime::connect_with_socket(&path.to_string_lossy()).await
         }
         DockerEndpoint::Tcp { addr, tls } => DockerRuntime::connect_tls(addr, tls).await,
     }
-    .map_err(|e| format!("its Docker Engine at {}: {}", host.docker, cause(&e)))?;
-    Ok(super::docker::with_progress(rt, cfg.progress.clone()))
+    .map_err(|e| format!("its Docker Engine at {}: {}", host.docker, cause(&e)))
+}
+
+/// The engines a host copies a missing image from: every other host reached, then `local`
+/// (this machine's engine, where images are built).
+fn image_sources(
+    index: usize,
+    engines: &[Result<DockerRuntime, String>],
+    local: Option<&DockerRuntime>,
+) -> Vec<DockerRuntime> {
+    engines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != index)
+        .filter_map(|(_, e)| e.as_ref().ok())
+        .chain(local)
+        .cloned()
+        .collect()
 }
 
 /// Each host's backends, connected; the hosts that could not be reached, with why. The
-/// hosts of `injected` (tests) are taken as given.
+/// hosts of `injected` (tests) are taken as given. A host's engine copies an image it lacks
+/// from the others (see [`image_sources`]).
 pub(crate) async fn connect(
     hosts: &[HostSpec],
     injected: &[HostBackends],
@@ -103,11 +117,42 @@ pub(crate) async fn connect(
     Vec<(HostBackends, Option<Arc<DockerRuntime>>)>,
     Vec<Unreachable>,
 ) {
-    let connects = hosts.iter().map(|h| async move {
+    let engines: Vec<Result<DockerRuntime, String>> =
+        futures::future::join_all(hosts.iter().map(|h| async move {
+            if injected.iter().any(|b| b.name == h.name) {
+                return Err(String::new());
+            }
+            connect_docker(h).await
+        }))
+        .await;
+    // This machine's engine, unless a host is already reached through a Unix socket.
+    let local = if hosts
+        .iter()
+        .any(|h| matches!(h.docker, DockerEndpoint::Unix { .. }))
+    {
+        None
+    } else {
+        DockerRuntime::connect().await.ok()
+    };
+    let mut reached = Vec::new();
+    let mut unreachable = Vec::new();
+    for (index, (h, engine)) in hosts.iter().zip(&engines).enumerate() {
         if let Some(b) = injected.iter().find(|b| b.name == h.name) {
-            return Ok((b.clone(), None));
+            reached.push((b.clone(), None));
+            continue;
         }
-        let docker = connect_docker(h, cfg).await?;
+        let docker = match engine {
+            Ok(d) => d.clone(),
+            Err(reason) => {
+                unreachable.push(Unreachable {
+                    host: h.name.clone(),
+                    reason: reason.clone(),
+                });
+                continue;
+            }
+        };
+        let docker = docker.with_image_sources(image_sources(index, &engines, local.as_ref()));
+        let docker = super::docker::with_progress(docker, cfg.progress.clone());
         #[cfg(feature = "libvirt")]
         let libvirt = h.libvirt.as_ref().map(|uri| {
             let rt = hub_libvirt::LibvirtRuntime::with_uri(uri.clone());
@@ -128,18 +173,7 @@ pub(crate) async fn connect(
         if let Some(lv) = libvirt {
             b = b.vms(Arc::new(lv));
         }
-        Ok((b, Some(docker)))
-    });
-    let mut reached = Vec::new();
-    let mut unreachable = Vec::new();
-    for (h, r) in hosts.iter().zip(futures::future::join_all(connects).await) {
-        match r {
-            Ok(b) => reached.push(b),
-            Err(reason) => unreachable.push(Unreachable {
-                host: h.name.clone(),
-                reason,
-            }),
-        }
+        reached.push((b, Some(docker)));
     }
     (reached, unreachable)
 }
@@ -153,13 +187,16 @@ pub(crate) struct MeshSegment {
     key_gen: Option<Arc<dyn hub_wg::KeyGen>>,
     /// Every host reached: its name, engine and underlay address.
     hosts: Vec<(String, Arc<DockerRuntime>, std::net::Ipv4Addr)>,
+    /// The spec's port, underlay MTU and the networks routed to the primary.
+    settings: super::SegmentSettings,
     /// This machine's engine, where the mesh image is built (connected on first use).
     local: tokio::sync::OnceCell<DockerRuntime>,
 }
 
-/// The UDP port the mesh's WireGuard listens on, on every host's underlay address: one of
-/// `MESH_PORT_BASE..MESH_PORT_BASE + 100`, by the lab's VNI (two labs over the same hosts
-/// share one with a chance of 1 in 100; the second agent then fails, naming its host).
+/// The UDP port the mesh's WireGuard listens on, on every host's underlay address, unless the
+/// spec's `mesh.port` says: one of `MESH_PORT_BASE..MESH_PORT_BASE + 100`, by the lab's VNI
+/// (two labs over the same hosts share one with a chance of 1 in 100; the second agent then
+/// fails, naming its host, and `mesh.port` sets another).
 #[cfg(feature = "mesh")]
 pub const MESH_PORT_BASE: u16 = 51900;
 
@@ -169,13 +206,21 @@ impl MeshSegment {
         lab_dir: std::path::PathBuf,
         key_gen: Option<Arc<dyn hub_wg::KeyGen>>,
         hosts: Vec<(String, Arc<DockerRuntime>, std::net::Ipv4Addr)>,
+        settings: super::SegmentSettings,
     ) -> Self {
         MeshSegment {
             lab_dir,
             key_gen,
             hosts,
+            settings,
             local: tokio::sync::OnceCell::new(),
         }
+    }
+
+    fn underlay_mtu(&self) -> u16 {
+        self.settings
+            .underlay_mtu
+            .unwrap_or(hub_mesh::DEFAULT_UNDERLAY_MTU)
     }
 
     async fn local(&self, lab: &str) -> hub_runtime::RuntimeResult<&DockerRuntime> {
@@ -213,17 +258,23 @@ fn mesh_error(
 #[async_trait]
 impl crate::hosts::LabSegment for MeshSegment {
     fn lab_mtu(&self) -> u16 {
-        hub_mesh::DEFAULT_UNDERLAY_MTU - hub_mesh::WG_OVERHEAD - hub_mesh::VXLAN_OVERHEAD
+        self.underlay_mtu()
+            .saturating_sub(hub_mesh::WG_OVERHEAD + hub_mesh::VXLAN_OVERHEAD)
     }
 
     async fn ensure(
         &self,
         lab: &str,
         subnet: ipnet::Ipv4Net,
+        gateway: std::net::Ipv4Addr,
         bridges: &[(String, String)],
     ) -> hub_runtime::RuntimeResult<()> {
-        let port = MESH_PORT_BASE + u16::try_from(hub_mesh::vni(lab) % 100).unwrap_or(0);
-        let mut spec = hub_mesh::MeshSpec::new(lab, &self.lab_dir, subnet, port);
+        let port = self.settings.port.unwrap_or_else(|| {
+            MESH_PORT_BASE + u16::try_from(hub_mesh::vni(lab) % 100).unwrap_or(0)
+        });
+        let mut spec = hub_mesh::MeshSpec::new(lab, &self.lab_dir, subnet, port)
+            .underlay_mtu(self.underlay_mtu())
+            .route_via_primary(gateway, self.settings.via_primary.clone());
         for (name, bridge) in bridges {
             let Some((_, docker, underlay)) = self.host(name) else {
                 continue;
@@ -289,5 +340,20 @@ mod tests {
         ] {
             assert!(!is_remote_uri(uri), "{uri}");
         }
+    }
+}
+
+#[cfg(all(test, feature = "mesh"))]
+mod mesh_tests {
+    #[test]
+    fn the_spec_budgets_the_segment_as_the_mesh_does() {
+        assert_eq!(
+            crate::spec::SEGMENT_OVERHEAD,
+            hub_mesh::WG_OVERHEAD + hub_mesh::VXLAN_OVERHEAD
+        );
+        assert_eq!(
+            crate::spec::DEFAULT_UNDERLAY_MTU,
+            hub_mesh::DEFAULT_UNDERLAY_MTU
+        );
     }
 }

@@ -90,6 +90,21 @@ pub(crate) async fn fill_defaults(
     Ok(rts)
 }
 
+/// The segment over several hosts: one a test injected, else what the spec says of the mesh
+/// (`mesh:`, and the VPN's subnet, which only the primary reaches).
+#[derive(Clone, Default)]
+#[cfg_attr(not(feature = "mesh"), allow(dead_code))]
+pub(crate) struct SegmentSettings {
+    /// A segment given to the builder (tests), used instead of the mesh.
+    pub injected: Option<std::sync::Arc<dyn crate::hosts::LabSegment>>,
+    /// The mesh's UDP port (`None`: by the lab's VNI, see `MESH_PORT_BASE`).
+    pub port: Option<u16>,
+    /// The underlay's MTU (`None`: 1500).
+    pub underlay_mtu: Option<u16>,
+    /// Networks routed to the primary from every other host (the VPN's subnet).
+    pub via_primary: Vec<ipnet::Ipv4Net>,
+}
+
 /// The backends of a lab over `hosts` (the spec's, then those recorded that left it;
 /// `in_spec` names the spec's): each host's engines connected (or why not), with `injected`
 /// hosts taken as given, netd on the primary's engine and the VPN gateway, unless injected in
@@ -99,10 +114,14 @@ pub(crate) async fn fill_hosts(
     hosts: &[crate::spec::HostSpec],
     in_spec: Vec<String>,
     injected: &[crate::hosts::HostBackends],
-    segment: Option<std::sync::Arc<dyn crate::hosts::LabSegment>>,
+    segment: SegmentSettings,
     services: Runtimes,
     cfg: &DefaultsConfig,
 ) -> Result<Runtimes, HubError> {
+    let mut settings = segment;
+    let segment = settings.injected.take();
+    #[cfg(not(feature = "mesh"))]
+    let _ = settings;
     use crate::hosts::HostSet;
     #[cfg(feature = "docker")]
     let (reached, unreachable) = hosts::connect(hosts, injected, cfg).await;
@@ -169,6 +188,7 @@ pub(crate) async fn fill_hosts(
             cfg.state_root.join(lab),
             cfg.key_gen.clone(),
             h,
+            settings,
         ))),
         None => set,
     };

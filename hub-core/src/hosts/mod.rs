@@ -18,6 +18,7 @@ mod record;
 pub mod routed;
 
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -140,12 +141,14 @@ pub trait LabSegment: Send + Sync {
     /// The MTU the lab network gets on every host (the underlay's less the segment's headers).
     fn lab_mtu(&self) -> u16;
     /// Makes the segment over `bridges` (each host's name and its lab bridge, the primary
-    /// first), or brings it in line; idempotent. On failure nothing of it is left; the error
-    /// names the host.
+    /// first), or brings it in line; idempotent. `gateway` is the primary's address on the lab
+    /// network (what only the primary reaches, the VPN's clients, is routed there). On failure
+    /// nothing of it is left; the error names the host.
     async fn ensure(
         &self,
         lab: &str,
         subnet: ipnet::Ipv4Net,
+        gateway: Ipv4Addr,
         bridges: &[(String, String)],
     ) -> RuntimeResult<()>;
     /// Removes the segment from `hosts`, found by its marks (after a crash too); nothing there
@@ -223,6 +226,15 @@ impl HostSet {
     /// Whether a segment is set (it is used only with more than one host).
     pub fn has_segment(&self) -> bool {
         self.segment.is_some()
+    }
+
+    /// The MTU of the segment over the spec's hosts (`None`: the lab is on one host and keeps
+    /// Ethernet's 1500).
+    pub fn segment_mtu(&self) -> Option<u16> {
+        self.segment
+            .as_ref()
+            .filter(|_| self.in_spec.len() > 1)
+            .map(|s| s.lab_mtu())
     }
 
     /// The segment that joins the hosts, when the lab has one (more than one host known).

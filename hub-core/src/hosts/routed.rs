@@ -350,7 +350,7 @@ impl NetworkRuntime for RoutedNetwork {
             };
             let on = NetworkSpec {
                 gateway: host_gateway(spec, index),
-                mtu: spec.mtu.or(segment.map(|s| s.lab_mtu())),
+                mtu: spec.mtu.or(self.set.segment_mtu()),
                 ..spec.clone()
             };
             let info = net
@@ -368,7 +368,10 @@ impl NetworkRuntime for RoutedNetwork {
             what: "a lab network without a primary host that runs Docker".into(),
         })?;
         match (segment, self.set.segment()) {
-            (Some(seg), _) => seg.ensure(&spec.lab, spec.subnet, &bridges).await?,
+            (Some(seg), _) => {
+                seg.ensure(&spec.lab, spec.subnet, primary.gateway, &bridges)
+                    .await?
+            }
             (None, Some(seg)) => {
                 let hosts: Vec<String> = self.networks().map(|(h, _)| h.name.clone()).collect();
                 seg.remove(&spec.lab, &hosts).await?;

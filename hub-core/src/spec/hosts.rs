@@ -82,6 +82,49 @@ impl Host {
     }
 }
 
+/// What the lab segment over several hosts costs each packet: WireGuard over IPv6 (80 bytes,
+/// the larger case) and VXLAN over IPv4 with its inner Ethernet header (50).
+pub const SEGMENT_OVERHEAD: u16 = 130;
+/// The underlay MTU assumed when `mesh.underlay_mtu` is not given.
+pub const DEFAULT_UNDERLAY_MTU: u16 = 1500;
+
+/// How the hosts' copies of the lab network are joined, in a lab over several hosts:
+///
+/// ```yaml
+/// mesh:
+///   port: 51999          # UDP port of the hosts' WireGuard mesh (default: 51900 + VNI mod 100)
+///   underlay_mtu: 9000   # the MTU between the hosts (default 1500); the lab's is 130 less
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mesh {
+    /// The UDP port every host's mesh WireGuard listens on, on its underlay address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// The MTU of the network between the hosts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub underlay_mtu: Option<u16>,
+}
+
+impl Mesh {
+    /// The mesh's WireGuard listens on UDP `port` on every host.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+    /// The network between the hosts carries `mtu` bytes.
+    pub fn underlay_mtu(mut self, mtu: u16) -> Self {
+        self.underlay_mtu = Some(mtu);
+        self
+    }
+    /// The MTU the lab network gets on every host: the underlay's less [`SEGMENT_OVERHEAD`].
+    pub fn lab_mtu(&self) -> u16 {
+        self.underlay_mtu
+            .unwrap_or(DEFAULT_UNDERLAY_MTU)
+            .saturating_sub(SEGMENT_OVERHEAD)
+    }
+}
+
 /// How the workloads without `host:` are placed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Placement {

@@ -53,6 +53,8 @@ struct Header {
     #[serde(default)]
     placement: Option<Placement>,
     #[serde(default)]
+    mesh: Option<super::hosts::Mesh>,
+    #[serde(default)]
     #[allow(dead_code)]
     hosts: Option<IgnoredAny>,
 }
@@ -306,6 +308,7 @@ fn load(src: &str, file: PathBuf, base_dir: PathBuf) -> Result<LabSpec, SpecErro
         dhcp_range: None,
         domain: None,
         placement: None,
+        mesh: None,
         hosts: None,
         containers: None,
         vms: None,
@@ -328,6 +331,7 @@ fn load(src: &str, file: PathBuf, base_dir: PathBuf) -> Result<LabSpec, SpecErro
     spec.checks = checks;
     spec.hosts = hosts;
     spec.placement = h.placement;
+    spec.mesh = h.mesh;
     spec.origin = Origin {
         file: Some(file),
         base_dir: Some(base_dir),

@@ -67,6 +67,7 @@
 //!   - {name: h2, docker: "tcp://192.168.50.12:2376", tls: ./certs/h2, address: 192.168.50.12}
 //! placement: epvm                 # epvm (default) | round-robin, for workloads without `host:`
 //! # (and on a container or VM: `host: h2` pins it)
+//! mesh: {port: 51999, underlay_mtu: 1500}  # optional, over several hosts (see [`Mesh`])
 //! checks:                         # what `hub check` proves besides its built-in checks
 //!   - {name: web-up, from: vm1, to: web, http: "http://web/", expect: "welcome"}
 //!   - {from: vpn:laptop, to: web, tcp: 80}
@@ -123,8 +124,8 @@ pub use error::{SpecError, SpecErrorKind, SpecErrors};
 pub use hash::{canonical_json, spec_hash};
 pub use host::{HostChoices, HostView, VPN_PORT_SEARCH};
 pub use hosts::{
-    DEFAULT_DOCKER, DEFAULT_LIBVIRT, DockerEndpoint, Host, HostSpec, NO_LIBVIRT, Placement,
-    TLS_FILES,
+    DEFAULT_DOCKER, DEFAULT_LIBVIRT, DEFAULT_UNDERLAY_MTU, DockerEndpoint, Host, HostSpec, Mesh,
+    NO_LIBVIRT, Placement, SEGMENT_OVERHEAD, TLS_FILES,
 };
 pub use hub_runtime::{MacAddr, derive_mac};
 pub use resolve::{

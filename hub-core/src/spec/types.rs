@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::check::Check;
 use super::duration::SpecDuration;
-use super::hosts::{Host, Placement};
+use super::hosts::{Host, Mesh, Placement};
 use super::locations::Locations;
 use super::segments::{Segment, WorkloadNetworks};
 
@@ -154,6 +154,9 @@ pub struct LabSpec {
     /// How workloads without `host:` are placed on the hosts (default E-PVM).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement: Option<Placement>,
+    /// How the hosts' copies of the lab network are joined (port, underlay MTU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mesh: Option<Mesh>,
     #[serde(skip)]
     pub(crate) origin: Origin,
 }
@@ -176,6 +179,7 @@ impl LabSpec {
             checks: Vec::new(),
             hosts: Vec::new(),
             placement: None,
+            mesh: None,
             origin: Origin::default(),
         }
     }
@@ -246,6 +250,11 @@ impl LabSpec {
     /// Sets how workloads without `host:` are placed (default E-PVM).
     pub fn placement(mut self, placement: Placement) -> Self {
         self.placement = Some(placement);
+        self
+    }
+    /// Sets how the hosts are joined (the mesh's port, the underlay's MTU).
+    pub fn mesh(mut self, mesh: Mesh) -> Self {
+        self.mesh = Some(mesh);
         self
     }
     /// Sets the folder relative VM image paths are relative to (a spec loaded from a file

@@ -259,7 +259,9 @@ async fn converge(
     }
     let (info, segments) = up.network(journal, &mut report).await?;
     let netd_plan = if runtimes.netd.is_some() {
-        desired.netd_plan()
+        // Over several hosts, DHCP clients (VMs, udhcpc) learn the segment's smaller MTU.
+        let mtu = runtimes.hosts.as_ref().and_then(|h| h.segment_mtu());
+        desired.netd_plan().map(|p| NetdPlan { mtu, ..p })
     } else {
         None
     };

@@ -114,7 +114,16 @@ pub struct NetdConfig {
     /// name with an address on the asker's own segment answers with that address alone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub segments: Vec<SegmentConfig>,
+    /// The interface MTU handed out (DHCP option 26) on every segment, when the lab's segment
+    /// is smaller than Ethernet's 1500 (a lab over several hosts: VXLAN inside WireGuard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u16>,
 }
+
+/// The smallest MTU netd hands out (RFC 2132: option 26's minimum).
+const MIN_MTU: u16 = 68;
+/// The largest (a jumbo frame).
+const MAX_MTU: u16 = 9216;
 
 /// One more segment netd serves (beyond `subnet`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +170,7 @@ impl NetdConfig {
             records: Vec::new(),
             lease_file: default_lease_file(),
             segments: Vec::new(),
+            mtu: None,
         }
     }
 
@@ -235,6 +245,9 @@ impl NetdConfig {
         }
         if net.prefix_len() > 30 {
             return bad(format!("subnet {net} is too small for a lab"));
+        }
+        if let Some(mtu) = self.mtu.filter(|m| !(MIN_MTU..=MAX_MTU).contains(m)) {
+            return bad(format!("mtu {mtu} is outside {MIN_MTU}..={MAX_MTU}"));
         }
         let inside =
             |ip: Ipv4Addr| net.contains(&ip) && ip != net.network() && ip != net.broadcast();
@@ -455,6 +468,17 @@ pub(crate) mod tests {
         assert_eq!(back, c);
         assert_eq!(c.fqdn("Web"), "web.demo.lab");
         assert_eq!(c.fqdn("web.demo.lab."), "web.demo.lab");
+    }
+
+    #[test]
+    fn an_mtu_round_trips_and_one_out_of_range_is_refused() {
+        let mut c = cfg();
+        assert!(!c.to_json().contains("mtu"), "no mtu, no key");
+        c.mtu = Some(1370);
+        assert_eq!(NetdConfig::from_json(&c.to_json()).unwrap().mtu, Some(1370));
+        c.mtu = Some(40);
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("mtu 40 is outside 68..=9216"), "{err}");
     }
 
     #[test]

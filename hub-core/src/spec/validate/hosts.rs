@@ -5,7 +5,14 @@ use std::collections::HashMap;
 
 use super::{Ctx, parse_ip};
 use crate::spec::error::SpecErrorKind;
-use crate::spec::hosts::{DEFAULT_DOCKER, DockerEndpoint, HostSpec, TLS_FILES, check_libvirt_uri};
+use crate::spec::hosts::{
+    DEFAULT_DOCKER, DockerEndpoint, HostSpec, SEGMENT_OVERHEAD, TLS_FILES, check_libvirt_uri,
+};
+
+/// The smallest MTU a lab segment may have (IPv4's 576-byte datagram every host must take).
+const MIN_LAB_MTU: u16 = 576;
+/// The largest underlay MTU taken (a jumbo frame).
+const MAX_UNDERLAY_MTU: u16 = 9216;
 use crate::spec::names;
 
 pub(super) fn check_hosts(cx: &mut Ctx<'_>) {
@@ -84,7 +91,43 @@ pub(super) fn check_hosts(cx: &mut Ctx<'_>) {
             }
         }
     }
+    check_mesh(cx);
     check_pins(cx);
+}
+
+/// `mesh:`: only over several hosts, a port that is one, an underlay that leaves the lab an MTU.
+fn check_mesh(cx: &mut Ctx<'_>) {
+    let spec = cx.spec;
+    let Some(mesh) = &spec.mesh else { return };
+    if spec.hosts.len() < 2 {
+        cx.err(
+            SpecErrorKind::BadValue,
+            "mesh",
+            "`mesh` joins the hosts of a lab over several hosts; this spec has fewer than two \
+             `hosts`",
+        );
+    }
+    if mesh.port == Some(0) {
+        cx.err(
+            SpecErrorKind::BadValue,
+            "mesh.port",
+            "port 0 is not a port the hosts can reach each other on; give 1-65535",
+        );
+    }
+    if let Some(mtu) = mesh.underlay_mtu {
+        let lab = mesh.lab_mtu();
+        if !(MIN_LAB_MTU..=MAX_UNDERLAY_MTU).contains(&lab) || mtu > MAX_UNDERLAY_MTU {
+            cx.err(
+                SpecErrorKind::BadValue,
+                "mesh.underlay_mtu",
+                format!(
+                    "underlay_mtu {mtu} leaves the lab {lab} bytes ({SEGMENT_OVERHEAD} go to \
+                     WireGuard and VXLAN); give {}-{MAX_UNDERLAY_MTU}",
+                    MIN_LAB_MTU + SEGMENT_OVERHEAD
+                ),
+            );
+        }
+    }
 }
 
 /// A host's Docker endpoint and TLS folder.

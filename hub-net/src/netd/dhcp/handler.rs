@@ -371,6 +371,9 @@ fn add_config_options(state: &DhcpState, m: &mut Message, mac: &MacAddr, lease: 
     }
     opts.insert(DhcpOption::SubnetMask(net.netmask()));
     opts.insert(DhcpOption::BroadcastAddr(net.broadcast()));
+    if let Some(mtu) = c.mtu {
+        opts.insert(DhcpOption::InterfaceMtu(mtu));
+    }
     let reserved = c.reservations.get(mac);
     match reserved.map_or(ClientRouter::Segment, |r| r.router) {
         ClientRouter::Segment => {

@@ -40,6 +40,8 @@ pub struct DhcpConfig {
     /// The workloads' names (records, reservations' host names, `gateway`, `netd`), fully
     /// qualified and lowercase: a dynamic client can never take one.
     pub workload_names: HashSet<String>,
+    /// The interface MTU option (26), when the segment needs one.
+    pub mtu: Option<u16>,
 }
 
 /// What a reserved client gets.
@@ -93,6 +95,7 @@ impl DhcpConfig {
             reservations,
             reserved_ips,
             workload_names,
+            mtu: cfg.mtu,
         }
     }
 

@@ -87,6 +87,28 @@ fn lease_as(st: &mut DhcpState, mac: MacAddr, name: Option<&str>, now: u64) -> M
 }
 
 #[test]
+fn the_mtu_option_is_sent_only_when_the_segment_has_one() {
+    let mac = MacAddr([2, 1, 2, 3, 4, 6]);
+    let ack = lease(&mut state(254), mac);
+    assert_eq!(opt(&ack, OptionCode::InterfaceMtu), None);
+    let mut c = config(254);
+    c.mtu = Some(1370);
+    let mut st = DhcpState::new(DhcpConfig::from_config(&c));
+    let ack = lease(&mut st, mac);
+    assert_eq!(
+        opt(&ack, OptionCode::InterfaceMtu),
+        Some(&DhcpOption::InterfaceMtu(1370))
+    );
+    // A reserved client (a VM) gets it too.
+    let ack = lease(&mut st, RESERVED_MAC);
+    assert_eq!(ack.yiaddr(), RESERVED_IP);
+    assert_eq!(
+        opt(&ack, OptionCode::InterfaceMtu),
+        Some(&DhcpOption::InterfaceMtu(1370))
+    );
+}
+
+#[test]
 fn unknown_client_gets_a_dynamic_address_with_all_options() {
     let mut st = state(254);
     let mac = MacAddr([2, 1, 2, 3, 4, 5]);
