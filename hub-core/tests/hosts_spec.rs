@@ -247,3 +247,23 @@ fn mesh_settings_are_taken_and_their_mistakes_placed() {
         errors(unknown)
     );
 }
+
+#[test]
+fn a_primary_on_another_machine_is_refused_at_its_endpoint() {
+    let tls = tls_dir();
+    let yaml = format!(
+        "name: ms-prim\nsubnet: 10.204.8.0/24\nhosts:\n  - name: far\n    docker: tcp://10.204.250.9:2376\n    tls: {}\n    libvirt: none\n  - name: here\n",
+        tls.path().display()
+    );
+    let got = errors(&yaml);
+    let e = got
+        .iter()
+        .find(|e| e.field == "hosts[0].docker")
+        .unwrap_or_else(|| panic!("{got:#?}"));
+    assert_eq!((e.line, e.column, e.kind), (5, 13, SpecErrorKind::BadValue));
+    assert!(
+        e.to_string()
+            .contains("the primary (the first host) runs netd"),
+        "{e}"
+    );
+}

@@ -761,7 +761,7 @@ wireguard:
     assert_eq!(
         shown,
         vec![
-            "lab.yaml:3:1: colour: unknown field `colour`, expected one of `name`, `network_name`, `subnet`, `networks`, `network_type`, `attach_to`, `dhcp_range`, `domain`, `containers`, `vms`, `wireguard`, `checks`, `placement`, `hosts`",
+            "lab.yaml:3:1: colour: unknown field `colour`, expected one of `name`, `network_name`, `subnet`, `networks`, `network_type`, `attach_to`, `dhcp_range`, `domain`, `containers`, `vms`, `wireguard`, `checks`, `placement`, `mesh`, `hosts`",
             "lab.yaml:7:9: containers[0].ip: address 10.205.0.1 is the gateway (the bridge's own address)",
             "lab.yaml:9:12: containers[1].image: invalid type: list, expected a string",
             "lab.yaml:10:11: containers[2].name: name \"Bad\" is not valid: use 1 to 63 lowercase letters, digits or '-', starting and ending with a letter or digit (Docker, libvirt and DNS must all accept it)",

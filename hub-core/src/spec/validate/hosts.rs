@@ -149,6 +149,17 @@ fn check_endpoint(cx: &mut Ctx<'_>, i: usize, seen: &mut HashMap<String, usize>)
             cx.err(SpecErrorKind::BadValue, at, m);
         }
         Ok(ep) => {
+            if i == 0 && matches!(ep, DockerEndpoint::Tcp { .. }) {
+                cx.err(
+                    SpecErrorKind::BadValue,
+                    field.clone(),
+                    format!(
+                        "the primary (the first host) runs netd and the VPN gateway, which run \
+                         on this machine's engine for now, and {ep} is another machine's; list \
+                         this machine first (unix:///var/run/docker.sock, the default)"
+                    ),
+                );
+            }
             if let DockerEndpoint::Tcp { tls, .. } = &ep {
                 let missing: Vec<&str> = TLS_FILES
                     .into_iter()
