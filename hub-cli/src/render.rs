@@ -42,6 +42,11 @@ impl Renderer {
     }
 
     fn bar(&self, name: &str, msg: &str) {
+        // Without a terminal no bar would show, and tracing-indicatif's debug builds panic when
+        // more bars than it draws are pending on a hidden target (its "footer" assertion).
+        if !self.terminal {
+            return;
+        }
         let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
         let span = bars.entry(name.to_string()).or_insert_with(|| {
             let span = tracing::info_span!(target: TARGET, "workload", name = %name);
