@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # The multi-host test fixture: N "hosts" on this machine, each a container of hub-test/host:12
 # (scripts/setup/60-host-image.sh) running its own dockerd and libvirtd, joined by one Docker
-# network that is their underlay. The hub reaches them only through their endpoints, with TLS:
+# network that is their underlay. The hub reaches them only through their endpoints, with TLS or
+# SSH:
 #   Docker   tcp://IP:2376, client cert dir $dir/client (ca.pem cert.pem key.pem)
 #   libvirt  qemu+tls://IP/system?pkipath=$dir/client (cacert.pem clientcert.pem clientkey.pem)
+#   ssh      ssh://root@IP:22 (sshd; `docker system dial-stdio` reaches Docker, virt-ssh-helper
+#            libvirt), SSH dir $dir/ssh: the client key id_ed25519 and known_hosts holding each
+#            host's own host key (made here, never scanned)
 #
-#   scripts/test-hosts.sh up N     start hosts 1..N (reuses running ones of the same recipe),
-#                                  wait until both daemons of each answer, print one line per host:
-#                                  NAME IP DOCKER_ENDPOINT CERT_DIR LIBVIRT_URI
+#   scripts/test-hosts.sh up N     build hub-test/host:12 if its recipe changed, start hosts 1..N
+#                                  (reuses running ones of the same recipe), wait until the three
+#                                  daemons of each answer, print one line per host:
+#                                  NAME IP DOCKER_ENDPOINT CERT_DIR LIBVIRT_URI SSH_ENDPOINT SSH_DIR
 #   scripts/test-hosts.sh down     remove every host, the underlay network and the hosts' volumes
 #
 # Environment: HUB_TEST_HOSTS_DIR (the fixture folder: CA, certs, keys 0600; default
@@ -70,6 +75,31 @@ ensure_pki() {
     make_ca "$dir/wrong-ca" "$prefix wrong CA"
 }
 
+# The tests' SSH client key, made once; host I's SSH host key (made once) and authorised client
+# key; and known_hosts with the host keys of hosts 1..N, written whole.
+ensure_ssh() {
+    local n=$1 i k
+    mkdir -p "$dir/ssh"
+    [ -f "$dir/ssh/id_ed25519" ] ||
+        ssh-keygen -q -t ed25519 -N '' -C "$prefix tests" -f "$dir/ssh/id_ed25519"
+    : >"$dir/ssh/known_hosts.new"
+    for i in $(seq 1 "$n"); do
+        k=$dir/h$i/ssh_host_ed25519_key
+        mkdir -p "$dir/h$i"
+        [ -f "$k" ] || ssh-keygen -q -t ed25519 -N '' -C "$prefix-h$i" -f "$k"
+        cp "$dir/ssh/id_ed25519.pub" "$dir/h$i/authorized_keys"
+        echo "$(host_ip "$i") $(cut -d' ' -f1,2 "$k.pub")" >>"$dir/ssh/known_hosts.new"
+    done
+    mv "$dir/ssh/known_hosts.new" "$dir/ssh/known_hosts"
+}
+
+ssh_answers() {
+    ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=2 \
+        -o UserKnownHostsFile="$dir/ssh/known_hosts" -o GlobalKnownHostsFile=/dev/null \
+        -o IdentityFile="$dir/ssh/id_ed25519" -o IdentitiesOnly=yes -o ControlPath=none \
+        -o LogLevel=ERROR -p 22 "root@$1" true </dev/null >/dev/null 2>&1
+}
+
 # The server cert of host I (its IP as subjectAltName), made once.
 ensure_server_cert() {
     local d=$dir/h$1
@@ -80,7 +110,8 @@ ensure_server_cert() {
 # replaced.
 recipe() {
     (docker image inspect -f '{{.Id}}' "$image"; cat "${BASH_SOURCE[0]}" "$here/test-hosts/start-host"
-        cat "$dir/ca/ca.pem") | sha256sum | cut -c1-16
+        cat "$dir/ca/ca.pem" "$dir/ssh/id_ed25519.pub" "$dir"/h*/ssh_host_ed25519_key.pub) |
+        sha256sum | cut -c1-16
 }
 
 docker_answers() {
@@ -121,24 +152,26 @@ wait_host() {
     local i=$1 ip
     ip=$(host_ip "$i")
     for _ in $(seq 1 240); do
-        docker_answers "$ip" && libvirt_answers "$ip" && return 0
+        docker_answers "$ip" && libvirt_answers "$ip" && ssh_answers "$ip" && return 0
         if [ "$(docker inspect -f '{{.State.Running}}' "$prefix-h$i" 2>/dev/null)" != true ]; then
             docker logs --tail 30 "$prefix-h$i" >&2 || true
             die "host $prefix-h$i stopped while starting (its log is above)"
         fi
         sleep 0.5
     done
-    docker exec "$prefix-h$i" tail -15 /var/log/dockerd.log /var/log/libvirtd.log >&2 || true
-    die "host $prefix-h$i ($ip): dockerd on tcp://$ip:2376 or libvirtd on $(libvirt_uri "$ip") did not answer within 120 s (logs above)"
+    docker exec "$prefix-h$i" tail -15 /var/log/dockerd.log /var/log/libvirtd.log /var/log/sshd.log >&2 || true
+    die "host $prefix-h$i ($ip): dockerd on tcp://$ip:2376, libvirtd on $(libvirt_uri "$ip") or sshd on $ip:22 did not answer within 120 s (logs above)"
 }
 
 up() {
     local n=$1 want i
     [[ "$n" =~ ^[1-9]$ ]] || die "up N: N must be 1 to 9, not '$n'"
-    docker image inspect "$image" >/dev/null 2>&1 ||
-        die "no image $image; build it with scripts/setup-host.sh (or scripts/setup/60-host-image.sh)"
+    # The image of this checkout's recipe (a no-op when it is built; another checkout may have
+    # built its own under the same name).
+    bash "$here/setup/60-host-image.sh" >&2 || die "building $image failed (see above)"
     [ -f /var/cache/hub-test/debian-12.qcow2 ] || mkdir -p /var/cache/hub-test
     ensure_pki
+    ensure_ssh "$n"
     want=$(recipe)
     ensure_underlay
     for i in $(seq 1 "$n"); do start_host "$i" "$want"; done
@@ -146,7 +179,7 @@ up() {
     for i in $(seq 1 "$n"); do
         local ip
         ip=$(host_ip "$i")
-        echo "$prefix-h$i $ip tcp://$ip:2376 $dir/client $(libvirt_uri "$ip")"
+        echo "$prefix-h$i $ip tcp://$ip:2376 $dir/client $(libvirt_uri "$ip") ssh://root@$ip:22 $dir/ssh"
     done
 }
 

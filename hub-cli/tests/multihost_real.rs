@@ -30,7 +30,7 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let tests: [(&str, Test); 7] = [
+    let tests: [(&str, Test); 8] = [
         (
             "fixture_hosts_answer_over_tls_only",
             fixture_hosts_answer_over_tls_only,
@@ -59,6 +59,7 @@ fn main() {
             "hub_up_killed_then_down_leaves_nothing",
             hub_up_killed_then_down_leaves_nothing,
         ),
+        ("hub_up_over_ssh_endpoints", hub_up_over_ssh_endpoints),
     ];
     let chosen: Vec<_> = tests
         .iter()
@@ -940,5 +941,289 @@ fn hub_up_killed_then_down_leaves_nothing(fixture: &Hosts, _rt: &Runtime) {
         );
         assert_nothing_left_anywhere(fixture, lab, st, &format!("killed at {ms} ms"));
         println!("  killed at {ms} ms: down left nothing");
+    }
+}
+
+/// A lab over this machine (the primary) and fixture hosts 2 and 3 reached by `ssh://` only
+/// (`docker system dial-stdio` through their sshd, host keys checked against a known_hosts
+/// file given relative to the spec): the workloads' image is copied to both over SSH, a
+/// container on host 2 fetches the page of `web` on host 3 by name across the mesh, and no ssh
+/// process is left here or dial-stdio on the hosts once `hub` exits; `down` leaves nothing.
+/// known_hosts without host 3's key, or with another key for it, is refused naming host 3 and
+/// its endpoint, saying what to do, with nothing made anywhere and the file unchanged; a user
+/// outside host 2's docker group gets the engine's refusal and advice. libvirt
+/// over SSH with the fixture's files (`qemu+libssh://...?known_hosts=...`) answers, and refuses
+/// a host whose key it does not hold.
+fn hub_up_over_ssh_endpoints(fixture: &Hosts, _rt: &Runtime) {
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::Duration;
+
+    /// The ssh children of `hub` on this machine for `hosts` (their command line holds the
+    /// hub's remote command and the host's address).
+    fn ssh_children(hosts: &[&hosts::TestHost]) -> Vec<String> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
+                continue;
+            };
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains("hub-ssh-ready")
+                && hosts
+                    .iter()
+                    .any(|h| cmd.contains(&format!(" {} ", h.address)))
+            {
+                found.push(cmd);
+            }
+        }
+        found
+    }
+    /// Waits (bounded) until no ssh child of `hub` runs here and no dial-stdio on the hosts.
+    fn no_ssh_left(hosts: &[&hosts::TestHost], when: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let here = ssh_children(hosts);
+            let there: Vec<String> = hosts
+                .iter()
+                .map(|h| h.inspect_from_outside(&["pgrep", "-fa", "system dial-stdio"]))
+                .filter(|p| !p.trim().is_empty())
+                .collect();
+            if here.is_empty() && there.is_empty() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{when}: ssh left here {here:?}, dial-stdio left on the hosts {there:?}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    let lab = "mwssh";
+    let image = "hubmh-ssh-busybox:1";
+    let (state, dir, _guard) = cli_lab(lab);
+    let st = state.path();
+    let (h2, h3) = (&fixture.hosts[1], &fixture.hosts[2]);
+    let ssh_hosts = [h2, h3];
+    // The spec's SSH files, relative to its folder: the fixture's client key and known_hosts.
+    let keys = dir.path().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    std::fs::copy(h2.ssh_key(), keys.join("id")).unwrap();
+    std::fs::set_permissions(keys.join("id"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let all_keys = std::fs::read_to_string(h2.known_hosts()).expect("the fixture's known_hosts");
+    let key_of = |h: &hosts::TestHost| {
+        all_keys
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(&h.address.to_string()))
+            .unwrap_or_else(|| panic!("no key of {} in {all_keys}", h.name))
+            .to_string()
+    };
+    std::fs::write(keys.join("known_hosts"), &all_keys).unwrap();
+    let spec_with = |known_hosts: &str| {
+        let mut y = format!(
+            "name: {lab}\nsubnet: 10.205.40.0/24\nhosts:\n  - name: local\n    libvirt: none\n    \
+             address: {}\n",
+            fixture.underlay_gateway()
+        );
+        for h in ssh_hosts {
+            y.push_str(&format!(
+                "  - name: {}\n    docker: {}\n    ssh_key: keys/id\n    known_hosts: \
+                 keys/{known_hosts}\n    libvirt: none\n    address: {}\n",
+                h.name, h.ssh_endpoint, h.address
+            ));
+        }
+        y.push_str(&format!(
+            "mesh: {{port: 52330}}\ncontainers:\n  - {{name: client, image: \"{image}\", cmd: \
+             [sleep, \"3600\"], host: {}}}\n  - {{name: web, image: \"{image}\", cmd: [httpd, -f, \
+             -p, \"80\", -h, /www], host: {}}}\n",
+            h2.name, h3.name
+        ));
+        y
+    };
+    let spec = dir.path().join("spec.yaml");
+    let spec_arg = spec.to_string_lossy().into_owned();
+    // An image no fixture host has: `up` copies it to both over SSH.
+    let tagged = Command::new("docker")
+        .args(["tag", BUSYBOX, image])
+        .status()
+        .expect("docker tag runs");
+    assert!(tagged.success(), "docker tag {BUSYBOX} {image}");
+    let untag = || {
+        for h in ssh_hosts {
+            h.docker_cli(&["rmi", image]);
+        }
+    };
+    untag();
+
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        std::fs::write(&spec, spec_with("known_hosts")).unwrap();
+        let t = Instant::now();
+        let up = common::hub(st, &["up", "-c", &spec_arg]);
+        assert!(up.status.success(), "{}", common::show(&up));
+        println!(
+            "  hub up over this machine and 2 hosts by ssh://: {:.1?}",
+            t.elapsed()
+        );
+        let said = String::from_utf8_lossy(&up.stderr);
+        assert!(
+            said.contains(&format!("copied {image} from another host")),
+            "{}",
+            common::show(&up)
+        );
+        no_ssh_left(&ssh_hosts, "after up");
+
+        let status = common::hub(st, &["status", "-c", &spec_arg]);
+        assert!(status.status.success(), "{}", common::show(&status));
+        let text = String::from_utf8_lossy(&status.stdout);
+        for (name, host) in [("client", h2), ("web", h3)] {
+            let row = text
+                .lines()
+                .find(|l| l.split_whitespace().next() == Some(name))
+                .unwrap_or_else(|| panic!("no row {name} in {text}"));
+            assert!(
+                row.contains("running") && row.split_whitespace().last() == Some(&*host.name),
+                "{row}"
+            );
+        }
+        // Host 2 reaches host 3 by name through netd's DNS on this machine, across the mesh.
+        let page = exec_on(
+            h2,
+            &format!("{lab}-client"),
+            &["wget", "-q", "-O", "-", "http://web/"],
+        );
+        assert!(
+            String::from_utf8_lossy(&page.stdout).contains("hub-test busybox"),
+            "the page of web on {} by name from {}: {}",
+            h3.name,
+            h2.name,
+            common::show(&page)
+        );
+        no_ssh_left(&ssh_hosts, "after status");
+
+        let t = Instant::now();
+        let down = common::hub(st, &["down", "--lab", lab]);
+        assert!(down.status.success(), "{}", common::show(&down));
+        println!("  hub down over ssh://: {:.1?}", t.elapsed());
+        assert_nothing_left_anywhere(fixture, lab, st, "after down");
+        no_ssh_left(&ssh_hosts, "after down");
+
+        // Host keys are checked, never accepted: host 3's key missing, then another key for it.
+        let changed = key_of(h3).replace(
+            key_of(h3).split_whitespace().nth(2).unwrap(),
+            key_of(h2).split_whitespace().nth(2).unwrap(),
+        );
+        for (what, file, content, says) in [
+            (
+                "host 3's key unknown",
+                "known_hosts_h2",
+                format!("{}\n", key_of(h2)),
+                format!("holds no key for {}", h3.address),
+            ),
+            (
+                "host 3's key changed",
+                "known_hosts_changed",
+                format!("{}\n{changed}\n", key_of(h2)),
+                "is not the one".to_string(),
+            ),
+        ] {
+            std::fs::write(keys.join(file), &content).unwrap();
+            std::fs::write(&spec, spec_with(file)).unwrap();
+            let t = Instant::now();
+            let out = common::hub(st, &["up", "-c", &spec_arg]);
+            let err = String::from_utf8_lossy(&out.stderr);
+            println!("  {what}: refused in {:.1?}: {}", t.elapsed(), err.trim());
+            assert_ne!(out.status.code(), Some(0), "{what}: {}", common::show(&out));
+            assert!(
+                err.contains(&format!("host \"{}\" cannot be reached", h3.name))
+                    && err.contains(&h3.ssh_endpoint)
+                    && err.contains("Host key verification failed")
+                    && err.contains(&says)
+                    && err.contains("never accepts a host key")
+                    && !err.contains(&format!("host \"{}\"", h2.name))
+                    && err.contains("nothing was created"),
+                "{what}: {}",
+                common::show(&out)
+            );
+            assert_eq!(
+                std::fs::read_to_string(keys.join(file)).unwrap(),
+                content,
+                "{what}: ssh changed the known_hosts file"
+            );
+            assert_nothing_left_anywhere(fixture, lab, st, what);
+            no_ssh_left(&ssh_hosts, what);
+        }
+
+        // A user who may not use host 2's Docker socket gets through ssh, and the engine's
+        // refusal comes back with advice.
+        let made = h2.inspect_from_outside(&[
+            "sh",
+            "-c",
+            "id nodock >/dev/null 2>&1 || useradd -m -p '*' -s /bin/sh nodock; \
+             install -d -m 700 -o nodock /home/nodock/.ssh && \
+             install -m 600 -o nodock /root/.ssh/authorized_keys /home/nodock/.ssh/ && echo made",
+        ]);
+        assert_eq!(made.trim(), "made", "a user without Docker on {}", h2.name);
+        let nodock = h2.ssh_endpoint.replace("root@", "nodock@");
+        std::fs::write(
+            &spec,
+            spec_with("known_hosts").replace(&h2.ssh_endpoint, &nodock),
+        )
+        .unwrap();
+        let out = common::hub(st, &["up", "-c", &spec_arg]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        println!("  a user outside the docker group: {}", err.trim());
+        assert!(
+            !out.status.success()
+                && err.contains(&format!("host \"{}\" cannot be reached", h2.name))
+                && err.contains(&nodock)
+                && err.contains("closed the connection before answering")
+                && err.contains("permission denied")
+                && err.contains("docker group"),
+            "{}",
+            common::show(&out)
+        );
+        assert_nothing_left_anywhere(fixture, lab, st, "a user outside the docker group");
+        no_ssh_left(&ssh_hosts, "a user outside the docker group");
+
+        // libvirt over SSH (libvirt's own transport; the spec passes the URI to virsh): the
+        // libssh transport checks the host key against the file its URI names.
+        let virsh = |h: &hosts::TestHost, known_hosts: &std::path::Path| {
+            let uri = format!(
+                "qemu+libssh://root@{}/system?keyfile={}&known_hosts={}&known_hosts_verify=normal&sshauth=privkey",
+                h.address,
+                keys.join("id").display(),
+                known_hosts.display()
+            );
+            Command::new("virsh")
+                .args(["-c", &uri, "nodeinfo"])
+                .stdin(Stdio::null())
+                .output()
+                .expect("virsh runs")
+        };
+        let ok = virsh(h2, &keys.join("known_hosts"));
+        assert!(
+            ok.status.success() && String::from_utf8_lossy(&ok.stdout).contains("CPU(s)"),
+            "virsh over libssh: {}",
+            common::show(&ok)
+        );
+        let unknown = virsh(h3, &keys.join("known_hosts_h2"));
+        assert!(!unknown.status.success(), "{}", common::show(&unknown));
+        println!(
+            "  libvirt over ssh to a host of unknown key: {}",
+            String::from_utf8_lossy(&unknown.stderr).trim()
+        );
+        assert_eq!(
+            std::fs::read_to_string(keys.join("known_hosts_h2")).unwrap(),
+            format!("{}\n", key_of(h2)),
+            "libvirt changed the known_hosts file"
+        );
+    }));
+    untag();
+    Command::new("docker")
+        .args(["rmi", image])
+        .stdout(Stdio::null())
+        .status()
+        .ok();
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
     }
 }

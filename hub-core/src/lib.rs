@@ -54,6 +54,13 @@
 //!             .libvirt("qemu+tcp://192.168.50.12/system")
 //!             .address("192.168.50.12"),
 //!     )
+//!     .host(
+//!         Host::new("h3")
+//!             .docker("ssh://hub@192.168.50.13") // docker system dial-stdio over ssh
+//!             .ssh_key("/etc/hub/keys/h3")
+//!             .known_hosts("/etc/hub/keys/known_hosts") // default: ~/.ssh/known_hosts
+//!             .address("192.168.50.13"),
+//!     )
 //!     .placement(Placement::Epvm)
 //!     .container(Container::new("web", "nginx:alpine").host("h2"))
 //!     .container(Container::new("db", "postgres:16")) // placed by E-PVM

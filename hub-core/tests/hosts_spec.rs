@@ -24,6 +24,26 @@ fn places(yaml: &str) -> Vec<(u64, u64, String, SpecErrorKind)> {
         .collect()
 }
 
+/// Asserts that each of `want` (line, column, field, kind) is among `got`.
+fn assert_placed(
+    got: &[(u64, u64, String, SpecErrorKind)],
+    want: &[(u64, u64, &str, SpecErrorKind)],
+) {
+    for &(line, column, field, kind) in want {
+        assert!(
+            got.contains(&(line, column, field.to_string(), kind)),
+            "missing {field} at {line}:{column} ({kind:?}) in {got:#?}"
+        );
+    }
+}
+
+/// Asserts that the error at `field` says `text` and names the spec file.
+fn assert_says(all: &[SpecError], field: &str, text: &str) {
+    let e = all.iter().find(|e| e.field == field).expect(field);
+    assert!(e.message.contains(text), "{e}");
+    assert!(e.to_string().starts_with("lab.yaml:"), "{e}");
+}
+
 #[test]
 fn hosts_pins_and_placement_resolve() {
     let tls = tls_dir();
@@ -85,7 +105,7 @@ hosts:
   - name: h3
     docker: tcp://10.204.250.3:2376
   - name: h4
-    docker: ssh://me@h4
+    docker: ssh://me@h4/var/run/docker.sock
     libvirt: xen:///
   - name: h5
     docker: tcp://nope
@@ -111,29 +131,16 @@ vms:
         (22, 39, "vms[0].host", SpecErrorKind::BadValue),
         (6, 5, "hosts[1].docker", SpecErrorKind::DuplicateName),
     ];
-    for (line, column, field, kind) in want {
-        assert!(
-            got.iter()
-                .any(|g| *g == (line, column, field.to_string(), kind)),
-            "missing {field} at {line}:{column} ({kind:?}) in {got:#?}"
-        );
-    }
+    assert_placed(&got, &want);
     let all = errors(yaml);
-    let says = |field: &str, text: &str| {
-        let e = all.iter().find(|e| e.field == field).expect(field);
-        assert!(e.message.contains(text), "{e}");
-        assert!(e.to_string().starts_with("lab.yaml:"), "{e}");
-    };
+    let says = |field: &str, text: &str| assert_says(&all, field, text);
     says("hosts[1].name", "host \"h1\" is already hosts[0]");
     says(
         "hosts[1].address",
         "address 10.204.250.1 is already host \"h1\"'s",
     );
     says("hosts[2].docker", "needs `tls`");
-    says(
-        "hosts[3].docker",
-        "ssh:// Docker endpoints are not supported yet",
-    );
+    says("hosts[3].docker", "has a path or a query");
     says("hosts[5].tls", "has no ca.pem, cert.pem, key.pem");
     says(
         "containers[0].host",
@@ -265,5 +272,128 @@ fn a_primary_on_another_machine_is_refused_at_its_endpoint() {
         e.to_string()
             .contains("the primary (the first host) runs netd"),
         "{e}"
+    );
+}
+
+/// A file of `mode` holding `text`, in `dir`.
+fn file(dir: &std::path::Path, name: &str, mode: u32) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join(name);
+    std::fs::write(&p, "x").expect("write");
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    p
+}
+
+#[test]
+fn ssh_hosts_take_a_key_and_known_hosts_relative_to_the_spec() {
+    let dir = tempfile::tempdir().expect("dir");
+    file(dir.path(), "h2.key", 0o600);
+    file(dir.path(), "known_hosts", 0o644);
+    let yaml = "name: ms-ssh\nsubnet: 10.204.9.0/24\nhosts:\n  - name: h1\n  - name: h2\n    \
+                docker: ssh://hub@10.204.250.2:2222\n    ssh_key: h2.key\n    known_hosts: \
+                known_hosts\n    address: 10.204.250.2\n";
+    let r = LabSpec::from_yaml(yaml, dir.path().join("lab.yaml"))
+        .and_then(|s| s.resolve())
+        .expect("valid");
+    assert_eq!(
+        r.hosts[1].docker,
+        DockerEndpoint::Ssh {
+            user: Some("hub".into()),
+            host: "10.204.250.2".into(),
+            port: Some(2222),
+            key: Some(dir.path().join("h2.key")),
+            known_hosts: Some(dir.path().join("known_hosts")),
+        }
+    );
+    assert_eq!(
+        r.hosts[1].libvirt, None,
+        "a remote engine has no libvirt unless given"
+    );
+    assert!(
+        r.to_string().contains("h2    ssh://hub@10.204.250.2:2222"),
+        "{r}"
+    );
+
+    // The builder says the same.
+    let built = LabSpec::new("ms-ssh", "10.204.9.0/24")
+        .host(hub_core::Host::new("h1"))
+        .host(
+            hub_core::Host::new("h2")
+                .docker("ssh://hub@10.204.250.2:2222")
+                .ssh_key(dir.path().join("h2.key"))
+                .known_hosts(dir.path().join("known_hosts"))
+                .address("10.204.250.2"),
+        )
+        .resolve()
+        .expect("valid");
+    assert_eq!(built.hosts[1].docker, r.hosts[1].docker);
+}
+
+#[test]
+fn ssh_host_mistakes_are_placed_at_their_fields() {
+    let dir = tempfile::tempdir().expect("dir");
+    let open_key = file(dir.path(), "open.key", 0o644);
+    let tls = tls_dir();
+    let yaml = format!(
+        "\
+name: ms-ssh-bad
+subnet: 10.204.10.0/24
+hosts:
+  - name: h1
+  - name: h2
+    docker: ssh://hub@10.204.250.2
+    tls: {tls}
+  - name: h3
+    docker: ssh://hub@10.204.250.3
+    ssh_key: /nonexistent/ms-key
+    known_hosts: /nonexistent/ms-known
+  - name: h4
+    docker: tcp://10.204.250.4:2376
+    tls: {tls}
+    ssh_key: {open}
+  - name: h5
+    docker: ssh://hub@10.204.250.5
+    ssh_key: {open}
+  - name: h6
+    docker: ssh://hub@10.204.250.6:70000
+",
+        tls = tls.path().display(),
+        open = open_key.display(),
+    );
+    assert_placed(
+        &places(&yaml),
+        &[
+            (7, 10, "hosts[1].tls", SpecErrorKind::BadValue),
+            (10, 14, "hosts[2].ssh_key", SpecErrorKind::MissingFile),
+            (11, 18, "hosts[2].known_hosts", SpecErrorKind::MissingFile),
+            (15, 14, "hosts[3].ssh_key", SpecErrorKind::BadValue),
+            (18, 14, "hosts[4].ssh_key", SpecErrorKind::BadValue),
+            (20, 13, "hosts[5].docker", SpecErrorKind::BadValue),
+        ],
+    );
+    let all = errors(&yaml);
+    let says = |field: &str, text: &str| assert_says(&all, field, text);
+    says(
+        "hosts[1].tls",
+        "`tls` is for a tcp:// endpoint; an ssh:// endpoint takes none",
+    );
+    says("hosts[2].ssh_key", "/nonexistent/ms-key is not a file");
+    says(
+        "hosts[2].known_hosts",
+        "/nonexistent/ms-known is not a file",
+    );
+    says("hosts[3].ssh_key", "`ssh_key` is for an ssh:// endpoint");
+    says("hosts[4].ssh_key", "may be read by others (mode 0644)");
+    says("hosts[5].docker", "\"70000\" is not a port");
+
+    // An ssh:// engine is another machine's: not the primary.
+    let prim = "name: ms-ssh-prim\nsubnet: 10.204.11.0/24\nhosts:\n  - name: far\n    docker: \
+                ssh://hub@10.204.250.9\n  - name: here\n";
+    let e = errors(prim);
+    assert!(
+        e.iter().any(|e| e.field == "hosts[0].docker"
+            && e.message
+                .contains("ssh://hub@10.204.250.9 is another machine's")),
+        "{e:#?}"
     );
 }

@@ -10,12 +10,16 @@ use hub_runtime::{RuntimeError, RuntimeResult};
 use crate::compat;
 use crate::error::{self, BACKEND};
 use crate::image::PullProgress;
+use crate::ssh::SshTarget;
 
 /// A callback receiving image pull progress, for the CLI to render.
 pub type PullProgressFn = Arc<dyn Fn(PullProgress) + Send + Sync>;
 
 /// How long a pull may go without any progress message before it is abandoned.
 pub const DEFAULT_PULL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a failed version negotiation with the local engine was doing.
+const NEGOTIATING: &str = "asking the Docker Engine for its API version";
 
 /// Seconds bollard waits for an answer to one request.
 const REQUEST_TIMEOUT_SECS: u64 = 120;
@@ -73,14 +77,14 @@ impl DockerRuntime {
     pub async fn connect() -> RuntimeResult<Self> {
         let docker = Docker::connect_with_local_defaults()
             .map_err(|e| connect_error(e, "connecting to the Docker Engine"))?;
-        Self::negotiate(docker).await
+        Self::negotiate(docker, NEGOTIATING).await
     }
 
     /// Connects to the engine at the Unix socket `path` and negotiates the API version.
     pub async fn connect_with_socket(path: &str) -> RuntimeResult<Self> {
         let docker = Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
             .map_err(|e| connect_error(e, &format!("connecting to the Docker Engine at {path}")))?;
-        Self::negotiate(docker).await
+        Self::negotiate(docker, NEGOTIATING).await
     }
 
     /// Connects to the engine at `tcp://ADDR` over TLS, showing the client certificate of
@@ -100,11 +104,41 @@ impl DockerRuntime {
             API_DEFAULT_VERSION,
         )
         .map_err(|e| connect_error(e, &doing))?;
-        let docker = with_compat(docker)
-            .negotiate_version()
-            .await
-            .map_err(|e| connect_error(e, &doing))?;
-        Ok(Self::from_client(docker))
+        Self::negotiate(docker, &doing).await
+    }
+
+    /// Connects to the engine of another machine over SSH (`docker system dial-stdio` there,
+    /// one ssh child per connection; see [`SshTarget`]) and negotiates the API version. An
+    /// unknown or changed host key, a refused login or a host without the docker CLI fails
+    /// here, with ssh's own message and what to do.
+    pub async fn connect_ssh(target: SshTarget) -> RuntimeResult<Self> {
+        let doing = format!(
+            "connecting to the Docker Engine at {} over SSH",
+            target.url()
+        );
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_idle_timeout(crate::ssh::POOL_IDLE)
+                .pool_timer(hyper_util::rt::TokioTimer::new())
+                .build(crate::ssh::SshConnector::new(target));
+        let client = Arc::new(client);
+        let docker = Docker::connect_with_custom_transport(
+            move |req: BollardRequest| {
+                let client = Arc::clone(&client);
+                async move {
+                    client
+                        .request(req)
+                        .await
+                        .map_err(bollard::errors::Error::from)
+                }
+            },
+            // bollard's requests go to this placeholder: the connector ignores it.
+            Some("http://docker.invalid"),
+            REQUEST_TIMEOUT_SECS,
+            API_DEFAULT_VERSION,
+        )
+        .map_err(|e| connect_error(e, &doing))?;
+        Self::negotiate(docker, &doing).await
     }
 
     /// The engine's host: its CPUs and total memory in MiB (Docker's `/info`: `NCPU`,
@@ -123,11 +157,12 @@ impl DockerRuntime {
         Ok((cpus, mem / (1024 * 1024)))
     }
 
-    async fn negotiate(docker: Docker) -> RuntimeResult<Self> {
+    /// Negotiates the API version of a client just made; `doing` says what failed.
+    async fn negotiate(docker: Docker, doing: &str) -> RuntimeResult<Self> {
         let docker = with_compat(docker)
             .negotiate_version()
             .await
-            .map_err(|e| connect_error(e, "asking the Docker Engine for its API version"))?;
+            .map_err(|e| connect_error(e, doing))?;
         Ok(Self::from_client(docker))
     }
 

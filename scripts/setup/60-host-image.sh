@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds hub-test/host:12, the image of the multi-host test fixture's "hosts" (scripts/test-hosts.sh
-# starts them): a Debian 12 root with Docker Engine, libvirtd + QEMU and WireGuard's tools, the
-# packages a real lab host runs and nothing of the hub. Recipe from ENVIRONMENT.md ("Several hosts
+# starts them): a Debian 12 root with Docker Engine, libvirtd + QEMU, WireGuard's tools and sshd,
+# the packages a real lab host runs and nothing of the hub. The image holds no SSH host key:
+# test-hosts.sh gives each host its own. Recipe from ENVIRONMENT.md ("Several hosts
 # on one machine"): `debootstrap --variant=minbase`, then `apt-get install --no-install-recommends`
 # in a chroot (debootstrap's --include cannot configure libvirt: systemd-container and polkitd want
 # dbus and logind), then the users and groups libvirt's maintainer scripts would have made.
@@ -12,7 +13,7 @@ set -euo pipefail
 
 name=hub-test/host:12
 mirror=${HUB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-packages="docker.io libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils iproute2 iptables wireguard-tools wireguard-go procps"
+packages="docker.io libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils iproute2 iptables wireguard-tools wireguard-go procps openssh-server"
 log() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 
 hash=$( (cat "${BASH_SOURCE[0]}"; echo "$mirror") | sha256sum | cut -c1-16)
@@ -52,7 +53,8 @@ chroot "$root" sh -c 'getent group kvm >/dev/null || groupadd -r kvm
     getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
     getent passwd libvirt-qemu >/dev/null || useradd -r -g libvirt-qemu -G kvm -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu'
 chroot "$root" apt-get clean
-rm -rf "$root"/var/lib/apt/lists/* "$root/usr/sbin/policy-rc.d"
+# openssh-server's scripts made host keys: every host would share them. Each host gets its own.
+rm -rf "$root"/var/lib/apt/lists/* "$root/usr/sbin/policy-rc.d" "$root"/etc/ssh/ssh_host_*
 : >"$root/etc/resolv.conf"
 tar --numeric-owner -C "$root" -c . |
     docker import -c 'CMD ["bash"]' -c "LABEL io.hub.recipe=$hash" - "$name" >/dev/null

@@ -1,7 +1,8 @@
 //! The multi-host fixture for tests and benches: `scripts/test-hosts.sh up N` starts N "hosts"
-//! (containers of hub-test/host:12, each with its own dockerd and libvirtd, TLS on both) on
-//! the Docker network `hubmh-underlay`; this module starts them once per test binary and gives
-//! each host's name, Docker endpoint and cert directory, libvirt URI and underlay address.
+//! (containers of hub-test/host:12, each with its own dockerd and libvirtd, TLS on both, and
+//! sshd) on the Docker network `hubmh-underlay`; this module starts them once per test binary
+//! and gives each host's name, Docker endpoint and cert directory, libvirt URI, SSH endpoint
+//! and underlay address.
 //! Tests reach a host only through those endpoints, as the hub does.
 #![allow(dead_code)]
 
@@ -37,9 +38,25 @@ pub struct TestHost {
     pub cert_dir: PathBuf,
     /// `qemu+tls://ADDRESS/system?pkipath=CERT_DIR`.
     pub libvirt_uri: String,
+    /// `ssh://root@ADDRESS:22`: its sshd, which reaches its Docker Engine (`docker system
+    /// dial-stdio`) and its libvirt.
+    pub ssh_endpoint: String,
+    /// The fixture's SSH folder: the client key `id_ed25519` (0600) and `known_hosts` with
+    /// every host's own key.
+    pub ssh_dir: PathBuf,
 }
 
 impl TestHost {
+    /// The client key every host authorises for root.
+    pub fn ssh_key(&self) -> PathBuf {
+        self.ssh_dir.join("id_ed25519")
+    }
+
+    /// A known_hosts file holding every host's key.
+    pub fn known_hosts(&self) -> PathBuf {
+        self.ssh_dir.join("known_hosts")
+    }
+
     /// A bollard client for this host's engine over TLS, trusting `ca` (the fixture's own CA
     /// is `cert_dir/ca.pem`), with the API version negotiated.
     pub async fn docker_with_ca(&self, ca: &Path) -> Result<Docker, bollard::errors::Error> {
@@ -138,13 +155,15 @@ impl Hosts {
             .lines()
             .map(|l| {
                 let f: Vec<&str> = l.split_whitespace().collect();
-                assert_eq!(f.len(), 5, "a host line of test-hosts.sh: {l:?}");
+                assert_eq!(f.len(), 7, "a host line of test-hosts.sh: {l:?}");
                 TestHost {
                     name: f[0].into(),
                     address: f[1].parse().expect("an IPv4 address"),
                     docker_endpoint: f[2].into(),
                     cert_dir: f[3].into(),
                     libvirt_uri: f[4].into(),
+                    ssh_endpoint: f[5].into(),
+                    ssh_dir: f[6].into(),
                 }
             })
             .collect::<Vec<_>>();

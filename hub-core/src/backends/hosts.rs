@@ -1,5 +1,5 @@
-//! The backends of a lab over several hosts: each host's Docker Engine (a Unix socket, or TCP
-//! with TLS) and libvirt (virsh `-c URI`), and its capacity read from them.
+//! The backends of a lab over several hosts: each host's Docker Engine (a Unix socket, TCP
+//! with TLS, or SSH) and libvirt (virsh `-c URI`), and its capacity read from them.
 
 use std::sync::Arc;
 
@@ -85,6 +85,22 @@ async fn connect_docker(host: &HostSpec) -> Result<DockerRuntime, String> {
             DockerRuntime::connect_with_socket(&path.to_string_lossy()).await
         }
         DockerEndpoint::Tcp { addr, tls } => DockerRuntime::connect_tls(addr, tls).await,
+        DockerEndpoint::Ssh {
+            user,
+            host,
+            port,
+            key,
+            known_hosts,
+        } => {
+            DockerRuntime::connect_ssh(hub_docker::SshTarget {
+                user: user.clone(),
+                host: host.clone(),
+                port: *port,
+                identity: key.clone(),
+                known_hosts: known_hosts.clone(),
+            })
+            .await
+        }
     }
     .map_err(|e| format!("its Docker Engine at {}: {}", host.docker, cause(&e)))
 }

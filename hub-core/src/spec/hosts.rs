@@ -20,10 +20,15 @@ pub const TLS_FILES: [&str; 3] = ["ca.pem", "cert.pem", "key.pem"];
 /// hosts:
 ///   - name: h1                                  # the primary: netd and the VPN run here
 ///   - name: h2
-///     docker: tcp://192.168.50.12:2376          # unix:// (default) or tcp:// with `tls`
+///     docker: tcp://192.168.50.12:2376          # unix:// (default), tcp:// with `tls`, ssh://
 ///     tls: ./certs/h2                           # ca.pem, cert.pem, key.pem
 ///     libvirt: qemu+tcp://192.168.50.12/system  # default qemu:///system for a local engine
 ///     address: 192.168.50.12                    # the underlay address other hosts reach
+///   - name: h3
+///     docker: ssh://hub@192.168.50.13           # sshd and the docker CLI on the host
+///     ssh_key: ./keys/h3                        # optional identity file
+///     known_hosts: ./keys/known_hosts           # optional; default: the user's known_hosts
+///     address: 192.168.50.13
 /// placement: epvm                               # or round-robin
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,14 +36,23 @@ pub const TLS_FILES: [&str; 3] = ["ca.pem", "cert.pem", "key.pem"];
 pub struct Host {
     /// Its name (a DNS label), which `host:` on a workload names.
     pub name: String,
-    /// Its Docker Engine: `unix:///PATH` (default `unix:///var/run/docker.sock`) or
-    /// `tcp://HOST:PORT` with `tls`.
+    /// Its Docker Engine: `unix:///PATH` (default `unix:///var/run/docker.sock`),
+    /// `tcp://HOST:PORT` with `tls`, or `ssh://[USER@]HOST[:PORT]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub docker: Option<String>,
     /// The folder holding `ca.pem`, `cert.pem` and `key.pem` for a `tcp://` engine (relative
     /// to the spec's folder).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<PathBuf>,
+    /// The SSH identity (private key) file for an `ssh://` engine (relative to the spec's
+    /// folder); absent: ssh's own (the agent, `~/.ssh/id_*`, `~/.ssh/config`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_key: Option<PathBuf>,
+    /// The known_hosts file the host's SSH key is checked against, for an `ssh://` engine
+    /// (relative to the spec's folder); absent: the user's (`~/.ssh/known_hosts` and
+    /// `/etc/ssh/ssh_known_hosts`). A host whose key is not there is refused, never added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_hosts: Option<PathBuf>,
     /// Its libvirt URI (`qemu:///system`, `qemu+tcp://H/system`, `qemu+ssh://user@H/system`),
     /// or `none`. Default: `qemu:///system` for a host whose engine is local, none otherwise
     /// (`qemu:///system` would be the hub's own machine).
@@ -56,11 +70,13 @@ impl Host {
             name: name.into(),
             docker: None,
             tls: None,
+            ssh_key: None,
+            known_hosts: None,
             libvirt: None,
             address: None,
         }
     }
-    /// Its Docker endpoint (`unix:///var/run/docker.sock`, `tcp://H:2376`).
+    /// Its Docker endpoint (`unix:///var/run/docker.sock`, `tcp://H:2376`, `ssh://user@H`).
     pub fn docker(mut self, endpoint: impl Into<String>) -> Self {
         self.docker = Some(endpoint.into());
         self
@@ -68,6 +84,17 @@ impl Host {
     /// The TLS folder of a `tcp://` endpoint (`ca.pem`, `cert.pem`, `key.pem`).
     pub fn tls(mut self, dir: impl Into<PathBuf>) -> Self {
         self.tls = Some(dir.into());
+        self
+    }
+    /// The SSH identity file of an `ssh://` endpoint.
+    pub fn ssh_key(mut self, file: impl Into<PathBuf>) -> Self {
+        self.ssh_key = Some(file.into());
+        self
+    }
+    /// The known_hosts file an `ssh://` endpoint's host key is checked against (instead of
+    /// the user's).
+    pub fn known_hosts(mut self, file: impl Into<PathBuf>) -> Self {
+        self.known_hosts = Some(file.into());
         self
     }
     /// Its libvirt URI, or `none`.
@@ -79,6 +106,27 @@ impl Host {
     pub fn address(mut self, address: impl Into<String>) -> Self {
         self.address = Some(address.into());
         self
+    }
+}
+
+impl Host {
+    /// Its Docker endpoint, checked, with its files resolved by `resolve_path` (relative to
+    /// the spec's folder).
+    pub(crate) fn endpoint(
+        &self,
+        resolve_path: impl Fn(&Path) -> PathBuf,
+    ) -> Result<DockerEndpoint, EndpointError> {
+        let tls = self.tls.as_deref().map(&resolve_path);
+        let ssh_key = self.ssh_key.as_deref().map(&resolve_path);
+        let known_hosts = self.known_hosts.as_deref().map(&resolve_path);
+        DockerEndpoint::parse(
+            self.docker.as_deref().unwrap_or(DEFAULT_DOCKER),
+            EndpointFiles {
+                tls: tls.as_deref(),
+                ssh_key: ssh_key.as_deref(),
+                known_hosts: known_hosts.as_deref(),
+            },
+        )
     }
 }
 
@@ -170,39 +218,115 @@ pub enum DockerEndpoint {
         /// recorded).
         tls: PathBuf,
     },
+    /// The host's own engine reached over SSH (`docker system dial-stdio` there), the host's
+    /// key checked against known_hosts.
+    Ssh {
+        /// The login user (`None`: ssh's choice: the local user or `~/.ssh/config`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+        /// The host name or address.
+        host: String,
+        /// The port (`None`: 22 or `~/.ssh/config`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        port: Option<u16>,
+        /// The identity file (its path is recorded, never the key).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<PathBuf>,
+        /// The known_hosts file (`None`: the user's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        known_hosts: Option<PathBuf>,
+    },
+}
+
+/// The files a host entry gives besides its endpoint (resolved against the spec's folder).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EndpointFiles<'a> {
+    /// `tls:` (a `tcp://` endpoint's folder).
+    pub tls: Option<&'a Path>,
+    /// `ssh_key:` (an `ssh://` endpoint's identity file).
+    pub ssh_key: Option<&'a Path>,
+    /// `known_hosts:` (an `ssh://` endpoint's known_hosts file).
+    pub known_hosts: Option<&'a Path>,
+}
+
+/// What is wrong with a host's endpoint, and which of its fields says it (`docker`, `tls`,
+/// `ssh_key`, `known_hosts`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointError {
+    /// The host entry's field at fault.
+    pub field: &'static str,
+    /// What is wrong and what to write instead.
+    pub message: String,
+}
+
+impl std::fmt::Display for EndpointError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for EndpointError {}
+
+impl EndpointFiles<'_> {
+    /// Refuses the files given that `scheme` (an endpoint, in words) does not use.
+    fn only(&self, scheme: &str, used: &[&str]) -> Result<(), EndpointError> {
+        let given = [
+            ("tls", self.tls.is_some(), "a tcp:// endpoint"),
+            ("ssh_key", self.ssh_key.is_some(), "an ssh:// endpoint"),
+            (
+                "known_hosts",
+                self.known_hosts.is_some(),
+                "an ssh:// endpoint",
+            ),
+        ];
+        match given
+            .into_iter()
+            .find(|(field, set, _)| *set && !used.contains(field))
+        {
+            Some((field, _, for_what)) => Err(EndpointError {
+                field,
+                message: format!("`{field}` is for {for_what}; {scheme} takes none"),
+            }),
+            None => Ok(()),
+        }
+    }
 }
 
 impl DockerEndpoint {
-    /// Parses `endpoint` (`unix:///PATH`, `tcp://HOST:PORT`) with the TLS folder a `tcp://`
-    /// one needs. The message says what is wrong.
-    pub fn parse(endpoint: &str, tls: Option<&Path>) -> Result<Self, String> {
+    /// Parses `endpoint` (`unix:///PATH`, `tcp://HOST:PORT`, `ssh://[USER@]HOST[:PORT]`) with
+    /// the files it takes (a `tcp://` one needs `tls`; an `ssh://` one may have `ssh_key` and
+    /// `known_hosts`). The error says what is wrong and which field says it.
+    pub fn parse(endpoint: &str, files: EndpointFiles<'_>) -> Result<Self, EndpointError> {
+        let docker = |message: String| EndpointError {
+            field: "docker",
+            message,
+        };
         if let Some(path) = endpoint.strip_prefix("unix://") {
-            if tls.is_some() {
-                return Err("`tls` is for a tcp:// endpoint; a Unix socket needs none".into());
-            }
+            files.only("a Unix socket endpoint", &[])?;
             if !path.starts_with('/') {
-                return Err(format!(
+                return Err(docker(format!(
                     "\"{endpoint}\" is not a Unix socket endpoint; write unix:///ABSOLUTE/PATH"
-                ));
+                )));
             }
             return Ok(DockerEndpoint::Unix { path: path.into() });
         }
         if let Some(addr) = endpoint.strip_prefix("tcp://") {
+            files.only("a tcp:// endpoint", &["tls"])?;
             let addr = addr.trim_end_matches('/');
             let port_ok = addr
                 .rsplit_once(':')
                 .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
             if !port_ok || addr.contains('/') {
-                return Err(format!(
+                return Err(docker(format!(
                     "\"{endpoint}\" is not a TCP endpoint; write tcp://HOST:PORT (Docker's TLS \
                      port is 2376)"
-                ));
+                )));
             }
-            let Some(tls) = tls else {
-                return Err(format!(
+            let Some(tls) = files.tls else {
+                return Err(docker(format!(
                     "\"{endpoint}\" needs `tls`: a folder holding ca.pem, cert.pem and key.pem \
                      (an engine without TLS obeys anyone who reaches its port)"
-                ));
+                )));
             };
             return Ok(DockerEndpoint::Tcp {
                 addr: addr.to_string(),
@@ -210,23 +334,37 @@ impl DockerEndpoint {
             });
         }
         if endpoint.starts_with("ssh://") {
-            return Err(format!(
-                "\"{endpoint}\": ssh:// Docker endpoints are not supported yet; use tcp://HOST:2376 \
-                 with `tls`"
-            ));
+            files.only("an ssh:// endpoint", &["ssh_key", "known_hosts"])?;
+            let url = super::ssh_url::SshUrl::parse(endpoint).map_err(docker)?;
+            return Ok(DockerEndpoint::Ssh {
+                user: url.user,
+                host: url.host,
+                port: url.port,
+                key: files.ssh_key.map(Path::to_path_buf),
+                known_hosts: files.known_hosts.map(Path::to_path_buf),
+            });
         }
-        Err(format!(
-            "\"{endpoint}\" is not a Docker endpoint; write unix:///var/run/docker.sock or \
-             tcp://HOST:2376"
-        ))
+        Err(docker(format!(
+            "\"{endpoint}\" is not a Docker endpoint; write unix:///var/run/docker.sock, \
+             tcp://HOST:2376 or ssh://USER@HOST"
+        )))
     }
 
-    /// The endpoint as written (`unix:///var/run/docker.sock`, `tcp://H:2376`).
+    /// The endpoint as written (`unix:///var/run/docker.sock`, `tcp://H:2376`,
+    /// `ssh://user@H:22`).
     pub fn url(&self) -> String {
         match self {
             DockerEndpoint::Unix { path } => format!("unix://{}", path.display()),
             DockerEndpoint::Tcp { addr, .. } => format!("tcp://{addr}"),
+            DockerEndpoint::Ssh {
+                user, host, port, ..
+            } => super::ssh_url::format(user.as_deref(), host, *port),
         }
+    }
+
+    /// Whether the engine is this machine's (a Unix socket here).
+    pub fn is_local(&self) -> bool {
+        matches!(self, DockerEndpoint::Unix { .. })
     }
 }
 
@@ -279,18 +417,12 @@ impl HostSpec {
         h: &Host,
         resolve_path: impl Fn(&Path) -> PathBuf,
     ) -> Result<Self, String> {
-        let tls = h.tls.as_deref().map(&resolve_path);
-        let docker = DockerEndpoint::parse(
-            h.docker.as_deref().unwrap_or(DEFAULT_DOCKER),
-            tls.as_deref(),
-        )?;
+        let docker = h.endpoint(resolve_path).map_err(|e| e.message)?;
         let libvirt = match h.libvirt.as_deref() {
             Some(NO_LIBVIRT) => None,
             Some(uri) => Some(uri.to_string()),
-            None => match docker {
-                DockerEndpoint::Unix { .. } => Some(DEFAULT_LIBVIRT.to_string()),
-                DockerEndpoint::Tcp { .. } => None,
-            },
+            None if docker.is_local() => Some(DEFAULT_LIBVIRT.to_string()),
+            None => None,
         };
         let address = match &h.address {
             Some(a) => Some(
@@ -313,32 +445,73 @@ impl HostSpec {
 mod tests {
     use super::*;
 
+    fn tls(dir: &str) -> EndpointFiles<'_> {
+        EndpointFiles {
+            tls: Some(Path::new(dir)),
+            ..EndpointFiles::default()
+        }
+    }
+
     #[test]
     fn endpoints_parse_or_say_what_is_wrong() {
+        let none = EndpointFiles::default();
         assert_eq!(
-            DockerEndpoint::parse(DEFAULT_DOCKER, None).unwrap(),
+            DockerEndpoint::parse(DEFAULT_DOCKER, none).unwrap(),
             DockerEndpoint::Unix {
                 path: "/var/run/docker.sock".into()
             }
         );
-        let tcp = DockerEndpoint::parse("tcp://10.0.0.2:2376", Some(Path::new("/c"))).unwrap();
+        let tcp = DockerEndpoint::parse("tcp://10.0.0.2:2376", tls("/c")).unwrap();
         assert_eq!(tcp.url(), "tcp://10.0.0.2:2376");
-        let no_tls = DockerEndpoint::parse("tcp://10.0.0.2:2376", None).unwrap_err();
-        assert!(no_tls.contains("needs `tls`"), "{no_tls}");
-        let ssh = DockerEndpoint::parse("ssh://me@h2", None).unwrap_err();
-        assert!(ssh.contains("not supported"), "{ssh}");
+        let no_tls = DockerEndpoint::parse("tcp://10.0.0.2:2376", none).unwrap_err();
+        assert!(no_tls.message.contains("needs `tls`"), "{no_tls}");
+        assert_eq!(no_tls.field, "docker");
         for bad in [
             "tcp://h2",
             "tcp://:2376",
             "tcp://h2:99999",
             "http://h2:2376",
             "unix://rel",
+            "ssh://me@h2/x",
         ] {
-            assert!(
-                DockerEndpoint::parse(bad, Some(Path::new("/c"))).is_err(),
-                "{bad}"
-            );
+            assert!(DockerEndpoint::parse(bad, tls("/c")).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn ssh_endpoints_take_a_key_and_known_hosts_and_nothing_else() {
+        let files = EndpointFiles {
+            ssh_key: Some(Path::new("/k/id")),
+            known_hosts: Some(Path::new("/k/known")),
+            ..EndpointFiles::default()
+        };
+        let ssh = DockerEndpoint::parse("ssh://hub@10.0.0.3:2222", files).unwrap();
+        assert_eq!(
+            ssh,
+            DockerEndpoint::Ssh {
+                user: Some("hub".into()),
+                host: "10.0.0.3".into(),
+                port: Some(2222),
+                key: Some("/k/id".into()),
+                known_hosts: Some("/k/known".into()),
+            }
+        );
+        assert_eq!(ssh.url(), "ssh://hub@10.0.0.3:2222");
+        assert!(!ssh.is_local());
+        // Recorded in hosts.json with the files' paths only.
+        let json = serde_json::to_string(&ssh).unwrap();
+        assert_eq!(serde_json::from_str::<DockerEndpoint>(&json).unwrap(), ssh);
+        let e = DockerEndpoint::parse("ssh://hub@h3", tls("/c")).unwrap_err();
+        assert_eq!(e.field, "tls");
+        assert!(e.message.contains("`tls` is for a tcp:// endpoint"), "{e}");
+        let e = DockerEndpoint::parse("tcp://h3:2376", files).unwrap_err();
+        assert_eq!(e.field, "ssh_key");
+        let e = DockerEndpoint::parse(DEFAULT_DOCKER, files).unwrap_err();
+        assert_eq!(e.field, "ssh_key");
+        assert!(e.message.contains("is for an ssh:// endpoint"), "{e}");
+        let e = DockerEndpoint::parse("ssh://me:pw@h3", EndpointFiles::default()).unwrap_err();
+        assert_eq!(e.field, "docker");
+        assert!(e.message.contains("password"), "{e}");
     }
 
     #[test]
@@ -347,6 +520,12 @@ mod tests {
         let local = HostSpec::from_host(&Host::new("h1"), abs).unwrap();
         assert_eq!(local.libvirt.as_deref(), Some(DEFAULT_LIBVIRT));
         let remote = Host::new("h2").docker("tcp://h2:2376").tls("certs");
+        let ssh = Host::new("h4").docker("ssh://hub@h4").ssh_key("keys/h4");
+        let s = HostSpec::from_host(&ssh, abs).unwrap();
+        assert_eq!(s.libvirt, None, "an ssh:// engine is another machine's");
+        assert!(
+            matches!(&s.docker, DockerEndpoint::Ssh { key: Some(k), .. } if k == Path::new("/spec/keys/h4"))
+        );
         let r = HostSpec::from_host(&remote, abs).unwrap();
         assert_eq!(r.libvirt, None);
         assert_eq!(

@@ -65,6 +65,7 @@
 //! hosts:                          # optional: the hosts the lab spans (see [`Host`]); the
 //!   - {name: h1}                  #   first is the primary (netd, VPN); default engines
 //!   - {name: h2, docker: "tcp://192.168.50.12:2376", tls: ./certs/h2, address: 192.168.50.12}
+//!   - {name: h3, docker: "ssh://hub@192.168.50.13", ssh_key: ./keys/h3, address: 192.168.50.13}
 //! placement: epvm                 # epvm (default) | round-robin, for workloads without `host:`
 //! # (and on a container or VM: `host: h2` pins it)
 //! mesh: {port: 51999, underlay_mtu: 1500}  # optional, over several hosts (see [`Mesh`])
@@ -112,6 +113,7 @@ mod names;
 mod node;
 mod resolve;
 mod segments;
+mod ssh_url;
 mod types;
 mod validate;
 mod volumes;
@@ -124,8 +126,8 @@ pub use error::{SpecError, SpecErrorKind, SpecErrors};
 pub use hash::{canonical_json, spec_hash};
 pub use host::{HostChoices, HostView, VPN_PORT_SEARCH};
 pub use hosts::{
-    DEFAULT_DOCKER, DEFAULT_LIBVIRT, DEFAULT_UNDERLAY_MTU, DockerEndpoint, Host, HostSpec, Mesh,
-    NO_LIBVIRT, Placement, SEGMENT_OVERHEAD, TLS_FILES,
+    DEFAULT_DOCKER, DEFAULT_LIBVIRT, DEFAULT_UNDERLAY_MTU, DockerEndpoint, EndpointError,
+    EndpointFiles, Host, HostSpec, Mesh, NO_LIBVIRT, Placement, SEGMENT_OVERHEAD, TLS_FILES,
 };
 pub use hub_runtime::{MacAddr, derive_mac};
 pub use resolve::{

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::{Ctx, parse_ip};
 use crate::spec::error::SpecErrorKind;
 use crate::spec::hosts::{
-    DEFAULT_DOCKER, DockerEndpoint, HostSpec, SEGMENT_OVERHEAD, TLS_FILES, check_libvirt_uri,
+    DockerEndpoint, HostSpec, SEGMENT_OVERHEAD, TLS_FILES, check_libvirt_uri,
 };
 
 /// The smallest MTU a lab segment may have (IPv4's 576-byte datagram every host must take).
@@ -130,60 +130,110 @@ fn check_mesh(cx: &mut Ctx<'_>) {
     }
 }
 
-/// A host's Docker endpoint and TLS folder.
+/// A host's Docker endpoint and the files it names (`tls`, `ssh_key`, `known_hosts`).
 fn check_endpoint(cx: &mut Ctx<'_>, i: usize, seen: &mut HashMap<String, usize>) {
     let spec = cx.spec;
     let h = &spec.hosts[i];
-    let tls = h.tls.as_deref().map(|p| spec.resolve_path(p));
     let field = format!("hosts[{i}].docker");
-    match DockerEndpoint::parse(
-        h.docker.as_deref().unwrap_or(DEFAULT_DOCKER),
-        tls.as_deref(),
-    ) {
-        Err(m) => {
-            let at = if m.contains("`tls` is for") {
-                format!("hosts[{i}].tls")
-            } else {
-                field
-            };
-            cx.err(SpecErrorKind::BadValue, at, m);
+    let ep = match h.endpoint(|p| spec.resolve_path(p)) {
+        Ok(ep) => ep,
+        Err(e) => {
+            cx.err(
+                SpecErrorKind::BadValue,
+                format!("hosts[{i}].{}", e.field),
+                e.message,
+            );
+            return;
         }
-        Ok(ep) => {
-            if i == 0 && matches!(ep, DockerEndpoint::Tcp { .. }) {
-                cx.err(
-                    SpecErrorKind::BadValue,
-                    field.clone(),
-                    format!(
-                        "the primary (the first host) runs netd and the VPN gateway, which run \
-                         on this machine's engine for now, and {ep} is another machine's; list \
-                         this machine first (unix:///var/run/docker.sock, the default)"
-                    ),
-                );
+    };
+    if i == 0 && !ep.is_local() {
+        cx.err(
+            SpecErrorKind::BadValue,
+            field.clone(),
+            format!(
+                "the primary (the first host) runs netd and the VPN gateway, which run on this \
+                 machine's engine for now, and {ep} is another machine's; list this machine \
+                 first (unix:///var/run/docker.sock, the default)"
+            ),
+        );
+    }
+    for (name, kind, problem) in endpoint_file_problems(&ep) {
+        cx.err(kind, format!("hosts[{i}].{name}"), problem);
+    }
+    if let Some(first) = seen.get(&ep.url()) {
+        let msg = format!(
+            "Docker endpoint {ep} is already host \"{}\"'s (hosts[{first}])",
+            spec.hosts[*first].name
+        );
+        cx.err(SpecErrorKind::DuplicateName, field, msg);
+    } else {
+        seen.insert(ep.url(), i);
+    }
+}
+
+/// The files an endpoint names that are missing or unusable, by field: a TLS folder without
+/// one of its files, an SSH key or known_hosts file that is not there, a key others may read
+/// (ssh refuses to use it).
+fn endpoint_file_problems(ep: &DockerEndpoint) -> Vec<(&'static str, SpecErrorKind, String)> {
+    let mut problems = Vec::new();
+    match ep {
+        DockerEndpoint::Unix { .. } => {}
+        DockerEndpoint::Tcp { tls, .. } => {
+            let missing: Vec<&str> = TLS_FILES
+                .into_iter()
+                .filter(|f| !tls.join(f).is_file())
+                .collect();
+            if !missing.is_empty() {
+                problems.push((
+                    "tls",
+                    SpecErrorKind::MissingFile,
+                    format!("{} has no {}", tls.display(), missing.join(", ")),
+                ));
             }
-            if let DockerEndpoint::Tcp { tls, .. } = &ep {
-                let missing: Vec<&str> = TLS_FILES
-                    .into_iter()
-                    .filter(|f| !tls.join(f).is_file())
-                    .collect();
-                if !missing.is_empty() {
-                    cx.err(
+        }
+        DockerEndpoint::Ssh {
+            key, known_hosts, ..
+        } => {
+            if let Some(key) = key {
+                match std::fs::metadata(key) {
+                    Ok(m) if m.is_file() => {
+                        let mode = std::os::unix::fs::PermissionsExt::mode(&m.permissions());
+                        if mode & 0o077 != 0 {
+                            problems.push((
+                                "ssh_key",
+                                SpecErrorKind::BadValue,
+                                format!(
+                                    "{} may be read by others (mode {:04o}) and ssh refuses such \
+                                     a key; chmod 600 it",
+                                    key.display(),
+                                    mode & 0o7777
+                                ),
+                            ));
+                        }
+                    }
+                    _ => problems.push((
+                        "ssh_key",
                         SpecErrorKind::MissingFile,
-                        format!("hosts[{i}].tls"),
-                        format!("{} has no {}", tls.display(), missing.join(", ")),
-                    );
+                        format!("{} is not a file (the SSH private key)", key.display()),
+                    )),
                 }
             }
-            if let Some(first) = seen.get(&ep.url()) {
-                let msg = format!(
-                    "Docker endpoint {ep} is already host \"{}\"'s (hosts[{first}])",
-                    spec.hosts[*first].name
-                );
-                cx.err(SpecErrorKind::DuplicateName, field, msg);
-            } else {
-                seen.insert(ep.url(), i);
+            if let Some(file) = known_hosts
+                && !file.is_file()
+            {
+                problems.push((
+                    "known_hosts",
+                    SpecErrorKind::MissingFile,
+                    format!(
+                        "{} is not a file; write the host's key there (check its fingerprint \
+                         first: `ssh-keyscan HOST`, `ssh-keygen -lf`)",
+                        file.display()
+                    ),
+                ));
             }
         }
     }
+    problems
 }
 
 /// `host:` on containers and VMs.
