@@ -166,6 +166,7 @@ async fn hub_work(iters: usize) {
             uuid: hub_libvirt::domain_uuid(&lab.name, &format!("vm{i}")),
             boot: Default::default(),
             firmware_console: hub_libvirt::virt::firmware_console_available(),
+            pool: None,
         };
         async move {
             std::hint::black_box(domain_xml(&cfg).expect("xml"));

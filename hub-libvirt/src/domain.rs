@@ -40,16 +40,40 @@ pub struct BootRecord {
     pub note: Option<String>,
     /// The warm cache key of the VM, when it is warm.
     pub warm_key: Option<String>,
+    /// It runs on a remote libvirt (its disks are volumes there, its console log stays there).
+    pub remote: bool,
 }
 
 impl BootRecord {
     /// The words `status` and the progress line show: `restored from warm snapshot`,
-    /// `cold boot`, or `cold boot (no warm snapshot: REASON)`.
+    /// `cold boot`, or `cold boot (no warm snapshot: REASON)`; on a remote libvirt
+    /// `cold boot on a remote libvirt (...)`, saying that its console log is not read here.
     pub fn describe(&self) -> String {
-        match (self.restored, &self.note) {
-            (true, _) => "restored from warm snapshot".to_string(),
-            (false, Some(why)) => format!("cold boot (no warm snapshot: {why})"),
-            (false, None) => "cold boot".to_string(),
+        match (self.restored, &self.note, self.remote) {
+            (true, _, _) => "restored from warm snapshot".to_string(),
+            (false, Some(why), false) => format!("cold boot (no warm snapshot: {why})"),
+            (false, None, false) => "cold boot".to_string(),
+            (false, Some(why), true) => format!(
+                "cold boot on a remote libvirt (no warm snapshot: {why}; {REMOTE_CONSOLE_NOTE})"
+            ),
+            (false, None, true) => format!("cold boot on a remote libvirt ({REMOTE_CONSOLE_NOTE})"),
+        }
+    }
+}
+
+/// What a VM on a remote libvirt's boot record says of its console log.
+pub const REMOTE_CONSOLE_NOTE: &str = "its console log stays on its host, not read here";
+
+/// Why a warm VM on a remote libvirt boots cold.
+pub const REMOTE_WARM_NOTE: &str = "warm snapshots are kept for VMs on this machine's libvirt only";
+
+impl BootRecord {
+    /// A cold boot on a remote libvirt; `warm` when the spec asked for a warm start.
+    pub fn remote_cold(warm: bool) -> Self {
+        BootRecord {
+            remote: true,
+            note: warm.then(|| REMOTE_WARM_NOTE.to_string()),
+            ..BootRecord::default()
         }
     }
 }
@@ -95,6 +119,9 @@ pub struct DomainConfig {
     /// Whether the firmware writes its screen to the serial console too (see
     /// [`crate::virt::firmware_console_available`]).
     pub firmware_console: bool,
+    /// The storage pool on the VM's host that holds its disk and seed as volumes (a VM on a
+    /// remote libvirt); `None`: they are files of this machine.
+    pub pool: Option<String>,
 }
 
 /// One virtio NIC of a VM.
@@ -216,6 +243,9 @@ fn write_metadata<W: std::io::Write>(w: &mut Writer<W>, cfg: &DomainConfig) -> s
     }
     if let Some(key) = &cfg.boot.warm_key {
         el = el.with_attribute(("warm-key", key.as_str()));
+    }
+    if let Some(pool) = &cfg.pool {
+        el = el.with_attribute(("pool", pool.as_str()));
     }
     el.write_inner_content(|w| {
         for (role, path) in [
@@ -362,6 +392,9 @@ pub struct HubMetadata {
     pub files: Vec<(String, PathBuf)>,
     /// How the VM's current run started.
     pub boot: BootRecord,
+    /// The storage pool on the VM's host holding its files as volumes (a VM on a remote
+    /// libvirt); `None`: its files are this machine's.
+    pub pool: Option<String>,
 }
 
 impl HubMetadata {
@@ -420,6 +453,7 @@ fn parse(xml: &str) -> Result<DomainInfo, quick_xml::Error> {
                 match (local.as_str(), parent) {
                     ("domain", None) => info.domain_type = attr(e, "type")?.unwrap_or_default(),
                     ("vm", Some("metadata")) if in_hub => {
+                        let pool = attr(e, "pool")?;
                         info.hub = Some(HubMetadata {
                             lab: attr(e, "lab")?.unwrap_or_default(),
                             workload: attr(e, "workload")?.unwrap_or_default(),
@@ -433,7 +467,9 @@ fn parse(xml: &str) -> Result<DomainInfo, quick_xml::Error> {
                                 restored: attr(e, "boot")?.as_deref() == Some("restored"),
                                 note: attr(e, "boot-note")?,
                                 warm_key: attr(e, "warm-key")?,
+                                remote: pool.is_some(),
                             },
+                            pool,
                         })
                     }
                     ("file", Some("vm")) if in_hub => {
@@ -521,6 +557,7 @@ mod tests {
             uuid: crate::names::domain_uuid("lab", "vm1"),
             boot: BootRecord::default(),
             firmware_console: true,
+            pool: None,
         }
     }
 
@@ -571,6 +608,36 @@ mod tests {
         );
         assert!(xml.contains(r#"<memory unit="MiB">1024</memory>"#), "{xml}");
         assert!(xml.contains("<vcpu>2</vcpu>"), "{xml}");
+    }
+
+    #[test]
+    fn a_remote_vms_pool_reads_back_and_its_boot_says_where_it_runs() {
+        let mut cfg = config("lab-vm1");
+        let hub = parse_domain_xml(&domain_xml(&cfg).unwrap())
+            .unwrap()
+            .hub
+            .unwrap();
+        assert_eq!(hub.pool, None);
+        assert!(!hub.boot.remote);
+        cfg.pool = Some("hub-lab-lab".into());
+        cfg.boot = BootRecord::remote_cold(true);
+        let hub = parse_domain_xml(&domain_xml(&cfg).unwrap())
+            .unwrap()
+            .hub
+            .unwrap();
+        assert_eq!(hub.pool.as_deref(), Some("hub-lab-lab"));
+        assert!(hub.boot.remote);
+        let said = hub.boot.describe();
+        assert!(
+            said.starts_with("cold boot on a remote libvirt (no warm snapshot: ")
+                && said.contains(REMOTE_WARM_NOTE)
+                && said.contains(REMOTE_CONSOLE_NOTE),
+            "{said}"
+        );
+        assert_eq!(
+            BootRecord::remote_cold(false).describe(),
+            format!("cold boot on a remote libvirt ({REMOTE_CONSOLE_NOTE})")
+        );
     }
 
     #[test]

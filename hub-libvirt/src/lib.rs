@@ -13,6 +13,13 @@
 //! Readiness means: the address is known, SSH answers with the pinned host key, cloud-init
 //! finished.
 //!
+//! On a libvirt of another machine (`qemu+tls://H/system`: [`is_remote_uri`]) the same files
+//! are storage volumes on that host, made through the connection alone: the base image
+//! uploaded once into the shared pool `hub-images` (named by its content, with
+//! [`UploadProgress`]), the overlay, the seed and the console log in the lab's pool
+//! `hub-lab-LAB`, removed by [`LibvirtRuntime::remove_lab_storage`]. Such a VM boots cold and its
+//! console log is not read from here (see the [`remote`] module).
+//!
 //! # Performance
 //!
 //! Measured with `cargo bench -p hub-benches --bench vm_boot` on the 2-core test machines
@@ -49,6 +56,7 @@ mod names;
 pub mod overlay;
 mod paths;
 mod ready;
+pub mod remote;
 mod runtime;
 pub mod seed;
 mod ssh;
@@ -62,6 +70,7 @@ pub use error::{LibvirtError, LibvirtResult};
 pub use names::{check_mac, check_name, domain_name, domain_uuid};
 pub use paths::VmPaths;
 pub use ready::{CONSOLE_TAIL_LINES, ReadyPhases};
+pub use remote::{UploadProgress, UploadProgressFn, UploadStage, is_remote_uri};
 pub use runtime::{CreatePhases, LibvirtRuntime};
 pub use ssh::{
     KeyPair, LabKey, SSH_CONNECT_TIMEOUT, SshTarget, console_command, ensure_host_key,

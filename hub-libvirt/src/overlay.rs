@@ -26,6 +26,23 @@ async fn qemu_img(args: &[&std::ffi::OsStr]) -> LibvirtResult<String> {
 
 /// The format of a disk image (`qcow2`, `raw`, ...) as `qemu-img info` reports it.
 pub async fn image_format(image: &Path) -> LibvirtResult<String> {
+    Ok(image_info(image).await?.format)
+}
+
+/// What `qemu-img info` says of an image: its format, its virtual size (bytes) and its backing
+/// file, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageInfo {
+    /// `qcow2`, `raw`, ...
+    pub format: String,
+    /// The disk's size as the guest sees it.
+    pub virtual_size: u64,
+    /// The image it is an overlay of.
+    pub backing_file: Option<String>,
+}
+
+/// [`ImageInfo`] of `image` (`qemu-img info --output=json`).
+pub async fn image_info(image: &Path) -> LibvirtResult<ImageInfo> {
     let out = qemu_img(&[
         "info".as_ref(),
         "--output=json".as_ref(),
@@ -33,17 +50,22 @@ pub async fn image_format(image: &Path) -> LibvirtResult<String> {
         image.as_os_str(),
     ])
     .await?;
-    let v: serde_json::Value = serde_json::from_str(&out).map_err(|e| LibvirtError::QemuImg {
+    let bad = |what: &str| LibvirtError::QemuImg {
         command: format!("info {}", image.display()),
-        stderr: format!("unreadable output: {e}"),
-    })?;
-    v.get("format")
-        .and_then(|f| f.as_str())
-        .map(str::to_string)
-        .ok_or_else(|| LibvirtError::QemuImg {
-            command: format!("info {}", image.display()),
-            stderr: "no format in its output".into(),
-        })
+        stderr: what.to_string(),
+    };
+    let v: serde_json::Value =
+        serde_json::from_str(&out).map_err(|e| bad(&format!("unreadable output: {e}")))?;
+    Ok(ImageInfo {
+        format: v["format"]
+            .as_str()
+            .ok_or_else(|| bad("no format in its output"))?
+            .to_string(),
+        virtual_size: v["virtual-size"]
+            .as_u64()
+            .ok_or_else(|| bad("no virtual size in its output"))?,
+        backing_file: v["backing-filename"].as_str().map(str::to_string),
+    })
 }
 
 /// Checks that `image` can be a VM's base image before anything is made from it: `qemu-img`
@@ -152,6 +174,14 @@ mod tests {
         assert_eq!(v["backing-filename"], base.to_string_lossy().as_ref());
         assert_eq!(v["virtual-size"], 1 << 20);
         assert_eq!(file_sha256(&base).unwrap(), before);
+        let info = image_info(&overlay).await.unwrap();
+        assert_eq!(info.format, "qcow2");
+        assert_eq!(info.virtual_size, 1 << 20);
+        assert_eq!(
+            info.backing_file.as_deref(),
+            Some(base.to_string_lossy().as_ref())
+        );
+        assert_eq!(image_info(&base).await.unwrap().backing_file, None);
     }
 
     #[tokio::test]

@@ -184,8 +184,9 @@ pub(crate) struct Guest<'a> {
     pub domain: &'a str,
     /// The public host key to pin.
     pub host_key: &'a str,
-    /// Its serial console log.
-    pub console_log: &'a Path,
+    /// Its serial console log; `None` when it is not a file of this machine (a VM on a remote
+    /// libvirt): the kernel phase and the console's last lines are then not shown.
+    pub console_log: Option<&'a Path>,
     /// It was restored from a warm snapshot (see [`restored_check`]).
     pub restored: bool,
 }
@@ -264,7 +265,7 @@ pub(crate) async fn wait_vm_ready(
                 )));
             }
         }
-        if !ssh_seen {
+        if let (false, Some(console_log)) = (ssh_seen, console_log) {
             let tail = tail_console(console_log, CONSOLE_TAIL_LINES).unwrap_or_default();
             if let Some(line) = fatal_console_line(&tail) {
                 return Err(failed(format!("the guest cannot boot: {line}")));
@@ -363,9 +364,15 @@ fn finish(
     }
 }
 
-fn tail(console_log: &Path) -> String {
-    tail_console(console_log, CONSOLE_TAIL_LINES)
-        .unwrap_or_else(|e| format!("(console log unreadable: {e})\n"))
+fn tail(console_log: Option<&Path>) -> String {
+    match console_log {
+        Some(path) => tail_console(path, CONSOLE_TAIL_LINES)
+            .unwrap_or_else(|e| format!("(console log unreadable: {e})\n")),
+        None => format!(
+            "(not shown: the VM runs on a remote libvirt and {}; `hub console VM` attaches to it)\n",
+            crate::domain::REMOTE_CONSOLE_NOTE
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -41,6 +41,8 @@ const BACKEND: &str = "libvirt";
 pub struct CreatePhases {
     /// Checks, keys, the base image's format.
     pub prepare: Duration,
+    /// On a remote libvirt: hashing the base image and uploading it (or finding it there).
+    pub upload: Duration,
     /// `qemu-img create` of the overlay.
     pub overlay: Duration,
     /// Rendering and writing the NoCloud seed.
@@ -54,21 +56,33 @@ pub struct CreatePhases {
 impl CreatePhases {
     /// The sum of the phases.
     pub fn total(&self) -> Duration {
-        self.prepare + self.overlay + self.seed + self.xml + self.define
+        self.prepare + self.upload + self.overlay + self.seed + self.xml + self.define
     }
 }
 
 /// What a VM's domain is built from, worked out once by `create` for both of its paths (a warm
-/// restore, and the cold boot it falls back to).
+/// restore, and the cold boot it falls back to), or for a VM on a remote libvirt.
 #[derive(Clone, Copy)]
-struct DomainPlan<'a> {
-    lab: &'a LabContext,
-    vm: &'a VmSpec,
-    domain: &'a str,
-    paths: &'a VmPaths,
-    base: &'a Path,
-    base_format: &'a str,
-    domain_type: crate::virt::DomainType,
+pub(crate) struct DomainPlan<'a> {
+    pub lab: &'a LabContext,
+    pub vm: &'a VmSpec,
+    pub domain: &'a str,
+    /// This machine's folder for the VM's files (on a remote libvirt, its scratch folder).
+    pub paths: &'a VmPaths,
+    pub base: &'a Path,
+    pub base_format: &'a str,
+    pub domain_type: crate::virt::DomainType,
+}
+
+/// The files a VM's domain uses, where its libvirt sees them.
+pub(crate) struct DomainFiles {
+    pub overlay: PathBuf,
+    pub seed: PathBuf,
+    pub console_log: PathBuf,
+    /// The pool holding them as volumes (a VM on a remote libvirt).
+    pub pool: Option<String>,
+    /// Whether the firmware writes to the serial console too.
+    pub firmware_console: bool,
 }
 
 /// Converts a crate error into the runtime contract's error, recognising a libvirt that does not
@@ -113,11 +127,26 @@ pub(crate) fn to_runtime_error(lab: &str, context: String, e: LibvirtError) -> R
 /// and [`Runtime::remove`] work from libvirt alone, without the hub's state. Its files live in
 /// `<lab dir>/vms/VM/`: the qcow2 overlay over the base image, the NoCloud seed (0600) and the
 /// console log. SSH uses `<lab dir>/ssh/id_ed25519` and `<lab dir>/ssh/known_hosts`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LibvirtRuntime {
-    virsh: Virsh,
+    pub(crate) virsh: Virsh,
     poll: Duration,
     warm: Arc<WarmCache>,
+    /// Where base images' uploads to a remote libvirt are reported.
+    pub(crate) upload_progress: Option<crate::remote::UploadProgressFn>,
+    /// Held while a base image is uploaded (one at a time per host from this process).
+    pub(crate) uploads: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl std::fmt::Debug for LibvirtRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LibvirtRuntime")
+            .field("virsh", &self.virsh)
+            .field("poll", &self.poll)
+            .field("warm", &self.warm)
+            .field("upload_progress", &self.upload_progress.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A warm snapshot chosen for a VM's restore, with its entry held locked.
@@ -145,7 +174,15 @@ impl LibvirtRuntime {
             virsh: Virsh::new(uri),
             poll: Duration::from_secs(1),
             warm: Arc::new(WarmCache::from_env()),
+            upload_progress: None,
+            uploads: Arc::new(tokio::sync::Mutex::new(())),
         }
+    }
+
+    /// Reports the progress of base images' uploads to a remote libvirt to `f`.
+    pub fn with_upload_progress(mut self, f: crate::remote::UploadProgressFn) -> Self {
+        self.upload_progress = Some(f);
+        self
     }
 
     /// The host's CPUs and memory as this libvirt sees them (`virsh nodeinfo`,
@@ -453,6 +490,11 @@ impl LibvirtRuntime {
             .map_err(|e| unavailable(e.to_string()))?;
         let paths = VmPaths::new(&lab.dir, &vm.name);
         ensure_dir_keep_mode(&lab.dir).map_err(err)?;
+        if self.is_remote() {
+            return self
+                .create_remote_vm(lab, vm, domain, domain_type, &base, paths, t)
+                .await;
+        }
         open_lab_dir_for_qemu(&lab.dir).map_err(err)?;
         if let Some(vms) = paths.dir.parent() {
             ensure_dir(vms, 0o711).map_err(err)?;
@@ -515,6 +557,61 @@ impl LibvirtRuntime {
         ))
     }
 
+    /// [`Self::create_inner`] on a remote libvirt: a cold boot from volumes on that host (see
+    /// the `remote` module).
+    #[allow(clippy::too_many_arguments)]
+    async fn create_remote_vm(
+        &self,
+        lab: &LabContext,
+        vm: VmSpec,
+        domain: String,
+        domain_type: crate::virt::DomainType,
+        base: &Path,
+        paths: VmPaths,
+        started: Instant,
+    ) -> RuntimeResult<(WorkloadHandle, CreatePhases)> {
+        let on = || format!("creating VM {:?} on libvirt at {}", vm.name, self.uri());
+        let err = |e: LibvirtError| to_runtime_error(&lab.name, on(), e);
+        let info = crate::overlay::image_info(base).await.map_err(err)?;
+        if let Some(backing) = &info.backing_file {
+            return Err(RuntimeError::ImageUnavailable {
+                lab: lab.name.clone(),
+                workload: vm.name.clone(),
+                image: vm.image.display().to_string(),
+                reason: format!(
+                    "it is an overlay of {backing}: a base image uploaded to a remote host must \
+                     stand alone (flatten it with `qemu-img convert -O qcow2 IMAGE FLAT.qcow2`)"
+                ),
+            });
+        }
+        ensure_dir(&paths.dir, 0o700).map_err(err)?;
+        let boot = BootRecord::remote_cold(vm.warm);
+        if vm.warm {
+            tracing::info!(lab = %lab.name, workload = %vm.name, uri = %self.uri(), "no warm snapshot on a remote libvirt: booting cold");
+        }
+        let vm = Self::resolve_keys(lab, &vm).map_err(err)?;
+        let mut phases = CreatePhases {
+            prepare: started.elapsed(),
+            ..CreatePhases::default()
+        };
+        let plan = DomainPlan {
+            lab,
+            vm: &vm,
+            domain: &domain,
+            paths: &paths,
+            base,
+            base_format: &info.format,
+            domain_type,
+        };
+        self.create_remote(&plan, &info, &boot, &mut phases)
+            .await
+            .map_err(err)?;
+        Ok((
+            self.handle(lab, &vm, domain, domain_type, &phases, &boot),
+            phases,
+        ))
+    }
+
     fn handle(
         &self,
         lab: &LabContext,
@@ -550,7 +647,7 @@ impl LibvirtRuntime {
             paths,
             base,
             base_format,
-            domain_type,
+            ..
         } = *plan;
         // The probe runs QEMU once per process; not on the async workers.
         let firmware_console = tokio::task::spawn_blocking(crate::virt::firmware_console_available)
@@ -573,49 +670,23 @@ impl LibvirtRuntime {
             write_seed(lab, vm, &paths.seed)?;
             phases.seed = t.elapsed();
 
-            let t = Instant::now();
-            let cfg = DomainConfig {
-                name: domain.to_string(),
-                uuid: domain_uuid(&lab.name, &vm.name),
-                lab: lab.name.clone(),
-                workload: vm.name.clone(),
-                lab_dir: lab.dir.clone(),
-                spec_hash: vm.spec_hash.clone(),
-                domain_type,
-                memory_mib: vm.memory_mb,
-                vcpus: vm.vcpus,
+            let files = DomainFiles {
                 overlay: paths.overlay.clone(),
                 seed: paths.seed.clone(),
                 console_log: paths.console_log.clone(),
-                nics: vm_nics(lab, vm)?,
-                user: vm.user.clone(),
-                ip: vm.ip,
-                static_ip: vm.static_ip,
-                boot: boot.clone(),
+                pool: None,
                 firmware_console,
             };
-            let xml = domain_xml(&cfg)?;
-            write_private_atomic(&paths.domain_xml, xml.as_bytes(), "write the domain XML")?;
-            phases.xml = t.elapsed();
-
-            let t = Instant::now();
-            let defined = self.virsh.define(&paths.domain_xml).await;
-            remove_file_if_exists(&paths.domain_xml)?;
-            defined?;
-            phases.define = t.elapsed();
+            self.define_domain(plan, files, boot, phases).await?;
             if let Some(r) = restore {
                 self.restore_snapshot(lab, vm, paths, r, boot).await?;
-            }
-            if let Some(ip) = vm.ip {
-                pin_host_key(&lab.dir, ip, &vm.ssh_host_key_public)?;
             }
             Ok::<(), LibvirtError>(())
         }
         .await;
         if let Err(e) = made {
             // Leave nothing half-made: the domain (if define got that far) and every file.
-            let _ = self.virsh.destroy(domain).await;
-            let _ = self.virsh.undefine(domain).await;
+            self.forget_domain(domain).await;
             for f in [
                 &paths.overlay,
                 &paths.seed,
@@ -628,6 +699,68 @@ impl LibvirtRuntime {
             return Err(e);
         }
         Ok(())
+    }
+
+    /// Writes the domain XML of `plan`'s VM over `files` (to the scratch file
+    /// `plan.paths.domain_xml`, removed after), defines it (`virsh define`) and pins the VM's
+    /// host key at its planned address.
+    pub(crate) async fn define_domain(
+        &self,
+        plan: &DomainPlan<'_>,
+        files: DomainFiles,
+        boot: &BootRecord,
+        phases: &mut CreatePhases,
+    ) -> Result<(), LibvirtError> {
+        let DomainPlan {
+            lab,
+            vm,
+            domain,
+            paths,
+            domain_type,
+            ..
+        } = *plan;
+        let t = Instant::now();
+        let cfg = DomainConfig {
+            name: domain.to_string(),
+            uuid: domain_uuid(&lab.name, &vm.name),
+            lab: lab.name.clone(),
+            workload: vm.name.clone(),
+            lab_dir: lab.dir.clone(),
+            spec_hash: vm.spec_hash.clone(),
+            domain_type,
+            memory_mib: vm.memory_mb,
+            vcpus: vm.vcpus,
+            overlay: files.overlay,
+            seed: files.seed,
+            console_log: files.console_log,
+            nics: vm_nics(lab, vm)?,
+            user: vm.user.clone(),
+            ip: vm.ip,
+            static_ip: vm.static_ip,
+            boot: boot.clone(),
+            firmware_console: files.firmware_console,
+            pool: files.pool,
+        };
+        let xml = domain_xml(&cfg)?;
+        write_private_atomic(&paths.domain_xml, xml.as_bytes(), "write the domain XML")?;
+        phases.xml = t.elapsed();
+
+        let t = Instant::now();
+        let defined = self.virsh.define(&paths.domain_xml).await;
+        remove_file_if_exists(&paths.domain_xml)?;
+        defined?;
+        phases.define = t.elapsed();
+        if let Some(ip) = vm.ip {
+            pin_host_key(&lab.dir, ip, &vm.ssh_host_key_public)?;
+        }
+        Ok(())
+    }
+
+    /// Stops and undefines `domain`, whatever state it is in (undoing a creation that failed);
+    /// errors are left unsaid, the caller reports its own.
+    pub(crate) async fn forget_domain(&self, domain: &str) {
+        let _ = self.virsh.destroy(domain).await;
+        let _ = self.virsh.undefine(domain).await;
     }
 
     /// Restores the saved state of `r` onto the defined domain: the saved XML with this run's
@@ -721,12 +854,15 @@ impl LibvirtRuntime {
             .or(info.console_log.clone())
             .unwrap_or_else(|| VmPaths::new(&lab.dir, &vm.name).console_log);
         let span = tracing::info_span!("vm_ready", lab = %lab.name, workload = %vm.name);
+        if hub.pool.is_some() {
+            tracing::info!(parent: &span, uri = %self.uri(), "the VM runs on a remote libvirt: its console log stays there and is not read (no kernel phase); readiness is SSH across the lab segment");
+        }
         let guest = Guest {
             lab,
             vm,
             domain: &handle.id,
             host_key: &host_key,
-            console_log: &console,
+            console_log: hub.pool.is_none().then_some(console.as_path()),
             restored: hub.boot.restored,
         };
         let (steps, output) = wait_vm_ready(&self.virsh, &guest, wait, self.poll, phases)
@@ -919,6 +1055,19 @@ impl LibvirtRuntime {
             name: handle.name.clone(),
         };
         let info = self.own_info(handle).await?.ok_or_else(missing)?;
+        if info.hub.as_ref().is_some_and(|h| h.pool.is_some()) {
+            return Err(RuntimeError::Unsupported {
+                backend: BACKEND,
+                what: format!(
+                    "reading the console log of VM {:?}: it runs on a remote libvirt ({}) and \
+                     {}; `hub console {}` attaches to its console",
+                    handle.name,
+                    self.uri(),
+                    crate::domain::REMOTE_CONSOLE_NOTE,
+                    handle.name
+                ),
+            });
+        }
         Ok(info
             .hub
             .as_ref()
@@ -1039,12 +1188,19 @@ impl Runtime for LibvirtRuntime {
         self.virsh.destroy(&handle.id).await.map_err(err)?;
         self.virsh.undefine(&handle.id).await.map_err(err)?;
         let hub = info.hub.unwrap_or_default();
-        // Only the files the hub recorded as its own; never the base image.
-        for (_, path) in &hub.files {
-            remove_file_if_exists(path).map_err(err)?;
-        }
-        if let Some(dir) = hub.file("overlay").and_then(|p| p.parent()) {
-            let _ = std::fs::remove_dir(dir);
+        if let Some(pool) = &hub.pool {
+            // Volumes on the VM's host; the shared base image stays.
+            self.delete_vm_volumes(pool, &hub.workload)
+                .await
+                .map_err(err)?;
+        } else {
+            // Only the files the hub recorded as its own; never the base image.
+            for (_, path) in &hub.files {
+                remove_file_if_exists(path).map_err(err)?;
+            }
+            if let Some(dir) = hub.file("overlay").and_then(|p| p.parent()) {
+                let _ = std::fs::remove_dir(dir);
+            }
         }
         if let (Some(dir), Some(ip)) = (&hub.lab_dir, hub.ip) {
             unpin_host(dir, ip).map_err(err)?;

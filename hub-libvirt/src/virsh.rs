@@ -284,6 +284,281 @@ impl Virsh {
     }
 }
 
+/// Whether virsh's error says the storage pool does not exist.
+fn is_no_pool(stderr: &str) -> bool {
+    stderr.contains("Storage pool not found") || stderr.contains("failed to get pool")
+}
+
+/// Whether virsh's error says the storage volume does not exist.
+fn is_no_volume(stderr: &str) -> bool {
+    stderr.contains("Storage volume not found") || stderr.contains("failed to get vol")
+}
+
+impl Virsh {
+    /// Makes the directory pool `name` at `target` on libvirt's host (`pool-define-as`,
+    /// `pool-build`, `pool-start`, and `pool-autostart` when `autostart`), or starts it when it
+    /// is defined but inactive. A pool that exists and runs is left as it is; another process
+    /// defining it at the same moment is fine.
+    pub async fn ensure_pool(
+        &self,
+        name: &str,
+        target: &str,
+        autostart: bool,
+    ) -> LibvirtResult<()> {
+        let info = self.raw(&["pool-info", "--", name]).await?;
+        if info.ok {
+            if !info.stdout.lines().any(|l| {
+                l.split_once(':')
+                    .is_some_and(|(k, v)| k.trim() == "State" && v.trim() == "running")
+            }) {
+                self.start_pool(name).await?;
+            }
+            return Ok(());
+        }
+        if !is_no_pool(&info.stderr) {
+            return Err(Self::fail(&["pool-info", name], info.stderr));
+        }
+        let define = [
+            "pool-define-as",
+            "--name",
+            name,
+            "--type",
+            "dir",
+            "--target",
+            target,
+        ];
+        let out = self.raw(&define).await?;
+        if !out.ok && !out.stderr.contains("already exists") {
+            return Err(Self::fail(&define, out.stderr));
+        }
+        self.run(&["pool-build", "--", name]).await?;
+        self.start_pool(name).await?;
+        if autostart {
+            self.run(&["pool-autostart", "--", name]).await?;
+        }
+        Ok(())
+    }
+
+    async fn start_pool(&self, name: &str) -> LibvirtResult<()> {
+        let args = ["pool-start", "--", name];
+        let out = self.raw(&args).await?;
+        if out.ok || out.stderr.contains("already active") {
+            Ok(())
+        } else {
+            Err(Self::fail(&args, out.stderr))
+        }
+    }
+
+    /// Re-reads the volumes of pool `name` from its directory. `false` when the pool does not
+    /// exist.
+    pub async fn refresh_pool(&self, name: &str) -> LibvirtResult<bool> {
+        let args = ["pool-refresh", "--", name];
+        let out = self.raw(&args).await?;
+        if out.ok {
+            Ok(true)
+        } else if is_no_pool(&out.stderr) {
+            Ok(false)
+        } else {
+            Err(Self::fail(&args, out.stderr))
+        }
+    }
+
+    /// The names of the volumes of pool `name` (none when the pool does not exist).
+    pub async fn volumes(&self, pool: &str) -> LibvirtResult<Vec<String>> {
+        let args = ["vol-list", "--pool", pool];
+        let out = self.raw(&args).await?;
+        if !out.ok {
+            return if is_no_pool(&out.stderr) {
+                Ok(Vec::new())
+            } else {
+                Err(Self::fail(&args, out.stderr))
+            };
+        }
+        Ok(parse_vol_list(&out.stdout))
+    }
+
+    /// The path of volume `name` of `pool` on libvirt's host, or `None` when it does not exist.
+    pub async fn vol_path(&self, pool: &str, name: &str) -> LibvirtResult<Option<String>> {
+        let args = ["vol-path", "--pool", pool, "--", name];
+        let out = self.raw(&args).await?;
+        if out.ok {
+            Ok(Some(out.stdout.trim().to_string()))
+        } else if is_no_volume(&out.stderr) || is_no_pool(&out.stderr) {
+            Ok(None)
+        } else {
+            Err(Self::fail(&args, out.stderr))
+        }
+    }
+
+    /// The size of volume `name`'s file on libvirt's host (`vol-info --physical`), or `None`
+    /// when it does not exist.
+    pub async fn vol_physical(&self, pool: &str, name: &str) -> LibvirtResult<Option<u64>> {
+        let args = [
+            "vol-info",
+            "--bytes",
+            "--physical",
+            "--pool",
+            pool,
+            "--",
+            name,
+        ];
+        let out = self.raw(&args).await?;
+        if !out.ok {
+            return if is_no_volume(&out.stderr) || is_no_pool(&out.stderr) {
+                Ok(None)
+            } else {
+                Err(Self::fail(&args, out.stderr))
+            };
+        }
+        Ok(out.stdout.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            (k.trim() == "Physical").then(|| v.split_whitespace().next()?.parse().ok())?
+        }))
+    }
+
+    /// Creates volume `name` in `pool`: `capacity` bytes of `format`, over `backing` (the path
+    /// of a volume and its format) when given (`vol-create-as`).
+    pub async fn vol_create(
+        &self,
+        pool: &str,
+        name: &str,
+        capacity: u64,
+        format: &str,
+        backing: Option<(&str, &str)>,
+    ) -> LibvirtResult<()> {
+        let capacity = capacity.to_string();
+        let mut args = vec![
+            "vol-create-as",
+            "--pool",
+            pool,
+            "--name",
+            name,
+            "--capacity",
+            &capacity,
+            "--format",
+            format,
+        ];
+        if let Some((path, fmt)) = backing {
+            args.extend(["--backing-vol", path, "--backing-vol-format", fmt]);
+        }
+        self.run(&args).await.map(|_| ())
+    }
+
+    /// Deletes volume `name` of `pool`; a volume or pool that does not exist is fine.
+    pub async fn vol_delete(&self, pool: &str, name: &str) -> LibvirtResult<()> {
+        let args = ["vol-delete", "--pool", pool, "--", name];
+        let out = self.raw(&args).await?;
+        if out.ok || is_no_volume(&out.stderr) || is_no_pool(&out.stderr) {
+            Ok(())
+        } else {
+            Err(Self::fail(&args, out.stderr))
+        }
+    }
+
+    /// Writes `file` of this machine into volume `name` of `pool` on libvirt's host
+    /// (`vol-upload` reading its standard input, which this process feeds), telling
+    /// `progress` the bytes sent so far after each chunk. Returns the bytes sent.
+    pub async fn vol_upload(
+        &self,
+        pool: &str,
+        name: &str,
+        file: &Path,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> LibvirtResult<u64> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let args = ["vol-upload", "--pool", pool, "--", name, "/dev/stdin"];
+        let spawn = |source| LibvirtError::Spawn {
+            program: "virsh".into(),
+            source,
+        };
+        let read = |source| LibvirtError::Io {
+            action: "read",
+            path: file.to_path_buf(),
+            source,
+        };
+        let mut src = tokio::fs::File::open(file).await.map_err(read)?;
+        let mut child = tokio::process::Command::new("virsh")
+            .args(["-q", "-c", &self.uri])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(spawn)?;
+        let mut stdin = child.stdin.take().ok_or_else(|| {
+            spawn(std::io::Error::other(
+                "virsh's standard input is not a pipe",
+            ))
+        })?;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut sent = 0u64;
+        let mut broken = None;
+        loop {
+            let n = src.read(&mut buf).await.map_err(read)?;
+            if n == 0 {
+                break;
+            }
+            // virsh stops reading when the upload fails: its exit says why.
+            if let Err(e) = stdin.write_all(&buf[..n]).await {
+                broken = Some(e);
+                break;
+            }
+            sent += n as u64;
+            progress(sent);
+        }
+        drop(stdin);
+        let out = child.wait_with_output().await.map_err(spawn)?;
+        if !out.status.success() || broken.is_some() {
+            let mut stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            if let Some(e) = broken {
+                stderr.push_str(&format!(" (after {sent} bytes: {e})"));
+            }
+            return Err(Self::fail(&args, stderr));
+        }
+        Ok(sent)
+    }
+
+    /// Removes pool `name` with every volume in it (`vol-delete` each, `pool-destroy`,
+    /// `pool-delete`, `pool-undefine`): its directory on libvirt's host goes too. `false` when
+    /// there was no such pool.
+    pub async fn remove_pool(&self, name: &str) -> LibvirtResult<bool> {
+        // Files the hub did not make as volumes (a console log) are volumes once re-read.
+        if !self.refresh_pool(name).await? {
+            let info = self.raw(&["pool-info", "--", name]).await?;
+            if !info.ok && is_no_pool(&info.stderr) {
+                return Ok(false);
+            }
+        }
+        for vol in self.volumes(name).await? {
+            self.vol_delete(name, &vol).await?;
+        }
+        let tolerate = |args: &[&str], out: Output, ok: &[&str]| {
+            if out.ok || is_no_pool(&out.stderr) || ok.iter().any(|m| out.stderr.contains(m)) {
+                Ok(())
+            } else {
+                Err(Self::fail(args, out.stderr))
+            }
+        };
+        let destroy = ["pool-destroy", "--", name];
+        tolerate(&destroy, self.raw(&destroy).await?, &["is not active"])?;
+        let delete = ["pool-delete", "--", name];
+        tolerate(&delete, self.raw(&delete).await?, &["No such file"])?;
+        let undefine = ["pool-undefine", "--", name];
+        tolerate(&undefine, self.raw(&undefine).await?, &[])?;
+        Ok(true)
+    }
+}
+
+/// Parses `virsh -q vol-list` output: the volumes' names (the first column).
+pub fn parse_vol_list(out: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| !n.starts_with("---") && *n != "Name")
+        .map(str::to_string)
+        .collect()
+}
+
 /// Parses `virsh domifaddr` output: the IPv4 addresses (prefix dropped).
 pub fn parse_domifaddr(out: &str) -> Vec<std::net::Ipv4Addr> {
     out.lines()
@@ -342,6 +617,21 @@ vnet0      52:54:00:aa:bb:cc    ipv6         fe80::1/64\n";
             vec![std::net::Ipv4Addr::new(10, 203, 1, 30)]
         );
         assert!(parse_domifaddr("").is_empty());
+    }
+
+    #[test]
+    fn volume_lists_and_missing_pools_and_volumes_parse() {
+        let out = " vm1-disk.qcow2   /var/lib/libvirt/images/hub-lab-x/vm1-disk.qcow2\n \
+                   vm1-seed.img     /var/lib/libvirt/images/hub-lab-x/vm1-seed.img\n";
+        assert_eq!(parse_vol_list(out), ["vm1-disk.qcow2", "vm1-seed.img"]);
+        assert!(parse_vol_list("").is_empty());
+        assert!(is_no_pool(
+            "error: failed to get pool 'x'\nerror: Storage pool not found: no storage pool"
+        ));
+        assert!(is_no_volume(
+            "error: failed to get vol 'v'\nerror: Storage volume not found: no storage vol"
+        ));
+        assert!(!is_no_volume("error: internal error"));
     }
 
     #[test]

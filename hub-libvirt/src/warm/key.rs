@@ -61,6 +61,7 @@ pub(crate) fn device_model(
         static_ip: vm.static_ip,
         boot: BootRecord::default(),
         firmware_console: crate::virt::firmware_console_available(),
+        pool: None,
     })
 }
 

@@ -144,6 +144,7 @@ mod tests {
                 restored: true,
                 note: None,
                 warm_key: Some("k".into()),
+                remote: false,
             },
             ..Rewrite::default()
         };
