@@ -138,6 +138,42 @@ impl Renderer {
                 indicatif_eprintln!("  ✔ vpn {name} → {}", config.display());
             }
             Progress::RollingBack => indicatif_eprintln!("  ↺ rolling back what this up created"),
+            Progress::ImageUpload {
+                host,
+                image,
+                volume,
+                bytes: (sent, total),
+                stage,
+            } => {
+                let key = format!("upload {host} {}", image.display());
+                let mb = |b: &u64| *b as f64 / 1e6;
+                match stage {
+                    hub_core::UploadStage::Sending => self.bar(
+                        &key,
+                        &format!(
+                            "uploading {} to host {host} {:.1}/{:.1} MB",
+                            image.display(),
+                            mb(sent),
+                            mb(total)
+                        ),
+                    ),
+                    hub_core::UploadStage::Uploaded(took) => {
+                        self.finish(&key);
+                        indicatif_eprintln!(
+                            "  ✔ uploaded {} to host {host} as volume {volume} ({:.1} MB)  {}",
+                            image.display(),
+                            mb(sent),
+                            secs(*took)
+                        );
+                    }
+                    hub_core::UploadStage::Cached => {
+                        indicatif_eprintln!(
+                            "  = {} already on host {host} (volume {volume}): not uploaded",
+                            image.display()
+                        );
+                    }
+                }
+            }
             Progress::Pulling {
                 image,
                 status,

@@ -112,7 +112,7 @@ mod up;
 pub use error::{BoxError, HubError, StepError, error_chain};
 pub use hub::{DEFAULT_PARALLELISM, Hub, HubBuilder, default_state_root};
 pub use lab::Lab;
-pub use progress::Progress;
+pub use progress::{Progress, UploadStage};
 pub use spec::{Check, Container, Host, LabSpec, Placement, Segment, Vm, Vpn};
 pub use status::LabStatus;
 pub use up::{DownReport, UpReport};

@@ -108,6 +108,20 @@ pub enum Progress {
     },
     /// A failed or interrupted `up` is removing what it created.
     RollingBack,
+    /// A VM's base image is being uploaded to a remote host's libvirt (a storage volume named
+    /// by its content: a host that already holds it gets nothing sent).
+    ImageUpload {
+        /// The host.
+        host: String,
+        /// The image on this machine.
+        image: PathBuf,
+        /// The volume on the host, `POOL/NAME`.
+        volume: String,
+        /// Bytes sent and in total.
+        bytes: (u64, u64),
+        /// Where it stands.
+        stage: UploadStage,
+    },
     /// An image is being pulled.
     Pulling {
         /// The image.
@@ -117,6 +131,17 @@ pub enum Progress {
         /// Bytes done and in total, when known.
         bytes: Option<(u64, u64)>,
     },
+}
+
+/// Where the upload of a VM's base image to a remote host stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadStage {
+    /// Bytes are being sent.
+    Sending,
+    /// Every byte was sent, in this time.
+    Uploaded(Duration),
+    /// The host already held the image: nothing was sent.
+    Cached,
 }
 
 /// A progress callback.

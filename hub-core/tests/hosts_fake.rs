@@ -42,6 +42,16 @@ impl Hosts {
 
     /// A builder of lab `lab` on the three hosts with these capacities.
     fn builder(&self, lab: &str, caps: [FixedCapacity; 3]) -> HubBuilder {
+        self.builder_with(lab, caps, &[])
+    }
+
+    /// [`Hosts::builder`], host `i` keeping its VM storage in `storage[i]` when given.
+    fn builder_with(
+        &self,
+        lab: &str,
+        caps: [FixedCapacity; 3],
+        storage: &[Arc<FakeStorage>],
+    ) -> HubBuilder {
         let mut b = self
             .fakes
             .builder()
@@ -51,18 +61,30 @@ impl Hosts {
         for h in ["h2", "h3"] {
             b = b.host(Host::new(h).docker(format!("unix:///run/{lab}-{h}.sock")));
         }
-        self.backends(b, caps)
+        self.backends_with(b, caps, storage)
     }
 
     fn backends(&self, b: HubBuilder, caps: [FixedCapacity; 3]) -> HubBuilder {
+        self.backends_with(b, caps, &[])
+    }
+
+    /// [`Hosts::backends`], host `i` keeping its VM storage in `storage[i]` when given.
+    fn backends_with(
+        &self,
+        b: HubBuilder,
+        caps: [FixedCapacity; 3],
+        storage: &[Arc<FakeStorage>],
+    ) -> HubBuilder {
         let mut b = b;
-        for ((name, rt), cap) in self.rts.iter().zip(caps) {
-            b = b.host_backends(
-                HostBackends::new(name.clone(), Arc::new(cap))
-                    .containers(Arc::new(rt.clone()))
-                    .vms(Arc::new(rt.clone()))
-                    .network(Arc::new(rt.clone())),
-            );
+        for (i, ((name, rt), cap)) in self.rts.iter().zip(caps).enumerate() {
+            let mut h = HostBackends::new(name.clone(), Arc::new(cap))
+                .containers(Arc::new(rt.clone()))
+                .vms(Arc::new(rt.clone()))
+                .network(Arc::new(rt.clone()));
+            if let Some(st) = storage.get(i) {
+                h = h.storage(st.clone());
+            }
+            b = b.host_backends(h);
         }
         b
     }
@@ -545,5 +567,70 @@ async fn the_segment_joins_the_hosts_after_their_networks_and_goes_before_them()
         "{:?}",
         seg.log.lock().unwrap()
     );
+    assert!(hosts.nothing_of(lab));
+}
+
+/// The lab's VM storage on a host (a remote libvirt's pool), as a counter of removals.
+#[derive(Default)]
+struct FakeStorage {
+    removed: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl hub_core::hosts::LabStorage for FakeStorage {
+    async fn remove(&self, lab: &str) -> hub_core::runtime::RuntimeResult<bool> {
+        self.removed.lock().unwrap().push(lab.to_string());
+        Ok(true)
+    }
+}
+
+#[tokio::test]
+async fn a_vm_off_the_primary_is_routed_through_its_host_and_down_clears_its_storage() {
+    let hosts = Hosts::new();
+    let lab = "ms-vmroute";
+    let storage: Vec<Arc<FakeStorage>> = (0..3).map(|_| Arc::default()).collect();
+    let b = hosts
+        .builder_with(lab, even(), &storage)
+        .vm(Vm::new("home", IMAGE).host("h1"))
+        .vm(Vm::new("away", IMAGE).host("h3"));
+    Arc::new(b.build().expect("hub"))
+        .up()
+        .await
+        .expect("up")
+        .keep();
+    assert_eq!(hosts.where_(lab, &["home", "away"]), ["h1", "h3"]);
+    let plan = hosts.fakes.services.netd(lab).expect("netd's plan");
+    let router = |name: &str| {
+        plan.reservations
+            .iter()
+            .find(|r| r.hostname == name)
+            .unwrap_or_else(|| panic!("no reservation of {name}: {plan:?}"))
+            .router
+    };
+    use hub_net::netd::ClientRouter;
+    // h3 is the third host: its bridge's gateway is .5; the primary's VM keeps the segment's.
+    assert_eq!(router("home"), ClientRouter::Segment);
+    assert_eq!(
+        router("away"),
+        ClientRouter::Via("10.204.10.5".parse().unwrap())
+    );
+    assert!(storage.iter().all(|s| s.removed.lock().unwrap().is_empty()));
+
+    // `down` from the records: every host's storage of the lab goes, after its VMs.
+    let b = hosts.backends_with(hosts.fakes.builder().name(lab), even(), &storage);
+    let report = Arc::new(b.build().expect("hub"))
+        .down()
+        .await
+        .expect("down");
+    for (st, h) in storage.iter().zip(["h1", "h2", "h3"]) {
+        assert_eq!(*st.removed.lock().unwrap(), [lab], "host {h}");
+        assert!(
+            report
+                .removed
+                .iter()
+                .any(|r| r == &format!("VM storage on host {h:?}")),
+            "{report}"
+        );
+    }
     assert!(hosts.nothing_of(lab));
 }

@@ -32,17 +32,9 @@ impl HostProbe for EngineProbe {
             memory_available_mb: memory_total_mb,
             libvirt: None,
         };
+        // A remote libvirt's node info is read the same way, over its connection.
         #[cfg(feature = "libvirt")]
         if let Some(lv) = &self.libvirt {
-            if is_remote_uri(lv.uri()) {
-                cap.libvirt = Some(Err(format!(
-                    "its libvirt at {} is on another machine: VMs run only on a libvirt of this \
-                     machine for now (a VM's base image, overlay and seed are not uploaded to \
-                     another host yet)",
-                    lv.uri()
-                )));
-                return Ok(cap);
-            }
             match lv.node_capacity().await {
                 Ok(n) => {
                     cap.memory_available_mb = n.memory_available_mb.min(memory_total_mb);
@@ -61,13 +53,42 @@ impl HostProbe for EngineProbe {
     }
 }
 
+/// `rt`, telling `progress` how the upload of a base image to host `host` goes.
 #[cfg(feature = "libvirt")]
-/// Whether a libvirt URI names another machine (`qemu+tls://H/system`), not this one
-/// (`qemu:///system`).
-fn is_remote_uri(uri: &str) -> bool {
-    uri.split_once("://")
-        .map(|(_, rest)| rest.split(['/', '?']).next().unwrap_or_default())
-        .is_some_and(|authority| !authority.is_empty())
+fn with_upload_progress(
+    rt: hub_libvirt::LibvirtRuntime,
+    host: &str,
+    progress: Option<crate::progress::ProgressFn>,
+) -> hub_libvirt::LibvirtRuntime {
+    let Some(cb) = progress else { return rt };
+    let host = host.to_string();
+    rt.with_upload_progress(Arc::new(move |p: hub_libvirt::UploadProgress| {
+        let stage = match p.stage {
+            hub_libvirt::UploadStage::Sending => crate::progress::UploadStage::Sending,
+            hub_libvirt::UploadStage::Uploaded(t) => crate::progress::UploadStage::Uploaded(t),
+            hub_libvirt::UploadStage::Cached => crate::progress::UploadStage::Cached,
+        };
+        cb(&crate::progress::Progress::ImageUpload {
+            host: host.clone(),
+            image: p.image,
+            volume: p.volume,
+            bytes: (p.sent, p.total),
+            stage,
+        });
+    }))
+}
+
+/// A host's libvirt as the keeper of the lab's VM volumes (on a remote libvirt, the lab's
+/// storage pool).
+#[cfg(feature = "libvirt")]
+struct VmStorage(hub_libvirt::LibvirtRuntime);
+
+#[cfg(feature = "libvirt")]
+#[async_trait]
+impl crate::hosts::LabStorage for VmStorage {
+    async fn remove(&self, lab: &str) -> hub_runtime::RuntimeResult<bool> {
+        self.0.remove_lab_storage(lab).await
+    }
 }
 
 /// What went wrong under `e`: the backend's own error and its causes (`... invalid peer
@@ -172,10 +193,11 @@ pub(crate) async fn connect(
         #[cfg(feature = "libvirt")]
         let libvirt = h.libvirt.as_ref().map(|uri| {
             let rt = hub_libvirt::LibvirtRuntime::with_uri(uri.clone());
-            match &cfg.warm_cache {
+            let rt = match &cfg.warm_cache {
                 Some(dir) => rt.with_warm_cache(hub_libvirt::WarmCache::new(dir)),
                 None => rt,
-            }
+            };
+            with_upload_progress(rt, &h.name, cfg.progress.clone())
         });
         let probe = EngineProbe {
             docker: docker.clone(),
@@ -187,7 +209,7 @@ pub(crate) async fn connect(
             .network(docker.clone());
         #[cfg(feature = "libvirt")]
         if let Some(lv) = libvirt {
-            b = b.vms(Arc::new(lv));
+            b = b.storage(Arc::new(VmStorage(lv.clone()))).vms(Arc::new(lv));
         }
         reached.push((b, Some(docker)));
     }
@@ -333,29 +355,6 @@ impl crate::hosts::LabSegment for MeshSegment {
             .await
             .map_err(|e| mesh_error(lab, "removing the lab segment from the hosts", e))?;
         Ok(())
-    }
-}
-
-#[cfg(all(test, feature = "libvirt"))]
-mod tests {
-    use super::is_remote_uri;
-
-    #[test]
-    fn a_libvirt_uri_with_a_host_is_remote() {
-        for uri in [
-            "qemu+tls://10.203.0.11/system?pkipath=/x",
-            "qemu+ssh://root@h2/system",
-            "qemu+tcp://h3/system",
-        ] {
-            assert!(is_remote_uri(uri), "{uri}");
-        }
-        for uri in [
-            "qemu:///system",
-            "qemu:///session",
-            "qemu+unix:///system?socket=/s",
-        ] {
-            assert!(!is_remote_uri(uri), "{uri}");
-        }
     }
 }
 

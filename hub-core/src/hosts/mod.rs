@@ -97,6 +97,9 @@ pub struct HostBackends {
     pub network: Option<Arc<dyn NetworkRuntime>>,
     /// Its capacity.
     pub probe: Arc<dyn HostProbe>,
+    /// What keeps the lab's VM volumes there (a remote libvirt's pool); `None`: nothing
+    /// beyond the workloads themselves.
+    pub storage: Option<Arc<dyn LabStorage>>,
 }
 
 impl HostBackends {
@@ -108,7 +111,13 @@ impl HostBackends {
             vms: None,
             network: None,
             probe,
+            storage: None,
         }
+    }
+    /// What keeps the lab's VM volumes on this host.
+    pub fn storage(mut self, storage: Arc<dyn LabStorage>) -> Self {
+        self.storage = Some(storage);
+        self
     }
     /// Its container runtime.
     pub fn containers(mut self, rt: Arc<dyn Runtime>) -> Self {
@@ -154,6 +163,15 @@ pub trait LabSegment: Send + Sync {
     /// Removes the segment from `hosts`, found by its marks (after a crash too); nothing there
     /// is no error.
     async fn remove(&self, lab: &str, hosts: &[String]) -> RuntimeResult<()>;
+}
+
+/// What a host keeps of a lab's VMs besides their domains: on a remote libvirt, the lab's
+/// storage pool (overlays, seeds, console logs), which `down` removes by its name.
+#[async_trait]
+pub trait LabStorage: Send + Sync {
+    /// Removes everything of `lab`'s there, found by its name (after a crash too); `true` when
+    /// there was something.
+    async fn remove(&self, lab: &str) -> RuntimeResult<bool>;
 }
 
 /// A host the hub could not reach: its name and why.
@@ -269,6 +287,33 @@ impl HostSet {
         self.in_spec.first().map(String::as_str)
     }
 
+    /// netd's plan with each reservation of a VM placed on another host than the primary
+    /// routed through that host's own gateway ([`routed::host_gateway`]): its traffic off the
+    /// segment leaves through its own host, not across the mesh. A VM on the primary keeps the
+    /// segment's router, and so does every VM of a lab whose spec names a `gateway:`
+    /// workload (`plan.gateway` is then not the bridge).
+    pub fn route_reservations(
+        &self,
+        mut plan: crate::desired::NetdPlan,
+        network: &hub_runtime::NetworkSpec,
+    ) -> crate::desired::NetdPlan {
+        if plan.gateway != network.gateway {
+            return plan;
+        }
+        for r in &mut plan.reservations {
+            if !r.router.is_segment() {
+                continue;
+            }
+            let index = self
+                .creation_host(WorkloadKind::Vm, &r.hostname)
+                .and_then(|h| self.in_spec.iter().position(|n| *n == h));
+            if let Some(index @ 1..) = index {
+                r.router = hub_net::netd::ClientRouter::Via(routed::host_gateway(network, index));
+            }
+        }
+        plan
+    }
+
     /// The host workload `name` of `kind` runs on (or is placed on), when known.
     pub fn host_of(&self, kind: WorkloadKind, name: &str) -> Option<String> {
         self.located
@@ -330,13 +375,43 @@ impl HostSet {
             .insert(host.to_string(), info);
     }
 
-    /// Removes the lab's network and volumes from the hosts that left the spec (their
-    /// workloads must be gone); the names of those hosts.
+    /// Removes the lab's VM storage from every host that keeps some (a remote libvirt's pool;
+    /// the lab's VMs must be gone): the hosts where there was some, and the errors, each
+    /// naming its host.
+    pub(crate) async fn remove_storage(&self, lab: &str) -> (Vec<String>, Vec<StepError>) {
+        let removals = self.hosts.iter().filter_map(|h| {
+            let storage = h.storage.as_ref()?;
+            Some(async move { (h.name.clone(), storage.remove(lab).await) })
+        });
+        let mut removed = Vec::new();
+        let mut errors = Vec::new();
+        for (host, r) in futures::future::join_all(removals).await {
+            match r {
+                Ok(true) => removed.push(host),
+                Ok(false) => {}
+                Err(e) => errors.push(StepError::new(
+                    format!("VM storage on host {host:?}"),
+                    routed::on_host(lab, &host, e),
+                )),
+            }
+        }
+        (removed, errors)
+    }
+
+    /// Removes the lab's network, volumes and VM storage from the hosts that left the spec
+    /// (their workloads must be gone); the names of those hosts.
     pub(crate) async fn clear_departed(&self, lab: &str) -> Result<Vec<String>, StepError> {
         let mut out = Vec::new();
         for h in self.hosts.iter().filter(|h| !self.in_spec(&h.name)) {
-            let Some(net) = &h.network else { continue };
             let fail = |e| StepError::new(format!("host {:?}", h.name), e);
+            let storage = match &h.storage {
+                Some(s) => s.remove(lab).await.map_err(fail)?,
+                None => false,
+            };
+            if storage {
+                out.push(h.name.clone());
+            }
+            let Some(net) = &h.network else { continue };
             // It leaves the segment before its network goes.
             if let Some(seg) = self.segment() {
                 seg.remove(lab, std::slice::from_ref(&h.name))
@@ -345,7 +420,7 @@ impl HostSet {
             }
             let network = net.remove_network(lab).await.map_err(fail)?;
             let volumes = net.remove_volumes(lab).await.map_err(fail)?;
-            if network || !volumes.is_empty() {
+            if (network || !volumes.is_empty()) && !storage {
                 out.push(h.name.clone());
             }
         }

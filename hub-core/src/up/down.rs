@@ -159,6 +159,16 @@ async fn down_unlocked(
 
     timing("down.workloads+netd", t);
 
+    if let Some(set) = &runtimes.hosts {
+        // The lab's VM volumes on remote hosts, also those no domain records (a crash in the
+        // middle of a VM's creation).
+        let (hosts, failed) = set.remove_storage(lab).await;
+        for host in hosts {
+            removed(format!("VM storage on host {host:?}"), &mut report);
+        }
+        errors.extend(failed);
+    }
+
     let t = Instant::now();
     if let Some(net) = &runtimes.network {
         match net.remove_network(lab).await {

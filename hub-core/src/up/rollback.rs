@@ -116,6 +116,21 @@ pub(crate) async fn rollback(
             Err(e) => errors.push(StepError::new("segment networks", e)),
         }
     }
+    // A lab this `up` made from nothing had no VM storage on any host either.
+    if journal.network_created
+        && let Some(set) = &runtimes.hosts
+    {
+        let (hosts, failed) = set.remove_storage(lab).await;
+        for host in hosts {
+            emit(
+                progress,
+                Progress::Removed {
+                    what: format!("VM storage on host {host:?}"),
+                },
+            );
+        }
+        errors.extend(failed);
+    }
     if journal.network_created
         && let Some(net) = &runtimes.network
     {

@@ -261,7 +261,14 @@ async fn converge(
     let netd_plan = if runtimes.netd.is_some() {
         // Over several hosts, DHCP clients (VMs, udhcpc) learn the segment's smaller MTU.
         let mtu = runtimes.hosts.as_ref().and_then(|h| h.segment_mtu());
-        desired.netd_plan().map(|p| NetdPlan { mtu, ..p })
+        desired.netd_plan().map(|p| {
+            let p = NetdPlan { mtu, ..p };
+            match &runtimes.hosts {
+                // A VM on another host than the primary is routed through its own host.
+                Some(set) => set.route_reservations(p, &desired.network),
+                None => p,
+            }
+        })
     } else {
         None
     };
