@@ -30,7 +30,7 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let tests: [(&str, Test); 8] = [
+    let tests: [(&str, Test); 9] = [
         (
             "fixture_hosts_answer_over_tls_only",
             fixture_hosts_answer_over_tls_only,
@@ -50,6 +50,10 @@ fn main() {
         (
             "hub_up_makes_one_segment_over_three_hosts",
             hub_up_makes_one_segment_over_three_hosts,
+        ),
+        (
+            "hub_up_runs_a_vm_on_a_remote_host",
+            hub_up_runs_a_vm_on_a_remote_host,
         ),
         (
             "hub_up_refuses_bad_hosts_leaving_nothing",
@@ -281,7 +285,39 @@ fn assert_nothing_left(fixture: &Hosts, lab: &str) {
             "host {}: networks left: {nets}",
             h.name
         );
+        let domains = virsh_on(h, &["list", "--all", "--name"]);
+        assert!(
+            !domains
+                .lines()
+                .any(|d| d.trim().starts_with(&format!("{lab}-"))),
+            "host {}: domains left: {domains}",
+            h.name
+        );
+        let pools = virsh_on(h, &["pool-list", "--all", "--name"]);
+        assert!(
+            !pools
+                .lines()
+                .any(|p| p.trim() == hub_core::libvirt::remote::lab_pool(lab)),
+            "host {}: the lab's storage pool is left: {pools}",
+            h.name
+        );
     }
+}
+
+/// `virsh -c URI ARGS` on host `h`'s libvirt (over TLS), which must succeed; its stdout.
+fn virsh_on(h: &hosts::TestHost, args: &[&str]) -> String {
+    let out = Command::new("virsh")
+        .args(["-c", &h.libvirt_uri])
+        .args(args)
+        .output()
+        .expect("virsh runs");
+    assert!(
+        out.status.success(),
+        "host {}: virsh {args:?}: {}",
+        h.name,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Three hosts joined into one lab segment: a container on host 1 reaches one on host 3 by
@@ -773,6 +809,231 @@ fn one_segment_over_three_hosts(
     }
 }
 
+/// The Debian 12 cloud-init image of scripts/setup/35-vm-image.sh.
+const VM_IMAGE: &str = "/var/cache/hub-test/debian-12.qcow2";
+
+/// The line of `text` that contains `what` (for the progress lines `up` prints).
+fn line_with<'a>(text: &'a str, what: &str) -> Option<&'a str> {
+    text.lines().find(|l| l.contains(what)).map(str::trim)
+}
+
+/// Issue 11's VM on a remote host, through the `hub` binary: a lab over this machine (the
+/// primary: netd) and the fixture's hosts, with `web` (busybox httpd) pinned to host 3 and a
+/// Debian VM pinned to host 2, whose libvirt (qemu+tls) is the only one given. `up` uploads
+/// the base image to host 2's `hub-images` pool (with progress) and boots the VM cold from
+/// volumes of the lab's pool there; `status` shows it running on host 2 at its reserved
+/// address; its lease came from netd on the primary, with host 2's gateway as its router and
+/// the segment's MTU (option 26), which the guest applied; it fetches the page of `web` on
+/// host 3 by name. `down` leaves no domain, volume or pool of the lab on any host, while the
+/// base image stays cached; a second `up` reuses it (nothing sent) and, SIGKILLed once the
+/// VM's volumes exist, is cleaned up by `down` too.
+fn hub_up_runs_a_vm_on_a_remote_host(fixture: &Hosts, _rt: &Runtime) {
+    let lab = "mwvm";
+    let (state, dir, _guard) = cli_lab(lab);
+    let st = state.path();
+    let [h2, h3] = [&fixture.hosts[1], &fixture.hosts[2]];
+    let web = format!(
+        "{{name: web, image: \"{BUSYBOX}\", cmd: [httpd, -f, -p, \"80\", -h, /www], host: {}}}",
+        h3.name
+    );
+    let spec_text = hub_spec(fixture, lab, &[web]).replace(
+        &format!("libvirt: none\n    address: {}", h2.address),
+        &format!("libvirt: {}\n    address: {}", h2.libvirt_uri, h2.address),
+    ) + &format!(
+        "vms:\n  - {{name: vm, image: {VM_IMAGE}, memory_mb: 1024, vcpus: 2, host: {}}}\n",
+        h2.name
+    );
+    assert!(spec_text.contains(&h2.libvirt_uri), "{spec_text}");
+    let spec = dir.path().join("spec.yaml");
+    std::fs::write(&spec, &spec_text).unwrap();
+    let spec = spec.to_string_lossy().into_owned();
+    let pool = hub_core::libvirt::remote::lab_pool(lab);
+    let images = |h: &hosts::TestHost| {
+        let out = Command::new("virsh")
+            .args(["-c", &h.libvirt_uri, "vol-list", "--pool", "hub-images"])
+            .output()
+            .expect("virsh runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    let t = Instant::now();
+    let up = common::hub(st, &["up", "-c", &spec]);
+    let took = t.elapsed();
+    assert!(up.status.success(), "{}", common::show(&up));
+    let said = String::from_utf8_lossy(&up.stderr).into_owned();
+    // The base image was either sent now or found cached by an earlier run on these hosts.
+    let upload = line_with(&said, &format!("uploaded {VM_IMAGE} to host {}", h2.name))
+        .or_else(|| line_with(&said, &format!("{VM_IMAGE} already on host {}", h2.name)))
+        .unwrap_or_else(|| panic!("no upload line: {}", common::show(&up)))
+        .to_string();
+    let ready = line_with(&said, "✔ vm ")
+        .unwrap_or_else(|| panic!("no ready line for vm: {}", common::show(&up)))
+        .to_string();
+    assert!(
+        ready.contains("cold boot on a remote libvirt"),
+        "the boot says where it runs: {ready}"
+    );
+    println!("  hub up (VM on host 2, web on host 3): {took:.1?}");
+    println!("  {upload}");
+    println!("  {ready}");
+    let cached = images(h2);
+    assert!(cached.contains("sha256-"), "host 2's image cache: {cached}");
+    let volumes = virsh_on(h2, &["vol-list", "--pool", &pool]);
+    assert!(
+        volumes.contains("vm-disk.qcow2") && volumes.contains("vm-seed.img"),
+        "the VM's volumes on host 2: {volumes}"
+    );
+    let domains = virsh_on(h2, &["list", "--name"]);
+    assert!(
+        domains.lines().any(|d| d.trim() == format!("{lab}-vm")),
+        "the domain runs on host 2: {domains}"
+    );
+
+    // `status`: the VM runs on host 2, at its reserved address.
+    let status = common::hub(st, &["status", "-c", &spec]);
+    assert!(status.status.success(), "{}", common::show(&status));
+    let text = String::from_utf8_lossy(&status.stdout).into_owned();
+    let row = text
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("vm"))
+        .unwrap_or_else(|| panic!("no row vm in {text}"));
+    assert!(
+        row.contains("running") && row.split_whitespace().last() == Some(h2.name.as_str()),
+        "{row}"
+    );
+    let ip = row
+        .split_whitespace()
+        .find(|w| w.starts_with("10.205.30."))
+        .unwrap_or_else(|| panic!("no address in {row}"))
+        .to_string();
+    println!("  status: {row}");
+
+    // netd on the primary holds the reservation (router: host 2's gateway) and the lease.
+    let netd_dir = st.join(lab).join("netd");
+    let config = std::fs::read_to_string(netd_dir.join("netd.json")).expect("netd's config");
+    let config: serde_json::Value = serde_json::from_str(&config).expect("netd's config is JSON");
+    let reservation = config["reservations"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["ip"] == ip.as_str()))
+        .unwrap_or_else(|| panic!("no reservation for {ip}: {config}"));
+    // Host 2 is the third host of the spec (this machine first): its gateway is .5.
+    let gateway = "10.205.30.5";
+    assert_eq!(
+        reservation["router"]["via"], gateway,
+        "the VM's router is its own host's gateway: {reservation}"
+    );
+    assert_eq!(config["mtu"], 1370, "netd hands out the segment's MTU");
+    let leases = std::fs::read_to_string(netd_dir.join("leases.json")).expect("netd's leases");
+    assert!(
+        leases.contains(&ip),
+        "netd on the primary leased {ip}: {leases}"
+    );
+
+    // In the guest: the lease's server, router and MTU, applied; `web` on host 3 by name.
+    let check = "ip -o link show eth0; ip route show default; \
+                 cat /var/lib/dhcp/dhclient*.leases 2>/dev/null | tail -n 20; \
+                 getent hosts web; \
+                 exec 3<>/dev/tcp/web/80 && printf 'GET / HTTP/1.0\\r\\nHost: web\\r\\n\\r\\n' >&3 && cat <&3";
+    let out = common::hub(st, &["exec", "-c", &spec, "vm", "--", "bash", "-c", check]);
+    let guest = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", common::show(&out));
+    assert!(guest.contains("mtu 1370"), "the guest's MTU: {guest}");
+    assert!(
+        guest.contains(&format!("default via {gateway}")),
+        "the guest's default route: {guest}"
+    );
+    assert!(
+        guest.contains("option dhcp-server-identifier 10.205.30.2;")
+            && guest.contains("option interface-mtu 1370;")
+            && guest.contains(&format!("option routers {gateway};")),
+        "the guest's lease came from netd (10.205.30.2) with option 26: {guest}"
+    );
+    assert!(
+        guest.contains("hub-test busybox"),
+        "the VM fetched web's page on host 3 by name: {guest}"
+    );
+    println!("  the guest: MTU 1370, default via {gateway}, lease from netd; fetched web by name");
+
+    // `hub logs` says why it cannot read the console log.
+    let logs = common::hub(st, &["logs", "-c", &spec, "vm"]);
+    assert!(
+        !logs.status.success()
+            && String::from_utf8_lossy(&logs.stderr).contains("runs on a remote libvirt"),
+        "{}",
+        common::show(&logs)
+    );
+
+    let down = common::hub(st, &["down", "--lab", lab]);
+    assert!(down.status.success(), "{}", common::show(&down));
+    assert_nothing_left_anywhere(fixture, lab, st, "after down");
+    let still = images(h2);
+    assert_eq!(still, cached, "the base image stays cached on host 2");
+
+    // A second `up` finds the image on host 2 and sends nothing; killed once the VM's volumes
+    // exist (before its boot is waited for), then `down`: nothing of the lab left.
+    let mut again = Command::new(common::HUB)
+        .args(["up", "-c", &spec])
+        .env("HUB_STATE_DIR", st)
+        .env("HUB_BIN", common::HUB)
+        .env_remove("HUB_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hub runs");
+    let stderr = again.stderr.take().expect("piped");
+    let said = Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let said = said.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let mut s = said.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        })
+    };
+    let reused = format!("{VM_IMAGE} already on host {}", h2.name);
+    common::wait_for(
+        "the second up reuses the image and makes the VM's volumes",
+        std::time::Duration::from_secs(120),
+        || {
+            said.lock().unwrap().contains(&reused)
+                && Command::new("virsh")
+                    .args(["-c", &h2.libvirt_uri, "vol-list", "--pool", &pool])
+                    .output()
+                    .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("vm-seed.img"))
+        },
+    );
+    // SIGKILL to the process this test started, by its id.
+    again.kill().ok();
+    again.wait().ok();
+    reader.join().ok();
+    let said = said.lock().unwrap().clone();
+    assert!(
+        !said.contains(&format!("uploaded {VM_IMAGE}")),
+        "the second up sent the image again: {said}"
+    );
+    println!(
+        "  second up: {}",
+        line_with(&said, &reused).unwrap_or_default()
+    );
+    let down = common::hub(st, &["down", "--lab", lab]);
+    assert!(down.status.success(), "{}", common::show(&down));
+    assert!(
+        String::from_utf8_lossy(&down.stderr)
+            .contains(&format!("VM storage on host \"{}\"", h2.name))
+            || String::from_utf8_lossy(&down.stdout).contains("VM storage"),
+        "{}",
+        common::show(&down)
+    );
+    assert_nothing_left_anywhere(fixture, lab, st, "after the killed up and down");
+    assert_eq!(images(h2), cached, "the cache is unchanged");
+}
+
 /// The VPN client of lab `lab` fetches the page of `web` (host 3), `client` (host 1) and
 /// `two` (host 2) by name through the primary's gateway (bounded retries while the tunnel
 /// comes up).
@@ -816,8 +1077,7 @@ fn road_warrior_reaches_every_host(
 }
 
 /// Bad hosts through the `hub` binary: an unreachable host, a TLS folder of another CA, a VM
-/// pinned to a host whose libvirt is another machine's (its disks are not uploaded yet), two
-/// hosts with one underlay address: each refused with an error naming the host, and nothing of
+/// pinned to a host given `libvirt: none`, two hosts with one underlay address: each refused with an error naming the host, and nothing of
 /// the lab left on this machine or any fixture host.
 fn hub_up_refuses_bad_hosts_leaving_nothing(fixture: &Hosts, _rt: &Runtime) {
     let lab = "mwbad";
@@ -860,16 +1120,14 @@ fn hub_up_refuses_bad_hosts_leaving_nothing(fixture: &Hosts, _rt: &Runtime) {
             "UnknownIssuer",
         ),
         (
-            "a VM on a remote libvirt",
-            good.replace(
-                &format!("libvirt: none\n    address: {}", h3.address),
-                &format!("libvirt: {}\n    address: {}", h3.libvirt_uri, h3.address),
-            ) + &format!(
-                "vms:\n  - {{name: v1, image: /var/cache/hub-test/debian-12.qcow2, host: {}}}\n",
-                h3.name
-            ),
-            format!("host {:?} cannot run vm \"v1\"", h3.name),
-            "is on another machine",
+            "a host with `libvirt: none` asked to run a VM",
+            good.clone()
+                + &format!(
+                    "vms:\n  - {{name: v1, image: {VM_IMAGE}, host: {}}}\n",
+                    h3.name
+                ),
+            format!("host \"{}\" has no libvirt to run a VM", h3.name),
+            "give it `libvirt:`",
         ),
         (
             "one address twice",
