@@ -146,7 +146,19 @@ pub async fn console(cli: &Cli, args: &ConsoleArgs) -> anyhow::Result<u8> {
     } else {
         w.id.clone()
     };
-    let status = hub_core::libvirt::attach_console(hub_core::libvirt::DEFAULT_URI, &domain)
+    // A VM of a lab over several hosts is on its host's libvirt (another machine's too).
+    let uri = w
+        .host
+        .as_ref()
+        .and_then(|h| {
+            hub_core::hosts::load_hosts(lab.name(), lab.dir())
+                .ok()?
+                .into_iter()
+                .find(|s| &s.name == h)?
+                .libvirt
+        })
+        .unwrap_or_else(|| hub_core::libvirt::DEFAULT_URI.to_string());
+    let status = hub_core::libvirt::attach_console(&uri, &domain)
         .await
         .context("the console needs virsh (package libvirt-clients)")?;
     Ok(exit_code_of_status(status))
