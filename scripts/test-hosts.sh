@@ -136,8 +136,11 @@ start_host() {
     ensure_server_cert "$i"
     # The options tools/fresh-debian runs a "new machine" with (capabilities, seccomp and apparmor
     # unconfined, tun and kvm, the cgroups), and anonymous volumes for the engines' data (overlay2
-    # cannot sit on overlay2); `down` removes them with the container.
-    docker run -d --name "$name" --hostname "$name" --label "$mark" --label "io.hub.recipe=$want" \
+    # cannot sit on overlay2); `down` removes them with the container. `--init`: an init that
+    # reaps orphans, as a machine's has. QEMU processes that libvirtd daemonizes are reparented
+    # to PID 1; without a reaper they stay zombies, and libvirtd waits for each to go away (its
+    # first QEMU capability probe, done at the first `virsh define`, took 80 s).
+    docker run -d --init --name "$name" --hostname "$name" --label "$mark" --label "io.hub.recipe=$want" \
         --network "$underlay" --ip "$(host_ip "$i")" \
         --cap-add ALL --cap-drop SYS_RESOURCE --security-opt seccomp=unconfined \
         --security-opt apparmor=unconfined --device /dev/net/tun --device /dev/kvm \
