@@ -323,7 +323,11 @@ pub(crate) async fn wait_vm_ready(
                 }
             };
             match result {
-                Probe::NoSsh(why) => last = format!("SSH to {a} does not answer yet: {why}"),
+                Probe::NoSsh(why) => {
+                    tracing::debug!(lab = %lab.name, workload = %vm.name, after = ?wait.elapsed(), %why, "SSH probe: no answer");
+                    last = format!("SSH to {a} does not answer yet: {why}");
+                }
+
                 Probe::Booting | Probe::Finished(_) if !ssh_seen => {
                     ssh_seen = true;
                     phases.ssh = wait.elapsed();
@@ -337,7 +341,10 @@ pub(crate) async fn wait_vm_ready(
                         _ => told.reached(ReadyPhase::CloudInit, wait.elapsed()),
                     }
                 }
-                Probe::Booting => told.reached(ReadyPhase::CloudInit, wait.elapsed()),
+                Probe::Booting => {
+                    tracing::debug!(lab = %lab.name, workload = %vm.name, after = ?wait.elapsed(), "SSH probe: cloud-init still runs");
+                    told.reached(ReadyPhase::CloudInit, wait.elapsed());
+                }
                 Probe::Finished(out) => return finish(phases, wait.elapsed(), out, &failed),
             }
         }
