@@ -873,8 +873,16 @@ fn hub_up_runs_a_vm_on_a_remote_host(fixture: &Hosts, _rt: &Runtime) {
         ready.contains("cold boot on a remote libvirt"),
         "the boot says where it runs: {ready}"
     );
+    assert!(
+        !said.contains("· vm: vm: kernel"),
+        "the console log of a remote VM is not read: {said}"
+    );
     println!("  hub up (VM on host 2, web on host 3): {took:.1?}");
     println!("  {upload}");
+    // The boot's phases as `up` told them (no `kernel`: the console log is not read).
+    for phase in said.lines().filter(|l| l.contains("· vm:")) {
+        println!("  {}", phase.trim());
+    }
     println!("  {ready}");
     let cached = images(h2);
     assert!(cached.contains("sha256-"), "host 2's image cache: {cached}");
