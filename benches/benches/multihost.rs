@@ -72,19 +72,8 @@ const LAB_CONTAINERS: usize = 12;
 fn lab_spec(lab: &str, subnet: &str, fixture: Option<&Hosts>) -> String {
     let mut y = format!("name: {lab}\nsubnet: {subnet}\n");
     let names: Vec<String> = fixture.map_or_else(Vec::new, |f| {
-        y.push_str(&format!(
-            "mesh: {{port: 52203}}\nhosts:\n  - {{name: local, libvirt: none, address: {}}}\n",
-            f.underlay_gateway()
-        ));
-        for h in &f.hosts {
-            y.push_str(&format!(
-                "  - {{name: {}, docker: \"{}\", tls: {}, libvirt: none, address: {}}}\n",
-                h.name,
-                h.docker_endpoint,
-                h.cert_dir.display(),
-                h.address
-            ));
-        }
+        y.push_str("mesh: {port: 52203}\n");
+        y.push_str(&f.hosts_yaml());
         f.hosts.iter().map(|h| h.name.clone()).collect()
     });
     y.push_str("containers:\n");

@@ -517,19 +517,8 @@ fn assert_nothing_left_anywhere(fixture: &Hosts, lab: &str, state: &std::path::P
 /// leases are a folder of this machine bind-mounted into it, so netd cannot run on a remote
 /// primary yet) and the fixture's three hosts, with `containers` (YAML flow mappings).
 fn hub_spec(fixture: &Hosts, lab: &str, containers: &[String]) -> String {
-    let mut y = format!(
-        "name: {lab}\nsubnet: 10.205.30.0/24\nhosts:\n  - name: local\n    libvirt: none\n    address: {}\n",
-        fixture.underlay_gateway()
-    );
-    for h in &fixture.hosts {
-        y.push_str(&format!(
-            "  - name: {}\n    docker: {}\n    tls: {}\n    libvirt: none\n    address: {}\n",
-            h.name,
-            h.docker_endpoint,
-            h.cert_dir.display(),
-            h.address
-        ));
-    }
+    let mut y = format!("name: {lab}\nsubnet: 10.205.30.0/24\n");
+    y.push_str(&fixture.hosts_yaml());
     y.push_str("containers:\n");
     for c in containers {
         y.push_str(&format!("  - {c}\n"));

@@ -186,6 +186,25 @@ impl Hosts {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// The `hosts:` section of a spec over this machine's engine (`local`, the primary, at its
+    /// underlay address) and every fixture host (its TLS endpoint); none runs VMs.
+    pub fn hosts_yaml(&self) -> String {
+        let mut y = format!(
+            "hosts:\n  - name: local\n    libvirt: none\n    address: {}\n",
+            self.underlay_gateway()
+        );
+        for h in &self.hosts {
+            y.push_str(&format!(
+                "  - name: {}\n    docker: {}\n    tls: {}\n    libvirt: none\n    address: {}\n",
+                h.name,
+                h.docker_endpoint,
+                h.cert_dir.display(),
+                h.address
+            ));
+        }
+        y
+    }
+
     /// Removes every host and the underlay.
     pub fn down(&self) {
         let out = Command::new("bash")
