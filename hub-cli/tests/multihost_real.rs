@@ -279,6 +279,12 @@ fn assert_nothing_left(fixture: &Hosts, lab: &str) {
             "host {}: containers left: {left}",
             h.name
         );
+        let volumes = h.docker_ok(&["volume", "ls", "-q", "--filter", &label]);
+        assert!(
+            volumes.trim().is_empty(),
+            "host {}: volumes left: {volumes}",
+            h.name
+        );
         let nets = h.docker_ok(&["network", "ls", "-q", "--filter", &label]);
         assert!(
             nets.trim().is_empty(),
@@ -513,17 +519,27 @@ fn assert_nothing_left_anywhere(fixture: &Hosts, lab: &str, state: &std::path::P
     );
 }
 
-/// The spec of lab `lab` over this machine's engine (`local`, the primary: netd's config and
-/// leases are a folder of this machine bind-mounted into it, so netd cannot run on a remote
-/// primary yet) and the fixture's three hosts, with `containers` (YAML flow mappings).
+/// The spec of lab `lab` over the fixture's three hosts, host 1 the primary (netd and the VPN
+/// gateway run there, another machine to the hub), with `containers` (YAML flow mappings).
 fn hub_spec(fixture: &Hosts, lab: &str, containers: &[String]) -> String {
     let mut y = format!("name: {lab}\nsubnet: 10.205.30.0/24\n");
-    y.push_str(&fixture.hosts_yaml());
+    y.push_str(&fixture.fixture_hosts_yaml());
     y.push_str("containers:\n");
     for c in containers {
         y.push_str(&format!("  - {c}\n"));
     }
     y
+}
+
+/// [`hub_spec`] with this machine's engine as a fourth host, last (`local`, at its underlay
+/// address, running nothing): a lab with VMs needs this machine on its segment, since the hub
+/// reaches a VM over SSH from here.
+fn hub_spec_with_this_machine(fixture: &Hosts, lab: &str, containers: &[String]) -> String {
+    let here = format!(
+        "  - name: local\n    libvirt: none\n    address: {}\ncontainers:\n",
+        fixture.underlay_gateway()
+    );
+    hub_spec(fixture, lab, containers).replacen("containers:\n", &here, 1)
 }
 
 /// `docker exec` on a fixture host.
@@ -536,11 +552,9 @@ fn exec_on(h: &hosts::TestHost, container: &str, args: &[&str]) -> std::process:
 /// The image the main test's workloads run: `hub-test/busybox` under a name no fixture host
 /// has, so that `up` must copy it to each.
 const UP_IMAGE: &str = "hubmh-up-busybox:1";
-/// The main test's VPN: its clients' subnet, the gateway's port, and the veth pair (host end,
-/// client end) its road-warrior client reaches this machine through.
+/// The main test's VPN: its clients' subnet and the gateway's port.
 const VPN_SUBNET: &str = "10.205.39.0/24";
 const VPN_PORT: u16 = 51938;
-const VPN_LINK: (&str, &str) = ("198.18.238.1/30", "198.18.238.2/30");
 /// The main test's mesh port (`mesh.port` in its spec).
 const MESH_PORT: u16 = 52310;
 
@@ -575,13 +589,14 @@ fn udhcpc_on(h: &hosts::TestHost, container: &str) -> std::collections::BTreeMap
 }
 
 /// Issue 11's main test, through the `hub` binary: a lab of 4 containers over the 3 fixture
-/// hosts, with this machine's engine as the primary (netd and the VPN gateway, see
-/// [`hub_spec`]), is one L2 segment: `up` copies the workloads' image to every host that
-/// lacks it; `status` shows the placement; a container on host 1 fetches a page from one on
-/// host 3 by name (netd's DNS across the VXLAN in WireGuard), and no VXLAN packet crosses the
-/// underlay unencrypted; busybox udhcpc on host 2 gets its lease from netd across the
-/// segment, with the segment's MTU (option 26); a road-warrior WireGuard client reaches a
-/// workload on every host, by name; an unchanged re-up changes nothing; host 3's workloads
+/// hosts, host 1 the primary (netd and the VPN gateway's container run there; nothing of the
+/// lab on this machine), is one L2 segment: `up` copies the workloads' image to every host
+/// that lacks it; `status` shows the placement; a container on host 1 fetches a page from one
+/// on host 3 by name (netd's DNS across the VXLAN in WireGuard), and no VXLAN packet crosses
+/// the underlay unencrypted; busybox udhcpc on host 2 gets its lease from netd on host 1
+/// across the segment, with the segment's MTU (option 26); a road-warrior WireGuard client on
+/// the hosts' LAN, told host 1's address, reaches a workload on every host by name, every host
+/// routing it to the gateway at `.3`; an unchanged re-up changes nothing; host 3's workloads
 /// leaving the spec leave host 3; `down` leaves nothing on any host.
 fn hub_up_makes_one_segment_over_three_hosts(fixture: &Hosts, _rt: &Runtime) {
     let lab = "mwseg";
@@ -627,10 +642,10 @@ fn one_segment_over_three_hosts(
         c("web", &h3, "httpd -f -p 80 -h /www"),
         c("four", &h3, "sleep 3600"),
     ];
+    // No `endpoint`: clients are told the primary's underlay address.
     let extra = format!(
-        "wireguard:\n  subnet: {VPN_SUBNET}\n  listen_port: {VPN_PORT}\n  endpoint: {}\n  \
-         peers: [{{name: laptop}}]\nmesh: {{port: {MESH_PORT}}}\n",
-        VPN_LINK.0.trim_end_matches("/30")
+        "wireguard:\n  subnet: {VPN_SUBNET}\n  listen_port: {VPN_PORT}\n  \
+         peers: [{{name: laptop}}]\nmesh: {{port: {MESH_PORT}}}\n"
     );
     let spec_of = |containers: &[String]| hub_spec(fixture, lab, containers) + &extra;
     let spec = dir.join("spec.yaml");
@@ -701,14 +716,43 @@ fn one_segment_over_three_hosts(
             "listen-port",
         ]);
         assert_eq!(wg.trim(), MESH_PORT.to_string(), "host {}", h.name);
-        // Every host but the primary (this machine) sends the VPN's clients to the primary.
+        // Every host sends the VPN's clients to the gateway's container at .3.
         let routes = h.inspect_from_outside(&["ip", "route"]);
         assert!(
-            routes.contains(&format!("{VPN_SUBNET} via 10.205.30.1 dev ")),
+            routes.contains(&format!("{VPN_SUBNET} via 10.205.30.3 dev ")),
             "host {}: {routes}",
             h.name
         );
     }
+    // netd and the VPN gateway run on host 1, the primary; nothing of the lab on this machine.
+    let services = fixture.hosts[0].docker_ok(&[
+        "ps",
+        "--format",
+        "{{.Names}}",
+        "--filter",
+        &format!("label=io.hub.lab={lab}"),
+    ]);
+    for want in [format!("{lab}-netd"), hub_mesh::gateway_container_name(lab)] {
+        assert!(
+            services.lines().any(|l| l == want),
+            "{want} on host 1: {services}"
+        );
+    }
+    let gw_ip = fixture.hosts[0].docker_ok(&[
+        "inspect",
+        "-f",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        &hub_mesh::gateway_container_name(lab),
+    ]);
+    assert_eq!(gw_ip.trim(), "10.205.30.3", "the gateway's address");
+    let here = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("label=io.hub.lab={lab}")])
+        .output()
+        .expect("docker runs");
+    assert!(
+        String::from_utf8_lossy(&here.stdout).trim().is_empty(),
+        "the lab put containers on this machine"
+    );
 
     let client = format!("{lab}-client");
     let pcap = dir.join("underlay.pcap");
@@ -753,9 +797,10 @@ fn one_segment_over_three_hosts(
     // every host by name; the other hosts send its answers through the primary.
     road_warrior_reaches_every_host(fixture, lab, st, dir);
 
-    // An unchanged re-up changes nothing.
-    let agents =
-        |h: &hosts::TestHost| h.docker_ok(&["ps", "-q", "--filter", "label=io.hub.kind=mesh"]);
+    // An unchanged re-up changes nothing: every container of the lab on every host (the
+    // workloads, the mesh agents, netd and the gateway on host 1) is the same.
+    let label = format!("label=io.hub.lab={lab}");
+    let agents = |h: &hosts::TestHost| h.docker_ok(&["ps", "-q", "--filter", &label]);
     let before: Vec<String> = fixture.hosts.iter().map(agents).collect();
     let again = common::hub(st, &["up", "-c", &spec]);
     assert!(again.status.success(), "{}", common::show(&again));
@@ -765,7 +810,7 @@ fn one_segment_over_three_hosts(
         common::show(&again)
     );
     let after: Vec<String> = fixture.hosts.iter().map(agents).collect();
-    assert_eq!(before, after, "an unchanged re-up replaced mesh agents");
+    assert_eq!(before, after, "an unchanged re-up replaced containers");
 
     // Host 3's workloads leave the spec: they leave host 3.
     std::fs::write(&spec, spec_of(&all[..2])).unwrap();
@@ -806,12 +851,13 @@ fn line_with<'a>(text: &'a str, what: &str) -> Option<&'a str> {
     text.lines().find(|l| l.contains(what)).map(str::trim)
 }
 
-/// Issue 11's VM on a remote host, through the `hub` binary: a lab over this machine (the
-/// primary: netd) and the fixture's hosts, with `web` (busybox httpd) pinned to host 3 and a
+/// Issue 11's VM on a remote host, through the `hub` binary: a lab over the fixture's hosts
+/// (host 1 the primary: netd) and this machine (last, running nothing: the hub reaches the VM
+/// over SSH from here), with `web` (busybox httpd) pinned to host 3 and a
 /// Debian VM pinned to host 2, whose libvirt (qemu+tls) is the only one given. `up` uploads
 /// the base image to host 2's `hub-images` pool (with progress) and boots the VM cold from
 /// volumes of the lab's pool there; `status` shows it running on host 2 at its reserved
-/// address; its lease came from netd on the primary, with host 2's gateway as its router and
+/// address; its lease came from netd on host 1, with host 2's gateway as its router and
 /// the segment's MTU (option 26), which the guest applied; it fetches the page of `web` on
 /// host 3 by name. `down` leaves no domain, volume or pool of the lab on any host, while the
 /// base image stays cached; a second `up` reuses it (nothing sent) and, SIGKILLed once the
@@ -825,7 +871,7 @@ fn hub_up_runs_a_vm_on_a_remote_host(fixture: &Hosts, _rt: &Runtime) {
         "{{name: web, image: \"{BUSYBOX}\", cmd: [httpd, -f, -p, \"80\", -h, /www], host: {}}}",
         h3.name
     );
-    let spec_text = hub_spec(fixture, lab, &[web]).replace(
+    let spec_text = hub_spec_with_this_machine(fixture, lab, &[web]).replace(
         &format!("libvirt: none\n    address: {}", h2.address),
         &format!("libvirt: {}\n    address: {}", h2.libvirt_uri, h2.address),
     ) + &format!(
@@ -905,22 +951,36 @@ fn hub_up_runs_a_vm_on_a_remote_host(fixture: &Hosts, _rt: &Runtime) {
         .to_string();
     println!("  status: {row}");
 
-    // netd on the primary holds the reservation (router: host 2's gateway) and the lease.
-    let netd_dir = st.join(lab).join("netd");
-    let config = std::fs::read_to_string(netd_dir.join("netd.json")).expect("netd's config");
+    // netd on host 1, the primary, holds the reservation (router: host 2's gateway) and the
+    // lease; its files are read from its container there.
+    let netd_file = |file: &str| {
+        let out = fixture.hosts[0].docker_cli(&["cp", &format!("{lab}-netd:/netd/{file}"), "-"]);
+        assert!(out.status.success(), "{}", common::show(&out));
+        let mut tar = tar::Archive::new(&out.stdout[..]);
+        let mut entry = tar
+            .entries()
+            .expect("a tar")
+            .next()
+            .expect("one file")
+            .expect("an entry");
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut entry, &mut text).expect("UTF-8");
+        text
+    };
+    let config = netd_file("netd.json");
     let config: serde_json::Value = serde_json::from_str(&config).expect("netd's config is JSON");
     let reservation = config["reservations"]
         .as_array()
         .and_then(|r| r.iter().find(|r| r["ip"] == ip.as_str()))
         .unwrap_or_else(|| panic!("no reservation for {ip}: {config}"));
-    // Host 2 is the third host of the spec (this machine first): its gateway is .5.
-    let gateway = "10.205.30.5";
+    // Host 2 is the second host of the spec: its gateway is .4.
+    let gateway = "10.205.30.4";
     assert_eq!(
         reservation["router"]["via"], gateway,
         "the VM's router is its own host's gateway: {reservation}"
     );
     assert_eq!(config["mtu"], 1370, "netd hands out the segment's MTU");
-    let leases = std::fs::read_to_string(netd_dir.join("leases.json")).expect("netd's leases");
+    let leases = netd_file("leases.json");
     assert!(
         leases.contains(&ip),
         "netd on the primary leased {ip}: {leases}"
@@ -1031,9 +1091,9 @@ fn hub_up_runs_a_vm_on_a_remote_host(fixture: &Hosts, _rt: &Runtime) {
     assert_eq!(images(h2), cached, "the cache is unchanged");
 }
 
-/// The VPN client of lab `lab` fetches the page of `web` (host 3), `client` (host 1) and
-/// `two` (host 2) by name through the primary's gateway (bounded retries while the tunnel
-/// comes up).
+/// The VPN client of lab `lab`, on the hosts' underlay, fetches the page of `web` (host 3),
+/// `client` (host 1) and `two` (host 2) by name through the gateway on host 1 (bounded retries
+/// while the tunnel comes up).
 fn road_warrior_reaches_every_host(
     fixture: &Hosts,
     lab: &str,
@@ -1044,8 +1104,19 @@ fn road_warrior_reaches_every_host(
     assert!(conf.status.success(), "{}", common::show(&conf));
     let text = String::from_utf8_lossy(&conf.stdout).into_owned();
     let domain = format!("{lab}.lab");
-    let vpn = common::remote::RemoteClient::start(
-        "mwseg-ns", "vhubmw", VPN_LINK.0, VPN_LINK.1, &text, &domain, dir,
+    let endpoint = format!("Endpoint = {}:{VPN_PORT}", fixture.hosts[0].address);
+    assert!(text.contains(&endpoint), "{endpoint} in {text}");
+    // The client is a laptop on the hosts' LAN: .250 of the underlay.
+    let o = fixture.hosts[0].address.octets();
+    let address = format!("{}.{}.{}.250/24", o[0], o[1], o[2]);
+    let vpn = common::remote::RemoteClient::on_bridge(
+        "mwseg-ns",
+        "vhubmw",
+        hosts::UNDERLAY_BRIDGE,
+        &address,
+        &text,
+        &domain,
+        dir,
     );
     let mut page = String::new();
     for _ in 0..15 {
@@ -1173,7 +1244,10 @@ fn hub_up_killed_then_down_leaves_nothing(fixture: &Hosts, _rt: &Runtime) {
         })
         .collect();
     let spec = dir.path().join("spec.yaml");
-    std::fs::write(&spec, hub_spec(fixture, lab, &containers)).unwrap();
+    // With a VPN: its gateway's container on host 1 must go too.
+    let vpn =
+        "wireguard:\n  subnet: 10.205.38.0/24\n  listen_port: 51937\n  peers: [{name: laptop}]\n";
+    std::fs::write(&spec, hub_spec(fixture, lab, &containers) + vpn).unwrap();
     for ms in [1500, 3000, 5000] {
         let mut up = Command::new(common::HUB)
             .args(["up", "-c", &spec.to_string_lossy()])

@@ -472,7 +472,7 @@ impl Hub {
     }
 
     /// The segment over the hosts: the injected one, else the spec's `mesh:` with the VPN's
-    /// subnet routed to the primary.
+    /// subnet routed to its gateway's container.
     fn segment_settings(&self) -> crate::backends::SegmentSettings {
         let mesh = self.spec.mesh.clone().unwrap_or_default();
         let vpn = self
@@ -485,7 +485,7 @@ impl Hub {
             injected: self.injected_segment.clone(),
             port: mesh.port,
             underlay_mtu: mesh.underlay_mtu,
-            via_primary: vpn.into_iter().collect(),
+            vpn_subnets: vpn.into_iter().collect(),
         }
     }
 

@@ -465,7 +465,6 @@ impl hub_core::hosts::LabSegment for RecordingSegment {
         &self,
         lab: &str,
         _subnet: ipnet::Ipv4Net,
-        _gateway: std::net::Ipv4Addr,
         bridges: &[(String, String)],
     ) -> hub_core::runtime::RuntimeResult<()> {
         // Every host's network exists, and no workload has started yet.

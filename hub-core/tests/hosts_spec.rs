@@ -256,22 +256,74 @@ fn mesh_settings_are_taken_and_their_mistakes_placed() {
 }
 
 #[test]
-fn a_primary_on_another_machine_is_refused_at_its_endpoint() {
+fn a_primary_on_another_machine_is_taken_and_its_vpn_needs_an_address_and_a_second_host() {
     let tls = tls_dir();
-    let yaml = format!(
-        "name: ms-prim\nsubnet: 10.204.8.0/24\nhosts:\n  - name: far\n    docker: tcp://10.204.250.9:2376\n    tls: {}\n    libvirt: none\n  - name: here\n",
+    let far = |address: &str| {
+        format!(
+            "  - name: far\n    docker: tcp://10.204.250.9:2376\n    tls: {}\n    libvirt: none\n{address}",
+            tls.path().display()
+        )
+    };
+    // netd and the gateway go to the primary, whatever machine it is.
+    let two = format!(
+        "name: ms-prim\nsubnet: 10.204.8.0/24\nhosts:\n{}  - name: here\n",
+        far("    address: 10.204.250.9\n")
+    );
+    assert!(errors(&two).is_empty(), "{:#?}", errors(&two));
+    // Clients dial the primary: without its address nor an endpoint they could not.
+    let vpn = "wireguard:\n  subnet: 10.204.9.0/24\n  peers: [{name: laptop}]\n";
+    let no_address = format!(
+        "name: ms-prim\nsubnet: 10.204.8.0/24\nhosts:\n{}  - name: here\n{vpn}",
+        far("")
+    );
+    let got = errors(&no_address);
+    assert_says(
+        &got,
+        "hosts[0].address",
+        "the VPN's clients dial the primary \"far\"",
+    );
+    let e = got.iter().find(|e| e.field == "hosts[0].address").unwrap();
+    assert_eq!((e.line, e.column), (4, 5), "{e}");
+    let with_endpoint = format!("{no_address}  endpoint: vpn.example.org\n");
+    assert!(
+        errors(&with_endpoint).is_empty(),
+        "{:#?}",
+        errors(&with_endpoint)
+    );
+    // Alone, nothing on the far host would route the clients back.
+    let alone = format!(
+        "name: ms-prim\nsubnet: 10.204.8.0/24\nhosts:\n{}{vpn}",
+        far("    address: 10.204.250.9\n")
+    );
+    assert_says(&errors(&alone), "wireguard", "add a second host");
+    let alone_no_vpn = format!(
+        "name: ms-prim\nsubnet: 10.204.8.0/24\nhosts:\n{}",
+        far("    address: 10.204.250.9\n")
+    );
+    assert!(
+        errors(&alone_no_vpn).is_empty(),
+        "{:#?}",
+        errors(&alone_no_vpn)
+    );
+    // VMs are reached over SSH from this machine: it must be on the segment, as a host.
+    let vm = "vms:\n  - {name: v, image: /var/cache/hub-test/debian-12.qcow2, host: here}\n";
+    let far_only = format!(
+        "name: ms-prim\nsubnet: 10.204.8.0/24\nhosts:\n{}  - name: here\n    docker: \
+         tcp://10.204.250.8:2376\n    tls: {}\n    libvirt: qemu+tls://10.204.250.8/system\n{vm}",
+        far("    address: 10.204.250.9\n"),
         tls.path().display()
     );
-    let got = errors(&yaml);
-    let e = got
-        .iter()
-        .find(|e| e.field == "hosts[0].docker")
-        .unwrap_or_else(|| panic!("{got:#?}"));
-    assert_eq!((e.line, e.column, e.kind), (5, 13, SpecErrorKind::BadValue));
+    assert_says(
+        &errors(&far_only),
+        "hosts",
+        "list this machine among `hosts`",
+    );
     assert!(
-        e.to_string()
-            .contains("the primary (the first host) runs netd"),
-        "{e}"
+        !errors(&(two.clone() + vm))
+            .iter()
+            .any(|e| e.message.contains("list this machine")),
+        "{:#?}",
+        errors(&(two + vm))
     );
 }
 
@@ -386,14 +438,8 @@ hosts:
     says("hosts[4].ssh_key", "may be read by others (mode 0644)");
     says("hosts[5].docker", "\"70000\" is not a port");
 
-    // An ssh:// engine is another machine's: not the primary.
+    // An ssh:// engine may be the primary too.
     let prim = "name: ms-ssh-prim\nsubnet: 10.204.11.0/24\nhosts:\n  - name: far\n    docker: \
-                ssh://hub@10.204.250.9\n  - name: here\n";
-    let e = errors(prim);
-    assert!(
-        e.iter().any(|e| e.field == "hosts[0].docker"
-            && e.message
-                .contains("ssh://hub@10.204.250.9 is another machine's")),
-        "{e:#?}"
-    );
+                ssh://hub@10.204.250.9\n    address: 10.204.250.9\n  - name: here\n";
+    assert!(errors(prim).is_empty(), "{:#?}", errors(prim));
 }

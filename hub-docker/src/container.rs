@@ -314,14 +314,15 @@ impl Runtime for DockerRuntime {
             .list_containers(Some(opts))
             .await
             .map_err(|e| error::backend(lab, "listing the lab's containers", e))?;
-        // The lab's mesh agent (hub-mesh) carries the lab's label but is no workload.
+        // The lab's mesh agent and VPN gateway (hub-mesh) carry the lab's label but are no
+        // workloads.
         Ok(found
             .iter()
             .filter(|s| {
                 s.labels
                     .as_ref()
                     .and_then(|l| l.get(labels::KIND))
-                    .is_none_or(|k| k != labels::KIND_MESH)
+                    .is_none_or(|k| k != labels::KIND_MESH && k != labels::KIND_VPN)
             })
             .map(|s| status_from_summary(lab, s))
             .collect())

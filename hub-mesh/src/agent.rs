@@ -44,14 +44,48 @@ pub(crate) struct AgentConfig {
     pub hash: String,
 }
 
-/// One host as the agent functions see it.
+/// One host as the agent functions see it, and which of the lab's containers they handle:
+/// the mesh agent's ([`Target::mesh`]) or the VPN gateway's (`gateway.rs`).
 pub(crate) struct Target<'a> {
     pub lab: &'a str,
     pub host: &'a str,
     pub docker: &'a Docker,
+    /// The `io.hub.kind` label of the containers.
+    pub kind: &'static str,
+    /// What runs in them, for errors ("mesh agent").
+    pub what: &'static str,
+    /// The first words of the line the container prints when it is ready.
+    pub ready: &'static str,
 }
 
-impl Target<'_> {
+/// A file copied into a container between create and start: its path in the container, its
+/// contents, its mode.
+pub(crate) type FileIn = (String, String, u32);
+
+/// A container to run: its name, what it is made from, and the files copied into it between
+/// create and start.
+pub(crate) struct Launch {
+    pub name: String,
+    pub body: ContainerCreateBody,
+    pub files: Vec<FileIn>,
+    /// The hash of what it is made from, kept as a label to tell an unchanged container from
+    /// one to replace.
+    pub hash: String,
+}
+
+impl<'a> Target<'a> {
+    /// The mesh agent of `lab` on `host`.
+    pub fn mesh(lab: &'a str, host: &'a str, docker: &'a Docker) -> Self {
+        Target {
+            lab,
+            host,
+            docker,
+            kind: MESH_KIND,
+            what: "mesh agent",
+            ready: "hub-mesh ready",
+        }
+    }
+
     fn failed(&self, doing: impl Into<String>, e: bollard::errors::Error) -> MeshError {
         MeshError::Host {
             lab: self.lab.to_string(),
@@ -59,7 +93,7 @@ impl Target<'_> {
             doing: doing.into(),
             source: Box::new(RuntimeError::Backend {
                 lab: self.lab.to_string(),
-                context: "the host mesh".into(),
+                context: format!("the lab's {}", self.what),
                 source: Box::new(e),
             }),
         }
@@ -69,6 +103,7 @@ impl Target<'_> {
         MeshError::Agent {
             lab: self.lab.to_string(),
             host: self.host.to_string(),
+            what: self.what,
             reason: reason.into(),
             log,
         }
@@ -77,17 +112,17 @@ impl Target<'_> {
     fn labels(&self) -> HashMap<String, String> {
         HashMap::from([
             (labels::LAB.to_string(), self.lab.to_string()),
-            (labels::KIND.to_string(), MESH_KIND.to_string()),
+            (labels::KIND.to_string(), self.kind.to_string()),
         ])
     }
 
-    /// The lab's mesh containers on this host, running or not.
+    /// The lab's containers of this kind on this host, running or not.
     async fn list(&self) -> MeshResult<Vec<(String, Option<String>)>> {
         let filters = HashMap::from([(
             "label",
             vec![
                 format!("{}={}", labels::LAB, self.lab),
-                format!("{}={MESH_KIND}", labels::KIND),
+                format!("{}={}", labels::KIND, self.kind),
             ],
         )]);
         let opts = ListContainersOptionsBuilder::new()
@@ -98,7 +133,7 @@ impl Target<'_> {
             .docker
             .list_containers(Some(opts))
             .await
-            .map_err(|e| self.failed("listing the mesh containers", e))?;
+            .map_err(|e| self.failed(format!("listing the {} containers", self.what), e))?;
         Ok(found
             .into_iter()
             .filter_map(|c| {
@@ -114,27 +149,12 @@ impl Target<'_> {
     /// otherwise the old agent is stopped (removing its interfaces) and a new one started.
     /// Returns the agent's "ready" line.
     pub async fn ensure(&self, image: &str, cfg: &AgentConfig) -> MeshResult<String> {
-        let existing = self.list().await?;
-        if existing.len() == 1 && existing[0].1.as_deref() == Some(cfg.hash.as_str()) {
-            return self.ready_line(&existing[0].0).await;
-        }
-        for (id, _) in &existing {
-            self.stop_and_remove(id).await?;
-        }
-        let name = container_name(self.lab);
-        let mut labels = self.labels();
-        labels.insert(labels::SPEC_HASH.to_string(), cfg.hash.clone());
         let body = ContainerCreateBody {
             image: Some(image.to_string()),
-            labels: Some(labels),
             host_config: Some(HostConfig {
                 network_mode: Some("host".into()),
                 cap_add: Some(vec!["NET_ADMIN".into()]),
-                devices: Some(vec![DeviceMapping {
-                    path_on_host: Some("/dev/net/tun".into()),
-                    path_in_container: Some("/dev/net/tun".into()),
-                    cgroup_permissions: Some("rwm".into()),
-                }]),
+                devices: Some(vec![tun_device()]),
                 // After a host's reboot the agent makes the interfaces again.
                 restart_policy: Some(RestartPolicy {
                     name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
@@ -144,16 +164,49 @@ impl Target<'_> {
             }),
             ..Default::default()
         };
+        self.run(Launch {
+            name: container_name(self.lab),
+            body,
+            files: vec![
+                ("mesh/env".into(), cfg.env.clone(), 0o644),
+                ("mesh/wg.conf".into(), cfg.wg_conf.clone(), 0o600),
+            ],
+            hash: cfg.hash.clone(),
+        })
+        .await
+    }
+
+    /// Makes `launch` run: nothing to do when the one container of this kind runs with its
+    /// hash; otherwise the old ones are stopped and removed, and a new one is created, given
+    /// its files, started and waited for until it prints its ready line (returned). One that
+    /// does not come up is removed again.
+    pub async fn run(&self, launch: Launch) -> MeshResult<String> {
+        let existing = self.list().await?;
+        if existing.len() == 1 && existing[0].1.as_deref() == Some(launch.hash.as_str()) {
+            return self.ready_line(&existing[0].0).await;
+        }
+        for (id, _) in &existing {
+            self.stop_and_remove(id).await?;
+        }
+        let Launch {
+            name,
+            mut body,
+            files,
+            hash,
+        } = launch;
+        let mut labels = self.labels();
+        labels.insert(labels::SPEC_HASH.to_string(), hash);
+        body.labels = Some(labels);
         self.create(&name, body).await?;
         let started = async {
-            self.upload(&name, cfg).await?;
+            self.upload(&name, &files).await?;
             self.start(&name).await?;
             self.wait_ready(&name).await
         };
         match started.await {
             Ok(line) => Ok(line),
             Err(e) => {
-                // Nothing half-made: the agent that did not come up goes, with its interfaces.
+                // Nothing half-made: the container that did not come up goes.
                 let _ = self.stop_and_remove(&name).await;
                 Err(e)
             }
@@ -176,20 +229,18 @@ impl Target<'_> {
             .map_err(|e| self.failed(format!("starting container {name}"), e))
     }
 
-    /// Copies `/mesh/env` and `/mesh/wg.conf` (0600) into the created container.
-    async fn upload(&self, name: &str, cfg: &AgentConfig) -> MeshResult<()> {
+    /// Copies `files` (path, contents, mode) into the created container.
+    async fn upload(&self, name: &str, files: &[FileIn]) -> MeshResult<()> {
         let mut tar = tar::Builder::new(Vec::new());
-        for (path, data, mode) in [
-            ("mesh/env", cfg.env.as_bytes(), 0o644),
-            ("mesh/wg.conf", cfg.wg_conf.as_bytes(), 0o600),
-        ] {
+        for (path, data, mode) in files {
             let mut h = tar::Header::new_gnu();
             h.set_size(data.len() as u64);
-            h.set_mode(mode);
+            h.set_mode(*mode);
             h.set_cksum();
-            tar.append_data(&mut h, path, data).map_err(|e| {
-                self.agent_error(format!("config could not be packed: {e}"), String::new())
-            })?;
+            tar.append_data(&mut h, path, data.as_bytes())
+                .map_err(|e| {
+                    self.agent_error(format!("config could not be packed: {e}"), String::new())
+                })?;
         }
         let tar = tar.into_inner().map_err(|e| {
             self.agent_error(format!("config could not be packed: {e}"), String::new())
@@ -198,7 +249,7 @@ impl Target<'_> {
         self.docker
             .upload_to_container(name, Some(opts), bollard::body_full(tar.into()))
             .await
-            .map_err(|e| self.failed(format!("copying the mesh config into {name}"), e))
+            .map_err(|e| self.failed(format!("copying the config into {name}"), e))
     }
 
     async fn log(&self, name: &str) -> String {
@@ -217,7 +268,7 @@ impl Target<'_> {
 
     async fn ready_line(&self, name: &str) -> MeshResult<String> {
         let log = self.log(name).await;
-        match log.lines().rev().find(|l| l.starts_with("hub-mesh ready")) {
+        match log.lines().rev().find(|l| l.starts_with(self.ready)) {
             Some(l) => Ok(l.to_string()),
             None => Err(self.agent_error("runs but never reported ready", log)),
         }
@@ -250,35 +301,57 @@ impl Target<'_> {
         }
     }
 
-    /// Stops a container (its agent then removes the interfaces) and removes it; gone is Ok.
+    /// Stops a container (a mesh agent then removes its interfaces) and removes it; gone is Ok.
     async fn stop_and_remove(&self, id: &str) -> MeshResult<()> {
         let stop = StopContainerOptionsBuilder::new().t(STOP_SECONDS).build();
         match self.docker.stop_container(id, Some(stop)).await {
             Ok(()) => {}
             Err(e) if status(&e) == Some(404) => return Ok(()),
             Err(e) if status(&e) == Some(304) => {}
-            Err(e) => return Err(self.failed(format!("stopping the mesh container {id}"), e)),
+            Err(e) => {
+                return Err(self.failed(format!("stopping the {} container {id}", self.what), e));
+            }
         }
         let rm = RemoveContainerOptionsBuilder::new().force(true).build();
         match self.docker.remove_container(id, Some(rm)).await {
             Ok(()) => Ok(()),
             Err(e) if status(&e) == Some(404) => Ok(()),
-            Err(e) => Err(self.failed(format!("removing the mesh container {id}"), e)),
+            Err(e) => Err(self.failed(format!("removing the {} container {id}", self.what), e)),
         }
+    }
+
+    /// Stops and removes the lab's containers of this kind; returns how many there were.
+    pub async fn remove_all(&self) -> MeshResult<usize> {
+        let existing = self.list().await?;
+        for (id, _) in &existing {
+            self.stop_and_remove(id).await?;
+        }
+        Ok(existing.len())
+    }
+
+    /// Whether one of the lab's containers of this kind runs.
+    pub async fn running(&self) -> MeshResult<bool> {
+        Ok(self.list().await?.iter().any(|(_, hash)| hash.is_some()))
+    }
+
+    /// Whether one of the lab's containers of this kind runs, made with `hash`.
+    pub async fn running_with(&self, hash: &str) -> MeshResult<bool> {
+        Ok(self
+            .list()
+            .await?
+            .iter()
+            .any(|(_, h)| h.as_deref() == Some(hash)))
     }
 
     /// Removes the lab's agents and then, with a short-lived container of `image` (when the
     /// host has one), the lab's interfaces a killed agent may have left. Returns how many
     /// agent containers there were.
     pub async fn remove(&self, image: Option<&str>, wg: &str, vx: &str) -> MeshResult<usize> {
-        let existing = self.list().await?;
-        for (id, _) in &existing {
-            self.stop_and_remove(id).await?;
-        }
+        let removed = self.remove_all().await?;
         if let Some(image) = image {
             self.clean_interfaces(image, wg, vx).await?;
         }
-        Ok(existing.len())
+        Ok(removed)
     }
 
     async fn clean_interfaces(&self, image: &str, wg: &str, vx: &str) -> MeshResult<()> {
@@ -330,6 +403,15 @@ impl Target<'_> {
         let result = run.await;
         let _ = self.stop_and_remove(&name).await;
         result
+    }
+}
+
+/// `/dev/net/tun` for wireguard-go, where the kernel has no WireGuard.
+pub(crate) fn tun_device() -> DeviceMapping {
+    DeviceMapping {
+        path_on_host: Some("/dev/net/tun".into()),
+        path_in_container: Some("/dev/net/tun".into()),
+        cgroup_permissions: Some("rwm".into()),
     }
 }
 

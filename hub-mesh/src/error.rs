@@ -28,13 +28,16 @@ pub enum MeshError {
         #[source]
         source: Box<RuntimeError>,
     },
-    /// The mesh agent on a host stopped or did not report ready; its log says why.
-    #[error("lab {lab:?}, host {host:?}: the mesh agent {reason}; its log:\n{log}")]
+    /// The mesh agent (or the VPN gateway) on a host stopped or did not report ready; its
+    /// log says why.
+    #[error("lab {lab:?}, host {host:?}: the {what} {reason}; its log:\n{log}")]
     Agent {
         /// The lab.
         lab: String,
         /// The host.
         host: String,
+        /// What runs there: "mesh agent" or "VPN gateway".
+        what: &'static str,
         /// What happened.
         reason: String,
         /// The agent's output (never holds keys: the agent does not print them).

@@ -1,7 +1,7 @@
 //! The mesh agent's image, built on this machine from what it already has (nothing is pulled,
 //! nothing is installed on the hosts): busybox for the shell, `ip` and `bridge` (iproute2),
-//! `wg` (wireguard-tools) and `wireguard-go`, with the libraries they link, and the agent
-//! script. Tagged `hub-mesh:<12 hex>` of the script and the binaries, so it is rebuilt only
+//! `wg` (wireguard-tools) and `wireguard-go`, with the libraries they link, the agent
+//! script and the VPN gateway's script. Tagged `hub-mesh:<12 hex>` of the script and the binaries, so it is rebuilt only
 //! when one of them changes; hosts that lack it get it copied from this machine's engine.
 
 use std::path::PathBuf;
@@ -16,6 +16,14 @@ use crate::error::{MeshError, MeshResult};
 pub(crate) const AGENT_SCRIPT: &str = include_str!("agent.sh");
 /// Where the script sits in the image.
 pub(crate) const AGENT_PATH: &str = "/mesh-agent.sh";
+/// The VPN gateway's script, run by the gateway container (see `gateway.rs`).
+pub(crate) const GATEWAY_SCRIPT: &str = include_str!("gateway.sh");
+/// Where the gateway's script sits in the image.
+pub(crate) const GATEWAY_PATH: &str = "/vpn-gateway.sh";
+/// The WireGuard functions both scripts source.
+const WG_LINK_SCRIPT: &str = include_str!("wg-link.sh");
+/// Where they sit in the image.
+const WG_LINK_PATH: &str = "/wg-link.sh";
 /// Repository of the mesh image; the tag is the hash of its contents.
 pub const MESH_IMAGE_REPO: &str = "hub-mesh";
 
@@ -70,6 +78,8 @@ fn image_files() -> MeshResult<Vec<(PathBuf, String)>> {
 fn image_ref(files: &[(PathBuf, String)]) -> MeshResult<String> {
     let mut h = Sha256::new();
     h.update(AGENT_SCRIPT.as_bytes());
+    h.update(GATEWAY_SCRIPT.as_bytes());
+    h.update(WG_LINK_SCRIPT.as_bytes());
     for (src, dst) in files {
         h.update(dst.as_bytes());
         std::fs::File::open(src)
@@ -113,7 +123,19 @@ fn root_tar(files: &[(PathBuf, String)]) -> MeshResult<Vec<u8>> {
         0o755,
         tar::EntryType::Regular,
     )?;
+    for (path, script) in [
+        (GATEWAY_PATH, GATEWAY_SCRIPT),
+        (WG_LINK_PATH, WG_LINK_SCRIPT),
+    ] {
+        entry(
+            path.trim_start_matches('/'),
+            script.as_bytes(),
+            0o755,
+            tar::EntryType::Regular,
+        )?;
+    }
     entry("mesh/", b"", 0o700, tar::EntryType::Directory)?;
+    entry("vpn/", b"", 0o700, tar::EntryType::Directory)?;
     entry("tmp/", b"", 0o1777, tar::EntryType::Directory)?;
     entry("var/run/", b"", 0o755, tar::EntryType::Directory)?;
     tar.into_inner().map_err(|e| err("finishing", e))
@@ -147,6 +169,26 @@ pub async fn ensure_mesh_image(docker: &DockerRuntime) -> MeshResult<String> {
     Ok(reference)
 }
 
+/// Copies `image` from `local` to `host`'s engine `docker` when it lacks it; the bytes copied
+/// (`None`: it had the image).
+pub(crate) async fn copy_to(
+    lab: &str,
+    host: &str,
+    docker: &DockerRuntime,
+    image: &str,
+    local: &DockerRuntime,
+) -> MeshResult<Option<u64>> {
+    docker
+        .ensure_image_from(image, &[local])
+        .await
+        .map_err(|e| MeshError::Host {
+            lab: lab.to_string(),
+            host: host.to_string(),
+            doing: format!("copying the mesh image {image}"),
+            source: Box::new(e),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,7 +212,10 @@ mod tests {
             "usr/bin/wg",
             "usr/bin/wireguard-go",
             "mesh-agent.sh",
+            "vpn-gateway.sh",
+            "wg-link.sh",
             "mesh/",
+            "vpn/",
         ] {
             assert!(
                 names.iter().any(|n| n == want),

@@ -30,6 +30,7 @@
 
 mod agent;
 mod error;
+mod gateway;
 mod image;
 mod spec;
 
@@ -44,6 +45,10 @@ use sha2::{Digest, Sha256};
 
 pub use agent::{MESH_KIND, container_name};
 pub use error::{MeshError, MeshResult};
+pub use gateway::{
+    GATEWAY_INTERFACE, GATEWAY_KIND, GatewayContainer, GatewayRun, ensure_gateway,
+    gateway_container_name, gateway_lab_address, gateway_running, remove_gateway,
+};
 pub use image::{MESH_IMAGE_REPO, ensure_mesh_image};
 pub use spec::{
     DEFAULT_UNDERLAY_MTU, MeshHost, MeshSpec, VXLAN_OVERHEAD, VXLAN_PORT, VXLAN_PREFIX,
@@ -90,6 +95,22 @@ fn quoted(v: &str) -> String {
     format!("'{}'", v.replace('\'', r"'\''"))
 }
 
+/// A shell file of assignments `K='V'`, one per line, sourced by the image's scripts.
+fn env_file(vars: &[(&str, String)]) -> String {
+    vars.iter()
+        .map(|(k, v)| format!("{k}={}\n", quoted(v)))
+        .collect()
+}
+
+/// The first 8 bytes of a digest in hex: the hash label of a container the hub made.
+fn short_hex(h: Sha256) -> String {
+    h.finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The agent config of host `index`, given every host's key.
 fn agent_config(spec: &MeshSpec, index: usize, keys: &[hub_wg::KeyPair]) -> AgentConfig {
     let host = &spec.hosts[index];
@@ -107,16 +128,16 @@ fn agent_config(spec: &MeshSpec, index: usize, keys: &[hub_wg::KeyPair]) -> Agen
         wg.peers.push(p);
         peers.push(addr.to_string());
     }
-    // Every host but the primary sends what only the primary reaches to it, on the lab bridge.
-    let (router, routes) = match &spec.via_primary {
-        Some((gateway, nets)) if index > 0 => (
-            gateway.to_string(),
+    // Every host sends what sits behind the router (the VPN's clients) to it, on the lab bridge.
+    let (router, routes) = match &spec.routed {
+        Some((router, nets)) => (
+            router.to_string(),
             nets.iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(" "),
         ),
-        _ => (String::new(), String::new()),
+        None => (String::new(), String::new()),
     };
     let vars = [
         ("WG", wg_interface(&spec.lab)),
@@ -131,10 +152,7 @@ fn agent_config(spec: &MeshSpec, index: usize, keys: &[hub_wg::KeyPair]) -> Agen
         ("ROUTER", router),
         ("ROUTES", routes),
     ];
-    let env: String = vars
-        .iter()
-        .map(|(k, v)| format!("{k}={}\n", quoted(v)))
-        .collect();
+    let env = env_file(&vars);
     let mut h = Sha256::new();
     h.update(env.as_bytes());
     h.update(keys[index].public.to_base64().as_bytes());
@@ -142,12 +160,7 @@ fn agent_config(spec: &MeshSpec, index: usize, keys: &[hub_wg::KeyPair]) -> Agen
         h.update(p.public_key.to_base64().as_bytes());
         h.update(p.endpoint.as_deref().unwrap_or("").as_bytes());
     }
-    let hash = h
-        .finalize()
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = short_hex(h);
     AgentConfig {
         env,
         wg_conf: wg.strip(),
@@ -187,21 +200,8 @@ pub async fn ensure(
         let cfg = agent_config(spec, i, keys);
         let image = image.clone();
         async move {
-            let copied = host
-                .docker
-                .ensure_image_from(&image, &[local])
-                .await
-                .map_err(|e| MeshError::Host {
-                    lab: spec.lab.clone(),
-                    host: host.name.clone(),
-                    doing: format!("copying the mesh image {image}"),
-                    source: Box::new(e),
-                })?;
-            let target = Target {
-                lab: &spec.lab,
-                host: &host.name,
-                docker: host.docker.client(),
-            };
+            let copied = image::copy_to(&spec.lab, &host.name, &host.docker, &image, local).await?;
+            let target = Target::mesh(&spec.lab, &host.name, host.docker.client());
             let ready = target.ensure(&image, &cfg).await?;
             tracing::info!(lab = %spec.lab, host = %host.name, "{ready}");
             Ok::<_, MeshError>(HostInfo {
@@ -261,11 +261,7 @@ pub async fn remove(
         let (wanted, wg, vx) = (wanted.clone(), &wg, &vx);
         async move {
             let image = cleanup_image(docker, wanted.as_deref()).await;
-            let target = Target {
-                lab,
-                host: name,
-                docker: docker.client(),
-            };
+            let target = Target::mesh(lab, name, docker.client());
             target.remove(image.as_deref(), wg, vx).await
         }
     }))

@@ -76,10 +76,10 @@ pub struct MeshSpec {
     pub underlay_mtu: u16,
     /// The hosts, the primary first.
     pub hosts: Vec<MeshHost>,
-    /// Networks only the primary reaches (the VPN's clients, behind its WireGuard gateway),
-    /// and the primary's address on the lab network: every other host routes them there, so
-    /// that a workload on it answers a VPN client through the primary.
-    pub via_primary: Option<(Ipv4Addr, Vec<Ipv4Net>)>,
+    /// Networks behind a router on the lab network (the VPN's clients, behind the gateway
+    /// container at `.3`), and that router's address: every host routes them there, so that a
+    /// workload on any host answers a VPN client.
+    pub routed: Option<(Ipv4Addr, Vec<Ipv4Net>)>,
 }
 
 impl MeshSpec {
@@ -100,7 +100,7 @@ impl MeshSpec {
             port,
             underlay_mtu: DEFAULT_UNDERLAY_MTU,
             hosts: Vec::new(),
-            via_primary: None,
+            routed: None,
         }
     }
 
@@ -122,10 +122,10 @@ impl MeshSpec {
         self
     }
 
-    /// Routes `networks` on every host but the primary through `gateway`, the primary's
-    /// address on the lab network (none: nothing is routed).
-    pub fn route_via_primary(mut self, gateway: Ipv4Addr, networks: Vec<Ipv4Net>) -> Self {
-        self.via_primary = (!networks.is_empty()).then_some((gateway, networks));
+    /// Routes `networks` on every host through `router`, an address on the lab network (none:
+    /// nothing is routed).
+    pub fn route_via(mut self, router: Ipv4Addr, networks: Vec<Ipv4Net>) -> Self {
+        self.routed = (!networks.is_empty()).then_some((router, networks));
         self
     }
 
@@ -204,10 +204,10 @@ impl MeshSpec {
         if self.port == 0 {
             return bad("the WireGuard port is 0; give a UDP port".into());
         }
-        if let Some((gateway, networks)) = &self.via_primary {
-            if !self.lab_subnet.contains(gateway) {
+        if let Some((router, networks)) = &self.routed {
+            if !self.lab_subnet.contains(router) {
                 return bad(format!(
-                    "the primary's address {gateway} is not in the lab's subnet {}",
+                    "the router {router} is not in the lab's subnet {}",
                     self.lab_subnet
                 ));
             }
@@ -351,7 +351,7 @@ mod tests {
         assert!(tiny.contains("2 addresses for 3 hosts"), "{tiny}");
         let two = [("h1", [10, 0, 0, 1]), ("h2", [10, 0, 0, 2])];
         let inside = spec(&two)
-            .route_via_primary(
+            .route_via(
                 "10.203.10.1".parse().unwrap(),
                 vec!["10.203.10.128/25".parse().unwrap()],
             )
@@ -360,7 +360,7 @@ mod tests {
             .to_string();
         assert!(inside.contains("overlaps the lab's subnet"), "{inside}");
         let outside = spec(&two)
-            .route_via_primary(
+            .route_via(
                 "10.9.9.1".parse().unwrap(),
                 vec!["10.10.0.0/24".parse().unwrap()],
             )
@@ -368,7 +368,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            outside.contains("10.9.9.1 is not in the lab's subnet"),
+            outside.contains("router 10.9.9.1 is not in the lab's subnet"),
             "{outside}"
         );
     }

@@ -11,6 +11,9 @@ pub const SPEC_HASH: &str = "io.hub.spec-hash";
 pub const KIND: &str = "io.hub.kind";
 /// The [`KIND`] of a lab's mesh agent (hub-mesh), which listings of workloads skip.
 pub const KIND_MESH: &str = "mesh";
+/// The [`KIND`] of a lab's VPN gateway container (hub-mesh, over several hosts), which
+/// listings of workloads skip too.
+pub const KIND_VPN: &str = "vpn";
 /// Label on a lab network the hub created (absent on networks it only attached to).
 pub const OWNED: &str = "io.hub.owned";
 /// The XML namespace of the hub's libvirt domain metadata.

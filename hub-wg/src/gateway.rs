@@ -191,6 +191,25 @@ pub struct GatewayInfo {
     pub forgotten: Vec<String>,
 }
 
+/// What [`Gateway::configs`] made: the gateway's config for a gateway that runs elsewhere,
+/// and the clients' configs, written.
+#[derive(Clone, Debug)]
+pub struct GatewayConfigs {
+    /// The gateway's wg-quick config (its private key, address, port and peers); `strip()`
+    /// gives what `wg setconf` takes. Secret: never log it.
+    pub server: crate::config::WgConfig,
+    /// The gateway's public key.
+    pub public_key: PublicKey,
+    /// The endpoint written into client configs (`host:port`).
+    pub endpoint: String,
+    /// Each peer's public key.
+    pub peers: BTreeMap<String, PublicKey>,
+    /// Each peer's client config file.
+    pub client_configs: BTreeMap<String, PathBuf>,
+    /// Peers no longer in the spec whose key and config files were deleted by this call.
+    pub forgotten: Vec<String>,
+}
+
 /// What `down` removed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DownReport {
@@ -232,6 +251,33 @@ impl Gateway {
     /// with [`WgError::NoInterface`] if the gateway is not up.
     pub fn sync_peers(spec: &GatewaySpec, keygen: &dyn KeyGen) -> Result<GatewayInfo, WgError> {
         Self::apply(spec, keygen, false)
+    }
+
+    /// The gateway's keys and configs without touching this machine's network: keys are
+    /// loaded from the lab directory or made with `keygen`, client configs are written (0600),
+    /// peers no longer in the spec are forgotten, and the gateway's own config (with its
+    /// private key: give it only to `wg setconf`) is returned, for a gateway that runs
+    /// elsewhere (a container on another host). `spec.endpoint` should be given: without it
+    /// clients are told this machine's first IPv4 address.
+    pub fn configs(spec: &GatewaySpec, keygen: &dyn KeyGen) -> Result<GatewayConfigs, WgError> {
+        spec.validate()?;
+        let context = format!("lab {:?}", spec.lab);
+        let endpoint = resolve_endpoint(spec, &context)?;
+        let (store, gateway, peers) = load_keys(spec, keygen)?;
+        let server = server_config(spec, &gateway, &peers);
+        let client_configs = write_client_configs(spec, &gateway, &peers, &endpoint)?;
+        let forgotten = forget_removed_peers(spec, &store)?;
+        Ok(GatewayConfigs {
+            server,
+            public_key: gateway.public,
+            endpoint,
+            peers: peers
+                .iter()
+                .map(|(p, k)| (p.name.clone(), k.public))
+                .collect(),
+            client_configs,
+            forgotten,
+        })
     }
 
     /// Whether the lab's gateway interface exists on the host.
@@ -283,13 +329,7 @@ impl Gateway {
             });
         }
         let endpoint = resolve_endpoint(spec, &context)?;
-        let store = KeyStore::open(&spec.dir)?;
-        let gateway = store.gateway(keygen)?;
-        let peers = spec
-            .peers
-            .iter()
-            .map(|p| Ok((p, store.peer(&p.name, keygen)?)))
-            .collect::<Result<Vec<_>, WgError>>()?;
+        let (store, gateway, peers) = load_keys(spec, keygen)?;
 
         let mode = if exists {
             WgMode::Existing
@@ -340,6 +380,35 @@ impl Gateway {
     }
 }
 
+/// The key store of the lab, the gateway's keys and each peer's (made when missing).
+type Keys<'a> = (KeyStore, KeyPair, Vec<(&'a PeerSpec, KeyPair)>);
+
+fn load_keys<'a>(spec: &'a GatewaySpec, keygen: &dyn KeyGen) -> Result<Keys<'a>, WgError> {
+    let store = KeyStore::open(&spec.dir)?;
+    let gateway = store.gateway(keygen)?;
+    let peers = spec
+        .peers
+        .iter()
+        .map(|p| Ok((p, store.peer(&p.name, keygen)?)))
+        .collect::<Result<Vec<_>, WgError>>()?;
+    Ok((store, gateway, peers))
+}
+
+/// The gateway's own config: its key, address and port, a peer per client.
+fn server_config(
+    spec: &GatewaySpec,
+    gateway: &KeyPair,
+    peers: &[(&PeerSpec, KeyPair)],
+) -> crate::config::WgConfig {
+    let clients: Vec<_> = peers.iter().map(|(p, k)| (k.public, p.address)).collect();
+    gateway_config(
+        &gateway.private,
+        gateway_net(spec),
+        spec.listen_port,
+        &clients,
+    )
+}
+
 fn gateway_net(spec: &GatewaySpec) -> Ipv4Net {
     // The prefix was validated (at most /30), so this cannot fail; fall back to a /32.
     Ipv4Net::new(spec.gateway_address(), spec.vpn_subnet.prefix_len())
@@ -361,13 +430,7 @@ fn configure(
     if fresh {
         // Up first, so that a listen port in use fails `wg setconf` here (see `link::set_up`).
         link::set_up(context, interface)?;
-        let clients: Vec<_> = peers.iter().map(|(p, k)| (k.public, p.address)).collect();
-        let config = gateway_config(
-            &gateway.private,
-            gateway_net(spec),
-            spec.listen_port,
-            &clients,
-        );
+        let config = server_config(spec, gateway, peers);
         Cmd::new(context, "wg")
             .args(["setconf", interface, "/dev/stdin"])
             .stdin(config.strip().as_bytes())

@@ -59,7 +59,8 @@ pub use config::{
 };
 pub use error::{WgError, WgResult};
 pub use gateway::{
-    DEFAULT_LISTEN_PORT, DownReport, Gateway, GatewayInfo, GatewaySpec, PeerSpec, SegmentRoute,
+    DEFAULT_LISTEN_PORT, DownReport, Gateway, GatewayConfigs, GatewayInfo, GatewaySpec, PeerSpec,
+    SegmentRoute,
 };
 pub use key::{KeyPair, PrivateKey, PublicKey};
 #[cfg(feature = "mock")]

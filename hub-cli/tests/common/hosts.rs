@@ -189,10 +189,17 @@ impl Hosts {
     /// The `hosts:` section of a spec over this machine's engine (`local`, the primary, at its
     /// underlay address) and every fixture host (its TLS endpoint); none runs VMs.
     pub fn hosts_yaml(&self) -> String {
-        let mut y = format!(
+        let local = format!(
             "hosts:\n  - name: local\n    libvirt: none\n    address: {}\n",
             self.underlay_gateway()
         );
+        local + self.fixture_hosts_yaml().trim_start_matches("hosts:\n")
+    }
+
+    /// The `hosts:` section of a spec over the fixture's hosts only (each by its TLS endpoint,
+    /// none running VMs): host 1, another machine to the hub, is the primary.
+    pub fn fixture_hosts_yaml(&self) -> String {
+        let mut y = String::from("hosts:\n");
         for h in &self.hosts {
             y.push_str(&format!(
                 "  - name: {}\n    docker: {}\n    tls: {}\n    libvirt: none\n    address: {}\n",

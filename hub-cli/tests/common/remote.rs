@@ -9,6 +9,14 @@ use std::process::{Command, Output, Stdio};
 /// The client's WireGuard interface inside its namespace.
 const WG_IF: &str = "wgc0";
 
+/// How the client's namespace is joined to this machine.
+enum Link<'a> {
+    /// Routed by this machine: its end of the veth pair has this address.
+    Routed(&'a str),
+    /// A port of this bridge.
+    Bridge(&'a str),
+}
+
 /// A client namespace with a WireGuard tunnel into a lab.
 pub struct RemoteClient {
     ns: String,
@@ -56,6 +64,50 @@ impl RemoteClient {
         search: &str,
         dir: &Path,
     ) -> RemoteClient {
+        Self::start_linked(
+            ns,
+            host_if,
+            Link::Routed(host_addr),
+            ns_addr,
+            config,
+            search,
+            dir,
+        )
+    }
+
+    /// [`RemoteClient::start`] for a client on a network of this machine: the host end of the
+    /// veth pair is a port of `bridge` (the fixture hosts' underlay), and `ns_addr`
+    /// (`A.B.C.D/N`, free on that network) is the client's address there, as a laptop on the
+    /// hosts' LAN would have.
+    pub fn on_bridge(
+        ns: &str,
+        host_if: &str,
+        bridge: &str,
+        ns_addr: &str,
+        config: &str,
+        search: &str,
+        dir: &Path,
+    ) -> RemoteClient {
+        Self::start_linked(
+            ns,
+            host_if,
+            Link::Bridge(bridge),
+            ns_addr,
+            config,
+            search,
+            dir,
+        )
+    }
+
+    fn start_linked(
+        ns: &str,
+        host_if: &str,
+        link: Link<'_>,
+        ns_addr: &str,
+        config: &str,
+        search: &str,
+        dir: &Path,
+    ) -> RemoteClient {
         let client = RemoteClient {
             ns: ns.to_string(),
             host_if: host_if.to_string(),
@@ -67,7 +119,10 @@ impl RemoteClient {
             "link", "add", host_if, "type", "veth", "peer", "name", &peer_if,
         ]);
         ip(&["link", "set", &peer_if, "netns", ns]);
-        ip(&["addr", "add", host_addr, "dev", host_if]);
+        match link {
+            Link::Routed(host_addr) => ip(&["addr", "add", host_addr, "dev", host_if]),
+            Link::Bridge(bridge) => ip(&["link", "set", host_if, "master", bridge]),
+        };
         ip(&["link", "set", host_if, "up"]);
         client.ip(&["addr", "add", ns_addr, "dev", &peer_if]);
         client.ip(&["link", "set", &peer_if, "up"]);

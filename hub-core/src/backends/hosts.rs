@@ -225,7 +225,7 @@ pub(crate) struct MeshSegment {
     key_gen: Option<Arc<dyn hub_wg::KeyGen>>,
     /// Every host reached: its name, engine and underlay address.
     hosts: Vec<(String, Arc<DockerRuntime>, std::net::Ipv4Addr)>,
-    /// The spec's port, underlay MTU and the networks routed to the primary.
+    /// The spec's port, underlay MTU and the networks routed to the VPN gateway.
     settings: super::SegmentSettings,
     /// This machine's engine, where the mesh image is built (connected on first use).
     local: tokio::sync::OnceCell<DockerRuntime>,
@@ -304,7 +304,6 @@ impl crate::hosts::LabSegment for MeshSegment {
         &self,
         lab: &str,
         subnet: ipnet::Ipv4Net,
-        gateway: std::net::Ipv4Addr,
         bridges: &[(String, String)],
     ) -> hub_runtime::RuntimeResult<()> {
         let port = self.settings.port.unwrap_or_else(|| {
@@ -312,7 +311,10 @@ impl crate::hosts::LabSegment for MeshSegment {
         });
         let mut spec = hub_mesh::MeshSpec::new(lab, &self.lab_dir, subnet, port)
             .underlay_mtu(self.underlay_mtu())
-            .route_via_primary(gateway, self.settings.via_primary.clone());
+            .route_via(
+                hub_mesh::gateway_lab_address(subnet),
+                self.settings.vpn_subnets.clone(),
+            );
         for (name, bridge) in bridges {
             let Some((_, docker, underlay)) = self.host(name) else {
                 continue;

@@ -4,6 +4,8 @@
 pub mod docker;
 #[cfg(feature = "docker")]
 mod hosts;
+#[cfg(feature = "mesh")]
+mod vpn_container;
 #[cfg(feature = "wireguard")]
 pub mod wg;
 
@@ -91,7 +93,7 @@ pub(crate) async fn fill_defaults(
 }
 
 /// The segment over several hosts: one a test injected, else what the spec says of the mesh
-/// (`mesh:`, and the VPN's subnet, which only the primary reaches).
+/// (`mesh:`, and the VPN's subnet, which every host routes to the VPN gateway's container).
 #[derive(Clone, Default)]
 #[cfg_attr(not(feature = "mesh"), allow(dead_code))]
 pub(crate) struct SegmentSettings {
@@ -101,8 +103,8 @@ pub(crate) struct SegmentSettings {
     pub port: Option<u16>,
     /// The underlay's MTU (`None`: 1500).
     pub underlay_mtu: Option<u16>,
-    /// Networks routed to the primary from every other host (the VPN's subnet).
-    pub via_primary: Vec<ipnet::Ipv4Net>,
+    /// Networks every host routes to the VPN gateway's container (the VPN's subnet).
+    pub vpn_subnets: Vec<ipnet::Ipv4Net>,
 }
 
 /// The backends of a lab over `hosts` (the spec's, then those recorded that left it;
@@ -158,11 +160,39 @@ pub(crate) async fn fill_hosts(
             )));
         }
     }
+    // Over several hosts, or on another machine, the VPN gateway is a container on the
+    // primary (hub-mesh); on this machine alone, an interface of this machine (hub-wg).
+    #[cfg(feature = "mesh")]
+    let spans_hosts = in_spec.len() > 1 || hosts.first().is_some_and(|h| !h.docker.is_local());
+    #[cfg(not(feature = "mesh"))]
+    let spans_hosts = false;
+    #[cfg(feature = "mesh")]
+    if services.vpn.is_none() && spans_hosts {
+        let primary = reached
+            .iter()
+            .find(|(b, _)| in_spec.first() == Some(&b.name));
+        if let Some((b, Some(docker))) = primary {
+            let mtu = settings
+                .underlay_mtu
+                .unwrap_or(crate::spec::DEFAULT_UNDERLAY_MTU)
+                .saturating_sub(crate::spec::SEGMENT_OVERHEAD);
+            services.vpn = Some(std::sync::Arc::new(vpn_container::ContainerGateway::new(
+                b.name.clone(),
+                docker.clone(),
+                hosts
+                    .iter()
+                    .find(|h| h.name == b.name)
+                    .and_then(|h| h.address),
+                mtu,
+                cfg.key_gen.clone(),
+            )));
+        }
+    }
     #[cfg(feature = "wireguard")]
-    if services.vpn.is_none() {
+    if services.vpn.is_none() && !spans_hosts {
         services.vpn = Some(std::sync::Arc::new(wg::WgGateway::new(cfg.key_gen.clone())));
     }
-    let _ = (lab, cfg);
+    let _ = (lab, cfg, spans_hosts);
     // The segment joins the hosts when each gives its underlay address and is reached through
     // its own engine (hosts injected by tests are not).
     #[cfg(feature = "mesh")]

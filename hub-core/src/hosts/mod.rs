@@ -18,7 +18,6 @@ mod record;
 pub mod routed;
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -149,15 +148,13 @@ impl HostBackends {
 pub trait LabSegment: Send + Sync {
     /// The MTU the lab network gets on every host (the underlay's less the segment's headers).
     fn lab_mtu(&self) -> u16;
-    /// Makes the segment over `bridges` (each host's name and its lab bridge, the primary
-    /// first), or brings it in line; idempotent. `gateway` is the primary's address on the lab
-    /// network (what only the primary reaches, the VPN's clients, is routed there). On failure
-    /// nothing of it is left; the error names the host.
+    /// Makes the segment of the lab network `subnet` over `bridges` (each host's name and its
+    /// lab bridge, the primary first), or brings it in line; idempotent. On failure nothing of
+    /// it is left; the error names the host.
     async fn ensure(
         &self,
         lab: &str,
         subnet: ipnet::Ipv4Net,
-        gateway: Ipv4Addr,
         bridges: &[(String, String)],
     ) -> RuntimeResult<()>;
     /// Removes the segment from `hosts`, found by its marks (after a crash too); nothing there

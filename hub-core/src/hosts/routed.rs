@@ -368,10 +368,7 @@ impl NetworkRuntime for RoutedNetwork {
             what: "a lab network without a primary host that runs Docker".into(),
         })?;
         match (segment, self.set.segment()) {
-            (Some(seg), _) => {
-                seg.ensure(&spec.lab, spec.subnet, primary.gateway, &bridges)
-                    .await?
-            }
+            (Some(seg), _) => seg.ensure(&spec.lab, spec.subnet, &bridges).await?,
             (None, Some(seg)) => {
                 let hosts: Vec<String> = self.networks().map(|(h, _)| h.name.clone()).collect();
                 seg.remove(&spec.lab, &hosts).await?;

@@ -58,10 +58,22 @@ impl LabSpec {
             vpn_port: None,
             vpn_port_chosen: false,
         };
+        // A gateway on another machine holds no port of this one; its engine refuses a port
+        // taken there when it publishes it, naming it.
+        let remote_primary = self.hosts.first().is_some_and(|h| {
+            h.endpoint(|p| self.resolve_path(p))
+                .is_ok_and(|ep| !ep.is_local())
+        });
+        let own = Ipv4Addr::from(u32::from(lab.subnet.network()).saturating_add(3));
+        let held = |port: u16| {
+            (!remote_primary)
+                .then(|| foreign(host, port, own))
+                .flatten()
+        };
         if let Some(vpn) = &lab.vpn {
             match vpn.listen_port {
                 Some(port) => {
-                    if let Some(h) = foreign(host, port) {
+                    if let Some(h) = held(port) {
                         cx.err(
                             SpecErrorKind::PortInUse,
                             "wireguard.listen_port",
@@ -74,7 +86,7 @@ impl LabSpec {
                     }
                     choices.vpn_port = Some(port);
                 }
-                None => match choose_vpn_port(host) {
+                None => match choose_vpn_port(host, &held) {
                     Some(port) => {
                         choices.vpn_port = Some(port);
                         choices.vpn_port_chosen = true;
@@ -96,8 +108,9 @@ impl LabSpec {
     }
 }
 
-/// What holds UDP `port`, unless it is free or the lab's own gateway.
-fn foreign(host: &HostView<'_>, port: u16) -> Option<PortHolder> {
+/// What holds UDP `port`, unless it is free or the lab's own gateway: its interface, or
+/// Docker's proxy to its container at `own` (the lab subnet's `.3`, over several hosts).
+fn foreign(host: &HostView<'_>, port: u16, own: Ipv4Addr) -> Option<PortHolder> {
     match host
         .probe
         .holder(Protocol::Udp, Ipv4Addr::UNSPECIFIED, port)?
@@ -105,15 +118,19 @@ fn foreign(host: &HostView<'_>, port: u16) -> Option<PortHolder> {
         PortHolder::WireGuard { interface } if Some(&interface) == host.own_interface.as_ref() => {
             None
         }
+        PortHolder::Process {
+            forwards_to: Some(ip),
+            ..
+        } if ip == own => None,
         h => Some(h),
     }
 }
 
 /// The port kept for the lab when it is free, else the first free one from 51820 that no
 /// other lab keeps.
-fn choose_vpn_port(host: &HostView<'_>) -> Option<u16> {
+fn choose_vpn_port(host: &HostView<'_>, held: &dyn Fn(u16) -> Option<PortHolder>) -> Option<u16> {
     if let Some(kept) = host.kept_vpn_port {
-        match foreign(host, kept) {
+        match held(kept) {
             None => return Some(kept),
             Some(h) => tracing::warn!(
                 port = kept,
@@ -124,7 +141,7 @@ fn choose_vpn_port(host: &HostView<'_>) -> Option<u16> {
     }
     (DEFAULT_LISTEN_PORT..DEFAULT_LISTEN_PORT + VPN_PORT_SEARCH)
         .filter(|p| !host.others_kept.contains_key(p))
-        .find(|p| foreign(host, *p).is_none())
+        .find(|p| held(*p).is_none())
 }
 
 /// The holder, with the lab it belongs to when it is another lab's gateway.

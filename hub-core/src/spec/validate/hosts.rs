@@ -93,6 +93,71 @@ pub(super) fn check_hosts(cx: &mut Ctx<'_>) {
     }
     check_mesh(cx);
     check_pins(cx);
+    check_vpn_primary(cx);
+    check_vms_reachable(cx);
+}
+
+/// VMs need this machine on the lab segment: their readiness (SSH with the pinned host key,
+/// then cloud-init), `hub exec` and `hub ssh` go over SSH from here to the VM's lab address.
+fn check_vms_reachable(cx: &mut Ctx<'_>) {
+    let spec = cx.spec;
+    if spec.hosts.is_empty() || spec.vms.is_empty() {
+        return;
+    }
+    let here = spec.hosts.iter().any(|h| {
+        h.endpoint(|p| spec.resolve_path(p))
+            .is_ok_and(|ep| ep.is_local())
+    });
+    if !here {
+        cx.err(
+            SpecErrorKind::BadValue,
+            "hosts",
+            "the lab has VMs, and the hub reaches a VM over SSH from this machine (its readiness, \
+             `hub exec`, `hub ssh`), which must then be on the lab segment: list this machine \
+             among `hosts` (`- {name: here, address: ...}`; it may run nothing, pin the \
+             workloads elsewhere)",
+        );
+    }
+}
+
+/// A VPN on a lab whose primary is another machine: clients dial the primary's address, and
+/// every host must route them to the gateway, which the mesh agents do (over two hosts or more).
+fn check_vpn_primary(cx: &mut Ctx<'_>) {
+    let spec = cx.spec;
+    let Some(vpn) = spec.wireguard.as_ref().filter(|v| v.enabled) else {
+        return;
+    };
+    let Some(primary) = spec.hosts.first() else {
+        return;
+    };
+    let remote = primary
+        .endpoint(|p| spec.resolve_path(p))
+        .is_ok_and(|ep| !ep.is_local());
+    if !remote {
+        return;
+    }
+    if spec.hosts.len() == 1 {
+        cx.err(
+            SpecErrorKind::BadValue,
+            "wireguard",
+            format!(
+                "the lab's only host \"{}\" is another machine, and nothing there would route \
+                 the VPN's clients back to its gateway (the mesh agents do that over two hosts \
+                 or more); add a second host, or run the lab on this machine",
+                primary.name
+            ),
+        );
+    } else if vpn.endpoint.is_none() && primary.address.is_none() {
+        cx.err(
+            SpecErrorKind::BadValue,
+            "hosts[0].address",
+            format!(
+                "the VPN's clients dial the primary \"{}\", another machine: give its \
+                 `address` (or `wireguard.endpoint`)",
+                primary.name
+            ),
+        );
+    }
 }
 
 /// `mesh:`: only over several hosts, a port that is one, an underlay that leaves the lab an MTU.
@@ -146,17 +211,6 @@ fn check_endpoint(cx: &mut Ctx<'_>, i: usize, seen: &mut HashMap<String, usize>)
             return;
         }
     };
-    if i == 0 && !ep.is_local() {
-        cx.err(
-            SpecErrorKind::BadValue,
-            field.clone(),
-            format!(
-                "the primary (the first host) runs netd and the VPN gateway, which run on this \
-                 machine's engine for now, and {ep} is another machine's; list this machine \
-                 first (unix:///var/run/docker.sock, the default)"
-            ),
-        );
-    }
     for (name, kind, problem) in endpoint_file_problems(&ep) {
         cx.err(kind, format!("hosts[{i}].{name}"), problem);
     }
