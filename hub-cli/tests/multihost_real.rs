@@ -23,13 +23,9 @@ use hub_docker::{DockerRuntime, PullProgress};
 use mesh_lab::{BUSYBOX, MeshLab};
 use tokio::runtime::Runtime;
 
-type Test = fn(&Hosts, &Runtime);
+type Test = hosts::HostTest;
 
 fn main() {
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
     let tests: [(&str, Test); 9] = [
         (
             "fixture_hosts_answer_over_tls_only",
@@ -65,44 +61,7 @@ fn main() {
         ),
         ("hub_up_over_ssh_endpoints", hub_up_over_ssh_endpoints),
     ];
-    let chosen: Vec<_> = tests
-        .iter()
-        .filter(|(n, _)| filters.is_empty() || filters.iter().any(|f| n.contains(f.as_str())))
-        .collect();
-    let total = chosen.len();
-    println!("\nrunning {total} tests");
-    if chosen.is_empty() {
-        return;
-    }
-    let start = Instant::now();
-    let fixture = Hosts::up(3);
-    println!("fixture: 3 hosts up in {:.1?}", start.elapsed());
-    let rt = Runtime::new().expect("a tokio runtime");
-    let mut failed = Vec::new();
-    for (name, test) in chosen {
-        let t = Instant::now();
-        let ok = std::panic::catch_unwind(AssertUnwindSafe(|| test(&fixture, &rt))).is_ok();
-        println!(
-            "test {name} ... {} ({:.1?})",
-            if ok { "ok" } else { "FAILED" },
-            t.elapsed()
-        );
-        if !ok {
-            failed.push(*name);
-        }
-    }
-    fixture.down();
-    println!(
-        "\ntest result: {}. {} passed; {} failed; finished in {:.1?}",
-        if failed.is_empty() { "ok" } else { "FAILED" },
-        total - failed.len(),
-        failed.len(),
-        start.elapsed()
-    );
-    if !failed.is_empty() {
-        eprintln!("failed: {failed:?}");
-        std::process::exit(101);
-    }
+    hosts::run_tests(3, &tests);
 }
 
 /// Each host answers on its own Docker endpoint and its own libvirt, over TLS with the
@@ -558,36 +517,6 @@ const VPN_PORT: u16 = 51938;
 /// The main test's mesh port (`mesh.port` in its spec).
 const MESH_PORT: u16 = 52310;
 
-/// What busybox `udhcpc` in `container` on host `h` is given on eth0 (`ip`, `mtu`, `router`,
-/// `dns`, `serverid`): its script prints the variables and changes nothing on the interface.
-fn udhcpc_on(h: &hosts::TestHost, container: &str) -> std::collections::BTreeMap<String, String> {
-    let out = exec_on(
-        h,
-        container,
-        &[
-            "sh",
-            "-c",
-            "printf '#!/bin/sh\\n[ \"$1\" = bound ] && echo \"ip=$ip mtu=$mtu router=$router dns=$dns serverid=$serverid\"\\nexit 0\\n' > /tmp/u \
-             && chmod +x /tmp/u && udhcpc -f -q -n -t 5 -i eth0 -s /tmp/u",
-        ],
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("ip="))
-        .unwrap_or_else(|| {
-            panic!(
-                "{container} on {}: no lease: {}",
-                h.name,
-                common::show(&out)
-            )
-        });
-    line.split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
 /// Issue 11's main test, through the `hub` binary: a lab of 4 containers over the 3 fixture
 /// hosts, host 1 the primary (netd and the VPN gateway's container run there; nothing of the
 /// lab on this machine), is one L2 segment: `up` copies the workloads' image to every host
@@ -778,7 +707,7 @@ fn one_segment_over_three_hosts(
 
     // A real DHCP client on host 2 gets its lease from netd on the primary, across the
     // segment, with the segment's MTU.
-    let lease = udhcpc_on(&fixture.hosts[1], &format!("{lab}-two"));
+    let lease = fixture.hosts[1].udhcpc(&format!("{lab}-two"));
     println!("  udhcpc on {h2}: {lease:?}");
     assert_eq!(
         lease.get("serverid").map(String::as_str),

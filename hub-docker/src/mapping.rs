@@ -221,7 +221,7 @@ pub fn volume_name(lab: &str, name: &str) -> String {
 }
 
 /// Bind mounts, then named volumes, as Docker's `SOURCE:TARGET[:ro]` binds.
-fn binds(lab: &LabContext, spec: &ContainerSpec) -> Vec<String> {
+pub(crate) fn binds(lab: &LabContext, spec: &ContainerSpec) -> Vec<String> {
     let ro = |read_only: bool| if read_only { ":ro" } else { "" };
     let mounts = spec
         .mounts

@@ -7,8 +7,10 @@
 #![allow(dead_code)]
 
 use std::net::Ipv4Addr;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Instant;
 
 use bollard::Docker;
 use hub_docker::DockerRuntime;
@@ -109,6 +111,44 @@ impl TestHost {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `docker exec CONTAINER ARGS` on this host's engine.
+    pub fn exec(&self, container: &str, args: &[&str]) -> Output {
+        let mut all = vec!["exec", container];
+        all.extend_from_slice(args);
+        self.docker_cli(&all)
+    }
+
+    /// What busybox `udhcpc` in `container` on this host is given on eth0 (`ip`, `mtu`,
+    /// `router`, `dns`, `domain`, `serverid`): its script prints the variables and changes
+    /// nothing on the interface.
+    pub fn udhcpc(&self, container: &str) -> std::collections::BTreeMap<String, String> {
+        let out = self.exec(
+            container,
+            &[
+                "sh",
+                "-c",
+                "printf '#!/bin/sh\\n[ \"$1\" = bound ] && echo \"ip=$ip mtu=$mtu router=$router dns=$dns domain=$domain serverid=$serverid\"\\nexit 0\\n' > /tmp/u \
+                 && chmod +x /tmp/u && udhcpc -f -q -n -t 5 -i eth0 -s /tmp/u",
+            ],
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("ip="))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{container} on {}: no lease: exit {:?}\n{text}\n{}",
+                    self.name,
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            });
+        line.split_whitespace()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     /// What this host's own kernel shows (`ip -br link`, ...), read from outside, for checks
@@ -233,5 +273,58 @@ impl Hosts {
             .parent()
             .expect("the cert dir is in the fixture folder")
             .join("wrong-ca/ca.pem")
+    }
+}
+
+/// A test of a binary on the fixture.
+pub type HostTest = fn(&Hosts, &tokio::runtime::Runtime);
+
+/// The `main` of a test binary on the fixture (`harness = false`): starts `n` hosts once,
+/// runs those of `tests` whose name contains one of the names on the command line (all without
+/// any), in order, each under `catch_unwind`, removes the fixture at the end whatever the
+/// tests did, and exits with 101 when one failed.
+pub fn run_tests(n: usize, tests: &[(&str, HostTest)]) {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let chosen: Vec<_> = tests
+        .iter()
+        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
+        .collect();
+    let total = chosen.len();
+    println!("\nrunning {total} tests");
+    if chosen.is_empty() {
+        return;
+    }
+    let start = Instant::now();
+    let fixture = Hosts::up(n);
+    let plural = if n == 1 { "" } else { "s" };
+    println!("fixture: {n} host{plural} up in {:.1?}", start.elapsed());
+    let rt = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let mut failed = Vec::new();
+    for (name, test) in chosen {
+        let t = Instant::now();
+        let ok = std::panic::catch_unwind(AssertUnwindSafe(|| test(&fixture, &rt))).is_ok();
+        println!(
+            "test {name} ... {} ({:.1?})",
+            if ok { "ok" } else { "FAILED" },
+            t.elapsed()
+        );
+        if !ok {
+            failed.push(*name);
+        }
+    }
+    fixture.down();
+    println!(
+        "\ntest result: {}. {} passed; {} failed; finished in {:.1?}",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        total - failed.len(),
+        failed.len(),
+        start.elapsed()
+    );
+    if !failed.is_empty() {
+        eprintln!("failed: {failed:?}");
+        std::process::exit(101);
     }
 }

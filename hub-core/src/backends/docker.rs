@@ -44,12 +44,46 @@ pub(crate) fn with_progress(rt: DockerRuntime, progress: Option<ProgressFn>) -> 
 pub struct DockerNetd {
     docker: Arc<DockerRuntime>,
     hub_bin: Option<PathBuf>,
+    /// Where netd's folder is kept: the lab's netd directory bind-mounted (an engine on this
+    /// machine), or the lab's netd volume (another machine's).
+    storage: dnetd::NetdStorage,
 }
 
 impl DockerNetd {
-    /// netd on `docker`, its image built from `hub_bin` (else `HUB_BIN`, else `hub` on PATH).
+    /// netd on `docker`, this machine's engine, its image built from `hub_bin` (else
+    /// `HUB_BIN`, else `hub` on PATH), the lab's netd directory bind-mounted.
     pub fn new(docker: Arc<DockerRuntime>, hub_bin: Option<PathBuf>) -> Self {
-        DockerNetd { docker, hub_bin }
+        DockerNetd {
+            docker,
+            hub_bin,
+            storage: dnetd::NetdStorage::Bind,
+        }
+    }
+
+    /// netd on `docker`, the engine of host `host` on another machine: its folder is the lab's
+    /// netd volume there, the config copied in and the leases read back through the archive
+    /// API (see [`dnetd::NetdStorage::Volume`]).
+    pub fn remote(docker: Arc<DockerRuntime>, hub_bin: Option<PathBuf>, host: &str) -> Self {
+        DockerNetd {
+            docker,
+            hub_bin,
+            storage: dnetd::NetdStorage::Volume {
+                host: host.to_string(),
+            },
+        }
+    }
+
+    /// netd on `docker`, the engine of the primary host `host`: [`DockerNetd::remote`] when
+    /// its Docker endpoint is another machine's (`tcp://`, `ssh://`), else [`DockerNetd::new`].
+    pub fn for_host(
+        docker: Arc<DockerRuntime>,
+        hub_bin: Option<PathBuf>,
+        host: Option<&crate::spec::HostSpec>,
+    ) -> Self {
+        match host {
+            Some(h) if !h.docker.is_local() => Self::remote(docker, hub_bin, &h.name),
+            _ => Self::new(docker, hub_bin),
+        }
     }
 
     fn handle(lab: &str) -> WorkloadHandle {
@@ -130,10 +164,9 @@ impl NetdService for DockerNetd {
         let running = self.running(&lab.name).await?;
         if running == Some(true) {
             // The running netd reloads its config by itself: only write a changed one. (A new
-            // hub binary does not replace a running netd whose config is unchanged.)
-            let mut written = cfg.clone();
-            written.lease_file = PathBuf::from(dnetd::NETD_MOUNT).join(hub_net::netd::LEASE_FILE);
-            if before.as_deref() == Some(written.to_json().as_str()) {
+            // hub binary does not replace a running netd whose config is unchanged.) On another
+            // machine the record is written only once netd has the config.
+            if before.as_deref() == Some(dnetd::netd_config_json(&cfg)?.as_str()) {
                 return Ok(NetdOutcome::Unchanged);
             }
         }
@@ -148,7 +181,7 @@ impl NetdService for DockerNetd {
                 mac: s.mac,
             })
             .collect();
-        dnetd::ensure_netd_on(&self.docker, lab, &cfg, &bin, &segments).await?;
+        dnetd::ensure_netd_with(&self.docker, lab, &cfg, &bin, &segments, &self.storage).await?;
         Ok(if running.is_some() {
             NetdOutcome::Updated
         } else {
@@ -161,10 +194,70 @@ impl NetdService for DockerNetd {
     }
 
     async fn remove(&self, lab: &str) -> Result<bool, BoxError> {
-        let existed = self.running(lab).await?.is_some();
-        if existed {
-            self.docker.remove(&Self::handle(lab)).await?;
+        Ok(dnetd::remove_netd(&self.docker, lab, &self.storage).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{DockerEndpoint, HostSpec};
+
+    /// A runtime that is never used: bollard connects on the first request.
+    fn unused_engine() -> Arc<DockerRuntime> {
+        let client = hub_docker::bollard::Docker::connect_with_http(
+            "tcp://127.0.0.1:9",
+            1,
+            hub_docker::bollard::API_DEFAULT_VERSION,
+        )
+        .expect("a client");
+        Arc::new(DockerRuntime::from_client(client))
+    }
+
+    fn host(name: &str, docker: DockerEndpoint) -> HostSpec {
+        HostSpec {
+            name: name.into(),
+            docker,
+            libvirt: None,
+            address: None,
         }
-        Ok(existed)
+    }
+
+    #[tokio::test]
+    async fn a_primary_on_another_machine_keeps_netd_in_a_volume() {
+        let local = host(
+            "h1",
+            DockerEndpoint::Unix {
+                path: "/var/run/docker.sock".into(),
+            },
+        );
+        let tcp = host(
+            "h2",
+            DockerEndpoint::Tcp {
+                addr: "192.0.2.12:2376".into(),
+                tls: "/certs".into(),
+            },
+        );
+        let ssh = host(
+            "h3",
+            DockerEndpoint::Ssh {
+                user: Some("hub".into()),
+                host: "192.0.2.13".into(),
+                port: None,
+                key: None,
+                known_hosts: None,
+            },
+        );
+        let storage = |h: Option<&HostSpec>| DockerNetd::for_host(unused_engine(), None, h).storage;
+        assert_eq!(storage(Some(&local)), dnetd::NetdStorage::Bind);
+        assert_eq!(storage(None), dnetd::NetdStorage::Bind);
+        assert_eq!(
+            storage(Some(&tcp)),
+            dnetd::NetdStorage::Volume { host: "h2".into() }
+        );
+        assert_eq!(
+            storage(Some(&ssh)),
+            dnetd::NetdStorage::Volume { host: "h3".into() }
+        );
     }
 }

@@ -153,10 +153,13 @@ pub(crate) async fn fill_hosts(
         let primary = reached
             .iter()
             .find(|(b, _)| in_spec.first() == Some(&b.name));
-        if let Some((_, Some(docker))) = primary {
-            services.netd = Some(std::sync::Arc::new(docker::DockerNetd::new(
+        if let Some((b, Some(docker))) = primary {
+            // A primary on another machine keeps netd's folder in a volume there.
+            let host = hosts.iter().find(|h| h.name == b.name);
+            services.netd = Some(std::sync::Arc::new(docker::DockerNetd::for_host(
                 docker.clone(),
                 cfg.hub_bin.clone(),
+                host,
             )));
         }
     }
