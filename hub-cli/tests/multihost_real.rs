@@ -1109,11 +1109,27 @@ fn hub_up_refuses_bad_hosts_leaving_nothing(fixture: &Hosts, _rt: &Runtime) {
         ),
         (
             "wrong TLS folder",
+            {
+                // Host 3's `tls:` only (the hosts share one folder): the last one of the spec.
+                let tls = format!("tls: {}", h3.cert_dir.display());
+                let at = good.rfind(&tls).expect("host 3's tls");
+                format!(
+                    "{}tls: {}{}",
+                    &good[..at],
+                    wrong_tls.display(),
+                    &good[at + tls.len()..]
+                )
+            },
+            format!("host {:?}", h3.name),
+            "UnknownIssuer",
+        ),
+        (
+            "no host reached",
             good.replace(
                 &format!("tls: {}", h3.cert_dir.display()),
                 &format!("tls: {}", wrong_tls.display()),
             ),
-            format!("host {:?}", h3.name),
+            format!("host {:?} cannot be reached", fixture.hosts[0].name),
             "UnknownIssuer",
         ),
         (
@@ -1133,7 +1149,7 @@ fn hub_up_refuses_bad_hosts_leaving_nothing(fixture: &Hosts, _rt: &Runtime) {
                 &format!("address: {}", fixture.hosts[1].address),
             ),
             // A spec error: file, line and column of host 3's `address:`.
-            "spec.yaml:21:14: hosts[3].address".to_string(),
+            "spec.yaml:18:14: hosts[2].address".to_string(),
             "each host has its own underlay address",
         ),
     ];

@@ -428,8 +428,11 @@ impl HostSet {
     /// each workload's host; netd and the VPN gateway (the primary's) as given.
     pub fn runtimes(self: &Arc<Self>, services: &Runtimes) -> Runtimes {
         let any = |kind| self.hosts.iter().any(|h| h.runtime(kind).is_some());
+        // Every host of the spec runs Docker: with none of them reached, containers still go
+        // through the routed runtime, and placement says which hosts could not be reached.
+        let containers = any(WorkloadKind::Container) || !self.unreachable.is_empty();
         Runtimes {
-            containers: any(WorkloadKind::Container).then(|| {
+            containers: containers.then(|| {
                 Arc::new(routed::RoutedRuntime::new(
                     self.clone(),
                     WorkloadKind::Container,
