@@ -501,6 +501,19 @@ fn hub_spec_with_this_machine(fixture: &Hosts, lab: &str, containers: &[String])
     hub_spec(fixture, lab, containers).replacen("containers:\n", &here, 1)
 }
 
+/// The result of `hub check --json` named `name` (the lab's other rules may fail: probes
+/// from containers on other hosts are not run from here).
+fn check_result(st: &std::path::Path, spec: &str, name: &str) -> serde_json::Value {
+    let out = common::hub(st, &["check", "-c", spec, "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("hub check --json: {e}: {}", common::show(&out)));
+    report["results"]
+        .as_array()
+        .and_then(|r| r.iter().find(|x| x["name"] == name))
+        .cloned()
+        .unwrap_or_else(|| panic!("no check {name:?} in {report:#}"))
+}
+
 /// `docker exec` on a fixture host.
 fn exec_on(h: &hosts::TestHost, container: &str, args: &[&str]) -> std::process::Output {
     let mut all = vec!["exec", container];
@@ -722,8 +735,12 @@ fn one_segment_over_three_hosts(
         "{ip}"
     );
 
+    // `hub check` asks the primary whether the gateway's container runs.
+    let gw = check_result(st, &spec, "the VPN gateway is up");
+    assert_eq!(gw["passed"], true, "{gw}");
+
     // A road-warrior client (a namespace with the peer's real config) reaches a workload on
-    // every host by name; the other hosts send its answers through the primary.
+    // every host by name; every host sends its answers to the gateway.
     road_warrior_reaches_every_host(fixture, lab, st, dir);
 
     // An unchanged re-up changes nothing: every container of the lab on every host (the
@@ -914,6 +931,11 @@ fn hub_up_runs_a_vm_on_a_remote_host(fixture: &Hosts, _rt: &Runtime) {
         leases.contains(&ip),
         "netd on the primary leased {ip}: {leases}"
     );
+
+    // `hub check` reads the lease out of netd's volume on host 1.
+    let held = check_result(st, &spec, "vm holds its lease");
+    assert_eq!(held["passed"], true, "{held}");
+    println!("  hub check: vm holds its lease: {}", held["detail"]);
 
     // In the guest: the lease's server, router and MTU, applied; `web` on host 3 by name.
     let check = "ip -o link show eth0; ip route show default; \

@@ -4,7 +4,7 @@
 //! in-memory stand-ins of [`crate::testing`] alike.
 
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use hub_runtime::LabContext;
@@ -36,6 +36,31 @@ pub trait NetdService: Send + Sync {
     async fn exists(&self, lab: &str) -> Result<bool, BoxError>;
     /// Removes the lab's netd. Returns whether there was one.
     async fn remove(&self, lab: &str) -> Result<bool, BoxError>;
+    /// netd's file `file` (its leases, `leases.json` or `leases.SEGMENT.json`, its counts) of
+    /// lab `lab` whose directory is `lab_dir`, wherever netd keeps it; `None` when netd has
+    /// written none yet. By default the lab directory's `netd/FILE` on this machine.
+    async fn read_file(
+        &self,
+        lab: &str,
+        lab_dir: &Path,
+        file: &str,
+    ) -> Result<Option<Vec<u8>>, BoxError> {
+        let _ = lab;
+        read_local_netd_file(lab_dir, file)
+    }
+}
+
+/// netd's file `file` in the lab directory `lab_dir` of this machine (`netd/FILE`); `None`
+/// when there is none.
+pub(crate) fn read_local_netd_file(
+    lab_dir: &Path,
+    file: &str,
+) -> Result<Option<Vec<u8>>, BoxError> {
+    match std::fs::read(lab_dir.join("netd").join(file)) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A VPN client as the gateway set it up.

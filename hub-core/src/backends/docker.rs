@@ -196,6 +196,20 @@ impl NetdService for DockerNetd {
     async fn remove(&self, lab: &str) -> Result<bool, BoxError> {
         Ok(dnetd::remove_netd(&self.docker, lab, &self.storage).await?)
     }
+
+    async fn read_file(
+        &self,
+        lab: &str,
+        lab_dir: &std::path::Path,
+        file: &str,
+    ) -> Result<Option<Vec<u8>>, BoxError> {
+        match &self.storage {
+            dnetd::NetdStorage::Bind => crate::services::read_local_netd_file(lab_dir, file),
+            dnetd::NetdStorage::Volume { host } => {
+                Ok(dnetd::read_netd_file_from(&self.docker, lab, host, file).await?)
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 use std::net::Ipv4Addr;
 use std::path::Path;
 
+use hub_net::netd::LeaseFile;
 use hub_runtime::wait::Deadline;
 use hub_runtime::{Attachment, WorkloadKind};
 
@@ -214,7 +215,7 @@ pub(super) async fn run_special(lab: &Lab, task: Task, wait: &Deadline) -> Check
                 vm.clone(),
                 "lease",
             );
-            (r.passed, r.detail) = lease(lab, &vm, nic.as_ref());
+            (r.passed, r.detail) = lease(lab, &vm, nic.as_ref()).await;
             r
         }
         Task::Gateway { interface } => {
@@ -224,9 +225,12 @@ pub(super) async fn run_special(lab: &Lab, task: Task, wait: &Deadline) -> Check
                 interface.clone(),
                 "wireguard",
             );
-            (r.passed, r.detail) = match wait.run(gateway(lab, &interface)).await {
-                Ok(out) => out,
-                Err(_) => (false, "no answer from wg in time".to_string()),
+            (r.passed, r.detail) = match gateway_elsewhere(lab, &interface).await {
+                Some(found) => found,
+                None => match wait.run(gateway(lab, &interface)).await {
+                    Ok(out) => out,
+                    Err(_) => (false, "no answer from wg in time".to_string()),
+                },
             };
             r
         }
@@ -236,7 +240,7 @@ pub(super) async fn run_special(lab: &Lab, task: Task, wait: &Deadline) -> Check
 /// netd's lease table (or, for a guest restored from a warm snapshot that has not renewed
 /// yet, netd's reservation) gives the VM its address: on the lab network, or on the segment
 /// of `nic` (each segment has its own lease file).
-fn lease(lab: &Lab, vm: &str, nic: Option<&Attachment>) -> (bool, String) {
+async fn lease(lab: &Lab, vm: &str, nic: Option<&Attachment>) -> (bool, String) {
     let Some(w) = lab.workload(vm) else {
         return (false, format!("the lab has no VM {vm:?}"));
     };
@@ -253,12 +257,23 @@ fn lease(lab: &Lab, vm: &str, nic: Option<&Attachment>) -> (bool, String) {
     });
     let dir = lab.dir().join("netd");
     let file = match segment {
-        Some(s) => hub_net::netd::segment_lease_file(&dir.join(hub_net::netd::LEASE_FILE), s),
-        None => dir.join(hub_net::netd::LEASE_FILE),
+        Some(s) => hub_net::netd::segment_lease_file(Path::new(hub_net::netd::LEASE_FILE), s),
+        None => hub_net::netd::LEASE_FILE.into(),
     };
-    let leases = match hub_net::netd::LeaseFile::read(&file) {
-        Ok(f) => f.leases,
-        Err(e) => return (false, format!("cannot read netd's leases: {e}")),
+    // Read where netd keeps it: this machine's lab folder, or its volume on a remote primary.
+    let file = file.to_string_lossy();
+    let read = match lab.hub().runtimes().await {
+        Ok(rts) => match &rts.netd {
+            Some(netd) => netd.read_file(lab.name(), lab.dir(), &file).await,
+            None => crate::services::read_local_netd_file(lab.dir(), &file),
+        },
+        Err(e) => Err(e.into()),
+    };
+    let leases = match read.map(|b| b.map(|b| serde_json::from_slice::<LeaseFile>(&b))) {
+        Ok(None) => Vec::new(),
+        Ok(Some(Ok(f))) => f.leases,
+        Ok(Some(Err(e))) => return (false, format!("netd's leases {file} are not JSON: {e}")),
+        Err(e) => return (false, format!("cannot read netd's leases {file}: {e}")),
     };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -310,6 +325,25 @@ fn reservation(
         None => &config.reservations,
     };
     list.iter().find(|r| r.mac == mac).map(|r| r.ip)
+}
+
+/// A gateway that is no interface of this machine (a lab over several hosts: a container on
+/// the primary) is up when its VPN service says it runs; `None` for a gateway of this machine.
+async fn gateway_elsewhere(lab: &Lab, interface: &str) -> Option<(bool, String)> {
+    let rts = lab.hub().runtimes().await.ok()?;
+    let vpn = rts.vpn.as_ref()?;
+    if vpn.interface_name(lab.name()).is_some() {
+        return None;
+    }
+    Some(match vpn.is_up(lab.name()).await {
+        Ok(Some(true)) => (true, format!("{interface} runs")),
+        Ok(Some(false)) => (false, format!("{interface} does not run")),
+        Ok(None) => (
+            false,
+            "the VPN service cannot tell whether its gateway runs".into(),
+        ),
+        Err(e) => (false, format!("cannot ask for the gateway: {e}")),
+    })
 }
 
 /// The gateway's interface exists and WireGuard on it listens on the port the clients'
