@@ -68,6 +68,22 @@ impl Lab {
         self.hub.lab_dir_path()
     }
 
+    /// netd's file `file` (`leases.json`, `leases.SEGMENT.json`, `stats.json`), read where netd
+    /// keeps it: this machine's lab folder, or its volume on a primary that is another machine.
+    /// `None` when netd has written none yet.
+    pub async fn netd_file(&self, file: &str) -> Result<Option<Vec<u8>>, HubError> {
+        let rts = self.hub.runtimes().await?;
+        let read = match &rts.netd {
+            Some(netd) => netd.read_file(self.name(), self.dir(), file).await,
+            None => crate::services::read_local_netd_file(self.dir(), file),
+        };
+        read.map_err(|source| HubError::Service {
+            lab: self.name().to_string(),
+            context: format!("reading netd's {file}"),
+            source,
+        })
+    }
+
     /// The lab network.
     pub fn network(&self) -> &NetworkInfo {
         &self.state.network

@@ -854,6 +854,49 @@ impl Server {
         })
     }
 
+    /// netd's leases and counts of `lab`: from its folder here, or, for a lab over several
+    /// hosts (its folder holds `hosts.json`), from wherever its primary keeps them.
+    async fn netd_files(
+        &self,
+        lab: &str,
+    ) -> (
+        Option<Vec<hub_core::net::netd::Lease>>,
+        Option<hub_core::net::netd::NetdStats>,
+    ) {
+        let dir = self.root.join(lab);
+        if !dir.join(hub_core::hosts::HOSTS_FILE).exists() {
+            let stats = hub_core::docker::netd::read_netd_stats(&dir)
+                .inspect_err(|e| tracing::warn!(lab, error = %e, "netd's counts"))
+                .ok();
+            return (hub_core::docker::netd::read_leases(&dir).ok(), stats);
+        }
+        let Ok(handle) = self.attach(lab).await else {
+            return (None, None);
+        };
+        let read = |file: &'static str| {
+            let handle = &handle;
+            async move {
+                match handle.netd_file(file).await {
+                    Ok(b) => Some(b),
+                    Err(e) => {
+                        tracing::warn!(lab, file, error = %e, "reading netd's file");
+                        None
+                    }
+                }
+            }
+        };
+        let leases = read(hub_core::net::netd::LEASE_FILE).await.map(|b| {
+            b.and_then(|b| serde_json::from_slice::<hub_core::net::netd::LeaseFile>(&b).ok())
+                .map(|f| f.leases)
+                .unwrap_or_default()
+        });
+        let stats = read(hub_core::net::netd::STATS_FILE).await.map(|b| {
+            b.and_then(|b| serde_json::from_slice::<hub_core::net::netd::NetdStats>(&b).ok())
+                .unwrap_or_default()
+        });
+        (leases, stats)
+    }
+
     /// What the metrics show of the managed labs.
     pub(crate) async fn census(self: &Arc<Self>) -> Census {
         let labs: Vec<(String, LabPhase)> = lock(&self.labs)
@@ -869,24 +912,22 @@ impl Server {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let leases = labs
-            .iter()
-            .filter_map(|(name, _)| {
-                let leases = hub_core::docker::netd::read_leases(&self.root.join(name)).ok()?;
-                let live = leases.iter().filter(|l| l.expires > now).count();
-                Some((name.clone(), i64::try_from(live).unwrap_or(i64::MAX)))
-            })
-            .collect();
-        let netd = labs
-            .iter()
-            .filter_map(|(name, _)| {
-                let stats = hub_core::docker::netd::read_netd_stats(&self.root.join(name));
-                stats
-                    .inspect_err(|e| tracing::warn!(lab = %name, error = %e, "netd's counts"))
-                    .ok()
-                    .map(|s| (name.clone(), s))
-            })
-            .collect();
+        let files = futures::future::join_all(
+            labs.iter()
+                .map(|(name, _)| async move { (name.clone(), self.netd_files(name).await) }),
+        )
+        .await;
+        let mut leases = Vec::new();
+        let mut netd = Vec::new();
+        for (name, (lease_file, stats)) in files {
+            if let Some(l) = lease_file {
+                let live = l.iter().filter(|l| l.expires > now).count();
+                leases.push((name.clone(), i64::try_from(live).unwrap_or(i64::MAX)));
+            }
+            if let Some(s) = stats {
+                netd.push((name, s));
+            }
+        }
         Census {
             phases: labs.into_iter().map(|(_, p)| p.to_string()).collect(),
             workloads,

@@ -262,13 +262,7 @@ async fn lease(lab: &Lab, vm: &str, nic: Option<&Attachment>) -> (bool, String) 
     };
     // Read where netd keeps it: this machine's lab folder, or its volume on a remote primary.
     let file = file.to_string_lossy();
-    let read = match lab.hub().runtimes().await {
-        Ok(rts) => match &rts.netd {
-            Some(netd) => netd.read_file(lab.name(), lab.dir(), &file).await,
-            None => crate::services::read_local_netd_file(lab.dir(), &file),
-        },
-        Err(e) => Err(e.into()),
-    };
+    let read = lab.netd_file(&file).await;
     let leases = match read.map(|b| b.map(|b| serde_json::from_slice::<LeaseFile>(&b))) {
         Ok(None) => Vec::new(),
         Ok(Some(Ok(f))) => f.leases,
