@@ -17,6 +17,7 @@ pub mod graph;
 pub mod lab_args;
 pub mod ls;
 pub mod netd;
+pub mod relay;
 pub mod remote;
 pub mod render;
 pub mod serve;
@@ -93,6 +94,13 @@ pub enum Command {
     /// Run netd, the lab's DHCP and DNS server (what the `LAB-netd` container runs);
     /// `--config` names its JSON config.
     Netd(netd::NetdArgs),
+    /// Carry stdin and stdout to an address of a lab's network through its primary host (what
+    /// ssh's ProxyCommand runs to reach a VM when no host of the lab is this machine).
+    #[command(hide = true)]
+    Relay(relay::RelayArgs),
+    /// Connect stdin and stdout to ADDR PORT (what `hub relay` runs in netd's container).
+    #[command(hide = true)]
+    Pipe(relay::PipeArgs),
     /// Bring the lab up, or in line with its spec (exit 0 ok, 1 failed and rolled back,
     /// 2 spec or usage error, 130 interrupted).
     Up(up::UpArgs),
@@ -148,6 +156,8 @@ impl Cli {
         let result = match &self.command {
             Command::Validate(args) => validate::run(self, args),
             Command::Netd(args) => netd::run(self, args).await,
+            Command::Relay(args) => relay::relay(args).await,
+            Command::Pipe(args) => relay::pipe(args).await,
             Command::Up(args) => match &self.server {
                 Some(url) => remote::up(self, url, &args.lab).await,
                 None => up::run(self, args).await,

@@ -490,17 +490,6 @@ fn hub_spec(fixture: &Hosts, lab: &str, containers: &[String]) -> String {
     y
 }
 
-/// [`hub_spec`] with this machine's engine as a fourth host, last (`local`, at its underlay
-/// address, running nothing): a lab with VMs needs this machine on its segment, since the hub
-/// reaches a VM over SSH from here.
-fn hub_spec_with_this_machine(fixture: &Hosts, lab: &str, containers: &[String]) -> String {
-    let here = format!(
-        "  - name: local\n    libvirt: none\n    address: {}\ncontainers:\n",
-        fixture.underlay_gateway()
-    );
-    hub_spec(fixture, lab, containers).replacen("containers:\n", &here, 1)
-}
-
 /// The result of `hub check --json` named `name` (the lab's other rules may fail: probes
 /// from containers on other hosts are not run from here).
 fn check_result(st: &std::path::Path, spec: &str, name: &str) -> serde_json::Value {
@@ -798,8 +787,8 @@ fn line_with<'a>(text: &'a str, what: &str) -> Option<&'a str> {
 }
 
 /// Issue 11's VM on a remote host, through the `hub` binary: a lab over the fixture's hosts
-/// (host 1 the primary: netd) and this machine (last, running nothing: the hub reaches the VM
-/// over SSH from here), with `web` (busybox httpd) pinned to host 3 and a
+/// only (host 1 the primary: netd; this machine is not on the lab network, so SSH to the VM
+/// goes through `hub relay`), with `web` (busybox httpd) pinned to host 3 and a
 /// Debian VM pinned to host 2, whose libvirt (qemu+tls) is the only one given. `up` uploads
 /// the base image to host 2's `hub-images` pool (with progress) and boots the VM cold from
 /// volumes of the lab's pool there; `status` shows it running on host 2 at its reserved
@@ -817,7 +806,7 @@ fn hub_up_runs_a_vm_on_a_remote_host(fixture: &Hosts, _rt: &Runtime) {
         "{{name: web, image: \"{BUSYBOX}\", cmd: [httpd, -f, -p, \"80\", -h, /www], host: {}}}",
         h3.name
     );
-    let spec_text = hub_spec_with_this_machine(fixture, lab, &[web]).replace(
+    let spec_text = hub_spec(fixture, lab, &[web]).replace(
         &format!("libvirt: none\n    address: {}", h2.address),
         &format!("libvirt: {}\n    address: {}", h2.libvirt_uri, h2.address),
     ) + &format!(
@@ -932,6 +921,24 @@ fn hub_up_runs_a_vm_on_a_remote_host(fixture: &Hosts, _rt: &Runtime) {
         "netd on the primary leased {ip}: {leases}"
     );
 
+    // This machine is not on the lab network (no address of it, no route into it): SSH to the
+    // VM went through `hub relay` (netd's container on host 1).
+    let addrs = Command::new("ip")
+        .args(["-o", "-4", "addr"])
+        .output()
+        .expect("ip runs");
+    let addrs = String::from_utf8_lossy(&addrs.stdout);
+    assert!(
+        !addrs.contains(" 10.205.30."),
+        "on the lab network: {addrs}"
+    );
+    let route = Command::new("ip")
+        .args(["route", "get", &ip])
+        .output()
+        .expect("ip runs");
+    let route = String::from_utf8_lossy(&route.stdout);
+    assert!(!route.contains("br-"), "a route into the lab: {route}");
+
     // `hub check` reads the lease out of netd's volume on host 1.
     let held = check_result(st, &spec, "vm holds its lease");
     assert_eq!(held["passed"], true, "{held}");
@@ -974,6 +981,15 @@ fn hub_up_runs_a_vm_on_a_remote_host(fixture: &Hosts, _rt: &Runtime) {
     let down = common::hub(st, &["down", "--lab", lab]);
     assert!(down.status.success(), "{}", common::show(&down));
     assert_nothing_left_anywhere(fixture, lab, st, "after down");
+    let relays = Command::new("pgrep")
+        .args(["-f", &format!("relay --lab-dir {}", st.join(lab).display())])
+        .output()
+        .expect("pgrep runs");
+    assert!(
+        String::from_utf8_lossy(&relays.stdout).trim().is_empty(),
+        "hub relay processes left: {}",
+        String::from_utf8_lossy(&relays.stdout)
+    );
     let still = images(h2);
     assert_eq!(still, cached, "the base image stays cached on host 2");
 

@@ -241,6 +241,7 @@ async fn t_vm_gets_its_reserved_address_from_netd_and_reaches_a_container_by_nam
     let target = SshTarget {
         user: "hub".into(),
         addr: ip(30),
+        proxy: None,
     };
     assert_eq!(
         ssh(dir.path(), &target, "cat /var/tmp/hub-marker"),

@@ -305,26 +305,6 @@ fn a_primary_on_another_machine_is_taken_and_its_vpn_needs_an_address_and_a_seco
         "{:#?}",
         errors(&alone_no_vpn)
     );
-    // VMs are reached over SSH from this machine: it must be on the segment, as a host.
-    let vm = "vms:\n  - {name: v, image: /var/cache/hub-test/debian-12.qcow2, host: here}\n";
-    let far_only = format!(
-        "name: ms-prim\nsubnet: 10.204.8.0/24\nhosts:\n{}  - name: here\n    docker: \
-         tcp://10.204.250.8:2376\n    tls: {}\n    libvirt: qemu+tls://10.204.250.8/system\n{vm}",
-        far("    address: 10.204.250.9\n"),
-        tls.path().display()
-    );
-    assert_says(
-        &errors(&far_only),
-        "hosts",
-        "list this machine among `hosts`",
-    );
-    assert!(
-        !errors(&(two.clone() + vm))
-            .iter()
-            .any(|e| e.message.contains("list this machine")),
-        "{:#?}",
-        errors(&(two + vm))
-    );
 }
 
 /// A file of `mode` holding `text`, in `dir`.

@@ -39,6 +39,7 @@ pub mod mapping;
 pub mod netd;
 mod network;
 mod ready;
+mod relay;
 mod ssh;
 mod transfer;
 mod volume;

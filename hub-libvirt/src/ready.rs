@@ -189,6 +189,8 @@ pub(crate) struct Guest<'a> {
     pub console_log: Option<&'a Path>,
     /// It was restored from a warm snapshot (see [`restored_check`]).
     pub restored: bool,
+    /// The `ProxyCommand` SSH goes through when this machine is not on the lab network.
+    pub ssh_proxy: Option<&'a str>,
 }
 
 /// Waits until the guest is ready, polling every `poll` within `wait`, and tells `reporter`
@@ -208,6 +210,7 @@ pub(crate) async fn wait_vm_ready(
         host_key,
         console_log,
         restored,
+        ssh_proxy,
     } = *guest;
     let mut told = PhaseLog {
         reporter,
@@ -295,17 +298,20 @@ pub(crate) async fn wait_vm_ready(
             let target = SshTarget {
                 user: vm.user.clone(),
                 addr: a,
+                proxy: ssh_proxy.map(str::to_string),
             };
             let limit = (SSH_CONNECT_TIMEOUT * 4).min(wait.remaining().max(Duration::from_secs(1)));
             // Until SSH first answers, a login is tried only once port 22 accepts connections,
             // and the port is tried often.
             pause = poll;
-            let port = if ssh_seen {
+            // Through a relay the port cannot be tried from here: ssh tries it.
+            let port = if ssh_seen || ssh_proxy.is_some() {
                 Port::Open
             } else {
                 ssh_port(a, PORT_POLL.max(poll.min(SSH_CONNECT_TIMEOUT))).await
             };
-            if port != Port::Silent {
+            // Through a relay the guest's answer on its port is not seen from here.
+            if port != Port::Silent && ssh_proxy.is_none() {
                 told.reached(ReadyPhase::Lease(a), wait.elapsed());
             }
             let result = if port != Port::Open {

@@ -136,6 +136,8 @@ pub struct LibvirtRuntime {
     pub(crate) upload_progress: Option<crate::remote::UploadProgressFn>,
     /// Held while a base image is uploaded (one at a time per host from this process).
     pub(crate) uploads: Arc<tokio::sync::Mutex<()>>,
+    /// The `ProxyCommand` SSH to its VMs goes through (see [`SshTarget::proxy`]).
+    ssh_proxy: Option<String>,
 }
 
 impl std::fmt::Debug for LibvirtRuntime {
@@ -176,7 +178,16 @@ impl LibvirtRuntime {
             warm: Arc::new(WarmCache::from_env()),
             upload_progress: None,
             uploads: Arc::new(tokio::sync::Mutex::new(())),
+            ssh_proxy: None,
         }
+    }
+
+    /// SSH to this libvirt's VMs goes through `proxy_command` (an ssh `ProxyCommand`, `%h` and
+    /// `%p` the VM's address and port): for a lab none of whose hosts is this machine, which is
+    /// then not on the lab network.
+    pub fn with_ssh_proxy(mut self, proxy_command: impl Into<String>) -> Self {
+        self.ssh_proxy = Some(proxy_command.into());
+        self
     }
 
     /// Reports the progress of base images' uploads to a remote libvirt to `f`.
@@ -304,6 +315,7 @@ impl LibvirtRuntime {
             SshTarget {
                 user: hub.user,
                 addr,
+                proxy: self.ssh_proxy.clone(),
             },
         ))
     }
@@ -864,6 +876,7 @@ impl LibvirtRuntime {
             host_key: &host_key,
             console_log: hub.pool.is_none().then_some(console.as_path()),
             restored: hub.boot.restored,
+            ssh_proxy: self.ssh_proxy.as_deref(),
         };
         let (steps, output) = wait_vm_ready(&self.virsh, &guest, wait, self.poll, phases)
             .instrument(span.clone())

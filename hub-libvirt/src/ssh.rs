@@ -60,13 +60,18 @@ pub struct LabKey {
     pub public_openssh: String,
 }
 
-/// Where `ssh` reaches a VM: its login user and address.
+/// Where `ssh` reaches a VM: its login user and address, and how, when this machine is not on
+/// the lab network.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SshTarget {
     /// The login user.
     pub user: String,
     /// The VM's address on the lab network.
     pub addr: Ipv4Addr,
+    /// An ssh `ProxyCommand` (`%h`, `%p`: the VM's address and port) that carries the
+    /// connection, when this machine is not on the lab network (a lab whose hosts are all other
+    /// machines: `hub relay`); `None`: ssh connects itself.
+    pub proxy: Option<String>,
 }
 
 /// `<lab dir>/ssh`.
@@ -348,6 +353,9 @@ pub fn ssh_args(lab_dir: &Path, target: &SshTarget, remote_command: Option<&str>
     );
     opt(&mut args, "ServerAliveInterval=15".into());
     opt(&mut args, "LogLevel=ERROR".into());
+    if let Some(p) = &target.proxy {
+        opt(&mut args, format!("ProxyCommand={p}"));
+    }
     args.push(format!("{}@{}", target.user, target.addr).into());
     if let Some(cmd) = remote_command {
         args.push("--".into());
@@ -502,6 +510,7 @@ mod tests {
         let target = SshTarget {
             user: "hub".into(),
             addr: Ipv4Addr::new(10, 0, 0, 5),
+            proxy: None,
         };
         let args: Vec<String> = ssh_args(Path::new("/lab"), &target, Some("cat /m"))
             .into_iter()
@@ -519,6 +528,22 @@ mod tests {
         assert!(joined.contains("StrictHostKeyChecking=yes"), "{joined}");
         assert!(joined.contains("BatchMode=yes"), "{joined}");
         assert!(joined.ends_with("hub@10.0.0.5 -- cat /m"), "{joined}");
+        assert!(!joined.contains("ProxyCommand"), "{joined}");
+        // Through a relay: ssh's own option, the host key still checked against the lab's file.
+        let relayed = SshTarget {
+            proxy: Some("/bin/hub relay --lab-dir /lab %h %p".into()),
+            ..target
+        };
+        let args: Vec<String> = ssh_args(Path::new("/lab"), &relayed, None)
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let at = args
+            .iter()
+            .position(|a| a == "ProxyCommand=/bin/hub relay --lab-dir /lab %h %p")
+            .unwrap_or_else(|| panic!("{args:?}"));
+        assert_eq!(args[at - 1], "-o");
+        assert!(args.iter().any(|a| a == "StrictHostKeyChecking=yes"));
         let console = console_command("qemu:///system", "demo-vm1");
         assert_eq!(
             console.get_args().collect::<Vec<_>>(),

@@ -307,6 +307,7 @@ async fn t_vm_boots_with_cloud_init_answers_ssh_and_reaches_a_container() {
     let target = SshTarget {
         user: "hub".into(),
         addr: ip,
+        proxy: None,
     };
     let (ok, out, err) = run(&mut ssh_command(
         dir.path(),

@@ -100,7 +100,7 @@ fn cause(e: &hub_runtime::RuntimeError) -> String {
 }
 
 /// Connects to a host's Docker Engine.
-async fn connect_docker(host: &HostSpec) -> Result<DockerRuntime, String> {
+pub(crate) async fn connect_docker(host: &HostSpec) -> Result<DockerRuntime, String> {
     match &host.docker {
         DockerEndpoint::Unix { path } => {
             DockerRuntime::connect_with_socket(&path.to_string_lossy()).await
@@ -150,6 +150,7 @@ pub(crate) async fn connect(
     hosts: &[HostSpec],
     injected: &[HostBackends],
     cfg: &DefaultsConfig,
+    ssh_proxy: Option<String>,
 ) -> (
     Vec<(HostBackends, Option<Arc<DockerRuntime>>)>,
     Vec<Unreachable>,
@@ -195,6 +196,10 @@ pub(crate) async fn connect(
             let rt = hub_libvirt::LibvirtRuntime::with_uri(uri.clone());
             let rt = match &cfg.warm_cache {
                 Some(dir) => rt.with_warm_cache(hub_libvirt::WarmCache::new(dir)),
+                None => rt,
+            };
+            let rt = match &ssh_proxy {
+                Some(p) => rt.with_ssh_proxy(p.clone()),
                 None => rt,
             };
             with_upload_progress(rt, &h.name, cfg.progress.clone())

@@ -3,7 +3,7 @@
 #[cfg(feature = "docker")]
 pub mod docker;
 #[cfg(feature = "docker")]
-mod hosts;
+pub(crate) mod hosts;
 #[cfg(feature = "mesh")]
 mod vpn_container;
 #[cfg(feature = "wireguard")]
@@ -126,7 +126,13 @@ pub(crate) async fn fill_hosts(
     let _ = settings;
     use crate::hosts::HostSet;
     #[cfg(feature = "docker")]
-    let (reached, unreachable) = hosts::connect(hosts, injected, cfg).await;
+    let (reached, unreachable) = hosts::connect(
+        hosts,
+        injected,
+        cfg,
+        ssh_proxy(&cfg.state_root.join(lab), hosts, cfg.hub_bin.as_deref()),
+    )
+    .await;
     #[cfg(not(feature = "docker"))]
     let (reached, unreachable): (
         Vec<(crate::hosts::HostBackends, Option<()>)>,
@@ -228,8 +234,43 @@ pub(crate) async fn fill_hosts(
     Ok(std::sync::Arc::new(set).runtimes(&services))
 }
 
+/// The `ProxyCommand` that carries SSH to a lab's VMs when this machine is not on the lab
+/// network: the lab has hosts and none is this machine's engine. Then `hub relay` (see
+/// hub-cli) reaches the VM through netd's container on the primary, over the primary's
+/// Docker API; `None` when ssh can connect itself. The hub executable is `hub_bin`, else this
+/// process's own when it is `hub`, else the one netd's image is made from.
+#[cfg_attr(not(any(feature = "docker", feature = "libvirt")), allow(dead_code))]
+pub(crate) fn ssh_proxy(
+    lab_dir: &Path,
+    hosts: &[crate::spec::HostSpec],
+    hub_bin: Option<&Path>,
+) -> Option<String> {
+    if hosts.is_empty() || hosts.iter().any(|h| h.docker.is_local()) {
+        return None;
+    }
+    let own = std::env::current_exe()
+        .ok()
+        .filter(|p| p.file_name().is_some_and(|n| n == "hub"));
+    #[cfg(feature = "docker")]
+    let found = || hub_docker::netd::find_hub_binary(None).ok();
+    #[cfg(not(feature = "docker"))]
+    let found = || None;
+    let hub = hub_bin.map(Path::to_path_buf).or(own).or_else(found)?;
+    let words = [
+        hub.to_string_lossy().into_owned(),
+        "relay".into(),
+        "--lab-dir".into(),
+        lab_dir.to_string_lossy().into_owned(),
+    ];
+    #[cfg(feature = "libvirt")]
+    let line = hub_libvirt::shell_join(&words);
+    #[cfg(not(feature = "libvirt"))]
+    let line = words.join(" ");
+    Some(format!("{line} %h %p"))
+}
+
 /// The `ssh` command line into a VM of the lab (the lab's key, its known_hosts,
-/// StrictHostKeyChecking=yes).
+/// StrictHostKeyChecking=yes; through `hub relay` when this machine is not on the lab network).
 pub(crate) fn ssh_command(
     lab_dir: &Path,
     lab: &str,
@@ -239,9 +280,11 @@ pub(crate) fn ssh_command(
     #[cfg(feature = "libvirt")]
     {
         let _ = lab;
+        let hosts = crate::hosts::load_hosts(lab, lab_dir).unwrap_or_default();
         let target = hub_libvirt::SshTarget {
             user: vm.user.clone().unwrap_or_else(|| "hub".into()),
             addr: ip,
+            proxy: ssh_proxy(lab_dir, &hosts, None),
         };
         let mut argv = vec!["ssh".to_string()];
         argv.extend(
@@ -258,5 +301,49 @@ pub(crate) fn ssh_command(
             what: format!("VM {:?} of lab {lab:?}", vm.name),
             reason: "this hub was built without the libvirt backend (feature `libvirt`)".into(),
         })
+    }
+}
+
+#[cfg(all(test, feature = "docker", feature = "libvirt"))]
+mod ssh_proxy_tests {
+    use std::path::Path;
+
+    use crate::spec::{DockerEndpoint, HostSpec};
+
+    fn host(name: &str, docker: DockerEndpoint) -> HostSpec {
+        HostSpec {
+            name: name.into(),
+            docker,
+            libvirt: None,
+            address: None,
+        }
+    }
+
+    #[test]
+    fn ssh_goes_through_the_relay_only_when_no_host_is_this_machine() {
+        let local = host(
+            "here",
+            DockerEndpoint::Unix {
+                path: "/var/run/docker.sock".into(),
+            },
+        );
+        let far = host(
+            "far",
+            DockerEndpoint::Tcp {
+                addr: "10.0.0.9:2376".into(),
+                tls: "/etc/hub/tls".into(),
+            },
+        );
+        let dir = Path::new("/var/lib/hub/my lab");
+        let bin = Path::new("/usr/bin/hub");
+        assert_eq!(super::ssh_proxy(dir, &[], Some(bin)), None);
+        assert_eq!(
+            super::ssh_proxy(dir, &[far.clone(), local], Some(bin)),
+            None
+        );
+        assert_eq!(
+            super::ssh_proxy(dir, &[far], Some(bin)).as_deref(),
+            Some("/usr/bin/hub relay --lab-dir '/var/lib/hub/my lab' %h %p")
+        );
     }
 }

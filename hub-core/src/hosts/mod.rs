@@ -31,6 +31,56 @@ pub use place::{HostPlacement, place};
 pub(crate) use record::keep_only;
 pub use record::{HOSTS_FILE, load_hosts, save_hosts};
 
+/// Carries a TCP connection from this process's stdin and stdout to `addr:port` on the lab
+/// network of the lab whose directory is `lab_dir`, when this machine is not on it (none of
+/// the lab's hosts is this machine): `hub pipe` runs in netd's container on the primary (netd's
+/// image is the hub's own executable), through the primary's Docker API as `hosts.json`
+/// records it. What ssh's `ProxyCommand` runs (`hub relay`) to reach a VM. Returns the pipe's
+/// exit code.
+#[cfg(feature = "docker")]
+pub async fn relay(
+    lab_dir: &std::path::Path,
+    addr: std::net::Ipv4Addr,
+    port: u16,
+) -> Result<i64, crate::HubError> {
+    let lab = lab_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let hosts = load_hosts(&lab, lab_dir)?;
+    let primary = hosts.first().ok_or_else(|| crate::HubError::Invalid {
+        what: format!("lab {lab:?}"),
+        reason: format!(
+            "{} records no host: the lab runs on this machine, reach its network directly",
+            lab_dir.join(HOSTS_FILE).display()
+        ),
+    })?;
+    let docker = crate::backends::hosts::connect_docker(primary)
+        .await
+        .map_err(|reason| crate::HubError::Hosts {
+            lab: lab.clone(),
+            problems: vec![format!("host {:?}: {reason}", primary.name)],
+        })?;
+    let netd = format!("{lab}-{}", hub_docker::netd::NETD_NAME);
+    let cmd = [
+        "/hub".to_string(),
+        "pipe".into(),
+        addr.to_string(),
+        port.to_string(),
+    ];
+    docker
+        .exec_stdio(&lab, &netd, &cmd)
+        .await
+        .map_err(|e| crate::HubError::Runtime {
+            lab: lab.clone(),
+            context: format!(
+                "relaying to {addr}:{port} through {netd} on host {:?}",
+                primary.name
+            ),
+            source: Box::new(e),
+        })
+}
+
 /// What a host's engines say of its capacity.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostCapacity {

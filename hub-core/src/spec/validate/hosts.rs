@@ -94,30 +94,6 @@ pub(super) fn check_hosts(cx: &mut Ctx<'_>) {
     check_mesh(cx);
     check_pins(cx);
     check_vpn_primary(cx);
-    check_vms_reachable(cx);
-}
-
-/// VMs need this machine on the lab segment: their readiness (SSH with the pinned host key,
-/// then cloud-init), `hub exec` and `hub ssh` go over SSH from here to the VM's lab address.
-fn check_vms_reachable(cx: &mut Ctx<'_>) {
-    let spec = cx.spec;
-    if spec.hosts.is_empty() || spec.vms.is_empty() {
-        return;
-    }
-    let here = spec.hosts.iter().any(|h| {
-        h.endpoint(|p| spec.resolve_path(p))
-            .is_ok_and(|ep| ep.is_local())
-    });
-    if !here {
-        cx.err(
-            SpecErrorKind::BadValue,
-            "hosts",
-            "the lab has VMs, and the hub reaches a VM over SSH from this machine (its readiness, \
-             `hub exec`, `hub ssh`), which must then be on the lab segment: list this machine \
-             among `hosts` (`- {name: here, address: ...}`; it may run nothing, pin the \
-             workloads elsewhere)",
-        );
-    }
 }
 
 /// A VPN on a lab whose primary is another machine: clients dial the primary's address, and
