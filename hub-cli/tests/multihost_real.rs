@@ -1260,7 +1260,9 @@ fn hub_up_killed_then_down_leaves_nothing(fixture: &Hosts, _rt: &Runtime) {
 /// (`docker system dial-stdio` through their sshd, host keys checked against a known_hosts
 /// file given relative to the spec): the workloads' image is copied to both over SSH, a
 /// container on host 2 fetches the page of `web` on host 3 by name across the mesh, and no ssh
-/// process is left here or dial-stdio on the hosts once `hub` exits; `down` leaves nothing.
+/// process is left here or dial-stdio on the hosts once `hub` exits; the VPN's gateway, a
+/// container on this machine (the primary), carries a road-warrior client to `web` on host 3,
+/// and an unchanged re-up keeps it; `down` leaves nothing.
 /// known_hosts without host 3's key, or with another key for it, is refused naming host 3 and
 /// its endpoint, saying what to do, with nothing made anywhere and the file unchanged; a user
 /// outside host 2's docker group gets the engine's refusal and advice. libvirt
@@ -1343,6 +1345,12 @@ fn hub_up_over_ssh_endpoints(fixture: &Hosts, _rt: &Runtime) {
                 h.name, h.ssh_endpoint, h.address
             ));
         }
+        // A VPN whose gateway is a container on this machine, the primary; its client is
+        // routed here through a veth pair (this machine's end: the endpoint).
+        y.push_str(
+            "wireguard:\n  subnet: 10.205.49.0/24\n  listen_port: 51939\n  endpoint: \
+             198.18.239.1\n  peers: [{name: laptop}]\n",
+        );
         y.push_str(&format!(
             "mesh: {{port: 52330}}\ncontainers:\n  - {{name: client, image: \"{image}\", cmd: \
              [sleep, \"3600\"], host: {}}}\n  - {{name: web, image: \"{image}\", cmd: [httpd, -f, \
@@ -1410,6 +1418,60 @@ fn hub_up_over_ssh_endpoints(fixture: &Hosts, _rt: &Runtime) {
             common::show(&page)
         );
         no_ssh_left(&ssh_hosts, "after status");
+
+        // The gateway's container on this machine: a client routed here fetches web on host 3
+        // by name; an unchanged re-up keeps the gateway and its port (Docker's proxy to the
+        // lab's .3 is the lab's own).
+        let gateway = hub_mesh::gateway_container_name(lab);
+        let id = |what: &str| {
+            let o = Command::new("docker")
+                .args(["inspect", "-f", "{{.Id}}", &gateway])
+                .output()
+                .expect("docker runs");
+            assert!(o.status.success(), "{what}: {}", common::show(&o));
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        };
+        let first = id("after up");
+        let conf = common::hub(st, &["vpn", "config", "--lab", lab, "laptop"]);
+        assert!(conf.status.success(), "{}", common::show(&conf));
+        let config = String::from_utf8_lossy(&conf.stdout).into_owned();
+        assert!(config.contains("Endpoint = 198.18.239.1:51939"), "{config}");
+        let vpn = common::remote::RemoteClient::start(
+            "mwssh-ns",
+            "vhubms",
+            "198.18.239.1/30",
+            "198.18.239.2/30",
+            &config,
+            &format!("{lab}.lab"),
+            dir.path(),
+        );
+        let mut page = String::new();
+        for _ in 0..15 {
+            let o = vpn.try_exec(&["curl", "-s", "--max-time", "3", "http://web/"]);
+            page = String::from_utf8_lossy(&o.stdout).into_owned();
+            if page.contains("hub-test busybox") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+        drop(vpn);
+        assert!(
+            page.contains("hub-test busybox"),
+            "the VPN client fetched web on {} through this machine's gateway: {page:?}",
+            h3.name
+        );
+        let again = common::hub(st, &["up", "-c", &spec_arg]);
+        assert!(
+            again.status.success() && String::from_utf8_lossy(&again.stdout).contains("no change"),
+            "{}",
+            common::show(&again)
+        );
+        assert_eq!(
+            id("after the re-up"),
+            first,
+            "the re-up replaced the gateway"
+        );
+        println!("  a VPN client reached web on host 3 through the gateway on this machine");
 
         let t = Instant::now();
         let down = common::hub(st, &["down", "--lab", lab]);
