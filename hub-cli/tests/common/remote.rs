@@ -6,9 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-/// The client's WireGuard interface inside its namespace.
-const WG_IF: &str = "wgc0";
-
 /// How the client's namespace is joined to this machine.
 enum Link<'a> {
     /// Routed by this machine: its end of the veth pair has this address.
@@ -129,16 +126,20 @@ impl RemoteClient {
         client.ip(&["link", "set", "lo", "up"]);
 
         // wg-quick derives the interface name from the file name.
-        let conf: PathBuf = dir.join(format!("{WG_IF}.conf"));
+        // wireguard-go's control socket (/var/run/wireguard/NAME.sock) is not per namespace:
+        // each client's interface has a name of its own, after its veth.
+        let wg_if = format!("c{host_if}");
+        let wg_if = wg_if.as_str();
+        let conf: PathBuf = dir.join(format!("{wg_if}.conf"));
         std::fs::write(&conf, config).expect("write the client config");
         let stripped = run(Command::new("wg-quick").arg("strip").arg(&conf)).stdout;
-        let stripped_path = dir.join(format!("{WG_IF}.stripped"));
+        let stripped_path = dir.join(format!("{wg_if}.stripped"));
         std::fs::write(&stripped_path, stripped).expect("write the stripped config");
 
         // wireguard-go forks into the background: detach its output so it holds no pipe.
         let log = std::fs::File::create(dir.join("wireguard-go.log")).expect("log file");
         run(Command::new("ip")
-            .args(["netns", "exec", ns, "wireguard-go", WG_IF])
+            .args(["netns", "exec", ns, "wireguard-go", wg_if])
             .env("WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD", "1")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
@@ -146,15 +147,15 @@ impl RemoteClient {
         client.exec(&[
             "wg",
             "setconf",
-            WG_IF,
+            wg_if,
             stripped_path.to_str().expect("utf-8"),
         ]);
         for addr in values(config, "Address") {
-            client.ip(&["addr", "add", &addr, "dev", WG_IF]);
+            client.ip(&["addr", "add", &addr, "dev", wg_if]);
         }
-        client.ip(&["link", "set", WG_IF, "up"]);
+        client.ip(&["link", "set", wg_if, "up"]);
         for net in values(config, "AllowedIPs") {
-            client.ip(&["route", "replace", &net, "dev", WG_IF]);
+            client.ip(&["route", "replace", &net, "dev", wg_if]);
         }
         // As wg-quick reads `DNS =`: addresses are servers, anything else a search domain.
         let (servers, domains): (Vec<String>, Vec<String>) = values(config, "DNS")
