@@ -124,6 +124,28 @@ impl DockerRuntime {
     }
 }
 
+impl DockerRuntime {
+    /// The lab's containers, running or not, found by its label; only those of `kind` (the
+    /// `io.hub.kind` label) when given.
+    pub(crate) async fn lab_containers(
+        &self,
+        lab: &str,
+        kind: Option<&str>,
+    ) -> RuntimeResult<Vec<bollard::models::ContainerSummary>> {
+        let mut marks = vec![format!("{}={lab}", labels::LAB)];
+        marks.extend(kind.map(|k| format!("{}={k}", labels::KIND)));
+        let filters = HashMap::from([("label", marks)]);
+        let opts = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        self.docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| error::backend(lab, "listing the lab's containers", e))
+    }
+}
+
 #[async_trait]
 impl Runtime for DockerRuntime {
     fn backend(&self) -> &'static str {
@@ -304,16 +326,7 @@ impl Runtime for DockerRuntime {
     }
 
     async fn list(&self, lab: &str) -> RuntimeResult<Vec<WorkloadStatus>> {
-        let filters = HashMap::from([("label", vec![format!("{}={lab}", labels::LAB)])]);
-        let opts = ListContainersOptionsBuilder::new()
-            .all(true)
-            .filters(&filters)
-            .build();
-        let found = self
-            .docker
-            .list_containers(Some(opts))
-            .await
-            .map_err(|e| error::backend(lab, "listing the lab's containers", e))?;
+        let found = self.lab_containers(lab, None).await?;
         // The lab's mesh agent and VPN gateway (hub-mesh) carry the lab's label but are no
         // workloads.
         Ok(found

@@ -138,6 +138,29 @@ impl DockerRuntime {
     }
 
     /// Removes one network; false when it was already gone.
+    /// Removes the lab's VPN gateway containers (label `io.hub.kind=vpn`), forced: their
+    /// WireGuard interface lives in their own namespace and goes with them.
+    async fn remove_gateway_containers(&self, lab: &str) -> RuntimeResult<()> {
+        let found = self.lab_containers(lab, Some(labels::KIND_VPN)).await?;
+        for c in found.into_iter().filter_map(|c| c.id) {
+            let rm = bollard::query_parameters::RemoveContainerOptionsBuilder::new()
+                .force(true)
+                .build();
+            match self.docker.remove_container(&c, Some(rm)).await {
+                Ok(()) => {}
+                Err(e) if error::is_not_found(&e) => {}
+                Err(e) => {
+                    return Err(error::backend(
+                        lab,
+                        format!("removing the lab's VPN gateway {c}"),
+                        e,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn remove_one(&self, lab: &str, v: &NetView<'_>) -> RuntimeResult<bool> {
         match self.docker.remove_network(v.id).await {
             Ok(()) => Ok(true),
@@ -306,6 +329,9 @@ impl NetworkRuntime for DockerRuntime {
 
     #[tracing::instrument(skip_all, fields(lab))]
     async fn remove_network(&self, lab: &str) -> RuntimeResult<bool> {
+        // A VPN gateway container of the lab (hub-mesh's, over several hosts) is joined to the
+        // network and is no workload: it goes with the network, whoever runs the VPN now.
+        self.remove_gateway_containers(lab).await?;
         let nets = self.list_networks(lab, Some(lab)).await?;
         let mut removed = false;
         for n in &nets {

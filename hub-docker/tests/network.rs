@@ -238,3 +238,64 @@ async fn t_dk_missing_daemon_says_how_to_start_it() {
     );
     assert!(err.to_string().contains("start dockerd"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn t_dk_a_vpn_gateway_container_goes_with_the_lab_network() {
+    use hub_docker::bollard::models::{
+        ContainerCreateBody, EndpointSettings, HostConfig, NetworkingConfig,
+    };
+    use hub_docker::bollard::query_parameters::CreateContainerOptionsBuilder;
+    use std::collections::HashMap;
+
+    let d = docker().await;
+    let lab = "t-dk-netgw";
+    let _guard = Cleanup::new(lab).await;
+    let info = d
+        .ensure_network(&net_spec(lab, "10.201.7.0/24"))
+        .await
+        .expect("create");
+    // What hub-mesh makes on a lab's primary: a container of kind `vpn` on the lab network,
+    // which no listing of workloads shows.
+    let name = format!("hub-vpn-{lab}");
+    let body = ContainerCreateBody {
+        image: Some(common::BUSYBOX.into()),
+        cmd: Some(vec!["sleep".into(), "600".into()]),
+        labels: Some(HashMap::from([
+            (labels::LAB.to_string(), lab.to_string()),
+            (labels::KIND.to_string(), labels::KIND_VPN.to_string()),
+        ])),
+        host_config: Some(HostConfig {
+            network_mode: Some(info.name.clone()),
+            ..Default::default()
+        }),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                info.name.clone(),
+                EndpointSettings::default(),
+            )])),
+        }),
+        ..Default::default()
+    };
+    let opts = CreateContainerOptionsBuilder::new().name(&name).build();
+    d.client()
+        .create_container(Some(opts), body)
+        .await
+        .expect("create the gateway");
+    d.client()
+        .start_container(&name, None)
+        .await
+        .expect("start the gateway");
+    assert!(d.list(lab).await.expect("list").is_empty(), "no workload");
+
+    assert!(d.remove_network(lab).await.expect("remove"));
+    assert!(d.find_network(lab).await.expect("find").is_none());
+    let gone = d
+        .client()
+        .inspect_container(&name, None)
+        .await
+        .expect_err("the gateway went with the network");
+    assert!(
+        gone.to_string().contains("404") || gone.to_string().contains("No such"),
+        "{gone}"
+    );
+}
