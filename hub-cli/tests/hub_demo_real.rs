@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::remote::RemoteClient;
 use common::{LabGuard, hub, leftovers, show};
 
@@ -145,15 +143,7 @@ fn demo_lab_up_status_again_down_leaves_nothing() {
         &format!("{LAB}.lab"),
         tmp.path(),
     );
-    let mut page = String::new();
-    for _ in 0..15 {
-        let o = client.try_exec(&["curl", "-s", "--max-time", "3", "http://web1/"]);
-        page = String::from_utf8_lossy(&o.stdout).into_owned();
-        if page.contains("hello from web1") {
-            break;
-        }
-        std::thread::sleep(Duration::from_secs(1));
-    }
+    let page = client.fetch_until("http://web1/", |p| p.contains("hello from web1"));
     assert!(
         page.contains("hello from web1"),
         "by name through the tunnel: {page:?}"

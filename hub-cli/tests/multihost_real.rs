@@ -1085,15 +1085,7 @@ fn road_warrior_reaches_every_host(
         &domain,
         dir,
     );
-    let mut page = String::new();
-    for _ in 0..15 {
-        let o = vpn.try_exec(&["curl", "-s", "--max-time", "3", "http://web/"]);
-        page = String::from_utf8_lossy(&o.stdout).into_owned();
-        if page.contains("hub-test busybox") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_secs(1));
-    }
+    let page = vpn.fetch_until("http://web/", |p| p.contains("hub-test busybox"));
     assert!(
         page.contains("hub-test busybox"),
         "the VPN client fetched web on {} by name: {page:?}",
@@ -1450,15 +1442,7 @@ fn hub_up_over_ssh_endpoints(fixture: &Hosts, _rt: &Runtime) {
             &format!("{lab}.lab"),
             dir.path(),
         );
-        let mut page = String::new();
-        for _ in 0..15 {
-            let o = vpn.try_exec(&["curl", "-s", "--max-time", "3", "http://web/"]);
-            page = String::from_utf8_lossy(&o.stdout).into_owned();
-            if page.contains("hub-test busybox") {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_secs(1));
-        }
+        let page = vpn.fetch_until("http://web/", |p| p.contains("hub-test busybox"));
         drop(vpn);
         assert!(
             page.contains("hub-test busybox"),

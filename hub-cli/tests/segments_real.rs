@@ -333,17 +333,13 @@ fn two_segments_with_a_router_between_them() {
         dir.path(),
     );
     let admin = interfaces(&plan, "admin");
-    let mut page = String::new();
-    for _ in 0..15 {
-        let url = format!("http://{}/", admin[0].1);
-        let o = client.try_exec(&["curl", "-s", "--max-time", "3", &url]);
-        page = String::from_utf8_lossy(&o.stdout).trim().to_string();
-        if page == "mgmt-admin" {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_secs(1));
-    }
-    assert_eq!(page, "mgmt-admin", "the third segment through the tunnel");
+    let url = format!("http://{}/", admin[0].1);
+    let page = client.fetch_until(&url, |p| p.trim() == "mgmt-admin");
+    assert_eq!(
+        page.trim(),
+        "mgmt-admin",
+        "the third segment through the tunnel"
+    );
     let dig = client.exec(&["dig", "+short", &format!("admin.mgmt.{domain}")]);
     assert_eq!(String::from_utf8_lossy(&dig.stdout).trim(), admin[0].1);
     let by_addr = client.exec(&["curl", "-s", "--max-time", "5", "http://10.231.1.40/"]);

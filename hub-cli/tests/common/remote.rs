@@ -192,6 +192,22 @@ impl RemoteClient {
             .args(args))
     }
 
+    /// `curl`s `url` from the namespace until `done` holds for the page, while the tunnel comes
+    /// up: at most 15 tries, 3 s each, a second apart. Returns the last page (empty when none
+    /// came).
+    pub fn fetch_until(&self, url: &str, done: impl Fn(&str) -> bool) -> String {
+        let mut page = String::new();
+        for _ in 0..15 {
+            let o = self.try_exec(&["curl", "-s", "--max-time", "3", url]);
+            page = String::from_utf8_lossy(&o.stdout).into_owned();
+            if done(&page) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+        page
+    }
+
     /// Runs a command inside the namespace, whatever its exit code.
     pub fn try_exec(&self, args: &[&str]) -> Output {
         Command::new("ip")
