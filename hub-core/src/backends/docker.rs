@@ -228,31 +228,22 @@ mod tests {
         Arc::new(DockerRuntime::from_client(client))
     }
 
-    fn host(name: &str, docker: DockerEndpoint) -> HostSpec {
-        HostSpec {
-            name: name.into(),
-            docker,
-            libvirt: None,
-            address: None,
-        }
-    }
-
     #[tokio::test]
     async fn a_primary_on_another_machine_keeps_netd_in_a_volume() {
-        let local = host(
+        let local = HostSpec::bare(
             "h1",
             DockerEndpoint::Unix {
                 path: "/var/run/docker.sock".into(),
             },
         );
-        let tcp = host(
+        let tcp = HostSpec::bare(
             "h2",
             DockerEndpoint::Tcp {
                 addr: "192.0.2.12:2376".into(),
                 tls: "/certs".into(),
             },
         );
-        let ssh = host(
+        let ssh = HostSpec::bare(
             "h3",
             DockerEndpoint::Ssh {
                 user: Some("hub".into()),

@@ -310,24 +310,15 @@ mod ssh_proxy_tests {
 
     use crate::spec::{DockerEndpoint, HostSpec};
 
-    fn host(name: &str, docker: DockerEndpoint) -> HostSpec {
-        HostSpec {
-            name: name.into(),
-            docker,
-            libvirt: None,
-            address: None,
-        }
-    }
-
     #[test]
     fn ssh_goes_through_the_relay_only_when_no_host_is_this_machine() {
-        let local = host(
+        let local = HostSpec::bare(
             "here",
             DockerEndpoint::Unix {
                 path: "/var/run/docker.sock".into(),
             },
         );
-        let far = host(
+        let far = HostSpec::bare(
             "far",
             DockerEndpoint::Tcp {
                 addr: "10.0.0.9:2376".into(),

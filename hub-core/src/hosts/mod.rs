@@ -61,9 +61,9 @@ pub async fn relay(
             lab: lab.clone(),
             problems: vec![format!("host {:?}: {reason}", primary.name)],
         })?;
-    let netd = format!("{lab}-{}", hub_docker::netd::NETD_NAME);
+    let netd = hub_docker::mapping::container_name(&lab, hub_docker::netd::NETD_NAME);
     let cmd = [
-        "/hub".to_string(),
+        hub_docker::netd::NETD_HUB_PATH.to_string(),
         "pipe".into(),
         addr.to_string(),
         port.to_string(),

@@ -411,6 +411,18 @@ pub struct HostSpec {
 }
 
 impl HostSpec {
+    /// A host named `name` on `docker`, with no libvirt and no address (for the backends'
+    /// tests).
+    #[cfg(all(test, feature = "docker"))]
+    pub(crate) fn bare(name: &str, docker: DockerEndpoint) -> Self {
+        HostSpec {
+            name: name.into(),
+            docker,
+            libvirt: None,
+            address: None,
+        }
+    }
+
     /// The host as written, resolved against the spec's folder (`resolve_path` makes a
     /// relative TLS folder absolute). The spec must have passed validation.
     pub(crate) fn from_host(

@@ -12,7 +12,7 @@ use hub_runtime::process::Tool;
 use sha2::{Digest, Sha256};
 use tracing::{debug, info};
 
-use super::{HUB_BIN_ENV, NETD_IMAGE_REPO, NETD_MOUNT, fail};
+use super::{HUB_BIN_ENV, NETD_HUB_PATH, NETD_IMAGE_REPO, NETD_MOUNT, fail};
 use crate::DockerRuntime;
 
 /// What to do when there is no hub executable.
@@ -135,7 +135,7 @@ pub fn netd_root_tar(hub_bin: &Path) -> RuntimeResult<Vec<u8>> {
         tar.append_path_with_name(src, dst)
             .map_err(|e| fail("-", ctx(&format!("adding {}", src.display())), e))
     };
-    add_file(&mut tar, hub_bin, "hub")?;
+    add_file(&mut tar, hub_bin, NETD_HUB_PATH.trim_start_matches('/'))?;
     for lib in linked_libraries(hub_bin)? {
         let dst = lib.to_string_lossy().trim_start_matches('/').to_string();
         add_file(&mut tar, &lib, &dst)?;
@@ -192,7 +192,7 @@ pub async fn ensure_netd_image(docker: &DockerRuntime, hub_bin: &Path) -> Runtim
             )
         })??;
     let changes = vec![format!(
-        "ENTRYPOINT [\"/hub\", \"netd\", \"--config\", \"{NETD_MOUNT}/{CONFIG_FILE}\", \"--log-level\", \"info\"]"
+        "ENTRYPOINT [\"{NETD_HUB_PATH}\", \"netd\", \"--config\", \"{NETD_MOUNT}/{CONFIG_FILE}\", \"--log-level\", \"info\"]"
     )];
     docker
         .import_image_from_tar(Bytes::from(tar), &reference, &changes)

@@ -43,6 +43,8 @@ pub const HUB_BIN_ENV: &str = "HUB_BIN";
 pub const NETD_IMAGE_REPO: &str = "hub-netd";
 /// The workload name (the container is `LAB-netd`; its role is [`hub_runtime::Role::Netd`]).
 pub const NETD_NAME: &str = "netd";
+/// Where the hub executable sits in the netd image (what its entrypoint and `hub relay` run).
+pub const NETD_HUB_PATH: &str = "/hub";
 /// Where the lab's netd directory is mounted in the container.
 pub const NETD_MOUNT: &str = "/netd";
 /// The name (as a spec's `volumes:` would give it) of the volume holding netd's folder on
